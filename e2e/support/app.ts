@@ -1,0 +1,55 @@
+import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { hashFile } from './files.ts';
+
+export interface StoreSettings {
+  chunkedAbove?: number;
+  rsAbove?: number;
+  chunkSize?: number;
+  pieceSize?: number;
+}
+
+/** Small thresholds so a few hundred KiB exercise all three encodings. */
+export const SMALL: StoreSettings = {
+  chunkedAbove: 64 * 1024,
+  rsAbove: 256 * 1024,
+  chunkSize: 32 * 1024,
+  pieceSize: 32 * 1024,
+};
+
+export function appUrl(base: string, settings: StoreSettings = {}): string {
+  const url = new URL(base);
+  for (const [key, value] of Object.entries(settings)) url.searchParams.set(key, String(value));
+  return url.toString();
+}
+
+export async function openApp(
+  context: BrowserContext,
+  base: string,
+  settings?: StoreSettings,
+): Promise<Page> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(appUrl(base, settings));
+  await expect(page.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
+  return page;
+}
+
+export async function addFiles(page: Page, paths: string[]): Promise<void> {
+  await page.getByTestId('file-input').setInputFiles(paths);
+}
+
+export function item(page: Page, hash: string): Locator {
+  return page.locator(`[data-testid="item"][data-hash="${hash}"]`);
+}
+
+/** Downloads an item through the UI and returns the sha256 of what landed on disk. */
+export async function downloadAndHash(page: Page, hash: string): Promise<string> {
+  const row = item(page, hash);
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120_000 }),
+    row.getByRole('button', { name: /^Download/ }).click(),
+  ]);
+  const failure = await download.failure();
+  if (failure) throw new Error(`download failed: ${failure}`);
+  const path = await download.path();
+  return hashFile(path);
+}

@@ -1,0 +1,12 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './ui/index.ts';
+import './ui/styles.css';
+
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html lacks the #root element');
+createRoot(root).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,36 @@
+import { DropZone } from './DropZone.tsx';
+import { errorMessage, formatBytes } from './format.ts';
+import { IngestList } from './IngestList.tsx';
+import { Library } from './Library.tsx';
+import { useIngest } from './useIngest.ts';
+import { useLibrary } from './useLibrary.ts';
+
+export function App() {
+  const library = useLibrary();
+  const store = library.status === 'ready' ? library.store : undefined;
+  const ingest = useIngest(store);
+
+  return (
+    <main className="app">
+      <header className="app__header">
+        <h1>Elohim</h1>
+        {library.status === 'ready' && (
+          <p className="app__summary" data-testid="summary">
+            {library.items.length} item{library.items.length === 1 ? '' : 's'} ·{' '}
+            {formatBytes(library.items.reduce((sum, item) => sum + item.total_size, 0))}
+          </p>
+        )}
+      </header>
+      {library.status === 'failed' && (
+        <p role="alert" className="error">
+          The local store could not be opened: {errorMessage(library.error)}. This browser may
+          block storage for this site (private window or site settings); allow it and reload.
+        </p>
+      )}
+      <DropZone disabled={!store} onFiles={ingest.add} />
+      <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
+      {library.status === 'opening' && <p aria-busy="true">Opening the local store…</p>}
+      {store && library.status === 'ready' && <Library store={store} items={library.items} />}
+    </main>
+  );
+}

@@ -1,0 +1,78 @@
+import { useCallback, useRef, useState } from 'react';
+import type { ContentStore } from '../content/index.ts';
+import { errorMessage } from './format.ts';
+
+export interface IngestJob {
+  id: number;
+  name: string;
+  size: number;
+  bytesDone: number;
+  state: 'queued' | 'storing' | 'done' | 'cancelled' | 'failed';
+  error?: string;
+  hash?: string;
+}
+
+/**
+ * Files are stored one after another: IndexedDB writes are the bottleneck, so running puts in
+ * parallel would only split the same throughput and hold more memory.
+ */
+export function useIngest(store: ContentStore | undefined) {
+  const [jobs, setJobs] = useState<IngestJob[]>([]);
+  const controllers = useRef(new Map<number, AbortController>());
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const nextId = useRef(1);
+
+  const update = useCallback((id: number, patch: Partial<IngestJob>) => {
+    setJobs((all) => all.map((job) => (job.id === id ? { ...job, ...patch } : job)));
+  }, []);
+
+  const add = useCallback(
+    (files: Iterable<File>) => {
+      if (!store) return;
+      for (const file of files) {
+        const id = nextId.current++;
+        const controller = new AbortController();
+        controllers.current.set(id, controller);
+        setJobs((all) => [
+          ...all,
+          { id, name: file.name, size: file.size, bytesDone: 0, state: 'queued' },
+        ]);
+        queue.current = queue.current.then(async () => {
+          if (controller.signal.aborted) return;
+          update(id, { state: 'storing' });
+          try {
+            const manifest = await store.put(file, {
+              name: file.name,
+              mime: file.type || 'application/octet-stream',
+              signal: controller.signal,
+              onProgress: (p) => update(id, { bytesDone: p.bytesDone }),
+            });
+            update(id, { state: 'done', bytesDone: file.size, hash: manifest.blob_hash });
+          } catch (error) {
+            if (controller.signal.aborted) update(id, { state: 'cancelled' });
+            else update(id, { state: 'failed', error: errorMessage(error) });
+          } finally {
+            controllers.current.delete(id);
+          }
+        });
+      }
+    },
+    [store, update],
+  );
+
+  const cancel = useCallback(
+    (id: number) => {
+      controllers.current.get(id)?.abort();
+      setJobs((all) =>
+        all.map((job) => (job.id === id && job.state === 'queued' ? { ...job, state: 'cancelled' } : job)),
+      );
+    },
+    [],
+  );
+
+  const dismiss = useCallback((id: number) => {
+    setJobs((all) => all.filter((job) => job.id !== id));
+  }, []);
+
+  return { jobs, add, cancel, dismiss };
+}
