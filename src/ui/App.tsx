@@ -23,8 +23,8 @@ export function App() {
       </header>
       {library.status === 'failed' && (
         <p role="alert" className="error">
-          The local store could not be opened: {errorMessage(library.error)}. This browser may
-          block storage for this site (private window or site settings); allow it and reload.
+          The local store could not be opened: {errorMessage(library.error)}. This browser may block
+          storage for this site (private window or site settings); allow it and reload.
         </p>
       )}
       <DropZone disabled={!store} onFiles={ingest.add} />

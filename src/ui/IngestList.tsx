@@ -42,7 +42,11 @@ export function IngestList({ jobs, onCancel, onDismiss }: Props) {
                 Cancel
               </button>
             ) : (
-              <button type="button" onClick={() => onDismiss(job.id)} aria-label={`Dismiss ${job.name}`}>
+              <button
+                type="button"
+                onClick={() => onDismiss(job.id)}
+                aria-label={`Dismiss ${job.name}`}
+              >
                 ✕
               </button>
             )}

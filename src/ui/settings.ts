@@ -14,7 +14,9 @@ export function storeOptionsFromSearch(search: string): ContentStoreOptions {
     if (text === null) return undefined;
     const value = Number(text);
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new Error(`URL setting ${name} must be a positive whole number of bytes, got "${text}"`);
+      throw new Error(
+        `URL setting ${name} must be a positive whole number of bytes, got "${text}"`,
+      );
     }
     return value;
   };

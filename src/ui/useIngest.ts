@@ -60,15 +60,14 @@ export function useIngest(store: ContentStore | undefined) {
     [store, update],
   );
 
-  const cancel = useCallback(
-    (id: number) => {
-      controllers.current.get(id)?.abort();
-      setJobs((all) =>
-        all.map((job) => (job.id === id && job.state === 'queued' ? { ...job, state: 'cancelled' } : job)),
-      );
-    },
-    [],
-  );
+  const cancel = useCallback((id: number) => {
+    controllers.current.get(id)?.abort();
+    setJobs((all) =>
+      all.map((job) =>
+        job.id === id && job.state === 'queued' ? { ...job, state: 'cancelled' } : job,
+      ),
+    );
+  }, []);
 
   const dismiss = useCallback((id: number) => {
     setJobs((all) => all.filter((job) => job.id !== id));

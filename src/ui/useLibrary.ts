@@ -1,9 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import {
-  type ContentStore,
-  openContentStore,
-  type StoredManifest,
-} from '../content/index.ts';
+import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
 import { storeOptionsFromSearch } from './settings.ts';
 
 export type LibraryState =

@@ -1,0 +1,31 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Bundles a module of ours (and everything it imports, workers and WASM included) into a
+ * folder with a blank page that loads it, so the doorway can serve it on a real origin:
+ * browser tests and benchmarks reach the same code the app ships, without the app's UI.
+ */
+export async function buildHarness(entry: string, outDir: string): Promise<void> {
+  await build({
+    configFile: false,
+    root: ROOT,
+    logLevel: 'warn',
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      minify: false,
+      lib: { entry: join(ROOT, entry), formats: ['es'], fileName: () => 'harness.js' },
+    },
+    worker: { format: 'es' },
+  });
+  await writeFile(
+    join(outDir, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><title>harness</title><script type="module" src="./harness.js"></script>\n',
+  );
+}
