@@ -1,0 +1,367 @@
+/**
+ * `ContentStore`: the seam between the UI / network layer and the bytes in IndexedDB.
+ */
+import { type ContentHash, parseContentHash } from './address.ts';
+import type { ErasureApi } from './erasure.ts';
+import { ContentError, InvalidManifestError, NotFoundError } from './errors.ts';
+import { createHashService, type HashService } from './hasher.ts';
+import {
+  type IngestContext,
+  ingest,
+  type LockManagerLike,
+  type PutOptions,
+  type PutSource,
+  putLockName,
+} from './ingest.ts';
+import {
+  DEFAULT_THRESHOLDS,
+  isStoredManifest,
+  MiB,
+  type StoredManifest,
+  storedBytes,
+  type Thresholds,
+} from './manifest.ts';
+import {
+  type GetOptions,
+  type PieceResult,
+  type RepairReport,
+  readStream,
+  readVerifiedPiece,
+  repairBlob,
+} from './read.ts';
+import { type Db, DEFAULT_DB_NAME, discardPut, openDatabase, removeBlob } from './store.ts';
+
+export interface ContentStoreOptions {
+  /** IndexedDB database name. Default `elohim-content`. */
+  dbName?: string;
+  thresholds?: Partial<Thresholds>;
+  /** `chunked` shard size. Default 1 MiB, as the Rust store. */
+  chunkSize?: number;
+  /** Size of one stored/verified piece (one IndexedDB value). Default 1 MiB. */
+  pieceSize?: number;
+  /** `auto` (default): hash in a module Worker when available, else in-thread. */
+  hashing?: 'auto' | 'worker' | 'inline';
+  /** Web Locks used to tell live puts from crashed ones. Default `navigator.locks`; `null` forces the fallback. */
+  locks?: LockManagerLike | null;
+  /** Cross-tab change notifications. Default: on when BroadcastChannel exists. */
+  broadcast?: boolean;
+  /** Write pipeline tuning (benchmarks). Defaults: 8 pieces per transaction, 2 transactions in flight. */
+  tuning?: { piecesPerTransaction?: number; maxInflightWrites?: number };
+  /** Replaces `src/erasure` (tests, alternative kernels). */
+  erasure?: () => Promise<ErasureApi>;
+}
+
+export type ChangeKind = 'added' | 'removed' | 'repaired';
+
+/** Fired on the store after a blob became visible, was removed or was repaired, here or in another tab. */
+export class ContentChangeEvent extends Event {
+  constructor(
+    readonly kind: ChangeKind,
+    readonly hash: ContentHash,
+    /** True when the change happened in another tab (via BroadcastChannel). */
+    readonly remote: boolean,
+  ) {
+    super('change');
+  }
+}
+
+export interface ContentStoreEventMap {
+  change: ContentChangeEvent;
+}
+
+export interface ContentStats {
+  /** Committed blobs. */
+  items: number;
+  /** Sum of blob sizes. */
+  logicalBytes: number;
+  /** Bytes of stored pieces (rs-4-7 stores 7/4 of the blob plus padding). */
+  storedBytes: number;
+  /** Puts in progress (or crashed and not yet swept). */
+  pendingPuts: number;
+  /** The origin's usage and quota from `navigator.storage.estimate()`, when the browser tells. */
+  usage?: number;
+  quota?: number;
+  /** Whether the origin's storage is persistent (not evicted under pressure). */
+  persisted?: boolean;
+}
+
+/** Typed `EventTarget`: `store.addEventListener('change', (e) => e.hash)`. */
+interface TypedEventTarget<M> extends EventTarget {
+  addEventListener<K extends keyof M & string>(
+    type: K,
+    listener: (ev: M[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof M & string>(
+    type: K,
+    listener: (ev: M[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
+  readonly dbName: string;
+  readonly pieceSize: number;
+  /**
+   * Stores bytes and resolves with the committed manifest (the existing one if the blob was
+   * already stored). A ReadableStream is first turned into a Blob (`Response.blob()`, which
+   * the browser may keep on disk), then ingested like any Blob.
+   * Rejects with the signal's reason on abort, `StorageQuotaError` when the browser is full;
+   * in both cases nothing of the put remains.
+   */
+  put(source: PutSource, opts?: PutOptions): Promise<StoredManifest>;
+  /** Verified bytes, one piece per pull. Not-found/corruption surface as stream errors. */
+  get(hash: string, opts?: GetOptions): ReadableStream<Uint8Array>;
+  /** The whole blob (the browser may back a big Blob by disk). */
+  getBlob(hash: string, opts?: GetOptions): Promise<Blob>;
+  has(hash: string): Promise<boolean>;
+  /** Manifest or `undefined`. */
+  manifest(hash: string): Promise<StoredManifest | undefined>;
+  /** All manifests, newest first. */
+  list(): Promise<StoredManifest[]>;
+  /** Deletes the blob and all its pieces; false if it was not stored. */
+  remove(hash: string): Promise<boolean>;
+  stats(): Promise<ContentStats>;
+  /**
+   * One verified piece (`manifest.piece_hashes[shard][piece]`, length per `piece_size`). rs-4-7
+   * pieces that fail verification are rebuilt from their stripe; none/chunked throw `CorruptPieceError`.
+   */
+  readPiece(hash: string, shardIndex: number, pieceIndex: number): Promise<Uint8Array>;
+  /** Verifies every piece and rewrites bad rs-4-7 pieces from parity; updates `verified_at` when all is well. */
+  repair(hash: string, opts?: { signal?: AbortSignal }): Promise<RepairReport>;
+  /** Removes puts that died (closed tab, crash). Runs on open; safe to call any time. */
+  sweep(): Promise<number>;
+  close(): void;
+}
+
+/** Store instances alive in this JS realm: the sweep fallback when Web Locks are missing. */
+const liveInstances = new Set<string>();
+
+class IdbContentStore extends EventTarget implements ContentStore {
+  private readonly channel: BroadcastChannel | undefined;
+  private readonly ingestCtx: IngestContext;
+  private closed = false;
+
+  constructor(
+    private readonly db: Db,
+    readonly dbName: string,
+    private readonly hashes: HashService,
+    private readonly instanceId: string,
+    private readonly locks: LockManagerLike | undefined,
+    options: ContentStoreOptions,
+    thresholds: Thresholds,
+  ) {
+    super();
+    const pieceSize = options.pieceSize ?? MiB;
+    this.ingestCtx = {
+      db,
+      hashes,
+      thresholds,
+      chunkSize: options.chunkSize ?? MiB,
+      pieceSize,
+      instanceId,
+      locks,
+      // ~8 MiB per transaction with the default pieces: few enough commits, bounded memory.
+      writeBatchBytes: (options.tuning?.piecesPerTransaction ?? 8) * pieceSize,
+      maxInflightWrites: options.tuning?.maxInflightWrites ?? 2,
+      ...(options.erasure ? { erasure: options.erasure } : {}),
+    };
+    if ((options.broadcast ?? true) && typeof BroadcastChannel !== 'undefined') {
+      this.channel = new BroadcastChannel(`elohim-content:${dbName}`);
+      // Node keeps the event loop alive for an open channel; a store must not pin a process.
+      (this.channel as unknown as { unref?: () => void }).unref?.();
+      this.channel.onmessage = (ev: MessageEvent<{ kind: ChangeKind; hash: ContentHash }>) => {
+        const { kind, hash } = ev.data ?? {};
+        if (kind && hash) this.dispatchEvent(new ContentChangeEvent(kind, hash, true));
+      };
+    }
+  }
+
+  get pieceSize(): number {
+    return this.ingestCtx.pieceSize;
+  }
+
+  private get readCtx() {
+    return { db: this.db, ...(this.ingestCtx.erasure ? { erasure: this.ingestCtx.erasure } : {}) };
+  }
+
+  private emit(kind: ChangeKind, hash: ContentHash): void {
+    this.dispatchEvent(new ContentChangeEvent(kind, hash, false));
+    try {
+      this.channel?.postMessage({ kind, hash });
+    } catch {}
+  }
+
+  private check(): void {
+    if (this.closed) throw new ContentError('This content store was closed; open it again.');
+  }
+
+  async put(source: PutSource, opts: PutOptions = {}): Promise<StoredManifest> {
+    this.check();
+    const { manifest, added } = await ingest(this.ingestCtx, source, opts);
+    if (added) this.emit('added', manifest.blob_hash);
+    return manifest;
+  }
+
+  async manifest(hash: string): Promise<StoredManifest | undefined> {
+    this.check();
+    const key = parseContentHash(hash);
+    const m = await this.db.get('manifests', key);
+    if (m === undefined) return undefined;
+    if (!isStoredManifest(m)) {
+      throw new InvalidManifestError(
+        `The stored manifest of ${key} is not in a format this version understands. Remove it and fetch it again.`,
+      );
+    }
+    return m;
+  }
+
+  private async required(hash: string): Promise<StoredManifest> {
+    const m = await this.manifest(hash);
+    if (!m) throw new NotFoundError(parseContentHash(hash));
+    return m;
+  }
+
+  get(hash: string, opts: GetOptions = {}): ReadableStream<Uint8Array> {
+    return readStream(this.readCtx, () => this.required(hash), opts);
+  }
+
+  async getBlob(hash: string, opts: GetOptions = {}): Promise<Blob> {
+    const m = await this.required(hash);
+    const blob = await new Response(readStream(this.readCtx, async () => m, opts)).blob();
+    return m.mime_type ? new Blob([blob], { type: m.mime_type }) : blob;
+  }
+
+  async has(hash: string): Promise<boolean> {
+    this.check();
+    return (await this.db.count('manifests', parseContentHash(hash))) > 0;
+  }
+
+  async list(): Promise<StoredManifest[]> {
+    this.check();
+    const all = await this.db.getAllFromIndex('manifests', 'by_created_at');
+    return all.reverse();
+  }
+
+  async remove(hash: string): Promise<boolean> {
+    this.check();
+    const key = parseContentHash(hash);
+    const removed = await removeBlob(this.db, key);
+    if (removed) this.emit('removed', key);
+    return removed;
+  }
+
+  async stats(): Promise<ContentStats> {
+    this.check();
+    const s: ContentStats = { items: 0, logicalBytes: 0, storedBytes: 0, pendingPuts: 0 };
+    let cursor = await this.db.transaction('manifests').store.openCursor();
+    while (cursor) {
+      s.items++;
+      s.logicalBytes += cursor.value.total_size;
+      s.storedBytes += storedBytes(cursor.value);
+      cursor = await cursor.continue();
+    }
+    s.pendingPuts = await this.db.count('pending');
+    const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+    try {
+      const est = await storage?.estimate?.();
+      if (est?.usage !== undefined) s.usage = est.usage;
+      if (est?.quota !== undefined) s.quota = est.quota;
+      const persisted = await storage?.persisted?.();
+      if (persisted !== undefined) s.persisted = persisted;
+    } catch {}
+    return s;
+  }
+
+  async readPiece(hash: string, shardIndex: number, pieceIndex: number): Promise<Uint8Array> {
+    const m = await this.required(hash);
+    const r: PieceResult = await readVerifiedPiece(this.readCtx, m, shardIndex, pieceIndex);
+    return r.bytes;
+  }
+
+  async repair(hash: string, opts: { signal?: AbortSignal } = {}): Promise<RepairReport> {
+    const m = await this.required(hash);
+    const report = await repairBlob(this.readCtx, m, opts.signal);
+    if (report.unrecoverable.length === 0) {
+      const tx = this.db.transaction('manifests', 'readwrite');
+      const cur = await tx.store.get(m.blob_hash);
+      if (cur) await tx.store.put({ ...cur, verified_at: new Date().toISOString() });
+      await tx.done;
+    }
+    if (report.repaired.length > 0) this.emit('repaired', m.blob_hash);
+    return report;
+  }
+
+  async sweep(): Promise<number> {
+    this.check();
+    const pendings = await this.db.getAll('pending');
+    let swept = 0;
+    for (const p of pendings) {
+      if (this.locks) {
+        // Holding the put's lock proves its owner is gone: owners hold it from before the
+        // pending record is written until after it is deleted.
+        await this.locks.request(putLockName(p.id), { ifAvailable: true }, async (lock) => {
+          if (lock && (await discardPut(this.db, p.id))) swept++;
+        });
+      } else if (!liveInstances.has(p.owner)) {
+        if (await discardPut(this.db, p.id)) swept++;
+      }
+    }
+    return swept;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    liveInstances.delete(this.instanceId);
+    this.channel?.close();
+    this.hashes.close();
+    this.db.close();
+  }
+}
+
+function defaultLocks(): LockManagerLike | undefined {
+  const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
+  return nav?.locks;
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v <= 0)
+    throw new ContentError(`${name} must be a positive integer, got ${v}.`);
+  return v;
+}
+
+export async function openContentStore(options: ContentStoreOptions = {}): Promise<ContentStore> {
+  const dbName = options.dbName ?? DEFAULT_DB_NAME;
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+  if (!(thresholds.chunkedAbove < thresholds.rsAbove)) {
+    throw new ContentError('thresholds.chunkedAbove must be below thresholds.rsAbove.');
+  }
+  positiveInt('chunkSize', options.chunkSize ?? MiB);
+  positiveInt('pieceSize', options.pieceSize ?? MiB);
+  const db = await openDatabase(dbName);
+  const locks = options.locks === null ? undefined : (options.locks ?? defaultLocks());
+  const instanceId = crypto.randomUUID();
+  liveInstances.add(instanceId);
+  const store = new IdbContentStore(
+    db,
+    dbName,
+    createHashService(options.hashing),
+    instanceId,
+    locks,
+    options,
+    thresholds,
+  );
+  await store.sweep();
+  return store;
+}

@@ -1,0 +1,260 @@
+/**
+ * Verified reads. No byte leaves this module before the sha256 of the piece it belongs to
+ * has matched the manifest. For `rs-4-7`, a bad or missing piece is rebuilt from the other
+ * pieces of its stripe (any 4 verified of 7) and the rebuilt piece is verified as well.
+ */
+import { type ErasureApi, loadErasure } from './erasure.ts';
+import { abortReason, CorruptPieceError } from './errors.ts';
+import { sha256Bytes } from './hasher.ts';
+import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
+import { asBytes, type Db, exactBuffer, quiet } from './store.ts';
+
+export interface ReadContext {
+  db: Db;
+  erasure?: () => Promise<ErasureApi>;
+}
+
+export interface GetProgress {
+  bytesDone: number;
+  totalBytes: number;
+  /** Pieces that failed verification and were rebuilt from parity while reading. */
+  rebuiltPieces: number;
+}
+
+export interface GetOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: GetProgress) => void;
+}
+
+export interface PieceResult {
+  bytes: Uint8Array;
+  /** True when the stored piece was bad/missing and the bytes were rebuilt from parity. */
+  rebuilt: boolean;
+}
+
+async function loadPiece(db: Db, m: StoredManifest, shard: number, piece: number) {
+  return asBytes(await db.get('pieces', [m.storage_key, shard, piece]));
+}
+
+async function verified(
+  m: StoredManifest,
+  shard: number,
+  piece: number,
+  bytes: Uint8Array | undefined,
+) {
+  if (!bytes) return 'missing' as const;
+  const expected = m.piece_hashes[shard]?.[piece];
+  if (bytes.length !== pieceLength(shardLength(m, shard), m.piece_size, piece))
+    return 'mismatch' as const;
+  return (await sha256Bytes(bytes)) === expected ? ('ok' as const) : ('mismatch' as const);
+}
+
+/** All pieces of stripe j, each verified; unverifiable ones are `null`. */
+async function readStripe(
+  db: Db,
+  m: StoredManifest,
+  j: number,
+): Promise<{ pieces: (Uint8Array | null)[]; bad: number[] }> {
+  const tx = db.transaction('pieces', 'readonly');
+  const store = tx.objectStore('pieces');
+  const raw = await Promise.all(
+    Array.from({ length: m.total_shards }, (_, s) => store.get([m.storage_key, s, j])),
+  );
+  quiet(tx.done);
+  const pieces = await Promise.all(
+    raw.map(async (v, s) => {
+      const bytes = asBytes(v);
+      return (await verified(m, s, j, bytes)) === 'ok' ? (bytes as Uint8Array) : null;
+    }),
+  );
+  const bad = pieces.flatMap((p, s) => (p ? [] : [s]));
+  return { pieces, bad };
+}
+
+/** Rebuilds every missing piece of stripe j and verifies the ones it rebuilt. */
+async function rebuildStripe(
+  ctx: ReadContext,
+  m: StoredManifest,
+  j: number,
+  wanted: number,
+): Promise<{ pieces: Uint8Array[]; bad: number[] }> {
+  const { pieces, bad } = await readStripe(ctx.db, m, j);
+  if (bad.length === 0) return { pieces: pieces as Uint8Array[], bad };
+  const present = m.total_shards - bad.length;
+  if (present < m.data_shards) {
+    throw new CorruptPieceError(
+      m.blob_hash,
+      wanted,
+      j,
+      'unrecoverable',
+      `only ${present} of ${m.total_shards} pieces of stripe ${j} verify (bad: shards ${bad.join(', ')})`,
+    );
+  }
+  const E = await (ctx.erasure ?? loadErasure)();
+  const all = E.reconstructShards(pieces);
+  for (const s of bad) {
+    if ((await verified(m, s, j, all[s])) !== 'ok') {
+      throw new CorruptPieceError(
+        m.blob_hash,
+        s,
+        j,
+        'unrecoverable',
+        'rebuilt piece does not verify',
+      );
+    }
+  }
+  return { pieces: all, bad };
+}
+
+/** One verified piece of any shard (rs parity included). */
+export async function readVerifiedPiece(
+  ctx: ReadContext,
+  m: StoredManifest,
+  shard: number,
+  piece: number,
+): Promise<PieceResult> {
+  if (
+    !Number.isInteger(shard) ||
+    !Number.isInteger(piece) ||
+    shard < 0 ||
+    shard >= m.total_shards ||
+    piece < 0 ||
+    piece >= piecesInShard(shardLength(m, shard), m.piece_size)
+  ) {
+    throw new RangeError(
+      `${m.blob_hash} has no shard ${shard} piece ${piece}: see manifest.piece_hashes for the layout.`,
+    );
+  }
+  const bytes = await loadPiece(ctx.db, m, shard, piece);
+  const state = await verified(m, shard, piece, bytes);
+  if (state === 'ok') return { bytes: bytes as Uint8Array, rebuilt: false };
+  if (m.encoding !== 'rs-4-7') throw new CorruptPieceError(m.blob_hash, shard, piece, state);
+  const { pieces } = await rebuildStripe(ctx, m, piece, shard);
+  return { bytes: pieces[shard] as Uint8Array, rebuilt: true };
+}
+
+/** Pull-based stream of the blob's bytes: one piece is read and verified per pull. */
+export function readStream(
+  ctx: ReadContext,
+  manifest: () => Promise<StoredManifest>,
+  opts: GetOptions = {},
+): ReadableStream<Uint8Array> {
+  const { signal, onProgress } = opts;
+  let m: StoredManifest;
+  // Output order: data shards in order, pieces in order, cut at total_size (rs padding).
+  let shard = 0;
+  let piece = 0;
+  const progress: GetProgress = { bytesDone: 0, totalBytes: 0, rebuiltPieces: 0 };
+  let onAbort: (() => void) | undefined;
+  const cleanup = () => {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async start(controller) {
+        if (signal?.aborted) throw abortReason(signal);
+        onAbort = () => controller.error(abortReason(signal as AbortSignal));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        m = await manifest();
+        progress.totalBytes = m.total_size;
+      },
+      async pull(controller) {
+        try {
+          if (signal?.aborted) throw abortReason(signal);
+          const shardStart = m.encoding === 'none' ? 0 : shard * m.shard_size;
+          const offset = shardStart + piece * m.piece_size;
+          if (shard >= m.data_shards || offset >= m.total_size) {
+            cleanup();
+            controller.close();
+            return;
+          }
+          const r = await readVerifiedPiece(ctx, m, shard, piece);
+          if (signal?.aborted) throw abortReason(signal);
+          const useful = Math.min(r.bytes.length, m.total_size - offset);
+          if (r.rebuilt) progress.rebuiltPieces++;
+          piece++;
+          if (piece >= piecesInShard(shardLength(m, shard), m.piece_size)) {
+            shard++;
+            piece = 0;
+          }
+          controller.enqueue(useful === r.bytes.length ? r.bytes : r.bytes.slice(0, useful));
+          progress.bytesDone += useful;
+          onProgress?.({ ...progress });
+        } catch (e) {
+          cleanup();
+          throw e;
+        }
+      },
+      cancel() {
+        cleanup();
+      },
+    },
+    // One piece buffered ahead: overlaps the next IndexedDB read with the consumer.
+    { highWaterMark: 1 },
+  );
+}
+
+export interface RepairReport {
+  hash: string;
+  checkedPieces: number;
+  /** Pieces that were bad or missing and have been rewritten from parity. */
+  repaired: { shard: number; piece: number }[];
+  /** Pieces that are bad and cannot be rebuilt here (none/chunked, or < 4 good in a stripe). */
+  unrecoverable: { shard: number; piece: number }[];
+}
+
+/** Verifies every piece; for rs-4-7 rewrites the bad ones from parity. */
+export async function repairBlob(
+  ctx: ReadContext,
+  m: StoredManifest,
+  signal?: AbortSignal,
+): Promise<RepairReport> {
+  const report: RepairReport = {
+    hash: m.blob_hash,
+    checkedPieces: 0,
+    repaired: [],
+    unrecoverable: [],
+  };
+  if (m.encoding !== 'rs-4-7') {
+    for (let s = 0; s < m.total_shards; s++) {
+      for (let p = 0; p < piecesInShard(shardLength(m, s), m.piece_size); p++) {
+        if (signal?.aborted) throw abortReason(signal);
+        report.checkedPieces++;
+        if ((await verified(m, s, p, await loadPiece(ctx.db, m, s, p))) !== 'ok') {
+          report.unrecoverable.push({ shard: s, piece: p });
+        }
+      }
+    }
+    return report;
+  }
+  const stripes = piecesInShard(m.shard_size, m.piece_size);
+  for (let j = 0; j < stripes; j++) {
+    if (signal?.aborted) throw abortReason(signal);
+    report.checkedPieces += m.total_shards;
+    let rebuilt: { pieces: Uint8Array[]; bad: number[] };
+    try {
+      rebuilt = await rebuildStripe(ctx, m, j, 0);
+    } catch (e) {
+      if (!(e instanceof CorruptPieceError)) throw e;
+      const { bad } = await readStripe(ctx.db, m, j);
+      for (const s of bad) report.unrecoverable.push({ shard: s, piece: j });
+      continue;
+    }
+    if (rebuilt.bad.length === 0) continue;
+    const tx = ctx.db.transaction(['manifests', 'pieces'], 'readwrite');
+    // Only write if the blob still exists: a concurrent remove must not resurrect pieces.
+    const still = await tx.objectStore('manifests').get(m.blob_hash);
+    if (still?.storage_key === m.storage_key) {
+      for (const s of rebuilt.bad) {
+        quiet(
+          tx
+            .objectStore('pieces')
+            .put(exactBuffer(rebuilt.pieces[s] as Uint8Array), [m.storage_key, s, j]),
+        );
+        report.repaired.push({ shard: s, piece: j });
+      }
+    }
+    await tx.done;
+  }
+  return report;
+}
