@@ -144,6 +144,33 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
   close(): void;
 }
 
+/**
+ * Folds a stream into a Blob a few MiB at a time: the browser keeps Blob bytes outside the JS
+ * heap (spilling big ones to disk), so memory stays bounded. Unlike `new Response(stream).blob()`,
+ * which reports any stream error as a bare "Failed to fetch", the store's typed errors
+ * (`CorruptPieceError` naming the piece) reach the caller.
+ */
+async function collectBlob(stream: ReadableStream<Uint8Array>, type: string): Promise<Blob> {
+  const FOLD_BYTES = 16 * 1024 * 1024;
+  let blob = new Blob([], { type });
+  let parts: Uint8Array[] = [];
+  let partBytes = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (value) {
+      parts.push(value);
+      partBytes += value.byteLength;
+    }
+    if (done || partBytes >= FOLD_BYTES) {
+      blob = new Blob([blob, ...(parts as BlobPart[])], { type });
+      parts = [];
+      partBytes = 0;
+    }
+    if (done) return blob;
+  }
+}
+
 /** Store instances alive in this JS realm: the sweep fallback when Web Locks are missing. */
 const liveInstances = new Set<string>();
 
@@ -238,8 +265,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   async getBlob(hash: string, opts: GetOptions = {}): Promise<Blob> {
     const m = await this.required(hash);
-    const blob = await new Response(readStream(this.readCtx, async () => m, opts)).blob();
-    return m.mime_type ? new Blob([blob], { type: m.mime_type }) : blob;
+    return collectBlob(readStream(this.readCtx, async () => m, opts), m.mime_type);
   }
 
   async has(hash: string): Promise<boolean> {

@@ -468,6 +468,12 @@ describe('verified reads', () => {
     await expect(store.readPiece(m.blob_hash, shard, piece)).rejects.toBeInstanceOf(
       CorruptPieceError,
     );
+    // getBlob must surface the typed error, not a generic stream failure.
+    await expect(store.getBlob(m.blob_hash)).rejects.toMatchObject({
+      name: 'CorruptPieceError',
+      shardIndex: shard,
+      pieceIndex: piece,
+    });
     const report = await store.repair(m.blob_hash);
     expect(report.unrecoverable).toEqual([{ shard, piece }]);
   });
