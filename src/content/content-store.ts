@@ -265,7 +265,10 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   async getBlob(hash: string, opts: GetOptions = {}): Promise<Blob> {
     const m = await this.required(hash);
-    return collectBlob(readStream(this.readCtx, async () => m, opts), m.mime_type);
+    return collectBlob(
+      readStream(this.readCtx, async () => m, opts),
+      m.mime_type,
+    );
   }
 
   async has(hash: string): Promise<boolean> {
