@@ -16,5 +16,7 @@ export default defineConfig({
     // Node 20 validates relaxed SIMD only behind this flag; Chromium does by default. With it
     // the unit tests cover all three Reed-Solomon kernels.
     execArgv: ['--experimental-wasm-relaxed-simd'],
+    // libp2p needs Promise.withResolvers, which Node 20 lacks.
+    setupFiles: ['doorway/polyfills.ts'],
   },
 });
