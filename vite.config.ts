@@ -4,7 +4,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   plugins: [react()],
   build: {
-    // Top-level await instantiates the Reed-Solomon WASM kernel before first use.
     target: 'es2022',
     sourcemap: true,
   },

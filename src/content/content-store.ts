@@ -2,7 +2,6 @@
  * `ContentStore`: the seam between the UI / network layer and the bytes in IndexedDB.
  */
 import { type ContentHash, parseContentHash } from './address.ts';
-import type { ErasureApi } from './erasure.ts';
 import { ContentError, InvalidManifestError, NotFoundError } from './errors.ts';
 import { createHashService, type HashService } from './hasher.ts';
 import {
@@ -47,8 +46,6 @@ export interface ContentStoreOptions {
   broadcast?: boolean;
   /** Write pipeline tuning (benchmarks). Defaults: 8 pieces per transaction, 2 transactions in flight. */
   tuning?: { piecesPerTransaction?: number; maxInflightWrites?: number };
-  /** Replaces `src/erasure` (tests, alternative kernels). */
-  erasure?: () => Promise<ErasureApi>;
 }
 
 export type ChangeKind = 'added' | 'removed' | 'repaired';
@@ -201,7 +198,6 @@ class IdbContentStore extends EventTarget implements ContentStore {
       // ~8 MiB per transaction with the default pieces: few enough commits, bounded memory.
       writeBatchBytes: (options.tuning?.piecesPerTransaction ?? 8) * pieceSize,
       maxInflightWrites: options.tuning?.maxInflightWrites ?? 2,
-      ...(options.erasure ? { erasure: options.erasure } : {}),
     };
     if ((options.broadcast ?? true) && typeof BroadcastChannel !== 'undefined') {
       this.channel = new BroadcastChannel(`elohim-content:${dbName}`);
@@ -219,7 +215,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
   }
 
   private get readCtx() {
-    return { db: this.db, ...(this.ingestCtx.erasure ? { erasure: this.ingestCtx.erasure } : {}) };
+    return { db: this.db };
   }
 
   private emit(kind: ChangeKind, hash: ContentHash): void {

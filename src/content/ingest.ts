@@ -15,8 +15,9 @@
  * IndexedDB itself; WebCrypto (native, SHA-NI) is used wherever a one-shot hash suffices.
  * Memory is therefore O(batch × (inflight + 2)), independent of the blob size.
  */
+
+import * as E from '../erasure/index.ts';
 import { type ContentHash, cidOf } from './address.ts';
-import { type ErasureApi, loadErasure } from './erasure.ts';
 import { abortReason, ContentError, isQuotaError, StorageQuotaError } from './errors.ts';
 import { type HashService, hashBlob, type IncrementalHasher, sha256Bytes } from './hasher.ts';
 import {
@@ -77,7 +78,6 @@ export interface IngestContext {
   pieceSize: number;
   instanceId: string;
   locks: LockManagerLike | undefined;
-  erasure?: () => Promise<ErasureApi>;
   /** Bytes per IndexedDB transaction for none/chunked (rs writes one stripe per transaction). */
   writeBatchBytes: number;
   maxInflightWrites: number;
@@ -410,7 +410,6 @@ async function writeRs(
   progress: PutProgress,
   report: Reporter,
 ): Promise<Layout> {
-  const E = await (ctx.erasure ?? loadErasure)();
   const D = E.DATA_SHARDS;
   const T = E.TOTAL_SHARDS;
   const size = blob.size;

@@ -3,7 +3,7 @@
  * has matched the manifest. For `rs-4-7`, a bad or missing piece is rebuilt from the other
  * pieces of its stripe (any 4 verified of 7) and the rebuilt piece is verified as well.
  */
-import { type ErasureApi, loadErasure } from './erasure.ts';
+import { reconstructShards } from '../erasure/index.ts';
 import { abortReason, CorruptPieceError } from './errors.ts';
 import { sha256Bytes } from './hasher.ts';
 import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
@@ -11,7 +11,6 @@ import { asBytes, type Db, exactBuffer, quiet } from './store.ts';
 
 export interface ReadContext {
   db: Db;
-  erasure?: () => Promise<ErasureApi>;
 }
 
 export interface GetProgress {
@@ -90,8 +89,7 @@ async function rebuildStripe(
       `only ${present} of ${m.total_shards} pieces of stripe ${j} verify (bad: shards ${bad.join(', ')})`,
     );
   }
-  const E = await (ctx.erasure ?? loadErasure)();
-  const all = E.reconstructShards(pieces);
+  const all = reconstructShards(pieces);
   for (const s of bad) {
     if ((await verified(m, s, j, all[s])) !== 'ok') {
       throw new CorruptPieceError(

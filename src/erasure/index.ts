@@ -83,12 +83,12 @@ const BINARIES: Record<ErasureKernel, string> = {
   scalar: SCALAR_WASM_BASE64,
 };
 
+// Compiled synchronously: each kernel is under 1 KB (main threads may compile up to 4 KB
+// synchronously), and a top-level await would keep this module out of service workers.
 const modules = new Map<ErasureKernel, WebAssembly.Module>(
-  await Promise.all(
-    KERNEL_ORDER.map((k) => [k, fromBase64(BINARIES[k])] as const)
-      .filter(([, bytes]) => WebAssembly.validate(bytes))
-      .map(async ([k, bytes]) => [k, await WebAssembly.compile(bytes)] as const),
-  ),
+  KERNEL_ORDER.map((k) => [k, fromBase64(BINARIES[k])] as const)
+    .filter(([, bytes]) => WebAssembly.validate(bytes))
+    .map(([k, bytes]) => [k, new WebAssembly.Module(bytes)] as const),
 );
 
 /** Kernels this engine can run, best first (always ends with `scalar`). */
