@@ -1,8 +1,26 @@
 import react from '@vitejs/plugin-react';
+import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [
+    react(),
+    VitePWA({
+      // Our own worker (worker/sw.ts): Workbox precaching plus the /content/ route.
+      strategies: 'injectManifest',
+      srcDir: 'worker',
+      filename: 'sw.ts',
+      injectRegister: false,
+      manifest: false,
+      injectManifest: {
+        rollupFormat: 'es',
+        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest}'],
+        // The app bundle carries libp2p; precache it whatever its size.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+      },
+      devOptions: { enabled: true, type: 'module' },
+    }),
+  ],
   build: {
     target: 'es2022',
     sourcemap: true,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
 /** Everything the doorway can be told, from flags first, then environment, then defaults. */
@@ -8,20 +9,82 @@ export interface DoorwayConfig {
   /** Folder holding the built PWA (`vite build` output). */
   staticDir: string;
   logLevel: 'silent' | 'info' | 'debug';
+  /** IP address the libp2p WebSocket listener binds to. */
+  p2pHost: string;
+  /** Port of the libp2p WebSocket listener; 0 asks the OS for a free one. */
+  p2pPort: number;
+  /**
+   * Extra multiaddrs to announce instead of the listening ones (e.g. the public `wss://` address
+   * of a reverse proxy). Empty: announce what we listen on.
+   */
+  p2pAnnounce: string[];
+  /** Folder holding the doorway's persistent state (its libp2p private key). */
+  dataDir: string;
+  /** Bytes allowed per relayed connection (both directions together); 0 = no limit. */
+  relayDataLimit: number;
+  /** Seconds a relayed connection may stay open; 0 = no limit. */
+  relayDurationLimit: number;
+  /** How many peers may hold a relay reservation at once. */
+  relayMaxReservations: number;
 }
+
+/** libp2p's own relay defaults (go-libp2p's too): enough for WebRTC signalling, not for bulk data. */
+export const DEFAULT_RELAY_DATA_LIMIT = 128 * 1024;
+export const DEFAULT_RELAY_DURATION_LIMIT = 120;
+export const DEFAULT_RELAY_MAX_RESERVATIONS = 128;
+/** Floors below which WebRTC signalling (SDP + ICE over the relay, Noise, identify) could fail. */
+export const MIN_RELAY_DATA_LIMIT = 64 * 1024;
+export const MIN_RELAY_DURATION_LIMIT = 30;
 
 const HELP = `Usage: doorway [options]
 
 Options (environment variable in brackets):
-  --host <addr>       interface to listen on [ELOHIM_HOST]        default 127.0.0.1
-  --port <n>          port; 0 picks a free one [ELOHIM_PORT]      default 8080
+  --host <addr>       HTTP interface [ELOHIM_HOST]                default 127.0.0.1
+  --port <n>          HTTP port; 0 picks a free one [ELOHIM_PORT] default 8080
   --static <dir>      built app to serve [ELOHIM_STATIC_DIR]      default dist
   --log-level <lvl>   silent | info | debug [ELOHIM_LOG_LEVEL]    default info
+  --p2p-host <ip>     libp2p WebSocket interface [ELOHIM_P2P_HOST]
+                      default: --host if it is an IP address, else 127.0.0.1
+  --p2p-port <n>      libp2p WebSocket port; 0 picks a free one [ELOHIM_P2P_PORT]
+                      default 8081 (0 when --port is 0)
+  --p2p-announce <ma,...>  multiaddrs to announce instead of the listening ones,
+                      comma-separated, e.g. /dns4/example.org/tcp/443/wss [ELOHIM_P2P_ANNOUNCE]
+  --data-dir <dir>    persistent state (the doorway's key, hence its PeerId)
+                      [ELOHIM_DATA_DIR]                           default .doorway
+  --relay-data-limit <bytes>       per relayed connection; 0 = unlimited
+                      [ELOHIM_RELAY_DATA_LIMIT]                   default 131072 (128 KiB)
+  --relay-duration-limit <s>       per relayed connection; 0 = unlimited
+                      [ELOHIM_RELAY_DURATION_LIMIT]               default 120
+  --relay-max-reservations <n>     peers holding a relay slot at once
+                      [ELOHIM_RELAY_MAX_RESERVATIONS]             default 128
   --help              show this text
+
+The relay defaults carry WebRTC signalling only (that is all browsers need to connect
+directly). Limits below ${MIN_RELAY_DATA_LIMIT} bytes or ${MIN_RELAY_DURATION_LIMIT} s are refused so signalling always fits.
+With both limits 0, relayed connections are unlimited and carry any protocol.
 `;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+/** A limit that is 0 (unlimited) or at least `floor`. */
+function limit(flag: string, text: string, floor: number, max: number): number {
+  const value = integer(flag, text, 0, max);
+  if (value !== 0 && value < floor) {
+    throw new ConfigError(
+      `${flag} must be 0 (unlimited) or at least ${floor} so WebRTC signalling fits, got "${text}"`,
+    );
+  }
+  return value;
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfig | 'help' {
@@ -32,25 +95,83 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       port: { type: 'string' },
       static: { type: 'string' },
       'log-level': { type: 'string' },
+      'p2p-host': { type: 'string' },
+      'p2p-port': { type: 'string' },
+      'p2p-announce': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'relay-data-limit': { type: 'string' },
+      'relay-duration-limit': { type: 'string' },
+      'relay-max-reservations': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) return 'help';
-  const portText = values.port ?? env.ELOHIM_PORT ?? '8080';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`--port must be an integer from 0 to 65535, got "${portText}"`);
-  }
+  const port = integer('--port', values.port ?? env.ELOHIM_PORT ?? '8080', 0, 65535);
   const logLevel = values['log-level'] ?? env.ELOHIM_LOG_LEVEL ?? 'info';
   if (logLevel !== 'silent' && logLevel !== 'info' && logLevel !== 'debug') {
     throw new ConfigError(`--log-level must be silent, info or debug, got "${logLevel}"`);
   }
+  const host = values.host ?? env.ELOHIM_HOST ?? '127.0.0.1';
+
+  const p2pHost = values['p2p-host'] ?? env.ELOHIM_P2P_HOST ?? (isIP(host) ? host : '127.0.0.1');
+  if (!isIP(p2pHost)) {
+    throw new ConfigError(`--p2p-host must be an IPv4 or IPv6 address, got "${p2pHost}"`);
+  }
+  // A doorway on a free HTTP port (tests, several doorways side by side) takes a free p2p port too.
+  const p2pPort = integer(
+    '--p2p-port',
+    values['p2p-port'] ?? env.ELOHIM_P2P_PORT ?? (port === 0 ? '0' : '8081'),
+    0,
+    65535,
+  );
+  const announceText = values['p2p-announce'] ?? env.ELOHIM_P2P_ANNOUNCE ?? '';
+  const p2pAnnounce = announceText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const addr of p2pAnnounce) {
+    if (!addr.startsWith('/')) {
+      throw new ConfigError(
+        `--p2p-announce takes multiaddrs such as /dns4/host/tcp/443/wss, got "${addr}"`,
+      );
+    }
+  }
+  const dataDir = values['data-dir'] ?? env.ELOHIM_DATA_DIR ?? '.doorway';
+  if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
+
   return {
-    host: values.host ?? env.ELOHIM_HOST ?? '127.0.0.1',
+    host,
     port,
     staticDir: values.static ?? env.ELOHIM_STATIC_DIR ?? 'dist',
     logLevel,
+    p2pHost,
+    p2pPort,
+    p2pAnnounce,
+    dataDir,
+    relayDataLimit: limit(
+      '--relay-data-limit',
+      values['relay-data-limit'] ?? env.ELOHIM_RELAY_DATA_LIMIT ?? String(DEFAULT_RELAY_DATA_LIMIT),
+      MIN_RELAY_DATA_LIMIT,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    relayDurationLimit: limit(
+      '--relay-duration-limit',
+      values['relay-duration-limit'] ??
+        env.ELOHIM_RELAY_DURATION_LIMIT ??
+        String(DEFAULT_RELAY_DURATION_LIMIT),
+      MIN_RELAY_DURATION_LIMIT,
+      // libp2p's relay keeps the duration in ms in a uint32 and in a setTimeout (< 2^31 ms).
+      2_000_000,
+    ),
+    relayMaxReservations: integer(
+      '--relay-max-reservations',
+      values['relay-max-reservations'] ??
+        env.ELOHIM_RELAY_MAX_RESERVATIONS ??
+        String(DEFAULT_RELAY_MAX_RESERVATIONS),
+      1,
+      100_000,
+    ),
   };
 }
 

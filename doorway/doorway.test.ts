@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, MissingBuildError, startDoorway } from './server.ts';
+import { testConfig } from './test-support.ts';
 
 describe('loadConfig', () => {
   it('takes flags before environment before defaults', () => {
@@ -13,6 +14,13 @@ describe('loadConfig', () => {
       port: 8080,
       staticDir: 'dist',
       logLevel: 'info',
+      p2pHost: '127.0.0.1',
+      p2pPort: 8081,
+      p2pAnnounce: [],
+      dataDir: '.doorway',
+      relayDataLimit: 131072,
+      relayDurationLimit: 120,
+      relayMaxReservations: 128,
     });
     expect(loadConfig([], { ELOHIM_PORT: '9000', ELOHIM_HOST: '::1' })).toMatchObject({
       host: '::1',
@@ -22,11 +30,78 @@ describe('loadConfig', () => {
     expect(loadConfig(['--help'], {})).toBe('help');
   });
 
+  it('reads the p2p and relay settings', () => {
+    expect(
+      loadConfig(
+        [
+          '--p2p-host',
+          '::1',
+          '--p2p-port',
+          '0',
+          '--data-dir',
+          '/tmp/d',
+          '--relay-data-limit',
+          '0',
+          '--relay-duration-limit',
+          '600',
+          '--relay-max-reservations',
+          '5',
+          '--p2p-announce',
+          '/dns4/example.org/tcp/443/wss, /ip4/1.2.3.4/tcp/8081/ws',
+        ],
+        {},
+      ),
+    ).toMatchObject({
+      p2pHost: '::1',
+      p2pPort: 0,
+      dataDir: '/tmp/d',
+      relayDataLimit: 0,
+      relayDurationLimit: 600,
+      relayMaxReservations: 5,
+      p2pAnnounce: ['/dns4/example.org/tcp/443/wss', '/ip4/1.2.3.4/tcp/8081/ws'],
+    });
+    expect(
+      loadConfig([], {
+        ELOHIM_P2P_PORT: '9001',
+        ELOHIM_DATA_DIR: 'state',
+        ELOHIM_RELAY_DATA_LIMIT: '1048576',
+        ELOHIM_RELAY_DURATION_LIMIT: '0',
+        ELOHIM_RELAY_MAX_RESERVATIONS: '7',
+      }),
+    ).toMatchObject({
+      p2pPort: 9001,
+      dataDir: 'state',
+      relayDataLimit: 1048576,
+      relayDurationLimit: 0,
+      relayMaxReservations: 7,
+    });
+    // The p2p listener follows --host when it is an IP, and a free HTTP port means a free p2p port.
+    expect(loadConfig(['--host', '0.0.0.0', '--port', '0'], {})).toMatchObject({
+      p2pHost: '0.0.0.0',
+      p2pPort: 0,
+    });
+    expect(loadConfig(['--host', 'localhost'], {})).toMatchObject({ p2pHost: '127.0.0.1' });
+    expect(loadConfig(['--port', '0', '--p2p-port', '9002'], {})).toMatchObject({ p2pPort: 9002 });
+  });
+
   it('refuses bad values with a message naming the flag', () => {
     expect(() => loadConfig(['--port', '70000'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/--port/);
     expect(() => loadConfig(['--log-level', 'loud'], {})).toThrow(/--log-level/);
     expect(() => loadConfig(['--nope'], {})).toThrow();
+    expect(() => loadConfig(['--p2p-port', '-1'], {})).toThrow(/--p2p-port/);
+    expect(() => loadConfig(['--p2p-port', ''], {})).toThrow(/--p2p-port/);
+    expect(() => loadConfig(['--p2p-host', 'example.org'], {})).toThrow(/--p2p-host/);
+    expect(() => loadConfig(['--relay-data-limit', '1.5'], {})).toThrow(/--relay-data-limit/);
+    // Below the floor WebRTC signalling would not fit through the relay.
+    expect(() => loadConfig(['--relay-data-limit', '1000'], {})).toThrow(/signalling/);
+    expect(() => loadConfig(['--relay-duration-limit', '5'], {})).toThrow(/--relay-duration-limit/);
+    expect(() => loadConfig(['--relay-max-reservations', '0'], {})).toThrow(
+      /--relay-max-reservations/,
+    );
+    expect(() => loadConfig(['--p2p-announce', 'example.org:443'], {})).toThrow(/--p2p-announce/);
+    expect(() => loadConfig(['--data-dir', ''], {})).toThrow(/--data-dir/);
+    expect(() => loadConfig([], { ELOHIM_P2P_PORT: 'x' })).toThrow(/--p2p-port/);
   });
 });
 
@@ -37,10 +112,7 @@ describe('startDoorway', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'doorway-test-'));
     await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-    doorway = await startDoorway(
-      { host: '127.0.0.1', port: 0, staticDir: dir, logLevel: 'silent' },
-      createLogger('silent'),
-    );
+    doorway = await startDoorway(testConfig(dir), createLogger('silent'));
   });
 
   afterAll(async () => {
@@ -52,7 +124,10 @@ describe('startDoorway', () => {
     expect(doorway.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const response = await fetch(new URL('/health', doorway.url));
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok' });
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      p2p: { peer_id: doorway.p2p.peerId, peers: 0 },
+    });
   });
 
   it('serves the app, and the app for unknown paths (client-side routes)', async () => {
@@ -65,10 +140,7 @@ describe('startDoorway', () => {
 
   it('refuses to start without a build, saying how to make one', async () => {
     await expect(
-      startDoorway(
-        { host: '127.0.0.1', port: 0, staticDir: join(dir, 'missing'), logLevel: 'silent' },
-        createLogger('silent'),
-      ),
+      startDoorway(testConfig(join(dir, 'missing')), createLogger('silent')),
     ).rejects.toThrow(MissingBuildError);
   });
 });

@@ -1,4 +1,7 @@
+// Must come first: libp2p needs Promise.withResolvers, which Node 20 lacks.
+import './polyfills.ts';
 import { ConfigError, HELP, loadConfig } from './config.ts';
+import { IdentityError } from './identity.ts';
 import { createLogger } from './log.ts';
 import { MissingBuildError, startDoorway } from './server.ts';
 
@@ -10,24 +13,35 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const doorway = await startDoorway(config, log);
-  // Tests and scripts read this exact line to find the port.
-  console.log(`Elohim doorway ready at ${doorway.url}`);
 
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     log.info(`${signal} received, closing`);
-    await doorway.close();
-    log.info('closed');
-    process.exit(0);
+    try {
+      await doorway.close();
+      log.info('closed');
+      process.exit(0);
+    } catch (error) {
+      log.error(`while closing: ${(error as Error)?.stack ?? String(error)}`);
+      process.exit(1);
+    }
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  // libp2p and HTTP both listen by now. Tests and scripts read these exact lines.
+  for (const addr of doorway.p2p.multiaddrs()) console.log(`Elohim doorway relay at ${addr}`);
+  console.log(`Elohim doorway ready at ${doorway.url}`);
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof MissingBuildError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof MissingBuildError ||
+    error instanceof IdentityError
+  ) {
     console.error(`doorway: ${error.message}`);
   } else {
     console.error(error);

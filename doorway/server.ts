@@ -5,10 +5,15 @@ import { resolve } from 'node:path';
 import sirv from 'sirv';
 import type { DoorwayConfig } from './config.ts';
 import type { Logger } from './log.ts';
+import { type DoorwayP2p, startP2p } from './p2p.ts';
+import { dispatch, p2pRoutes, type Route, sendJson } from './routes.ts';
 
 export interface Doorway {
   /** The URL people open, e.g. http://127.0.0.1:8080/ */
   readonly url: string;
+  /** The libp2p side: identity, addresses, connected peers. */
+  readonly p2p: DoorwayP2p;
+  /** Stops HTTP, then libp2p. Safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -16,7 +21,10 @@ export class MissingBuildError extends Error {
   override name = 'MissingBuildError';
 }
 
-/** Starts the doorway's HTTP side: the built PWA and a health route. */
+/**
+ * Starts the doorway: its libp2p node (relay, peer registry), then HTTP (the built PWA, `/health`
+ * and the JSON routes). Resolves once both listen.
+ */
 export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<Doorway> {
   const staticDir = resolve(config.staticDir);
   if (!existsSync(resolve(staticDir, 'index.html'))) {
@@ -38,29 +46,58 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     },
   });
 
+  const p2p = await startP2p(config, log);
+
+  // The route table: add routes here (or concatenate another module's list).
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: /\/health/,
+      handle: ({ res }) =>
+        sendJson(res, 200, {
+          status: 'ok',
+          uptime_s: (Date.now() - startedAt) / 1000,
+          p2p: { peer_id: p2p.peerId, peers: p2p.peers.size },
+        }),
+    },
+    ...p2pRoutes(p2p),
+  ];
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     log.debug(`${req.method} ${req.url}`);
-    if (req.url === '/health') {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      res.end(JSON.stringify({ status: 'ok', uptime_s: (Date.now() - startedAt) / 1000 }));
-      return;
-    }
-    serveApp(req, res);
+    dispatch(routes, req, res)
+      .then((handled) => {
+        if (!handled) serveApp(req, res);
+      })
+      .catch((error: unknown) => {
+        log.error(`${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolveListen());
-  });
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolveListen());
+    });
+  } catch (error) {
+    await p2p.stop();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}/`,
-    close: () =>
-      new Promise<void>((resolveClose) => {
+    p2p,
+    close() {
+      closing ??= new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         server.closeAllConnections();
-      }),
+      }).then(() => p2p.stop());
+      return closing;
+    },
   };
 }

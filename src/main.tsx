@@ -1,10 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './ui/index.ts';
+import { App, registerServiceWorker } from './ui/index.ts';
 import './ui/styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html lacks the #root element');
+registerServiceWorker();
 createRoot(root).render(
   <StrictMode>
     <App />

@@ -30,6 +30,8 @@ export async function openApp(
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(appUrl(base, settings));
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
+  // Reads are streamed by the service worker: make sure it controls the page.
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller);
   return page;
 }
 

@@ -1,41 +1,49 @@
-import { useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { errorMessage, formatBytes, shortHash } from './format.ts';
+import { contentUrl, contentUrlsAvailable, onContentReadFailed } from './serviceWorker.ts';
 
 interface Props {
   store: ContentStore;
   items: StoredManifest[];
 }
 
-type ReadState = { hash: string; action: 'open' | 'download'; error?: string };
-
 /** What the store holds; each item opens in a new tab or downloads, after verification. */
 export function Library({ store, items }: Props) {
-  const [reading, setReading] = useState<ReadState | undefined>();
+  const [busy, setBusy] = useState<string | undefined>();
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const fail = useCallback(
+    (hash: string, message: string) => setErrors((all) => ({ ...all, [hash]: message })),
+    [],
+  );
 
-  const read = async (item: StoredManifest, action: ReadState['action']) => {
-    // Opening the tab synchronously keeps the click's user activation (popup blockers).
+  // Streamed reads fail inside the service worker; it tells us which item and why.
+  useEffect(() => onContentReadFailed((event) => fail(event.hash, event.message)), [fail]);
+
+  const read = async (item: StoredManifest, action: 'open' | 'download') => {
+    const name = item.name || item.blob_hash;
+    setErrors(({ [item.blob_hash]: _, ...rest }) => rest);
+    if (contentUrlsAvailable()) {
+      // Streamed from IndexedDB by the service worker: any size, bounded memory.
+      if (action === 'open') window.open(contentUrl(item.blob_hash), '_blank', 'noopener');
+      else downloadThroughWorker(contentUrl(item.blob_hash, name));
+      return;
+    }
+    // Without a service worker (first load not yet controlled, or unsupported): via a Blob.
     const tab = action === 'open' ? window.open('', '_blank') : null;
-    setReading({ hash: item.blob_hash, action });
+    setBusy(item.blob_hash);
     try {
       const blob = await store.getBlob(item.blob_hash);
-      const url = URL.createObjectURL(
-        new Blob([blob], { type: item.mime_type || 'application/octet-stream' }),
-      );
-      if (tab) {
-        tab.location.href = url;
-      } else {
-        const link = document.createElement('a');
-        link.href = url;
-        link.download = item.name || item.blob_hash;
-        link.click();
-      }
+      const url = URL.createObjectURL(blob);
+      if (tab) tab.location.href = url;
+      else clickLink(url, name);
       // The tab or the download holds its own reference once it has started.
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      setReading(undefined);
     } catch (error) {
       tab?.close();
-      setReading({ hash: item.blob_hash, action, error: errorMessage(error) });
+      fail(item.blob_hash, errorMessage(error));
+    } finally {
+      setBusy(undefined);
     }
   };
 
@@ -58,7 +66,7 @@ export function Library({ store, items }: Props) {
       </thead>
       <tbody>
         {items.map((item) => {
-          const state = reading?.hash === item.blob_hash ? reading : undefined;
+          const error = errors[item.blob_hash];
           const label = item.name || shortHash(item.blob_hash);
           return (
             <tr key={item.blob_hash} data-testid="item" data-hash={item.blob_hash}>
@@ -67,16 +75,16 @@ export function Library({ store, items }: Props) {
               <td data-testid="item-encoding">{item.encoding}</td>
               <td>
                 <code title={item.blob_hash}>{shortHash(item.blob_hash)}</code>
-                {state?.error && (
+                {error && (
                   <p role="alert" className="error" data-testid="item-error">
-                    {state.error}
+                    {error}
                   </p>
                 )}
               </td>
               <td className="library__actions">
                 <button
                   type="button"
-                  disabled={state !== undefined && !state.error}
+                  disabled={busy === item.blob_hash}
                   onClick={() => void read(item, 'open')}
                   aria-label={`Open ${label}`}
                 >
@@ -84,7 +92,7 @@ export function Library({ store, items }: Props) {
                 </button>
                 <button
                   type="button"
-                  disabled={state !== undefined && !state.error}
+                  disabled={busy === item.blob_hash}
                   onClick={() => void read(item, 'download')}
                   aria-label={`Download ${label}`}
                 >
@@ -104,4 +112,23 @@ export function Library({ store, items }: Props) {
       </tbody>
     </table>
   );
+}
+
+function clickLink(href: string, downloadName: string): void {
+  const link = document.createElement('a');
+  link.href = href;
+  link.download = downloadName;
+  link.click();
+}
+
+/**
+ * Chromium does not route `<a download>` requests through the service worker, but it does
+ * route navigations: a hidden frame navigated to an attachment response becomes a download.
+ */
+function downloadThroughWorker(href: string): void {
+  const frame = document.createElement('iframe');
+  frame.hidden = true;
+  frame.src = href;
+  document.body.append(frame);
+  setTimeout(() => frame.remove(), 60_000);
 }

@@ -1,0 +1,142 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { publicKeyFromRaw } from '@libp2p/crypto/keys';
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
+import type { DoorwayP2p } from './p2p.ts';
+import { capabilitiesOf } from './peers.ts';
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Named groups of the route's pattern, URL-decoded. */
+  params: Record<string, string>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Matched against the whole path (no query string); named groups become `params`. */
+  path: RegExp;
+  handle(ctx: RouteContext): void | Promise<void>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Finds the route for a request. Returns false when no route's path matches (the caller serves
+ * the app); answers 405 when the path matches but not the method.
+ */
+export async function dispatch(
+  routes: readonly Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://doorway.invalid');
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const match = route.path.exec(url.pathname);
+    if (match == null || match[0] !== url.pathname) continue;
+    if (route.method !== method) {
+      allowed.push(route.method);
+      continue;
+    }
+    const params: Record<string, string> = {};
+    for (const [name, value] of Object.entries(match.groups ?? {})) {
+      try {
+        params[name] = decodeURIComponent(value);
+      } catch {
+        sendJson(res, 400, { error: `malformed URL component: ${value}` });
+        return true;
+      }
+    }
+    await route.handle({ req, res, url, params });
+    return true;
+  }
+  if (allowed.length === 0) return false;
+  res.setHeader('Allow', allowed.join(', '));
+  sendJson(res, 405, { error: `use ${allowed.join(' or ')}` });
+  return true;
+}
+
+/** HoloHash agent key prefix (`84 20 24`), base64url-encoded with Holochain's `u` multibase. */
+const AGENT_PREFIX = [0x84, 0x20, 0x24];
+
+/**
+ * Reads the id in `/signal/{pubkey}`: a libp2p PeerId string (`12D3KooW…`), or a Holochain
+ * agent key (`uhCAk…`), which wraps the same Ed25519 public key (DESIGN §2).
+ */
+export function parsePubkey(text: string): string {
+  if (text.startsWith('u') && text.length === 53) {
+    const bytes = Buffer.from(text.slice(1), 'base64url');
+    if (bytes.length === 39 && AGENT_PREFIX.every((b, i) => bytes[i] === b)) {
+      return peerIdFromPublicKey(publicKeyFromRaw(bytes.subarray(3, 35))).toString();
+    }
+  }
+  const id = peerIdFromString(text);
+  if (id.type === 'url') throw new Error('not a public-key PeerId');
+  return id.toString();
+}
+
+/** The doorway's libp2p routes: how browsers find the relay and each other. */
+export function p2pRoutes(p2p: DoorwayP2p): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: /\/api\/v1\/p2p\/info/,
+      handle: ({ res }) =>
+        sendJson(res, 200, {
+          peer_id: p2p.peerId,
+          multiaddrs: p2p.multiaddrs(),
+          protocols: p2p.protocols(),
+        }),
+    },
+    {
+      method: 'GET',
+      path: /\/signal\/(?<pubkey>[^/]+)/,
+      handle: ({ res, params }) => {
+        let asker: string;
+        try {
+          asker = parsePubkey(params.pubkey ?? '');
+        } catch (error) {
+          sendJson(res, 400, {
+            error: `not a PeerId or agent key: ${params.pubkey} (${(error as Error).message})`,
+          });
+          return;
+        }
+        const peers = p2p.peers
+          .list({ exclude: asker, dialableOnly: true })
+          .map((p) => ({ peer_id: p.peerId, multiaddrs: p.multiaddrs }));
+        sendJson(res, 200, { peers });
+      },
+    },
+    {
+      method: 'GET',
+      path: /\/api\/v1\/federation\/p2p-peers/,
+      handle: ({ res }) => {
+        const peers = [
+          // The doorway itself first: the relay everyone can reach directly.
+          {
+            peer_id: p2p.peerId,
+            multiaddrs: p2p.multiaddrs(),
+            capabilities: capabilitiesOf(p2p.protocols()),
+            nat_status: 'public',
+          },
+          ...p2p.peers.list().map((p) => ({
+            peer_id: p.peerId,
+            multiaddrs: p.multiaddrs,
+            capabilities: p.capabilities,
+            nat_status: p.natStatus,
+          })),
+        ];
+        sendJson(res, 200, { peers, total: peers.length });
+      },
+    },
+  ];
+}

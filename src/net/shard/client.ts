@@ -1,0 +1,455 @@
+/**
+ * Client side of `/elohim/shard/1.0.0` and `/elohim/pieces/1.0.0`.
+ *
+ * Every call takes an AbortSignal and a timeout (`timeoutMs`: for single-answer requests the
+ * whole exchange, dial included; for {@link fetchPieces} the dial and then each piece) and
+ * fails with typed errors: `ShardNotFoundError` (peer does not have it / will not deliver),
+ * `PeerReportedError` (peer answered `Error`), `PeerSentBadDataError` (bytes that do not
+ * match their hash: drop the peer), `ShardTimeoutError`, `ShardProtocolError` subclasses
+ * (malformed answer), `ShardStreamClosedError`, or the signal's reason on abort.
+ * Nothing unverified is ever returned.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { type ContentHash, parseContentHash } from '../../content/address.ts';
+import { sha256Bytes } from '../../content/hasher.ts';
+import { pieceLength, shardLength } from '../../content/manifest.ts';
+import {
+  DEFAULT_MAX_MANIFEST_BYTES,
+  decodePieceResponse,
+  decodeShardResponse,
+  encodePieceRequest,
+  encodeShardRequest,
+  FRAME_OVERHEAD,
+  PIECES_PROTOCOL,
+  type RemoteManifest,
+  SHARD_PROTOCOL,
+  type ShardResponse,
+  shardLimits,
+} from './codec.ts';
+import {
+  PeerReportedError,
+  PeerSentBadDataError,
+  ShardError,
+  ShardNotFoundError,
+  ShardTimeoutError,
+  TruncatedFrameError,
+  UnexpectedMessageError,
+} from './errors.ts';
+import { FrameReader, writeFrame } from './stream.ts';
+
+export type PeerTarget = PeerId | Multiaddr | Multiaddr[];
+
+/** The part of a libp2p node the client needs. */
+export interface Libp2pDialLike {
+  dial(peer: PeerTarget, options?: { signal?: AbortSignal }): Promise<Connection>;
+}
+
+export interface ShardRequestOptions {
+  signal?: AbortSignal;
+  /** Default 30 s. */
+  timeoutMs?: number;
+  /** Allow relayed (limited) connections. Default false: relays cap bytes (DESIGN.md §9). */
+  runOnLimitedConnection?: boolean;
+}
+
+export interface ShardGetOptions extends ShardRequestOptions {
+  /** Largest blob accepted. Default 16 MiB. */
+  maxBytes?: number;
+  /** Largest response frame. Default `2 × maxBytes + 1 KiB`. */
+  maxFrameBytes?: number;
+}
+
+export interface PieceRange {
+  shard: number;
+  first: number;
+  count: number;
+}
+
+export interface VerifiedPiece {
+  shard: number;
+  piece: number;
+  /** Verified against `manifest.piece_hashes[shard][piece]`. */
+  bytes: Uint8Array;
+}
+
+const DEFAULT_TIMEOUT = 30_000;
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+}
+
+/** A signal that fires on the caller's abort or after `timeoutMs`, with a typed reason. */
+function deadline(opts: ShardRequestOptions, what: string) {
+  const ac = new AbortController();
+  const ms = opts.timeoutMs ?? DEFAULT_TIMEOUT;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => ac.abort(abortReason(opts.signal as AbortSignal));
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (Number.isFinite(ms)) {
+    timer = setTimeout(() => ac.abort(new ShardTimeoutError(what, ms)), ms);
+  }
+  return {
+    signal: ac.signal,
+    /** Restarts the timer (progress was made). */
+    touch() {
+      if (timer === undefined || ac.signal.aborted) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => ac.abort(new ShardTimeoutError(what, ms)), ms);
+    },
+    /** Stops the timer (while the caller holds a yielded value). */
+    hold() {
+      if (timer !== undefined) clearTimeout(timer);
+    },
+    done() {
+      if (timer !== undefined) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function targetName(peer: PeerTarget): string {
+  if (Array.isArray(peer)) return peer.map(String).join(',');
+  return peer.toString();
+}
+
+async function open(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  protocol: string,
+  signal: AbortSignal,
+  opts: ShardRequestOptions,
+): Promise<{ stream: Stream; name: string }> {
+  const conn = await libp2p.dial(peer, { signal });
+  const stream = await conn.newStream(protocol, {
+    signal,
+    runOnLimitedConnection: opts.runOnLimitedConnection ?? false,
+  });
+  return { stream, name: conn.remotePeer.toString() };
+}
+
+/**
+ * One request, one answer. The answer is read while the request is still being written, so
+ * an early `Error` (e.g. an oversized Push refused) is seen.
+ */
+async function exchange<T>(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  protocol: string,
+  frame: Uint8Array,
+  maxFrameBytes: number,
+  decode: (payload: Uint8Array) => T,
+  opts: ShardRequestOptions,
+  what: string,
+): Promise<{ answer: T; peer: string }> {
+  const d = deadline(opts, what);
+  let stream: Stream | undefined;
+  let reader: FrameReader | undefined;
+  let wrote = false;
+  try {
+    const opened = await open(libp2p, peer, protocol, d.signal, opts);
+    stream = opened.stream;
+    const s = stream;
+    reader = new FrameReader(s);
+    const answerP = reader.read({ maxFrameBytes, signal: d.signal });
+    answerP.catch(() => {});
+    const writeP = (async () => {
+      await writeFrame(s, frame, { signal: d.signal });
+      await s.close({ signal: d.signal });
+      wrote = true;
+    })();
+    writeP.catch(() => {});
+    const payload = await answerP;
+    if (payload === undefined) throw new TruncatedFrameError(0, undefined);
+    const answer = decode(payload);
+    if (wrote) await s.close({ signal: d.signal });
+    else s.abort(new Error('answer received before the request was fully sent'));
+    return { answer, peer: opened.name };
+  } catch (e) {
+    stream?.abort(e instanceof Error ? e : new Error(String(e)));
+    if (d.signal.aborted) throw d.signal.reason;
+    throw e;
+  } finally {
+    reader?.dispose();
+    d.done();
+  }
+}
+
+function unexpected(op: string, got: { type: string }): never {
+  throw new UnexpectedMessageError(`Unexpected answer "${got.type}" to a ${op} request.`);
+}
+
+function commonAnswers(resp: ShardResponse, peer: string, hash: ContentHash): void {
+  if (resp.type === 'NotFound') throw new ShardNotFoundError(peer, hash);
+  if (resp.type === 'Error') throw new PeerReportedError(peer, resp.message);
+}
+
+/** The bytes whose sha256 is `hash` (a blob, or a shard of one), verified. */
+export async function shardGet(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  hash: string,
+  opts: ShardGetOptions = {},
+): Promise<Uint8Array> {
+  const h = parseContentHash(hash);
+  const limits = shardLimits(opts);
+  const { answer, peer: name } = await exchange(
+    libp2p,
+    peer,
+    SHARD_PROTOCOL,
+    encodeShardRequest({ type: 'Get', hash: h }),
+    limits.maxFrameBytes,
+    (p) => decodeShardResponse(p, limits),
+    opts,
+    `getting ${h} from ${targetName(peer)}`,
+  );
+  commonAnswers(answer, name, h);
+  if (answer.type !== 'Data') unexpected('Get', answer);
+  const actual = await sha256Bytes(answer.data);
+  if (actual !== h) {
+    throw new PeerSentBadDataError(
+      name,
+      h,
+      `the ${answer.data.byteLength} bytes hash to ${actual}`,
+    );
+  }
+  return answer.data;
+}
+
+/** Whether the peer says it holds `hash` (and would deliver it to us). */
+export async function shardHave(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  hash: string,
+  opts: ShardRequestOptions = {},
+): Promise<boolean> {
+  const h = parseContentHash(hash);
+  const { answer, peer: name } = await exchange(
+    libp2p,
+    peer,
+    SHARD_PROTOCOL,
+    encodeShardRequest({ type: 'Have', hash: h }),
+    FRAME_OVERHEAD + 64 * 1024, // room for an Error text
+    (p) => decodeShardResponse(p, { maxBytes: 0 }),
+    opts,
+    `asking ${targetName(peer)} for ${h}`,
+  );
+  if (answer.type === 'NotFound') return false;
+  commonAnswers(answer, name, h);
+  if (answer.type !== 'Have') unexpected('Have', answer);
+  return answer.have;
+}
+
+/** Pushes `data` as `hash`; resolves on `PushAck`. The peer verifies the hash. */
+export async function shardPush(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  hash: string,
+  data: Uint8Array,
+  opts: ShardRequestOptions = {},
+): Promise<void> {
+  const h = parseContentHash(hash);
+  const { answer, peer: name } = await exchange(
+    libp2p,
+    peer,
+    SHARD_PROTOCOL,
+    encodeShardRequest({ type: 'Push', hash: h, data }),
+    FRAME_OVERHEAD + 64 * 1024,
+    (p) => decodeShardResponse(p, { maxBytes: 0 }),
+    { timeoutMs: 120_000, ...opts },
+    `pushing ${h} to ${targetName(peer)}`,
+  );
+  commonAnswers(answer, name, h);
+  if (answer.type !== 'PushAck') unexpected('Push', answer);
+}
+
+/** The peer's manifest for blob `hash` (structure checked, `blob_hash` must match). */
+export async function fetchManifest(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  hash: string,
+  opts: ShardRequestOptions & { maxManifestBytes?: number } = {},
+): Promise<RemoteManifest> {
+  const h = parseContentHash(hash);
+  const { answer, peer: name } = await exchange(
+    libp2p,
+    peer,
+    PIECES_PROTOCOL,
+    encodePieceRequest({ type: 'Manifest', hash: h }),
+    opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES,
+    (p) => decodePieceResponse(p, 0),
+    opts,
+    `getting the manifest of ${h} from ${targetName(peer)}`,
+  );
+  if (answer.type === 'NotFound') throw new ShardNotFoundError(name, h);
+  if (answer.type === 'Error') throw new PeerReportedError(name, answer.message);
+  if (answer.type !== 'Manifest') unexpected('Manifest', answer);
+  if (answer.manifest.blob_hash !== h) {
+    throw new PeerSentBadDataError(
+      name,
+      h,
+      `it answered with the manifest of ${answer.manifest.blob_hash}`,
+    );
+  }
+  return answer.manifest;
+}
+
+/**
+ * Streams pieces `first … first+count-1` of one shard, each verified against
+ * `manifest.piece_hashes` before it is yielded. The peer sends one piece at a time with
+ * back-pressure; stop iterating (or abort) to cancel the transfer. A wrong, missing,
+ * reordered or wrongly sized piece fails with `PeerSentBadDataError` naming peer and piece.
+ */
+export async function* fetchPieces(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  manifest: RemoteManifest,
+  range: PieceRange,
+  opts: ShardRequestOptions = {},
+): AsyncGenerator<VerifiedPiece, void, undefined> {
+  const { shard, first, count } = range;
+  const hash = manifest.blob_hash;
+  const hashes = manifest.piece_hashes[shard];
+  if (
+    !hashes ||
+    !Number.isSafeInteger(first) ||
+    !Number.isSafeInteger(count) ||
+    first < 0 ||
+    count < 1 ||
+    first + count > hashes.length
+  ) {
+    throw new ShardError(
+      `Pieces ${first}+${count} of shard ${shard} are not in the manifest of ${hash}.`,
+    );
+  }
+  const shardLen = shardLength(manifest, shard);
+  const maxFrameBytes = 2 * manifest.piece_size + FRAME_OVERHEAD;
+  const d = deadline(opts, `fetching pieces of ${hash} from ${targetName(peer)}`);
+  let stream: Stream | undefined;
+  let reader: FrameReader | undefined;
+  let complete = false;
+  try {
+    const opened = await open(libp2p, peer, PIECES_PROTOCOL, d.signal, opts);
+    const name = opened.name;
+    stream = opened.stream;
+    reader = new FrameReader(stream);
+    await writeFrame(stream, encodePieceRequest({ type: 'Pieces', hash, shard, first, count }), {
+      signal: d.signal,
+    });
+    await stream.close({ signal: d.signal });
+    let expected = first;
+    for (;;) {
+      d.touch();
+      const payload = await reader.read({ maxFrameBytes, signal: d.signal });
+      if (payload === undefined) {
+        throw new PeerSentBadDataError(
+          name,
+          hash,
+          `the stream ended after ${expected - first} of ${count} piece(s)`,
+          shard,
+          expected,
+        );
+      }
+      const msg = decodePieceResponse(payload, manifest.piece_size);
+      if (msg.type === 'Piece') {
+        if (expected >= first + count) {
+          throw new PeerSentBadDataError(
+            name,
+            hash,
+            `it sent more than the ${count} piece(s) asked for`,
+            shard,
+            msg.piece,
+          );
+        }
+        if (msg.shard !== shard || msg.piece !== expected) {
+          throw new PeerSentBadDataError(
+            name,
+            hash,
+            `it sent piece ${msg.shard}/${msg.piece} where ${shard}/${expected} was due`,
+            shard,
+            expected,
+          );
+        }
+        const want = pieceLength(shardLen, manifest.piece_size, expected);
+        if (msg.data.byteLength !== want) {
+          throw new PeerSentBadDataError(
+            name,
+            hash,
+            `the piece is ${msg.data.byteLength} bytes, not ${want}`,
+            shard,
+            expected,
+          );
+        }
+        const actual = await sha256Bytes(msg.data);
+        if (actual !== hashes[expected]) {
+          throw new PeerSentBadDataError(
+            name,
+            hash,
+            `the piece hashes to ${actual}, not ${hashes[expected]}`,
+            shard,
+            expected,
+          );
+        }
+        d.hold();
+        yield { shard, piece: expected, bytes: msg.data };
+        expected++;
+        continue;
+      }
+      if (msg.type === 'End') {
+        if (expected !== first + count) {
+          throw new PeerSentBadDataError(
+            name,
+            hash,
+            `it ended after ${expected - first} of ${count} piece(s)`,
+            shard,
+            expected,
+          );
+        }
+        complete = true;
+        return;
+      }
+      if (msg.type === 'NotFound') throw new ShardNotFoundError(name, hash);
+      if (msg.type === 'Error') throw new PeerReportedError(name, msg.message);
+      unexpected('Pieces', msg);
+    }
+  } catch (e) {
+    if (d.signal.aborted) throw d.signal.reason;
+    throw e;
+  } finally {
+    if (!complete) stream?.abort(new Error('piece transfer cancelled'));
+    reader?.dispose();
+    d.done();
+  }
+}
+
+/**
+ * The seam between the fetch scheduler (and tests) and the network: everything the scheduler
+ * asks of a peer. {@link libp2pShardTransport} implements it over libp2p.
+ */
+export interface ShardTransport<P = PeerTarget> {
+  get(peer: P, hash: string, opts?: ShardGetOptions): Promise<Uint8Array>;
+  have(peer: P, hash: string, opts?: ShardRequestOptions): Promise<boolean>;
+  push(peer: P, hash: string, data: Uint8Array, opts?: ShardRequestOptions): Promise<void>;
+  manifest(peer: P, hash: string, opts?: ShardRequestOptions): Promise<RemoteManifest>;
+  pieces(
+    peer: P,
+    manifest: RemoteManifest,
+    range: PieceRange,
+    opts?: ShardRequestOptions,
+  ): AsyncIterable<VerifiedPiece>;
+}
+
+export function libp2pShardTransport(
+  libp2p: Libp2pDialLike,
+  defaults: ShardRequestOptions = {},
+): ShardTransport<PeerTarget> {
+  return {
+    get: (peer, hash, opts) => shardGet(libp2p, peer, hash, { ...defaults, ...opts }),
+    have: (peer, hash, opts) => shardHave(libp2p, peer, hash, { ...defaults, ...opts }),
+    push: (peer, hash, data, opts) => shardPush(libp2p, peer, hash, data, { ...defaults, ...opts }),
+    manifest: (peer, hash, opts) => fetchManifest(libp2p, peer, hash, { ...defaults, ...opts }),
+    pieces: (peer, manifest, range, opts) =>
+      fetchPieces(libp2p, peer, manifest, range, { ...defaults, ...opts }),
+  };
+}

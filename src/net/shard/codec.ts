@@ -1,0 +1,527 @@
+/**
+ * Wire codecs.
+ *
+ * Framing (both protocols): one 4-byte big-endian length, then that many bytes of MessagePack.
+ *
+ * `/elohim/shard/1.0.0` (byte-compatible with the Rust node, rmp-serde enum shapes; one
+ * request per stream, one response):
+ *   requests   {"Get": [hash]}   {"Have": [hash]}   {"Push": [hash, bytes]}
+ *   responses  {"Data": bytes}   {"Have": bool}   "PushAck"   "NotFound"   {"Error": text}
+ * A struct variant is a one-key map whose value is the positional field array (we also
+ * accept the named-field map `{"Get": {"hash": …}}` that rmp-serde's `to_vec_named` writes);
+ * a unit variant is a bare string (we also accept `{"NotFound": null}`). `bytes` is sent as
+ * `bin`; both `bin` and an array of integers 0..255 (rmp-serde's `Vec<u8>`) are accepted.
+ * Hashes are sent as `sha256-<hex>`; bare 64-hex and `bafkrei…` are accepted.
+ *
+ * `/elohim/pieces/1.0.0` (ours, same framing and conventions; one request per stream):
+ *   requests   {"Manifest": [hash]}
+ *              {"Pieces": [hash, shard, firstPiece, count]}
+ *   responses  {"Manifest": {…manifest map…}}   (to Manifest)
+ *              {"Piece": [shard, piece, bytes]} × count, then "End"   (to Pieces)
+ *              "NotFound"   {"Error": text}   (to either; an Error may end a Piece sequence)
+ * The manifest map is the `StoredManifest` without `storage_key` (a local detail): the Rust
+ * `ShardManifest` fields plus `format`, `piece_size`, `piece_hashes` and `name?`.
+ */
+import { type ContentHash, parseContentHash } from '../../content/address.ts';
+import { InvalidHashError } from '../../content/errors.ts';
+import { piecesInShard, type StoredManifest, shardLength } from '../../content/manifest.ts';
+import {
+  BadBytesError,
+  BadMsgpackError,
+  FrameTooLargeError,
+  TruncatedFrameError,
+  UnexpectedMessageError,
+} from './errors.ts';
+import {
+  decodeMsgpack,
+  type Encodable,
+  encodeMsgpack,
+  IntBytes,
+  type MsgValue,
+} from './msgpack.ts';
+
+export const SHARD_PROTOCOL = '/elohim/shard/1.0.0';
+export const PIECES_PROTOCOL = '/elohim/pieces/1.0.0';
+
+const MiB = 1024 * 1024;
+/** Largest `none` blob: a `Data`/`Push` carries at most this many bytes by default. */
+export const DEFAULT_MAX_BYTES = 16 * MiB;
+/** Room for the message around the bytes (variant names, hash, markers). */
+export const FRAME_OVERHEAD = 1024;
+/** Default cap for a manifest frame. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 8 * MiB;
+
+export interface ShardLimits {
+  /** Largest byte payload (`Data`, `Push`) accepted. Default 16 MiB. */
+  maxBytes: number;
+  /**
+   * Largest frame accepted on the wire. Default `2 × maxBytes + 1 KiB`: rmp-serde writes
+   * `Vec<u8>` as an integer array, where bytes ≥ 128 take two bytes each.
+   */
+  maxFrameBytes: number;
+}
+
+export function shardLimits(opts: { maxBytes?: number; maxFrameBytes?: number } = {}): ShardLimits {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  return { maxBytes, maxFrameBytes: opts.maxFrameBytes ?? 2 * maxBytes + FRAME_OVERHEAD };
+}
+
+export type ShardRequest =
+  | { type: 'Get'; hash: ContentHash }
+  | { type: 'Have'; hash: ContentHash }
+  | { type: 'Push'; hash: ContentHash; data: Uint8Array };
+
+export type ShardResponse =
+  | { type: 'Data'; data: Uint8Array }
+  | { type: 'Have'; have: boolean }
+  | { type: 'PushAck' }
+  | { type: 'NotFound' }
+  | { type: 'Error'; message: string };
+
+/** A manifest as it travels on `/elohim/pieces/1.0.0`. */
+export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
+
+export type PieceRequest =
+  | { type: 'Manifest'; hash: ContentHash }
+  | { type: 'Pieces'; hash: ContentHash; shard: number; first: number; count: number };
+
+export type PieceResponse =
+  | { type: 'Manifest'; manifest: RemoteManifest }
+  | { type: 'Piece'; shard: number; piece: number; data: Uint8Array }
+  | { type: 'End' }
+  | { type: 'NotFound' }
+  | { type: 'Error'; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// Framing
+
+/** One frame: 4-byte big-endian length + MessagePack of `value`. */
+export function encodeFrame(value: Encodable): Uint8Array {
+  return encodeMsgpack(value, true);
+}
+
+/** The declared body length in a 4-byte header, checked against `maxFrameBytes`. */
+export function frameLength(header: Uint8Array, maxFrameBytes: number): number {
+  if (header.byteLength < 4) throw new TruncatedFrameError(header.byteLength, undefined);
+  const n = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+  if (n > maxFrameBytes) throw new FrameTooLargeError(n, maxFrameBytes);
+  return n;
+}
+
+/** Splits one complete frame (header + body, nothing more) and returns the body. */
+export function unframe(frame: Uint8Array, maxFrameBytes: number): Uint8Array {
+  const n = frameLength(frame, maxFrameBytes);
+  if (frame.byteLength < 4 + n) throw new TruncatedFrameError(frame.byteLength, 4 + n);
+  if (frame.byteLength > 4 + n) {
+    throw new BadMsgpackError(`${frame.byteLength - 4 - n} extra byte(s) after the frame.`);
+  }
+  return frame.subarray(4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape helpers
+
+function show(v: MsgValue): string {
+  if (v === null) return 'nil';
+  if (v instanceof Uint8Array) return `bin(${v.byteLength})`;
+  if (v instanceof IntBytes) return `array(${v.bytes.byteLength})`;
+  if (Array.isArray(v)) return `array(${v.length})`;
+  if (v instanceof Map) return `map{${[...v.keys()].slice(0, 4).join(',')}}`;
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return String(v);
+}
+
+/** `"Name"` → [Name, undefined]; `{"Name": value}` → [Name, value]. */
+function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
+  if (typeof v === 'string') return [v, undefined];
+  if (v instanceof Map && v.size === 1) {
+    const [entry] = v;
+    if (entry) return entry;
+  }
+  throw new UnexpectedMessageError(
+    `Not a ${what}: expected a variant name or a one-key map, got ${show(v)}.`,
+  );
+}
+
+function unit(name: string, value: MsgValue | undefined): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value) && value.length === 0) return;
+  if (value instanceof IntBytes && value.bytes.byteLength === 0) return;
+  throw new UnexpectedMessageError(`"${name}" takes no value, got ${show(value)}.`);
+}
+
+/** Positional (`[a, b]`) or named (`{"a":…, "b":…}`) struct-variant fields. */
+function fields(name: string, value: MsgValue | undefined, names: readonly string[]): MsgValue[] {
+  if (value instanceof IntBytes) value = value.toNumbers();
+  if (Array.isArray(value)) {
+    if (value.length !== names.length) {
+      throw new UnexpectedMessageError(
+        `"${name}" takes ${names.length} field(s) [${names.join(', ')}], got ${value.length}.`,
+      );
+    }
+    return value;
+  }
+  if (value instanceof Map && value.size === names.length && names.every((n) => value.has(n))) {
+    return names.map((n) => value.get(n) as MsgValue);
+  }
+  throw new UnexpectedMessageError(
+    `"${name}" takes the fields [${names.join(', ')}] as an array, got ${show(value ?? null)}.`,
+  );
+}
+
+function newtype(name: string, value: MsgValue | undefined): MsgValue {
+  if (value === undefined) {
+    throw new UnexpectedMessageError(`"${name}" needs a value, got a bare variant name.`);
+  }
+  return value;
+}
+
+function hashField(name: string, v: MsgValue | undefined): ContentHash {
+  if (typeof v !== 'string') {
+    throw new UnexpectedMessageError(
+      `"${name}": the hash must be a string, got ${show(v ?? null)}.`,
+    );
+  }
+  try {
+    return parseContentHash(v);
+  } catch (e) {
+    if (e instanceof InvalidHashError) throw new UnexpectedMessageError(`"${name}": ${e.message}`);
+    throw e;
+  }
+}
+
+function uintField(name: string, field: string, v: MsgValue | undefined): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new UnexpectedMessageError(
+      `"${name}": ${field} must be a non-negative integer, got ${show(v ?? null)}.`,
+    );
+  }
+  return v;
+}
+
+function stringField(name: string, v: MsgValue | undefined): string {
+  if (typeof v !== 'string') {
+    throw new UnexpectedMessageError(`"${name}" takes a string, got ${show(v ?? null)}.`);
+  }
+  return v;
+}
+
+/** `bin` or an array of integers 0..255, at most `maxBytes` long. */
+export function bytesField(name: string, v: MsgValue | undefined, maxBytes: number): Uint8Array {
+  let out: Uint8Array;
+  if (v instanceof Uint8Array) out = v;
+  else if (v instanceof IntBytes) out = v.bytes;
+  else if (Array.isArray(v)) {
+    out = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 255) {
+        throw new BadBytesError(
+          `"${name}": element ${i} of the byte array is ${show(x ?? null)}, not an integer 0..255.`,
+        );
+      }
+      out[i] = x;
+    }
+  } else {
+    throw new BadBytesError(
+      `"${name}": expected bytes (bin or an array of integers 0..255), got ${show(v ?? null)}.`,
+    );
+  }
+  if (out.byteLength > maxBytes) throw new FrameTooLargeError(out.byteLength, maxBytes, 'payload');
+  return out;
+}
+
+function body(payload: Uint8Array): MsgValue {
+  return decodeMsgpack(payload);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /elohim/shard/1.0.0
+
+export function encodeShardRequest(req: ShardRequest): Uint8Array {
+  switch (req.type) {
+    case 'Get':
+      return encodeFrame({ Get: [parseContentHash(req.hash)] });
+    case 'Have':
+      return encodeFrame({ Have: [parseContentHash(req.hash)] });
+    case 'Push':
+      return encodeFrame({ Push: [parseContentHash(req.hash), req.data] });
+  }
+}
+
+export function encodeShardResponse(resp: ShardResponse): Uint8Array {
+  switch (resp.type) {
+    case 'Data':
+      return encodeFrame({ Data: resp.data });
+    case 'Have':
+      return encodeFrame({ Have: resp.have });
+    case 'PushAck':
+      return encodeFrame('PushAck');
+    case 'NotFound':
+      return encodeFrame('NotFound');
+    case 'Error':
+      return encodeFrame({ Error: resp.message });
+  }
+}
+
+/**
+ * The first bytes of a `{"Data": bin}` frame carrying `size` bytes: frame length, map, key,
+ * bin header. Sending these and then the `size` bytes equals `encodeShardResponse(Data)`,
+ * without holding the payload in one buffer.
+ */
+export function encodeDataHeader(size: number): Uint8Array {
+  const head = [0x81, 0xa4, 0x44, 0x61, 0x74, 0x61];
+  if (size < 0x100) head.push(0xc4, size);
+  else if (size < 0x10000) head.push(0xc5, size >>> 8, size & 0xff);
+  else
+    head.push(0xc6, (size >>> 24) & 0xff, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff);
+  const out = new Uint8Array(4 + head.length);
+  new DataView(out.buffer).setUint32(0, head.length + size);
+  out.set(head, 4);
+  return out;
+}
+
+/** Decodes a request body (the MessagePack after the length header). */
+export function decodeShardRequest(
+  payload: Uint8Array,
+  limits: Pick<ShardLimits, 'maxBytes'> = shardLimits(),
+): ShardRequest {
+  const [name, value] = variant(body(payload), 'shard request');
+  switch (name) {
+    case 'Get':
+      return { type: 'Get', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+    case 'Have':
+      return { type: 'Have', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+    case 'Push': {
+      const [h, d] = fields(name, value, ['hash', 'data']);
+      return { type: 'Push', hash: hashField(name, h), data: bytesField(name, d, limits.maxBytes) };
+    }
+    default:
+      throw new UnexpectedMessageError(
+        `Unknown shard request "${name}": expected Get, Have or Push.`,
+      );
+  }
+}
+
+export function decodeShardResponse(
+  payload: Uint8Array,
+  limits: Pick<ShardLimits, 'maxBytes'> = shardLimits(),
+): ShardResponse {
+  const [name, value] = variant(body(payload), 'shard response');
+  switch (name) {
+    case 'Data':
+      return { type: 'Data', data: bytesField(name, newtype(name, value), limits.maxBytes) };
+    case 'Have': {
+      const v = newtype(name, value);
+      if (typeof v !== 'boolean') {
+        throw new UnexpectedMessageError(`"Have" response takes a boolean, got ${show(v)}.`);
+      }
+      return { type: 'Have', have: v };
+    }
+    case 'PushAck':
+      unit(name, value);
+      return { type: 'PushAck' };
+    case 'NotFound':
+      unit(name, value);
+      return { type: 'NotFound' };
+    case 'Error':
+      return { type: 'Error', message: stringField(name, newtype(name, value)) };
+    default:
+      throw new UnexpectedMessageError(
+        `Unknown shard response "${name}": expected Data, Have, PushAck, NotFound or Error.`,
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /elohim/pieces/1.0.0
+
+export function encodePieceRequest(req: PieceRequest): Uint8Array {
+  switch (req.type) {
+    case 'Manifest':
+      return encodeFrame({ Manifest: [parseContentHash(req.hash)] });
+    case 'Pieces':
+      return encodeFrame({
+        Pieces: [parseContentHash(req.hash), req.shard, req.first, req.count],
+      });
+  }
+}
+
+/** The manifest map sent on the wire (`storage_key` stripped). */
+export function remoteManifest(m: StoredManifest | RemoteManifest): RemoteManifest {
+  const { storage_key: _local, ...rest } = m as StoredManifest;
+  return rest;
+}
+
+export function encodePieceResponse(resp: PieceResponse): Uint8Array {
+  switch (resp.type) {
+    case 'Manifest':
+      return encodeFrame({
+        Manifest: remoteManifest(resp.manifest) as unknown as { [k: string]: Encodable },
+      });
+    case 'Piece':
+      return encodeFrame({ Piece: [resp.shard, resp.piece, resp.data] });
+    case 'End':
+      return encodeFrame('End');
+    case 'NotFound':
+      return encodeFrame('NotFound');
+    case 'Error':
+      return encodeFrame({ Error: resp.message });
+  }
+}
+
+export function decodePieceRequest(payload: Uint8Array): PieceRequest {
+  const [name, value] = variant(body(payload), 'piece request');
+  switch (name) {
+    case 'Manifest':
+      return { type: 'Manifest', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+    case 'Pieces': {
+      const [h, s, f, c] = fields(name, value, ['hash', 'shard', 'first', 'count']);
+      const count = uintField(name, 'count', c);
+      if (count === 0) throw new UnexpectedMessageError('"Pieces": count must be at least 1.');
+      return {
+        type: 'Pieces',
+        hash: hashField(name, h),
+        shard: uintField(name, 'shard', s),
+        first: uintField(name, 'first', f),
+        count,
+      };
+    }
+    default:
+      throw new UnexpectedMessageError(
+        `Unknown piece request "${name}": expected Manifest or Pieces.`,
+      );
+  }
+}
+
+export function decodePieceResponse(payload: Uint8Array, maxPieceBytes: number): PieceResponse {
+  const [name, value] = variant(body(payload), 'piece response');
+  switch (name) {
+    case 'Manifest':
+      return { type: 'Manifest', manifest: manifestFromWire(newtype(name, value)) };
+    case 'Piece': {
+      const [s, p, d] = fields(name, value, ['shard', 'piece', 'data']);
+      return {
+        type: 'Piece',
+        shard: uintField(name, 'shard', s),
+        piece: uintField(name, 'piece', p),
+        data: bytesField(name, d, maxPieceBytes),
+      };
+    }
+    case 'End':
+      unit(name, value);
+      return { type: 'End' };
+    case 'NotFound':
+      unit(name, value);
+      return { type: 'NotFound' };
+    case 'Error':
+      return { type: 'Error', message: stringField(name, newtype(name, value)) };
+    default:
+      throw new UnexpectedMessageError(
+        `Unknown piece response "${name}": expected Manifest, Piece, End, NotFound or Error.`,
+      );
+  }
+}
+
+function plain(v: MsgValue): unknown {
+  if (v instanceof IntBytes) return v.toNumbers();
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = Object.create(null);
+    for (const [k, x] of v) o[k] = plain(x);
+    return o;
+  }
+  return v;
+}
+
+/**
+ * Structural validation of a manifest from a peer: types, and piece/shard counts consistent
+ * with the sizes. It cannot prove the hashes are honest; pieces are checked against
+ * `piece_hashes`, and the caller must check shard/blob hashes over the assembled bytes.
+ */
+export function manifestFromWire(v: MsgValue): RemoteManifest {
+  if (!(v instanceof Map)) {
+    throw new UnexpectedMessageError(`"Manifest" takes a map, got ${show(v)}.`);
+  }
+  const o = plain(v) as Record<string, unknown>;
+  const bad = (why: string): never => {
+    throw new UnexpectedMessageError(`The peer's manifest is invalid: ${why}.`);
+  };
+  const uint = (k: string): number => {
+    const x = o[k];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) bad(`${k} is not a count`);
+    return x as number;
+  };
+  const str = (k: string): string => {
+    const x = o[k];
+    if (typeof x !== 'string') bad(`${k} is not a string`);
+    return x as string;
+  };
+  const optStr = (k: string): string | null | undefined => {
+    const x = o[k];
+    if (x === undefined || x === null) return x as null | undefined;
+    if (typeof x !== 'string') bad(`${k} is not a string`);
+    return x as string;
+  };
+  const hash = (x: unknown, what: string): ContentHash => {
+    if (typeof x !== 'string') return bad(`${what} is not a hash`);
+    try {
+      return parseContentHash(x);
+    } catch {
+      return bad(`${what} is not a content address`);
+    }
+  };
+  if (o.format !== 1) bad(`format ${String(o.format)} is not 1`);
+  const encoding = str('encoding');
+  if (encoding !== 'none' && encoding !== 'chunked' && encoding !== 'rs-4-7') {
+    bad(`unknown encoding "${encoding}"`);
+  }
+  const total_size = uint('total_size');
+  const shard_size = uint('shard_size');
+  const data_shards = uint('data_shards');
+  const total_shards = uint('total_shards');
+  const piece_size = uint('piece_size');
+  if (piece_size === 0) bad('piece_size is 0');
+  if (!Array.isArray(o.shard_hashes) || o.shard_hashes.length !== total_shards) {
+    bad('shard_hashes does not have total_shards entries');
+  }
+  if (!Array.isArray(o.piece_hashes) || o.piece_hashes.length !== total_shards) {
+    bad('piece_hashes does not have total_shards entries');
+  }
+  const blob_hash = hash(o.blob_hash, 'blob_hash');
+  const shard_hashes = (o.shard_hashes as unknown[]).map((x, i) => hash(x, `shard_hashes[${i}]`));
+  const sizes = { encoding: encoding as RemoteManifest['encoding'], total_size, shard_size };
+  const piece_hashes = (o.piece_hashes as unknown[]).map((row, s) => {
+    const want = piecesInShard(shardLength(sizes, s), piece_size);
+    if (!Array.isArray(row) || row.length !== want) {
+      return bad(`piece_hashes[${s}] should list ${want} piece(s)`);
+    }
+    return row.map((x, p) => hash(x, `piece_hashes[${s}][${p}]`) as string);
+  });
+  if (encoding === 'none' && (total_shards !== 1 || shard_hashes[0] !== blob_hash)) {
+    bad('a `none` manifest must have one shard whose hash is the blob hash');
+  }
+  const m: RemoteManifest = {
+    format: 1,
+    blob_cid: str('blob_cid'),
+    blob_hash,
+    total_size,
+    mime_type: str('mime_type'),
+    encoding: encoding as RemoteManifest['encoding'],
+    data_shards,
+    total_shards,
+    shard_size,
+    shard_hashes,
+    reach: str('reach') as RemoteManifest['reach'],
+    created_at: str('created_at'),
+    piece_size,
+    piece_hashes,
+  };
+  const author = optStr('author_id');
+  if (author !== undefined) m.author_id = author;
+  const verified = optStr('verified_at');
+  if (verified !== undefined) m.verified_at = verified;
+  const name = optStr('name');
+  if (typeof name === 'string') m.name = name;
+  return m;
+}

@@ -1,0 +1,428 @@
+/**
+ * Serving `/elohim/shard/1.0.0` (Rust-compatible) and `/elohim/pieces/1.0.0` (ours) from a
+ * {@link ContentStore}.
+ *
+ * Which hashes `Get`/`Have` answer for: a stored blob's hash (the whole blob, which for
+ * `none` is also shard 0), AND the hash of any shard of a stored `chunked`/`rs-4-7` blob
+ * (that shard's bytes; rs shards are the zero-padded ones the manifest hashes), because the
+ * Rust store keys shards by their hash and a Rust peer fetches a sharded blob shard by shard.
+ * The shard index is built from the store's manifests on first use and rebuilt after any
+ * change event.
+ *
+ * Every outgoing byte is read through `store.readPiece` (verified); a piece that fails
+ * verification ends the answer with an `Error`. Errors never escape the handler: malformed
+ * input gets `{"Error": …}` and the stream is closed; transport failures abort the stream.
+ */
+import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/interface';
+import type { ContentHash } from '../../content/address.ts';
+import type { ContentStore } from '../../content/content-store.ts';
+import { sha256Bytes } from '../../content/hasher.ts';
+import {
+  pieceLength,
+  piecesInShard,
+  type StoredManifest,
+  shardLength,
+} from '../../content/manifest.ts';
+import {
+  DEFAULT_MAX_MANIFEST_BYTES,
+  decodePieceRequest,
+  decodeShardRequest,
+  encodeDataHeader,
+  encodePieceResponse,
+  encodeShardResponse,
+  PIECES_PROTOCOL,
+  type PieceResponse,
+  SHARD_PROTOCOL,
+  type ShardLimits,
+  type ShardResponse,
+  shardLimits,
+} from './codec.ts';
+import {
+  FrameTooLargeError,
+  ShardError,
+  ShardStreamClosedError,
+  ShardTimeoutError,
+} from './errors.ts';
+import { FrameReader, writeFrame } from './stream.ts';
+
+export type ShardOp = 'get' | 'have' | 'manifest' | 'pieces';
+
+export interface AllowContext {
+  op: ShardOp;
+  /** The blob the requested hash belongs to (equal to `hash` unless a shard hash was asked for). */
+  blobHash: ContentHash;
+}
+
+/** Decides whether `peer` may receive (or learn that we hold) `hash`. Throwing means no. */
+export type AllowHook = (
+  peer: PeerId,
+  hash: ContentHash,
+  ctx: AllowContext,
+) => boolean | Promise<boolean>;
+
+export interface ShardServerOptions {
+  /** Delivery gate (default: allow all). Refused → `NotFound` / `Have(false)`, zero bytes sent. */
+  allow?: AllowHook;
+  /** Whether to accept a `Push` (after its hash is verified). Default: accept. */
+  acceptPush?: (peer: PeerId, hash: ContentHash, size: number) => boolean | Promise<boolean>;
+  /** Largest `Data`/`Push` payload. Default 16 MiB (the largest `none` blob). */
+  maxBytes?: number;
+  /** Largest request frame. Default `2 × maxBytes + 1 KiB` (integer-array bytes). */
+  maxFrameBytes?: number;
+  /** Time allowed for the request to arrive, and for each drain while answering. Default 30 s. */
+  timeoutMs?: number;
+  /** Also serve `/elohim/pieces/1.0.0`. Default true. */
+  pieces?: boolean;
+  /** Passed to `libp2p.handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
+  handlerOptions?: StreamHandlerOptions;
+  /** Diagnostics (default: nothing). */
+  onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
+}
+
+export interface Libp2pHandleLike {
+  handle(
+    protocol: string | string[],
+    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
+    options?: StreamHandlerOptions,
+  ): Promise<void>;
+  unhandle(protocols: string | string[]): Promise<void>;
+}
+
+export interface ShardServer {
+  readonly protocols: readonly string[];
+  /** Unregisters the protocols; streams in progress finish. */
+  stop(): Promise<void>;
+}
+
+interface ShardLocation {
+  blobHash: ContentHash;
+  shard: number;
+}
+
+/** shard hash → (blob, shard index), for sharded blobs. */
+class ShardIndex {
+  private map: Promise<Map<string, ShardLocation>> | undefined;
+  private readonly onChange = () => {
+    this.map = undefined;
+  };
+  constructor(private readonly store: ContentStore) {
+    store.addEventListener('change', this.onChange);
+  }
+  async lookup(hash: ContentHash): Promise<ShardLocation | undefined> {
+    if (!this.map) {
+      const built = this.build();
+      this.map = built;
+      built.catch(() => {
+        if (this.map === built) this.map = undefined;
+      });
+    }
+    return (await this.map).get(hash);
+  }
+  private async build(): Promise<Map<string, ShardLocation>> {
+    const out = new Map<string, ShardLocation>();
+    for (const m of await this.store.list()) {
+      if (m.encoding === 'none') continue;
+      m.shard_hashes.forEach((h, shard) => {
+        if (!out.has(h)) out.set(h, { blobHash: m.blob_hash, shard });
+      });
+    }
+    return out;
+  }
+  close(): void {
+    this.store.removeEventListener('change', this.onChange);
+  }
+}
+
+const MiB = 1024 * 1024;
+function mib(n: number): string {
+  return n % MiB === 0 ? `${n / MiB} MiB` : `${n} bytes`;
+}
+
+/** The verified pieces of one shard, read one at a time. */
+async function* shardPieces(
+  store: ContentStore,
+  m: StoredManifest,
+  shard: number,
+): AsyncGenerator<Uint8Array> {
+  const len = shardLength(m, shard);
+  const n = piecesInShard(len, m.piece_size);
+  for (let p = 0; p < n; p++) {
+    const bytes = await store.readPiece(m.blob_hash, shard, p);
+    if (bytes.byteLength !== pieceLength(len, m.piece_size, p)) {
+      throw new ShardError(`stored piece ${shard}/${p} of ${m.blob_hash} has the wrong length`);
+    }
+    yield bytes;
+  }
+}
+
+/** The verified bytes of a whole blob (any encoding), one piece per pull. */
+async function* blobPieces(store: ContentStore, hash: ContentHash): AsyncGenerator<Uint8Array> {
+  const reader = store.get(hash).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** A `Data` answer streamed from the store: header first, then one piece at a time. */
+interface StreamedData {
+  type: 'StreamedData';
+  size: number;
+  pieces: () => AsyncGenerator<Uint8Array>;
+}
+
+/**
+ * Registers the shard protocol (and, unless `pieces: false`, the piece protocol) on a libp2p
+ * node, serving from `store`.
+ */
+export async function registerShardProtocol(
+  libp2p: Libp2pHandleLike,
+  store: ContentStore,
+  options: ShardServerOptions = {},
+): Promise<ShardServer> {
+  const limits = shardLimits(options);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const allow: AllowHook = options.allow ?? (() => true);
+  const index = new ShardIndex(store);
+  const report = (e: unknown, peer: string, protocol: string) => {
+    try {
+      options.onError?.(e, { peer, protocol });
+    } catch {}
+  };
+
+  const allowed = async (peer: PeerId, hash: ContentHash, ctx: AllowContext) => {
+    try {
+      return (await allow(peer, hash, ctx)) === true;
+    } catch (e) {
+      report(e, peer.toString(), SHARD_PROTOCOL);
+      return false;
+    }
+  };
+
+  /** The manifest and shard an incoming hash names, if we hold it. */
+  const locate = async (
+    hash: ContentHash,
+  ): Promise<{ m: StoredManifest; shard: number | undefined } | undefined> => {
+    const m = await store.manifest(hash);
+    if (m) return { m, shard: undefined };
+    const loc = await index.lookup(hash);
+    if (!loc) return undefined;
+    const owner = await store.manifest(loc.blobHash);
+    return owner ? { m: owner, shard: loc.shard } : undefined;
+  };
+
+  const answerShard = async (
+    peer: PeerId,
+    payload: Uint8Array,
+    sizeCheck: ShardLimits,
+  ): Promise<ShardResponse | StreamedData> => {
+    const req = decodeShardRequest(payload, sizeCheck);
+    switch (req.type) {
+      case 'Have': {
+        const found = await locate(req.hash);
+        if (!found) return { type: 'Have', have: false };
+        const ok = await allowed(peer, req.hash, { op: 'have', blobHash: found.m.blob_hash });
+        return { type: 'Have', have: ok };
+      }
+      case 'Get': {
+        const found = await locate(req.hash);
+        if (!found) return { type: 'NotFound' };
+        if (!(await allowed(peer, req.hash, { op: 'get', blobHash: found.m.blob_hash }))) {
+          return { type: 'NotFound' };
+        }
+        const { m, shard } = found;
+        const size = shard === undefined ? m.total_size : shardLength(m, shard);
+        if (size > limits.maxBytes) {
+          return {
+            type: 'Error',
+            message:
+              `${req.hash} is ${size} bytes, over this peer's ${mib(limits.maxBytes)} shard-message cap ` +
+              `(a \`none\` blob is at most 16 MiB). Fetch it shard by shard or over ${PIECES_PROTOCOL}.`,
+          };
+        }
+        // Streamed so that a 16 MiB answer never sits whole in memory (up to 32 inbound
+        // streams per connection). A piece failing verification midway aborts the stream.
+        return {
+          type: 'StreamedData',
+          size,
+          pieces: () =>
+            shard !== undefined ? shardPieces(store, m, shard) : blobPieces(store, m.blob_hash),
+        };
+      }
+      case 'Push': {
+        const actual = await sha256Bytes(req.data);
+        if (actual !== req.hash) {
+          return {
+            type: 'Error',
+            message: `hash mismatch: the pushed ${req.data.byteLength} bytes hash to ${actual}, not ${req.hash}; nothing was stored`,
+          };
+        }
+        if (
+          options.acceptPush &&
+          !(await options.acceptPush(peer, req.hash, req.data.byteLength))
+        ) {
+          return { type: 'Error', message: `push of ${req.hash} refused by this peer` };
+        }
+        const m = await store.put(req.data);
+        if (m.blob_hash !== req.hash) {
+          return { type: 'Error', message: `stored hash ${m.blob_hash} differs from ${req.hash}` };
+        }
+        return { type: 'PushAck' };
+      }
+    }
+  };
+
+  /** Common shape of both handlers: read one request, answer, close; never throw. */
+  const serve = async (
+    stream: Stream,
+    connection: Connection,
+    protocol: string,
+    maxFrameBytes: number,
+    respond: (payload: Uint8Array, send: (frame: Uint8Array) => Promise<void>) => Promise<void>,
+    errorFrame: (message: string) => Uint8Array,
+  ) => {
+    const peer = connection.remotePeer.toString();
+    const reader = new FrameReader(stream);
+    const send = (frame: Uint8Array) => writeFrame(stream, frame, { timeoutMs });
+    const closeWrite = () => stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+    try {
+      const payload = await reader.read({ maxFrameBytes, timeoutMs });
+      if (payload !== undefined) await respond(payload, send);
+      await closeWrite();
+    } catch (e) {
+      report(e, peer, protocol);
+      const transport =
+        e instanceof ShardStreamClosedError ||
+        e instanceof ShardTimeoutError ||
+        stream.status !== 'open' ||
+        stream.writeStatus !== 'writable';
+      if (!transport) {
+        // Malformed request, gate or store failure: say so, then let the peer finish sending.
+        try {
+          reader.discardRest();
+          await send(errorFrame(e instanceof Error ? e.message : String(e)));
+          await closeWrite();
+          if (
+            e instanceof FrameTooLargeError &&
+            !(await reader.waitEnd(Math.min(timeoutMs, 5_000)))
+          ) {
+            stream.abort(e);
+          }
+          return;
+        } catch {}
+      }
+      stream.abort(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      reader.dispose();
+    }
+  };
+
+  const shardHandler = (stream: Stream, connection: Connection) =>
+    serve(
+      stream,
+      connection,
+      SHARD_PROTOCOL,
+      limits.maxFrameBytes,
+      async (payload, send) => {
+        const resp = await answerShard(connection.remotePeer, payload, limits);
+        if (resp.type !== 'StreamedData') {
+          await send(encodeShardResponse(resp));
+          return;
+        }
+        await send(encodeDataHeader(resp.size));
+        let sent = 0;
+        try {
+          for await (const piece of resp.pieces()) {
+            sent += piece.byteLength;
+            if (sent > resp.size)
+              throw new ShardError('the stored blob is longer than its manifest');
+            await send(piece);
+          }
+          if (sent !== resp.size)
+            throw new ShardError('the stored blob is shorter than its manifest');
+        } catch (e) {
+          // Part of the Data frame is out: an Error frame cannot follow. Reset the stream.
+          report(e, connection.remotePeer.toString(), SHARD_PROTOCOL);
+          stream.abort(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+      (message) => encodeShardResponse({ type: 'Error', message }),
+    );
+
+  const pieceHandler = (stream: Stream, connection: Connection) =>
+    serve(
+      stream,
+      connection,
+      PIECES_PROTOCOL,
+      4096, // requests are small
+      async (payload, send) => {
+        const req = decodePieceRequest(payload);
+        const peer = connection.remotePeer;
+        const m = await locate(req.hash);
+        // Pieces address whole blobs only (their manifest); a shard hash is not a manifest.
+        const manifest = m && m.shard === undefined ? m.m : undefined;
+        const op = req.type === 'Manifest' ? 'manifest' : 'pieces';
+        if (!manifest || !(await allowed(peer, req.hash, { op, blobHash: manifest.blob_hash }))) {
+          await send(encodePieceResponse({ type: 'NotFound' }));
+          return;
+        }
+        if (req.type === 'Manifest') {
+          const frame = encodePieceResponse({ type: 'Manifest', manifest });
+          if (frame.byteLength > DEFAULT_MAX_MANIFEST_BYTES) {
+            throw new FrameTooLargeError(frame.byteLength, DEFAULT_MAX_MANIFEST_BYTES, 'manifest');
+          }
+          await send(frame);
+          return;
+        }
+        const { shard, first, count } = req;
+        if (shard >= manifest.total_shards) {
+          throw new ShardError(
+            `shard ${shard} is out of range: ${req.hash} has ${manifest.total_shards} shard(s)`,
+          );
+        }
+        const n = manifest.piece_hashes[shard]?.length ?? 0;
+        if (first + count > n) {
+          throw new ShardError(
+            `pieces ${first}..${first + count - 1} are out of range: shard ${shard} of ${req.hash} has ${n} piece(s)`,
+          );
+        }
+        for (let piece = first; piece < first + count; piece++) {
+          if (stream.writeStatus !== 'writable') return;
+          let data: Uint8Array;
+          try {
+            data = await store.readPiece(manifest.blob_hash, shard, piece);
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            const resp: PieceResponse = {
+              type: 'Error',
+              message: `cannot read piece ${shard}/${piece}: ${msg}`,
+            };
+            await send(encodePieceResponse(resp));
+            return;
+          }
+          // One piece in flight: writeFrame waits for `drain` before the next.
+          await send(encodePieceResponse({ type: 'Piece', shard, piece, data }));
+        }
+        await send(encodePieceResponse({ type: 'End' }));
+      },
+      (message) => encodePieceResponse({ type: 'Error', message }),
+    );
+
+  const protocols = options.pieces === false ? [SHARD_PROTOCOL] : [SHARD_PROTOCOL, PIECES_PROTOCOL];
+  await libp2p.handle(SHARD_PROTOCOL, shardHandler, options.handlerOptions);
+  if (options.pieces !== false) {
+    await libp2p.handle(PIECES_PROTOCOL, pieceHandler, options.handlerOptions);
+  }
+  return {
+    protocols,
+    async stop() {
+      index.close();
+      await libp2p.unhandle(protocols as string[]);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import {
+  type ContentStore,
+  InvalidHashError,
+  openContentStore,
+  parseContentHash,
+} from '../src/content/index.ts';
+
+/** Posted to window clients when a read fails after the response has started. */
+export interface ContentReadFailed {
+  type: 'content-read-failed';
+  hash: string;
+  message: string;
+}
+
+let store: Promise<ContentStore> | undefined;
+
+function sharedStore(): Promise<ContentStore> {
+  // Workers cannot be started from a service worker; reads need no hashing worker anyway.
+  store ??= openContentStore({ hashing: 'inline' });
+  return store;
+}
+
+function problem(status: number, message: string): Response {
+  return new Response(`${message}\n`, {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+  });
+}
+
+/** RFC 6266 filename for non-ASCII names, with a plain fallback. */
+function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/**
+ * `GET /content/sha256-<hex>[?download=<name>]`: the verified bytes of a stored blob. A piece
+ * that fails verification ends the stream with an error (the browser reports the download as
+ * failed, never shows wrong bytes) and the reason is posted to the app's windows.
+ */
+export async function contentResponse(
+  request: Request,
+  url: URL,
+  notify: (message: ContentReadFailed) => Promise<void>,
+): Promise<Response> {
+  let hash: string;
+  try {
+    hash = parseContentHash(decodeURIComponent(url.pathname.slice('/content/'.length)));
+  } catch (error) {
+    if (error instanceof InvalidHashError) return problem(400, error.message);
+    throw error;
+  }
+  const content = await sharedStore();
+  const manifest = await content.manifest(hash);
+  if (!manifest) {
+    return problem(404, `${hash} is not stored in this browser. Fetch it from a peer first.`);
+  }
+  const download = url.searchParams.get('download');
+  const source = content.get(hash, { signal: request.signal });
+  const reader = source.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        void notify({ type: 'content-read-failed', hash, message });
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    headers: {
+      'Content-Type': manifest.mime_type || 'application/octet-stream',
+      'Content-Length': String(manifest.total_size),
+      'Content-Disposition': contentDisposition(
+        download === null ? 'inline' : 'attachment',
+        download || manifest.name || hash,
+      ),
+      // Content addressed: the bytes behind a hash never change.
+      ETag: `"${hash}"`,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    },
+  });
+}
