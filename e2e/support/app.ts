@@ -55,3 +55,33 @@ export async function downloadAndHash(page: Page, hash: string): Promise<string>
   const path = await download.path();
   return hashFile(path);
 }
+
+/** Waits until the page's node holds a relay reservation: other browsers can dial it. */
+export async function waitReachable(page: Page): Promise<void> {
+  await expect(page.getByTestId('reachable')).toHaveText(/reachable by other browsers/, {
+    timeout: 30_000,
+  });
+}
+
+export async function shareLinkOf(page: Page, hash: string): Promise<string> {
+  const href = await item(page, hash).getByTestId('share-link').getAttribute('href');
+  if (!href) throw new Error(`no share link for ${hash}`);
+  return href;
+}
+
+/** Opens a share link and waits until the content is fetched and verified. */
+export async function fetchByLink(page: Page, link: string, timeout = 120_000): Promise<void> {
+  await page.goto(link);
+  await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
+}
+
+/** The peers panel's entry for a peer: `data-direct` says whether the connection is direct. */
+export function peerEntry(page: Page, peerId: string): Locator {
+  return page.locator(`[data-testid="peer"][data-peer-id="${peerId}"]`);
+}
+
+export async function peerIdOf(page: Page): Promise<string> {
+  const id = await page.getByTestId('peers-panel').locator('code').first().getAttribute('title');
+  if (!id) throw new Error('no peer id shown');
+  return id;
+}

@@ -4,6 +4,7 @@
 import { type ContentHash, parseContentHash } from './address.ts';
 import { ContentError, InvalidManifestError, NotFoundError } from './errors.ts';
 import { createHashService, type HashService } from './hasher.ts';
+import { beginImport, type ImportSession, type RemoteManifest } from './import.ts';
 import {
   type IngestContext,
   ingest,
@@ -73,7 +74,7 @@ export interface ContentStats {
   logicalBytes: number;
   /** Bytes of stored pieces (rs-4-7 stores 7/4 of the blob plus padding). */
   storedBytes: number;
-  /** Puts in progress (or crashed and not yet swept). */
+  /** Puts and imports in progress (or crashed and not yet swept). */
   pendingPuts: number;
   /** The origin's usage and quota from `navigator.storage.estimate()`, when the browser tells. */
   usage?: number;
@@ -136,7 +137,13 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
   readPiece(hash: string, shardIndex: number, pieceIndex: number): Promise<Uint8Array>;
   /** Verifies every piece and rewrites bad rs-4-7 pieces from parity; updates `verified_at` when all is well. */
   repair(hash: string, opts?: { signal?: AbortSignal }): Promise<RepairReport>;
-  /** Removes puts that died (closed tab, crash). Runs on open; safe to call any time. */
+  /**
+   * Begins storing a blob described by a peer's manifest; pieces may arrive in any order
+   * (see {@link ImportSession}). Throws `InvalidManifestError` for a malformed manifest.
+   * The import is a put in progress (pending record, Web Lock) until it commits or aborts.
+   */
+  beginImport(manifest: RemoteManifest, opts?: { signal?: AbortSignal }): Promise<ImportSession>;
+  /** Removes puts (and imports) that died (closed tab, crash). Runs on open; safe to call any time. */
   sweep(): Promise<number>;
   close(): void;
 }
@@ -174,6 +181,8 @@ const liveInstances = new Set<string>();
 class IdbContentStore extends EventTarget implements ContentStore {
   private readonly channel: BroadcastChannel | undefined;
   private readonly ingestCtx: IngestContext;
+  /** Imports in progress: closing the store releases their locks (the next open sweeps them). */
+  private readonly imports = new Set<{ detach(): void }>();
   private closed = false;
 
   constructor(
@@ -234,6 +243,26 @@ class IdbContentStore extends EventTarget implements ContentStore {
     const { manifest, added } = await ingest(this.ingestCtx, source, opts);
     if (added) this.emit('added', manifest.blob_hash);
     return manifest;
+  }
+
+  async beginImport(
+    manifest: RemoteManifest,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<ImportSession> {
+    this.check();
+    const { db, hashes, instanceId, locks } = this.ingestCtx;
+    return beginImport(
+      {
+        db,
+        hashes,
+        instanceId,
+        locks,
+        onAdded: (hash) => this.emit('added', hash),
+        live: this.imports,
+      },
+      manifest,
+      opts,
+    );
   }
 
   async manifest(hash: string): Promise<StoredManifest | undefined> {
@@ -349,6 +378,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
     if (this.closed) return;
     this.closed = true;
     liveInstances.delete(this.instanceId);
+    for (const i of [...this.imports]) i.detach();
     this.channel?.close();
     this.hashes.close();
     this.db.close();

@@ -38,6 +38,19 @@ export {
   sha256Bytes,
   type UpdateBlobOptions,
 } from './hasher.ts';
+export {
+  ImportClosedError,
+  type ImportCommitOptions,
+  ImportIncompleteError,
+  type ImportProgress,
+  type ImportSession,
+  MAX_IMPORT_PIECE_SIZE,
+  ManifestMismatchError,
+  PieceMismatchError,
+  type PieceRef,
+  type RemoteManifest,
+  validateRemoteManifest,
+} from './import.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
 export {
   DEFAULT_REACH,

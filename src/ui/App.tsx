@@ -1,14 +1,19 @@
 import { DropZone } from './DropZone.tsx';
+import { FetchPanel, parseShareLink } from './FetchPanel.tsx';
 import { errorMessage, formatBytes } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { Library } from './Library.tsx';
+import { PeersPanel } from './PeersPanel.tsx';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
+import { usePeerNode } from './usePeerNode.ts';
 
 export function App() {
   const library = useLibrary();
   const store = library.status === 'ready' ? library.store : undefined;
   const ingest = useIngest(store);
+  const peer = usePeerNode(store);
+  const shared = parseShareLink(location);
 
   return (
     <main className="app">
@@ -27,10 +32,14 @@ export function App() {
           storage for this site (private window or site settings); allow it and reload.
         </p>
       )}
+      {shared && store && (
+        <FetchPanel hash={shared.hash} name={shared.name} store={store} peer={peer} />
+      )}
       <DropZone disabled={!store} onFiles={ingest.add} />
       <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
       {library.status === 'opening' && <p aria-busy="true">Opening the local store…</p>}
       {store && library.status === 'ready' && <Library store={store} items={library.items} />}
+      <PeersPanel peer={peer} />
     </main>
   );
 }

@@ -1,7 +1,13 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
+import { shareLink } from './FetchPanel.tsx';
 import { errorMessage, formatBytes, shortHash } from './format.ts';
-import { contentUrl, contentUrlsAvailable, onContentReadFailed } from './serviceWorker.ts';
+import {
+  contentUrl,
+  contentUrlsAvailable,
+  downloadThroughWorker,
+  onContentReadFailed,
+} from './serviceWorker.ts';
 
 interface Props {
   store: ContentStore;
@@ -74,7 +80,18 @@ export function Library({ store, items }: Props) {
               <td>{formatBytes(item.total_size)}</td>
               <td data-testid="item-encoding">{item.encoding}</td>
               <td>
-                <code title={item.blob_hash}>{shortHash(item.blob_hash)}</code>
+                <code title={item.blob_hash}>{shortHash(item.blob_hash)}</code>{' '}
+                <a
+                  href={shareLink(item.blob_hash, item.name)}
+                  data-testid="share-link"
+                  aria-label={`Share link for ${label}`}
+                  onClick={(event) => {
+                    event.preventDefault();
+                    void navigator.clipboard?.writeText(event.currentTarget.href);
+                  }}
+                >
+                  copy share link
+                </a>
                 {error && (
                   <p role="alert" className="error" data-testid="item-error">
                     {error}
@@ -119,16 +136,4 @@ function clickLink(href: string, downloadName: string): void {
   link.href = href;
   link.download = downloadName;
   link.click();
-}
-
-/**
- * Chromium does not route `<a download>` requests through the service worker, but it does
- * route navigations: a hidden frame navigated to an attachment response becomes a download.
- */
-function downloadThroughWorker(href: string): void {
-  const frame = document.createElement('iframe');
-  frame.hidden = true;
-  frame.src = href;
-  document.body.append(frame);
-  setTimeout(() => frame.remove(), 60_000);
 }

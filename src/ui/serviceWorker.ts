@@ -35,3 +35,15 @@ export function contentUrl(hash: string, download?: string): string {
   if (download !== undefined) url.searchParams.set('download', download);
   return url.toString();
 }
+
+/**
+ * Chromium does not route `<a download>` requests through the service worker, but it does
+ * route navigations: a hidden frame navigated to an attachment response becomes a download.
+ */
+export function downloadThroughWorker(href: string): void {
+  const frame = document.createElement('iframe');
+  frame.hidden = true;
+  frame.src = href;
+  document.body.append(frame);
+  setTimeout(() => frame.remove(), 60_000);
+}

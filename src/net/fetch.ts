@@ -1,0 +1,315 @@
+/**
+ * Fetch by hash: find who holds a blob, take its manifest from one holder, then pull pieces
+ * from every holder at once, each piece verified before it is written. A holder that sends
+ * bad bytes, stalls or vanishes is dropped for this fetch and its unfinished work goes back to
+ * the queue for the others. The blob becomes visible only after the store has checked the
+ * whole of it against its hash.
+ */
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import {
+  type ContentStore,
+  type ImportSession,
+  parseContentHash,
+  type StoredManifest,
+} from '../content/index.ts';
+import {
+  fetchManifest,
+  fetchPieces,
+  type Libp2pDialLike,
+  type RemoteManifest,
+  shardHave,
+} from './shard/index.ts';
+
+/** Where holders of a hash come from: connected peers now; the trust layer's index later. */
+export interface HolderFinder {
+  findHolders(hash: string, options: { signal: AbortSignal }): Promise<PeerId[]>;
+}
+
+export interface FetchPeerProgress {
+  peerId: string;
+  direct: boolean;
+  bytes: number;
+  state: 'active' | 'idle' | 'dropped';
+  /** Why it was dropped. */
+  reason?: string;
+}
+
+export interface FetchProgress {
+  hash: string;
+  phase: 'finding' | 'manifest' | 'pieces' | 'verifying' | 'done';
+  bytesDone: number;
+  totalBytes: number;
+  /** Bytes per second over the whole transfer so far. */
+  rate: number;
+  peers: FetchPeerProgress[];
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: FetchProgress) => void;
+  /** Pieces asked for in one request. Default 4. */
+  piecesPerRequest?: number;
+  /** Per-piece (and dial) timeout. Default 20 s. */
+  timeoutMs?: number;
+}
+
+export class FetchError extends Error {
+  override name = 'FetchError';
+}
+
+/** Nobody we can reach holds the hash. */
+export class NoHoldersError extends FetchError {
+  override name = 'NoHoldersError';
+  constructor(readonly hash: string) {
+    super(
+      `No connected peer holds ${hash}. Ask someone who has it to open the app, then try again.`,
+    );
+  }
+}
+
+/** Every holder failed before the blob was complete. */
+export class AllHoldersFailedError extends FetchError {
+  override name = 'AllHoldersFailedError';
+  constructor(
+    readonly hash: string,
+    readonly reasons: string[],
+  ) {
+    super(
+      `Every peer holding ${hash} failed before the transfer finished (${reasons.join('; ')}). ` +
+        'Try again when more holders are online.',
+    );
+  }
+}
+
+/** What a fetch needs of the node: dialling, and whether a peer's connection is direct. */
+export interface FetchNode {
+  libp2p: Libp2pDialLike;
+  isDirectPeer(peerId: string): boolean;
+}
+
+/** Asks every directly connected peer (never a doorway) whether it holds the hash. */
+export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {
+  return {
+    async findHolders(hash, { signal }) {
+      const answers = await Promise.all(
+        peers().map(async (id) => {
+          const peer = peerIdFromString(id);
+          const has = await shardHave(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
+            () => false,
+          );
+          return has ? peer : undefined;
+        }),
+      );
+      return answers.filter((p): p is PeerId => p !== undefined);
+    },
+  };
+}
+
+interface Range {
+  shard: number;
+  first: number;
+  count: number;
+}
+
+/** Groups the pieces an import needs into requests of up to `size` consecutive pieces. */
+function planRanges(
+  needed: ReadonlyArray<{ shard: number; piece: number }>,
+  size: number,
+): Range[] {
+  const ranges: Range[] = [];
+  for (const { shard, piece } of needed) {
+    const last = ranges.at(-1);
+    if (last && last.shard === shard && last.first + last.count === piece && last.count < size) {
+      last.count++;
+    } else {
+      ranges.push({ shard, first: piece, count: 1 });
+    }
+  }
+  return ranges;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function fetchContent(
+  node: FetchNode,
+  store: ContentStore,
+  finder: HolderFinder,
+  input: string,
+  options: FetchOptions = {},
+): Promise<StoredManifest> {
+  const hash = parseContentHash(input);
+  const signal = options.signal ?? new AbortController().signal;
+  const existing = await store.manifest(hash);
+  if (existing) return existing;
+
+  const started = performance.now();
+  const peers = new Map<string, FetchPeerProgress>();
+  let phase: FetchProgress['phase'] = 'finding';
+  let totalBytes = 0;
+  let bytesDone = 0;
+  const report = () =>
+    options.onProgress?.({
+      hash,
+      phase,
+      bytesDone,
+      totalBytes,
+      rate: bytesDone / Math.max((performance.now() - started) / 1000, 1e-3),
+      peers: [...peers.values()].map((p) => ({ ...p })),
+    });
+  report();
+
+  const holders = await finder.findHolders(hash, { signal });
+  if (holders.length === 0) throw new NoHoldersError(hash);
+  for (const peer of holders) {
+    const id = peer.toString();
+    peers.set(id, { peerId: id, direct: node.isDirectPeer(id), bytes: 0, state: 'idle' });
+  }
+  const drop = (id: string, error: unknown) => {
+    const peer = peers.get(id);
+    if (peer) Object.assign(peer, { state: 'dropped', reason: message(error) });
+    report();
+  };
+
+  phase = 'manifest';
+  report();
+  let manifest: RemoteManifest | undefined;
+  for (const peer of holders) {
+    try {
+      const candidate = await fetchManifest(node.libp2p, peer, hash, {
+        signal,
+        timeoutMs: options.timeoutMs ?? 20_000,
+      });
+      if (candidate.blob_hash !== hash)
+        throw new FetchError(`sent the manifest of ${candidate.blob_hash}`);
+      manifest = candidate;
+      break;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      drop(peer.toString(), error);
+    }
+  }
+  if (!manifest)
+    throw new AllHoldersFailedError(
+      hash,
+      [...peers.values()].map((p) => `${p.peerId}: ${p.reason}`),
+    );
+  totalBytes = manifest.total_size;
+
+  const session = await store.beginImport(manifest, { signal });
+  try {
+    phase = 'pieces';
+    report();
+    await pullPieces(
+      session,
+      holders,
+      node,
+      manifest,
+      peers,
+      signal,
+      options,
+      (bytes, id) => {
+        bytesDone += bytes;
+        const peer = peers.get(id);
+        if (peer) peer.bytes += bytes;
+        report();
+      },
+      drop,
+    );
+    phase = 'verifying';
+    report();
+    const stored = await session.commit({ signal });
+    phase = 'done';
+    bytesDone = totalBytes;
+    report();
+    return stored;
+  } catch (error) {
+    await session.abort();
+    throw error;
+  }
+}
+
+/**
+ * One worker per holder pulls ranges from a shared queue. A failed range goes back to the
+ * front of the queue minus the pieces already written, and idle workers wait for such work
+ * until every piece is in or no holder is left.
+ */
+async function pullPieces(
+  session: ImportSession,
+  holders: PeerId[],
+  node: FetchNode,
+  manifest: RemoteManifest,
+  peers: Map<string, FetchPeerProgress>,
+  signal: AbortSignal,
+  options: FetchOptions,
+  onBytes: (bytes: number, peerId: string) => void,
+  drop: (peerId: string, error: unknown) => void,
+): Promise<void> {
+  const queue = planRanges(session.needed, options.piecesPerRequest ?? 4);
+  const written = new Set<string>();
+  const key = (shard: number, piece: number) => `${shard}/${piece}`;
+  let inFlight = 0;
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const notify = () => {
+    wake();
+    changed = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  };
+
+  const worker = async (peer: PeerId) => {
+    const id = peer.toString();
+    const state = peers.get(id);
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const range = queue.shift();
+      if (!range) {
+        if (inFlight === 0) return;
+        await changed;
+        continue;
+      }
+      inFlight++;
+      if (state) state.state = 'active';
+      let next = range.first;
+      try {
+        for await (const piece of fetchPieces(node.libp2p, peer, manifest, range, {
+          signal,
+          timeoutMs: options.timeoutMs ?? 20_000,
+        })) {
+          await session.writePiece(piece.shard, piece.piece, piece.bytes);
+          if (!written.has(key(piece.shard, piece.piece))) {
+            written.add(key(piece.shard, piece.piece));
+            onBytes(piece.bytes.byteLength, id);
+          }
+          next = piece.piece + 1;
+        }
+        if (next < range.first + range.count) throw new FetchError('ended the transfer early');
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        const rest = range.first + range.count - next;
+        if (rest > 0) queue.unshift({ shard: range.shard, first: next, count: rest });
+        drop(id, error);
+        return;
+      } finally {
+        inFlight--;
+        if (state && state.state === 'active') state.state = 'idle';
+        notify();
+      }
+    }
+  };
+
+  const results = await Promise.allSettled(holders.map((peer) => worker(peer)));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  if (!session.complete) {
+    throw new AllHoldersFailedError(
+      manifest.blob_hash,
+      [...peers.values()].filter((p) => p.reason).map((p) => `${p.peerId}: ${p.reason}`),
+    );
+  }
+}

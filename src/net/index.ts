@@ -1,0 +1,34 @@
+/**
+ * The network layer: the browser's libp2p node (doorway relay, WebRTC to peers), the shard
+ * protocols it serves, and fetching content by hash from the peers that hold it.
+ *
+ *   const node = await PeerNode.start({ doorways: [location.origin], store });
+ *   const finder = connectedPeersFinder(() => node.directPeers(), node.libp2p);
+ *   await fetchContent(node, store, finder, hash, { onProgress });
+ */
+export {
+  DoorwayUnreachableError,
+  fetchDoorwayInfo,
+  fetchSignalPeers,
+} from './doorway-client.ts';
+export {
+  AllHoldersFailedError,
+  connectedPeersFinder,
+  FetchError,
+  type FetchNode,
+  type FetchOptions,
+  type FetchPeerProgress,
+  type FetchProgress,
+  fetchContent,
+  type HolderFinder,
+  NoHoldersError,
+} from './fetch.ts';
+export { loadOrCreateDeviceKey } from './identity.ts';
+export {
+  type DoorwayState,
+  isDirect,
+  type NodeSnapshot,
+  type PeerConnectionInfo,
+  PeerNode,
+  type PeerNodeOptions,
+} from './node.ts';

@@ -1,0 +1,322 @@
+/**
+ * The browser's libp2p node: WebSockets to the doorway, a circuit-relay reservation on it, and
+ * direct WebRTC connections to the other peers it lists. It serves the local store over the
+ * shard protocols and keeps a live picture of its connections for the UI.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { identify, identifyPush } from '@libp2p/identify';
+import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
+import { ping } from '@libp2p/ping';
+import { isPrivate } from '@libp2p/utils';
+import { webRTC } from '@libp2p/webrtc';
+import { webSockets } from '@libp2p/websockets';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
+import { createLibp2p } from 'libp2p';
+import type { ContentStore } from '../content/index.ts';
+import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
+import { loadOrCreateDeviceKey } from './identity.ts';
+import { registerShardProtocol, type ShardServerOptions } from './shard/index.ts';
+
+export interface PeerNodeOptions {
+  /** HTTP origins of the doorways to use, e.g. `http://127.0.0.1:8080`. */
+  doorways: string[];
+  store: ContentStore;
+  /** Default: this device's persisted key. */
+  privateKey?: PrivateKey;
+  /** How often to ask the doorways who else is online. Default 3 s. */
+  discoveryIntervalMs?: number;
+  /** Passed to the shard server (delivery gate, caps). */
+  shard?: ShardServerOptions;
+}
+
+export interface DoorwayState {
+  origin: string;
+  status: 'connecting' | 'connected' | 'offline';
+  peerId?: string;
+  /** Why the last attempt failed, in words for people. */
+  error?: string;
+  /** When the next attempt starts (ms since epoch), while offline. */
+  retryAt?: number;
+}
+
+export interface PeerConnectionInfo {
+  peerId: string;
+  /** A WebRTC connection without relay limits: bytes flow browser to browser. */
+  direct: boolean;
+  remoteAddr: string;
+  doorway: boolean;
+}
+
+export interface NodeSnapshot {
+  peerId: string;
+  doorways: DoorwayState[];
+  peers: PeerConnectionInfo[];
+  /** Where other browsers can reach us (…/p2p-circuit/webrtc/p2p/<us>), once reserved. */
+  webrtcAddrs: string[];
+}
+
+/** A connection is direct when it is WebRTC and carries no relay limits (DESIGN §9). */
+export function isDirect(connection: Connection): boolean {
+  return connection.limits == null && WebRTC.matches(connection.remoteAddr);
+}
+
+/** The transport part of a doorway address (`/ip4/…/tcp/…/ws`), which relayed addresses start with. */
+function transportPrefix(address: string): string {
+  const at = address.indexOf('/p2p/');
+  return at === -1 ? address : address.slice(0, at);
+}
+
+const DIAL_TIMEOUT_MS = 10_000;
+const DIAL_ATTEMPTS = 3;
+const MAX_BACKOFF_MS = 30_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+export class PeerNode extends EventTarget {
+  readonly #doorways = new Map<string, DoorwayState>();
+  readonly #doorwayPeers = new Set<string>();
+  /** Transport prefixes of configured doorways: the only private/`ws://` addresses we dial. */
+  readonly #allowedPrefixes = new Set<string>();
+  readonly #dialing = new Set<string>();
+  readonly #stop = new AbortController();
+  #changeQueued = false;
+
+  private constructor(
+    readonly libp2p: Libp2p,
+    private readonly options: PeerNodeOptions,
+    allowedPrefixes: Set<string>,
+  ) {
+    super();
+    this.#allowedPrefixes = allowedPrefixes;
+    for (const origin of options.doorways) {
+      this.#doorways.set(origin, { origin, status: 'connecting' });
+    }
+  }
+
+  static async start(options: PeerNodeOptions): Promise<PeerNode> {
+    const allowedPrefixes = new Set<string>();
+    const libp2p = await createLibp2p({
+      privateKey: options.privateKey ?? (await loadOrCreateDeviceKey()),
+      addresses: { listen: ['/p2p-circuit', '/webrtc'] },
+      transports: [
+        webSockets(),
+        // 16 MiB of buffered data broke streams here; 2–8 MiB worked (DESIGN §9).
+        webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
+        circuitRelayTransport(),
+      ],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: {
+        // The browser default refuses ws:// and private addresses; a configured doorway on
+        // loopback or a LAN (and peers reached through it) must stay dialable.
+        denyDialMultiaddr: (ma: Multiaddr) => {
+          const text = ma.toString();
+          for (const prefix of allowedPrefixes) if (text.startsWith(prefix)) return false;
+          return WebSockets.matches(ma) || isPrivate(ma);
+        },
+      },
+      services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
+    });
+    const node = new PeerNode(libp2p, options, allowedPrefixes);
+    await registerShardProtocol(libp2p, options.store, options.shard);
+    for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
+      libp2p.addEventListener(event, () => node.#changed());
+    }
+    for (const origin of options.doorways) void node.#keepDoorway(origin);
+    void node.#discover();
+    return node;
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  snapshot(): NodeSnapshot {
+    const peers = new Map<string, PeerConnectionInfo>();
+    for (const connection of this.libp2p.getConnections()) {
+      const peerId = connection.remotePeer.toString();
+      const direct = isDirect(connection);
+      const known = peers.get(peerId);
+      if (known && (known.direct || !direct)) continue;
+      peers.set(peerId, {
+        peerId,
+        direct,
+        remoteAddr: connection.remoteAddr.toString(),
+        doorway: this.#doorwayPeers.has(peerId),
+      });
+    }
+    return {
+      peerId: this.peerId,
+      doorways: [...this.#doorways.values()].map((d) => ({ ...d })),
+      peers: [...peers.values()],
+      webrtcAddrs: this.libp2p
+        .getMultiaddrs()
+        .filter((ma) => WebRTC.matches(ma))
+        .map(String),
+    };
+  }
+
+  /** Peers other than doorways with a direct connection now. */
+  directPeers(): string[] {
+    return this.snapshot()
+      .peers.filter((p) => p.direct && !p.doorway)
+      .map((p) => p.peerId);
+  }
+
+  isDirectPeer(peerId: string): boolean {
+    return this.libp2p
+      .getConnections()
+      .some((c) => c.remotePeer.toString() === peerId && isDirect(c));
+  }
+
+  isDoorway(peerId: string): boolean {
+    return this.#doorwayPeers.has(peerId);
+  }
+
+  /** Asks the doorways for peers now instead of at the next interval; resolves when dials end. */
+  async discoverNow(): Promise<void> {
+    await Promise.all(
+      [...this.#doorways.values()]
+        .filter((d) => d.status === 'connected')
+        .map((d) => this.#discoverVia(d.origin)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.libp2p.stop();
+  }
+
+  #changed(): void {
+    // Many libp2p events arrive in bursts; one 'change' per task is enough for a UI.
+    if (this.#changeQueued) return;
+    this.#changeQueued = true;
+    queueMicrotask(() => {
+      this.#changeQueued = false;
+      this.dispatchEvent(new Event('change'));
+    });
+  }
+
+  #setDoorway(origin: string, patch: Partial<DoorwayState>): void {
+    const previous = this.#doorways.get(origin) ?? { origin, status: 'connecting' };
+    const next: DoorwayState = { ...previous, ...patch };
+    if (patch.status === 'connected') {
+      delete next.error;
+      delete next.retryAt;
+    }
+    this.#doorways.set(origin, next);
+    this.#changed();
+  }
+
+  /** Connects to one doorway and reconnects with exponential backoff whenever it goes away. */
+  async #keepDoorway(origin: string): Promise<void> {
+    const stop = this.#stop.signal;
+    let backoff = 1_000;
+    while (!stop.aborted) {
+      try {
+        this.#setDoorway(origin, { status: 'connecting' });
+        const info = await fetchDoorwayInfo(
+          origin,
+          AbortSignal.any([stop, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+        );
+        for (const address of info.multiaddrs) this.#allowedPrefixes.add(transportPrefix(address));
+        this.#doorwayPeers.add(info.peer_id);
+        const closed = this.#whenDisconnected(info.peer_id);
+        await this.libp2p.dial(
+          info.multiaddrs.map((a) => multiaddr(a)),
+          { signal: AbortSignal.any([stop, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) },
+        );
+        this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
+        backoff = 1_000;
+        void this.#discoverVia(origin);
+        await closed;
+        if (stop.aborted) return;
+        this.#setDoorway(origin, {
+          status: 'offline',
+          error: 'The doorway closed the connection.',
+        });
+      } catch (error) {
+        if (stop.aborted) return;
+        this.#setDoorway(origin, {
+          status: 'offline',
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      this.#setDoorway(origin, { retryAt: Date.now() + backoff });
+      await sleep(backoff, stop);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  #whenDisconnected(peerId: string): Promise<void> {
+    return new Promise((resolve) => {
+      const onDisconnect = (event: CustomEvent) => {
+        if (String(event.detail) !== peerId) return;
+        this.libp2p.removeEventListener('peer:disconnect', onDisconnect);
+        resolve();
+      };
+      this.libp2p.addEventListener('peer:disconnect', onDisconnect);
+      this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  async #discover(): Promise<void> {
+    const stop = this.#stop.signal;
+    const interval = this.options.discoveryIntervalMs ?? 3_000;
+    while (!stop.aborted) {
+      await sleep(interval, stop);
+      await this.discoverNow().catch(() => {});
+    }
+  }
+
+  async #discoverVia(origin: string): Promise<void> {
+    let peers: Awaited<ReturnType<typeof fetchSignalPeers>>;
+    try {
+      peers = await fetchSignalPeers(origin, this.peerId, this.#stop.signal);
+    } catch {
+      return; // the doorway loop reports doorway trouble
+    }
+    const connected = new Set(this.directPeers());
+    await Promise.all(
+      peers
+        .filter((peer) => !connected.has(peer.peer_id) && !this.#doorwayPeers.has(peer.peer_id))
+        .map((peer) => this.#dialDirect(peer.peer_id, peer.multiaddrs)),
+    );
+  }
+
+  /** Dials a peer's WebRTC address (signalled through the relay), retrying: ~1 dial in 20 times out. */
+  async #dialDirect(peerId: string, addresses: string[]): Promise<void> {
+    const webrtc = addresses.map((a) => multiaddr(a)).filter((ma) => WebRTC.matches(ma));
+    if (webrtc.length === 0 || this.#dialing.has(peerId)) return;
+    this.#dialing.add(peerId);
+    try {
+      for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !this.#stop.signal.aborted; attempt++) {
+        try {
+          await this.libp2p.dial(webrtc, {
+            signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+          });
+          return;
+        } catch {
+          // The next discovery round tries again after the last attempt.
+        }
+      }
+    } finally {
+      this.#dialing.delete(peerId);
+    }
+  }
+}

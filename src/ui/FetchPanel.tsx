@@ -1,0 +1,154 @@
+import { useEffect, useRef, useState } from 'react';
+import type { ContentStore } from '../content/index.ts';
+import type { FetchProgress } from '../net/index.ts';
+import { errorMessage, formatBytes } from './format.ts';
+import { contentUrl, downloadThroughWorker } from './serviceWorker.ts';
+import type { PeerState } from './usePeerNode.ts';
+
+type FetchState =
+  | { status: 'waiting' }
+  | { status: 'running'; progress?: FetchProgress }
+  | { status: 'done'; name: string; progress?: FetchProgress }
+  | { status: 'failed'; error: string }
+  | { status: 'cancelled' };
+
+/** How long to keep looking for a holder before saying none was found. */
+const FIND_DEADLINE_MS = 60_000;
+
+/** A share link: `/get/sha256-<hex>?name=<file name>`. */
+export function parseShareLink(location: Location): { hash: string; name: string } | undefined {
+  const match = /^\/get\/([^/]+)$/.exec(location.pathname);
+  if (!match?.[1]) return undefined;
+  const hash = decodeURIComponent(match[1]);
+  return { hash, name: new URLSearchParams(location.search).get('name') ?? hash };
+}
+
+export function shareLink(hash: string, name?: string): string {
+  const url = new URL(`/get/${hash}`, location.origin);
+  if (name) url.searchParams.set('name', name);
+  return url.toString();
+}
+
+/** Fetches the item of a share link from the peers that hold it, with live progress. */
+export function FetchPanel({
+  hash,
+  name,
+  store,
+  peer,
+}: {
+  hash: string;
+  name: string;
+  store: ContentStore;
+  peer: PeerState;
+}) {
+  const [state, setState] = useState<FetchState>({ status: 'waiting' });
+  const controller = useRef<AbortController | undefined>(undefined);
+  const node = peer.status === 'running' ? peer.node : undefined;
+
+  useEffect(() => {
+    if (!node || controller.current) return;
+    const abort = new AbortController();
+    controller.current = abort;
+    void (async () => {
+      const { connectedPeersFinder, fetchContent, NoHoldersError } = await import(
+        '../net/index.ts'
+      );
+      const finder = connectedPeersFinder(() => node.directPeers(), node.libp2p);
+      const deadline = Date.now() + FIND_DEADLINE_MS;
+      setState({ status: 'running' });
+      let last: FetchProgress | undefined;
+      for (;;) {
+        try {
+          const manifest = await fetchContent(node, store, finder, hash, {
+            signal: abort.signal,
+            onProgress: (progress) => {
+              last = progress;
+              setState({ status: 'running', progress });
+            },
+          });
+          setState({ status: 'done', name: manifest.name || name, progress: last });
+          return;
+        } catch (error) {
+          if (abort.signal.aborted) {
+            setState({ status: 'cancelled' });
+            return;
+          }
+          if (error instanceof NoHoldersError && Date.now() < deadline) {
+            // Holders may still be connecting: ask the doorway again, then retry.
+            await node.discoverNow();
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            continue;
+          }
+          setState({ status: 'failed', error: errorMessage(error) });
+          return;
+        }
+      }
+    })();
+  }, [node, store, hash, name]);
+
+  const progress =
+    state.status === 'running' || state.status === 'done' ? state.progress : undefined;
+  return (
+    <section className="fetch" aria-label={`Fetching ${name}`} data-testid="fetch">
+      <h2>{name}</h2>
+      <p className="muted">
+        <code>{hash}</code>
+      </p>
+      {state.status === 'waiting' && <p aria-busy="true">Connecting to the network…</p>}
+      {state.status === 'running' && (
+        <>
+          <progress
+            max={Math.max(progress?.totalBytes ?? 1, 1)}
+            value={progress?.bytesDone ?? 0}
+            aria-label={`Fetching ${name}`}
+            data-testid="fetch-progress"
+          />
+          <p data-testid="fetch-status">
+            {!progress || progress.phase === 'finding'
+              ? 'Looking for peers that hold it…'
+              : progress.phase === 'verifying'
+                ? 'Verifying…'
+                : `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.totalBytes)} · ${formatBytes(progress.rate)}/s`}
+          </p>
+          <button type="button" onClick={() => controller.current?.abort()}>
+            Cancel
+          </button>
+        </>
+      )}
+      {state.status === 'done' && (
+        <p data-testid="fetch-status">
+          Fetched and verified.{' '}
+          <a href={contentUrl(hash)} target="_blank" rel="noopener">
+            Open
+          </a>{' '}
+          ·{' '}
+          <button type="button" onClick={() => downloadThroughWorker(contentUrl(hash, state.name))}>
+            Download
+          </button>
+        </p>
+      )}
+      {progress && progress.peers.length > 0 && (
+        <ul aria-label="Peers" className="fetch__peers">
+          {progress.peers.map((p) => (
+            <li
+              key={p.peerId}
+              data-testid="fetch-peer"
+              data-peer-id={p.peerId}
+              data-state={p.state}
+            >
+              <code>{p.peerId.slice(-8)}</code> {p.direct ? 'direct' : 'relayed'} ·{' '}
+              {formatBytes(p.bytes)} · {p.state}
+              {p.reason && <span className="muted"> ({p.reason})</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {state.status === 'failed' && (
+        <p role="alert" className="error" data-testid="fetch-status">
+          {state.error}
+        </p>
+      )}
+      {state.status === 'cancelled' && <p data-testid="fetch-status">Cancelled.</p>}
+    </section>
+  );
+}
