@@ -1,3 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, test } from './fixtures.ts';
 import {
   addFiles,
@@ -10,9 +15,12 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
+import { startDoorwayProcess } from './support/doorway-process.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
+import { buildHarness } from './support/harness.ts';
 
 const MiB = 1024 * 1024;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let files: Awaited<ReturnType<typeof tempDir>>;
 test.beforeAll(async () => {
@@ -43,3 +51,142 @@ test('B fetches what A seeds, straight from A over WebRTC', async ({ doorway, op
     expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
   }
 });
+
+test('B fetches from A and C at once, and finishes from C when A closes mid-transfer', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(300_000);
+  const file = await writeRandomFile(files.dir, 'shared.bin', 150 * MiB);
+  const profileA = await openProfile();
+  const a = await openApp(profileA.context, doorway.url);
+  const c = await openApp((await openProfile()).context, doorway.url);
+  await addFiles(a, [file.path]);
+  await addFiles(c, [file.path]);
+  for (const page of [a, c]) {
+    await expect(item(page, file.hash)).toBeVisible({ timeout: 120_000 });
+    await waitReachable(page);
+  }
+  const [aId, cId] = [await peerIdOf(a), await peerIdOf(c)];
+  const link = await shareLinkOf(a, file.hash);
+
+  const b = await openApp((await openProfile()).context, doorway.url);
+  await b.goto(link);
+  const fromA = b.locator(`[data-testid="fetch-peer"][data-peer-id="${aId}"]`);
+  const fromC = b.locator(`[data-testid="fetch-peer"][data-peer-id="${cId}"]`);
+  // Both holders send before A goes away.
+  await expect(fromA).toContainText(/[1-9][\d.]* MiB/, { timeout: 60_000 });
+  await expect(fromC).toContainText(/[1-9][\d.]* MiB/, { timeout: 60_000 });
+  const progress = b.getByTestId('fetch-progress');
+  expect(Number(await progress.getAttribute('value'))).toBeLessThan(file.size);
+  await profileA.close();
+
+  await expect(b.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, {
+    timeout: 180_000,
+  });
+  await expect(fromA).toHaveAttribute('data-state', 'dropped');
+  expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
+});
+
+test('B rejects a peer that sends corrupted bytes and completes from another', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(240_000);
+  const file = await writeRandomFile(files.dir, 'guarded.bin', 24 * MiB);
+
+  // The liar: the real node over a store that flips a byte in every piece it serves.
+  const harness = join(ROOT, '.tmp', 'lying-peer');
+  await buildHarness('e2e/harness/lying-peer.ts', harness);
+  const harnessServer = await startDoorwayProcess(['--static', harness, '--log-level', 'silent']);
+  try {
+    const liarPage = await (await openProfile()).context.newPage();
+    await liarPage.goto(harnessServer.url);
+    await liarPage.waitForFunction(() => 'lyingPeer' in window);
+    await liarPage.evaluate(() => {
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'file';
+      document.body.append(input);
+    });
+    await liarPage.locator('#file').setInputFiles(file.path);
+    const liar = await liarPage.evaluate(
+      (doorwayUrl) =>
+        (
+          window as unknown as {
+            lyingPeer: { start(d: string, f: File): Promise<{ hash: string; peerId: string }> };
+          }
+        ).lyingPeer.start(
+          doorwayUrl,
+          (document.getElementById('file') as HTMLInputElement).files?.[0] as File,
+        ),
+      new URL(doorway.url).origin,
+    );
+    expect(liar.hash).toBe(file.hash);
+
+    const honest = await openApp((await openProfile()).context, doorway.url);
+    await addFiles(honest, [file.path]);
+    await expect(item(honest, file.hash)).toBeVisible({ timeout: 60_000 });
+    await waitReachable(honest);
+
+    const b = await openApp((await openProfile()).context, doorway.url);
+    await expect(peerEntry(b, liar.peerId)).toHaveAttribute('data-direct', 'true', {
+      timeout: 30_000,
+    });
+    await fetchByLink(b, await shareLinkOf(honest, file.hash));
+    const fromLiar = b.locator(`[data-testid="fetch-peer"][data-peer-id="${liar.peerId}"]`);
+    await expect(fromLiar).toHaveAttribute('data-state', 'dropped');
+    await expect(fromLiar).toContainText(/0 B/);
+    expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
+  } finally {
+    await harnessServer.stop();
+  }
+});
+
+test('after the doorway restarts, peers reconnect and a new fetch works', async ({
+  openProfile,
+}) => {
+  test.setTimeout(240_000);
+  const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
+  const [httpPort, p2pPort] = [await freePort(), await freePort()];
+  const args = ['--port', String(httpPort), '--p2p-port', String(p2pPort), '--data-dir', dataDir];
+  let door = await startDoorwayProcess(args);
+  try {
+    const a = await openApp((await openProfile()).context, door.url);
+    const b = await openApp((await openProfile()).context, door.url);
+    await waitReachable(a);
+    await waitReachable(b);
+
+    await door.stop();
+    for (const page of [a, b]) {
+      await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'offline');
+    }
+    door = await startDoorwayProcess(args);
+    for (const page of [a, b]) {
+      await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'connected', {
+        timeout: 60_000,
+      });
+      await waitReachable(page);
+    }
+
+    const file = await writeRandomFile(files.dir, 'after-restart.bin', 3 * MiB);
+    await addFiles(a, [file.path]);
+    await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
+    await fetchByLink(b, await shareLinkOf(a, file.hash));
+    expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
+  } finally {
+    await door.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

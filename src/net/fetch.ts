@@ -20,6 +20,7 @@ import {
   type RemoteManifest,
   shardHave,
 } from './shard/index.ts';
+import { sleep } from './sleep.ts';
 
 /** Where holders of a hash come from: connected peers now; the trust layer's index later. */
 export interface HolderFinder {
@@ -202,22 +203,32 @@ export async function fetchContent(
   try {
     phase = 'pieces';
     report();
-    await pullPieces(
-      session,
-      holders,
-      node,
-      manifest,
-      peers,
-      signal,
-      options,
-      (bytes, id) => {
+    const scheduler = new PieceScheduler(session, node, manifest, signal, options, {
+      joined: (id) => {
+        if (!peers.has(id)) {
+          peers.set(id, { peerId: id, direct: node.isDirectPeer(id), bytes: 0, state: 'idle' });
+        }
+      },
+      state: (id, state) => {
+        const peer = peers.get(id);
+        if (peer && peer.state !== 'dropped') peer.state = state;
+      },
+      bytes: (id, bytes) => {
         bytesDone += bytes;
         const peer = peers.get(id);
         if (peer) peer.bytes += bytes;
         report();
       },
-      drop,
-    );
+      dropped: drop,
+    });
+    // Holders that connect after the fetch began join it: every source speeds it up.
+    await scheduler.run(holders, () => finder.findHolders(hash, { signal }));
+    if (!session.complete) {
+      throw new AllHoldersFailedError(
+        hash,
+        [...peers.values()].filter((p) => p.reason).map((p) => `${p.peerId}: ${p.reason}`),
+      );
+    }
     phase = 'verifying';
     report();
     const stored = await session.commit({ signal });
@@ -231,85 +242,116 @@ export async function fetchContent(
   }
 }
 
-/**
- * One worker per holder pulls ranges from a shared queue. A failed range goes back to the
- * front of the queue minus the pieces already written, and idle workers wait for such work
- * until every piece is in or no holder is left.
- */
-async function pullPieces(
-  session: ImportSession,
-  holders: PeerId[],
-  node: FetchNode,
-  manifest: RemoteManifest,
-  peers: Map<string, FetchPeerProgress>,
-  signal: AbortSignal,
-  options: FetchOptions,
-  onBytes: (bytes: number, peerId: string) => void,
-  drop: (peerId: string, error: unknown) => void,
-): Promise<void> {
-  const queue = planRanges(session.needed, options.piecesPerRequest ?? 4);
-  const written = new Set<string>();
-  const key = (shard: number, piece: number) => `${shard}/${piece}`;
-  let inFlight = 0;
-  let wake: () => void = () => {};
-  let changed = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-  const notify = () => {
-    wake();
-    changed = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-  };
+interface SchedulerEvents {
+  joined(peerId: string): void;
+  state(peerId: string, state: 'active' | 'idle'): void;
+  bytes(peerId: string, bytes: number): void;
+  dropped(peerId: string, error: unknown): void;
+}
 
-  const worker = async (peer: PeerId) => {
+const REDISCOVER_MS = 2_000;
+
+/**
+ * One worker per holder pulls ranges of pieces from a shared queue. A failed range goes back
+ * to the front of the queue minus the pieces already written; idle workers wait for such work
+ * until every piece is in or no worker is left.
+ */
+class PieceScheduler {
+  readonly #queue: Range[];
+  readonly #written = new Set<string>();
+  readonly #joined = new Set<string>();
+  readonly #workers = new Set<Promise<void>>();
+  #inFlight = 0;
+  #failure: unknown;
+  #wake: () => void = () => {};
+  #changed: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly session: ImportSession,
+    private readonly node: FetchNode,
+    private readonly manifest: RemoteManifest,
+    private readonly signal: AbortSignal,
+    private readonly options: FetchOptions,
+    private readonly events: SchedulerEvents,
+  ) {
+    this.#queue = planRanges(session.needed, options.piecesPerRequest ?? 4);
+    this.#notify();
+  }
+
+  async run(holders: PeerId[], findMore: () => Promise<PeerId[]>): Promise<void> {
+    for (const peer of holders) this.#join(peer);
+    const finished = new AbortController();
+    const discovery = (async () => {
+      while (!finished.signal.aborted && !this.signal.aborted) {
+        await sleep(REDISCOVER_MS, finished.signal);
+        if (finished.signal.aborted) return;
+        for (const peer of await findMore().catch(() => [])) this.#join(peer);
+      }
+    })();
+    while (this.#workers.size > 0) await Promise.allSettled([...this.#workers]);
+    finished.abort();
+    await discovery;
+    if (this.signal.aborted) throw this.signal.reason;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #notify(): void {
+    this.#wake();
+    this.#changed = new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #join(peer: PeerId): void {
     const id = peer.toString();
-    const state = peers.get(id);
+    if (this.#joined.has(id) || this.session.complete) return;
+    this.#joined.add(id);
+    this.events.joined(id);
+    const worker = this.#work(peer).catch((error: unknown) => {
+      this.#failure ??= error;
+    });
+    this.#workers.add(worker);
+    void worker.finally(() => this.#workers.delete(worker));
+  }
+
+  async #work(peer: PeerId): Promise<void> {
+    const id = peer.toString();
     for (;;) {
-      if (signal.aborted) throw signal.reason;
-      const range = queue.shift();
+      if (this.signal.aborted) throw this.signal.reason;
+      const range = this.#queue.shift();
       if (!range) {
-        if (inFlight === 0) return;
-        await changed;
+        if (this.#inFlight === 0) return;
+        await this.#changed;
         continue;
       }
-      inFlight++;
-      if (state) state.state = 'active';
+      this.#inFlight++;
+      this.events.state(id, 'active');
       let next = range.first;
       try {
-        for await (const piece of fetchPieces(node.libp2p, peer, manifest, range, {
-          signal,
-          timeoutMs: options.timeoutMs ?? 20_000,
+        for await (const piece of fetchPieces(this.node.libp2p, peer, this.manifest, range, {
+          signal: this.signal,
+          timeoutMs: this.options.timeoutMs ?? 20_000,
         })) {
-          await session.writePiece(piece.shard, piece.piece, piece.bytes);
-          if (!written.has(key(piece.shard, piece.piece))) {
-            written.add(key(piece.shard, piece.piece));
-            onBytes(piece.bytes.byteLength, id);
+          await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
+          const key = `${piece.shard}/${piece.piece}`;
+          if (!this.#written.has(key)) {
+            this.#written.add(key);
+            this.events.bytes(id, piece.bytes.byteLength);
           }
           next = piece.piece + 1;
         }
         if (next < range.first + range.count) throw new FetchError('ended the transfer early');
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
+        if (this.signal.aborted) throw this.signal.reason;
         const rest = range.first + range.count - next;
-        if (rest > 0) queue.unshift({ shard: range.shard, first: next, count: rest });
-        drop(id, error);
+        if (rest > 0) this.#queue.unshift({ shard: range.shard, first: next, count: rest });
+        this.events.dropped(id, error);
         return;
       } finally {
-        inFlight--;
-        if (state && state.state === 'active') state.state = 'idle';
-        notify();
+        this.#inFlight--;
+        this.events.state(id, 'idle');
+        this.#notify();
       }
     }
-  };
-
-  const results = await Promise.allSettled(holders.map((peer) => worker(peer)));
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
-  if (!session.complete) {
-    throw new AllHoldersFailedError(
-      manifest.blob_hash,
-      [...peers.values()].filter((p) => p.reason).map((p) => `${p.peerId}: ${p.reason}`),
-    );
   }
 }

@@ -19,6 +19,7 @@ import type { ContentStore } from '../content/index.ts';
 import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
 import { loadOrCreateDeviceKey } from './identity.ts';
 import { registerShardProtocol, type ShardServerOptions } from './shard/index.ts';
+import { sleep } from './sleep.ts';
 
 export interface PeerNodeOptions {
   /** HTTP origins of the doorways to use, e.g. `http://127.0.0.1:8080`. */
@@ -73,20 +74,6 @@ const DIAL_TIMEOUT_MS = 10_000;
 const DIAL_ATTEMPTS = 3;
 const MAX_BACKOFF_MS = 30_000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
-
 export class PeerNode extends EventTarget {
   readonly #doorways = new Map<string, DoorwayState>();
   readonly #doorwayPeers = new Set<string>();
@@ -94,6 +81,7 @@ export class PeerNode extends EventTarget {
   readonly #allowedPrefixes = new Set<string>();
   readonly #dialing = new Set<string>();
   readonly #stop = new AbortController();
+  readonly #discovered = Promise.withResolvers<void>();
   #changeQueued = false;
 
   private constructor(
@@ -188,6 +176,14 @@ export class PeerNode extends EventTarget {
     return this.#doorwayPeers.has(peerId);
   }
 
+  /**
+   * Resolves once a doorway has been reached and the peers it listed have been dialled (or
+   * after `timeoutMs`): a fetch started then sees every holder online, not just the first.
+   */
+  async whenDiscovered(timeoutMs = 15_000): Promise<void> {
+    await Promise.race([this.#discovered.promise, sleep(timeoutMs, this.#stop.signal)]);
+  }
+
   /** Asks the doorways for peers now instead of at the next interval; resolves when dials end. */
   async discoverNow(): Promise<void> {
     await Promise.all(
@@ -243,7 +239,7 @@ export class PeerNode extends EventTarget {
         );
         this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
         backoff = 1_000;
-        void this.#discoverVia(origin);
+        void this.#discoverVia(origin).then(() => this.#discovered.resolve());
         await closed;
         if (stop.aborted) return;
         this.#setDoorway(origin, {

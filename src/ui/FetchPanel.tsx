@@ -54,6 +54,7 @@ export function FetchPanel({
         '../net/index.ts'
       );
       const finder = connectedPeersFinder(() => node.directPeers(), node.libp2p);
+      await node.whenDiscovered();
       const deadline = Date.now() + FIND_DEADLINE_MS;
       setState({ status: 'running' });
       let last: FetchProgress | undefined;
