@@ -138,6 +138,12 @@ describe('startDoorway', () => {
     }
   });
 
+  it('answers /content/ URLs that reach it (no service worker yet) with a 404 that explains', async () => {
+    const response = await fetch(new URL(`/content/sha256-${'ab'.repeat(32)}`, doorway.url));
+    expect(response.status).toBe(404);
+    expect((await response.json()).error).toMatch(/open the app/);
+  });
+
   it('refuses to start without a build, saying how to make one', async () => {
     await expect(
       startDoorway(testConfig(join(dir, 'missing')), createLogger('silent')),

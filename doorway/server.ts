@@ -60,6 +60,17 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
           p2p: { peer_id: p2p.peerId, peers: p2p.peers.size },
         }),
     },
+    {
+      // Content lives in browsers, not here: the app's service worker answers these URLs.
+      // Without it (the app never opened in this browser) say so instead of sending the app.
+      method: 'GET',
+      path: /\/content\/.*/,
+      handle: ({ res }) =>
+        sendJson(res, 404, {
+          error:
+            'Content is served by the Elohim app in your browser: open the app once, then this link works.',
+        }),
+    },
     ...p2pRoutes(p2p),
   ];
 
