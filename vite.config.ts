@@ -11,7 +11,27 @@ export default defineConfig({
       srcDir: 'worker',
       filename: 'sw.ts',
       injectRegister: false,
-      manifest: false,
+      manifest: {
+        name: 'Elohim',
+        short_name: 'Elohim',
+        description: 'Store files by their hash in your browser and share them peer to peer.',
+        id: '/',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        theme_color: '#1f3a8a',
+        background_color: '#141416',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          {
+            src: '/icons/maskable-512.png',
+            sizes: '512x512',
+            type: 'image/png',
+            purpose: 'maskable',
+          },
+        ],
+      },
       injectManifest: {
         rollupFormat: 'es',
         globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest}'],

@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import {
 import { startDoorwayProcess } from './support/doorway-process.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
 import { buildHarness } from './support/harness.ts';
+import { freePort } from './support/ports.ts';
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -179,14 +179,3 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     await rm(dataDir, { recursive: true, force: true });
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

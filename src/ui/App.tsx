@@ -1,9 +1,11 @@
+import { useEffect, useState } from 'react';
 import { DropZone } from './DropZone.tsx';
 import { FetchPanel, parseShareLink } from './FetchPanel.tsx';
 import { errorMessage, formatBytes } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
+import { applyUpdate, onUpdateReady } from './serviceWorker.ts';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
 import { usePeerNode } from './usePeerNode.ts';
@@ -14,6 +16,8 @@ export function App() {
   const ingest = useIngest(store);
   const peer = usePeerNode(store);
   const shared = parseShareLink(location);
+  const [updateReady, setUpdateReady] = useState(false);
+  useEffect(() => onUpdateReady(() => setUpdateReady(true)), []);
 
   return (
     <main className="app">
@@ -26,6 +30,14 @@ export function App() {
           </p>
         )}
       </header>
+      {updateReady && (
+        <div className="banner" role="status" data-testid="update-ready">
+          A new version of Elohim is ready.{' '}
+          <button type="button" onClick={applyUpdate}>
+            Reload to update
+          </button>
+        </div>
+      )}
       {library.status === 'failed' && (
         <p role="alert" className="error">
           The local store could not be opened: {errorMessage(library.error)}. This browser may block

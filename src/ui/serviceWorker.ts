@@ -8,13 +8,35 @@ export interface ContentReadFailed {
 }
 
 let workbox: Workbox | undefined;
+const updateListeners = new Set<() => void>();
+let updateWaiting = false;
 
 /** Registers the service worker (offline shell and `/content/` URLs). */
 export function registerServiceWorker(): void {
   if (!('serviceWorker' in navigator) || workbox) return;
   const url = import.meta.env.DEV ? '/dev-sw.js?dev-sw' : '/sw.js';
   workbox = new Workbox(url, { type: 'module' });
+  // A new version installed while this one runs: it waits until the person chooses to reload,
+  // so nothing in progress (an ingest, a fetch) is cut off by an update.
+  workbox.addEventListener('waiting', () => {
+    updateWaiting = true;
+    for (const listener of updateListeners) listener();
+  });
   void workbox.register();
+}
+
+/** Calls `listener` when a new version is ready (at once if one already is). */
+export function onUpdateReady(listener: () => void): () => void {
+  updateListeners.add(listener);
+  if (updateWaiting) listener();
+  return () => updateListeners.delete(listener);
+}
+
+/** Activates the waiting version and reloads into it. */
+export function applyUpdate(): void {
+  if (!workbox) return;
+  workbox.addEventListener('controlling', () => location.reload());
+  workbox.messageSkipWaiting();
 }
 
 /** True when `/content/` URLs are served by our worker in this page. */
