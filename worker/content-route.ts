@@ -4,6 +4,7 @@ import {
   openContentStore,
   parseContentHash,
 } from '../src/content/index.ts';
+import { parseRange } from './range.ts';
 
 /** Posted to window clients when a read fails after the response has started. */
 export interface ContentReadFailed {
@@ -55,8 +56,34 @@ export async function contentResponse(
   if (!manifest) {
     return problem(404, `${hash} is not stored in this browser. Fetch it from a peer first.`);
   }
+  const size = manifest.total_size;
+  const range = parseRange(request.headers.get('Range'), size);
+  if (range === 'unsatisfiable') {
+    return new Response(null, {
+      status: 416,
+      headers: { 'Content-Range': `bytes */${size}`, 'Cache-Control': 'no-store' },
+    });
+  }
+  const { start, end } = range ?? { start: 0, end: size };
   const download = url.searchParams.get('download');
-  const source = content.get(hash, { signal: request.signal });
+  const headers: Record<string, string> = {
+    'Content-Type': manifest.mime_type || 'application/octet-stream',
+    'Content-Length': String(end - start),
+    'Accept-Ranges': 'bytes',
+    'Content-Disposition': contentDisposition(
+      download === null ? 'inline' : 'attachment',
+      download || manifest.name || hash,
+    ),
+    // Content addressed: the bytes behind a hash never change.
+    ETag: `"${hash}"`,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (range) headers['Content-Range'] = `bytes ${start}-${end - 1}/${size}`;
+  if (request.method === 'HEAD') {
+    return new Response(null, { status: range ? 206 : 200, headers });
+  }
+  const source = content.get(hash, { signal: request.signal, start, end });
   const reader = source.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -74,18 +101,5 @@ export async function contentResponse(
       return reader.cancel(reason);
     },
   });
-  return new Response(body, {
-    headers: {
-      'Content-Type': manifest.mime_type || 'application/octet-stream',
-      'Content-Length': String(manifest.total_size),
-      'Content-Disposition': contentDisposition(
-        download === null ? 'inline' : 'attachment',
-        download || manifest.name || hash,
-      ),
-      // Content addressed: the bytes behind a hash never change.
-      ETag: `"${hash}"`,
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-    },
-  });
+  return new Response(body, { status: range ? 206 : 200, headers });
 }

@@ -20,10 +20,15 @@ cleanupOutdatedCaches();
 // Take over pages opened before this worker existed (first visit); updates still wait.
 clientsClaim();
 
-registerRoute(
-  ({ url }) => url.origin === self.location.origin && url.pathname.startsWith('/content/'),
-  ({ request, url }) => contentResponse(request, url, notifyClients),
-);
+const isContent = ({ url }: { url: URL }) =>
+  url.origin === self.location.origin && url.pathname.startsWith('/content/');
+for (const method of ['GET', 'HEAD'] as const) {
+  registerRoute(
+    isContent,
+    ({ request, url }) => contentResponse(request, url, notifyClients),
+    method,
+  );
+}
 
 registerRoute(
   new NavigationRoute(createHandlerBoundToURL('index.html'), {

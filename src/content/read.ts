@@ -23,6 +23,10 @@ export interface GetProgress {
 export interface GetOptions {
   signal?: AbortSignal;
   onProgress?: (p: GetProgress) => void;
+  /** First byte to return (default 0). Only the pieces the range touches are read. */
+  start?: number;
+  /** One past the last byte to return (default: the blob's size). */
+  end?: number;
 }
 
 export interface PieceResult {
@@ -142,6 +146,8 @@ export function readStream(
   // Output order: data shards in order, pieces in order, cut at total_size (rs padding).
   let shard = 0;
   let piece = 0;
+  let start = 0;
+  let end = 0;
   const progress: GetProgress = { bytesDone: 0, totalBytes: 0, rebuiltPieces: 0 };
   let onAbort: (() => void) | undefined;
   const cleanup = () => {
@@ -154,29 +160,48 @@ export function readStream(
         onAbort = () => controller.error(abortReason(signal as AbortSignal));
         signal?.addEventListener('abort', onAbort, { once: true });
         m = await manifest();
-        progress.totalBytes = m.total_size;
+        start = opts.start ?? 0;
+        end = Math.min(opts.end ?? m.total_size, m.total_size);
+        if (
+          !Number.isSafeInteger(start) ||
+          !Number.isSafeInteger(end) ||
+          start < 0 ||
+          start > end
+        ) {
+          throw new RangeError(
+            `bytes ${opts.start}–${opts.end} are not a range of ${m.blob_hash} (${m.total_size} bytes)`,
+          );
+        }
+        // Blob offset → (shard, piece): `none` is one shard; the others lay shards end to end.
+        const shardSize = m.encoding === 'none' ? Math.max(m.total_size, 1) : m.shard_size;
+        shard = Math.floor(start / shardSize);
+        piece = Math.floor((start - shard * shardSize) / m.piece_size);
+        progress.totalBytes = end - start;
       },
       async pull(controller) {
         try {
           if (signal?.aborted) throw abortReason(signal);
           const shardStart = m.encoding === 'none' ? 0 : shard * m.shard_size;
           const offset = shardStart + piece * m.piece_size;
-          if (shard >= m.data_shards || offset >= m.total_size) {
+          if (shard >= m.data_shards || offset >= end) {
             cleanup();
             controller.close();
             return;
           }
           const r = await readVerifiedPiece(ctx, m, shard, piece);
           if (signal?.aborted) throw abortReason(signal);
-          const useful = Math.min(r.bytes.length, m.total_size - offset);
+          const from = Math.max(start - offset, 0);
+          const to = Math.min(r.bytes.length, end - offset);
           if (r.rebuilt) progress.rebuiltPieces++;
           piece++;
           if (piece >= piecesInShard(shardLength(m, shard), m.piece_size)) {
             shard++;
             piece = 0;
           }
-          controller.enqueue(useful === r.bytes.length ? r.bytes : r.bytes.slice(0, useful));
-          progress.bytesDone += useful;
+          controller.enqueue(
+            from === 0 && to === r.bytes.length ? r.bytes : r.bytes.slice(from, to),
+          );
+          progress.bytesDone += to - from;
           onProgress?.({ ...progress });
         } catch (e) {
           cleanup();
