@@ -32,3 +32,10 @@ export {
   PeerNode,
   type PeerNodeOptions,
 } from './node.ts';
+export {
+  FollowerPeerService,
+  LeaderGoneError,
+  LeaderPeerService,
+  type PeerFetchOptions,
+  type PeerService,
+} from './peer-service.ts';

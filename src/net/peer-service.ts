@@ -1,0 +1,244 @@
+/**
+ * What the UI uses of the network, the same in every tab. One tab per browser profile runs the
+ * libp2p node (it holds the Web Lock, see src/ui/usePeerNode.ts): its service is the *leader*.
+ * Other tabs get a *follower* that talks to the leader over a BroadcastChannel: they see the
+ * same network snapshot and their fetches run in the leader's node. When the leader's tab
+ * closes, a follower takes the lock and becomes the leader; fetches in flight through the old
+ * leader fail with `LeaderGoneError` and are retried by the caller.
+ */
+import { type ContentStore, parseContentHash, type StoredManifest } from '../content/index.ts';
+import { connectedPeersFinder, type FetchProgress, fetchContent, NoHoldersError } from './fetch.ts';
+import type { NodeSnapshot, PeerNode } from './node.ts';
+import { sleep } from './sleep.ts';
+
+export interface PeerFetchOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: FetchProgress) => void;
+}
+
+export interface PeerService extends EventTarget {
+  readonly role: 'leader' | 'follower';
+  /** The node's state (undefined until a follower hears from the leader); `change` events. */
+  snapshot(): NodeSnapshot | undefined;
+  /**
+   * Fetches a blob from the peers that hold it and stores it. While no holder is online it
+   * keeps looking for `findForMs` (default 60 s), then fails with `NoHoldersError`.
+   */
+  fetch(hash: string, options?: PeerFetchOptions & { findForMs?: number }): Promise<StoredManifest>;
+  close(): void;
+}
+
+/** The tab running the node closed (or changed) while a fetch ran through it: try again. */
+export class LeaderGoneError extends Error {
+  override name = 'LeaderGoneError';
+  constructor() {
+    super('The tab that ran the network closed during the transfer; it is being retried here.');
+  }
+}
+
+type Message =
+  | { type: 'snapshot'; leader: string; snapshot: NodeSnapshot }
+  | { type: 'hello' }
+  | { type: 'fetch'; id: string; hash: string; findForMs?: number }
+  | { type: 'cancel'; id: string }
+  | { type: 'progress'; id: string; progress: FetchProgress }
+  | { type: 'done'; id: string; manifest: StoredManifest }
+  | { type: 'failed'; id: string; name: string; message: string };
+
+const CHANNEL = 'elohim-peer-service';
+const HEARTBEAT_MS = 1_000;
+/** A leader silent for this long is gone. */
+const LEADER_TIMEOUT_MS = 3_500;
+
+/** Runs fetches in this tab's node and answers the other tabs. */
+export class LeaderPeerService extends EventTarget implements PeerService {
+  readonly role = 'leader';
+  readonly #channel = new BroadcastChannel(CHANNEL);
+  readonly #id = crypto.randomUUID();
+  readonly #remote = new Map<string, AbortController>();
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly node: PeerNode,
+    private readonly store: ContentStore,
+  ) {
+    super();
+    node.addEventListener('change', () => {
+      this.#announce();
+      this.dispatchEvent(new Event('change'));
+    });
+    this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
+    this.#heartbeat = setInterval(() => this.#announce(), HEARTBEAT_MS);
+    this.#announce();
+  }
+
+  snapshot(): NodeSnapshot {
+    return this.node.snapshot();
+  }
+
+  async fetch(
+    input: string,
+    options: PeerFetchOptions & { findForMs?: number } = {},
+  ): Promise<StoredManifest> {
+    const hash = parseContentHash(input);
+    const signal = options.signal ?? new AbortController().signal;
+    const finder = connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    await this.node.whenDiscovered();
+    const deadline = Date.now() + (options.findForMs ?? 60_000);
+    for (;;) {
+      try {
+        return await fetchContent(this.node, this.store, finder, hash, {
+          signal,
+          onProgress: options.onProgress,
+        });
+      } catch (error) {
+        if (signal.aborted || !(error instanceof NoHoldersError) || Date.now() >= deadline) {
+          throw error;
+        }
+        // Holders may still be connecting: ask the doorway again, then retry.
+        await this.node.discoverNow();
+        await sleep(1_000, signal);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const controller of this.#remote.values()) controller.abort();
+    this.#channel.close();
+  }
+
+  #announce(): void {
+    this.#post({ type: 'snapshot', leader: this.#id, snapshot: this.node.snapshot() });
+  }
+
+  #post(message: Message): void {
+    this.#channel.postMessage(message);
+  }
+
+  #onMessage(message: Message): void {
+    if (message.type === 'hello') this.#announce();
+    else if (message.type === 'cancel') this.#remote.get(message.id)?.abort();
+    else if (message.type === 'fetch') void this.#serveFetch(message);
+  }
+
+  async #serveFetch({ id, hash, findForMs }: { id: string; hash: string; findForMs?: number }) {
+    const controller = new AbortController();
+    this.#remote.set(id, controller);
+    try {
+      const manifest = await this.fetch(hash, {
+        signal: controller.signal,
+        findForMs,
+        onProgress: (progress) => this.#post({ type: 'progress', id, progress }),
+      });
+      this.#post({ type: 'done', id, manifest });
+    } catch (error) {
+      const { name, message } =
+        error instanceof Error ? error : { name: 'Error', message: String(error) };
+      this.#post({ type: 'failed', id, name, message });
+    } finally {
+      this.#remote.delete(id);
+    }
+  }
+}
+
+interface Pending {
+  leader: string | undefined;
+  resolve(manifest: StoredManifest): void;
+  reject(error: unknown): void;
+  onProgress?: (progress: FetchProgress) => void;
+}
+
+/** A tab that does not run the node: it mirrors the leader's state and asks it to fetch. */
+export class FollowerPeerService extends EventTarget implements PeerService {
+  readonly role = 'follower';
+  readonly #channel = new BroadcastChannel(CHANNEL);
+  readonly #pending = new Map<string, Pending>();
+  readonly #watchdog: ReturnType<typeof setInterval>;
+  #snapshot: NodeSnapshot | undefined;
+  #leader: string | undefined;
+  #lastHeard = 0;
+
+  constructor() {
+    super();
+    this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
+    this.#watchdog = setInterval(() => {
+      if (this.#leader && Date.now() - this.#lastHeard > LEADER_TIMEOUT_MS) this.#leaderGone();
+    }, HEARTBEAT_MS);
+    this.#channel.postMessage({ type: 'hello' } satisfies Message);
+  }
+
+  snapshot(): NodeSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  fetch(
+    input: string,
+    options: PeerFetchOptions & { findForMs?: number } = {},
+  ): Promise<StoredManifest> {
+    const hash = parseContentHash(input);
+    const id = crypto.randomUUID();
+    return new Promise<StoredManifest>((resolve, reject) => {
+      const { signal, onProgress } = options;
+      if (signal?.aborted) return reject(signal.reason);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.#channel.postMessage({ type: 'cancel', id } satisfies Message);
+          this.#pending.delete(id);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+      this.#pending.set(id, { leader: this.#leader, resolve, reject, onProgress });
+      this.#channel.postMessage({
+        type: 'fetch',
+        id,
+        hash,
+        findForMs: options.findForMs,
+      } satisfies Message);
+    });
+  }
+
+  /** Fails every fetch in flight (this tab is about to lead, or the leader went away). */
+  close(): void {
+    clearInterval(this.#watchdog);
+    this.#leaderGone();
+    this.#channel.close();
+  }
+
+  #leaderGone(): void {
+    this.#leader = undefined;
+    for (const [id, pending] of this.#pending) {
+      this.#pending.delete(id);
+      pending.reject(new LeaderGoneError());
+    }
+  }
+
+  #onMessage(message: Message): void {
+    if (message.type === 'snapshot') {
+      if (this.#leader !== undefined && this.#leader !== message.leader) this.#leaderGone();
+      this.#leader = message.leader;
+      this.#lastHeard = Date.now();
+      this.#snapshot = message.snapshot;
+      this.dispatchEvent(new Event('change'));
+      return;
+    }
+    if (message.type !== 'progress' && message.type !== 'done' && message.type !== 'failed') {
+      return;
+    }
+    const pending = this.#pending.get(message.id);
+    if (!pending) return;
+    if (message.type === 'progress') {
+      pending.onProgress?.(message.progress);
+    } else if (message.type === 'done') {
+      this.#pending.delete(message.id);
+      pending.resolve(message.manifest);
+    } else {
+      this.#pending.delete(message.id);
+      const error = new Error(message.message);
+      error.name = message.name;
+      pending.reject(error);
+    }
+  }
+}
