@@ -1,57 +1,78 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
+import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
 import { FetchPanel, parseShareLink } from './FetchPanel.tsx';
-import { errorMessage, formatBytes } from './format.ts';
+import { errorMessage } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
-import { applyUpdate, onUpdateReady } from './serviceWorker.ts';
+import { SettingsPanel } from './SettingsPanel.tsx';
+import { UpdateBanner } from './UpdateBanner.tsx';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
 import { usePeerNode } from './usePeerNode.ts';
+import { useStorageEstimate } from './useStorageEstimate.ts';
 
+/**
+ * The page: header (title, summary, storage), then the work area (a share link being
+ * fetched, adding files, the library) beside the network and settings, which matter less
+ * often and so sit aside (below, on a phone).
+ */
 export function App() {
   const library = useLibrary();
   const store = library.status === 'ready' ? library.store : undefined;
   const ingest = useIngest(store);
   const peer = usePeerNode(store);
+  const storage = useStorageEstimate(store);
   const shared = parseShareLink(location);
-  const [updateReady, setUpdateReady] = useState(false);
-  useEffect(() => onUpdateReady(() => setUpdateReady(true)), []);
+  // Bumped by "Try again": a new key gives the fetch panel a fresh attempt.
+  const [fetchAttempt, setFetchAttempt] = useState(0);
 
   return (
-    <main className="app">
-      <header className="app__header">
-        <h1>Elohim</h1>
-        {library.status === 'ready' && (
-          <p className="app__summary" data-testid="summary">
-            {library.items.length} item{library.items.length === 1 ? '' : 's'} ·{' '}
-            {formatBytes(library.items.reduce((sum, item) => sum + item.total_size, 0))}
+    <>
+      <a className="skip-link" href="#content">
+        Skip to content
+      </a>
+      <div className="app">
+        <AppHeader
+          items={library.status === 'ready' ? library.items : undefined}
+          storage={storage.estimate}
+          onPersist={() => void storage.persist()}
+        />
+        <UpdateBanner />
+        {library.status === 'failed' && (
+          <p role="alert" className="error callout">
+            The local store could not be opened: {errorMessage(library.error)}. This browser may
+            block storage for this site (private window or site settings); allow it and reload.
           </p>
         )}
-      </header>
-      {updateReady && (
-        <div className="banner" role="status" data-testid="update-ready">
-          A new version of Elohim is ready.{' '}
-          <button type="button" onClick={applyUpdate}>
-            Reload to update
-          </button>
+        <div className="app__layout">
+          <main id="content" className="app__main" tabIndex={-1}>
+            {shared && store && (
+              <FetchPanel
+                key={fetchAttempt}
+                hash={shared.hash}
+                name={shared.name}
+                store={store}
+                peer={peer}
+                onRetry={() => setFetchAttempt((n) => n + 1)}
+              />
+            )}
+            <DropZone disabled={!store} onFiles={ingest.add} />
+            <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
+            {library.status === 'opening' && (
+              <p className="muted" aria-busy="true">
+                Opening the local store…
+              </p>
+            )}
+            {store && library.status === 'ready' && <Library store={store} items={library.items} />}
+          </main>
+          <aside className="app__aside" aria-label="Network and settings">
+            <PeersPanel peer={peer} />
+            <SettingsPanel />
+          </aside>
         </div>
-      )}
-      {library.status === 'failed' && (
-        <p role="alert" className="error">
-          The local store could not be opened: {errorMessage(library.error)}. This browser may block
-          storage for this site (private window or site settings); allow it and reload.
-        </p>
-      )}
-      {shared && store && (
-        <FetchPanel hash={shared.hash} name={shared.name} store={store} peer={peer} />
-      )}
-      <DropZone disabled={!store} onFiles={ingest.add} />
-      <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
-      {library.status === 'opening' && <p aria-busy="true">Opening the local store…</p>}
-      {store && library.status === 'ready' && <Library store={store} items={library.items} />}
-      <PeersPanel peer={peer} />
-    </main>
+      </div>
+    </>
   );
 }

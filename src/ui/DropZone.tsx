@@ -29,9 +29,19 @@ export function DropZone({ disabled, onFiles }: Props) {
       onDragLeave={() => setOver(false)}
       onDrop={onDrop}
     >
-      <p id={hintId}>Drop files here to store them in this browser</p>
+      <h2 className="visually-hidden">Add files</h2>
+      <span className="dropzone__icon" aria-hidden="true">
+        ⇪
+      </span>
+      <p id={hintId} className="dropzone__hint">
+        Drop files here to store them in this browser
+        <span className="muted small dropzone__sub">
+          Any type, any size: each is checked against its hash on every read.
+        </span>
+      </p>
       <button
         type="button"
+        className="primary"
         disabled={disabled}
         aria-describedby={hintId}
         onClick={() => input.current?.click()}

@@ -35,11 +35,14 @@ export function FetchPanel({
   name,
   store,
   peer,
+  onRetry,
 }: {
   hash: string;
   name: string;
   store: ContentStore;
   peer: PeerState;
+  /** Starts a fresh attempt after a failure or a cancel. */
+  onRetry?: () => void;
 }) {
   const [state, setState] = useState<FetchState>({ status: 'waiting' });
   const controller = useRef<AbortController | undefined>(undefined);
@@ -90,17 +93,32 @@ export function FetchPanel({
   const progress =
     state.status === 'running' || state.status === 'done' ? state.progress : undefined;
   return (
-    <section className="fetch" aria-label={`Fetching ${name}`} data-testid="fetch">
+    <section className="panel fetch" aria-label={`Fetching ${name}`} data-testid="fetch">
+      <p className="fetch__eyebrow">Shared with you</p>
       <h2>{name}</h2>
-      <p className="muted">
+      <p className="muted small">
         <code>{hash}</code>
       </p>
-      {state.status === 'waiting' && <p aria-busy="true">Connecting to the network…</p>}
+      {/* Phases only, not every byte count: a screen reader should not recite the progress. */}
+      <p className="visually-hidden" role="status">
+        {announce(state, progress)}
+      </p>
+      {state.status === 'waiting' && (
+        <p aria-busy="true">
+          {peer.status === 'other-tab'
+            ? 'Waiting for the network: it runs in another tab of this browser. Close that tab or fetch there.'
+            : peer.status === 'failed'
+              ? `The network could not start: ${peer.error}. Reload the page to try again.`
+              : 'Connecting to the network…'}
+        </p>
+      )}
       {state.status === 'running' && (
         <>
+          {/* Without a size yet (still finding holders) the bar is indeterminate: it moves
+              without claiming a share done. */}
           <progress
             max={Math.max(progress?.totalBytes ?? 1, 1)}
-            value={progress?.bytesDone ?? 0}
+            value={progress?.totalBytes ? progress.bytesDone : undefined}
             aria-label={`Fetching ${name}`}
             data-testid="fetch-progress"
           />
@@ -150,6 +168,30 @@ export function FetchPanel({
         </p>
       )}
       {state.status === 'cancelled' && <p data-testid="fetch-status">Cancelled.</p>}
+      {(state.status === 'failed' || state.status === 'cancelled') && onRetry && (
+        <p>
+          <button type="button" className="primary" onClick={onRetry}>
+            Try again
+          </button>
+        </p>
+      )}
     </section>
   );
+}
+
+function announce(state: FetchState, progress: FetchProgress | undefined): string {
+  switch (state.status) {
+    case 'waiting':
+      return 'Connecting to the network';
+    case 'running':
+      if (!progress || progress.phase === 'finding') return 'Looking for peers that hold it';
+      if (progress.phase === 'verifying') return 'Verifying';
+      return `Downloading from ${progress.peers.length} peer${progress.peers.length === 1 ? '' : 's'}`;
+    case 'done':
+      return 'Fetched and verified';
+    case 'cancelled':
+      return 'Cancelled';
+    case 'failed':
+      return '';
+  }
 }

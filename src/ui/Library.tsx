@@ -1,139 +1,119 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
-import { shareLink } from './FetchPanel.tsx';
-import { errorMessage, formatBytes, shortHash } from './format.ts';
-import {
-  contentUrl,
-  contentUrlsAvailable,
-  downloadThroughWorker,
-  onContentReadFailed,
-} from './serviceWorker.ts';
+import { ItemDetails } from './ItemDetails.tsx';
+import { LibraryRow } from './LibraryRow.tsx';
+import { LibraryToolbar } from './LibraryToolbar.tsx';
+import { isSortOrder, matchesQuery, type SortOrder, sortItems } from './libraryQuery.ts';
+import { useItemReader } from './useItemReader.ts';
 
 interface Props {
   store: ContentStore;
   items: StoredManifest[];
 }
 
-/** What the store holds; each item opens in a new tab or downloads, after verification. */
-export function Library({ store, items }: Props) {
-  const [busy, setBusy] = useState<string | undefined>();
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const fail = useCallback(
-    (hash: string, message: string) => setErrors((all) => ({ ...all, [hash]: message })),
-    [],
-  );
+const SORT_KEY = 'elohim.sort';
 
-  // Streamed reads fail inside the service worker; it tells us which item and why.
-  useEffect(() => onContentReadFailed((event) => fail(event.hash, event.message)), [fail]);
-
-  const read = async (item: StoredManifest, action: 'open' | 'download') => {
-    const name = item.name || item.blob_hash;
-    setErrors(({ [item.blob_hash]: _, ...rest }) => rest);
-    if (contentUrlsAvailable()) {
-      // Streamed from IndexedDB by the service worker: any size, bounded memory.
-      if (action === 'open') window.open(contentUrl(item.blob_hash), '_blank', 'noopener');
-      else downloadThroughWorker(contentUrl(item.blob_hash, name));
-      return;
-    }
-    // Without a service worker (first load not yet controlled, or unsupported): via a Blob.
-    const tab = action === 'open' ? window.open('', '_blank') : null;
-    setBusy(item.blob_hash);
-    try {
-      const blob = await store.getBlob(item.blob_hash);
-      const url = URL.createObjectURL(blob);
-      if (tab) tab.location.href = url;
-      else clickLink(url, name);
-      // The tab or the download holds its own reference once it has started.
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    } catch (error) {
-      tab?.close();
-      fail(item.blob_hash, errorMessage(error));
-    } finally {
-      setBusy(undefined);
-    }
-  };
-
-  if (items.length === 0) {
-    return <p className="empty">Nothing stored yet. Add a file above.</p>;
-  }
-
-  return (
-    <table className="library" aria-label="Stored items">
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Size</th>
-          <th scope="col">Encoding</th>
-          <th scope="col">Hash</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((item) => {
-          const error = errors[item.blob_hash];
-          const label = item.name || shortHash(item.blob_hash);
-          return (
-            <tr key={item.blob_hash} data-testid="item" data-hash={item.blob_hash}>
-              <td className="library__name">{label}</td>
-              <td>{formatBytes(item.total_size)}</td>
-              <td data-testid="item-encoding">{item.encoding}</td>
-              <td>
-                <code title={item.blob_hash}>{shortHash(item.blob_hash)}</code>{' '}
-                <a
-                  href={shareLink(item.blob_hash, item.name)}
-                  data-testid="share-link"
-                  aria-label={`Share link for ${label}`}
-                  onClick={(event) => {
-                    event.preventDefault();
-                    void navigator.clipboard?.writeText(event.currentTarget.href);
-                  }}
-                >
-                  copy share link
-                </a>
-                {error && (
-                  <p role="alert" className="error" data-testid="item-error">
-                    {error}
-                  </p>
-                )}
-              </td>
-              <td className="library__actions">
-                <button
-                  type="button"
-                  disabled={busy === item.blob_hash}
-                  onClick={() => void read(item, 'open')}
-                  aria-label={`Open ${label}`}
-                >
-                  Open
-                </button>
-                <button
-                  type="button"
-                  disabled={busy === item.blob_hash}
-                  onClick={() => void read(item, 'download')}
-                  aria-label={`Download ${label}`}
-                >
-                  Download
-                </button>
-                <button
-                  type="button"
-                  onClick={() => void store.remove(item.blob_hash)}
-                  aria-label={`Remove ${label}`}
-                >
-                  Remove
-                </button>
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
-  );
+function savedSort(): SortOrder {
+  const saved = localStorage.getItem(SORT_KEY) ?? '';
+  return isSortOrder(saved) ? saved : 'newest';
 }
 
-function clickLink(href: string, downloadName: string): void {
-  const link = document.createElement('a');
-  link.href = href;
-  link.download = downloadName;
-  link.click();
+/** What the store holds: searchable, sortable; each item opens, downloads, shares, or shows its details. */
+export function Library({ store, items }: Props) {
+  const reader = useItemReader(store);
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<SortOrder>(savedSort);
+  const [selected, setSelected] = useState<string | undefined>();
+  const search = useRef<HTMLInputElement>(null);
+  // "added 5 minutes ago" must age while the page stays open.
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 60_000);
+    return () => clearInterval(timer);
+  }, []);
+  // Where focus goes back to when the details close (the name that opened them).
+  const opener = useRef<HTMLElement | null>(null);
+
+  const shown = useMemo(
+    () =>
+      sortItems(
+        items.filter((item) => matchesQuery(item, query)),
+        sort,
+      ),
+    [items, query, sort],
+  );
+  // Removed here or in another tab: the details of a vanished item close by themselves.
+  const details = items.find((item) => item.blob_hash === selected);
+
+  const showDetails = useCallback((item: StoredManifest) => {
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setSelected(item.blob_hash);
+  }, []);
+
+  const closeDetails = useCallback(() => {
+    setSelected(undefined);
+    const back = opener.current?.isConnected ? opener.current : search.current;
+    // After React has removed the dialog, or the browser puts focus back on <body>.
+    requestAnimationFrame(() => back?.focus());
+  }, []);
+
+  return (
+    <section className="library" aria-labelledby="library-heading">
+      <h2 id="library-heading">Library</h2>
+      {items.length === 0 ? (
+        <p className="empty">
+          Nothing stored yet. Add a file above: it stays in this browser, and its share link lets
+          other people fetch it from you.
+        </p>
+      ) : (
+        <>
+          <LibraryToolbar
+            query={query}
+            onQuery={setQuery}
+            sort={sort}
+            onSort={(order) => {
+              setSort(order);
+              localStorage.setItem(SORT_KEY, order);
+            }}
+            shown={shown.length}
+            total={items.length}
+            searchRef={search}
+          />
+          {shown.length === 0 ? (
+            <p className="empty" data-testid="library-no-match">
+              Nothing matches “{query}”. Search looks at names, types (like <code>image/png</code>)
+              and the start of hashes.{' '}
+              <button type="button" className="linklike" onClick={() => setQuery('')}>
+                Clear the search
+              </button>
+            </p>
+          ) : (
+            <ul className="items" aria-label="Stored items">
+              {shown.map((item) => (
+                <LibraryRow
+                  key={item.blob_hash}
+                  item={item}
+                  now={now}
+                  error={reader.errors[item.blob_hash]}
+                  busy={reader.busy === item.blob_hash}
+                  onRead={(it, action) => void reader.read(it, action)}
+                  onShowDetails={showDetails}
+                />
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+      {details && (
+        <ItemDetails
+          item={details}
+          store={store}
+          error={reader.errors[details.blob_hash]}
+          busy={reader.busy === details.blob_hash}
+          onRead={(it, action) => void reader.read(it, action)}
+          onClose={closeDetails}
+        />
+      )}
+    </section>
+  );
 }

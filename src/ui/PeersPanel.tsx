@@ -4,9 +4,30 @@ function short(peerId: string): string {
   return `${peerId.slice(0, 8)}…${peerId.slice(-6)}`;
 }
 
+const DOORWAY_STATUS_LABELS: Record<string, string> = {
+  connected: 'connected',
+  connecting: 'connecting…',
+  offline: 'offline',
+};
+
 /** Who this browser is connected to, how (direct WebRTC or through the relay), and the doorways. */
 export function PeersPanel({ peer }: { peer: PeerState }) {
-  if (peer.status === 'starting') return <p aria-busy="true">Starting the network…</p>;
+  return (
+    <section className="panel peers" aria-labelledby="network-heading">
+      <h2 id="network-heading">Network</h2>
+      <NetworkState peer={peer} />
+    </section>
+  );
+}
+
+function NetworkState({ peer }: { peer: PeerState }) {
+  if (peer.status === 'starting') {
+    return (
+      <p className="muted" aria-busy="true">
+        Starting the network…
+      </p>
+    );
+  }
   if (peer.status === 'other-tab') {
     return (
       <p className="muted" data-testid="network-other-tab">
@@ -17,27 +38,33 @@ export function PeersPanel({ peer }: { peer: PeerState }) {
   if (peer.status === 'failed') {
     return (
       <p role="alert" className="error">
-        The network could not start: {peer.error}. Reload the page to try again.
+        The network could not start: {peer.error}. Your files stay available here; reload the page
+        to try again, or check the doorways in Settings.
       </p>
     );
   }
   const { snapshot } = peer;
   const others = snapshot.peers.filter((p) => !p.doorway);
+  const reachable = snapshot.webrtcAddrs.length > 0;
   return (
-    <section className="peers" aria-label="Network" data-testid="peers-panel">
-      <h2>Network</h2>
-      <p>
-        This browser: <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}
-        <span data-testid="reachable">
-          {snapshot.webrtcAddrs.length > 0
-            ? '· reachable by other browsers'
-            : '· not yet reachable'}
+    <div data-testid="peers-panel">
+      <p className="peers__self">
+        <span className={`dot ${reachable ? 'dot--ok' : 'dot--wait'}`} aria-hidden="true" />
+        This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}
+        <span data-testid="reachable" role="status">
+          {reachable ? '· reachable by other browsers' : '· not yet reachable'}
         </span>
       </p>
+      <h3 className="visually-hidden">Doorways</h3>
       <ul className="peers__doorways">
         {snapshot.doorways.map((d) => (
           <li key={d.origin} data-testid="doorway" data-status={d.status}>
-            Doorway {d.origin}: <strong>{d.status}</strong>
+            <span
+              className={`dot ${d.status === 'connected' ? 'dot--ok' : d.status === 'offline' ? 'dot--bad' : 'dot--wait'}`}
+              aria-hidden="true"
+            />
+            Doorway <span className="peers__origin">{d.origin}</span>:{' '}
+            <strong>{DOORWAY_STATUS_LABELS[d.status] ?? d.status}</strong>
             {d.error && d.status !== 'connected' && <span className="muted"> — {d.error}</span>}
             {d.retryAt && d.status === 'offline' && (
               <span className="muted">
@@ -48,8 +75,11 @@ export function PeersPanel({ peer }: { peer: PeerState }) {
           </li>
         ))}
       </ul>
+      <h3 className="peers__subhead">Connected peers</h3>
       {others.length === 0 ? (
-        <p className="muted">No other peers connected yet.</p>
+        <p className="muted small">
+          No other peers connected yet. They appear here when someone else opens the app.
+        </p>
       ) : (
         <ul className="peers__list" aria-label="Connected peers">
           {others.map((p) => (
@@ -65,6 +95,6 @@ export function PeersPanel({ peer }: { peer: PeerState }) {
           ))}
         </ul>
       )}
-    </section>
+    </div>
   );
 }

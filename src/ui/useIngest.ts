@@ -13,6 +13,12 @@ export interface IngestJob {
 }
 
 /**
+ * A stored file shows up in the library at once; its finished row lingers only long enough
+ * to be noticed. Failed and cancelled rows stay until dismissed: they carry a message.
+ */
+const DONE_LINGER_MS = 4_000;
+
+/**
  * Files are stored one after another: IndexedDB writes are the bottleneck, so running puts in
  * parallel would only split the same throughput and hold more memory.
  */
@@ -48,6 +54,7 @@ export function useIngest(store: ContentStore | undefined) {
               onProgress: (p) => update(id, { bytesDone: p.bytesDone }),
             });
             update(id, { state: 'done', bytesDone: file.size, hash: manifest.blob_hash });
+            setTimeout(() => setJobs((all) => all.filter((job) => job.id !== id)), DONE_LINGER_MS);
           } catch (error) {
             if (controller.signal.aborted) update(id, { state: 'cancelled' });
             else update(id, { state: 'failed', error: errorMessage(error) });

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
 import type { NodeSnapshot, PeerNode } from '../net/index.ts';
+import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
 
 export type PeerState =
@@ -14,15 +15,7 @@ const LOCK = 'elohim-peer-node';
 
 /** Doorways to use: the settings' list, else the origin that served the app. */
 export function configuredDoorways(): string[] {
-  try {
-    const saved = JSON.parse(localStorage.getItem('elohim.doorways') ?? 'null');
-    if (Array.isArray(saved) && saved.every((d) => typeof d === 'string') && saved.length > 0) {
-      return saved;
-    }
-  } catch {
-    // fall through to the default
-  }
-  return [location.origin];
+  return savedDoorways() ?? [location.origin];
 }
 
 let started: Promise<PeerNode> | undefined;

@@ -1,0 +1,41 @@
+import type { StoredManifest } from '../content/index.ts';
+import { formatDateTime } from './format.ts';
+
+/** A peer known to hold a copy; filled in once holders are tracked (see `holders`). */
+export interface KnownHolder {
+  peerId: string;
+  direct: boolean;
+}
+
+interface Props {
+  item: StoredManifest;
+  /**
+   * Peers known to hold the item. Nothing records holders yet: they are discovered by asking
+   * connected peers `Have` when someone fetches. When the node keeps that answer, pass it here.
+   */
+  holders?: KnownHolder[];
+}
+
+/** Where the copies of an item live: here, and (when known) on which peers. */
+export function CopyLocations({ item, holders = [] }: Props) {
+  return (
+    <ul className="locations" data-testid="copy-locations">
+      <li>
+        <strong>This browser</strong> — stored and checked against its hash
+        {item.verified_at ? `, last fully verified ${formatDateTime(item.verified_at)}` : ''}.
+      </li>
+      {holders.map((holder) => (
+        <li key={holder.peerId}>
+          Peer <code title={holder.peerId}>{holder.peerId.slice(-8)}</code> (
+          {holder.direct ? 'direct' : 'relayed'})
+        </li>
+      ))}
+      {holders.length === 0 && (
+        <li className="muted">
+          Peers that hold it are found when someone fetches it: anyone with the share link asks the
+          peers online, and takes pieces from every one that has it.
+        </li>
+      )}
+    </ul>
+  );
+}
