@@ -73,9 +73,9 @@ test('a new version waits until the person chooses to reload, and nothing is los
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
     const banner = page.getByTestId('update-ready');
     await expect(banner).toBeVisible();
+    const reloaded = page.waitForEvent('load');
     await banner.getByRole('button', { name: 'Reload to update' }).click();
-
-    await page.waitForEvent('load');
+    await reloaded;
     await expect(page.getByTestId('update-ready')).toHaveCount(0);
     // The waiting version took over: nothing is waiting any more.
     expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(before);

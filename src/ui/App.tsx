@@ -53,7 +53,6 @@ export function App() {
                 key={fetchAttempt}
                 hash={shared.hash}
                 name={shared.name}
-                store={store}
                 peer={peer}
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />

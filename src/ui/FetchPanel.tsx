@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { ContentStore } from '../content/index.ts';
-import type { FetchProgress } from '../net/index.ts';
+import type { FetchProgress, PeerService } from '../net/index.ts';
 import { errorMessage, formatBytes } from './format.ts';
 import { contentUrl, downloadThroughWorker } from './serviceWorker.ts';
 import type { PeerState } from './usePeerNode.ts';
@@ -33,38 +32,38 @@ export function shareLink(hash: string, name?: string): string {
 export function FetchPanel({
   hash,
   name,
-  store,
   peer,
   onRetry,
 }: {
   hash: string;
   name: string;
-  store: ContentStore;
   peer: PeerState;
   /** Starts a fresh attempt after a failure or a cancel. */
   onRetry?: () => void;
 }) {
   const [state, setState] = useState<FetchState>({ status: 'waiting' });
   const controller = useRef<AbortController | undefined>(undefined);
-  const node = peer.status === 'running' ? peer.node : undefined;
+  // The service can change under a running fetch (this tab takes over the network when the
+  // leading tab closes): the loop reads the current one at each attempt.
+  const service = useRef<PeerService | undefined>(undefined);
+  service.current = peer.status === 'running' ? peer.service : undefined;
+  const ready = service.current !== undefined;
 
   useEffect(() => {
-    if (!node || controller.current) return;
+    if (!ready || controller.current) return;
     const abort = new AbortController();
     controller.current = abort;
     void (async () => {
-      const { connectedPeersFinder, fetchContent, NoHoldersError } = await import(
-        '../net/index.ts'
-      );
-      const finder = connectedPeersFinder(() => node.directPeers(), node.libp2p);
-      await node.whenDiscovered();
-      const deadline = Date.now() + FIND_DEADLINE_MS;
+      const { LeaderGoneError } = await import('../net/index.ts');
       setState({ status: 'running' });
       let last: FetchProgress | undefined;
       for (;;) {
         try {
-          const manifest = await fetchContent(node, store, finder, hash, {
+          const active = service.current;
+          if (!active) throw new LeaderGoneError();
+          const manifest = await active.fetch(hash, {
             signal: abort.signal,
+            findForMs: FIND_DEADLINE_MS,
             onProgress: (progress) => {
               last = progress;
               setState({ status: 'running', progress });
@@ -77,10 +76,9 @@ export function FetchPanel({
             setState({ status: 'cancelled' });
             return;
           }
-          if (error instanceof NoHoldersError && Date.now() < deadline) {
-            // Holders may still be connecting: ask the doorway again, then retry.
-            await node.discoverNow();
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          if (error instanceof LeaderGoneError) {
+            // Another tab (or this one) is starting the network: try again through it.
+            await new Promise((resolve) => setTimeout(resolve, 500));
             continue;
           }
           setState({ status: 'failed', error: errorMessage(error) });
@@ -88,7 +86,7 @@ export function FetchPanel({
         }
       }
     })();
-  }, [node, store, hash, name]);
+  }, [ready, hash, name]);
 
   const progress =
     state.status === 'running' || state.status === 'done' ? state.progress : undefined;
@@ -105,11 +103,9 @@ export function FetchPanel({
       </p>
       {state.status === 'waiting' && (
         <p aria-busy="true">
-          {peer.status === 'other-tab'
-            ? 'Waiting for the network: it runs in another tab of this browser. Close that tab or fetch there.'
-            : peer.status === 'failed'
-              ? `The network could not start: ${peer.error}. Reload the page to try again.`
-              : 'Connecting to the network…'}
+          {peer.status === 'failed'
+            ? `The network could not start: ${peer.error}. Reload the page to try again.`
+            : 'Connecting to the network…'}
         </p>
       )}
       {state.status === 'running' && (

@@ -28,13 +28,6 @@ function NetworkState({ peer }: { peer: PeerState }) {
       </p>
     );
   }
-  if (peer.status === 'other-tab') {
-    return (
-      <p className="muted" data-testid="network-other-tab">
-        Networking runs in another tab of this browser; this tab takes over if that one closes.
-      </p>
-    );
-  }
   if (peer.status === 'failed') {
     return (
       <p role="alert" className="error">
@@ -43,11 +36,29 @@ function NetworkState({ peer }: { peer: PeerState }) {
       </p>
     );
   }
-  const { snapshot } = peer;
+  const { snapshot, service } = peer;
+  const role = (
+    <p className="muted small" data-testid="network-role" data-role={service.role}>
+      {service.role === 'leader'
+        ? 'This tab runs the network for every tab of this browser.'
+        : 'The network runs in another tab of this browser; this tab takes over if that one closes.'}
+    </p>
+  );
+  if (!snapshot) {
+    return (
+      <>
+        {role}
+        <p className="muted" aria-busy="true">
+          Waiting for the tab that runs the network…
+        </p>
+      </>
+    );
+  }
   const others = snapshot.peers.filter((p) => !p.doorway);
   const reachable = snapshot.webrtcAddrs.length > 0;
   return (
     <div data-testid="peers-panel">
+      {role}
       <p className="peers__self">
         <span className={`dot ${reachable ? 'dot--ok' : 'dot--wait'}`} aria-hidden="true" />
         This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}

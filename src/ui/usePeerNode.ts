@@ -1,15 +1,18 @@
 import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
-import type { NodeSnapshot, PeerNode } from '../net/index.ts';
+import type { NodeSnapshot, PeerService } from '../net/index.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
 
 export type PeerState =
   | { status: 'starting' }
-  /** Another tab of this browser runs the node (one identity, one node); this tab waits its turn. */
-  | { status: 'other-tab' }
   | { status: 'failed'; error: string }
-  | { status: 'running'; node: PeerNode; snapshot: NodeSnapshot };
+  /**
+   * `service.role` says whether this tab runs the node (leader) or uses the one running in
+   * another tab of this browser (follower); `snapshot` is undefined until a follower has heard
+   * from the leader.
+   */
+  | { status: 'running'; service: PeerService; snapshot: NodeSnapshot | undefined };
 
 const LOCK = 'elohim-peer-node';
 
@@ -18,35 +21,51 @@ export function configuredDoorways(): string[] {
   return savedDoorways() ?? [location.origin];
 }
 
-let started: Promise<PeerNode> | undefined;
+/** This page's current service: a follower until (and unless) this tab gets the lock. */
+let current: PeerService | undefined;
+let startError: unknown;
+const serviceChanged = new EventTarget();
+let started = false;
+
+function setService(service: PeerService): void {
+  current = service;
+  serviceChanged.dispatchEvent(new Event('change'));
+}
 
 /**
- * Starts this page's libp2p node once, holding a Web Lock so that only one tab per browser
- * profile runs it; when that tab closes the lock passes to a waiting tab, which starts its own.
- * libp2p loads on demand so it stays off the first paint.
+ * One node per browser profile: the tab holding the Web Lock runs it; the others follow it
+ * over a BroadcastChannel and queue for the lock, so when the leading tab closes the next tab
+ * starts its own node at once. libp2p loads on demand so it stays off the first paint.
  */
-function startNode(store: ContentStore, onWaiting: () => void): Promise<PeerNode> {
-  started ??= new Promise<PeerNode>((resolve, reject) => {
-    const run = async () => {
-      try {
-        const { PeerNode } = await import('../net/index.ts');
-        resolve(await PeerNode.start({ doorways: configuredDoorways(), store }));
-      } catch (error) {
-        reject(error);
-        return;
-      }
-      // Hold the lock for the life of the page.
-      await new Promise(() => {});
-    };
-    navigator.locks
-      .request(LOCK, { ifAvailable: true }, async (lock) => {
-        if (lock) return run();
-        onWaiting();
-        return navigator.locks.request(LOCK, run);
-      })
-      .catch(reject);
-  });
-  return started;
+function startPeerService(store: ContentStore): void {
+  if (started) return;
+  started = true;
+  const lead = async () => {
+    try {
+      const { LeaderPeerService, PeerNode } = await import('../net/index.ts');
+      const node = await PeerNode.start({ doorways: configuredDoorways(), store });
+      // Fetches this tab had sent to the old leader fail now and are retried here.
+      current?.close();
+      setService(new LeaderPeerService(node, store));
+    } catch (error) {
+      startError = error;
+      serviceChanged.dispatchEvent(new Event('change'));
+      return;
+    }
+    // Hold the lock for the life of the page.
+    await new Promise(() => {});
+  };
+  navigator.locks
+    .request(LOCK, { ifAvailable: true }, async (lock) => {
+      if (lock) return lead();
+      const { FollowerPeerService } = await import('../net/index.ts');
+      setService(new FollowerPeerService());
+      return navigator.locks.request(LOCK, lead);
+    })
+    .catch((error: unknown) => {
+      startError = error;
+      serviceChanged.dispatchEvent(new Event('change'));
+    });
 }
 
 export function usePeerNode(store: ContentStore | undefined): PeerState {
@@ -54,24 +73,25 @@ export function usePeerNode(store: ContentStore | undefined): PeerState {
 
   useEffect(() => {
     if (!store) return;
-    let live = true;
     let unsubscribe = () => {};
-    startNode(
-      store,
-      () => live && setState((s) => (s.status === 'starting' ? { status: 'other-tab' } : s)),
-    ).then(
-      (node) => {
-        if (!live) return;
-        const update = () =>
-          live && setState({ status: 'running', node, snapshot: node.snapshot() });
-        node.addEventListener('change', update);
-        unsubscribe = () => node.removeEventListener('change', update);
-        update();
-      },
-      (error: unknown) => live && setState({ status: 'failed', error: errorMessage(error) }),
-    );
+    const follow = () => {
+      unsubscribe();
+      if (startError !== undefined) {
+        setState({ status: 'failed', error: errorMessage(startError) });
+        return;
+      }
+      const service = current;
+      if (!service) return;
+      const update = () => setState({ status: 'running', service, snapshot: service.snapshot() });
+      service.addEventListener('change', update);
+      unsubscribe = () => service.removeEventListener('change', update);
+      update();
+    };
+    serviceChanged.addEventListener('change', follow);
+    startPeerService(store);
+    follow();
     return () => {
-      live = false;
+      serviceChanged.removeEventListener('change', follow);
       unsubscribe();
     };
   }, [store]);
