@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --json]`: runs the benchmarks in headless Chromium on a real origin
- * served by the doorway, each beside a baseline measured in the same run, and prints a table
- * (or, with --json, one JSON object per line).
+ * `npm run bench [-- --json] [-- --only=erasure,network]`: runs the benchmarks in headless
+ * Chromium on a real origin served by the doorway, each beside a baseline measured in the same
+ * run, and prints a table (or, with --json, one JSON object per line). The page suites run in
+ * one page; `network` drives several browser profiles from here (bench/network.ts).
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,7 @@ import { openProfile } from '../e2e/support/browser.ts';
 import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
 import { buildHarness } from '../e2e/support/harness.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
+import { networkSuite } from './network.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
@@ -16,6 +18,7 @@ const json = process.argv.includes('--json') || process.env.npm_config_json === 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 
 const SUITES: BenchSuite[] = ['erasure', 'sha256', 'ingest'];
+const selected = (suite: string) => !only || only.split(',').includes(suite);
 
 function printTable(metrics: Metric[]): void {
   const rows = metrics.map((m) => [
@@ -33,12 +36,13 @@ function printTable(metrics: Metric[]): void {
   for (const row of rows) console.log(line(row));
 }
 
-async function main(): Promise<void> {
+async function pageSuites(emit: (metric: Metric) => void): Promise<void> {
+  const suites = SUITES.filter(selected);
+  if (suites.length === 0) return;
   const outDir = join(ROOT, '.tmp', 'bench-harness');
   await buildHarness('bench/page.ts', outDir);
   const doorway = await startDoorwayProcess(['--static', outDir, '--log-level', 'silent']);
   const profile = await openProfile();
-  const all: Metric[] = [];
   try {
     const page = await profile.context.newPage();
     page.on('console', (message) => {
@@ -46,21 +50,31 @@ async function main(): Promise<void> {
     });
     await page.goto(doorway.url);
     await page.waitForFunction(() => 'elohimBench' in window);
-    for (const suite of SUITES) {
-      if (only && !only.split(',').includes(suite)) continue;
+    for (const suite of suites) {
       if (!json) console.error(`running ${suite}…`);
       const metrics = await page.evaluate(
         (name) => (window as unknown as BenchWindow).elohimBench.run(name),
         suite,
       );
-      for (const metric of metrics) {
-        all.push(metric);
-        if (json) console.log(JSON.stringify(metric));
-      }
+      for (const metric of metrics) emit(metric);
     }
   } finally {
     await profile.close();
     await doorway.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const all: Metric[] = [];
+  const emit = (metric: Metric) => {
+    all.push(metric);
+    if (json) console.log(JSON.stringify(metric));
+  };
+  await pageSuites(emit);
+  if (selected('network')) {
+    if (!json) console.error('running network…');
+    const log = json ? () => {} : (line: string) => console.error(line);
+    for (const metric of await networkSuite({ log })) emit(metric);
   }
   if (!json) printTable(all);
 }
