@@ -16,6 +16,7 @@ import {
   PeerNode,
 } from '../src/net/index.ts';
 import { fetchManifest, fetchPieces } from '../src/net/shard/index.ts';
+import { randomBlob, randomBytes } from './random.ts';
 
 const MiB = 1024 * 1024;
 
@@ -38,22 +39,6 @@ async function until(ready: () => boolean, timeoutMs: number, what: string): Pro
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
     await sleep(100);
   }
-}
-
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)));
-  }
-  return bytes;
-}
-
-/** A random Blob built from 1 MiB parts (random: Chromium compresses IndexedDB values). */
-function randomBlob(size: number): Blob {
-  const parts: Uint8Array[] = [];
-  for (let offset = 0; offset < size; offset += MiB)
-    parts.push(randomBytes(Math.min(MiB, size - offset)));
-  return new Blob(parts as BlobPart[]);
 }
 
 /**

@@ -9,25 +9,9 @@ import { openDB } from 'idb';
 import { createIncrementalHasher, openContentStore } from '../src/content/index.ts';
 import { createCodec, StripeEncoder, StripeReconstructor } from '../src/erasure/index.ts';
 import { type BenchSuite, type Metric, mbps, medianMs } from './metrics.ts';
+import { randomBlob, randomBytes } from './random.ts';
 
 const MiB = 1024 * 1024;
-
-/** Random bytes: Chromium compresses IndexedDB values, so anything else would flatter the store. */
-function randomBytes(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)));
-  }
-  return bytes;
-}
-
-/** A random Blob built from 1 MiB parts, so the page never holds it whole. */
-function randomBlob(size: number): Blob {
-  const parts: Uint8Array[] = [];
-  for (let offset = 0; offset < size; offset += MiB)
-    parts.push(randomBytes(Math.min(MiB, size - offset)));
-  return new Blob(parts as BlobPart[]);
-}
 
 function ratio(name: string, ours: number, base: number, target: string, note: string): Metric {
   return { metric: name, value: ours / base, unit: 'x', target, note };

@@ -14,7 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityError, KEY_FILE } from './identity.ts';
-import './node-websocket.ts';
+import '../src/test-support/node-websocket.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
 import { testConfig } from './test-support.ts';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode as rsEncode, StripeEncoder } from '../erasure/index.ts';
+import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
   type ContentChangeEvent,
   type ContentStore,
@@ -27,17 +28,7 @@ const SMALL = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB };
 
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
 
-function bytes(n: number, seed = n + 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const bytes = pseudoRandomBytes;
 
 /** Deterministic Fisher–Yates. */
 function shuffle<T>(items: readonly T[], seed = 7): T[] {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ReedSolomonErasure } from '@digitaldefiance/reed-solomon-erasure.wasm';
 import { describe, expect, it } from 'vitest';
+import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
   availableKernels,
   createCodec,
@@ -27,18 +28,7 @@ import {
   TOTAL_SHARDS,
 } from './index.ts';
 
-/** Deterministic xorshift32 bytes. */
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const randomBytes = pseudoRandomBytes;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
