@@ -134,13 +134,15 @@ test('a quota error mid-write leaves no item and no stored pieces', async ({
 }) => {
   const file = await writeRandomFile(files.dir, 'quota.bin', 48 * MiB);
   const { context } = await openProfile();
-  const page = await openApp(context, doorway.url);
-  // Chromium's own quota machinery, lowered for this origin: the put fails part-way through.
-  const cdp = await context.newCDPSession(page);
+  // Chromium's own quota machinery, lowered for this origin before its first visit (made once
+  // the app was running, Chromium did not apply it here): the put fails part-way through.
+  const blank = context.pages()[0] ?? (await context.newPage());
+  const cdp = await context.newCDPSession(blank);
   await cdp.send('Storage.overrideQuotaForOrigin', {
     origin: new URL(doorway.url).origin,
     quotaSize: 12 * MiB,
   });
+  const page = await openApp(context, doorway.url);
   await addFiles(page, [file.path]);
   const ingest = page.getByTestId('ingest');
   await expect(ingest.getByTestId('ingest-state')).toContainText('Failed', { timeout: 60_000 });
