@@ -13,10 +13,10 @@ const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('
 const MiB = 1024 * 1024;
 
 type Handler = ((ev: { data: unknown }) => void) | null;
-const scope: { onmessage: Handler; postMessage(m: unknown): void } = {
+const scope: { onmessage: Handler; postMessage(m: unknown, transfer?: Transferable[]): void } = {
   onmessage: null,
-  postMessage(m) {
-    const data = structuredClone(m);
+  postMessage(m, transfer = []) {
+    const data = structuredClone(m, { transfer });
     setTimeout(() => current?.onmessage?.({ data }));
   },
 };
@@ -64,6 +64,24 @@ describe('worker hashing', () => {
       else await h.update(part);
     }
     expect(await h.digest()).toBe(sha(all));
+    svc.close();
+  });
+
+  it('hands each buffer back once hashed when asked to (recycle)', async () => {
+    const svc = new WorkerHashService(() => new FakeWorker() as unknown as Worker, 2);
+    const all = data(20 * MiB + 3);
+    const back: ArrayBuffer[] = [];
+    const h = svc.createHasher({ recycle: (buf) => back.push(buf) });
+    const sent: number[] = [];
+    for (let off = 0; off < all.length; off += MiB) {
+      const part = all.slice(off, off + MiB);
+      sent.push(part.byteLength);
+      // Transferred: gone from here until it comes back; copied: the copy comes back.
+      if ((off / MiB) % 2) await h.update(part, { transfer: true });
+      else await h.update(part);
+    }
+    expect(await h.digest()).toBe(sha(all));
+    expect(back.map((b) => b.byteLength)).toEqual(sent);
     svc.close();
   });
 

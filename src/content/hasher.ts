@@ -10,6 +10,7 @@
  */
 import { createSHA256 } from 'hash-wasm';
 import { type ContentHash, hashFromHex, toHex } from './address.ts';
+import { forEachSlice } from './blob-reader.ts';
 import { abortReason, ContentError } from './errors.ts';
 import type { FromHashWorker, ToHashWorker } from './hash-protocol.ts';
 
@@ -36,10 +37,20 @@ export interface IncrementalHasher {
   cancel(): void;
 }
 
+export interface CreateHasherOptions {
+  /** Bytes this hasher will see, used to balance hashers over worker threads. */
+  sizeHint?: number;
+  /**
+   * Called with each buffer `update` took (transferred, or the copy it made) once hashed,
+   * for the caller to reuse: dropped buffers are garbage until the next GC, which V8 runs
+   * late when the JS heap is small, so a stream of fresh buffers inflates resident memory.
+   */
+  recycle?: (buf: ArrayBuffer) => void;
+}
+
 export interface HashService {
   readonly kind: 'worker' | 'inline';
-  /** `sizeHint`: bytes this hasher will see, used to balance hashers over worker threads. */
-  createHasher(opts?: { sizeHint?: number }): IncrementalHasher;
+  createHasher(opts?: CreateHasherOptions): IncrementalHasher;
   close(): void;
 }
 
@@ -70,23 +81,27 @@ const DEFAULT_SLICE = 4 * 1024 * 1024;
 export class InlineHashService implements HashService {
   readonly kind = 'inline' as const;
 
-  createHasher(): IncrementalHasher {
+  createHasher(options: CreateHasherOptions = {}): IncrementalHasher {
     const ready = createSHA256();
     ready.catch(() => {});
     let cancelled = false;
     return {
-      async update(bytes) {
-        if (!cancelled) (await ready).update(bytes);
+      async update(bytes, opts) {
+        if (cancelled) return;
+        (await ready).update(bytes);
+        if (opts?.transfer && bytes.buffer instanceof ArrayBuffer) options.recycle?.(bytes.buffer);
       },
       async updateBlob(blob, opts = {}) {
         const h = await ready;
-        const sliceSize = opts.sliceSize ?? DEFAULT_SLICE;
-        for (let off = 0; off < blob.size; off += sliceSize) {
-          if (opts.signal?.aborted) throw abortReason(opts.signal);
-          if (cancelled) return;
-          h.update(new Uint8Array(await blob.slice(off, off + sliceSize).arrayBuffer()));
-          opts.onProgress?.(Math.min(blob.size, off + sliceSize));
-        }
+        const { signal } = opts;
+        if (signal?.aborted) throw abortReason(signal);
+        await forEachSlice(blob, opts.sliceSize ?? DEFAULT_SLICE, (bytes, end) => {
+          if (signal?.aborted || cancelled) return false;
+          h.update(bytes);
+          opts.onProgress?.(end);
+          return true;
+        });
+        if (signal?.aborted) throw abortReason(signal);
       },
       async digest() {
         return hashFromHex((await ready).digest('hex'));
@@ -101,7 +116,7 @@ export class InlineHashService implements HashService {
 }
 
 interface Waiter {
-  onAck: (len: number) => void;
+  onAck: (len: number, buf?: ArrayBuffer) => void;
   onProgress?: ((bytes: number) => void) | undefined;
   onBlobDone: () => void;
   onDigest: (hex: string) => void;
@@ -181,7 +196,7 @@ export class WorkerHashService implements HashService {
     if (!w) return;
     switch (msg.t) {
       case 'ack':
-        w.onAck(msg.len);
+        w.onAck(msg.len, msg.buf);
         break;
       case 'progress':
         w.onProgress?.(msg.bytes);
@@ -202,7 +217,7 @@ export class WorkerHashService implements HashService {
     }
   }
 
-  createHasher(opts: { sizeHint?: number } = {}): IncrementalHasher {
+  createHasher(opts: CreateHasherOptions = {}): IncrementalHasher {
     const id = this.nextId++;
     // Unknown sizes count as 1 MiB so that they still spread.
     this.assign(id, Math.max(1, opts.sizeHint ?? 1 << 20));
@@ -227,8 +242,9 @@ export class WorkerHashService implements HashService {
       });
     let draining = false;
     const waiter: Waiter = {
-      onAck: (len) => {
+      onAck: (len, buf) => {
         inflight -= len;
+        if (buf) opts.recycle?.(buf);
         if (draining && inflight <= MAX_INFLIGHT / 2) {
           draining = false;
           finish();
@@ -239,7 +255,7 @@ export class WorkerHashService implements HashService {
       onError: fail,
     };
     this.waiters.set(id, waiter);
-    this.send({ t: 'create', id });
+    this.send({ t: 'create', id, ...(opts.recycle ? { recycle: true } : {}) });
     return {
       update: async (bytes, opts) => {
         if (error) throw error;
