@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode as rsEncode } from '../erasure/index.ts';
+import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
   type ContentChangeEvent,
   ContentError,
@@ -26,18 +27,7 @@ const SMALL = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB };
 
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
 
-/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-function bytes(n: number, seed = n + 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const bytes = pseudoRandomBytes;
 
 let dbCounter = 0;
 const stores: ContentStore[] = [];
