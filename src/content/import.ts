@@ -36,7 +36,15 @@ import {
   type StoredManifest,
   shardLength,
 } from './manifest.ts';
-import { asBytes, commitPut, type Db, discardPut, exactBuffer, quiet } from './store.ts';
+import {
+  asBytes,
+  commitPut,
+  type Db,
+  discardPut,
+  exactBuffer,
+  quiet,
+  recordPending,
+} from './store.ts';
 
 /** A manifest as a peer sends it: everything but our local `storage_key`. */
 export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
@@ -371,12 +379,11 @@ export async function beginImport(
   const release = ctx.locks ? await holdLock(ctx.locks, putLockName(id)) : () => {};
   try {
     if (signal?.aborted) throw abortReason(signal);
-    await ctx.db.put('pending', {
+    await recordPending(ctx.db, {
       id,
       owner: ctx.instanceId,
-      started_at: new Date().toISOString(),
-      total_size: manifest.total_size,
-      ...(manifest.name !== undefined ? { name: manifest.name } : {}),
+      totalSize: manifest.total_size,
+      name: manifest.name,
     });
   } catch (e) {
     release();

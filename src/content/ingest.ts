@@ -37,7 +37,7 @@ import {
   type StoredManifest,
   type Thresholds,
 } from './manifest.ts';
-import { commitPut, type Db, discardPut, exactBuffer, quiet } from './store.ts';
+import { commitPut, type Db, discardPut, exactBuffer, quiet, recordPending } from './store.ts';
 
 export type PutPhase = 'buffering' | 'writing' | 'hashing' | 'committing' | 'done';
 
@@ -203,12 +203,11 @@ async function ingestBlob(
   let pendingWritten = false;
   try {
     if (signal?.aborted) throw abortReason(signal);
-    await ctx.db.put('pending', {
+    await recordPending(ctx.db, {
       id,
       owner: ctx.instanceId,
-      started_at: new Date().toISOString(),
-      total_size: blob.size,
-      ...(opts.name !== undefined ? { name: opts.name } : {}),
+      totalSize: blob.size,
+      name: opts.name,
     });
     pendingWritten = true;
     report('writing');

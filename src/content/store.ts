@@ -82,6 +82,20 @@ export function quiet(p: Promise<unknown>): void {
   p.catch(() => {});
 }
 
+/** Marks a put (or import) as unfinished before its first piece is written. */
+export async function recordPending(
+  db: Db,
+  put: { id: string; owner: string; totalSize: number; name?: string | undefined },
+): Promise<void> {
+  await db.put('pending', {
+    id: put.id,
+    owner: put.owner,
+    started_at: new Date().toISOString(),
+    total_size: put.totalSize,
+    ...(put.name !== undefined ? { name: put.name } : {}),
+  });
+}
+
 /** Deletes a put's pieces and its pending record, but only if the put is still pending. */
 export async function discardPut(db: Db, id: string): Promise<boolean> {
   const tx = db.transaction(['pending', 'pieces'], 'readwrite');
