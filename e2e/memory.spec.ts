@@ -82,6 +82,12 @@ test('a 1 GiB file is stored and read back with JS memory far below its size', a
     for (const renderer of [...afterIngest, ...afterRead]) {
       expect(renderer.peakRss).toBeLessThan(512 * MiB);
     }
+    // What the ingest adds to its renderer: pieces in flight, pooled buffers, the encoder and
+    // V8's uncollected garbage (~90 MiB measured). A quarter of the file: holding it whole, or
+    // dropping a fresh buffer per piece for a lazy GC (~290 MiB measured), would not fit.
+    for (const renderer of afterIngest) {
+      expect(renderer.peakRss - idleRss(renderer.pid)).toBeLessThan(256 * MiB);
+    }
   } finally {
     await files.remove();
   }

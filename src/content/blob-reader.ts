@@ -12,6 +12,14 @@
 
 let byobWorks: boolean | undefined;
 
+/**
+ * Readers with a read in flight. Chromium may garbage-collect a Blob stream whose only
+ * references are the reader held by a suspended async function and the pending read: the
+ * read then never settles (measured: a put hung, its 4 slice reads pending, after a few
+ * GiB). Holding them here until the read is done prevents that.
+ */
+const reading = new Set<ReadableStreamBYOBReader>();
+
 function byobReader(blob: Blob): ReadableStreamBYOBReader | undefined {
   if (byobWorks === false || typeof blob.stream !== 'function') return undefined;
   try {
@@ -32,12 +40,17 @@ async function fill(
   want: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
   let off = 0;
-  while (off < want) {
-    const { value, done } = await reader.read(new Uint8Array(buf, off, want - off));
-    // The reader detaches the view's buffer and returns the memory in a new one.
-    if (value) buf = value.buffer as ArrayBuffer;
-    if (done || !value) break;
-    off += value.byteLength;
+  reading.add(reader);
+  try {
+    while (off < want) {
+      const { value, done } = await reader.read(new Uint8Array(buf, off, want - off));
+      // The reader detaches the view's buffer and returns the memory in a new one.
+      if (value) buf = value.buffer as ArrayBuffer;
+      if (done || !value) break;
+      off += value.byteLength;
+    }
+  } finally {
+    reading.delete(reader);
   }
   return new Uint8Array(buf, 0, off);
 }
@@ -64,6 +77,8 @@ export async function readSliceInto(
         }
         return bytes;
       } finally {
+        // Done with this slice: close its stream now rather than when it is collected.
+        reader.cancel().catch(() => {});
         reader.releaseLock();
       }
     }
