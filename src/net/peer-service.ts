@@ -219,6 +219,14 @@ export class FollowerPeerService extends EventTarget implements PeerService {
     if (message.type === 'snapshot') {
       if (this.#leader !== undefined && this.#leader !== message.leader) this.#leaderGone();
       this.#leader = message.leader;
+      // Requests sent while no leader listened (it was starting) reached nobody: fail them
+      // so that the caller sends them again, now to this leader.
+      for (const [id, pending] of this.#pending) {
+        if (pending.leader !== message.leader) {
+          this.#pending.delete(id);
+          pending.reject(new LeaderGoneError());
+        }
+      }
       this.#lastHeard = Date.now();
       this.#snapshot = message.snapshot;
       this.dispatchEvent(new Event('change'));
