@@ -4,6 +4,7 @@ import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode as rsEncode, StripeEncoder } from '../erasure/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
+import { fakeLockManager } from '../test-support/locks.ts';
 import {
   type ContentChangeEvent,
   type ContentStore,
@@ -13,7 +14,6 @@ import {
   ImportIncompleteError,
   type ImportSession,
   InvalidManifestError,
-  type LockManagerLike,
   ManifestMismatchError,
   openContentStore,
   PieceMismatchError,
@@ -542,23 +542,7 @@ describe('abort and cleanup', () => {
   });
 
   it('with Web Locks: the import holds its lock, so sweep leaves it alone until it ends', async () => {
-    const held = new Set<string>();
-    const locks: LockManagerLike = {
-      async request(name: string, a: unknown, b?: unknown) {
-        const cb = (typeof a === 'function' ? a : b) as (l: unknown) => unknown;
-        const ifAvailable = typeof a === 'object' && (a as { ifAvailable?: boolean }).ifAvailable;
-        if (held.has(name)) {
-          if (ifAvailable) return cb(null);
-          throw new Error('test lock manager does not queue');
-        }
-        held.add(name);
-        try {
-          return await cb({ name });
-        } finally {
-          held.delete(name);
-        }
-      },
-    } as LockManagerLike;
+    const { locks, held } = fakeLockManager();
     const { src, m } = await pair(bytes(5 * PIECE + 3));
     const dst = await open({ locks });
     const session = await dst.beginImport(remote(m));

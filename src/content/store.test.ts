@@ -4,6 +4,7 @@ import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode as rsEncode } from '../erasure/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
+import { fakeLockManager } from '../test-support/locks.ts';
 import {
   type ContentChangeEvent,
   ContentError,
@@ -12,7 +13,6 @@ import {
   CorruptPieceError,
   cidOf,
   InvalidHashError,
-  type LockManagerLike,
   NotFoundError,
   openContentStore,
   type PutProgress,
@@ -396,23 +396,7 @@ describe('atomicity', () => {
   });
 
   it('with Web Locks, sweeps only pendings whose lock is free', async () => {
-    const held = new Set<string>();
-    const locks: LockManagerLike = {
-      async request(name: string, a: unknown, b?: unknown) {
-        const cb = (typeof a === 'function' ? a : b) as (l: unknown) => unknown;
-        const ifAvailable = typeof a === 'object' && (a as { ifAvailable?: boolean }).ifAvailable;
-        if (held.has(name)) {
-          if (ifAvailable) return cb(null);
-          throw new Error('test lock manager does not queue');
-        }
-        held.add(name);
-        try {
-          return await cb({ name });
-        } finally {
-          held.delete(name);
-        }
-      },
-    } as LockManagerLike;
+    const { locks, held } = fakeLockManager();
     const store = await open({ locks });
     const m = await store.put(bytes(100 * KiB)); // a normal put takes and releases its lock
     const db = await raw(store.dbName);
