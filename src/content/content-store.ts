@@ -23,6 +23,7 @@ import {
 } from './manifest.ts';
 import {
   type GetOptions,
+  type PartialReadOptions,
   type PieceResult,
   type RepairReport,
   readStream,
@@ -120,6 +121,12 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
   put(source: PutSource, opts?: PutOptions): Promise<StoredManifest>;
   /** Verified bytes, one piece per pull. Not-found/corruption surface as stream errors. */
   get(hash: string, opts?: GetOptions): ReadableStream<Uint8Array>;
+  /**
+   * Streams a blob that is still being imported (`session.partialManifest`): before a piece is
+   * read, `opts.ensure` is asked to have it written (fetched from peers); every piece is
+   * verified as it is read, as in {@link get}.
+   */
+  readPartial(manifest: StoredManifest, opts: PartialReadOptions): ReadableStream<Uint8Array>;
   /** The whole blob (the browser may back a big Blob by disk). */
   getBlob(hash: string, opts?: GetOptions): Promise<Blob>;
   has(hash: string): Promise<boolean>;
@@ -286,6 +293,10 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   get(hash: string, opts: GetOptions = {}): ReadableStream<Uint8Array> {
     return readStream(this.readCtx, () => this.required(hash), opts);
+  }
+
+  readPartial(manifest: StoredManifest, opts: PartialReadOptions): ReadableStream<Uint8Array> {
+    return readStream(this.readCtx, async () => manifest, opts);
   }
 
   async getBlob(hash: string, opts: GetOptions = {}): Promise<Blob> {

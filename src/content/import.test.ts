@@ -656,3 +656,47 @@ describe('dedupe', () => {
     same(await readAll(dst.get(m.blob_hash)), data);
   });
 });
+
+describe('reading an import before it commits (readPartial)', () => {
+  it.each([
+    [5 * PIECE + 3, 'chunked'],
+    [16 * PIECE + 13, 'rs-4-7'],
+  ])('%i bytes, %s: a range asks only for the pieces it covers, bytes are right', async (size) => {
+    const data = bytes(size);
+    const { src, dst, m } = await pair(data);
+    const session = await dst.beginImport(remote(m));
+    const asked: string[] = [];
+    const ensure = async (refs: { shard: number; piece: number }[]) => {
+      for (const { shard, piece } of refs) {
+        asked.push(`${shard}/${piece}`);
+        if (!session.has(shard, piece)) {
+          await session.writePiece(shard, piece, await src.readPiece(m.blob_hash, shard, piece));
+        }
+      }
+    };
+    const start = size - PIECE + 1;
+    const out = await readAll(
+      dst.readPartial(session.partialManifest, { start, end: size, ensure, readAhead: 2 }),
+    );
+    same(out, data.subarray(start));
+    // The last 16 KiB - 1 bytes touch at most 2 pieces, which is all that was asked for.
+    expect(asked.length).toBeLessThanOrEqual(2);
+    expect(session.missing().length).toBe(session.needed.length - asked.length);
+
+    // Reading the whole blob fills in the rest, then the import commits as usual.
+    same(await readAll(dst.readPartial(session.partialManifest, { ensure })), data);
+    expect(session.complete).toBe(true);
+    expect((await session.commit()).blob_hash).toBe(m.blob_hash);
+  });
+
+  it('a piece that does not verify fails the stream and is never returned', async () => {
+    const data = bytes(3 * PIECE);
+    const { src, dst, m } = await pair(data);
+    const session = await dst.beginImport(remote(m));
+    // A buggy ensure that claims success without writing: the read must not invent bytes.
+    const stream = dst.readPartial(session.partialManifest, { ensure: async () => {} });
+    await expect(readAll(stream)).rejects.toThrow(/missing|shard 0 piece 0/);
+    await session.abort();
+    expect(await src.has(m.blob_hash)).toBe(true);
+  });
+});

@@ -36,6 +36,7 @@ import {
   type StoredManifest,
   shardLength,
 } from './manifest.ts';
+import type { PieceRef } from './read.ts';
 import {
   asBytes,
   commitPut,
@@ -49,10 +50,7 @@ import {
 /** A manifest as a peer sends it: everything but our local `storage_key`. */
 export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
 
-export interface PieceRef {
-  shard: number;
-  piece: number;
-}
+export type { PieceRef };
 
 export interface ImportProgress {
   /** Blob bytes verified so far by the whole-blob check. */
@@ -79,6 +77,13 @@ export interface ImportSession {
   readonly complete: boolean;
   /** Needed pieces not written yet, in `needed` order. */
   missing(): PieceRef[];
+  /** Is this piece verified and written (always true once the blob is stored)? */
+  has(shard: number, piece: number): boolean;
+  /**
+   * The manifest with this import's local `storage_key`: with it, {@link ContentStore.readPartial}
+   * streams the pieces written so far (each verified again as it is read) before the commit.
+   */
+  readonly partialManifest: StoredManifest;
   /**
    * Verifies `bytes` against `manifest.piece_hashes[shard][piece]` ({@link PieceMismatchError}
    * if wrong: drop the peer that sent them; the import goes on) and writes them. Idempotent.
@@ -371,9 +376,8 @@ export async function beginImport(
   const { signal } = opts;
   if (signal?.aborted) throw abortReason(signal);
   const manifest = validateRemoteManifest(input);
-  if ((await ctx.db.count('manifests', manifest.blob_hash)) > 0) {
-    return new StoredImport(ctx, manifest);
-  }
+  const stored = await ctx.db.get('manifests', manifest.blob_hash);
+  if (stored) return new StoredImport(ctx, manifest, stored);
   const id = crypto.randomUUID();
   // As for put: the lock is held from before the pending record exists until after it is gone.
   const release = ctx.locks ? await holdLock(ctx.locks, putLockName(id)) : () => {};
@@ -402,9 +406,13 @@ class StoredImport implements ImportSession {
   constructor(
     private readonly ctx: ImportContext,
     readonly manifest: RemoteManifest,
+    readonly partialManifest: StoredManifest,
   ) {}
   missing(): PieceRef[] {
     return [];
+  }
+  has(): boolean {
+    return true;
   }
   async writePiece(shard: number, piece: number): Promise<void> {
     throw new RangeError(
@@ -459,6 +467,14 @@ class PieceImport implements ImportSession {
 
   get complete(): boolean {
     return this.written.size === this.neededKeys.size;
+  }
+
+  get partialManifest(): StoredManifest {
+    return { ...this.manifest, storage_key: this.id };
+  }
+
+  has(shard: number, piece: number): boolean {
+    return this.written.has(pieceKey(shard, piece));
   }
 
   missing(): PieceRef[] {

@@ -63,7 +63,7 @@ export {
   type Thresholds,
   toShardManifest,
 } from './manifest.ts';
-export type { GetOptions, GetProgress, RepairReport } from './read.ts';
+export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
 export { DB_VERSION, DEFAULT_DB_NAME } from './store.ts';
 
 /** Asks the browser not to evict this origin's storage under pressure (true if granted). */

@@ -29,6 +29,21 @@ export interface GetOptions {
   end?: number;
 }
 
+export interface PartialReadOptions extends GetOptions {
+  /**
+   * Called before the first read of a piece that may not be stored yet, with that piece and
+   * the next ones of the range (up to `readAhead` in all); resolves once they are written.
+   */
+  ensure: (pieces: PieceRef[], signal: AbortSignal | undefined) => Promise<void>;
+  /** Pieces asked for per `ensure` call. Default 4. */
+  readAhead?: number;
+}
+
+export interface PieceRef {
+  shard: number;
+  piece: number;
+}
+
 export interface PieceResult {
   bytes: Uint8Array;
   /** True when the stored piece was bad/missing and the bytes were rebuilt from parity. */
@@ -135,13 +150,39 @@ export async function readVerifiedPiece(
   return { bytes: pieces[shard] as Uint8Array, rebuilt: true };
 }
 
+/** Up to `count` data pieces from (shard, piece) on, in blob order, that start before `end`. */
+function upcomingPieces(
+  m: StoredManifest,
+  shard: number,
+  piece: number,
+  end: number,
+  count: number,
+): PieceRef[] {
+  const refs: PieceRef[] = [];
+  while (refs.length < count && shard < m.data_shards) {
+    const shardStart = m.encoding === 'none' ? 0 : shard * m.shard_size;
+    if (shardStart + piece * m.piece_size >= end) break;
+    refs.push({ shard, piece });
+    piece++;
+    if (piece >= piecesInShard(shardLength(m, shard), m.piece_size)) {
+      shard++;
+      piece = 0;
+    }
+  }
+  return refs;
+}
+
 /** Pull-based stream of the blob's bytes: one piece is read and verified per pull. */
 export function readStream(
   ctx: ReadContext,
   manifest: () => Promise<StoredManifest>,
-  opts: GetOptions = {},
+  opts: GetOptions | PartialReadOptions = {},
 ): ReadableStream<Uint8Array> {
   const { signal, onProgress } = opts;
+  const ensure = 'ensure' in opts ? opts.ensure : undefined;
+  const readAhead = Math.max(1, ('readAhead' in opts ? opts.readAhead : undefined) ?? 4);
+  /** Pieces already passed to `ensure`, as `shard/piece`. */
+  const ensured = new Set<string>();
   let m: StoredManifest;
   // Output order: data shards in order, pieces in order, cut at total_size (rs padding).
   let shard = 0;
@@ -187,6 +228,12 @@ export function readStream(
             cleanup();
             controller.close();
             return;
+          }
+          if (ensure && !ensured.has(`${shard}/${piece}`)) {
+            const window = upcomingPieces(m, shard, piece, end, readAhead);
+            for (const ref of window) ensured.add(`${ref.shard}/${ref.piece}`);
+            await ensure(window, signal);
+            if (signal?.aborted) throw abortReason(signal);
           }
           const r = await readVerifiedPiece(ctx, m, shard, piece);
           if (signal?.aborted) throw abortReason(signal);
