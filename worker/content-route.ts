@@ -4,14 +4,9 @@ import {
   openContentStore,
   parseContentHash,
 } from '../src/content/index.ts';
+import type { ContentReadFailed } from './bridge-protocol.ts';
+import { askWindow, NoWindowError } from './peer-bridge.ts';
 import { parseRange } from './range.ts';
-
-/** Posted to window clients when a read fails after the response has started. */
-export interface ContentReadFailed {
-  type: 'content-read-failed';
-  hash: string;
-  message: string;
-}
 
 let store: Promise<ContentStore> | undefined;
 
@@ -34,14 +29,24 @@ function contentDisposition(kind: 'inline' | 'attachment', name: string): string
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
+/** Finding a holder and its manifest can take a while (peers connecting). */
+const OPEN_TIMEOUT_MS = 60_000;
+/** One batch of pieces from a peer. */
+const ENSURE_TIMEOUT_MS = 60_000;
+/** Pieces fetched ahead of the reader when streaming from peers. */
+const READ_AHEAD = 8;
+
 /**
- * `GET /content/sha256-<hex>[?download=<name>]`: the verified bytes of a stored blob. A piece
+ * `GET /content/sha256-<hex>[?download=<name>]`: the verified bytes of a blob. A blob stored
+ * here is read from IndexedDB; one that only peers hold is streamed through a window of the
+ * app (`clientId`'s first), which fetches just the pieces the requested range needs. A piece
  * that fails verification ends the stream with an error (the browser reports the download as
  * failed, never shows wrong bytes) and the reason is posted to the app's windows.
  */
 export async function contentResponse(
   request: Request,
   url: URL,
+  clientId: string | undefined,
   notify: (message: ContentReadFailed) => Promise<void>,
 ): Promise<Response> {
   let hash: string;
@@ -52,9 +57,23 @@ export async function contentResponse(
     throw error;
   }
   const content = await sharedStore();
-  const manifest = await content.manifest(hash);
+  let manifest = await content.manifest(hash);
+  const fromPeers = !manifest;
   if (!manifest) {
-    return problem(404, `${hash} is not stored in this browser. Fetch it from a peer first.`);
+    try {
+      const reply = await askWindow(
+        clientId,
+        { type: 'elohim-content-open', hash },
+        { timeoutMs: OPEN_TIMEOUT_MS, signal: request.signal },
+      );
+      manifest = reply.manifest;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const notFound =
+        error instanceof NoWindowError || (error as Error)?.name === 'NoHoldersError';
+      return problem(notFound ? 404 : 502, message);
+    }
+    if (!manifest) return problem(502, `The app's tab sent no manifest for ${hash}.`);
   }
   const size = manifest.total_size;
   const range = parseRange(request.headers.get('Range'), size);
@@ -83,7 +102,21 @@ export async function contentResponse(
   if (request.method === 'HEAD') {
     return new Response(null, { status: range ? 206 : 200, headers });
   }
-  const source = content.get(hash, { signal: request.signal, start, end });
+  const source = fromPeers
+    ? content.readPartial(manifest, {
+        signal: request.signal,
+        start,
+        end,
+        readAhead: READ_AHEAD,
+        ensure: async (pieces, signal) => {
+          await askWindow(
+            clientId,
+            { type: 'elohim-content-ensure', hash, pieces },
+            { timeoutMs: ENSURE_TIMEOUT_MS, ...(signal ? { signal } : {}) },
+          );
+        },
+      })
+    : content.get(hash, { signal: request.signal, start, end });
   const reader = source.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {

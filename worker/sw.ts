@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
 /**
  * The service worker: the offline app shell (Workbox precache) and `/content/sha256-<hex>`,
- * which streams a stored blob out of IndexedDB, every piece verified, so that opening or
- * downloading a file of any size never holds it whole in memory.
+ * which streams a blob out of IndexedDB, every piece verified, so that opening or downloading
+ * a file of any size never holds it whole in memory. A blob only peers hold is streamed
+ * through a window of the app, range by range (see peer-bridge.ts).
  */
 import { clientsClaim } from 'workbox-core';
 import {
@@ -25,7 +26,8 @@ const isContent = ({ url }: { url: URL }) =>
 for (const method of ['GET', 'HEAD'] as const) {
   registerRoute(
     isContent,
-    ({ request, url }) => contentResponse(request, url, notifyClients),
+    ({ request, url, event }) =>
+      contentResponse(request, url, (event as FetchEvent).clientId || undefined, notifyClients),
     method,
   );
 }

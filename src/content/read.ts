@@ -31,11 +31,12 @@ export interface GetOptions {
 
 export interface PartialReadOptions extends GetOptions {
   /**
-   * Called before the first read of a piece that may not be stored yet, with that piece and
-   * the next ones of the range (up to `readAhead` in all); resolves once they are written.
+   * Asked to have pieces written before they are read; resolves once they are. The piece a
+   * read starts at is asked for alone (the first byte waits for one piece only); the pieces
+   * after it are asked for in batches, ahead of the reader.
    */
   ensure: (pieces: PieceRef[], signal: AbortSignal | undefined) => Promise<void>;
-  /** Pieces asked for per `ensure` call. Default 4. */
+  /** How many pieces ahead of the reader are asked for. Default 4. */
   readAhead?: number;
 }
 
@@ -181,8 +182,13 @@ export function readStream(
   const { signal, onProgress } = opts;
   const ensure = 'ensure' in opts ? opts.ensure : undefined;
   const readAhead = Math.max(1, ('readAhead' in opts ? opts.readAhead : undefined) ?? 4);
-  /** Pieces already passed to `ensure`, as `shard/piece`. */
-  const ensured = new Set<string>();
+  /** `shard/piece` → the `ensure` call that asked for it. */
+  const asked = new Map<string, Promise<void>>();
+  const ask = (refs: PieceRef[]) => {
+    const done = (ensure as NonNullable<typeof ensure>)(refs, signal);
+    quiet(done);
+    for (const r of refs) asked.set(`${r.shard}/${r.piece}`, done);
+  };
   let m: StoredManifest;
   // Output order: data shards in order, pieces in order, cut at total_size (rs padding).
   let shard = 0;
@@ -229,10 +235,14 @@ export function readStream(
             controller.close();
             return;
           }
-          if (ensure && !ensured.has(`${shard}/${piece}`)) {
-            const window = upcomingPieces(m, shard, piece, end, readAhead);
-            for (const ref of window) ensured.add(`${ref.shard}/${ref.piece}`);
-            await ensure(window, signal);
+          if (ensure) {
+            const [current, ...next] = upcomingPieces(m, shard, piece, end, readAhead);
+            if (current && !asked.has(`${shard}/${piece}`)) ask([current]);
+            const fresh = next.filter((r) => !asked.has(`${r.shard}/${r.piece}`));
+            // Batches of at least half the window, or what is left at the end of the range.
+            if (fresh.length > 0 && (fresh.length * 2 >= readAhead || next.length < readAhead - 1))
+              ask(fresh);
+            await asked.get(`${shard}/${piece}`);
             if (signal?.aborted) throw abortReason(signal);
           }
           const r = await readVerifiedPiece(ctx, m, shard, piece);

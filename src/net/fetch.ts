@@ -176,22 +176,7 @@ export async function fetchContent(
 
   phase = 'manifest';
   report();
-  let manifest: RemoteManifest | undefined;
-  for (const peer of holders) {
-    try {
-      const candidate = await fetchManifest(node.libp2p, peer, hash, {
-        signal,
-        timeoutMs: options.timeoutMs ?? 20_000,
-      });
-      if (candidate.blob_hash !== hash)
-        throw new FetchError(`sent the manifest of ${candidate.blob_hash}`);
-      manifest = candidate;
-      break;
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      drop(peer.toString(), error);
-    }
-  }
+  const manifest = await findManifest(node, holders, hash, signal, options.timeoutMs, drop);
   if (!manifest)
     throw new AllHoldersFailedError(
       hash,
@@ -203,7 +188,7 @@ export async function fetchContent(
   try {
     phase = 'pieces';
     report();
-    const scheduler = new PieceScheduler(session, node, manifest, signal, options, {
+    const scheduler = new PieceScheduler(session, session.needed, node, signal, options, {
       joined: (id) => {
         if (!peers.has(id)) {
           peers.set(id, { peerId: id, direct: node.isDirectPeer(id), bytes: 0, state: 'idle' });
@@ -242,7 +227,33 @@ export async function fetchContent(
   }
 }
 
-interface SchedulerEvents {
+/** The first holder's manifest for `hash`; holders that fail are reported to `drop`. */
+export async function findManifest(
+  node: FetchNode,
+  holders: readonly PeerId[],
+  hash: string,
+  signal: AbortSignal,
+  timeoutMs: number | undefined,
+  drop: (peerId: string, error: unknown) => void,
+): Promise<RemoteManifest | undefined> {
+  for (const peer of holders) {
+    try {
+      const candidate = await fetchManifest(node.libp2p, peer, hash, {
+        signal,
+        timeoutMs: timeoutMs ?? 20_000,
+      });
+      if (candidate.blob_hash !== hash)
+        throw new FetchError(`sent the manifest of ${candidate.blob_hash}`);
+      return candidate;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      drop(peer.toString(), error);
+    }
+  }
+  return undefined;
+}
+
+export interface SchedulerEvents {
   joined(peerId: string): void;
   state(peerId: string, state: 'active' | 'idle'): void;
   bytes(peerId: string, bytes: number): void;
@@ -252,11 +263,11 @@ interface SchedulerEvents {
 const REDISCOVER_MS = 2_000;
 
 /**
- * One worker per holder pulls ranges of pieces from a shared queue. A failed range goes back
+ * Fetches `needed` pieces into an import. One worker per holder pulls ranges of pieces from a shared queue. A failed range goes back
  * to the front of the queue minus the pieces already written; idle workers wait for such work
  * until every piece is in or no worker is left.
  */
-class PieceScheduler {
+export class PieceScheduler {
   readonly #queue: Range[];
   readonly #written = new Set<string>();
   readonly #joined = new Set<string>();
@@ -266,16 +277,24 @@ class PieceScheduler {
   #wake: () => void = () => {};
   #changed: Promise<void> = Promise.resolve();
 
+  readonly #needed: number;
+
   constructor(
     private readonly session: ImportSession,
+    needed: ReadonlyArray<{ shard: number; piece: number }>,
     private readonly node: FetchNode,
-    private readonly manifest: RemoteManifest,
     private readonly signal: AbortSignal,
     private readonly options: FetchOptions,
     private readonly events: SchedulerEvents,
   ) {
-    this.#queue = planRanges(session.needed, options.piecesPerRequest ?? 4);
+    this.#queue = planRanges(needed, options.piecesPerRequest ?? 4);
+    this.#needed = needed.length;
     this.#notify();
+  }
+
+  /** Every piece this scheduler was given is written. */
+  get done(): boolean {
+    return this.#written.size === this.#needed;
   }
 
   async run(holders: PeerId[], findMore: () => Promise<PeerId[]>): Promise<void> {
@@ -304,7 +323,7 @@ class PieceScheduler {
 
   #join(peer: PeerId): void {
     const id = peer.toString();
-    if (this.#joined.has(id) || this.session.complete) return;
+    if (this.#joined.has(id) || this.done) return;
     this.#joined.add(id);
     this.events.joined(id);
     const worker = this.#work(peer).catch((error: unknown) => {
@@ -328,10 +347,16 @@ class PieceScheduler {
       this.events.state(id, 'active');
       let next = range.first;
       try {
-        for await (const piece of fetchPieces(this.node.libp2p, peer, this.manifest, range, {
-          signal: this.signal,
-          timeoutMs: this.options.timeoutMs ?? 20_000,
-        })) {
+        for await (const piece of fetchPieces(
+          this.node.libp2p,
+          peer,
+          this.session.manifest,
+          range,
+          {
+            signal: this.signal,
+            timeoutMs: this.options.timeoutMs ?? 20_000,
+          },
+        )) {
           await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
           const key = `${piece.shard}/${piece.piece}`;
           if (!this.#written.has(key)) {

@@ -39,3 +39,4 @@ export {
   type PeerFetchOptions,
   type PeerService,
 } from './peer-service.ts';
+export { ContentStreamer, type StreamStats } from './stream-fetch.ts';

@@ -6,10 +6,22 @@
  * closes, a follower takes the lock and becomes the leader; fetches in flight through the old
  * leader fail with `LeaderGoneError` and are retried by the caller.
  */
-import { type ContentStore, parseContentHash, type StoredManifest } from '../content/index.ts';
-import { connectedPeersFinder, type FetchProgress, fetchContent, NoHoldersError } from './fetch.ts';
+import {
+  type ContentStore,
+  type PieceRef,
+  parseContentHash,
+  type StoredManifest,
+} from '../content/index.ts';
+import {
+  connectedPeersFinder,
+  type FetchProgress,
+  fetchContent,
+  type HolderFinder,
+  NoHoldersError,
+} from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
 import { sleep } from './sleep.ts';
+import { ContentStreamer } from './stream-fetch.ts';
 
 export interface PeerFetchOptions {
   signal?: AbortSignal;
@@ -25,6 +37,13 @@ export interface PeerService extends EventTarget {
    * keeps looking for `findForMs` (default 60 s), then fails with `NoHoldersError`.
    */
   fetch(hash: string, options?: PeerFetchOptions & { findForMs?: number }): Promise<StoredManifest>;
+  /**
+   * Streaming without a full fetch (see `ContentStreamer`): the manifest to read `hash` with,
+   * stored or the import begun for it.
+   */
+  openStream(hash: string, options?: { signal?: AbortSignal }): Promise<StoredManifest>;
+  /** Resolves once these pieces of an open stream are verified and written. */
+  ensurePieces(hash: string, pieces: PieceRef[], options?: { signal?: AbortSignal }): Promise<void>;
   close(): void;
 }
 
@@ -40,9 +59,11 @@ type Message =
   | { type: 'snapshot'; leader: string; snapshot: NodeSnapshot }
   | { type: 'hello' }
   | { type: 'fetch'; id: string; hash: string; findForMs?: number }
+  | { type: 'open-stream'; id: string; hash: string }
+  | { type: 'ensure-pieces'; id: string; hash: string; pieces: PieceRef[] }
   | { type: 'cancel'; id: string }
   | { type: 'progress'; id: string; progress: FetchProgress }
-  | { type: 'done'; id: string; manifest: StoredManifest }
+  | { type: 'done'; id: string; result: unknown }
   | { type: 'failed'; id: string; name: string; message: string };
 
 const CHANNEL = 'elohim-peer-service';
@@ -57,12 +78,16 @@ export class LeaderPeerService extends EventTarget implements PeerService {
   readonly #id = crypto.randomUUID();
   readonly #remote = new Map<string, AbortController>();
   readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #finder: HolderFinder;
+  readonly #streamer: ContentStreamer;
 
   constructor(
     private readonly node: PeerNode,
     private readonly store: ContentStore,
   ) {
     super();
+    this.#finder = connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    this.#streamer = new ContentStreamer(node, store, this.#finder);
     node.addEventListener('change', () => {
       this.#announce();
       this.dispatchEvent(new Event('change'));
@@ -76,35 +101,64 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     return this.node.snapshot();
   }
 
-  async fetch(
+  fetch(
     input: string,
     options: PeerFetchOptions & { findForMs?: number } = {},
   ): Promise<StoredManifest> {
     const hash = parseContentHash(input);
     const signal = options.signal ?? new AbortController().signal;
-    const finder = connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    return this.#whileHoldersConnect(signal, options.findForMs ?? 60_000, () =>
+      fetchContent(this.node, this.store, this.#finder, hash, {
+        signal,
+        onProgress: options.onProgress,
+      }),
+    );
+  }
+
+  openStream(
+    hash: string,
+    options: { signal?: AbortSignal; findForMs?: number } = {},
+  ): Promise<StoredManifest> {
+    const signal = options.signal ?? new AbortController().signal;
+    return this.#whileHoldersConnect(signal, options.findForMs ?? 20_000, () =>
+      this.#streamer.open(hash, { signal }),
+    );
+  }
+
+  /** Runs `attempt` again while it finds no holder, for up to `findForMs`: they may still be connecting. */
+  async #whileHoldersConnect<T>(
+    signal: AbortSignal,
+    findForMs: number,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     await this.node.whenDiscovered();
-    const deadline = Date.now() + (options.findForMs ?? 60_000);
+    const deadline = Date.now() + findForMs;
     for (;;) {
       try {
-        return await fetchContent(this.node, this.store, finder, hash, {
-          signal,
-          onProgress: options.onProgress,
-        });
+        return await attempt();
       } catch (error) {
         if (signal.aborted || !(error instanceof NoHoldersError) || Date.now() >= deadline) {
           throw error;
         }
-        // Holders may still be connecting: ask the doorway again, then retry.
+        // Ask the doorway for peers again, then retry.
         await this.node.discoverNow();
         await sleep(1_000, signal);
       }
     }
   }
 
+  ensurePieces(
+    hash: string,
+    pieces: PieceRef[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return this.#streamer.ensure(hash, pieces, options);
+  }
+
   close(): void {
     clearInterval(this.#heartbeat);
     for (const controller of this.#remote.values()) controller.abort();
+    this.#streamer.close();
     this.#channel.close();
   }
 
@@ -119,19 +173,29 @@ export class LeaderPeerService extends EventTarget implements PeerService {
   #onMessage(message: Message): void {
     if (message.type === 'hello') this.#announce();
     else if (message.type === 'cancel') this.#remote.get(message.id)?.abort();
-    else if (message.type === 'fetch') void this.#serveFetch(message);
+    else if (message.type === 'fetch') {
+      const { id, hash, findForMs } = message;
+      void this.#serve(id, (signal) =>
+        this.fetch(hash, {
+          signal,
+          findForMs,
+          onProgress: (progress) => this.#post({ type: 'progress', id, progress }),
+        }),
+      );
+    } else if (message.type === 'open-stream') {
+      void this.#serve(message.id, (signal) => this.openStream(message.hash, { signal }));
+    } else if (message.type === 'ensure-pieces') {
+      const { id, hash, pieces } = message;
+      void this.#serve(id, (signal) => this.ensurePieces(hash, pieces, { signal }));
+    }
   }
 
-  async #serveFetch({ id, hash, findForMs }: { id: string; hash: string; findForMs?: number }) {
+  /** Runs a follower's request here and posts its result (or error) back. */
+  async #serve(id: string, run: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
     const controller = new AbortController();
     this.#remote.set(id, controller);
     try {
-      const manifest = await this.fetch(hash, {
-        signal: controller.signal,
-        findForMs,
-        onProgress: (progress) => this.#post({ type: 'progress', id, progress }),
-      });
-      this.#post({ type: 'done', id, manifest });
+      this.#post({ type: 'done', id, result: await run(controller.signal) });
     } catch (error) {
       const { name, message } =
         error instanceof Error ? error : { name: 'Error', message: String(error) };
@@ -144,7 +208,7 @@ export class LeaderPeerService extends EventTarget implements PeerService {
 
 interface Pending {
   leader: string | undefined;
-  resolve(manifest: StoredManifest): void;
+  resolve(result: unknown): void;
   reject(error: unknown): void;
   onProgress?: (progress: FetchProgress) => void;
 }
@@ -177,9 +241,37 @@ export class FollowerPeerService extends EventTarget implements PeerService {
     options: PeerFetchOptions & { findForMs?: number } = {},
   ): Promise<StoredManifest> {
     const hash = parseContentHash(input);
+    return this.#request(
+      (id) => ({ type: 'fetch', id, hash, findForMs: options.findForMs }),
+      options,
+    ) as Promise<StoredManifest>;
+  }
+
+  openStream(hash: string, options: { signal?: AbortSignal } = {}): Promise<StoredManifest> {
+    return this.#request(
+      (id) => ({ type: 'open-stream', id, hash: parseContentHash(hash) }),
+      options,
+    ) as Promise<StoredManifest>;
+  }
+
+  async ensurePieces(
+    hash: string,
+    pieces: PieceRef[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    await this.#request(
+      (id) => ({ type: 'ensure-pieces', id, hash: parseContentHash(hash), pieces }),
+      options,
+    );
+  }
+
+  /** Sends a request to the leader; resolves with its result, rejects with its error. */
+  #request(
+    message: (id: string) => Message,
+    { signal, onProgress }: PeerFetchOptions,
+  ): Promise<unknown> {
     const id = crypto.randomUUID();
-    return new Promise<StoredManifest>((resolve, reject) => {
-      const { signal, onProgress } = options;
+    return new Promise<unknown>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       signal?.addEventListener(
         'abort',
@@ -191,12 +283,7 @@ export class FollowerPeerService extends EventTarget implements PeerService {
         { once: true },
       );
       this.#pending.set(id, { leader: this.#leader, resolve, reject, onProgress });
-      this.#channel.postMessage({
-        type: 'fetch',
-        id,
-        hash,
-        findForMs: options.findForMs,
-      } satisfies Message);
+      this.#channel.postMessage(message(id));
     });
   }
 
@@ -241,7 +328,7 @@ export class FollowerPeerService extends EventTarget implements PeerService {
       pending.onProgress?.(message.progress);
     } else if (message.type === 'done') {
       this.#pending.delete(message.id);
-      pending.resolve(message.manifest);
+      pending.resolve(message.result);
     } else {
       this.#pending.delete(message.id);
       const error = new Error(message.message);

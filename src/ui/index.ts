@@ -1,2 +1,3 @@
 export { App } from './App.tsx';
-export { registerServiceWorker } from './serviceWorker.ts';
+export { answerContentRequests, registerServiceWorker } from './serviceWorker.ts';
+export { peerServiceReady } from './usePeerNode.ts';

@@ -1,11 +1,12 @@
 import { Workbox } from 'workbox-window';
+import {
+  type BridgeReply,
+  type ContentReadFailed,
+  isBridgeRequest,
+} from '../../worker/bridge-protocol.ts';
+import type { PeerService } from '../net/index.ts';
 
-/** What the service worker posts when a streamed read fails part-way (see worker/content-route.ts). */
-export interface ContentReadFailed {
-  type: 'content-read-failed';
-  hash: string;
-  message: string;
-}
+export type { ContentReadFailed };
 
 let workbox: Workbox | undefined;
 const updateListeners = new Set<() => void>();
@@ -23,6 +24,42 @@ export function registerServiceWorker(): void {
     for (const listener of updateListeners) listener();
   });
   void workbox.register();
+}
+
+/**
+ * Answers the service worker's requests for content this browser does not hold yet
+ * (worker/peer-bridge.ts): the tab's peer service opens a stream of the blob and fetches the
+ * pieces each range needs, in this tab's node or the leading tab's.
+ */
+export function answerContentRequests(service: () => Promise<PeerService>): void {
+  const container = navigator.serviceWorker;
+  if (!container) return;
+  container.addEventListener('message', (event: MessageEvent) => {
+    const request = event.data;
+    const port = event.ports[0];
+    if (!isBridgeRequest(request) || !port) return;
+    const reply = (message: BridgeReply) => port.postMessage(message);
+    reply({ type: 'ack' });
+    void (async () => {
+      try {
+        const peers = await service();
+        if (request.type === 'elohim-content-open') {
+          reply({ type: 'ok', manifest: await peers.openStream(request.hash) });
+        } else {
+          await peers.ensurePieces(request.hash, request.pieces);
+          reply({ type: 'ok' });
+        }
+      } catch (error) {
+        const { name, message } =
+          error instanceof Error ? error : { name: 'Error', message: String(error) };
+        reply({ type: 'error', name, message });
+      } finally {
+        port.close();
+      }
+    })();
+  });
+  // Messages from the worker are queued until the page says it listens.
+  container.startMessages();
 }
 
 /** Calls `listener` when a new version is ready (at once if one already is). */

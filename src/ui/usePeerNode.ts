@@ -68,6 +68,20 @@ function startPeerService(store: ContentStore): void {
     });
 }
 
+/** This tab's peer service, once it exists (the page starts it when its store opens). */
+export function peerServiceReady(): Promise<PeerService> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (current) resolve(current);
+      else if (startError !== undefined) reject(startError);
+      else return;
+      serviceChanged.removeEventListener('change', check);
+    };
+    serviceChanged.addEventListener('change', check);
+    check();
+  });
+}
+
 export function usePeerNode(store: ContentStore | undefined): PeerState {
   const [state, setState] = useState<PeerState>({ status: 'starting' });
 

@@ -1,0 +1,195 @@
+/**
+ * Streaming a blob that only peers hold: the service worker serves `/content/<hash>` ranges
+ * (a `<video>` seeking, say) by asking this tab for just the pieces each range needs.
+ *
+ *   const streamer = new ContentStreamer(node, store, finder);
+ *   const m = await streamer.open(hash, { signal });           // manifest, import begun
+ *   await streamer.ensure(hash, [{ shard, piece }], { signal }); // those pieces written
+ *   store.readPartial(m, { ensure: … })                          // verified bytes
+ *
+ * Pieces land in an ordinary import (verified against the manifest before they are written),
+ * so once every piece has been streamed the import commits and the blob joins the library.
+ * Until then the import is a put in progress: closing the tab discards it on the next open.
+ */
+import type { PeerId } from '@libp2p/interface';
+import {
+  type ContentStore,
+  type ImportSession,
+  type PieceRef,
+  parseContentHash,
+  type StoredManifest,
+} from '../content/index.ts';
+import {
+  AllHoldersFailedError,
+  type FetchNode,
+  findManifest,
+  type HolderFinder,
+  NoHoldersError,
+  PieceScheduler,
+} from './fetch.ts';
+
+export interface StreamStats {
+  /** Blob bytes fetched from peers for this stream so far. */
+  bytesFetched: number;
+  totalBytes: number;
+}
+
+interface Stream {
+  session: ImportSession;
+  holders: PeerId[];
+  /** `shard/piece` → its fetch, shared by every range that needs it. */
+  inFlight: Map<string, Promise<void>>;
+  /** Aborts the fetches when the streamer closes (a range's own signal only stops waiting). */
+  controller: AbortController;
+  stats: StreamStats;
+  failures: string[];
+}
+
+const key = (r: PieceRef) => `${r.shard}/${r.piece}`;
+
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export class ContentStreamer {
+  readonly #streams = new Map<string, Promise<Stream>>();
+
+  constructor(
+    private readonly node: FetchNode,
+    private readonly store: ContentStore,
+    private readonly finder: HolderFinder,
+    private readonly options: { timeoutMs?: number; piecesPerRequest?: number } = {},
+  ) {}
+
+  /**
+   * The manifest to read `hash` with: the stored one when the blob is here, else the manifest
+   * of a holder with this tab's import key, ready for {@link ensure}. Throws `NoHoldersError`
+   * when no reachable peer holds it.
+   */
+  async open(input: string, { signal }: { signal?: AbortSignal } = {}): Promise<StoredManifest> {
+    const hash = parseContentHash(input);
+    const stored = await this.store.manifest(hash);
+    if (stored) return stored;
+    let stream = this.#streams.get(hash);
+    if (!stream) {
+      stream = this.#begin(hash);
+      this.#streams.set(hash, stream);
+      stream.catch(() => this.#streams.delete(hash));
+    }
+    return (await withSignal(stream, signal)).session.partialManifest;
+  }
+
+  /** Resolves once every piece in `pieces` is verified and written (fetching what is missing). */
+  async ensure(
+    input: string,
+    pieces: readonly PieceRef[],
+    { signal }: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const hash = parseContentHash(input);
+    if (await this.store.has(hash)) return;
+    const pending = this.#streams.get(hash);
+    if (!pending) {
+      throw new Error(`No stream of ${hash} is open in this tab: open it first, then ask again.`);
+    }
+    const stream = await withSignal(pending, signal);
+    const wanted = pieces.filter((r) => !stream.session.has(r.shard, r.piece));
+    const toFetch = wanted.filter((r) => !stream.inFlight.has(key(r)));
+    if (toFetch.length > 0) {
+      const fetching = this.#fetch(hash, stream, toFetch);
+      for (const r of toFetch) stream.inFlight.set(key(r), fetching);
+      void fetching
+        .catch(() => {})
+        .finally(() => {
+          for (const r of toFetch) stream.inFlight.delete(key(r));
+        });
+    }
+    await withSignal(
+      Promise.all(wanted.map((r) => stream.inFlight.get(key(r)) ?? Promise.resolve())),
+      signal,
+    );
+  }
+
+  /** Bytes fetched for an open stream, or undefined. */
+  async stats(input: string): Promise<StreamStats | undefined> {
+    const stream = await this.#streams.get(parseContentHash(input))?.catch(() => undefined);
+    return stream ? { ...stream.stats } : undefined;
+  }
+
+  /** Stops every stream's fetches and discards what they wrote. */
+  close(): void {
+    for (const pending of this.#streams.values()) {
+      void pending.then(
+        (stream) => {
+          stream.controller.abort(new Error('The tab stopped streaming.'));
+          return stream.session.abort();
+        },
+        () => {},
+      );
+    }
+    this.#streams.clear();
+  }
+
+  async #begin(hash: string): Promise<Stream> {
+    const controller = new AbortController();
+    const { signal } = controller;
+    const holders = await this.finder.findHolders(hash, { signal });
+    if (holders.length === 0) throw new NoHoldersError(hash);
+    const failures: string[] = [];
+    const drop = (id: string, error: unknown) =>
+      failures.push(`${id}: ${error instanceof Error ? error.message : String(error)}`);
+    const manifest = await findManifest(
+      this.node,
+      holders,
+      hash,
+      signal,
+      this.options.timeoutMs,
+      drop,
+    );
+    if (!manifest) throw new AllHoldersFailedError(hash, failures);
+    const session = await this.store.beginImport(manifest, { signal });
+    return {
+      session,
+      holders,
+      inFlight: new Map(),
+      controller,
+      stats: { bytesFetched: 0, totalBytes: manifest.total_size },
+      failures,
+    };
+  }
+
+  async #fetch(hash: string, stream: Stream, pieces: PieceRef[]): Promise<void> {
+    const { signal } = stream.controller;
+    const scheduler = new PieceScheduler(stream.session, pieces, this.node, signal, this.options, {
+      joined: () => {},
+      state: () => {},
+      bytes: (_id, bytes) => {
+        stream.stats.bytesFetched += bytes;
+      },
+      dropped: (id, error) =>
+        stream.failures.push(`${id}: ${error instanceof Error ? error.message : String(error)}`),
+    });
+    await scheduler.run(stream.holders, async () => {
+      stream.holders = await this.finder.findHolders(hash, { signal });
+      return stream.holders;
+    });
+    if (!scheduler.done) throw new AllHoldersFailedError(hash, stream.failures.slice(-4));
+    if (stream.session.complete) void this.#commit(hash, stream);
+  }
+
+  /** Every piece has been streamed: keep the blob, as a full fetch would. */
+  async #commit(hash: string, stream: Stream): Promise<void> {
+    try {
+      await stream.session.commit({ signal: stream.controller.signal });
+    } catch {
+      // A commit that fails (the manifest lied) discards the import; the next open starts over.
+    } finally {
+      this.#streams.delete(hash);
+    }
+  }
+}
