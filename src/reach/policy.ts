@@ -1,0 +1,183 @@
+/**
+ * Reach policy (DESIGN §7) as pure functions: which reaches are encrypted at rest, and the
+ * two gates — delivery (answering a peer's request) and replication (pushing a copy to a
+ * peer on our own initiative). The trust layer's knowledge comes in through {@link TrustView},
+ * so the rules are testable as tables and independent of Holochain.
+ */
+import { REACHES, type Reach } from '../content/manifest.ts';
+import type { AgentKey } from './agent.ts';
+
+export type { Reach };
+
+/** Narrowest (0) to widest: each level reaches at least as far as the one before. */
+const WIDTH: Record<Reach, number> = {
+  private: 0,
+  invited: 1,
+  local: 2,
+  neighborhood: 3,
+  municipal: 4,
+  bioregional: 5,
+  regional: 6,
+  commons: 7,
+};
+
+/** The reaches from narrowest to widest. */
+export const REACH_ORDER: readonly Reach[] = [...REACHES].sort((a, b) => WIDTH[a] - WIDTH[b]);
+
+/** < 0 when `a` is narrower than `b`, 0 when equal, > 0 when wider (for sorting and "at least"). */
+export function compareReach(a: Reach, b: Reach): number {
+  return WIDTH[a] - WIDTH[b];
+}
+
+export function isReach(v: unknown): v is Reach {
+  return typeof v === 'string' && Object.hasOwn(WIDTH, v);
+}
+
+/** The reaches whose bytes are sealed at rest (and in transit, and on every replica). */
+export type SealedReach = 'private' | 'invited' | 'local';
+
+/** private (device key), invited (relationship keys), local (cluster key); wider reaches are clear. */
+export function isEncryptedAtRest(reach: Reach): reach is SealedReach {
+  return reach === 'private' || reach === 'invited' || reach === 'local';
+}
+
+/** The imagodei relationship type of a trust link (e.g. `family`, `friend`, `neighbor`). */
+export type RelationshipType = string;
+
+/**
+ * What the trust layer tells us, from this device's point of view. Each device is its own
+ * agent (DESIGN §2); a person's other devices are `myDevices`. Live views are fine: the gates
+ * read them on every call.
+ */
+export interface TrustView {
+  /** This device's agent key. */
+  readonly me: AgentKey;
+  /** The other devices of the person using this one. */
+  readonly myDevices: ReadonlySet<AgentKey>;
+  /** Agents this person has a trust link with, and the link's relationship type. */
+  readonly links: ReadonlyMap<AgentKey, RelationshipType>;
+  /** The members of this person's family cluster (reach `local`), excluding their own devices. */
+  readonly cluster: ReadonlySet<AgentKey>;
+  /**
+   * Another agent's trust links, when the trust layer has told us. Needed only to serve a
+   * trust-scoped item we hold for someone else to a third agent; without it such requests
+   * are refused (we cannot confirm the link).
+   */
+  linksOf?(agent: AgentKey): ReadonlyMap<AgentKey, RelationshipType> | undefined;
+}
+
+/** What the gates need to know about an item (from its manifest / catalogue entry). */
+export interface ReachItem {
+  readonly reach: Reach;
+  /** The agent that published it (the manifest's `author_id`). */
+  readonly owner: AgentKey;
+  /** For `invited`: the named recipients. */
+  readonly invited?: readonly AgentKey[];
+}
+
+/** A gate's answer; `reason` is for logs and the UI. */
+export interface Decision {
+  readonly allow: boolean;
+  readonly reason: string;
+}
+
+const allow = (reason: string): Decision => ({ allow: true, reason });
+const deny = (reason: string): Decision => ({ allow: false, reason });
+
+/** Agent keys are 53 characters; a recognisable prefix is enough in a log line. */
+function short(agent: AgentKey): string {
+  return agent.length > 14 ? `${agent.slice(0, 12)}…` : agent;
+}
+
+function isMine(trust: TrustView, agent: AgentKey): boolean {
+  return agent === trust.me || trust.myDevices.has(agent);
+}
+
+/** The trust link between an item's owner and another agent, as far as this device knows. */
+function linkBetween(
+  trust: TrustView,
+  owner: AgentKey,
+  other: AgentKey,
+): RelationshipType | undefined {
+  if (isMine(trust, owner)) return trust.links.get(other);
+  // My devices share my links: I hold the owner's item because I am linked to the owner.
+  if (isMine(trust, other)) return trust.links.get(owner);
+  return trust.linksOf?.(owner)?.get(other);
+}
+
+/**
+ * May `requester` receive `item` from this device (a `Get`, a piece request, or even a `Have`
+ * answer)? `requester` is `undefined` when the peer maps to no agent: such peers get commons
+ * only. Refused requests must get `NotFound` and zero bytes (DESIGN §7).
+ *
+ * | reach                                   | who receives it                                              |
+ * |-----------------------------------------|--------------------------------------------------------------|
+ * | commons                                 | anyone, known or not                                         |
+ * | every other                             | the owner; the owner's devices when the owner is this person |
+ * | private                                 | only those                                                   |
+ * | invited                                 | + the named recipients                                       |
+ * | local                                   | + family cluster members (the owner must be in it too)       |
+ * | neighborhood…regional                   | + agents with a trust link to the owner                      |
+ */
+export function mayDeliver(
+  item: ReachItem,
+  requester: AgentKey | undefined,
+  trust: TrustView,
+): Decision {
+  const { reach, owner } = item;
+  if (!isReach(reach)) return deny(`unknown reach "${String(reach)}": refused`);
+  if (reach === 'commons') return allow('commons: anyone may receive it');
+  if (requester === undefined) {
+    return deny(`${reach}: the peer is not a known agent, and unknown peers get commons only`);
+  }
+  if (requester === owner) return allow(`${reach}: the requester is the owner`);
+  if (isMine(trust, owner) && isMine(trust, requester)) {
+    return allow(`${reach}: ${short(requester)} is one of the owner's own devices`);
+  }
+  switch (reach) {
+    case 'private':
+      return deny(`private: ${short(requester)} is not one of the owner's own devices`);
+    case 'invited':
+      return item.invited?.includes(requester)
+        ? allow(`invited: ${short(requester)} is a named recipient`)
+        : deny(`invited: ${short(requester)} is not among the named recipients`);
+    case 'local': {
+      const inCluster = (a: AgentKey) => isMine(trust, a) || trust.cluster.has(a);
+      if (!inCluster(owner)) {
+        return deny(`local: the owner ${short(owner)} is not in this device's family cluster`);
+      }
+      return inCluster(requester)
+        ? allow(`local: ${short(requester)} is a family cluster member`)
+        : deny(`local: ${short(requester)} is not a family cluster member`);
+    }
+    default: {
+      const link = linkBetween(trust, owner, requester);
+      return link !== undefined
+        ? allow(`${reach}: ${short(requester)} has a trust link (${link}) with the owner`)
+        : deny(`${reach}: no known trust link between ${short(requester)} and the owner`);
+    }
+  }
+}
+
+/**
+ * May this device push a copy of `item` to `target`? The target must be someone who may
+ * receive it ({@link mayDeliver}) — a replica holder serves it on, so it must be in the
+ * audience. And beyond commons, spreading is the owner's decision: a device holding someone
+ * else's item serves it on request but pushes it only back to the owner or to its own
+ * person's devices.
+ */
+export function mayReplicateTo(
+  item: ReachItem,
+  target: AgentKey | undefined,
+  trust: TrustView,
+): Decision {
+  const audience = mayDeliver(item, target, trust);
+  if (!audience.allow || item.reach === 'commons' || isMine(trust, item.owner)) return audience;
+  // target is defined here: mayDeliver refuses unknown peers for every reach but commons.
+  const to = target as AgentKey;
+  if (to === item.owner) return allow(`${item.reach}: a copy back to its owner`);
+  if (isMine(trust, to)) return allow(`${item.reach}: a copy to one of this person's devices`);
+  return deny(
+    `${item.reach}: only the owner spreads it; this device serves it on request but does not push it to ${short(to)}`,
+  );
+}
