@@ -2,7 +2,8 @@
  * `npm run bench [-- --json] [-- --only=erasure,network]`: runs the benchmarks in headless
  * Chromium on a real origin served by the doorway, each beside a baseline measured in the same
  * run, and prints a table (or, with --json, one JSON object per line). The page suites run in
- * one page; `network` drives several browser profiles from here (bench/network.ts).
+ * one page; `network` drives several browser profiles from here (bench/network.ts), and `pwa`
+ * drives the built app itself (bench/pwa.ts).
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
 import { buildHarness } from '../e2e/support/harness.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
+import { pwaSuite } from './pwa.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
@@ -75,6 +77,11 @@ async function main(): Promise<void> {
     if (!json) console.error('running network…');
     const log = json ? () => {} : (line: string) => console.error(line);
     for (const metric of await networkSuite({ log })) emit(metric);
+  }
+  if (selected('pwa')) {
+    if (!json) console.error('running pwa…');
+    const log = json ? () => {} : (line: string) => console.error(line);
+    for (const metric of await pwaSuite({ log })) emit(metric);
   }
   if (!json) printTable(all);
 }

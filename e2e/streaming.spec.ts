@@ -1,6 +1,7 @@
 import { expect, test } from './fixtures.ts';
 import { addFiles, item, openApp, peerEntry, peerIdOf, waitReachable } from './support/app.ts';
 import { tempDir } from './support/files.ts';
+import { storedPieceBytes } from './support/idb.ts';
 import { writeTestVideo } from './support/video.ts';
 
 const MiB = 1024 * 1024;
@@ -12,30 +13,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await files.remove();
 });
-
-/** Bytes of pieces B has written (its import of the streamed blob): what crossed the network. */
-async function storedPieceBytes(page: import('@playwright/test').Page): Promise<number> {
-  return page.evaluate(async () => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open('elohim-content');
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    let total = 0;
-    await new Promise<void>((resolve, reject) => {
-      const request = db.transaction('pieces').objectStore('pieces').openCursor();
-      request.onsuccess = () => {
-        const cursor = request.result;
-        if (!cursor) return resolve();
-        total += (cursor.value as ArrayBuffer).byteLength;
-        cursor.continue();
-      };
-      request.onerror = () => reject(request.error);
-    });
-    db.close();
-    return total;
-  });
-}
 
 test('a <video> plays and seeks in a 200 MiB file only a peer holds, moving only the pieces it shows', async ({
   doorway,

@@ -26,6 +26,30 @@ export async function countRecords(page: Page): Promise<Record<string, number>> 
   }, CONTENT_DB);
 }
 
+/** Bytes of every piece stored, committed or still importing: what reached this browser. */
+export async function storedPieceBytes(page: Page): Promise<number> {
+  return page.evaluate(async (dbName) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    let total = 0;
+    await new Promise<void>((resolve, reject) => {
+      const request = db.transaction('pieces').objectStore('pieces').openCursor();
+      request.onsuccess = () => {
+        const cursor = request.result;
+        if (!cursor) return resolve();
+        total += (cursor.value as ArrayBuffer).byteLength;
+        cursor.continue();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    return total;
+  }, CONTENT_DB);
+}
+
 type Damage =
   | { kind: 'delete-shards'; shards: number[] }
   | { kind: 'flip-byte'; shard: number; piece: number; offset: number };

@@ -32,8 +32,8 @@ export interface GetOptions {
 export interface PartialReadOptions extends GetOptions {
   /**
    * Asked to have pieces written before they are read; resolves once they are. The piece a
-   * read starts at is asked for alone (the first byte waits for one piece only); the pieces
-   * after it are asked for in batches, ahead of the reader.
+   * read starts at is asked for alone (the first byte waits for one piece only); once it is
+   * in, the pieces after it are asked for in batches, ahead of the reader.
    */
   ensure: (pieces: PieceRef[], signal: AbortSignal | undefined) => Promise<void>;
   /** How many pieces ahead of the reader are asked for. Default 4. */
@@ -238,12 +238,13 @@ export function readStream(
           if (ensure) {
             const [current, ...next] = upcomingPieces(m, shard, piece, end, readAhead);
             if (current && !asked.has(`${shard}/${piece}`)) ask([current]);
+            // The read-ahead starts once this piece is in, so it never competes with it.
+            await asked.get(`${shard}/${piece}`);
+            if (signal?.aborted) throw abortReason(signal);
             const fresh = next.filter((r) => !asked.has(`${r.shard}/${r.piece}`));
             // Batches of at least half the window, or what is left at the end of the range.
             if (fresh.length > 0 && (fresh.length * 2 >= readAhead || next.length < readAhead - 1))
               ask(fresh);
-            await asked.get(`${shard}/${piece}`);
-            if (signal?.aborted) throw abortReason(signal);
           }
           const r = await readVerifiedPiece(ctx, m, shard, piece);
           if (signal?.aborted) throw abortReason(signal);
