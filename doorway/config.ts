@@ -26,6 +26,13 @@ export interface DoorwayConfig {
   relayDurationLimit: number;
   /** How many peers may hold a relay reservation at once. */
   relayMaxReservations: number;
+  /**
+   * A real Holochain conductor's app interface (`ws://…` or `wss://…`): app websockets are
+   * forwarded to it byte for byte. Unset: the doorway's conductor emulator answers them.
+   */
+  hcConductor: string | undefined;
+  /** Whether `POST /hc/dev/token` issues session tokens to anyone proving an agent key. */
+  hcDevTokens: boolean;
 }
 
 /** libp2p's own relay defaults (go-libp2p's too): enough for WebRTC signalling, not for bulk data. */
@@ -57,6 +64,12 @@ Options (environment variable in brackets):
                       [ELOHIM_RELAY_DURATION_LIMIT]               default 120
   --relay-max-reservations <n>     peers holding a relay slot at once
                       [ELOHIM_RELAY_MAX_RESERVATIONS]             default 128
+  --hc-conductor <ws url>          forward /hc/app websockets to this real conductor's
+                      app interface instead of the built-in conductor EMULATOR
+                      [ELOHIM_HC_CONDUCTOR]                       default: emulate
+  --hc-dev-tokens <on|off>         POST /hc/dev/token hands a session token to whoever
+                      proves an agent key (no account) [ELOHIM_HC_DEV_TOKENS]
+                      default on when --host is loopback, else off
   --help              show this text
 
 The relay defaults carry WebRTC signalling only (that is all browsers need to connect
@@ -87,6 +100,15 @@ function limit(flag: string, text: string, floor: number, max: number): number {
   return value;
 }
 
+function isWsUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfig | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -102,6 +124,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'relay-data-limit': { type: 'string' },
       'relay-duration-limit': { type: 'string' },
       'relay-max-reservations': { type: 'string' },
+      'hc-conductor': { type: 'string' },
+      'hc-dev-tokens': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -139,6 +163,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   }
   const dataDir = values['data-dir'] ?? env.ELOHIM_DATA_DIR ?? '.doorway';
   if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
+  const hcConductor = values['hc-conductor'] ?? env.ELOHIM_HC_CONDUCTOR ?? '';
+  if (hcConductor !== '' && !isWsUrl(hcConductor)) {
+    throw new ConfigError(
+      `--hc-conductor takes the conductor's app interface as ws://host:port or wss://…, got "${hcConductor}"`,
+    );
+  }
+  // Dev tokens let anyone with a key in; on by default only where only this machine can ask.
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(host);
+  const devTokens =
+    values['hc-dev-tokens'] ?? env.ELOHIM_HC_DEV_TOKENS ?? (loopback ? 'on' : 'off');
+  if (devTokens !== 'on' && devTokens !== 'off') {
+    throw new ConfigError(`--hc-dev-tokens must be on or off, got "${devTokens}"`);
+  }
 
   return {
     host,
@@ -172,6 +209,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       1,
       100_000,
     ),
+    hcConductor: hcConductor === '' ? undefined : hcConductor,
+    hcDevTokens: devTokens === 'on',
   };
 }
 

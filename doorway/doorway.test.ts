@@ -21,6 +21,8 @@ describe('loadConfig', () => {
       relayDataLimit: 131072,
       relayDurationLimit: 120,
       relayMaxReservations: 128,
+      hcConductor: undefined,
+      hcDevTokens: true,
     });
     expect(loadConfig([], { ELOHIM_PORT: '9000', ELOHIM_HOST: '::1' })).toMatchObject({
       host: '::1',
@@ -84,6 +86,23 @@ describe('loadConfig', () => {
     expect(loadConfig(['--port', '0', '--p2p-port', '9002'], {})).toMatchObject({ p2pPort: 9002 });
   });
 
+  it('reads the trust-layer settings: conductor to proxy to, and dev tokens on loopback only', () => {
+    expect(
+      loadConfig(['--hc-conductor', 'ws://127.0.0.1:4445', '--hc-dev-tokens', 'off'], {}),
+    ).toMatchObject({ hcConductor: 'ws://127.0.0.1:4445', hcDevTokens: false });
+    expect(
+      loadConfig([], {
+        ELOHIM_HC_CONDUCTOR: 'wss://conductor.example/app',
+        ELOHIM_HC_DEV_TOKENS: 'on',
+      }),
+    ).toMatchObject({ hcConductor: 'wss://conductor.example/app', hcDevTokens: true });
+    expect(loadConfig(['--host', '0.0.0.0'], {})).toMatchObject({ hcDevTokens: false });
+    expect(loadConfig(['--host', '::1'], {})).toMatchObject({ hcDevTokens: true });
+    expect(loadConfig(['--host', '0.0.0.0', '--hc-dev-tokens', 'on'], {})).toMatchObject({
+      hcDevTokens: true,
+    });
+  });
+
   it('refuses bad values with a message naming the flag', () => {
     expect(() => loadConfig(['--port', '70000'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/--port/);
@@ -102,6 +121,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['--p2p-announce', 'example.org:443'], {})).toThrow(/--p2p-announce/);
     expect(() => loadConfig(['--data-dir', ''], {})).toThrow(/--data-dir/);
     expect(() => loadConfig([], { ELOHIM_P2P_PORT: 'x' })).toThrow(/--p2p-port/);
+    expect(() => loadConfig(['--hc-conductor', 'http://127.0.0.1:4445'], {})).toThrow(
+      /--hc-conductor/,
+    );
+    expect(() => loadConfig(['--hc-conductor', 'localhost:4445'], {})).toThrow(/--hc-conductor/);
+    expect(() => loadConfig(['--hc-dev-tokens', 'yes'], {})).toThrow(/--hc-dev-tokens/);
   });
 });
 
@@ -142,6 +166,16 @@ describe('startDoorway', () => {
     const response = await fetch(new URL(`/content/sha256-${'ab'.repeat(32)}`, doorway.url));
     expect(response.status).toBe(404);
     expect((await response.json()).error).toMatch(/open the app/);
+  });
+
+  it('carries the trust layer: the conductor emulator behind /hc', async () => {
+    expect(doorway.trust.mode).toBe('emulator');
+    const response = await fetch(new URL('/hc/dev/token', doorway.url), {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatch(/agentPubKey/);
   });
 
   it('refuses to start without a build, saying how to make one', async () => {

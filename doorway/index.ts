@@ -7,6 +7,17 @@ export {
   HELP,
   loadConfig,
 } from './config.ts';
+export {
+  DEV_TOKEN_CHALLENGE,
+  DNA_HASHES,
+  ROLES,
+  type RoleName,
+  StoreError,
+  startTrustLayer,
+  TokenError,
+  type TrustLayer,
+  type TrustLayerConfig,
+} from './holochain/index.ts';
 export { IdentityError, KEY_FILE, loadOrCreateKey } from './identity.ts';
 export { createLogger, type Logger } from './log.ts';
 export { type DoorwayP2p, type P2pConfig, startP2p } from './p2p.ts';

@@ -1,6 +1,7 @@
 // Must come first: libp2p needs Promise.withResolvers, which Node 20 lacks.
 import './polyfills.ts';
 import { ConfigError, HELP, loadConfig } from './config.ts';
+import { StoreError, TokenError } from './holochain/index.ts';
 import { IdentityError } from './identity.ts';
 import { createLogger } from './log.ts';
 import { MissingBuildError, startDoorway } from './server.ts';
@@ -40,7 +41,9 @@ main().catch((error: unknown) => {
   if (
     error instanceof ConfigError ||
     error instanceof MissingBuildError ||
-    error instanceof IdentityError
+    error instanceof IdentityError ||
+    error instanceof StoreError ||
+    error instanceof TokenError
   ) {
     console.error(`doorway: ${error.message}`);
   } else {

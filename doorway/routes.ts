@@ -13,7 +13,7 @@ export interface RouteContext {
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS';
   /** Matched against the whole path (no query string); named groups become `params`. */
   path: RegExp;
   handle(ctx: RouteContext): void | Promise<void>;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import sirv from 'sirv';
 import type { DoorwayConfig } from './config.ts';
+import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import type { Logger } from './log.ts';
 import { type DoorwayP2p, startP2p } from './p2p.ts';
 import { dispatch, p2pRoutes, type Route, sendJson } from './routes.ts';
@@ -13,7 +14,9 @@ export interface Doorway {
   readonly url: string;
   /** The libp2p side: identity, addresses, connected peers. */
   readonly p2p: DoorwayP2p;
-  /** Stops HTTP, then libp2p. Safe to call more than once. */
+  /** The Holochain side: `/hc` routes and app websockets (emulated or proxied). */
+  readonly trust: TrustLayer;
+  /** Stops HTTP and the trust layer, then libp2p. Safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -22,8 +25,8 @@ export class MissingBuildError extends Error {
 }
 
 /**
- * Starts the doorway: its libp2p node (relay, peer registry), then HTTP (the built PWA, `/health`
- * and the JSON routes). Resolves once both listen.
+ * Starts the doorway: its libp2p node (relay, peer registry), the trust layer, then HTTP (the
+ * built PWA, `/health`, the JSON routes and the `/hc` app websocket). Resolves once all listen.
  */
 export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<Doorway> {
   const staticDir = resolve(config.staticDir);
@@ -47,6 +50,13 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   });
 
   const p2p = await startP2p(config, log);
+  let trust: TrustLayer;
+  try {
+    trust = await startTrustLayer(config, log);
+  } catch (error) {
+    await p2p.stop();
+    throw error;
+  }
 
   // The route table: add routes here (or concatenate another module's list).
   const routes: Route[] = [
@@ -72,6 +82,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         }),
     },
     ...p2pRoutes(p2p),
+    ...trust.routes,
   ];
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -87,6 +98,9 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
       });
   });
   server.keepAliveTimeout = 5_000;
+  server.on('upgrade', (req, socket, head) => {
+    if (!trust.handleUpgrade(req, socket, head)) socket.destroy();
+  });
 
   try {
     await new Promise<void>((resolveListen, reject) => {
@@ -94,6 +108,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
       server.listen(config.port, config.host, () => resolveListen());
     });
   } catch (error) {
+    await trust.close();
     await p2p.stop();
     throw error;
   }
@@ -103,11 +118,16 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   return {
     url: `http://${host}:${port}/`,
     p2p,
+    trust,
     close() {
-      closing ??= new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }).then(() => p2p.stop());
+      // Upgraded sockets are no longer the HTTP server's: the trust layer drops them itself.
+      closing ??= Promise.all([
+        trust.close(),
+        new Promise<void>((resolveClose) => {
+          server.close(() => resolveClose());
+          server.closeAllConnections();
+        }),
+      ]).then(() => p2p.stop());
       return closing;
     },
   };

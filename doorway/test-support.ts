@@ -15,6 +15,8 @@ export function testConfig(dir: string, overrides: Partial<DoorwayConfig> = {}):
     relayDataLimit: 128 * 1024,
     relayDurationLimit: 120,
     relayMaxReservations: 16,
+    hcConductor: undefined,
+    hcDevTokens: true,
     ...overrides,
   };
 }

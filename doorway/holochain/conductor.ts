@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto';
+import { decode, encode } from '@msgpack/msgpack';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.ts';
+import { verifyEd25519 } from './ed25519.ts';
+import { ed25519OfAgent, hashToB64 } from './hash.ts';
+import { type AppRecord, DNA_HASHES, type EmulatorStore, ROLES, roleOfDna } from './store.ts';
+import {
+  appSignalMessage,
+  type CellId,
+  ConductorError,
+  decodeZomeCallParams,
+  readAuthToken,
+  readEnvelope,
+  readSignedCall,
+  responseMessage,
+  wireError,
+  ZomeError,
+} from './wire.ts';
+import { ZOMES, type ZomeContext } from './zomes.ts';
+
+/** Close codes the emulator uses when it drops a socket (the client sees only "closed"). */
+export const CLOSE_NOT_HOLOCHAIN = 1003;
+export const CLOSE_UNAUTHENTICATED = 1008;
+
+/** AppRequest variants a real conductor knows but the emulator does not carry out. */
+const UNSUPPORTED_REQUESTS = new Set([
+  'agent_info',
+  'peer_meta_info',
+  'provide_memproofs',
+  'enable_app',
+  'create_clone_cell',
+  'disable_clone_cell',
+  'enable_clone_cell',
+  'dump_network_stats',
+  'dump_network_metrics',
+  'dump_op_timings',
+  'list_wasm_host_functions',
+  'get_countersigning_session_state',
+  'abandon_countersigning_session',
+  'publish_countersigning_session',
+  'send_direct_signal',
+  'call_zome_with_deadline',
+]);
+
+interface Session {
+  ws: WebSocket;
+  app?: AppRecord;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
+}
+
+/**
+ * The Holochain conductor EMULATOR: one app interface, served over websockets the doorway
+ * accepts, answering `app_info` and `call_zome` as a conductor does (see README.md).
+ */
+export class ConductorEmulator {
+  /** Open, authenticated sockets per installed app id: where that app's signals go. */
+  private readonly sessions = new Map<string, Set<Session>>();
+  private readonly all = new Set<Session>();
+
+  constructor(
+    readonly store: EmulatorStore,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Serves an app websocket. The first message must authenticate with an app token; when
+   * `agentB64` is given (the doorway session's agent), the token must open that agent's app.
+   * A bad token closes the socket, as the conductor does.
+   */
+  serve(ws: WebSocket, agentB64: string | undefined): void {
+    const session: Session = { ws };
+    this.all.add(session);
+    ws.on('message', (data) => {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+      this.receive(session, bytes, agentB64);
+    });
+    ws.on('close', () => {
+      this.all.delete(session);
+      if (session.app) this.sessions.get(session.app.installedAppId)?.delete(session);
+    });
+    ws.on('error', (error) => this.log.debug(`hc emulator: socket error: ${error.message}`));
+  }
+
+  private receive(session: Session, bytes: Uint8Array, agentB64: string | undefined): void {
+    const envelope = readEnvelope(bytes);
+    if (!envelope) {
+      session.ws.close(CLOSE_NOT_HOLOCHAIN, 'not a Holochain wire message');
+      return;
+    }
+    if (!session.app) {
+      if (envelope.type !== 'authenticate') {
+        session.ws.close(CLOSE_UNAUTHENTICATED, 'authenticate first');
+        return;
+      }
+      const token = readAuthToken(envelope.data);
+      const app = token && this.store.appOfToken(token);
+      if (!app || (agentB64 !== undefined && hashToB64(app.agent) !== agentB64)) {
+        this.log.debug('hc emulator: refused an app token (unknown, expired or another agent’s)');
+        session.ws.close(CLOSE_UNAUTHENTICATED, 'invalid app authentication token');
+        return;
+      }
+      session.app = app;
+      const set = this.sessions.get(app.installedAppId) ?? new Set<Session>();
+      this.sessions.set(app.installedAppId, set);
+      set.add(session);
+      return;
+    }
+    // Holochain ignores signals from clients and a second authenticate.
+    if (envelope.type !== 'request') return;
+    const response = this.request(session.app, envelope.data);
+    if (session.ws.readyState === 1) session.ws.send(responseMessage(envelope.id, response));
+  }
+
+  /** Answers one AppRequest with an AppResponse (errors included). */
+  private request(app: AppRecord, data: Uint8Array): unknown {
+    let request: unknown;
+    try {
+      request = decode(data);
+    } catch (error) {
+      return wireError(
+        'deserialization',
+        `AppRequest is not MessagePack: ${(error as Error).message}`,
+      );
+    }
+    if (!isRecord(request) || typeof request.type !== 'string') {
+      return wireError('deserialization', 'AppRequest must be a map {type, value}');
+    }
+    try {
+      switch (request.type) {
+        case 'app_info':
+          return { type: 'app_info', value: this.appInfo(app) };
+        case 'call_zome':
+          return { type: 'zome_called', value: this.callZome(request.value) };
+        default:
+          if (UNSUPPORTED_REQUESTS.has(request.type)) {
+            return wireError(
+              'internal_error',
+              `${request.type} is not available on the Elohim conductor emulator (it serves app_info and call_zome); point the doorway at a real conductor (--hc-conductor) for it`,
+            );
+          }
+          return wireError('deserialization', `unknown variant \`${request.type}\` of AppRequest`);
+      }
+    } catch (error) {
+      if (error instanceof ConductorError) return wireError(error.kind, error.message);
+      this.log.error(`hc emulator: ${request.type} failed: ${(error as Error)?.stack ?? error}`);
+      return wireError('internal_error', `emulator error: ${(error as Error)?.message ?? error}`);
+    }
+  }
+
+  appInfo(app: AppRecord) {
+    return {
+      agent_pub_key: app.agent,
+      installed_app_id: app.installedAppId,
+      cell_info: Object.fromEntries(
+        ROLES.map((role) => [
+          role,
+          [
+            {
+              type: 'provisioned',
+              value: {
+                cell_id: [DNA_HASHES[role], app.agent],
+                dna_modifiers: { network_seed: '', properties: encode(null) },
+                name: role,
+              },
+            },
+          ],
+        ]),
+      ),
+      status: { type: 'enabled' },
+      installed_at: app.installedAt,
+    };
+  }
+
+  /**
+   * `call_zome`, checked in the conductor's order: decode the signed bytes, verify the
+   * signature over sha512 of the bytes as received, find the cell and zome, witness the nonce
+   * (expiry, replay), check the capability grant, then run the function in one transaction.
+   * Returns the function's result as MessagePack bytes.
+   */
+  private callZome(value: unknown): Uint8Array {
+    const { bytes, signature } = readSignedCall(value);
+    const params = decodeZomeCallParams(bytes);
+    const digest = new Uint8Array(createHash('sha512').update(bytes).digest());
+    const provenanceB64 = hashToB64(params.provenance);
+    if (!verifyEd25519(signature, digest, ed25519OfAgent(params.provenance))) {
+      throw new ConductorError(
+        'zome_call_authentication_failed',
+        `Authentication failure. Bad signature Signature(${Buffer.from(signature.subarray(0, 8)).toString('hex')}…) by provenance ${provenanceB64}.`,
+      );
+    }
+    const cell: CellId = params.cell_id;
+    const role = roleOfDna(cell[0]);
+    if (!role || !this.store.appOfAgent(cell[1])) {
+      throw new ConductorError(
+        'internal_error',
+        `CellMissing: cell [${hashToB64(cell[0])}, ${hashToB64(cell[1])}] is not installed on this conductor (emulator); use the cell ids from app_info`,
+      );
+    }
+    const zome = ZOMES[role][params.zome_name];
+    if (!zome) {
+      throw new ZomeError(
+        `ZomeNotFound: Zome '${params.zome_name}' not found in the ${role} DNA (zomes: ${Object.keys(ZOMES[role]).join(', ') || 'none'})`,
+      );
+    }
+    const unauthorized = (reason: string) =>
+      new ConductorError(
+        'zome_call_unauthorized',
+        `Call was not authorized with reason ${reason}, cap secret ${params.cap_secret ? 'Some(..)' : 'None'} to call the function ${params.fn_name} in zome ${params.zome_name}`,
+      );
+    const nonce = this.store.witnessNonce(params.provenance, params.nonce, params.expires_at);
+    if (nonce !== 'Fresh') throw unauthorized(`BadNonce("${nonce}")`);
+    if (!this.store.isAuthorized(cell, params.provenance, params.cap_secret)) {
+      throw unauthorized('BadCapGrant');
+    }
+    const fn = zome[params.fn_name];
+    if (!fn) {
+      throw new ZomeError(
+        `Attempted to call a zome function that doesn't exist: Zome: ${params.zome_name} Fn ${params.fn_name}`,
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = decode(params.payload);
+    } catch (error) {
+      throw new ZomeError(
+        `Wasm error while working with Ribosome: Deserialize("payload is not MessagePack: ${(error as Error).message}")`,
+      );
+    }
+
+    const signals: unknown[] = [];
+    const ctx: ZomeContext = {
+      store: this.store,
+      cell,
+      evidence: { provenance: params.provenance, digest, signature },
+      emitSignal: (signal) => signals.push(signal),
+    };
+    const result = this.store.db.transaction(() => fn(ctx, payload))();
+    this.log.debug(
+      `hc emulator: ${role}/${params.zome_name}/${params.fn_name} by ${provenanceB64} on ${hashToB64(cell[1])}`,
+    );
+    // Only after the commit: a refused call emits nothing.
+    for (const signal of signals) this.emitAppSignal(cell, params.zome_name, signal);
+    return encode(result);
+  }
+
+  /** An app signal from `cell` to the sockets of the cell agent's app (Holochain's emit_signal). */
+  emitAppSignal(cell: CellId, zomeName: string, payload: unknown): void {
+    const app = this.store.appOfAgent(cell[1]);
+    const sessions = app && this.sessions.get(app.installedAppId);
+    if (!sessions?.size) return;
+    const message = appSignalMessage(cell, zomeName, payload);
+    for (const { ws } of sessions) if (ws.readyState === 1) ws.send(message);
+  }
+
+  /** Drops every socket (the doorway is closing). */
+  close(): void {
+    for (const { ws } of this.all) ws.terminate();
+    this.all.clear();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { DoorwayConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Route } from '../routes.ts';
+import { ConductorEmulator } from './conductor.ts';
+import { hcHttp } from './http.ts';
+import { SessionTokens } from './jwt.ts';
+import { ConductorProxy } from './proxy.ts';
+import { DB_FILE, EmulatorStore } from './store.ts';
+
+/** The doorway's trust layer: the `/hc` routes and app websocket, emulated or proxied. */
+export interface TrustLayer {
+  readonly mode: 'emulator' | 'proxy';
+  /** `POST /hc/dev/token`, `POST /hc/connect` (and their CORS preflights). */
+  readonly routes: Route[];
+  /** Takes `/hc/app/{port}?token=<jwt>` upgrades; false for other paths (not ours to answer). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Drops every app websocket and closes the database. */
+  close(): Promise<void>;
+}
+
+export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | 'hcDevTokens'>;
+
+/**
+ * Starts the trust layer. With `hcConductor` set, app websockets are forwarded byte for byte to
+ * that conductor; otherwise the Holochain conductor EMULATOR answers them, its state in
+ * `<dataDir>/hc-emulator.sqlite`.
+ */
+export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Promise<TrustLayer> {
+  const sessions = await SessionTokens.open(config.dataDir);
+  if (config.hcConductor) {
+    const proxy = new ConductorProxy(new URL(config.hcConductor), log);
+    const http = hcHttp({ sessions, devTokens: config.hcDevTokens, proxy, log });
+    log.info(
+      `hc: app websockets at /hc/app/{port} forwarded to the conductor at ${proxy.target.origin} (/hc/connect answers 501 in proxy mode)`,
+    );
+    return {
+      mode: 'proxy',
+      routes: http.routes,
+      handleUpgrade: http.handleUpgrade,
+      async close() {
+        proxy.close();
+        await http.close();
+      },
+    };
+  }
+  const store = EmulatorStore.open(config.dataDir);
+  const emulator = new ConductorEmulator(store, log);
+  const http = hcHttp({ sessions, devTokens: config.hcDevTokens, emulator, log });
+  log.info(
+    `hc: Holochain conductor EMULATOR at /hc/app/{port} (state in ${DB_FILE}; dev tokens ${config.hcDevTokens ? 'on' : 'off'})`,
+  );
+  return {
+    mode: 'emulator',
+    routes: http.routes,
+    handleUpgrade: http.handleUpgrade,
+    async close() {
+      emulator.close();
+      await http.close();
+      store.close();
+    },
+  };
+}
+
+export { agentKeyFromEd25519, hashFromB64, hashToB64 } from './hash.ts';
+export {
+  APP_TOKEN_TTL_S,
+  DEV_TOKEN_CHALLENGE,
+  DEV_TOKEN_MAX_SKEW_MS,
+  EMULATOR_CONDUCTOR_ID,
+  SESSION_TTL_S,
+} from './http.ts';
+export { JWT_SECRET_FILE, TokenError } from './jwt.ts';
+export { DB_FILE, DNA_HASHES, ROLES, type RoleName, StoreError } from './store.ts';
+export { REACHES, type Reach } from './validation.ts';
+export type { WireErrorKind } from './wire.ts';
+export type { ContentServer, Human, Relationship } from './zomes.ts';

@@ -1,0 +1,229 @@
+import { decode, encode } from '@msgpack/msgpack';
+import { isHoloHash } from './hash.ts';
+
+/**
+ * The app interface's wire format, as @holochain/client 0.21 (`WsClient`, `AppWebsocket`) and
+ * Holochain's `holochain_conductor_api` speak it. Every websocket message is a MessagePack map
+ * whose `data` is itself MessagePack bytes:
+ *
+ *   client → conductor  {type: 'authenticate', data: encode({token})}
+ *                       {type: 'request', id, data: encode({type: <AppRequest>, value})}
+ *   conductor → client  {type: 'response', id, data: encode({type: <AppResponse>, value})}
+ *                       {type: 'signal', data: encode({type: 'app', value: {cell_id, zome_name,
+ *                                                     signal: encode(payload)}})}
+ *
+ * AppRequest/AppResponse are serde enums tagged `type`, content `value`, snake_case.
+ */
+
+/** `ExternalApiWireError` variants (snake_case), as the client reports them in `error.name`. */
+export type WireErrorKind =
+  | 'internal_error'
+  | 'deserialization'
+  | 'dna_read_error'
+  | 'ribosome_error'
+  | 'activate_app'
+  | 'zome_call_authentication_failed'
+  | 'zome_call_unauthorized'
+  | 'countersigning_session_error';
+
+export interface WireError {
+  type: 'error';
+  value: { type: WireErrorKind; value: string };
+}
+
+export function wireError(kind: WireErrorKind, message: string): WireError {
+  return { type: 'error', value: { type: kind, value: message } };
+}
+
+/** A problem answered as an `AppResponse::Error`; thrown inside request handling. */
+export class ConductorError extends Error {
+  override name = 'ConductorError';
+  constructor(
+    readonly kind: WireErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A zome function refused (a guest error) or a commit failed validation. Holochain reports
+ * both as `ribosome_error`; the message names what to change.
+ */
+export class ZomeError extends ConductorError {
+  override name = 'ZomeError';
+  constructor(message: string) {
+    super('ribosome_error', message);
+  }
+}
+
+export class ValidationError extends ZomeError {
+  override name = 'ValidationError';
+  constructor(reason: string) {
+    // Holochain's wording for a commit refused by app validation inside a zome call.
+    super(`Source chain error: InvalidCommit error: Validation failed: ${reason}`);
+  }
+}
+
+export type CellId = [Uint8Array, Uint8Array];
+
+/** `ZomeCallParams`: what the caller signs (as MessagePack) and sends as `bytes`. */
+export interface ZomeCallParams {
+  provenance: Uint8Array;
+  cell_id: CellId;
+  zome_name: string;
+  fn_name: string;
+  cap_secret: Uint8Array | null;
+  payload: Uint8Array;
+  nonce: Uint8Array;
+  /** Microseconds since the Unix epoch. */
+  expires_at: number;
+}
+
+export const CAP_SECRET_LENGTH = 64;
+export const NONCE_LENGTH = 32;
+export const SIGNATURE_LENGTH = 64;
+
+/** Thrown when bytes are not the structure they claim to be; `kind` as Holochain answers it. */
+export class DecodeError extends ConductorError {
+  override name = 'DecodeError';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
+}
+
+/**
+ * Decodes the signed `bytes` of a `call_zome` request. Holochain answers undecodable params
+ * with `internal_error` (its `ConductorApiError::SerializationError` is not special-cased).
+ */
+export function decodeZomeCallParams(bytes: Uint8Array): ZomeCallParams {
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch (error) {
+    throw new DecodeError('internal_error', `SerializationError: ${(error as Error).message}`);
+  }
+  const fail = (what: string) =>
+    new DecodeError(
+      'internal_error',
+      `SerializationError: ZomeCallParams ${what} (sign the MessagePack of {provenance, cell_id, zome_name, fn_name, cap_secret, payload, nonce, expires_at})`,
+    );
+  if (!isRecord(raw)) throw fail('is not a map');
+  const { provenance, cell_id, zome_name, fn_name, cap_secret, payload, nonce, expires_at } = raw;
+  if (!isHoloHash(provenance, 'agent')) throw fail('provenance is not a 39-byte agent key');
+  if (
+    !Array.isArray(cell_id) ||
+    cell_id.length !== 2 ||
+    !isHoloHash(cell_id[0], 'dna') ||
+    !isHoloHash(cell_id[1], 'agent')
+  ) {
+    throw fail('cell_id is not [DnaHash, AgentPubKey]');
+  }
+  if (typeof zome_name !== 'string' || typeof fn_name !== 'string') {
+    throw fail('zome_name and fn_name must be strings');
+  }
+  if (
+    cap_secret != null &&
+    !(cap_secret instanceof Uint8Array && cap_secret.length === CAP_SECRET_LENGTH)
+  ) {
+    throw fail(`cap_secret must be ${CAP_SECRET_LENGTH} bytes or nil`);
+  }
+  if (!(payload instanceof Uint8Array)) throw fail('payload must be bytes (MessagePack)');
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_LENGTH) {
+    throw fail(`nonce must be ${NONCE_LENGTH} bytes`);
+  }
+  const expires = typeof expires_at === 'bigint' ? Number(expires_at) : expires_at;
+  if (typeof expires !== 'number' || !Number.isFinite(expires)) {
+    throw fail('expires_at must be a timestamp in microseconds');
+  }
+  return {
+    provenance,
+    cell_id: [cell_id[0], cell_id[1]],
+    zome_name,
+    fn_name,
+    cap_secret: cap_secret ?? null,
+    payload,
+    nonce,
+    expires_at: expires,
+  };
+}
+
+/** The `{bytes, signature}` value of a `call_zome` request. */
+export function readSignedCall(value: unknown): { bytes: Uint8Array; signature: Uint8Array } {
+  if (
+    !isRecord(value) ||
+    !(value.bytes instanceof Uint8Array) ||
+    !(value.signature instanceof Uint8Array)
+  ) {
+    throw new DecodeError(
+      'deserialization',
+      'call_zome takes {bytes, signature}: the MessagePack of ZomeCallParams and its Ed25519 signature',
+    );
+  }
+  if (value.signature.length !== SIGNATURE_LENGTH) {
+    throw new DecodeError(
+      'deserialization',
+      `call_zome signature must be ${SIGNATURE_LENGTH} bytes, got ${value.signature.length}`,
+    );
+  }
+  return { bytes: value.bytes, signature: value.signature };
+}
+
+/** An envelope from the client, or undefined when the bytes are not one. */
+export type Envelope =
+  | { type: 'authenticate'; data: Uint8Array }
+  | { type: 'request'; id: number; data: Uint8Array }
+  | { type: 'signal'; data: Uint8Array };
+
+export function readEnvelope(bytes: Uint8Array): Envelope | undefined {
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(raw) || !(raw.data instanceof Uint8Array)) return undefined;
+  if (raw.type === 'authenticate' || raw.type === 'signal') {
+    return { type: raw.type, data: raw.data };
+  }
+  if (raw.type === 'request' && typeof raw.id === 'number') {
+    return { type: 'request', id: raw.id, data: raw.data };
+  }
+  return undefined;
+}
+
+/** The token of an `authenticate` message (`AppAuthenticationToken` is `number[]` in the client). */
+export function readAuthToken(data: Uint8Array): Uint8Array | undefined {
+  let raw: unknown;
+  try {
+    raw = decode(data);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(raw)) return undefined;
+  const { token } = raw;
+  if (token instanceof Uint8Array) return token;
+  if (
+    Array.isArray(token) &&
+    token.length <= 1024 &&
+    token.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)
+  ) {
+    return Uint8Array.from(token as number[]);
+  }
+  return undefined;
+}
+
+export function responseMessage(id: number, response: unknown): Uint8Array {
+  return encode({ type: 'response', id, data: encode(response) });
+}
+
+export function appSignalMessage(cellId: CellId, zomeName: string, payload: unknown): Uint8Array {
+  return encode({
+    type: 'signal',
+    data: encode({
+      type: 'app',
+      value: { cell_id: cellId, zome_name: zomeName, signal: encode(payload) },
+    }),
+  });
+}
