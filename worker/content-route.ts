@@ -1,9 +1,11 @@
+import type { StoredManifest } from '../src/content/index.ts';
 import {
   type ContentStore,
   InvalidHashError,
   openContentStore,
   parseContentHash,
 } from '../src/content/index.ts';
+import { isSealed, loadOrCreateSealingKey, openedMime, unseal } from '../src/reach/index.ts';
 import type { ContentReadFailed } from './bridge-protocol.ts';
 import { askWindow, NoWindowError } from './peer-bridge.ts';
 import { parseRange } from './range.ts';
@@ -75,6 +77,7 @@ export async function contentResponse(
     }
     if (!manifest) return problem(502, `The app's tab sent no manifest for ${hash}.`);
   }
+  if (isSealed(manifest)) return sealedResponse(request, url, hash, manifest, content, notify);
   const size = manifest.total_size;
   const range = parseRange(request.headers.get('Range'), size);
   if (range === 'unsatisfiable') {
@@ -117,8 +120,49 @@ export async function contentResponse(
         },
       })
     : content.get(hash, { signal: request.signal, start, end });
+  return new Response(reportingFailures(source, hash, notify), {
+    status: range ? 206 : 200,
+    headers,
+  });
+}
+
+/**
+ * A sealed (private) item opened with this browser's sealing key. Its plaintext length is not
+ * in the manifest and segments are opened in order, so it is served whole (no ranges).
+ */
+async function sealedResponse(
+  request: Request,
+  url: URL,
+  hash: string,
+  manifest: StoredManifest,
+  content: ContentStore,
+  notify: (message: ContentReadFailed) => Promise<void>,
+): Promise<Response> {
+  const download = url.searchParams.get('download');
+  const headers: Record<string, string> = {
+    'Content-Type': openedMime(manifest),
+    'Accept-Ranges': 'none',
+    'Content-Disposition': contentDisposition(
+      download === null ? 'inline' : 'attachment',
+      download || manifest.name || hash,
+    ),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (request.method === 'HEAD') return new Response(null, { status: 200, headers });
+  const device = await loadOrCreateSealingKey();
+  const plain = unseal(content.get(hash, { signal: request.signal }), { device });
+  return new Response(reportingFailures(plain, hash, notify), { status: 200, headers });
+}
+
+/** Passes `source` on; an error part-way ends the response and is posted to the app's windows. */
+function reportingFailures(
+  source: ReadableStream<Uint8Array>,
+  hash: string,
+  notify: (message: ContentReadFailed) => Promise<void>,
+): ReadableStream<Uint8Array> {
   const reader = source.getReader();
-  const body = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
@@ -134,5 +178,4 @@ export async function contentResponse(
       return reader.cancel(reason);
     },
   });
-  return new Response(body, { status: range ? 206 : 200, headers });
 }

@@ -39,4 +39,27 @@ export {
   type PeerFetchOptions,
   type PeerService,
 } from './peer-service.ts';
+export {
+  type GateAnswer,
+  type HoldGate,
+  holdGate,
+  NotHeldError,
+  OfferMismatchError,
+  OfferWithdrawnError,
+  REPLICATE_PROTOCOL,
+  type ReplicaOffer,
+  type ReplicaPeer,
+  type ReplicaPolicy,
+  type ReplicaState,
+  ReplicateError,
+  type ReplicateOptions,
+  type ReplicateReport,
+  type ReplicateServer,
+  type ReplicateServerOptions,
+  type ReplicationGate,
+  ReplicaUnconfirmedError,
+  registerReplicateProtocol,
+  replicate,
+  replicationGate,
+} from './replicate/index.ts';
 export { ContentStreamer, type StreamStats } from './stream-fetch.ts';

@@ -7,7 +7,7 @@
  *   if (!d.allow) log(d.reason); // answer NotFound, send zero bytes
  *
  *   // sealing private content for this device, then storing the sealed blob like any blob
- *   const device = await loadOrCreateDeviceKey();
+ *   const device = await loadOrCreateSealingKey();
  *   const m = await store.put(seal(file, { reach: 'private', owner: me, recipients: [{ kind: 'device', device }] }),
  *                             { reach: 'private', mime: SEALED_MIME });
  *   const plain = unseal(store.get(m.blob_hash), { me, device });
@@ -33,6 +33,12 @@ export {
   TAG_BYTES,
 } from './cipher.ts';
 export {
+  deliveryGate,
+  openStored,
+  putAtReach,
+  type ReachPutOptions,
+} from './content.ts';
+export {
   DecryptionError,
   InvalidAgentKeyError,
   KeyAgreementError,
@@ -49,9 +55,10 @@ export {
   type DeviceKeyOptions,
   deriveRelationshipKey,
   grantClusterKey,
-  loadOrCreateDeviceKey,
+  loadOrCreateSealingKey,
   type WrappedBytes,
 } from './keys.ts';
+export { isSealed, openedMime, sealedMime } from './mime.ts';
 export {
   compareReach,
   type Decision,

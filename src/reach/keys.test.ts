@@ -10,7 +10,7 @@ import {
   createClusterKey,
   deriveRelationshipKey,
   grantClusterKey,
-  loadOrCreateDeviceKey,
+  loadOrCreateSealingKey,
   unwrapWith,
   wrapWith,
 } from './keys.ts';
@@ -37,8 +37,8 @@ const dbName = () => `reach-keys-${++db}-${Date.now()}`;
 describe('device key', () => {
   it('is created once, persists across reopen, and cannot be exported', async () => {
     const name = dbName();
-    const first = await loadOrCreateDeviceKey({ dbName: name });
-    const again = await loadOrCreateDeviceKey({ dbName: name });
+    const first = await loadOrCreateSealingKey({ dbName: name });
+    const again = await loadOrCreateSealingKey({ dbName: name });
     expect(again.id).toBe(first.id);
     expect(again.key.extractable).toBe(false);
     expect(again.key.algorithm).toMatchObject({ name: 'AES-GCM', length: 256 });
@@ -50,16 +50,16 @@ describe('device key', () => {
   it('two tabs racing get the same key', async () => {
     const name = dbName();
     const [a, b] = await Promise.all([
-      loadOrCreateDeviceKey({ dbName: name }),
-      loadOrCreateDeviceKey({ dbName: name }),
+      loadOrCreateSealingKey({ dbName: name }),
+      loadOrCreateSealingKey({ dbName: name }),
     ]);
     expect(a.id).toBe(b.id);
     expect(await sameKek(a.key, b.key)).toBe(true);
   });
 
   it('differs between databases (devices)', async () => {
-    const a = await loadOrCreateDeviceKey({ dbName: dbName() });
-    const b = await loadOrCreateDeviceKey({ dbName: dbName() });
+    const a = await loadOrCreateSealingKey({ dbName: dbName() });
+    const b = await loadOrCreateSealingKey({ dbName: dbName() });
     expect(a.id).not.toBe(b.id);
     expect(await sameKek(a.key, b.key)).toBe(false);
   });

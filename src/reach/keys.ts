@@ -102,7 +102,7 @@ const DEVICE_RECORD = 'device';
  * the other reads the winner back. Losing the browser profile's storage loses the key, and
  * with it every private item of this device — that is what "private" means here.
  */
-export async function loadOrCreateDeviceKey(options: DeviceKeyOptions = {}): Promise<DeviceKey> {
+export async function loadOrCreateSealingKey(options: DeviceKeyOptions = {}): Promise<DeviceKey> {
   const db = await openDB(options.dbName ?? 'elohim-reach', 1, {
     upgrade: (database) => database.createObjectStore(KEY_STORE),
   });

@@ -16,7 +16,7 @@ import {
   createClusterKey,
   type DeviceKey,
   deriveRelationshipKey,
-  loadOrCreateDeviceKey,
+  loadOrCreateSealingKey,
 } from './keys.ts';
 import {
   type Keyring,
@@ -37,7 +37,7 @@ const outsider = testAgent();
 
 let n = 0;
 const device = (): Promise<DeviceKey> =>
-  loadOrCreateDeviceKey({ dbName: `reach-sealed-${++n}-${Date.now()}` });
+  loadOrCreateSealingKey({ dbName: `reach-sealed-${++n}-${Date.now()}` });
 
 async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());

@@ -18,11 +18,12 @@ import { concat, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
 import { createItemKey, decryptPiece, encryptPiece, type ItemKey, TAG_BYTES } from './cipher.ts';
 import { NoKeyError, ReachError, SealedFormatError } from './errors.ts';
 import { type DeviceKey, unwrapWith, type WrappedBytes, wrapWith } from './keys.ts';
+import { SEALED_MIME } from './mime.ts';
 import type { SealedReach } from './policy.ts';
 
 /** The manifest `mime_type` for a sealed blob (the real type travels in the encrypted-reach metadata). */
-export const SEALED_MIME = 'application/vnd.elohim.sealed';
 
+export { SEALED_MIME };
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024;
 const MAGIC = utf8('ELRS');
 const VERSION = 1;

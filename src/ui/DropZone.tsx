@@ -1,20 +1,37 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
+import type { Reach } from '../content/index.ts';
 
 interface Props {
   disabled: boolean;
-  onFiles: (files: File[]) => void;
+  onFiles: (files: File[], reach: Reach) => void;
+}
+
+/** The reaches this version can store (the others need keys agreed through the trust layer). */
+const CHOICES: { reach: Reach; label: string }[] = [
+  { reach: 'commons', label: 'Anyone (commons)' },
+  { reach: 'private', label: 'Only my devices (private, encrypted)' },
+];
+const REACH_KEY = 'elohim-ingest-reach';
+
+function savedReach(): Reach {
+  const saved = localStorage.getItem(REACH_KEY);
+  return CHOICES.find((c) => c.reach === saved)?.reach ?? 'commons';
 }
 
 /** Takes files by drag-and-drop anywhere on the zone, or through the system file picker. */
 export function DropZone({ disabled, onFiles }: Props) {
   const [over, setOver] = useState(false);
+  const [reach, setReach] = useState<Reach>(savedReach);
   const input = useRef<HTMLInputElement>(null);
   const hintId = useId();
+  const reachId = useId();
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
     setOver(false);
-    if (!disabled && event.dataTransfer.files.length > 0) onFiles([...event.dataTransfer.files]);
+    if (!disabled && event.dataTransfer.files.length > 0) {
+      onFiles([...event.dataTransfer.files], reach);
+    }
   };
 
   return (
@@ -39,6 +56,25 @@ export function DropZone({ disabled, onFiles }: Props) {
           Any type, any size: each is checked against its hash on every read.
         </span>
       </p>
+      <label className="dropzone__reach" htmlFor={reachId}>
+        Who may receive them
+        <select
+          id={reachId}
+          data-testid="ingest-reach"
+          value={reach}
+          onChange={(event) => {
+            const next = event.currentTarget.value as Reach;
+            setReach(next);
+            localStorage.setItem(REACH_KEY, next);
+          }}
+        >
+          {CHOICES.map((c) => (
+            <option key={c.reach} value={c.reach}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+      </label>
       <button
         type="button"
         className="primary"
@@ -56,7 +92,7 @@ export function DropZone({ disabled, onFiles }: Props) {
         data-testid="file-input"
         onChange={(event) => {
           const files = event.currentTarget.files;
-          if (files && files.length > 0) onFiles([...files]);
+          if (files && files.length > 0) onFiles([...files], reach);
           event.currentTarget.value = '';
         }}
       />

@@ -1,4 +1,5 @@
 import type { StoredManifest } from '../content/index.ts';
+import { openedMime } from '../reach/mime.ts';
 
 export type ContentKind = 'image' | 'video' | 'audio' | 'text' | 'other';
 
@@ -19,7 +20,12 @@ const TEXT_EXTENSIONS =
 
 /** Which preview suits an item: decided by its recorded MIME type, then by its name. */
 export function contentKind(item: Pick<StoredManifest, 'mime_type' | 'name'>): ContentKind {
-  const mime = (item.mime_type || '').split(';')[0]?.trim().toLowerCase() ?? '';
+  // A sealed item is shown as what it holds: the service worker opens it.
+  const mime =
+    openedMime({ mime_type: item.mime_type || '' })
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? '';
   // SVG is an image to people, but shown as text: an <img> of untrusted SVG is safe, yet a
   // thumbnail of markup is less useful than the markup itself in the details.
   if (mime === 'image/svg+xml') return 'text';

@@ -1,6 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
-import type { ContentStore } from '../content/index.ts';
+import type { ContentStore, Reach } from '../content/index.ts';
 import { errorMessage } from './format.ts';
+import { myAgent, mySealingKey } from './identity.ts';
 
 export interface IngestJob {
   id: number;
@@ -33,7 +34,7 @@ export function useIngest(store: ContentStore | undefined) {
   }, []);
 
   const add = useCallback(
-    (files: Iterable<File>) => {
+    (files: Iterable<File>, reach: Reach) => {
       if (!store) return;
       for (const file of files) {
         const id = nextId.current++;
@@ -47,11 +48,16 @@ export function useIngest(store: ContentStore | undefined) {
           if (controller.signal.aborted) return;
           update(id, { state: 'storing' });
           try {
-            const manifest = await store.put(file, {
+            const { putAtReach, isEncryptedAtRest } = await import('../reach/index.ts');
+            const manifest = await putAtReach(store, file, {
+              reach,
+              owner: await myAgent(),
+              ...(isEncryptedAtRest(reach) ? { device: await mySealingKey() } : {}),
               name: file.name,
               mime: file.type || 'application/octet-stream',
               signal: controller.signal,
-              onProgress: (p) => update(id, { bytesDone: p.bytesDone }),
+              // A sealed item is stored as its (slightly larger) ciphertext: cap at the file.
+              onProgress: (p) => update(id, { bytesDone: Math.min(p.bytesDone, file.size) }),
             });
             update(id, { state: 'done', bytesDone: file.size, hash: manifest.blob_hash });
             setTimeout(() => setJobs((all) => all.filter((job) => job.id !== id)), DONE_LINGER_MS);

@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
 import type { NodeSnapshot, PeerService } from '../net/index.ts';
+import type { TrustView } from '../reach/index.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
+import { myAgent } from './identity.ts';
 
 export type PeerState =
   | { status: 'starting' }
@@ -42,8 +44,24 @@ function startPeerService(store: ContentStore): void {
   started = true;
   const lead = async () => {
     try {
-      const { LeaderPeerService, PeerNode } = await import('../net/index.ts');
-      const node = await PeerNode.start({ doorways: configuredDoorways(), store });
+      const [{ LeaderPeerService, PeerNode }, { deliveryGate }] = await Promise.all([
+        import('../net/index.ts'),
+        import('../reach/index.ts'),
+      ]);
+      const me = await myAgent();
+      // Until the trust layer tells us more, only commons content leaves this browser.
+      const trust: TrustView = { me, myDevices: new Set(), links: new Map(), cluster: new Set() };
+      const node = await PeerNode.start({
+        doorways: configuredDoorways(),
+        store,
+        shard: {
+          allow: deliveryGate(
+            store,
+            () => trust,
+            (peer, hash, reason) => console.info(`refused ${hash} to ${peer}: ${reason}`),
+          ),
+        },
+      });
       // Fetches this tab had sent to the old leader fail now and are retried here.
       current?.close();
       setService(new LeaderPeerService(node, store));

@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
+import { expect, test } from './fixtures.ts';
+import { addFiles, openApp, peerEntry, peerIdOf, waitReachable } from './support/app.ts';
+import { tempDir, writeRandomFile } from './support/files.ts';
+import { storedPieceBytes } from './support/idb.ts';
+
+let files: Awaited<ReturnType<typeof tempDir>>;
+test.beforeAll(async () => {
+  files = await tempDir();
+});
+test.afterAll(async () => {
+  await files.remove();
+});
+
+async function hashOfItemNamed(page: Page, name: string): Promise<string> {
+  const row = page.locator('[data-testid="item"]', { hasText: name });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  const hash = await row.getAttribute('data-hash');
+  if (!hash) throw new Error(`no hash on the row of ${name}`);
+  return hash;
+}
+
+/** GET /content/<hash> in the page: status, and sha256 of the body when it is 200. */
+async function getContent(page: Page, hash: string) {
+  return page.evaluate(async (hash) => {
+    const response = await fetch(`/content/${hash}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return {
+      status: response.status,
+      type: response.headers.get('Content-Type'),
+      sha: `sha256-${Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('')}`,
+      text: response.ok ? '' : new TextDecoder().decode(bytes),
+    };
+  }, hash);
+}
+
+/** Whether any stored piece contains `needle` (plaintext leaking into IndexedDB). */
+async function piecesContain(page: Page, needle: number[]): Promise<boolean> {
+  return page.evaluate(async (needle) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('elohim-content');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const pieces = await new Promise<ArrayBuffer[]>((resolve, reject) => {
+      const request = db.transaction('pieces').objectStore('pieces').getAll();
+      request.onsuccess = () => resolve(request.result as ArrayBuffer[]);
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    const first = needle[0];
+    return pieces.some((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      for (
+        let i = bytes.indexOf(first as number);
+        i >= 0;
+        i = bytes.indexOf(first as number, i + 1)
+      ) {
+        if (needle.every((b, k) => bytes[i + k] === b)) return true;
+      }
+      return false;
+    });
+  }, needle);
+}
+
+test('a private item is stored encrypted, opens for its owner, and reaches no other peer', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(240_000);
+  const secret = await writeRandomFile(files.dir, 'secret.bin', 300_000);
+  const shared = await writeRandomFile(files.dir, 'shared.bin', 200_000);
+
+  const a = await openApp((await openProfile()).context, doorway.url);
+  const refusals: string[] = [];
+  a.on('console', (message) => {
+    if (message.text().startsWith('refused ')) refusals.push(message.text());
+  });
+  await a.getByTestId('ingest-reach').selectOption('private');
+  await addFiles(a, [secret.path]);
+  const secretHash = await hashOfItemNamed(a, 'secret.bin');
+  await a.getByTestId('ingest-reach').selectOption('commons');
+  await addFiles(a, [shared.path]);
+  const sharedHash = await hashOfItemNamed(a, 'shared.bin');
+
+  // Addressed by its ciphertext; IndexedDB holds no stretch of the plaintext; the owner opens it.
+  expect(secretHash).not.toBe(secret.hash);
+  const plain = await readFile(secret.path);
+  for (const offset of [0, 150_000, 299_000]) {
+    expect(await piecesContain(a, [...plain.subarray(offset, offset + 32)])).toBe(false);
+  }
+  const opened = await getContent(a, secretHash);
+  expect(opened.status).toBe(200);
+  expect(opened.sha).toBe(secret.hash);
+  await expect(
+    a.locator('[data-testid="item"]', { hasText: 'secret.bin' }).getByText('private'),
+  ).toBeVisible();
+
+  await waitReachable(a);
+  const aId = await peerIdOf(a);
+  const b = await openApp((await openProfile()).context, doorway.url);
+  await expect(peerEntry(b, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
+
+  // B asks for the private item by hash: A says it has nothing, and B receives zero bytes.
+  const refused = await getContent(b, secretHash);
+  expect(refused.status).toBe(404);
+  expect(refused.text).toMatch(/No connected peer holds/);
+  expect(await storedPieceBytes(b)).toBe(0);
+  expect(refusals.some((line) => line.includes(secretHash))).toBe(true);
+
+  // The gate is about reach, not about B: the commons item streams to B at once.
+  const got = await getContent(b, sharedHash);
+  expect(got.status).toBe(200);
+  expect(got.sha).toBe(shared.hash);
+});

@@ -1,0 +1,57 @@
+/**
+ * Replication `/elohim/replicate/1.0.0`: a holder offers a blob, the receiver decides, pulls
+ * it over `/elohim/pieces/1.0.0` verifying every piece, and confirms. Wire shapes, flow and
+ * decisions: README.md beside this file.
+ *
+ *   // every peer: serve pieces (offerers) and take offers (receivers)
+ *   await registerShardProtocol(libp2p, store, { allow });
+ *   await registerReplicateProtocol(libp2p, store, {
+ *     policy: { maxBytes: 2 ** 30, mayHold: holdGate(trust) },
+ *     onStored: (manifest) => announce(manifest.blob_hash),
+ *   });
+ *
+ *   // after storing shareable content
+ *   const report = await replicate(libp2p, store, m.blob_hash, candidates, {
+ *     copies: 2,
+ *     gate: replicationGate({ reach: m.reach, owner: me }, trust),
+ *   });
+ *   if (report.stored.length < report.wanted) retryLater();
+ */
+export {
+  decodeAnswer,
+  decodeOffer,
+  encodeAnswer,
+  encodeOffer,
+  MAX_ANSWER_FRAME_BYTES,
+  MAX_OFFER_FRAME_BYTES,
+  REPLICATE_PROTOCOL,
+  type ReplicaOffer,
+  type ReplicateAnswer,
+} from './codec.ts';
+export {
+  NotHeldError,
+  OfferMismatchError,
+  OfferWithdrawnError,
+  ReplicateError,
+  ReplicaUnconfirmedError,
+} from './errors.ts';
+export {
+  type GateAnswer,
+  type HoldGate,
+  holdGate,
+  type ReplicationGate,
+  replicationGate,
+} from './policy.ts';
+export {
+  type ReplicaPeer,
+  type ReplicaState,
+  type ReplicateOptions,
+  type ReplicateReport,
+  replicate,
+} from './replicate.ts';
+export {
+  type ReplicaPolicy,
+  type ReplicateServer,
+  type ReplicateServerOptions,
+  registerReplicateProtocol,
+} from './server.ts';

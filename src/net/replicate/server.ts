@@ -1,0 +1,305 @@
+/**
+ * Receiving replicas: the `/elohim/replicate/1.0.0` handler. One Offer per stream; the
+ * answers go back on the same stream, which stays open while this peer pulls the blob from
+ * the offerer over `/elohim/pieces/1.0.0` (every piece verified as it arrives, the whole blob
+ * and every shard verified before the manifest is committed).
+ *
+ * Nothing is ever half-stored: the pull is a store import, aborted (pieces and pending record
+ * deleted) on any failure, on quota, when the offerer goes away and when the server stops.
+ */
+import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/interface';
+import type { ContentHash } from '../../content/address.ts';
+import type { ContentStore } from '../../content/content-store.ts';
+import { StorageQuotaError } from '../../content/errors.ts';
+import type { StoredManifest } from '../../content/manifest.ts';
+import type { Decision } from '../../reach/index.ts';
+import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';
+import type { Libp2pDialLike } from '../shard/client.ts';
+import { PIECES_PROTOCOL } from '../shard/codec.ts';
+import { ShardProtocolError } from '../shard/errors.ts';
+import type { Libp2pHandleLike } from '../shard/server.ts';
+import { FrameReader, writeFrame } from '../shard/stream.ts';
+import {
+  decodeOffer,
+  encodeAnswer,
+  MAX_OFFER_FRAME_BYTES,
+  REPLICATE_PROTOCOL,
+  type ReplicaOffer,
+  type ReplicateAnswer,
+} from './codec.ts';
+import { OfferMismatchError, OfferWithdrawnError, ReplicateError } from './errors.ts';
+import { commonsOnly, type HoldGate, toDecision } from './policy.ts';
+
+const GiB = 1024 * 1024 * 1024;
+/** At most one Progress frame per this many ms: liveness for the offerer, not a byte counter. */
+const PROGRESS_INTERVAL_MS = 500;
+/** How long a peer that was sent an Error may take to finish its side before it is reset. */
+const ERROR_LINGER_MS = 5_000;
+
+/** What this peer takes as a replica. Every check runs before `Accepted`, so no byte moves. */
+export interface ReplicaPolicy {
+  /** Whether this device takes replicas right now (user setting, battery, metered link). Default: yes. */
+  willing?: () => boolean;
+  /** Largest blob taken. Default 1 GiB. */
+  maxBytes?: number;
+  /** Whether this device may and will hold the item (reach, owner, who offers). Default: commons only. */
+  mayHold?: HoldGate;
+  /** Bytes this device can still store; default `navigator.storage.estimate()` when there is one. */
+  spaceLeft?: () => Promise<number | undefined>;
+}
+
+export interface ReplicateServerOptions {
+  policy?: ReplicaPolicy;
+  /**
+   * Called once per blob newly stored through an offer (not when it was already held), after
+   * the commit and before `Stored` is sent; not awaited. Announce the location here.
+   */
+  onStored?: (manifest: StoredManifest, from: PeerId) => void | Promise<void>;
+  /** Pulls at once; further offers are declined as busy. Default 2. */
+  maxConcurrentPulls?: number;
+  /** Time allowed for the Offer to arrive and for each answer to be sent. Default 30 s. */
+  timeoutMs?: number;
+  /** Per-piece (and manifest) timeout of the pull. Default 20 s. */
+  pieceTimeoutMs?: number;
+  /** Passed to `libp2p.handle` (e.g. `maxInboundStreams`). */
+  handlerOptions?: StreamHandlerOptions;
+  /** Diagnostics (default: nothing). */
+  onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
+}
+
+export interface ReplicateServer {
+  readonly protocols: readonly string[];
+  /** Unregisters the protocol and aborts the pulls in progress (their imports are discarded). */
+  stop(): Promise<void>;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function storageEstimate(): Promise<number | undefined> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  const est = await storage?.estimate?.();
+  return est?.quota !== undefined && est.usage !== undefined ? est.quota - est.usage : undefined;
+}
+
+/**
+ * Serves `/elohim/replicate/1.0.0` on `libp2p`, storing accepted offers into `store`. The
+ * node must also be able to dial the offerer (the pull goes over its `/elohim/pieces/1.0.0`).
+ */
+export async function registerReplicateProtocol(
+  libp2p: Libp2pHandleLike & Libp2pDialLike,
+  store: ContentStore,
+  options: ReplicateServerOptions = {},
+): Promise<ReplicateServer> {
+  const policy = options.policy ?? {};
+  const maxBytes = policy.maxBytes ?? GiB;
+  const spaceLeft = policy.spaceLeft ?? storageEstimate;
+  const mayHold: HoldGate = policy.mayHold ?? ((offer) => commonsOnly(offer.reach, 'hold'));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const pieceTimeoutMs = options.pieceTimeoutMs ?? 20_000;
+  const maxPulls = options.maxConcurrentPulls ?? 2;
+  // Only `libp2p` is used by the pull; directness matters for progress displays only.
+  const node: FetchNode = { libp2p, isDirectPeer: () => false };
+  const pulling = new Set<ContentHash>();
+  const handlers = new Set<Promise<void>>();
+  /** One per stream being served: `stop` aborts them all. */
+  const cancels = new Set<AbortController>();
+
+  const report = (e: unknown, peer: string) => {
+    try {
+      options.onError?.(e, { peer, protocol: REPLICATE_PROTOCOL });
+    } catch {}
+  };
+
+  /** Why this offer is declined, or undefined to accept it. */
+  const declineReason = async (offer: ReplicaOffer, from: PeerId): Promise<string | undefined> => {
+    if (policy.willing && !policy.willing()) {
+      return 'unwilling: this peer is not taking replicas now';
+    }
+    if (offer.totalSize > maxBytes) {
+      return `too large: ${offer.totalSize} bytes is over this peer's limit of ${maxBytes} bytes for a replica`;
+    }
+    let hold: Decision;
+    try {
+      hold = toDecision(await mayHold(offer, from), 'the hold policy');
+    } catch (e) {
+      report(e, from.toString());
+      hold = { allow: false, reason: `the hold policy failed: ${message(e)}` };
+    }
+    if (!hold.allow) return `reach: ${hold.reason}`;
+    const left = await spaceLeft().catch(() => undefined);
+    if (left !== undefined && offer.totalSize > left) {
+      return `quota: ${offer.totalSize} bytes offered, ${Math.max(0, left)} bytes left on this peer`;
+    }
+    if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
+    if (pulling.size >= maxPulls)
+      return `busy: this peer is already receiving ${pulling.size} item(s)`;
+    return undefined;
+  };
+
+  /** Pulls the offered blob from `from` into the store; on any failure nothing is kept. */
+  const pull = async (
+    offer: ReplicaOffer,
+    from: PeerId,
+    signal: AbortSignal,
+    onBytes: (bytes: number) => void,
+  ): Promise<StoredManifest> => {
+    const peer = from.toString();
+    let lastFailure: unknown;
+    const remember = (_peer: string, e: unknown) => {
+      lastFailure = e;
+    };
+    const manifest = await findManifest(node, [from], offer.hash, signal, pieceTimeoutMs, remember);
+    if (!manifest) {
+      throw new ReplicateError(
+        `Could not get the manifest of ${offer.hash} from the offering peer (${message(lastFailure)}). ` +
+          `The offerer must serve ${PIECES_PROTOCOL} to the peers it offers to.`,
+      );
+    }
+    const mismatch = [
+      manifest.total_size !== offer.totalSize &&
+        `total_size ${manifest.total_size}, not the offered ${offer.totalSize}`,
+      manifest.reach !== offer.reach && `reach ${manifest.reach}, not the offered ${offer.reach}`,
+      (manifest.author_id ?? null) !== offer.owner &&
+        `author_id ${manifest.author_id ?? 'none'}, not the offered owner ${offer.owner ?? 'none'}`,
+    ].filter((d): d is string => typeof d === 'string');
+    if (mismatch.length > 0) throw new OfferMismatchError(peer, offer.hash, mismatch.join('; '));
+
+    const session = await store.beginImport(manifest, { signal });
+    try {
+      if (!session.complete) {
+        let bytes = 0;
+        const scheduler = new PieceScheduler(
+          session,
+          session.needed,
+          node,
+          signal,
+          { timeoutMs: pieceTimeoutMs },
+          {
+            joined: () => {},
+            state: () => {},
+            bytes: (_peer, n) => {
+              bytes += n;
+              onBytes(bytes);
+            },
+            // The only holder is the offerer: its failure (or a quota error while writing) ends the pull.
+            dropped: remember,
+          },
+        );
+        await scheduler.run([from], async () => []);
+        if (!session.complete) {
+          throw lastFailure ?? new ReplicateError(`The pull of ${offer.hash} ended early.`);
+        }
+      }
+      return await session.commit({ signal });
+    } catch (e) {
+      await session.abort();
+      throw e;
+    }
+  };
+
+  /** The final answer to an offer; `send` delivers the intermediate ones. */
+  const receive = async (
+    offer: ReplicaOffer,
+    from: PeerId,
+    send: (answer: ReplicateAnswer) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<ReplicateAnswer> => {
+    if (await store.has(offer.hash)) return { type: 'Stored', hash: offer.hash };
+    const reason = await declineReason(offer, from);
+    if (reason !== undefined) return { type: 'Declined', reason };
+    pulling.add(offer.hash);
+    try {
+      await send({ type: 'Accepted' });
+      let lastProgress = Date.now();
+      const manifest = await pull(offer, from, signal, (bytes) => {
+        const now = Date.now();
+        if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+        lastProgress = now;
+        send({ type: 'Progress', bytes }).catch(() => {});
+      });
+      Promise.resolve()
+        .then(() => options.onStored?.(manifest, from))
+        .catch((e: unknown) => report(e, from.toString()));
+      return { type: 'Stored', hash: offer.hash };
+    } catch (e) {
+      // Gone: nobody to answer. Stopping: the offerer hears why.
+      if (signal.reason instanceof OfferWithdrawnError) throw signal.reason;
+      if (e instanceof StorageQuotaError) {
+        return {
+          type: 'Declined',
+          reason: `quota: this peer ran out of storage while receiving ${offer.hash}; nothing of it was kept`,
+        };
+      }
+      return { type: 'Error', message: message(signal.aborted ? signal.reason : e) };
+    } finally {
+      pulling.delete(offer.hash);
+    }
+  };
+
+  const serve = async (stream: Stream, connection: Connection) => {
+    const from = connection.remotePeer;
+    const peer = from.toString();
+    const reader = new FrameReader(stream);
+    // Answers are written one after another: a Progress frame never interleaves with another.
+    let queue: Promise<void> = Promise.resolve();
+    const send = (answer: ReplicateAnswer) => {
+      const sent = queue.then(() => writeFrame(stream, encodeAnswer(answer), { timeoutMs }));
+      queue = sent.catch(() => {});
+      return sent;
+    };
+    let offered: ReplicaOffer | undefined;
+    let done = false;
+    const cancel = new AbortController();
+    const onGone = () => {
+      if (!done) cancel.abort(new OfferWithdrawnError(peer, offered?.hash ?? 'the offered item'));
+    };
+    stream.addEventListener('close', onGone);
+    cancels.add(cancel);
+    try {
+      const payload = await reader.read({ maxFrameBytes: MAX_OFFER_FRAME_BYTES, timeoutMs });
+      if (payload !== undefined) {
+        offered = decodeOffer(payload);
+        const answer = await receive(offered, from, send, cancel.signal);
+        await send(answer);
+      }
+      done = true;
+      await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      done = true;
+      report(e, peer);
+      if (e instanceof ShardProtocolError && stream.writeStatus === 'writable') {
+        // A malformed or oversized Offer: say so, let the peer finish sending, then close.
+        try {
+          reader.discardRest();
+          await send({ type: 'Error', message: message(e) });
+          await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+          if (await reader.waitEnd(Math.min(timeoutMs, ERROR_LINGER_MS))) return;
+        } catch {}
+      }
+      stream.abort(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      stream.removeEventListener('close', onGone);
+      cancels.delete(cancel);
+      reader.dispose();
+    }
+  };
+
+  const handler = (stream: Stream, connection: Connection) => {
+    const running = serve(stream, connection);
+    handlers.add(running);
+    return running.finally(() => handlers.delete(running));
+  };
+
+  await libp2p.handle(REPLICATE_PROTOCOL, handler, options.handlerOptions);
+  return {
+    protocols: [REPLICATE_PROTOCOL],
+    async stop() {
+      await libp2p.unhandle(REPLICATE_PROTOCOL);
+      const reason = new ReplicateError('This peer is shutting down; offer it again later.');
+      for (const cancel of cancels) cancel.abort(reason);
+      await Promise.allSettled([...handlers]);
+    },
+  };
+}
