@@ -1,0 +1,274 @@
+/**
+ * The trust client against the doorway's conductor EMULATOR, in-process, through the real
+ * @holochain/client: connect flow, operations, the offline outbox, reconnection.
+ */
+import 'fake-indexeddb/auto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HolochainTrustClient } from './client.ts';
+import { TrustOfflineError, TrustRefusedError } from './errors.ts';
+import { startTestDoorway, type TestDoorway } from './test-support.ts';
+import type { TrustSignal, TrustState } from './types.ts';
+
+const randomHash = () =>
+  `sha256-${[...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+
+let dbCounter = 0;
+const newDbName = () => `trust-test-${++dbCounter}`;
+
+/** A browser-shaped address: this peer reached over WebRTC, signalled through a relay. */
+async function webrtcAddr(key: PrivateKey, port = 4001): Promise<string> {
+  const relay = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+  return `/ip4/127.0.0.1/tcp/${port}/ws/p2p/${relay}/p2p-circuit/webrtc/p2p/${peerIdFromPrivateKey(key)}`;
+}
+
+const dirs: string[] = [];
+const open: HolochainTrustClient[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'trust-client-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function newClient(
+  doorway: string,
+  deviceKey: PrivateKey,
+  dbName = newDbName(),
+): Promise<HolochainTrustClient> {
+  const client = await HolochainTrustClient.create({
+    doorway,
+    deviceKey,
+    dbName,
+    minBackoffMs: 50,
+    maxBackoffMs: 250,
+    callTimeoutMs: 5_000,
+  });
+  open.push(client);
+  return client;
+}
+
+async function connected(client: HolochainTrustClient): Promise<void> {
+  await expect.poll(() => client.state.status, { timeout: 10_000 }).toBe('connected');
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('HolochainTrustClient with a running doorway', () => {
+  let doorway: TestDoorway;
+  beforeAll(async () => {
+    doorway = await startTestDoorway(await tempDir());
+    return () => doorway.close();
+  });
+
+  it('connects, registers, announces; another device finds it as a holder; withdraw hides it', async () => {
+    const keyA = await generateKeyPair('Ed25519');
+    const a = await newClient(doorway.url, keyA);
+    const b = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    const signals: TrustSignal[] = [];
+    a.on('signal', (s) => signals.push(s));
+    await connected(a);
+    await connected(b);
+    expect(a.me).toMatch(/^uhCAk/);
+    expect(a.peerId).toBe(peerIdFromPrivateKey(keyA).toString());
+
+    const addr = await webrtcAddr(keyA);
+    expect(
+      await a.registerAgent({ display_name: 'Alice', peer_id: a.peerId, multiaddrs: [addr] }),
+    ).toBe('sent');
+    expect(await b.getHuman(a.me)).toMatchObject({
+      agent: a.me,
+      displayName: 'Alice',
+      peerId: a.peerId,
+      multiaddrs: [addr],
+      profileReach: 'commons',
+    });
+
+    const hash = randomHash();
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+    const announced = await a.announce(hash, {
+      multiaddrs: [addr, `/ip4/10.0.0.7/tcp/4001/p2p/${stranger}`, '/ip4/10.0.0.8/tcp/4001'],
+    });
+    expect(announced).toBe('sent');
+    expect(a.queued).toBe(0);
+
+    // My own record is never a holder for me.
+    expect(await a.findHolders(hash)).toEqual([]);
+    const holders = await b.findHolders(hash);
+    expect(holders).toHaveLength(1);
+    const [holder] = holders;
+    expect(holder?.peerId.toString()).toBe(a.peerId);
+    expect(holder?.agent).toBe(a.me);
+    expect(holder?.capability).toBe('blob_serving');
+    // The address naming another peer is dropped; one without /p2p/ gets the holder's.
+    expect(holder?.multiaddrs).toEqual([addr, `/ip4/10.0.0.8/tcp/4001/p2p/${a.peerId}`]);
+
+    expect(await a.myAnnouncements()).toEqual([
+      expect.objectContaining({ hash, online: true, capability: 'blob_serving' }),
+    ]);
+    await expect.poll(() => signals.some((s) => s.type === 'ContentServerCommitted')).toBe(true);
+    expect(signals.find((s) => s.type === 'ContentServerCommitted')).toMatchObject({
+      zome: 'infrastructure',
+      payload: { server: { content_hash: hash, online: true } },
+    });
+
+    expect(await a.withdraw(hash)).toBe('sent');
+    expect(await b.findHolders(hash)).toEqual([]);
+    expect((await a.myAnnouncements())[0]).toMatchObject({ hash, online: false });
+  });
+
+  it('round-trips relationships, and invited profiles show only to related agents', async () => {
+    const a = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    const b = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    const c = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    await Promise.all([connected(a), connected(b), connected(c)]);
+
+    await a.registerAgent({ display_name: 'Ana', multiaddrs: [], profile_reach: 'invited' });
+    expect(await b.getHuman(a.me)).toBeUndefined();
+
+    const made = await a.createRelationship(b.me, 'friend');
+    expect(made).toMatchObject({ initiator: a.me, otherAgent: b.me, type: 'friend' });
+    expect(await a.myRelationships()).toEqual([made]);
+    expect(await b.myRelationships()).toEqual([made]);
+    expect(await c.myRelationships()).toEqual([]);
+
+    expect((await b.getHuman(a.me))?.displayName).toBe('Ana');
+    expect(await c.getHuman(a.me)).toBeUndefined();
+  });
+
+  it('reports a refused change to its caller and drops it from the outbox', async () => {
+    const key = await generateKeyPair('Ed25519');
+    const a = await newClient(doorway.url, key);
+    await connected(a);
+    const refused = a.announce(randomHash(), {
+      multiaddrs: [await webrtcAddr(key)],
+      region: 'r'.repeat(65),
+    });
+    await expect(refused).rejects.toBeInstanceOf(TrustRefusedError);
+    await expect(refused).rejects.toThrow(/region/);
+    expect(a.queued).toBe(0);
+  });
+
+  it('announces without addresses once setAddresses gives some, and re-announces on change', async () => {
+    const key = await generateKeyPair('Ed25519');
+    const a = await newClient(doorway.url, key);
+    const b = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    await Promise.all([connected(a), connected(b)]);
+    await a.registerAgent({ display_name: 'Addy', multiaddrs: [] });
+
+    const hash = randomHash();
+    // Not dialable yet (no relay reservation): it waits in the outbox.
+    expect(await a.announce(hash)).toBe('queued');
+    expect(a.queued).toBe(1);
+    expect(await b.findHolders(hash)).toEqual([]);
+
+    const first = await webrtcAddr(key, 4001);
+    await a.setAddresses([first]);
+    await expect.poll(() => a.queued).toBe(0);
+    expect((await b.findHolders(hash))[0]?.multiaddrs).toEqual([first]);
+
+    const second = await webrtcAddr(key, 4002);
+    await a.setAddresses([second]);
+    await expect.poll(async () => (await b.findHolders(hash))[0]?.multiaddrs).toEqual([second]);
+    expect((await b.getHuman(a.me))?.multiaddrs).toEqual([second]);
+  });
+});
+
+describe('HolochainTrustClient when the doorway goes away', () => {
+  it('queues changes while offline, keeps them across a reload, replays them in order, reconnects', async () => {
+    const dir = await tempDir();
+    let doorway = await startTestDoorway(dir);
+    const { port, url } = doorway;
+    try {
+      const keyA = await generateKeyPair('Ed25519');
+      const dbA = newDbName();
+      const a = await newClient(url, keyA, dbA);
+      const b = await newClient(url, await generateKeyPair('Ed25519'));
+      const states: TrustState['status'][] = [];
+      b.on('state', (s) => states.push(s.status));
+      await Promise.all([connected(a), connected(b)]);
+
+      const kept = randomHash();
+      const addr = await webrtcAddr(keyA);
+      expect(await a.announce(kept, { multiaddrs: [addr] })).toBe('sent');
+
+      await doorway.close();
+      await expect.poll(() => a.state.status).not.toBe('connected');
+      await expect.poll(() => b.state.status).not.toBe('connected');
+      await expect(b.findHolders(kept)).rejects.toBeInstanceOf(TrustOfflineError);
+      expect(b.state.error).toBeTruthy();
+
+      const queueEvents: number[] = [];
+      a.on('queue', ({ queued }) => queueEvents.push(queued));
+      const fresh = randomHash();
+      const gone = randomHash();
+      expect(await a.announce(fresh, { multiaddrs: [addr] })).toBe('queued');
+      expect(await a.announce(gone, { multiaddrs: [addr] })).toBe('queued');
+      // The last of announce/withdraw for one hash wins: still two entries.
+      expect(await a.withdraw(gone)).toBe('queued');
+      expect(await a.withdraw(kept)).toBe('queued');
+      expect(a.queued).toBe(3);
+      expect(queueEvents).toEqual([1, 2, 3]);
+
+      // Reload: a new client on the same database sees the same outbox.
+      await a.close();
+      const a2 = await newClient(url, keyA, dbA);
+      expect(a2.queued).toBe(3);
+      const replayed: string[] = [];
+      a2.on('signal', (s) => {
+        const server = (s.payload as { server?: { content_hash: string } }).server;
+        if (s.type === 'ContentServerCommitted' && server) replayed.push(server.content_hash);
+      });
+
+      doorway = await startTestDoorway(dir, port);
+      await Promise.all([connected(a2), connected(b)]);
+      await expect.poll(() => a2.queued, { timeout: 10_000 }).toBe(0);
+
+      const holders = await b.findHolders(fresh);
+      expect(holders.map((h) => h.peerId.toString())).toEqual([a2.peerId]);
+      expect(holders[0]?.multiaddrs).toEqual([addr]);
+      expect(await b.findHolders(gone)).toEqual([]);
+      expect(await b.findHolders(kept)).toEqual([]);
+      // In the order of the last change: `gone` was never registered, so its withdrawal wrote nothing.
+      await expect.poll(() => replayed).toEqual([fresh, kept]);
+      expect(states).toContain('offline');
+      expect(states.at(-1)).toBe('connected');
+    } finally {
+      await doorway.close();
+    }
+  });
+
+  it('keeps retrying while the doorway is down and says why', async () => {
+    const dir = await tempDir();
+    const probe = await startTestDoorway(dir);
+    const { port, url } = probe;
+    await probe.close();
+
+    const a = await newClient(url, await generateKeyPair('Ed25519'));
+    await expect.poll(() => a.state.status).toBe('offline');
+    expect(a.state.error).toMatch(/Cannot reach the doorway/);
+    expect(a.state.retryAt).toBeGreaterThan(0);
+    expect(await a.registerAgent({ display_name: 'Late', multiaddrs: [] })).toBe('queued');
+
+    const doorway = await startTestDoorway(dir, port);
+    try {
+      a.reconnect();
+      await connected(a);
+      await expect.poll(() => a.queued).toBe(0);
+      expect((await a.getHuman(a.me))?.displayName).toBe('Late');
+    } finally {
+      await doorway.close();
+    }
+  });
+});

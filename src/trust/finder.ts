@@ -1,0 +1,98 @@
+/**
+ * Holders from the trust layer for `fetchContent`: ask who announced a hash, dial them at their
+ * announced addresses, and hand over the ones that answered, so a fetch can use peers this
+ * node was never connected to.
+ */
+import type { PeerId } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { HolderFinder } from '../net/fetch.ts';
+import type { Libp2pDialLike } from '../net/shard/index.ts';
+import { TrustOfflineError } from './errors.ts';
+import type { TrustClient, TrustHolder } from './types.ts';
+
+export interface TrustFinderOptions {
+  /** Per dial attempt. Default 10 s. */
+  dialTimeoutMs?: number;
+  /** Holders asked for. Default 10. */
+  limit?: number;
+  /**
+   * A holder no dial reached is left alone this long: fetches ask again every few seconds,
+   * and a closed tab stays announced until it withdraws. Default 15 s.
+   */
+  retryFailedAfterMs?: number;
+}
+
+/** About 1 relay-signalled WebRTC dial in 20 times out (DESIGN §9): one retry. */
+const DIAL_ATTEMPTS = 2;
+
+export function trustHolderFinder(
+  trust: Pick<TrustClient, 'findHolders'>,
+  libp2p: Libp2pDialLike,
+  options: TrustFinderOptions = {},
+): HolderFinder {
+  const dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
+  const retryAfterMs = options.retryFailedAfterMs ?? 15_000;
+  const failedUntil = new Map<string, number>();
+
+  async function reach(holder: TrustHolder, signal: AbortSignal): Promise<PeerId | undefined> {
+    const id = holder.peerId.toString();
+    if (holder.multiaddrs.length === 0 || (failedUntil.get(id) ?? 0) > Date.now()) return;
+    const addresses = holder.multiaddrs.map((a) => multiaddr(a));
+    for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !signal.aborted; attempt++) {
+      try {
+        const connection = await libp2p.dial(addresses, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]),
+        });
+        // Noise authenticated the remote key; it must be the one that announced.
+        if (!connection.remotePeer.equals(holder.peerId)) break;
+        failedUntil.delete(id);
+        return holder.peerId;
+      } catch {
+        // next attempt, then the negative cache
+      }
+    }
+    if (!signal.aborted) failedUntil.set(id, Date.now() + retryAfterMs);
+  }
+
+  return {
+    async findHolders(hash, { signal }) {
+      let holders: TrustHolder[];
+      try {
+        holders = await trust.findHolders(hash, { signal, limit: options.limit ?? 10 });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        // Trust layer offline: no holders from it now; other finders may still have some.
+        if (error instanceof TrustOfflineError) return [];
+        throw error;
+      }
+      const reached = await Promise.all(holders.map((h) => reach(h, signal)));
+      if (signal.aborted) throw signal.reason;
+      return reached.filter((p): p is PeerId => p !== undefined);
+    },
+  };
+}
+
+/**
+ * Asks every finder at once; one list, each peer once (first finder's order first, so pass
+ * the cheap connected-peers finder first). Fails only when every finder failed.
+ */
+export function combinedFinder(...finders: HolderFinder[]): HolderFinder {
+  return {
+    async findHolders(hash, options) {
+      const results = await Promise.allSettled(finders.map((f) => f.findHolders(hash, options)));
+      if (options.signal.aborted) throw options.signal.reason;
+      const failures = results.filter((r) => r.status === 'rejected');
+      if (failures.length > 0 && failures.length === results.length) {
+        throw failures[0]?.reason;
+      }
+      const peers = new Map<string, PeerId>();
+      for (const result of results) {
+        if (result.status !== 'fulfilled') continue;
+        for (const peer of result.value) {
+          if (!peers.has(peer.toString())) peers.set(peer.toString(), peer);
+        }
+      }
+      return [...peers.values()];
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The trust layer (DESIGN §6): who holds what, who is who, who trusts whom — through the
+ * doorway's Holochain app interface, with the real @holochain/client, signed by this device's
+ * key. Changes go through a persistent outbox, so they survive the doorway being away and
+ * reloads. Design notes: src/trust/README.md.
+ *
+ *   const deviceKey = await loadOrCreateDeviceKey();           // src/net: also the libp2p key
+ *   const trust = await HolochainTrustClient.create({ doorway: location.origin, deviceKey });
+ *   trust.on('state', (s) => render(s.status, s.error));       // connecting | connected | offline
+ *   trust.on('queue', ({ queued }) => render(queued));
+ *
+ *   node.addEventListener('change', () => void trust.setAddresses(node.snapshot().webrtcAddrs));
+ *   await trust.registerAgent({ display_name: 'Ana' });        // 'sent' | 'queued'
+ *   store 'added'   → void trust.announce(hash);
+ *   store 'removed' → void trust.withdraw(hash);
+ *
+ *   const finder = combinedFinder(
+ *     connectedPeersFinder(() => node.directPeers(), node.libp2p),
+ *     trustHolderFinder(trust, node.libp2p),
+ *   );
+ *   await fetchContent(node, store, finder, hash);
+ */
+export { HolochainTrustClient, type HolochainTrustClientOptions } from './client.ts';
+export { type ContactLink, contactLink, parseContactLink } from './contact.ts';
+export {
+  DoorwayUnreachableError,
+  InvalidContactLinkError,
+  TrustAuthError,
+  TrustError,
+  TrustInputError,
+  TrustOfflineError,
+  TrustRefusedError,
+} from './errors.ts';
+export { combinedFinder, type TrustFinderOptions, trustHolderFinder } from './finder.ts';
+export type {
+  AnnounceInput,
+  Announcement,
+  CallOptions,
+  Delivery,
+  FindHoldersOptions,
+  RefusedChange,
+  RegisterAgentInput,
+  TrustClient,
+  TrustEvents,
+  TrustHolder,
+  TrustHuman,
+  TrustRelationship,
+  TrustSignal,
+  TrustState,
+  TrustStatus,
+} from './types.ts';

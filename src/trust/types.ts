@@ -1,0 +1,152 @@
+/**
+ * What the page sees of the trust layer: plain data (agent keys as `uhCAk…` strings, times in
+ * milliseconds) and the {@link TrustClient} interface the UI and the fetch path depend on.
+ */
+import type { PeerId } from '@libp2p/interface';
+import type { Reach } from '../content/manifest.ts';
+import type { AgentKey } from '../reach/agent.ts';
+
+export type TrustStatus = 'connecting' | 'connected' | 'offline';
+
+export interface TrustState {
+  status: TrustStatus;
+  /** Why the last attempt failed or the connection dropped, in words for people. */
+  error?: string;
+  /** When the next attempt starts (ms since epoch), while offline. */
+  retryAt?: number;
+}
+
+/** What became of a change: done now, kept for when the doorway is back, or replaced by a later change. */
+export type Delivery = 'sent' | 'queued' | 'superseded';
+
+export interface RegisterAgentInput {
+  display_name: string;
+  /** Must be this device's own PeerId (the trust layer checks); default: it. */
+  peer_id?: string;
+  /** Where this device can be dialled; default: the addresses given to `setAddresses`. */
+  multiaddrs?: string[];
+  /** Who may read the profile. Default `commons`. */
+  profile_reach?: Reach;
+}
+
+export interface AnnounceInput {
+  /** libp2p addresses serving the content; default: the addresses given to `setAddresses`. */
+  multiaddrs?: string[];
+  /** Default `blob_serving`. */
+  capability?: string;
+  /** 0–255, higher is preferred by finders. Default 50. */
+  priority?: number;
+  region?: string;
+}
+
+export interface FindHoldersOptions {
+  signal?: AbortSignal;
+  /** At most this many (before this device's own entry is left out). Default 10. */
+  limit?: number;
+  /** Default `blob_serving`. */
+  capability?: string;
+}
+
+/** Another agent that says it holds a hash, with where to dial it. */
+export interface TrustHolder {
+  peerId: PeerId;
+  agent: AgentKey;
+  /** Its announced libp2p addresses that name its own PeerId. */
+  multiaddrs: string[];
+  capability: string;
+  priority: number;
+  region: string | null;
+  /** ms since epoch. */
+  updatedAt: number;
+}
+
+/** One of this agent's content-location records. */
+export interface Announcement {
+  hash: string;
+  capability: string;
+  endpoints: { url: string; protocol: string; priority: number }[];
+  online: boolean;
+  priority: number;
+  region: string | null;
+  updatedAt: number;
+}
+
+export interface TrustHuman {
+  agent: AgentKey;
+  displayName: string;
+  peerId: string;
+  multiaddrs: string[];
+  profileReach: Reach;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TrustRelationship {
+  initiator: AgentKey;
+  otherAgent: AgentKey;
+  /** snake_case, e.g. `friend`, `family`, `same_person`. */
+  type: string;
+  reach: Reach;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An app signal from the trust layer (sent to this agent's own sockets, e.g. its other tabs). */
+export interface TrustSignal {
+  zome: string;
+  /** e.g. `ContentServerCommitted`, `HumanCommitted`, `RelationshipCommitted`. */
+  type: string | undefined;
+  payload: unknown;
+}
+
+/** A queued change the trust layer refused when it was replayed: it is dropped. */
+export interface RefusedChange {
+  key: string;
+  error: Error;
+}
+
+export interface TrustEvents {
+  state: TrustState;
+  /** How many changes wait for the doorway (persisted across reloads). */
+  queue: { queued: number };
+  signal: TrustSignal;
+  refused: RefusedChange;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The trust layer as the page uses it. Changes (register, announce, withdraw, addresses) are
+ * written to a persistent outbox first and sent in order, so they survive the doorway being
+ * away and the page reloading; lookups need a live connection.
+ */
+export interface TrustClient {
+  /** This device's agent key (its Ed25519 device key). */
+  readonly me: AgentKey;
+  readonly state: TrustState;
+  /** Changes waiting in the outbox. */
+  readonly queued: number;
+  on<K extends keyof TrustEvents>(type: K, listener: (payload: TrustEvents[K]) => void): () => void;
+
+  /** The addresses this device is dialable at now; re-announces everything when they change. */
+  setAddresses(multiaddrs: readonly string[]): Promise<void>;
+  registerAgent(input: RegisterAgentInput, options?: CallOptions): Promise<Delivery>;
+  announce(hash: string, input?: AnnounceInput, options?: CallOptions): Promise<Delivery>;
+  withdraw(hash: string, options?: CallOptions): Promise<Delivery>;
+
+  findHolders(hash: string, options?: FindHoldersOptions): Promise<TrustHolder[]>;
+  myAnnouncements(options?: CallOptions): Promise<Announcement[]>;
+  getHuman(agent: AgentKey, options?: CallOptions): Promise<TrustHuman | undefined>;
+  createRelationship(
+    otherAgent: AgentKey,
+    type: string,
+    options?: CallOptions & { reach?: Reach },
+  ): Promise<TrustRelationship>;
+  myRelationships(options?: CallOptions): Promise<TrustRelationship[]>;
+
+  /** Tries to connect now instead of waiting for the backoff (e.g. on the browser's `online`). */
+  reconnect(): void;
+  close(): Promise<void>;
+}
