@@ -32,6 +32,7 @@ export {
   TrustRefusedError,
 } from './errors.ts';
 export { combinedFinder, type TrustFinderOptions, trustHolderFinder } from './finder.ts';
+export { type AddressSource, linkTrust, type TrustLinkOptions } from './link.ts';
 export type {
   AnnounceInput,
   Announcement,

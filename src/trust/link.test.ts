@@ -1,0 +1,80 @@
+import 'fake-indexeddb/auto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { afterAll, expect, it } from 'vitest';
+import { type ContentStore, openContentStore } from '../content/index.ts';
+import { pseudoRandomBytes } from '../test-support/bytes.ts';
+import { HolochainTrustClient } from './client.ts';
+import { linkTrust } from './link.ts';
+import { startTestDoorway } from './test-support.ts';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+let n = 0;
+async function client(doorway: string, key: PrivateKey) {
+  const c = await HolochainTrustClient.create({
+    doorway,
+    deviceKey: key,
+    dbName: `trust-link-${++n}`,
+    minBackoffMs: 50,
+    maxBackoffMs: 250,
+  });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+/** A node whose dialable address is a browser-shaped WebRTC address. */
+function fakeNode(key: PrivateKey) {
+  const node = new EventTarget() as EventTarget & { snapshot(): { webrtcAddrs: string[] } };
+  const relay = peerIdFromPrivateKey(key); // any valid peer id will do for the relay part
+  const addr = `/ip4/127.0.0.1/tcp/4001/ws/p2p/${relay}/p2p-circuit/webrtc/p2p/${peerIdFromPrivateKey(key)}`;
+  node.snapshot = () => ({ webrtcAddrs: [addr] });
+  return { node, addr };
+}
+
+it('announces what is stored (not private), withdraws what is removed, reconciles on start', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'trust-link-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const doorway = await startTestDoorway(dir);
+  cleanup.push(() => doorway.close());
+  const store: ContentStore = await openContentStore({
+    dbName: `trust-link-store-${++n}`,
+    locks: null,
+  });
+  cleanup.push(() => store.close());
+
+  // Stored before the link exists: announced by the reconciliation.
+  const early = await store.put(pseudoRandomBytes(1000, 1), { reach: 'commons' });
+  const keyA = await generateKeyPair('Ed25519');
+  const a = await client(doorway.url, keyA);
+  const b = await client(doorway.url, await generateKeyPair('Ed25519'));
+  const { node, addr } = fakeNode(keyA);
+  const errors: unknown[] = [];
+  const stop = linkTrust(a, node, store, { displayName: 'Ana', onError: (e) => errors.push(e) });
+  cleanup.push(stop);
+
+  const holders = async (hash: string) =>
+    (await b.findHolders(hash)).map((h) => h.peerId.toString());
+  await expect.poll(() => holders(early.blob_hash), { timeout: 10_000 }).toEqual([a.peerId]);
+
+  const later = await store.put(pseudoRandomBytes(1000, 2), { reach: 'commons' });
+  const secret = await store.put(pseudoRandomBytes(1000, 3), { reach: 'private' });
+  await expect.poll(() => holders(later.blob_hash), { timeout: 10_000 }).toEqual([a.peerId]);
+  const [found] = await b.findHolders(later.blob_hash);
+  expect(found?.multiaddrs).toEqual([addr]);
+  expect(await b.getHuman(a.me)).toMatchObject({ displayName: 'Ana', peerId: a.peerId });
+
+  await store.remove(later.blob_hash);
+  await expect.poll(() => holders(later.blob_hash), { timeout: 10_000 }).toEqual([]);
+  // Private items are never announced.
+  expect(await holders(secret.blob_hash)).toEqual([]);
+  expect((await a.myAnnouncements()).map((x) => x.hash)).not.toContain(secret.blob_hash);
+  expect(errors).toEqual([]);
+});
