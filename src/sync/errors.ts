@@ -1,0 +1,121 @@
+/**
+ * Typed errors of the sync layer. Messages say what happened and what to do, because they
+ * reach logs, the activity feed and peers (as `{"Error": message}`) unchanged.
+ */
+
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+/** The bytes on the wire are not a valid message of the protocol (ours or the peer's fault). */
+export class SyncProtocolError extends SyncError {
+  override name = 'SyncProtocolError';
+}
+
+/** A frame (or a message we were about to send) is over the frame cap. */
+export class SyncFrameTooLargeError extends SyncProtocolError {
+  override name = 'SyncFrameTooLargeError';
+  constructor(
+    readonly size: number,
+    readonly cap: number,
+    readonly protocol: string,
+  ) {
+    super(
+      `A ${protocol} frame of ${size} bytes is over the cap of ${cap} bytes, so the stream ` +
+        'was reset. A document this large must be compacted or split; or raise `maxFrameBytes` ' +
+        'on both peers.',
+    );
+  }
+}
+
+/** A DocRequest named a document this peer does not share (it is not in its event log). */
+export class UnknownDocumentError extends SyncError {
+  override name = 'UnknownDocumentError';
+  constructor(
+    readonly docId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Document ${docId} is not shared by this peer (it has no event for it, or cannot load ` +
+        'it). Ask for documents named in this peer’s SyncResponse or Announce events only.',
+      options,
+    );
+  }
+}
+
+/** A position that cannot be right: past the end of the log, or far beyond what we know. */
+export class PositionOutOfRangeError extends SyncError {
+  override name = 'PositionOutOfRangeError';
+}
+
+/** `SyncRequest.limit` outside 1…max. */
+export class LimitOutOfRangeError extends SyncError {
+  override name = 'LimitOutOfRangeError';
+  constructor(
+    readonly limit: number,
+    readonly max: number,
+  ) {
+    super(`SyncRequest limit ${limit} is out of range: ask for 1 to ${max} events per page.`);
+  }
+}
+
+/**
+ * Changes from a peer that cannot be applied: undecodable, missing their dependencies, or not
+ * containing the change an event announced. Nothing of them was applied or stored.
+ */
+export class BadChangesError extends SyncError {
+  override name = 'BadChangesError';
+  constructor(
+    readonly peer: string,
+    readonly docId: string,
+    detail: string,
+  ) {
+    super(
+      `Peer ${peer} sent unusable changes for document ${docId}: ${detail}. ` +
+        'Nothing was applied or stored; the events will be asked for again on the next sync.',
+    );
+  }
+}
+
+/** A peer's event at a position we already hold names a different change: its log was reset or it lies. */
+export class ConflictingEventError extends SyncError {
+  override name = 'ConflictingEventError';
+  constructor(
+    readonly origin: string,
+    readonly position: number,
+    readonly stored: string,
+    readonly received: string,
+  ) {
+    super(
+      `Peer ${origin} sent change ${received} at position ${position}, where its log had ` +
+        `${stored}. Its event log was reset or it is misbehaving; nothing was stored.`,
+    );
+  }
+}
+
+/** The peer answered `{"Error": text}`. */
+export class RemoteSyncError extends SyncError {
+  override name = 'RemoteSyncError';
+  constructor(
+    readonly peer: string,
+    readonly remoteMessage: string,
+  ) {
+    super(`Peer ${peer} reported a sync error: ${remoteMessage}`);
+  }
+}
+
+/** No answer in time. */
+export class SyncTimeoutError extends SyncError {
+  override name = 'SyncTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Timed out after ${timeoutMs} ms ${what}. The peer may be slow or gone; retry later.`);
+  }
+}
+
+/** The stream or the service closed before the exchange finished. */
+export class SyncClosedError extends SyncError {
+  override name = 'SyncClosedError';
+}

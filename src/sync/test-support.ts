@@ -1,0 +1,119 @@
+/**
+ * Test-only helpers: libp2p nodes on loopback WebSockets with a Repo, an EventLog (in
+ * fake-indexeddb: import 'fake-indexeddb/auto' first) and optionally the sync service and
+ * the automerge adapter. Not imported by application code.
+ *
+ * Importing `@automerge/automerge-repo` (not /slim) here initialises Automerge's wasm for
+ * Node, which the /slim imports of the modules under test then share.
+ */
+import {
+  type NetworkAdapterInterface,
+  Repo,
+  type PeerId as RepoPeerId,
+  type StorageAdapterInterface,
+} from '@automerge/automerge-repo';
+import type { Libp2p } from '@libp2p/interface';
+import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
+import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
+import { EventLog } from './event-log.ts';
+import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
+
+let counter = 0;
+
+export interface TestPeer {
+  name: string;
+  node: Libp2p;
+  repo: Repo;
+  log: EventLog;
+  dbName: string;
+  adapter?: Libp2pNetworkAdapter;
+  service?: SyncService;
+  activity: SyncActivity[];
+  errors: { error: unknown; peer: string; op: string }[];
+  stop(): Promise<void>;
+}
+
+export async function testPeer(
+  name: string,
+  opts: {
+    adapter?: boolean | Libp2pNetworkAdapterOptions;
+    service?: boolean | SyncServiceOptions;
+    /** EventLog database (default: a fresh one). */
+    dbName?: string;
+    /** Repo storage (default: none, in memory). */
+    storage?: StorageAdapterInterface;
+    /** More Repo network adapters (e.g. BroadcastChannel, as between tabs). */
+    network?: NetworkAdapterInterface[];
+  } = {},
+): Promise<TestPeer> {
+  const node = await loopbackNode();
+  const adapter =
+    opts.adapter === undefined || opts.adapter === false
+      ? undefined
+      : new Libp2pNetworkAdapter(node, opts.adapter === true ? {} : opts.adapter);
+  const repo = new Repo({
+    network: [...(adapter ? [adapter] : []), ...(opts.network ?? [])],
+    ...(opts.storage ? { storage: opts.storage } : {}),
+    peerId: `${name}-${++counter}` as RepoPeerId,
+    sharePolicy: async () => true,
+  });
+  const dbName = opts.dbName ?? `sync-test-${name}-${++counter}-${Date.now()}`;
+  const log = await EventLog.open({ dbName });
+  const activity: SyncActivity[] = [];
+  const errors: TestPeer['errors'] = [];
+  const service =
+    opts.service === undefined || opts.service === false
+      ? undefined
+      : await SyncService.start(node, repo, log, opts.service === true ? {} : opts.service);
+  service?.on('activity', (a) => activity.push(a));
+  service?.on('error', (e) => errors.push(e));
+  return {
+    name,
+    node,
+    repo,
+    log,
+    dbName,
+    ...(adapter ? { adapter } : {}),
+    ...(service ? { service } : {}),
+    activity,
+    errors,
+    async stop() {
+      await service?.stop();
+      await repo.shutdown();
+      await node.stop();
+      log.close();
+    },
+  };
+}
+
+const linked = (a: TestPeer, b: TestPeer) =>
+  a.node.getConnections(b.node.peerId).length + b.node.getConnections(a.node.peerId).length;
+
+/**
+ * Dials `b` from `a` (loopback WebSockets) and waits until both list the connection: the
+ * listener registers its side a little after the dialer's `dial` resolves.
+ */
+export async function connect(a: TestPeer, b: TestPeer): Promise<void> {
+  await a.node.dial(addrOf(b.node));
+  await until(() => b.node.getConnections(a.node.peerId).length > 0, 'the connection');
+}
+
+/** Closes every connection between `a` and `b` and waits until neither lists one. */
+export async function disconnect(a: TestPeer, b: TestPeer): Promise<void> {
+  await a.node.hangUp(b.node.peerId);
+  await until(() => linked(a, b) === 0, 'the connections to close');
+}
+
+/** Polls `check` until it returns true (or throws after `timeoutMs`). */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
