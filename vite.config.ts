@@ -34,8 +34,9 @@ export default defineConfig({
       },
       injectManifest: {
         rollupFormat: 'es',
-        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest}'],
-        // The app bundle carries libp2p; precache it whatever its size.
+        // wasm: Automerge's, so documents open offline too.
+        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest,wasm}'],
+        // The app bundle carries libp2p and Automerge; precache them whatever their size.
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
       },
       devOptions: { enabled: true, type: 'module' },

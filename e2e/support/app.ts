@@ -6,6 +6,8 @@ export interface StoreSettings {
   rsAbove?: number;
   chunkSize?: number;
   pieceSize?: number;
+  /** Peers asked to keep a copy of what the page stores (`?copies=`); `openApp` defaults to 0. */
+  copies?: number;
 }
 
 /** Small thresholds so a few hundred KiB exercise all three encodings. */
@@ -28,7 +30,9 @@ export async function openApp(
   settings?: StoreSettings,
 ): Promise<Page> {
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(appUrl(base, settings));
+  // Replication off unless a spec asks for it: most specs measure fetches between profiles,
+  // which copies arriving on their own would bypass.
+  await page.goto(appUrl(base, { copies: 0, ...settings }));
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
   // Reads are streamed by the service worker: make sure it controls the page.
   await page.waitForFunction(() => !!navigator.serviceWorker.controller);

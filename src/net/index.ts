@@ -5,6 +5,8 @@
  *   const node = await PeerNode.start({ doorways: [location.origin], store });
  *   const finder = connectedPeersFinder(() => node.directPeers(), node.libp2p);
  *   await fetchContent(node, store, finder, hash, { onProgress });
+ *   // keep copies of what this browser authors on other peers
+ *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
  */
 export {
   DoorwayUnreachableError,
@@ -62,4 +64,12 @@ export {
   replicate,
   replicationGate,
 } from './replicate/index.ts';
+export {
+  ReplicaChangeEvent,
+  type ReplicaHealth,
+  type ReplicaHealthState,
+  Replicator,
+  type ReplicatorNode,
+  type ReplicatorOptions,
+} from './replicator.ts';
 export { ContentStreamer, type StreamStats } from './stream-fetch.ts';

@@ -1,7 +1,8 @@
 /**
  * The browser's libp2p node: WebSockets to the doorway, a circuit-relay reservation on it, and
  * direct WebRTC connections to the other peers it lists. It serves the local store over the
- * shard protocols and keeps a live picture of its connections for the UI.
+ * shard protocols, takes the copies other peers offer (`/elohim/replicate/1.0.0`), and keeps a
+ * live picture of its connections for the UI.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -18,6 +19,11 @@ import { createLibp2p } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
 import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
 import { loadOrCreateDeviceKey } from './identity.ts';
+import {
+  type ReplicateServer,
+  type ReplicateServerOptions,
+  registerReplicateProtocol,
+} from './replicate/index.ts';
 import { registerShardProtocol, type ShardServerOptions } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
@@ -31,6 +37,11 @@ export interface PeerNodeOptions {
   discoveryIntervalMs?: number;
   /** Passed to the shard server (delivery gate, caps). */
   shard?: ShardServerOptions;
+  /**
+   * Passed to the replicate server, which takes copies other peers offer (what it holds:
+   * `policy`; default commons only, up to 1 GiB).
+   */
+  replicate?: ReplicateServerOptions;
 }
 
 export interface DoorwayState {
@@ -83,6 +94,7 @@ export class PeerNode extends EventTarget {
   readonly #stop = new AbortController();
   readonly #discovered = Promise.withResolvers<void>();
   #changeQueued = false;
+  #replicas: ReplicateServer | undefined;
 
   private constructor(
     readonly libp2p: Libp2p,
@@ -122,6 +134,7 @@ export class PeerNode extends EventTarget {
     });
     const node = new PeerNode(libp2p, options, allowedPrefixes);
     await registerShardProtocol(libp2p, options.store, options.shard);
+    node.#replicas = await registerReplicateProtocol(libp2p, options.store, options.replicate);
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       libp2p.addEventListener(event, () => node.#changed());
     }
@@ -195,6 +208,8 @@ export class PeerNode extends EventTarget {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+    // Pulls in progress are aborted and their imports discarded before the connections go.
+    await this.#replicas?.stop();
     await this.libp2p.stop();
   }
 

@@ -20,6 +20,7 @@ import {
   NoHoldersError,
 } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
+import type { ReplicaChangeEvent, ReplicaHealth, Replicator } from './replicator.ts';
 import { sleep } from './sleep.ts';
 import { ContentStreamer } from './stream-fetch.ts';
 
@@ -32,6 +33,11 @@ export interface PeerService extends EventTarget {
   readonly role: 'leader' | 'follower';
   /** The node's state (undefined until a follower hears from the leader); `change` events. */
   snapshot(): NodeSnapshot | undefined;
+  /**
+   * Replica health of the items authored here, by hash (empty when replication is off, or
+   * until a follower hears from the leader). A new map after each change; `change` events.
+   */
+  replicas(): ReadonlyMap<string, ReplicaHealth>;
   /**
    * Fetches a blob from the peers that hold it and stores it. While no holder is online it
    * keeps looking for `findForMs` (default 60 s), then fails with `NoHoldersError`.
@@ -57,6 +63,7 @@ export class LeaderGoneError extends Error {
 
 type Message =
   | { type: 'snapshot'; leader: string; snapshot: NodeSnapshot }
+  | { type: 'replicas'; leader: string; replicas: ReplicaHealth[] }
   | { type: 'hello' }
   | { type: 'fetch'; id: string; hash: string; findForMs?: number }
   | { type: 'open-stream'; id: string; hash: string }
@@ -80,25 +87,43 @@ export class LeaderPeerService extends EventTarget implements PeerService {
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #finder: HolderFinder;
   readonly #streamer: ContentStreamer;
+  #replicas: ReadonlyMap<string, ReplicaHealth>;
 
+  /** `replicator`: the one running beside `node`, if replication is on. */
   constructor(
     private readonly node: PeerNode,
     private readonly store: ContentStore,
+    replicator?: Replicator,
   ) {
     super();
     this.#finder = connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
     this.#streamer = new ContentStreamer(node, store, this.#finder);
+    this.#replicas = new Map(replicator?.health().map((h) => [h.hash, h]));
     node.addEventListener('change', () => {
       this.#announce();
+      this.dispatchEvent(new Event('change'));
+    });
+    replicator?.addEventListener('change', (event) => {
+      const { hash, health } = event as ReplicaChangeEvent;
+      const next = new Map(this.#replicas);
+      if (health) next.set(hash, health);
+      else next.delete(hash);
+      this.#replicas = next;
+      this.#announceReplicas();
       this.dispatchEvent(new Event('change'));
     });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
     this.#heartbeat = setInterval(() => this.#announce(), HEARTBEAT_MS);
     this.#announce();
+    this.#announceReplicas();
   }
 
   snapshot(): NodeSnapshot {
     return this.node.snapshot();
+  }
+
+  replicas(): ReadonlyMap<string, ReplicaHealth> {
+    return this.#replicas;
   }
 
   fetch(
@@ -166,13 +191,20 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     this.#post({ type: 'snapshot', leader: this.#id, snapshot: this.node.snapshot() });
   }
 
+  /** Sent on change and to new tabs only, not with the heartbeat: the list grows with the library. */
+  #announceReplicas(): void {
+    this.#post({ type: 'replicas', leader: this.#id, replicas: [...this.#replicas.values()] });
+  }
+
   #post(message: Message): void {
     this.#channel.postMessage(message);
   }
 
   #onMessage(message: Message): void {
-    if (message.type === 'hello') this.#announce();
-    else if (message.type === 'cancel') this.#remote.get(message.id)?.abort();
+    if (message.type === 'hello') {
+      this.#announce();
+      this.#announceReplicas();
+    } else if (message.type === 'cancel') this.#remote.get(message.id)?.abort();
     else if (message.type === 'fetch') {
       const { id, hash, findForMs } = message;
       void this.#serve(id, (signal) =>
@@ -220,6 +252,7 @@ export class FollowerPeerService extends EventTarget implements PeerService {
   readonly #pending = new Map<string, Pending>();
   readonly #watchdog: ReturnType<typeof setInterval>;
   #snapshot: NodeSnapshot | undefined;
+  #replicas: ReadonlyMap<string, ReplicaHealth> = new Map();
   #leader: string | undefined;
   #lastHeard = 0;
 
@@ -234,6 +267,10 @@ export class FollowerPeerService extends EventTarget implements PeerService {
 
   snapshot(): NodeSnapshot | undefined {
     return this.#snapshot;
+  }
+
+  replicas(): ReadonlyMap<string, ReplicaHealth> {
+    return this.#replicas;
   }
 
   fetch(
@@ -316,6 +353,11 @@ export class FollowerPeerService extends EventTarget implements PeerService {
       }
       this.#lastHeard = Date.now();
       this.#snapshot = message.snapshot;
+      this.dispatchEvent(new Event('change'));
+      return;
+    }
+    if (message.type === 'replicas') {
+      this.#replicas = new Map(message.replicas.map((h) => [h.hash, h]));
       this.dispatchEvent(new Event('change'));
       return;
     }

@@ -39,6 +39,7 @@ export {
   type Libp2pNetworkAdapterOptions,
   type Libp2pSyncNode,
 } from './adapter.ts';
+export type { BrowserSync } from './browser.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { ActivityPanel } from './ActivityPanel.tsx';
 import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
 import { FetchPanel, parseShareLink } from './FetchPanel.tsx';
@@ -53,6 +54,7 @@ export function App() {
                 key={fetchAttempt}
                 hash={shared.hash}
                 name={shared.name}
+                meta={shared.meta}
                 peer={peer}
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
@@ -68,6 +70,7 @@ export function App() {
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />
+            <ActivityPanel />
             <SettingsPanel />
           </aside>
         </div>

@@ -3,6 +3,7 @@ import type { FetchProgress, PeerService } from '../net/index.ts';
 import { errorMessage, formatBytes } from './format.ts';
 import { contentUrl, downloadThroughWorker } from './serviceWorker.ts';
 import type { PeerState } from './usePeerNode.ts';
+import { addToLibrary } from './useSync.ts';
 
 type FetchState =
   | { status: 'waiting' }
@@ -14,17 +15,24 @@ type FetchState =
 /** How long to keep looking for a holder before saying none was found. */
 const FIND_DEADLINE_MS = 60_000;
 
-/** A share link: `/get/sha256-<hex>?name=<file name>`. */
-export function parseShareLink(location: Location): { hash: string; name: string } | undefined {
+/**
+ * A share link: `/get/sha256-<hex>?name=<file name>&meta=<document id>`. `meta` names the
+ * item's shared metadata document, so whoever fetches it edits the same one.
+ */
+export function parseShareLink(
+  location: Location,
+): { hash: string; name: string; meta: string | undefined } | undefined {
   const match = /^\/get\/([^/]+)$/.exec(location.pathname);
   if (!match?.[1]) return undefined;
   const hash = decodeURIComponent(match[1]);
-  return { hash, name: new URLSearchParams(location.search).get('name') ?? hash };
+  const params = new URLSearchParams(location.search);
+  return { hash, name: params.get('name') ?? hash, meta: params.get('meta') ?? undefined };
 }
 
-export function shareLink(hash: string, name?: string): string {
+export function shareLink(hash: string, name?: string, meta?: string): string {
   const url = new URL(`/get/${hash}`, location.origin);
   if (name) url.searchParams.set('name', name);
+  if (meta) url.searchParams.set('meta', meta);
   return url.toString();
 }
 
@@ -32,11 +40,14 @@ export function shareLink(hash: string, name?: string): string {
 export function FetchPanel({
   hash,
   name,
+  meta,
   peer,
   onRetry,
 }: {
   hash: string;
   name: string;
+  /** The item's metadata document, from the share link. */
+  meta?: string | undefined;
   peer: PeerState;
   /** Starts a fresh attempt after a failure or a cancel. */
   onRetry?: () => void;
@@ -70,6 +81,7 @@ export function FetchPanel({
             },
           });
           setState({ status: 'done', name: manifest.name || name, progress: last });
+          void addToLibrary(manifest, { metaDoc: meta, title: name }).catch(() => {});
           return;
         } catch (error) {
           if (abort.signal.aborted) {
@@ -86,7 +98,7 @@ export function FetchPanel({
         }
       }
     })();
-  }, [ready, hash, name]);
+  }, [ready, hash, name, meta]);
 
   const progress =
     state.status === 'running' || state.status === 'done' ? state.progress : undefined;

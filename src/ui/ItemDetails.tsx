@@ -2,14 +2,16 @@ import { useEffect, useId, useRef } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { ContentPreview } from './ContentPreview.tsx';
 import { CopyButton } from './CopyButton.tsx';
-import { CopyLocations } from './CopyLocations.tsx';
 import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, formatDateTime } from './format.ts';
+import { ItemMetaEditor } from './ItemMetaEditor.tsx';
 import { itemLabel } from './LibraryRow.tsx';
 import { RemoveItem } from './RemoveItem.tsx';
+import { ReplicaLocations } from './ReplicaHealth.tsx';
 import { ShardList } from './ShardList.tsx';
 import type { ReadAction } from './useItemReader.ts';
+import { useLibraryEntries } from './useSync.ts';
 
 interface Props {
   item: StoredManifest;
@@ -30,7 +32,7 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
   const titleId = useId();
   const linkId = useId();
   const label = itemLabel(item);
-  const link = shareLink(item.blob_hash, item.name);
+  const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const pieces = item.piece_hashes.reduce((sum, shard) => sum + shard.length, 0);
 
   useEffect(() => {
@@ -109,6 +111,10 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
           </div>
 
           <div className="details__facts">
+            <section aria-labelledby={`${titleId}-d`} className="details__section">
+              <h3 id={`${titleId}-d`}>Description</h3>
+              <ItemMetaEditor hash={item.blob_hash} />
+            </section>
             <section aria-labelledby={`${titleId}-m`} className="details__section">
               <h3 id={`${titleId}-m`}>Manifest</h3>
               <dl className="facts" data-testid="manifest">
@@ -170,7 +176,7 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
 
             <section aria-labelledby={`${titleId}-w`} className="details__section">
               <h3 id={`${titleId}-w`}>Where copies live</h3>
-              <CopyLocations item={item} />
+              <ReplicaLocations item={item} />
             </section>
           </div>
         </div>

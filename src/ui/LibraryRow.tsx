@@ -3,8 +3,10 @@ import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, formatDateTime, formatRelative, shortHash } from './format.ts';
 import { ItemThumbnail } from './ItemThumbnail.tsx';
+import { ReplicaHealthChip } from './ReplicaHealth.tsx';
 import { useCopy } from './useCopy.ts';
 import type { ReadAction } from './useItemReader.ts';
+import { useLibraryEntries } from './useSync.ts';
 
 interface Props {
   item: StoredManifest;
@@ -23,7 +25,7 @@ export function itemLabel(item: StoredManifest): string {
 /** One stored item: what it is at a glance, and the everyday actions (open, download, share). */
 export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Props) {
   const label = itemLabel(item);
-  const link = shareLink(item.blob_hash, item.name);
+  const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const { state: copyState, copy } = useCopy();
   return (
     <li className="item" data-testid="item" data-hash={item.blob_hash}>
@@ -48,6 +50,7 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
             <span className="visually-hidden">Reach: </span>
             {item.reach}
           </span>
+          <ReplicaHealthChip hash={item.blob_hash} reach={item.reach} />
           <span>
             added{' '}
             <time dateTime={item.created_at} title={formatDateTime(item.created_at)}>

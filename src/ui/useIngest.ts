@@ -2,6 +2,7 @@ import { useCallback, useRef, useState } from 'react';
 import type { ContentStore, Reach } from '../content/index.ts';
 import { errorMessage } from './format.ts';
 import { myAgent, mySealingKey } from './identity.ts';
+import { addToLibrary } from './useSync.ts';
 
 export interface IngestJob {
   id: number;
@@ -60,6 +61,8 @@ export function useIngest(store: ContentStore | undefined) {
               onProgress: (p) => update(id, { bytesDone: Math.min(p.bytesDone, file.size) }),
             });
             update(id, { state: 'done', bytesDone: file.size, hash: manifest.blob_hash });
+            // Its shared description; the item is stored whatever happens to this.
+            void addToLibrary(manifest).catch((e) => console.warn('library:', e));
             setTimeout(() => setJobs((all) => all.filter((job) => job.id !== id)), DONE_LINGER_MS);
           } catch (error) {
             if (controller.signal.aborted) update(id, { state: 'cancelled' });

@@ -5,6 +5,7 @@ import type { TrustView } from '../reach/index.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
 import { myAgent } from './identity.ts';
+import { replicaCopies } from './replicaSettings.ts';
 
 export type PeerState =
   | { status: 'starting' }
@@ -44,13 +45,12 @@ function startPeerService(store: ContentStore): void {
   started = true;
   const lead = async () => {
     try {
-      const [{ LeaderPeerService, PeerNode }, { deliveryGate }] = await Promise.all([
-        import('../net/index.ts'),
-        import('../reach/index.ts'),
-      ]);
+      const [{ LeaderPeerService, PeerNode, Replicator, holdGate }, { deliveryGate }] =
+        await Promise.all([import('../net/index.ts'), import('../reach/index.ts')]);
       const me = await myAgent();
       // Until the trust layer tells us more, only commons content leaves this browser.
       const trust: TrustView = { me, myDevices: new Set(), links: new Map(), cluster: new Set() };
+      const copies = replicaCopies();
       const node = await PeerNode.start({
         doorways: configuredDoorways(),
         store,
@@ -61,10 +61,15 @@ function startPeerService(store: ContentStore): void {
             (peer, hash, reason) => console.info(`refused ${hash} to ${peer}: ${reason}`),
           ),
         },
+        // Copies other peers offer: what this device could receive anyway (commons, for now).
+        replicate: { policy: { mayHold: holdGate(trust) } },
       });
+      // What this browser authors is offered to `copies` direct peers, as its reach allows.
+      const replicator =
+        copies > 0 ? new Replicator({ node, store, trust: () => trust, copies }) : undefined;
       // Fetches this tab had sent to the old leader fail now and are retried here.
       current?.close();
-      setService(new LeaderPeerService(node, store));
+      setService(new LeaderPeerService(node, store, replicator));
     } catch (error) {
       startError = error;
       serviceChanged.dispatchEvent(new Event('change'));
@@ -98,6 +103,19 @@ export function peerServiceReady(): Promise<PeerService> {
     serviceChanged.addEventListener('change', check);
     check();
   });
+}
+
+/**
+ * Calls `listener` with this tab's service now (once there is one) and whenever it is replaced
+ * (a follower tab taking the lead); returns the unsubscribe.
+ */
+export function watchPeerService(listener: (service: PeerService) => void): () => void {
+  const notify = () => {
+    if (current) listener(current);
+  };
+  serviceChanged.addEventListener('change', notify);
+  notify();
+  return () => serviceChanged.removeEventListener('change', notify);
 }
 
 export function usePeerNode(store: ContentStore | undefined): PeerState {

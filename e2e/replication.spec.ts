@@ -1,0 +1,131 @@
+import type { Locator, Page } from '@playwright/test';
+import { expect, test } from './fixtures.ts';
+import {
+  addFiles,
+  downloadAndHash,
+  fetchByLink,
+  item,
+  openApp,
+  peerEntry,
+  peerIdOf,
+  shareLinkOf,
+  waitReachable,
+} from './support/app.ts';
+import { tempDir, writeRandomFile } from './support/files.ts';
+import { CONTENT_DB } from './support/idb.ts';
+
+const MiB = 1024 * 1024;
+
+let files: Awaited<ReturnType<typeof tempDir>>;
+test.beforeAll(async () => {
+  files = await tempDir();
+});
+test.afterAll(async () => {
+  await files.remove();
+});
+
+async function hashOfItemNamed(page: Page, name: string): Promise<string> {
+  const row = page.locator('[data-testid="item"]', { hasText: name });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  const hash = await row.getAttribute('data-hash');
+  if (!hash) throw new Error(`no hash on the row of ${name}`);
+  return hash;
+}
+
+function health(page: Page, hash: string): Locator {
+  return item(page, hash).getByTestId('replica-health');
+}
+
+/** What the page's store holds: hashes of its manifests, and its piece and pending records. */
+async function storeContents(page: Page) {
+  return page.evaluate(async (dbName) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const get = <T>(request: IDBRequest<T>) =>
+      new Promise<T>((resolve, reject) => {
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    const manifests = (await get(db.transaction('manifests').objectStore('manifests').getAll())) as {
+      blob_hash: string;
+      piece_hashes: string[][];
+    }[];
+    const pieces = await get(db.transaction('pieces').objectStore('pieces').count());
+    const pending = await get(db.transaction('pending').objectStore('pending').count());
+    db.close();
+    return {
+      hashes: manifests.map((m) => m.blob_hash),
+      piecesOfManifests: manifests.reduce((n, m) => n + m.piece_hashes.flat().length, 0),
+      pieces,
+      pending,
+    };
+  }, CONTENT_DB);
+}
+
+test('a commons item outlives its author: A stores, B keeps a copy, A goes, C gets it from B; a private item never leaves A', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(120_000);
+  const file = await writeRandomFile(files.dir, 'kept.bin', 6 * MiB);
+  const secret = await writeRandomFile(files.dir, 'secret.bin', 300_000);
+
+  // A asks for 2 copies; rs-4-7 from 4 MiB, so the copy is rebuilt and checked with parity.
+  const profileA = await openProfile();
+  const a = await openApp(profileA.context, doorway.url, {
+    copies: 2,
+    chunkedAbove: MiB,
+    rsAbove: 4 * MiB,
+  });
+  await a.getByTestId('ingest-reach').selectOption('private');
+  await addFiles(a, [secret.path]);
+  const secretHash = await hashOfItemNamed(a, 'secret.bin');
+  await a.getByTestId('ingest-reach').selectOption('commons');
+  await addFiles(a, [file.path]);
+  await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
+  await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7');
+  // Nobody else is online yet.
+  await expect(health(a, file.hash)).toHaveText(/0 of 2 copies on peers — waiting for peers/);
+  await expect(health(a, secretHash)).toHaveText(/private: stays on this device/);
+  await waitReachable(a);
+  const aId = await peerIdOf(a);
+  const link = await shareLinkOf(a, file.hash);
+
+  // B only opens the app: once it connects, A offers the item and B pulls a verified copy.
+  const b = await openApp((await openProfile()).context, doorway.url);
+  const bId = await peerIdOf(b);
+  await expect(item(b, file.hash)).toBeVisible({ timeout: 60_000 });
+  await expect(health(a, file.hash)).toHaveText(/1 of 2 copies on peers — waiting for peers/);
+  await expect(health(a, file.hash)).toHaveAttribute('data-state', 'waiting');
+  // B keeps it, but spreading it is its author's decision.
+  await expect(health(b, file.hash)).toHaveCount(0);
+  expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
+
+  // The private item was never offered: B holds exactly the commons item, nothing pending.
+  const held = await storeContents(b);
+  expect(held.hashes).toEqual([file.hash]);
+  expect(held.hashes).not.toContain(secretHash);
+  expect(held.pieces).toBe(held.piecesOfManifests);
+  expect(held.pending).toBe(0);
+  await expect(health(a, secretHash)).toHaveAttribute('data-state', 'local');
+
+  // A's details name B as the peer holding the copy.
+  await item(a, file.hash).getByRole('button', { name: 'kept.bin', exact: true }).click();
+  await expect(a.getByTestId('copy-locations')).toContainText(bId.slice(-8));
+  await expect(a.getByTestId('details-replica-health')).toHaveText(/^1 of 2 copies on peers/);
+
+  // A's browser goes away for good.
+  await profileA.close();
+
+  // C has never met A: the link still works, served by B.
+  const c = await openApp((await openProfile()).context, doorway.url);
+  await fetchByLink(c, link, 60_000);
+  await expect(c.locator(`[data-testid="fetch-peer"][data-peer-id="${bId}"]`)).toBeVisible();
+  await expect(c.locator(`[data-testid="fetch-peer"][data-peer-id="${aId}"]`)).toHaveCount(0);
+  await expect(peerEntry(c, aId)).toHaveCount(0);
+  await expect(peerEntry(c, bId)).toHaveAttribute('data-direct', 'true');
+  expect(await downloadAndHash(c, file.hash)).toBe(file.hash);
+});

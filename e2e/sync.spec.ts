@@ -1,0 +1,139 @@
+import type { Page } from '@playwright/test';
+import { expect, test } from './fixtures.ts';
+import {
+  addFiles,
+  fetchByLink,
+  item,
+  openApp,
+  peerEntry,
+  peerIdOf,
+  shareLinkOf,
+  waitReachable,
+} from './support/app.ts';
+import { tempDir, writeRandomFile } from './support/files.ts';
+
+let files: Awaited<ReturnType<typeof tempDir>>;
+test.beforeAll(async () => {
+  files = await tempDir();
+});
+test.afterAll(async () => {
+  await files.remove();
+});
+
+/** Opens an item's details and waits for its shared description. */
+async function openMeta(page: Page, hash: string) {
+  await item(page, hash).getByRole('button', { name: 'Show details' }).click();
+  const meta = page.getByTestId('item-meta');
+  await expect(meta).toBeVisible({ timeout: 60_000 });
+  return meta;
+}
+
+async function setTitle(page: Page, title: string) {
+  await page.getByTestId('meta-title').fill(title);
+  await page.getByTestId('meta-save').click();
+}
+
+async function addTag(page: Page, tag: string) {
+  await page.getByTestId('meta-tag-input').fill(tag);
+  await page.getByTestId('meta-tag-add').click();
+  await expect(page.locator(`[data-testid="meta-tag"][data-tag="${tag}"]`)).toBeVisible();
+}
+
+async function tagsOf(page: Page): Promise<string[]> {
+  const tags = await page
+    .getByTestId('meta-tag')
+    .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-tag') ?? ''));
+  return tags.sort();
+}
+
+async function goOffline(page: Page, offline: boolean) {
+  await page.getByTestId('network-offline-toggle').click();
+  await expect(page.getByTestId('network-offline-toggle')).toHaveAttribute(
+    'aria-pressed',
+    String(offline),
+  );
+}
+
+test('both edit offline, reconnect, and see the same merged description (criterion 3)', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(240_000);
+  const file = await writeRandomFile(files.dir, 'shared-notes.bin', 100_000);
+  const a = await openApp((await openProfile()).context, doorway.url);
+  await addFiles(a, [file.path]);
+  await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
+  await waitReachable(a);
+  const aId = await peerIdOf(a);
+  const link = await shareLinkOf(a, file.hash);
+  expect(new URL(link).searchParams.get('meta')).toBeTruthy();
+
+  const b = await openApp((await openProfile()).context, doorway.url);
+  await fetchByLink(b, link);
+  await b.goto(new URL('/', link).toString());
+  await expect(item(b, file.hash)).toBeVisible();
+  await expect(peerEntry(b, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
+  await openMeta(a, file.hash);
+  await openMeta(b, file.hash);
+  await expect(b.getByTestId('meta-title')).toHaveValue('shared-notes.bin', { timeout: 30_000 });
+
+  await goOffline(a, true);
+  await goOffline(b, true);
+  await setTitle(a, 'Notes, as A sees them');
+  await addTag(a, 'x');
+  await setTitle(b, 'Notes, as B sees them');
+  await addTag(b, 'y');
+  // Offline: neither sees the other's edit.
+  await b.waitForTimeout(1_500);
+  expect(await tagsOf(a)).toEqual(['x']);
+  expect(await tagsOf(b)).toEqual(['y']);
+
+  await goOffline(a, false);
+  await goOffline(b, false);
+  await expect.poll(() => tagsOf(a), { timeout: 60_000 }).toEqual(['x', 'y']);
+  await expect.poll(() => tagsOf(b), { timeout: 60_000 }).toEqual(['x', 'y']);
+  const titleA = await a.getByTestId('meta-title').inputValue();
+  await expect(b.getByTestId('meta-title')).toHaveValue(titleA);
+  expect(['Notes, as A sees them', 'Notes, as B sees them']).toContain(titleA);
+  // No user action was needed, and each side recorded the other's edits as they arrived.
+  await expect(
+    a.locator('[data-testid="activity-event"][data-kind="Local"]').first(),
+  ).toBeVisible();
+});
+
+test('a late joiner backfills the history; two tabs see each other at once', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(180_000);
+  const file = await writeRandomFile(files.dir, 'history.bin', 50_000);
+  const profile = await openProfile();
+  const a = await openApp(profile.context, doorway.url);
+  await addFiles(a, [file.path]);
+  await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
+  await openMeta(a, file.hash);
+  for (const tag of ['one', 'two', 'three']) await addTag(a, tag);
+
+  // A second tab of the same browser: edits cross between tabs at once.
+  const a2 = await profile.context.newPage();
+  await a2.goto(doorway.url);
+  await openMeta(a2, file.hash);
+  await expect.poll(() => tagsOf(a2), { timeout: 10_000 }).toEqual(['one', 'three', 'two']);
+  await addTag(a2, 'from-tab-2');
+  await expect
+    .poll(() => tagsOf(a), { timeout: 5_000 })
+    .toEqual(['from-tab-2', 'one', 'three', 'two']);
+  await waitReachable(a);
+
+  // B joins after all that: it catches up on A's numbered events as Backfill.
+  const b = await openApp((await openProfile()).context, doorway.url);
+  await expect(
+    b.locator('[data-testid="activity-event"][data-kind="Backfill"]').first(),
+  ).toBeVisible({
+    timeout: 60_000,
+  });
+  const kinds = await b
+    .getByTestId('activity-event')
+    .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-kind')));
+  expect(kinds.filter((k) => k === 'Backfill').length).toBeGreaterThanOrEqual(4);
+});

@@ -1,0 +1,291 @@
+import 'fake-indexeddb/auto';
+import type { Libp2p } from '@libp2p/interface';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ContentStore, openContentStore } from '../content/index.ts';
+import { type AgentKey, agentKeyOfPeer, type TrustView } from '../reach/index.ts';
+import { type ReplicaPolicy, registerReplicateProtocol } from './replicate/index.ts';
+import {
+  type ReplicaChangeEvent,
+  type ReplicaHealth,
+  Replicator,
+  type ReplicatorNode,
+} from './replicator.ts';
+import { registerShardProtocol } from './shard/index.ts';
+import { loopbackNode, testBytes } from './shard/test-support.ts';
+
+const KiB = 1024;
+
+interface Peer {
+  node: Libp2p;
+  store: ContentStore;
+  /** Offers that reached this peer's policy (a refused peer is never offered anything). */
+  offers: () => number;
+}
+
+/** The sender's view of its connections: which peers count as direct is up to the test. */
+class TestNode extends EventTarget implements ReplicatorNode {
+  readonly #peers: string[] = [];
+  constructor(readonly libp2p: Libp2p) {
+    super();
+  }
+  directPeers(): string[] {
+    return [...this.#peers];
+  }
+  connect(...peers: Peer[]): void {
+    this.#peers.push(...peers.map((p) => p.node.peerId.toString()));
+    this.dispatchEvent(new Event('change'));
+  }
+}
+
+let dbCounter = 0;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function peer(policy: ReplicaPolicy = {}): Promise<Peer> {
+  const store = await openContentStore({
+    dbName: `replicator-test-${++dbCounter}-${Date.now()}`,
+    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
+    chunkSize: 16 * KiB,
+    pieceSize: 16 * KiB,
+    locks: null,
+    hashing: 'inline',
+    broadcast: false,
+  });
+  const node = await loopbackNode();
+  let offers = 0;
+  const shard = await registerShardProtocol(node, store, { timeoutMs: 5_000 });
+  const repl = await registerReplicateProtocol(node, store, {
+    policy: {
+      ...policy,
+      willing: () => {
+        offers++;
+        return policy.willing?.() ?? true;
+      },
+    },
+    timeoutMs: 5_000,
+    pieceTimeoutMs: 5_000,
+  });
+  cleanups.push(async () => {
+    await repl.stop();
+    await shard.stop();
+    await node.stop();
+    store.close();
+  });
+  return { node, store, offers: () => offers };
+}
+
+/** A sender and receivers that can dial each other by PeerId (not yet "direct" to the sender). */
+async function network(receivers: number, policies: ReplicaPolicy[] = []) {
+  const [a, ...others] = await Promise.all([
+    peer(),
+    ...Array.from({ length: receivers }, (_, i) => peer(policies[i])),
+  ]);
+  const sender = a as Peer;
+  for (const x of [sender, ...others]) {
+    for (const y of [sender, ...others]) {
+      if (x !== y)
+        await x.node.peerStore.merge(y.node.peerId, { multiaddrs: y.node.getMultiaddrs() });
+    }
+  }
+  const me = agentKeyOfPeer(sender.node.peerId) as AgentKey;
+  const trust: TrustView = { me, myDevices: new Set(), links: new Map(), cluster: new Set() };
+  return { a: sender, others, node: new TestNode(sender.node), me, trust };
+}
+
+function start(
+  net: Awaited<ReturnType<typeof network>>,
+  options: Partial<ConstructorParameters<typeof Replicator>[0]> = {},
+): Replicator {
+  const replicator = new Replicator({
+    node: net.node,
+    store: net.a.store,
+    trust: () => net.trust,
+    ...options,
+  });
+  cleanups.push(() => replicator.close());
+  return replicator;
+}
+
+async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const healthOf = (r: Replicator, hash: string): ReplicaHealth | undefined =>
+  r.health().find((h) => h.hash === hash);
+
+const whenState = (r: Replicator, hash: string, state: ReplicaHealth['state']) =>
+  eventually(() => {
+    const h = healthOf(r, hash);
+    return h?.state === state && h;
+  }, `${hash} is ${state}`);
+
+describe('Replicator', () => {
+  it('offers what this device authored to `copies` direct peers; others’ items stay put', async () => {
+    const net = await network(3);
+    const [b, c, d] = net.others as [Peer, Peer, Peer];
+    net.node.connect(b, c, d);
+    const replicator = start(net, { copies: 2 });
+    const events: ReplicaHealth[] = [];
+    replicator.addEventListener('change', (e) => {
+      const { health } = e as ReplicaChangeEvent;
+      if (health) events.push(health);
+    });
+
+    const data = testBytes(100 * KiB, 1);
+    const mine = await net.a.store.put(data, { reach: 'commons', authorId: net.me });
+    const theirs = await net.a.store.put(testBytes(5 * KiB, 2), {
+      reach: 'commons',
+      authorId: agentKeyOfPeer(b.node.peerId) as AgentKey,
+    });
+
+    const done = await whenState(replicator, mine.blob_hash, 'replicated');
+    expect(done.wanted).toBe(2);
+    expect(done.stored.sort()).toEqual([b, c].map((p) => p.node.peerId.toString()).sort());
+    for (const p of [b, c]) {
+      const blob = new Uint8Array(await (await p.store.getBlob(mine.blob_hash)).arrayBuffer());
+      expect(Buffer.compare(blob, data)).toBe(0);
+    }
+    // Two copies asked for: the third peer was not needed.
+    expect(d.offers()).toBe(0);
+    expect(await d.store.has(mine.blob_hash)).toBe(false);
+    expect(events.map((h) => h.state)).toContain('replicating');
+    expect(events.at(-1)).toMatchObject({ state: 'replicated' });
+
+    // An item authored elsewhere (here: fetched from b) is its author's to spread.
+    expect(healthOf(replicator, theirs.blob_hash)).toBeUndefined();
+    for (const p of [b, c, d]) expect(await p.store.has(theirs.blob_hash)).toBe(false);
+
+    // Removed here: no longer tracked.
+    await net.a.store.remove(mine.blob_hash);
+    await eventually(() => !healthOf(replicator, mine.blob_hash), 'the removed item is untracked');
+  });
+
+  it('never offers a private item: it stays local, peers are sent nothing', async () => {
+    const net = await network(2);
+    const [b, c] = net.others as [Peer, Peer];
+    net.node.connect(b, c);
+    const replicator = start(net, { copies: 2 });
+
+    const secret = await net.a.store.put(testBytes(40 * KiB, 3), {
+      reach: 'private',
+      authorId: net.me,
+    });
+    const open = await net.a.store.put(testBytes(20 * KiB, 4), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    await whenState(replicator, open.blob_hash, 'replicated');
+    const local = await whenState(replicator, secret.blob_hash, 'local');
+    expect(local.stored).toEqual([]);
+    expect(local.reason).toMatch(/^private: no peer this device knows may hold it/);
+    for (const p of [b, c]) {
+      expect(p.offers()).toBe(1); // the commons item only
+      expect(await p.store.has(secret.blob_hash)).toBe(false);
+      expect((await p.store.stats()).pendingPuts).toBe(0);
+    }
+  });
+
+  it('replicates items stored before it started, once a peer appears', async () => {
+    const net = await network(1);
+    const [b] = net.others as [Peer];
+    const m = await net.a.store.put(testBytes(30 * KiB, 5), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    const replicator = start(net, { copies: 1 });
+    const waiting = await whenState(replicator, m.blob_hash, 'waiting');
+    expect(waiting.reason).toBe('no other peer is online');
+
+    net.node.connect(b);
+    const done = await whenState(replicator, m.blob_hash, 'replicated');
+    expect(done.stored).toEqual([b.node.peerId.toString()]);
+    expect(await b.store.has(m.blob_hash)).toBe(true);
+  });
+
+  it('retries a short round with backoff, gives up after its attempts, resumes for a new peer', async () => {
+    let busyFor = 2;
+    const net = await network(1, [{ willing: () => busyFor-- <= 0 }]);
+    const [flaky] = net.others as [Peer];
+    const retry = { firstMs: 20, maxMs: 40, attempts: 3 };
+
+    // Declined twice, then taken: the timed retries get there without any new peer.
+    net.node.connect(flaky);
+    const replicator = start(net, { copies: 1, retry });
+    const first = await net.a.store.put(testBytes(10 * KiB, 6), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    await whenState(replicator, first.blob_hash, 'replicated');
+    expect(flaky.offers()).toBe(3);
+
+    // A peer that always declines: 1 round + 3 retries, then the item waits for a new peer.
+    const net2 = await network(2, [{ willing: () => false }]);
+    const [refuser, later] = net2.others as [Peer, Peer];
+    net2.node.connect(refuser);
+    const r2 = start(net2, { copies: 1, retry });
+    const m = await net2.a.store.put(testBytes(10 * KiB, 7), {
+      reach: 'commons',
+      authorId: net2.me,
+    });
+    await eventually(() => refuser.offers() === 4, 'four offers were declined');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(refuser.offers()).toBe(4);
+    const short = healthOf(r2, m.blob_hash);
+    expect(short?.state).toBe('waiting');
+    expect(short?.reason).toMatch(/declined: unwilling/);
+
+    net2.node.connect(later);
+    const done = await whenState(r2, m.blob_hash, 'replicated');
+    expect(done.stored).toEqual([later.node.peerId.toString()]);
+  });
+
+  it('close aborts the round in flight and ends the loop for good', async () => {
+    const net = await network(2);
+    const [b, c] = net.others as [Peer, Peer];
+    const read = net.a.store.readPiece.bind(net.a.store);
+    let pulling!: () => void;
+    const started = new Promise<void>((r) => {
+      pulling = r;
+    });
+    net.a.store.readPiece = async (h, s, p) => {
+      pulling();
+      await new Promise((r) => setTimeout(r, 50));
+      return read(h, s, p);
+    };
+    net.node.connect(b);
+    const replicator = start(net, { copies: 2 });
+    const m = await net.a.store.put(testBytes(200 * KiB, 8), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    await started;
+    expect(healthOf(replicator, m.blob_hash)?.state).toBe('replicating');
+    let changes = 0;
+    replicator.addEventListener('change', () => changes++);
+
+    await replicator.close();
+    // After close: a new peer and a new item start nothing.
+    net.node.connect(c);
+    await net.a.store.put(testBytes(5 * KiB, 9), { reach: 'commons', authorId: net.me });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.offers()).toBe(0);
+    expect(changes).toBe(0);
+    // The receiver hears the offer withdrawn and keeps nothing of it.
+    await eventually(
+      async () => !(await b.store.has(m.blob_hash)) && (await b.store.stats()).pendingPuts === 0,
+      'the receiver has discarded the pull',
+    );
+  });
+});

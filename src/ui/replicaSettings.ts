@@ -1,0 +1,28 @@
+/** Where the number of copies lives; read when this tab starts the node. */
+export const COPIES_KEY = 'elohim.copies';
+
+/** Peers asked to keep a copy of each item stored here, unless set otherwise. */
+export const DEFAULT_COPIES = 2;
+
+const MAX_COPIES = 16;
+
+/**
+ * How many peers should hold a copy of what this browser stores (0: replication off). The URL
+ * (`?copies=1`) sets it and saves it for this browser, so that it survives navigating to share
+ * links and reloads; without either, {@link DEFAULT_COPIES}.
+ */
+export function replicaCopies(search: string = location.search): number {
+  const text = new URLSearchParams(search).get('copies');
+  if (text !== null) {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_COPIES) {
+      throw new Error(
+        `URL setting copies must be a whole number from 0 (replication off) to ${MAX_COPIES}, got "${text}"`,
+      );
+    }
+    localStorage.setItem(COPIES_KEY, String(value));
+    return value;
+  }
+  const saved = Number(localStorage.getItem(COPIES_KEY) ?? Number.NaN);
+  return Number.isSafeInteger(saved) && saved >= 0 && saved <= MAX_COPIES ? saved : DEFAULT_COPIES;
+}

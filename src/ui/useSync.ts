@@ -1,0 +1,87 @@
+import { useEffect, useState } from 'react';
+import type { StoredManifest } from '../content/index.ts';
+import type { BrowserSync, LibraryItem } from '../sync/index.ts';
+import { myAgent } from './identity.ts';
+
+/**
+ * The page's sync runtime (Automerge Repo, event log, this agent's library), opened on first
+ * use: Automerge's WASM stays off the first paint.
+ */
+let opening: Promise<BrowserSync> | undefined;
+
+export function syncReady(): Promise<BrowserSync> {
+  opening ??= (async () => {
+    const [{ openBrowserSync }, agent] = await Promise.all([
+      import('../sync/browser.ts'),
+      myAgent(),
+    ]);
+    return openBrowserSync(agent);
+  })();
+  return opening;
+}
+
+/**
+ * Puts a stored item in this agent's library with its metadata document: a new one for an
+ * item added here, or the one a share link named (so both holders edit the same document).
+ * Private items stay out: the library is shared with peers.
+ */
+export async function addToLibrary(
+  manifest: StoredManifest,
+  options: { metaDoc?: string | undefined; title?: string | undefined } = {},
+): Promise<void> {
+  if (manifest.reach === 'private') return;
+  const sync = await syncReady();
+  if (sync.library.doc()?.items[manifest.blob_hash]) return;
+  const { seedItem, addItemToLibrary } = await import('../sync/index.ts');
+  const { isValidDocumentId } = await import('@automerge/automerge-repo/slim');
+  if (options.metaDoc && isValidDocumentId(options.metaDoc)) {
+    addItemToLibrary(sync.library, {
+      hash: manifest.blob_hash,
+      name: manifest.name ?? manifest.blob_hash,
+      mime: manifest.mime_type,
+      size: manifest.total_size,
+      reach: manifest.reach,
+      manifest_ref: manifest.blob_cid,
+      added_at: new Date().toISOString(),
+      meta_doc: options.metaDoc,
+    });
+    return;
+  }
+  seedItem(sync.repo, sync.library, manifest, {
+    tracker: sync.tracker,
+    ...(options.title ? { title: options.title } : {}),
+  });
+}
+
+/** One subscription to the library document for the whole page, shared by every row. */
+let entries: Record<string, LibraryItem> = {};
+const entryListeners = new Set<() => void>();
+let watching = false;
+
+function watchLibrary(): void {
+  if (watching) return;
+  watching = true;
+  void syncReady().then((sync) => {
+    const update = () => {
+      entries = { ...(sync.library.doc()?.items ?? {}) };
+      for (const listener of entryListeners) listener();
+    };
+    sync.library.on('change', update);
+    update();
+  });
+}
+
+/** This agent's library entries by hash, kept current (empty until sync has opened). */
+export function useLibraryEntries(): Record<string, LibraryItem> {
+  const [current, setCurrent] = useState(entries);
+  useEffect(() => {
+    const listener = () => setCurrent(entries);
+    entryListeners.add(listener);
+    watchLibrary();
+    listener();
+    return () => {
+      entryListeners.delete(listener);
+    };
+  }, []);
+  return current;
+}
