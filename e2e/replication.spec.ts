@@ -49,7 +49,9 @@ async function storeContents(page: Page) {
         request.onsuccess = () => resolve(request.result);
         request.onerror = () => reject(request.error);
       });
-    const manifests = (await get(db.transaction('manifests').objectStore('manifests').getAll())) as {
+    const manifests = (await get(
+      db.transaction('manifests').objectStore('manifests').getAll(),
+    )) as {
       blob_hash: string;
       piece_hashes: string[][];
     }[];

@@ -5,8 +5,8 @@
  * syncs with peers ({@link BrowserSync.lead}): the Repo gets the libp2p adapter and the
  * SyncService (stream positions, Announce) replaces the recorder.
  */
-import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
-import { IndexedDBStorageAdapter } from '@automerge/automerge-repo-storage-indexeddb';
+
+import wasmUrl from '@automerge/automerge/automerge.wasm?url';
 import {
   type DocHandle,
   type DocumentId,
@@ -14,7 +14,8 @@ import {
   isValidDocumentId,
   Repo,
 } from '@automerge/automerge-repo/slim';
-import wasmUrl from '@automerge/automerge/automerge.wasm?url';
+import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
+import { IndexedDBStorageAdapter } from '@automerge/automerge-repo-storage-indexeddb';
 import { Libp2pNetworkAdapter, type Libp2pSyncNode } from './adapter.ts';
 import { createLibrary, type DocTracker, type LibraryDoc } from './documents.ts';
 import { EventLog } from './event-log.ts';
