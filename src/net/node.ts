@@ -35,6 +35,11 @@ export interface PeerNodeOptions {
   privateKey?: PrivateKey;
   /** How often to ask the doorways who else is online. Default 3 s. */
   discoveryIntervalMs?: number;
+  /**
+   * Dial every peer the doorways list (default). Off, peers are dialled only when a fetch
+   * needs them (the trust layer says who holds what), and those who dial us are accepted.
+   */
+  dialListedPeers?: boolean;
   /** Passed to the shard server (delivery gate, caps). */
   shard?: ShardServerOptions;
   /**
@@ -68,6 +73,8 @@ export interface NodeSnapshot {
   peers: PeerConnectionInfo[];
   /** Where other browsers can reach us (…/p2p-circuit/webrtc/p2p/<us>), once reserved. */
   webrtcAddrs: string[];
+  /** The person chose to work offline: no connection in or out until they go back online. */
+  workingOffline: boolean;
 }
 
 /** A connection is direct when it is WebRTC and carries no relay limits (DESIGN §9). */
@@ -96,13 +103,19 @@ export class PeerNode extends EventTarget {
   #changeQueued = false;
   #replicas: ReplicateServer | undefined;
 
+  /** Shared with the connection gater, which refuses everything while `offline`. */
+  readonly #mode: { offline: boolean };
+  #backOnline = Promise.withResolvers<void>();
+
   private constructor(
     readonly libp2p: Libp2p,
     private readonly options: PeerNodeOptions,
     allowedPrefixes: Set<string>,
+    mode: { offline: boolean },
   ) {
     super();
     this.#allowedPrefixes = allowedPrefixes;
+    this.#mode = mode;
     for (const origin of options.doorways) {
       this.#doorways.set(origin, { origin, status: 'connecting' });
     }
@@ -110,6 +123,7 @@ export class PeerNode extends EventTarget {
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
     const allowedPrefixes = new Set<string>();
+    const mode = { offline: false };
     const libp2p = await createLibp2p({
       privateKey: options.privateKey ?? (await loadOrCreateDeviceKey()),
       addresses: { listen: ['/p2p-circuit', '/webrtc'] },
@@ -125,14 +139,17 @@ export class PeerNode extends EventTarget {
         // The browser default refuses ws:// and private addresses; a configured doorway on
         // loopback or a LAN (and peers reached through it) must stay dialable.
         denyDialMultiaddr: (ma: Multiaddr) => {
+          if (mode.offline) return true;
           const text = ma.toString();
           for (const prefix of allowedPrefixes) if (text.startsWith(prefix)) return false;
           return WebSockets.matches(ma) || isPrivate(ma);
         },
+        denyInboundConnection: () => mode.offline,
+        denyInboundEncryptedConnection: () => mode.offline,
       },
       services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
     });
-    const node = new PeerNode(libp2p, options, allowedPrefixes);
+    const node = new PeerNode(libp2p, options, allowedPrefixes, mode);
     await registerShardProtocol(libp2p, options.store, options.shard);
     node.#replicas = await registerReplicateProtocol(libp2p, options.store, options.replicate);
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
@@ -169,7 +186,28 @@ export class PeerNode extends EventTarget {
         .getMultiaddrs()
         .filter((ma) => WebRTC.matches(ma))
         .map(String),
+      workingOffline: this.#mode.offline,
     };
+  }
+
+  /**
+   * Works offline (every connection closed, none made or accepted) or goes back online (the
+   * doorways are dialled at once, then the peers they list). Edits made meanwhile sync then.
+   */
+  async setWorkOffline(offline: boolean): Promise<void> {
+    if (this.#mode.offline === offline) return;
+    this.#mode.offline = offline;
+    if (offline) {
+      await Promise.all(
+        this.libp2p
+          .getConnections()
+          .map((c) => c.close().catch(() => c.abort(new Error('working offline')))),
+      );
+    } else {
+      this.#backOnline.resolve();
+      this.#backOnline = Promise.withResolvers<void>();
+    }
+    this.#changed();
   }
 
   /** Peers other than doorways with a direct connection now. */
@@ -239,6 +277,12 @@ export class PeerNode extends EventTarget {
     const stop = this.#stop.signal;
     let backoff = 1_000;
     while (!stop.aborted) {
+      if (this.#mode.offline) {
+        this.#setDoorway(origin, { status: 'offline', error: 'Working offline.' });
+        await Promise.race([this.#backOnline.promise, sleep(60_000, stop)]);
+        backoff = 1_000;
+        continue;
+      }
       try {
         this.#setDoorway(origin, { status: 'connecting' });
         const info = await fetchDoorwayInfo(
@@ -268,8 +312,9 @@ export class PeerNode extends EventTarget {
           error: error instanceof Error ? error.message : String(error),
         });
       }
+      if (this.#mode.offline) continue;
       this.#setDoorway(origin, { retryAt: Date.now() + backoff });
-      await sleep(backoff, stop);
+      await Promise.race([sleep(backoff, stop), this.#backOnline.promise]);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   }
@@ -296,6 +341,7 @@ export class PeerNode extends EventTarget {
   }
 
   async #discoverVia(origin: string): Promise<void> {
+    if (this.options.dialListedPeers === false) return;
     let peers: Awaited<ReturnType<typeof fetchSignalPeers>>;
     try {
       peers = await fetchSignalPeers(origin, this.peerId, this.#stop.signal);

@@ -48,6 +48,8 @@ export interface PeerService extends EventTarget {
    * stored or the import begun for it.
    */
   openStream(hash: string, options?: { signal?: AbortSignal }): Promise<StoredManifest>;
+  /** Works offline (closes every connection) or goes back online; see `PeerNode.setWorkOffline`. */
+  setWorkOffline(offline: boolean): Promise<void>;
   /** Resolves once these pieces of an open stream are verified and written. */
   ensurePieces(hash: string, pieces: PieceRef[], options?: { signal?: AbortSignal }): Promise<void>;
   close(): void;
@@ -67,6 +69,7 @@ type Message =
   | { type: 'hello' }
   | { type: 'fetch'; id: string; hash: string; findForMs?: number }
   | { type: 'open-stream'; id: string; hash: string }
+  | { type: 'work-offline'; id: string; offline: boolean }
   | { type: 'ensure-pieces'; id: string; hash: string; pieces: PieceRef[] }
   | { type: 'cancel'; id: string }
   | { type: 'progress'; id: string; progress: FetchProgress }
@@ -94,9 +97,12 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     private readonly node: PeerNode,
     private readonly store: ContentStore,
     replicator?: Replicator,
+    /** Who holds a hash. Default: ask the directly connected peers. */
+    finder?: HolderFinder,
   ) {
     super();
-    this.#finder = connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    this.#finder =
+      finder ?? connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
     this.#streamer = new ContentStreamer(node, store, this.#finder);
     this.#replicas = new Map(replicator?.health().map((h) => [h.hash, h]));
     node.addEventListener('change', () => {
@@ -172,6 +178,10 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     }
   }
 
+  setWorkOffline(offline: boolean): Promise<void> {
+    return this.node.setWorkOffline(offline);
+  }
+
   ensurePieces(
     hash: string,
     pieces: PieceRef[],
@@ -214,6 +224,8 @@ export class LeaderPeerService extends EventTarget implements PeerService {
           onProgress: (progress) => this.#post({ type: 'progress', id, progress }),
         }),
       );
+    } else if (message.type === 'work-offline') {
+      void this.#serve(message.id, () => this.setWorkOffline(message.offline));
     } else if (message.type === 'open-stream') {
       void this.#serve(message.id, (signal) => this.openStream(message.hash, { signal }));
     } else if (message.type === 'ensure-pieces') {
@@ -289,6 +301,10 @@ export class FollowerPeerService extends EventTarget implements PeerService {
       (id) => ({ type: 'open-stream', id, hash: parseContentHash(hash) }),
       options,
     ) as Promise<StoredManifest>;
+  }
+
+  async setWorkOffline(offline: boolean): Promise<void> {
+    await this.#request((id) => ({ type: 'work-offline', id, offline }), {});
   }
 
   async ensurePieces(

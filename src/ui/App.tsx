@@ -8,10 +8,11 @@ import { IngestList } from './IngestList.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
+import { TrustPanel } from './TrustPanel.tsx';
 import { UpdateBanner } from './UpdateBanner.tsx';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
-import { usePeerNode } from './usePeerNode.ts';
+import { usePeerNode, useTrustClient } from './usePeerNode.ts';
 import { useStorageEstimate } from './useStorageEstimate.ts';
 
 /**
@@ -24,6 +25,7 @@ export function App() {
   const store = library.status === 'ready' ? library.store : undefined;
   const ingest = useIngest(store);
   const peer = usePeerNode(store);
+  const trust = useTrustClient();
   const storage = useStorageEstimate(store);
   const shared = parseShareLink(location);
   // Bumped by "Try again": a new key gives the fetch panel a fresh attempt.
@@ -70,6 +72,7 @@ export function App() {
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />
+            <TrustPanel trust={trust} />
             <ActivityPanel />
             <SettingsPanel />
           </aside>

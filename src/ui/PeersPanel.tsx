@@ -66,6 +66,21 @@ function NetworkState({ peer }: { peer: PeerState }) {
           {reachable ? '· reachable by other browsers' : '· not yet reachable'}
         </span>
       </p>
+      <p>
+        <button
+          type="button"
+          data-testid="network-offline-toggle"
+          aria-pressed={snapshot.workingOffline}
+          onClick={() => void service.setWorkOffline(!snapshot.workingOffline)}
+        >
+          {snapshot.workingOffline ? 'Go back online' : 'Work offline'}
+        </button>{' '}
+        <span className="muted small">
+          {snapshot.workingOffline
+            ? 'Offline by choice: edits are kept and sync when you go back online.'
+            : 'Closes every connection until you come back; edits sync then.'}
+        </span>
+      </p>
       <h3 className="visually-hidden">Doorways</h3>
       <ul className="peers__doorways">
         {snapshot.doorways.map((d) => (

@@ -1,14 +1,8 @@
 import { type FormEvent, useCallback, useEffect, useId, useState } from 'react';
 import type { TrustClient, TrustRelationship, TrustState } from '../trust/index.ts';
 import { CopyButton } from './CopyButton.tsx';
+import { NAME_KEY, savedDisplayName } from './displayName.ts';
 import { errorMessage } from './format.ts';
-
-const NAME_KEY = 'elohim-display-name';
-
-/** The name other people see for this browser's agent (kept per browser profile). */
-export function savedDisplayName(): string {
-  return localStorage.getItem(NAME_KEY) || 'Someone on Elohim';
-}
 
 const STATUS_LABELS: Record<TrustState['status'], string> = {
   connecting: 'connecting…',
@@ -57,7 +51,10 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
   const [error, setError] = useState<string>();
   const nameId = useId();
   const addId = useId();
-  const [adding, setAdding] = useState('');
+  // Opened from someone's contact link (/contact/<agent>?name=…): ready to add them.
+  const [adding, setAdding] = useState(() =>
+    location.pathname.startsWith('/contact/') ? location.href : '',
+  );
   const link = new URL(`/contact/${trust.me}`, location.origin);
   if (name.trim()) link.searchParams.set('name', name.trim());
 

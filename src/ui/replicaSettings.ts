@@ -26,3 +26,15 @@ export function replicaCopies(search: string = location.search): number {
   const saved = Number(localStorage.getItem(COPIES_KEY) ?? Number.NaN);
   return Number.isSafeInteger(saved) && saved >= 0 && saved <= MAX_COPIES ? saved : DEFAULT_COPIES;
 }
+
+const DIAL_LISTED_KEY = 'elohim.dialListed';
+
+/**
+ * Whether the node dials every online peer the doorway lists (`?dialListed=0` turns it off,
+ * saved like `copies`): off, peers are found through the trust layer when content is needed.
+ */
+export function dialListedPeers(search: string = location.search): boolean {
+  const text = new URLSearchParams(search).get('dialListed');
+  if (text === '0' || text === '1') localStorage.setItem(DIAL_LISTED_KEY, text);
+  return localStorage.getItem(DIAL_LISTED_KEY) !== '0';
+}

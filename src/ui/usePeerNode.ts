@@ -2,10 +2,13 @@ import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
 import type { NodeSnapshot, PeerService } from '../net/index.ts';
 import type { TrustView } from '../reach/index.ts';
+import type { AddressSource, TrustClient } from '../trust/index.ts';
+import { savedDisplayName } from './displayName.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
 import { myAgent } from './identity.ts';
-import { replicaCopies } from './replicaSettings.ts';
+import { dialListedPeers, replicaCopies } from './replicaSettings.ts';
+import { syncReady } from './useSync.ts';
 
 export type PeerState =
   | { status: 'starting' }
@@ -45,15 +48,22 @@ function startPeerService(store: ContentStore): void {
   started = true;
   const lead = async () => {
     try {
-      const [{ LeaderPeerService, PeerNode, Replicator, holdGate }, { deliveryGate }] =
-        await Promise.all([import('../net/index.ts'), import('../reach/index.ts')]);
+      const [net, { deliveryGate }, trustLayer] = await Promise.all([
+        import('../net/index.ts'),
+        import('../reach/index.ts'),
+        import('../trust/index.ts'),
+      ]);
+      const deviceKey = await net.loadOrCreateDeviceKey();
       const me = await myAgent();
-      // Until the trust layer tells us more, only commons content leaves this browser.
-      const trust: TrustView = { me, myDevices: new Set(), links: new Map(), cluster: new Set() };
+      // What the gates know of people: filled in from the trust layer's links as they arrive.
+      const links = new Map<string, string>();
+      const trust: TrustView = { me, myDevices: new Set(), links, cluster: new Set() };
       const copies = replicaCopies();
-      const node = await PeerNode.start({
+      const node = await net.PeerNode.start({
         doorways: configuredDoorways(),
         store,
+        privateKey: deviceKey,
+        dialListedPeers: dialListedPeers(),
         shard: {
           allow: deliveryGate(
             store,
@@ -62,14 +72,26 @@ function startPeerService(store: ContentStore): void {
           ),
         },
         // Copies other peers offer: what this device could receive anyway (commons, for now).
-        replicate: { policy: { mayHold: holdGate(trust) } },
+        replicate: { policy: { mayHold: net.holdGate(trust) } },
       });
       // What this browser authors is offered to `copies` direct peers, as its reach allows.
       const replicator =
-        copies > 0 ? new Replicator({ node, store, trust: () => trust, copies }) : undefined;
+        copies > 0 ? new net.Replicator({ node, store, trust: () => trust, copies }) : undefined;
+      const connected = net.connectedPeersFinder(() => node.directPeers(), node.libp2p);
+      const trustClient = await startTrust(trustLayer, deviceKey, node, store, links);
+      const finder = trustClient
+        ? trustLayer.combinedFinder(
+            connected,
+            trustLayer.trustHolderFinder(trustClient, node.libp2p),
+          )
+        : connected;
+      // Shared descriptions sync with peers through this tab's node.
+      void syncReady()
+        .then((sync) => sync.lead(node.libp2p))
+        .catch((error: unknown) => console.warn('sync could not start:', error));
       // Fetches this tab had sent to the old leader fail now and are retried here.
       current?.close();
-      setService(new LeaderPeerService(node, store, replicator));
+      setService(new net.LeaderPeerService(node, store, replicator, finder));
     } catch (error) {
       startError = error;
       serviceChanged.dispatchEvent(new Event('change'));
@@ -89,6 +111,59 @@ function startPeerService(store: ContentStore): void {
       startError = error;
       serviceChanged.dispatchEvent(new Event('change'));
     });
+}
+
+let trustClient: TrustClient | undefined;
+
+/**
+ * Connects to the doorway's trust layer (who holds what, who trusts whom) and keeps it told
+ * what this browser holds. The app works without it: a failure is logged, fetches then ask
+ * connected peers only.
+ */
+async function startTrust(
+  trustLayer: typeof import('../trust/index.ts'),
+  deviceKey: Parameters<typeof trustLayer.HolochainTrustClient.create>[0]['deviceKey'],
+  node: AddressSource,
+  store: ContentStore,
+  links: Map<string, string>,
+): Promise<TrustClient | undefined> {
+  const doorway = configuredDoorways()[0];
+  if (!doorway) return undefined;
+  try {
+    const client = await trustLayer.HolochainTrustClient.create({ doorway, deviceKey });
+    trustLayer.linkTrust(client, node, store, {
+      displayName: savedDisplayName(),
+      onError: (error) => console.warn('trust layer:', error),
+    });
+    const refreshLinks = async () => {
+      if (client.state.status !== 'connected') return;
+      for (const link of await client.myRelationships()) {
+        const other = link.initiator === client.me ? link.otherAgent : link.initiator;
+        links.set(other, link.type);
+      }
+    };
+    client.on('state', () => void refreshLinks().catch(() => {}));
+    trustClient = client;
+    trustChanged.dispatchEvent(new Event('change'));
+    return client;
+  } catch (error) {
+    console.warn('trust layer unavailable:', error);
+    return undefined;
+  }
+}
+
+const trustChanged = new EventTarget();
+
+/** The trust-layer client, in the tab that runs the network (undefined in the others). */
+export function useTrustClient(): TrustClient | undefined {
+  const [client, setClient] = useState(trustClient);
+  useEffect(() => {
+    const update = () => setClient(trustClient);
+    trustChanged.addEventListener('change', update);
+    update();
+    return () => trustChanged.removeEventListener('change', update);
+  }, []);
+  return client;
 }
 
 /** This tab's peer service, once it exists (the page starts it when its store opens). */
