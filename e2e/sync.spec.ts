@@ -22,7 +22,7 @@ test.afterAll(async () => {
 
 /** Opens an item's details and waits for its shared description. */
 async function openMeta(page: Page, hash: string) {
-  await item(page, hash).getByRole('button', { name: 'Show details' }).click();
+  await item(page, hash).getByTitle('Show details').click();
   const meta = page.getByTestId('item-meta');
   await expect(meta).toBeVisible({ timeout: 60_000 });
   return meta;
@@ -46,7 +46,9 @@ async function tagsOf(page: Page): Promise<string[]> {
   return tags.sort();
 }
 
+/** Toggles "Work offline" in the network panel (closing the details dialog over it). */
 async function goOffline(page: Page, offline: boolean) {
+  if (await page.getByTestId('item-details').isVisible()) await page.keyboard.press('Escape');
   await page.getByTestId('network-offline-toggle').click();
   await expect(page.getByTestId('network-offline-toggle')).toHaveAttribute(
     'aria-pressed',
@@ -79,6 +81,8 @@ test('both edit offline, reconnect, and see the same merged description (criteri
 
   await goOffline(a, true);
   await goOffline(b, true);
+  await openMeta(a, file.hash);
+  await openMeta(b, file.hash);
   await setTitle(a, 'Notes, as A sees them');
   await addTag(a, 'x');
   await setTitle(b, 'Notes, as B sees them');
@@ -90,6 +94,8 @@ test('both edit offline, reconnect, and see the same merged description (criteri
 
   await goOffline(a, false);
   await goOffline(b, false);
+  await openMeta(a, file.hash);
+  await openMeta(b, file.hash);
   await expect.poll(() => tagsOf(a), { timeout: 60_000 }).toEqual(['x', 'y']);
   await expect.poll(() => tagsOf(b), { timeout: 60_000 }).toEqual(['x', 'y']);
   const titleA = await a.getByTestId('meta-title').inputValue();

@@ -80,8 +80,12 @@ export function FetchPanel({
               setState({ status: 'running', progress });
             },
           });
+          // The item joins the library (with the shared description the link named) before
+          // the fetch is reported done; the bytes are kept even if that fails.
+          await addToLibrary(manifest, { metaDoc: meta, title: name }).catch((error: unknown) =>
+            console.warn('library:', error),
+          );
           setState({ status: 'done', name: manifest.name || name, progress: last });
-          void addToLibrary(manifest, { metaDoc: meta, title: name }).catch(() => {});
           return;
         } catch (error) {
           if (abort.signal.aborted) {

@@ -4,6 +4,9 @@ import type { ItemMeta } from '../sync/index.ts';
 import { errorMessage } from './format.ts';
 import { syncReady, useLibraryEntries } from './useSync.ts';
 
+/** Tries to find a description peers hold, 2 s apart, before saying it cannot be had. */
+const FIND_ATTEMPTS = 30;
+
 /**
  * The item's shared metadata (title, description, tags): an Automerge document every holder
  * can edit, offline too; edits from other tabs and peers appear as they arrive, and
@@ -21,23 +24,32 @@ export function ItemMetaEditor({ hash }: { hash: string }) {
     let stop = () => {};
     let live = true;
     void (async () => {
-      try {
-        const sync = await syncReady();
-        const found = await sync.repo.find<ItemMeta>(metaDoc, {
-          signal: AbortSignal.timeout(30_000),
-        });
-        if (!live) return;
-        sync.tracker.track(found);
-        const update = () => setMeta(structuredClone(found.doc()));
-        found.on('change', update);
-        stop = () => found.off('change', update);
-        setHandle(found);
-        update();
-      } catch (e) {
-        if (live)
-          setError(
-            `The item's description could not be loaded: ${errorMessage(e)}. Connect to a peer that holds it and reopen.`,
-          );
+      const sync = await syncReady();
+      // A document only peers hold is "unavailable" until one of them is connected: keep asking.
+      for (let attempt = 1; live; attempt++) {
+        try {
+          const found = await sync.repo.find<ItemMeta>(metaDoc, {
+            signal: AbortSignal.timeout(30_000),
+          });
+          if (!live) return;
+          sync.tracker.track(found);
+          const update = () => setMeta(structuredClone(found.doc()));
+          found.on('change', update);
+          stop = () => found.off('change', update);
+          setHandle(found);
+          setError(undefined);
+          update();
+          return;
+        } catch (e) {
+          if (!live) return;
+          if (attempt >= FIND_ATTEMPTS) {
+            setError(
+              `The item's description could not be loaded: ${errorMessage(e)}. Connect to a peer that holds it and reopen.`,
+            );
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 2_000));
+        }
       }
     })();
     return () => {

@@ -45,12 +45,14 @@ export async function addToLibrary(
       added_at: new Date().toISOString(),
       meta_doc: options.metaDoc,
     });
-    return;
+  } else {
+    seedItem(sync.repo, sync.library, manifest, {
+      tracker: sync.tracker,
+      ...(options.title ? { title: options.title } : {}),
+    });
   }
-  seedItem(sync.repo, sync.library, manifest, {
-    tracker: sync.tracker,
-    ...(options.title ? { title: options.title } : {}),
-  });
+  // On disk before the caller reports success: the page may be left right after.
+  await sync.repo.flush();
 }
 
 /** One subscription to the library document for the whole page, shared by every row. */
