@@ -10,6 +10,7 @@ import { itemLabel } from './LibraryRow.tsx';
 import { RemoveItem } from './RemoveItem.tsx';
 import { ReplicaLocations } from './ReplicaHealth.tsx';
 import { ShardList } from './ShardList.tsx';
+import { TrustAnnouncement } from './TrustAnnouncement.tsx';
 import type { ReadAction } from './useItemReader.ts';
 import { useLibraryEntries } from './useSync.ts';
 
@@ -177,6 +178,7 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
             <section aria-labelledby={`${titleId}-w`} className="details__section">
               <h3 id={`${titleId}-w`}>Where copies live</h3>
               <ReplicaLocations item={item} />
+              <TrustAnnouncement item={item} />
             </section>
           </div>
         </div>

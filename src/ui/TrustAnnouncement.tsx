@@ -1,0 +1,84 @@
+import { useEffect, useState } from 'react';
+import type { StoredManifest } from '../content/index.ts';
+import type { TrustHolder } from '../trust/index.ts';
+import { errorMessage } from './format.ts';
+import { useTrustClient } from './usePeerNode.ts';
+
+type Listing =
+  | { status: 'loading' }
+  | { status: 'listed'; mine: boolean; others: TrustHolder[] }
+  | { status: 'failed'; error: string };
+
+/** Where the trust layer says this item is held: this browser (once announced) and others. */
+export function TrustAnnouncement({ item }: { item: StoredManifest }) {
+  const trust = useTrustClient();
+  const [listing, setListing] = useState<Listing>({ status: 'loading' });
+  useEffect(() => {
+    if (!trust || item.reach === 'private') return;
+    let live = true;
+    void (async () => {
+      try {
+        const [mine, others] = await Promise.all([
+          trust.myAnnouncements(),
+          trust.findHolders(item.blob_hash, { limit: 20 }),
+        ]);
+        if (!live) return;
+        setListing({
+          status: 'listed',
+          mine: mine.some((a) => a.hash === item.blob_hash && a.online),
+          others,
+        });
+      } catch (error) {
+        if (live) setListing({ status: 'failed', error: errorMessage(error) });
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [trust, item.blob_hash, item.reach]);
+
+  if (item.reach === 'private') {
+    return <p className="muted small">Private: not listed in the trust layer.</p>;
+  }
+  if (!trust) {
+    return (
+      <p className="muted small">
+        The tab that runs the network holds the trust-layer connection; open the details there.
+      </p>
+    );
+  }
+  if (listing.status === 'loading') {
+    return (
+      <p className="muted small" aria-busy="true">
+        Asking the trust layer…
+      </p>
+    );
+  }
+  if (listing.status === 'failed') {
+    return (
+      <p className="small" data-testid="trust-listing" data-mine="unknown">
+        The trust layer could not be asked ({listing.error}); announcements wait and are sent when
+        it is back.
+      </p>
+    );
+  }
+  return (
+    <div className="small" data-testid="trust-listing" data-mine={String(listing.mine)}>
+      <p>
+        {listing.mine
+          ? 'Announced: the trust layer lists this browser as a holder.'
+          : 'Not announced yet: it is sent when the trust layer is reachable.'}
+      </p>
+      {listing.others.length > 0 && (
+        <ul>
+          {listing.others.map((h) => (
+            <li key={h.peerId.toString()}>
+              Also held by{' '}
+              <code title={h.peerId.toString()}>{h.peerId.toString().slice(0, 12)}…</code>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
