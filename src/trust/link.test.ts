@@ -32,11 +32,18 @@ async function client(doorway: string, key: PrivateKey) {
 
 /** A node whose dialable address is a browser-shaped WebRTC address. */
 function fakeNode(key: PrivateKey) {
-  const node = new EventTarget() as EventTarget & { snapshot(): { webrtcAddrs: string[] } };
+  const node = new EventTarget() as EventTarget & {
+    snapshot(): { webrtcAddrs: string[]; workingOffline: boolean };
+  };
   const relay = peerIdFromPrivateKey(key); // any valid peer id will do for the relay part
   const addr = `/ip4/127.0.0.1/tcp/4001/ws/p2p/${relay}/p2p-circuit/webrtc/p2p/${peerIdFromPrivateKey(key)}`;
-  node.snapshot = () => ({ webrtcAddrs: [addr] });
-  return { node, addr };
+  let workingOffline = false;
+  node.snapshot = () => ({ webrtcAddrs: [addr], workingOffline });
+  const setOffline = (offline: boolean) => {
+    workingOffline = offline;
+    node.dispatchEvent(new Event('change'));
+  };
+  return { node, addr, setOffline };
 }
 
 it('announces what is stored (not private), withdraws what is removed, reconciles on start', async () => {
@@ -55,7 +62,7 @@ it('announces what is stored (not private), withdraws what is removed, reconcile
   const keyA = await generateKeyPair('Ed25519');
   const a = await client(doorway.url, keyA);
   const b = await client(doorway.url, await generateKeyPair('Ed25519'));
-  const { node, addr } = fakeNode(keyA);
+  const { node, addr, setOffline } = fakeNode(keyA);
   const errors: unknown[] = [];
   const stop = linkTrust(a, node, store, { displayName: 'Ana', onError: (e) => errors.push(e) });
   cleanup.push(stop);
@@ -76,5 +83,11 @@ it('announces what is stored (not private), withdraws what is removed, reconcile
   // Private items are never announced.
   expect(await holders(secret.blob_hash)).toEqual([]);
   expect((await a.myAnnouncements()).map((x) => x.hash)).not.toContain(secret.blob_hash);
+
+  // Working offline: listed nowhere; back online: listed again.
+  setOffline(true);
+  await expect.poll(() => holders(early.blob_hash), { timeout: 10_000 }).toEqual([]);
+  setOffline(false);
+  await expect.poll(() => holders(early.blob_hash), { timeout: 10_000 }).toEqual([a.peerId]);
   expect(errors).toEqual([]);
 });

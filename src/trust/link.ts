@@ -4,13 +4,15 @@
  * but `private`) is announced when it is stored and withdrawn when it is removed; the
  * node's dialable addresses follow it; on the first connection the library is reconciled with
  * what the trust layer already lists, so items stored while the doorway was away are announced.
+ * When the person works offline, everything is marked offline (nobody should dial a peer that
+ * refuses every connection) and announced again when they come back.
  */
 import type { ContentChangeEvent, ContentStore } from '../content/index.ts';
 import type { TrustClient } from './types.ts';
 
 /** What the link needs of the node: its dialable addresses, and `change` when they move. */
 export interface AddressSource extends EventTarget {
-  snapshot(): { webrtcAddrs: string[] };
+  snapshot(): { webrtcAddrs: string[]; workingOffline?: boolean };
 }
 
 export interface TrustLinkOptions {
@@ -31,9 +33,26 @@ export function linkTrust(
     const manifest = await store.manifest(hash);
     return !!manifest && manifest.reach !== 'private';
   };
-  const onAddresses = () => void trust.setAddresses(node.snapshot().webrtcAddrs).catch(onError);
+  let offline = node.snapshot().workingOffline === true;
+  const onNodeChange = () => {
+    const snapshot = node.snapshot();
+    void trust.setAddresses(snapshot.webrtcAddrs).catch(onError);
+    const nowOffline = snapshot.workingOffline === true;
+    if (nowOffline === offline) return;
+    offline = nowOffline;
+    if (offline) void withdrawAll().catch(onError);
+    else {
+      reconciled = false;
+      void reconcile();
+    }
+  };
+  const withdrawAll = async () => {
+    for (const a of await trust.myAnnouncements()) if (a.online) await trust.withdraw(a.hash);
+  };
   const onStoreChange = (event: ContentChangeEvent) => {
     if (event.kind === 'added') {
+      if (offline) return; // announced on the way back
+
       void shareable(event.hash)
         .then((yes) => (yes ? trust.announce(event.hash) : undefined))
         .catch(onError);
@@ -43,7 +62,7 @@ export function linkTrust(
   };
   let reconciled = false;
   const reconcile = async () => {
-    if (reconciled || trust.state.status !== 'connected') return;
+    if (reconciled || offline || trust.state.status !== 'connected') return;
     reconciled = true;
     try {
       const listed = new Set(
@@ -60,14 +79,14 @@ export function linkTrust(
     }
   };
 
-  node.addEventListener('change', onAddresses);
+  node.addEventListener('change', onNodeChange);
   store.addEventListener('change', onStoreChange);
   const stopState = trust.on('state', () => void reconcile());
-  onAddresses();
+  onNodeChange();
   void trust.registerAgent({ display_name: displayName }).catch(onError);
   void reconcile();
   return () => {
-    node.removeEventListener('change', onAddresses);
+    node.removeEventListener('change', onNodeChange);
     store.removeEventListener('change', onStoreChange);
     stopState();
   };
