@@ -24,6 +24,7 @@ import { buildHarness } from '../e2e/support/harness.ts';
 import { type CpuSample, cpuSince, profileCpu } from './cpu.ts';
 import { type Metric, mbps } from './metrics.ts';
 import type { NetworkBench } from './network-page.ts';
+import { pageCaller } from './page-call.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
@@ -38,25 +39,7 @@ export interface NetworkOptions {
   dials?: number;
 }
 
-type Bench = NetworkBench;
-type Method = keyof Bench;
-
-/** Calls `window.networkBench[name](...args)` in the page. */
-function call<K extends Method>(
-  page: Page,
-  name: K,
-  ...args: Parameters<Bench[K]>
-): Promise<Awaited<ReturnType<Bench[K]>>> {
-  return page.evaluate(
-    ({ name, args }) => {
-      const bench = (
-        window as unknown as { networkBench: Record<string, (...args: unknown[]) => unknown> }
-      ).networkBench;
-      return bench[name]?.(...args);
-    },
-    { name, args: args as unknown[] },
-  ) as Promise<Awaited<ReturnType<Bench[K]>>>;
-}
+const call = pageCaller<NetworkBench>('networkBench');
 
 interface Peer {
   name: string;

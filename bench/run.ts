@@ -3,7 +3,9 @@
  * Chromium on a real origin served by the doorway, each beside a baseline measured in the same
  * run, and prints a table (or, with --json, one JSON object per line). The page suites run in
  * one page; `network` drives several browser profiles from here (bench/network.ts), and `pwa`
- * drives the built app itself (bench/pwa.ts).
+ * drives the built app itself (bench/pwa.ts); `sync` runs in Node, a fresh process per
+ * measurement (bench/sync.ts);
+ * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts).
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,8 @@ import { buildHarness } from '../e2e/support/harness.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
+import { syncSuite } from './sync.ts';
+import { trustSuite } from './trust.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
@@ -82,6 +86,16 @@ async function main(): Promise<void> {
     if (!json) console.error('running pwa…');
     const log = json ? () => {} : (line: string) => console.error(line);
     for (const metric of await pwaSuite({ log })) emit(metric);
+  }
+  if (selected('sync')) {
+    if (!json) console.error('running sync…');
+    const log = json ? () => {} : (line: string) => console.error(line);
+    for (const metric of await syncSuite({ log })) emit(metric);
+  }
+  if (selected('trust')) {
+    if (!json) console.error('running trust…');
+    const log = json ? () => {} : (line: string) => console.error(line);
+    for (const metric of await trustSuite({ log })) emit(metric);
   }
   if (!json) printTable(all);
 }
