@@ -107,7 +107,7 @@ test('both edit offline, reconnect, and see the same merged description (criteri
   ).toBeVisible();
 });
 
-test('a late joiner backfills the history; two tabs see each other at once', async ({
+test('a late joiner backfills the history; an injected gap comes back as an Outlier and is filled; two tabs see each other at once', async ({
   doorway,
   openProfile,
 }) => {
@@ -142,4 +142,67 @@ test('a late joiner backfills the history; two tabs see each other at once', asy
     .getByTestId('activity-event')
     .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-kind')));
   expect(kinds.filter((k) => k === 'Backfill').length).toBeGreaterThanOrEqual(4);
+
+  // Inject a gap: B forgets the last two events it stored from A (as if their Announces had
+  // been lost). A's next edit then arrives after a gap: an Outlier, and the gap is filled.
+  const aId = await a.evaluate(async () => {
+    const text = document.querySelector('[data-testid="peers-panel"] code')?.getAttribute('title');
+    return text ?? '';
+  });
+  const rewound = await rewindSyncCursor(b, aId, 2);
+  expect(rewound.before).toBeGreaterThanOrEqual(3);
+  await addTag(a, 'after-the-gap');
+  await expect(b.locator('[data-testid="activity-event"][data-kind="Outlier"]')).toHaveCount(1, {
+    timeout: 30_000,
+  });
+  await expect.poll(() => syncCursor(b, aId), { timeout: 30_000 }).toBe(rewound.before + 1);
 });
+
+/** B's contiguous cursor for events from `origin` (elohim-sync `cursors`). */
+function syncCursor(page: Page, origin: string): Promise<number> {
+  return page.evaluate(async (origin) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('elohim-sync');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const record = await new Promise<{ contiguous: number } | undefined>((resolve, reject) => {
+      const request = db.transaction('cursors').objectStore('cursors').get(origin);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    return record?.contiguous ?? 0;
+  }, origin);
+}
+
+/** Deletes the last `count` events stored from `origin` and moves its cursor back. */
+function rewindSyncCursor(page: Page, origin: string, count: number) {
+  return page.evaluate(
+    async ({ origin, count }) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('elohim-sync');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const tx = db.transaction(['remote', 'cursors'], 'readwrite');
+      const cursors = tx.objectStore('cursors');
+      const before = await new Promise<number>((resolve, reject) => {
+        const request = cursors.get(origin);
+        request.onsuccess = () => resolve(request.result?.contiguous ?? 0);
+        request.onerror = () => reject(request.error);
+      });
+      for (let p = before - count + 1; p <= before; p++) {
+        tx.objectStore('remote').delete([origin, p]);
+      }
+      cursors.put({ origin, contiguous: before - count });
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+      return { before };
+    },
+    { origin, count },
+  );
+}
