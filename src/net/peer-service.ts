@@ -101,8 +101,7 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     finder?: HolderFinder,
   ) {
     super();
-    this.#finder =
-      finder ?? connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    this.#finder = finder ?? connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
     this.#streamer = new ContentStreamer(node, store, this.#finder);
     this.#replicas = new Map(replicator?.health().map((h) => [h.hash, h]));
     node.addEventListener('change', () => {
