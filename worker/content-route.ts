@@ -5,8 +5,16 @@ import {
   openContentStore,
   parseContentHash,
 } from '../src/content/index.ts';
-import { isSealed, loadOrCreateSealingKey, openedMime, unseal } from '../src/reach/index.ts';
+import {
+  deviceKeyring,
+  isSealed,
+  type Keyring,
+  loadOrCreateSealingKey,
+  openedMime,
+  unseal,
+} from '../src/reach/index.ts';
 import type { ContentReadFailed } from './bridge-protocol.ts';
+import { loadDeviceIdentity } from './device-identity.ts';
 import { askWindow, NoWindowError } from './peer-bridge.ts';
 import { parseRange } from './range.ts';
 
@@ -127,7 +135,29 @@ export async function contentResponse(
 }
 
 /**
- * A sealed (private) item opened with this browser's sealing key. Its plaintext length is not
+ * This browser's keyring: the sealing key (private items, and our own invited items) and the
+ * identity key, from which the relationship key of an invited item naming this agent is
+ * derived. Loaded on first use; a failure is retried on the next read.
+ */
+let keyring: Promise<Keyring> | undefined;
+function myKeyring(): Promise<Keyring> {
+  keyring ??= (async () => {
+    const [device, identity] = await Promise.all([loadOrCreateSealingKey(), loadDeviceIdentity()]);
+    // No identity key yet (the app makes it on its first start): ask again next time.
+    if (!identity) {
+      keyring = undefined;
+      return { device };
+    }
+    return deviceKeyring({ me: identity.me, device, mySecret: identity.secret });
+  })();
+  keyring.catch(() => {
+    keyring = undefined;
+  });
+  return keyring;
+}
+
+/**
+ * A sealed (private or invited) item opened with this browser's keys. Its plaintext length is not
  * in the manifest and segments are opened in order, so it is served whole (no ranges).
  */
 async function sealedResponse(
@@ -150,8 +180,7 @@ async function sealedResponse(
     'X-Content-Type-Options': 'nosniff',
   };
   if (request.method === 'HEAD') return new Response(null, { status: 200, headers });
-  const device = await loadOrCreateSealingKey();
-  const plain = unseal(content.get(hash, { signal: request.signal }), { device });
+  const plain = unseal(content.get(hash, { signal: request.signal }), await myKeyring());
   return new Response(reportingFailures(plain, hash, notify), { status: 200, headers });
 }
 

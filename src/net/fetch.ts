@@ -18,6 +18,7 @@ import {
   fetchPieces,
   type Libp2pDialLike,
   type RemoteManifest,
+  ShardNotFoundError,
   shardHave,
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
@@ -227,7 +228,10 @@ export async function fetchContent(
   }
 }
 
-/** The first holder's manifest for `hash`; holders that fail are reported to `drop`. */
+/**
+ * The first holder's manifest for `hash`; holders that fail are reported to `drop`. When every
+ * holder answers NotFound (a refusal looks the same) it throws {@link NoHoldersError}.
+ */
 export async function findManifest(
   node: FetchNode,
   holders: readonly PeerId[],
@@ -236,6 +240,7 @@ export async function findManifest(
   timeoutMs: number | undefined,
   drop: (peerId: string, error: unknown) => void,
 ): Promise<RemoteManifest | undefined> {
+  let notFound = 0;
   for (const peer of holders) {
     try {
       const candidate = await fetchManifest(node.libp2p, peer, hash, {
@@ -247,9 +252,13 @@ export async function findManifest(
       return candidate;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
+      if (error instanceof ShardNotFoundError) notFound++;
       drop(peer.toString(), error);
     }
   }
+  // Every holder said NotFound — they dropped it, or the item's reach does not include us,
+  // which by design looks the same: nobody holds it for us.
+  if (holders.length > 0 && notFound === holders.length) throw new NoHoldersError(hash);
   return undefined;
 }
 

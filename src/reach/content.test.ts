@@ -5,7 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore } from '../content/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { agentKeyFromEd25519 } from './agent.ts';
-import { deliveryGate, openStored, putAtReach } from './content.ts';
+import {
+  deliveryGate,
+  deviceKeyring,
+  INVITED_CONTEXT,
+  invitedOf,
+  openStored,
+  putAtReach,
+} from './content.ts';
+import { NoKeyError } from './errors.ts';
 import { loadOrCreateSealingKey } from './keys.ts';
 import { isSealed, openedMime, sealedMime } from './mime.ts';
 import type { TrustView } from './policy.ts';
@@ -22,7 +30,11 @@ async function open() {
 }
 async function agent() {
   const key = await generateKeyPair('Ed25519');
-  return { peer: peerIdFromPrivateKey(key), agent: agentKeyFromEd25519(key.publicKey.raw) };
+  return {
+    peer: peerIdFromPrivateKey(key),
+    agent: agentKeyFromEd25519(key.publicKey.raw),
+    secret: key.raw,
+  };
 }
 const bytesOf = async (s: ReadableStream<Uint8Array>) =>
   new Uint8Array(await new Response(s).arrayBuffer());
@@ -68,13 +80,82 @@ describe('putAtReach', () => {
     expect(Buffer.compare(await bytesOf(store.get(m.blob_hash)), plain)).toBe(0);
   });
 
-  it('reaches that need agreed keys are refused with a next step, nothing stored', async () => {
+  it('invited: ciphertext that the owner and each named agent open, and nobody else', async () => {
+    const store = await open();
+    const [me, bob, carol, eve] = await Promise.all([agent(), agent(), agent(), agent()]);
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const plain = pseudoRandomBytes(150_000);
+    const m = await putAtReach(store, new Blob([plain], { type: 'text/plain' }), {
+      reach: 'invited',
+      owner: me.agent,
+      device,
+      mySecret: me.secret,
+      // The owner and a repeat are dropped: the owner reads it with the device key.
+      invited: [bob.agent, carol.agent, bob.agent, me.agent],
+      name: 'note.txt',
+    });
+    expect(m.reach).toBe('invited');
+    expect(m.author_id).toBe(me.agent);
+    expect(openedMime(m)).toBe('text/plain');
+    const stored = await bytesOf(store.get(m.blob_hash));
+    for (const at of [0, 70_000, 149_000]) {
+      expect(contains(stored, plain.subarray(at, at + 32))).toBe(false);
+    }
+    expect(await invitedOf(store, m.blob_hash)).toEqual([bob.agent, carol.agent]);
+
+    const read = (keyring: Parameters<typeof openStored>[2]) =>
+      bytesOf(openStored(m, store.get(m.blob_hash), keyring));
+    expect(Buffer.compare(await read({ me: me.agent, device }), plain)).toBe(0);
+    for (const friend of [bob, carol]) {
+      const keyring = deviceKeyring({ me: friend.agent, mySecret: friend.secret });
+      expect(Buffer.compare(await read(keyring), plain)).toBe(0);
+    }
+    // Someone not named, with a keyring of their own, finds no slot for them.
+    await expect(read(deviceKeyring({ me: eve.agent, mySecret: eve.secret }))).rejects.toThrow(
+      NoKeyError,
+    );
+    // A named agent's label without their secret does not open it either.
+    await expect(read(deviceKeyring({ me: bob.agent, mySecret: eve.secret }))).rejects.toThrow();
+  });
+
+  it('invited needs a named agent (not only the owner) and the identity key; nothing stored', async () => {
     const store = await open();
     const me = await agent();
+    const bob = await agent();
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const file = new Blob([new Uint8Array(10)]);
+    const base = { reach: 'invited', owner: me.agent, device } as const;
+    await expect(putAtReach(store, file, { ...base, mySecret: me.secret })).rejects.toThrow(
+      /at least one person/,
+    );
     await expect(
-      putAtReach(store, new Blob([new Uint8Array(10)]), { reach: 'invited', owner: me.agent }),
-    ).rejects.toThrow(/choose private/);
+      putAtReach(store, file, { ...base, mySecret: me.secret, invited: [me.agent] }),
+    ).rejects.toThrow(/at least one person/);
+    await expect(putAtReach(store, file, { ...base, invited: [bob.agent] })).rejects.toThrow(
+      /identity key/,
+    );
+    await expect(
+      putAtReach(store, file, { ...base, mySecret: bob.secret, invited: [me.agent, bob.agent] }),
+    ).rejects.toThrow(/does not belong/);
     expect(await store.list()).toEqual([]);
+  });
+
+  it('local (a cluster key) is refused with a next step, nothing stored', async () => {
+    const store = await open();
+    const me = await agent();
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    await expect(
+      putAtReach(store, new Blob([new Uint8Array(10)]), {
+        reach: 'local',
+        owner: me.agent,
+        device,
+      }),
+    ).rejects.toThrow(/choose private, invited or commons/);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('the relationship key is the one both sides derive for INVITED_CONTEXT', () => {
+    expect(INVITED_CONTEXT).toBe('elohim-invited-v1');
   });
 });
 
@@ -113,5 +194,108 @@ describe('deliveryGate', () => {
     expect(refused).toHaveLength(1);
     const missing = `sha256-${'1'.repeat(64)}`;
     expect(await allow(stranger.peer, missing as never, ctx(missing))).toBe(false);
+  });
+});
+
+describe('deliveryGate for invited items', () => {
+  it('serves the named agents and the owner, refuses everyone else, reading the header once', async () => {
+    const store = await open();
+    const [me, bob, carol] = await Promise.all([agent(), agent(), agent()]);
+    const myOtherDevice = await agent();
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const view: TrustView = {
+      me: me.agent,
+      myDevices: new Set([myOtherDevice.agent]),
+      // A trust link is not an invitation: carol is linked but not named.
+      links: new Map([[carol.agent, 'friend']]),
+      cluster: new Set(),
+    };
+    const refused: string[] = [];
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'get') {
+          return (...args: Parameters<ContentStore['get']>) => {
+            reads++;
+            return target.get(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const allow = deliveryGate(
+      counting,
+      () => view,
+      (_p, _h, reason) => refused.push(reason),
+    );
+    const m = await putAtReach(store, new Blob([pseudoRandomBytes(300_000)]), {
+      reach: 'invited',
+      owner: me.agent,
+      device,
+      mySecret: me.secret,
+      invited: [bob.agent],
+    });
+    const ask = (who: { peer: Parameters<typeof allow>[0] }) =>
+      allow(who.peer, m.blob_hash as never, { op: 'get' as const, blobHash: m.blob_hash as never });
+    expect(await ask(bob)).toBe(true);
+    expect(await ask(myOtherDevice)).toBe(true);
+    expect(await ask(carol)).toBe(false);
+    expect(await ask(bob)).toBe(true);
+    expect(refused).toEqual([expect.stringMatching(/not among the named recipients/)]);
+    expect(reads).toBe(1);
+  });
+
+  it("a holder of someone else's invited item serves the named agents only", async () => {
+    const owner = await agent();
+    const holder = await agent();
+    const stranger = await agent();
+    const ownerStore = await open();
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const m = await putAtReach(ownerStore, new Blob([pseudoRandomBytes(1_000)]), {
+      reach: 'invited',
+      owner: owner.agent,
+      device,
+      mySecret: owner.secret,
+      invited: [holder.agent],
+    });
+    // The holder stores the same sealed bytes (as a fetch would), with the owner as author.
+    const holderStore = await open();
+    const copy = await holderStore.put(ownerStore.get(m.blob_hash), {
+      reach: 'invited',
+      authorId: owner.agent,
+      mime: m.mime_type,
+    });
+    expect(copy.blob_hash).toBe(m.blob_hash);
+    const view: TrustView = {
+      me: holder.agent,
+      myDevices: new Set(),
+      links: new Map([[owner.agent, 'contact']]),
+      cluster: new Set(),
+    };
+    const allow = deliveryGate(holderStore, () => view);
+    const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
+    expect(await allow(owner.peer, m.blob_hash as never, ctx)).toBe(true);
+    expect(await allow(stranger.peer, m.blob_hash as never, ctx)).toBe(false);
+  });
+
+  it('an item labelled invited but not sealed names nobody: refused', async () => {
+    const store = await open();
+    const me = await agent();
+    const bob = await agent();
+    const m = await store.put(new Blob([new Uint8Array(100).fill(7)]), {
+      reach: 'invited',
+      authorId: me.agent,
+    });
+    expect(await invitedOf(store, m.blob_hash)).toEqual([]);
+    const view: TrustView = {
+      me: me.agent,
+      myDevices: new Set(),
+      links: new Map(),
+      cluster: new Set(),
+    };
+    const allow = deliveryGate(store, () => view);
+    const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
+    expect(await allow(bob.peer, m.blob_hash as never, ctx)).toBe(false);
   });
 });

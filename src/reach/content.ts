@@ -7,10 +7,21 @@
 import type { ContentStore, PutOptions, StoredManifest } from '../content/index.ts';
 import type { AllowHook } from '../net/shard/index.ts';
 import { type AgentKey, agentKeyOfPeer } from './agent.ts';
-import type { DeviceKey } from './keys.ts';
+import { concat } from './bytes.ts';
+import { type DeviceKey, deriveRelationshipKey } from './keys.ts';
 import { isSealed, sealedMime } from './mime.ts';
 import { isEncryptedAtRest, mayDeliver, type Reach, type TrustView } from './policy.ts';
-import { type Keyring, seal, unseal } from './sealed.ts';
+import { type Keyring, parseSealedHeader, type Recipient, seal, unseal } from './sealed.ts';
+
+/**
+ * The `context` of every relationship key an invited item is sealed with (the slot label
+ * carries it, so a recipient derives the same key from the header alone). One fixed string
+ * rather than the trust layer's relationship id: the recipient's service worker opens the item
+ * with nothing but its identity key and the header, offline, and an item stays readable when
+ * the relationship record is re-made. Changing it makes a new key for every pair: bump the
+ * version, never reuse it.
+ */
+export const INVITED_CONTEXT = 'elohim-invited-v1';
 
 export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> {
   reach: Reach;
@@ -18,33 +29,85 @@ export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> 
   owner: AgentKey;
   /** Needed for the reaches encrypted at rest. */
   device?: DeviceKey;
+  /** invited: the agents who may receive and open it (at least one). */
+  invited?: readonly AgentKey[];
+  /**
+   * invited: this device's Ed25519 identity secret (libp2p `privateKey.raw`, 64 bytes, or the
+   * 32-byte seed) — the relationship keys are derived from it.
+   */
+  mySecret?: Uint8Array;
 }
 
 /**
- * Stores `file` at its reach. `private` is sealed for this device's key (so the stored bytes,
- * and whatever a peer could ever get, are ciphertext); the widest reaches are stored in clear.
+ * Stores `file` at its reach. `private` is sealed for this device's key, `invited` for this
+ * device's key and one relationship key per named agent (so the stored bytes, and whatever a
+ * peer could ever get, are ciphertext); the widest reaches are stored in clear.
  */
 export async function putAtReach(
   store: ContentStore,
   file: Blob,
   options: ReachPutOptions,
 ): Promise<StoredManifest> {
-  const { reach, owner, device, ...put } = options;
+  const { reach, owner, device, invited, mySecret, ...put } = options;
   if (!isEncryptedAtRest(reach)) return store.put(file, { ...put, reach, authorId: owner });
-  if (reach !== 'private') {
+  if (reach === 'local') {
     throw new Error(
-      `Storing "${reach}" items needs keys agreed through the trust layer, which this version ` +
-        'does not do yet: choose private (only your devices) or commons (anyone).',
+      'Storing "local" items needs a family cluster key agreed through the trust layer, which ' +
+        'this version does not do yet: choose private, invited or commons.',
     );
   }
-  if (!device) throw new Error('Sealing a private item needs this device key.');
-  const sealed = seal(file, { reach, owner, recipients: [{ kind: 'device', device }] });
+  if (!device) throw new Error(`Sealing a ${reach} item needs this device key.`);
+  const recipients: Recipient[] = [{ kind: 'device', device }];
+  if (reach === 'invited') {
+    const named = [...new Set(invited ?? [])].filter((a) => a !== owner);
+    if (named.length === 0) {
+      throw new Error('Name at least one person to invite: an invited item needs a recipient.');
+    }
+    if (!mySecret) throw new Error("Sealing an invited item needs this device's identity key.");
+    for (const agent of named) {
+      const key = await deriveRelationshipKey(mySecret, owner, agent, INVITED_CONTEXT);
+      recipients.push({ kind: 'agent', agent, context: INVITED_CONTEXT, key });
+    }
+  }
+  const sealed = seal(file, { reach, owner, recipients });
   return store.put(sealed, {
     ...put,
     reach,
     authorId: owner,
     mime: sealedMime(put.mime ?? (file.type || 'application/octet-stream')),
   });
+}
+
+/**
+ * The keyring of this device: its sealing key (private items, and its own copy of invited
+ * ones) and, given its identity secret, the relationship keys that open invited items naming
+ * it. Keys are derived when a slot names `me`, once per (owner, context).
+ */
+export function deviceKeyring(options: {
+  me: AgentKey;
+  device?: DeviceKey;
+  mySecret?: Uint8Array;
+}): Keyring {
+  const { me, device, mySecret } = options;
+  const derived = new Map<string, Promise<CryptoKey>>();
+  return {
+    me,
+    ...(device ? { device } : {}),
+    ...(mySecret
+      ? {
+          relationship: (owner: AgentKey, context: string) => {
+            if (owner === me) return undefined;
+            const id = `${owner}\u0000${context}`;
+            let key = derived.get(id);
+            if (!key) {
+              key = deriveRelationshipKey(mySecret, me, owner, context);
+              derived.set(id, key);
+            }
+            return key;
+          },
+        }
+      : {}),
+  };
 }
 
 /** The plaintext of a stored item: as stored, or opened with `keyring` when sealed. */
@@ -57,20 +120,64 @@ export function openStored(
 }
 
 /**
+ * The agents named by the agent slots of a stored sealed item: its header, read from the
+ * blob's first piece(s) only. `[]` when the blob is not a readable sealed item (nobody is
+ * invited then: the gate refuses).
+ */
+export async function invitedOf(store: ContentStore, hash: string): Promise<AgentKey[]> {
+  const reader = store.get(hash).getReader();
+  let prefix = new Uint8Array(0);
+  try {
+    for (;;) {
+      const parsed = parseSealedHeader(prefix);
+      if (parsed) {
+        return parsed.header.slots.flatMap((s) =>
+          s.kind === 'agent' && typeof s.agent === 'string' ? [s.agent] : [],
+        );
+      }
+      const { done, value } = await reader.read();
+      if (done) return [];
+      prefix = concat(prefix, value);
+    }
+  } catch {
+    return [];
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
+
+/**
  * The shard server's delivery gate: a peer receives (or learns that we hold) an item only as
  * its reach and our trust links allow. The requesting PeerId is the agent key (DESIGN §2).
+ * For `invited` items the named recipients come from the sealed header (cached per hash: the
+ * bytes behind a hash never change).
  */
 export function deliveryGate(
   store: ContentStore,
   trust: () => TrustView,
   onRefused?: (peer: string, hash: string, reason: string) => void,
 ): AllowHook {
+  const invitedCache = new Map<string, Promise<AgentKey[]>>();
+  const invitedFor = (hash: string) => {
+    let found = invitedCache.get(hash);
+    if (!found) {
+      found = invitedOf(store, hash);
+      invitedCache.set(hash, found);
+      // A failed read (blob removed, damaged) is not remembered: it is read again next time.
+      void found.then((list) => list.length === 0 && invitedCache.delete(hash));
+    }
+    return found;
+  };
   return async (peer, hash, { blobHash }) => {
     const manifest = await store.manifest(blobHash);
     if (!manifest) return false;
     const view = trust();
     const decision = mayDeliver(
-      { reach: manifest.reach, owner: (manifest.author_id as AgentKey | null) ?? view.me },
+      {
+        reach: manifest.reach,
+        owner: (manifest.author_id as AgentKey | null) ?? view.me,
+        ...(manifest.reach === 'invited' ? { invited: await invitedFor(blobHash) } : {}),
+      },
       agentKeyOfPeer(peer),
       view,
     );

@@ -34,6 +34,9 @@ export {
 } from './cipher.ts';
 export {
   deliveryGate,
+  deviceKeyring,
+  INVITED_CONTEXT,
+  invitedOf,
   openStored,
   putAtReach,
   type ReachPutOptions,

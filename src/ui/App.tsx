@@ -61,7 +61,7 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
-            <DropZone disabled={!store} onFiles={ingest.add} />
+            <DropZone disabled={!store} onFiles={ingest.add} trust={trust} />
             <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
             {library.status === 'opening' && (
               <p className="muted" aria-busy="true">

@@ -1,14 +1,21 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
 import type { Reach } from '../content/index.ts';
+import type { AgentKey } from '../reach/index.ts';
+import type { TrustClient } from '../trust/index.ts';
+import { useContacts } from './useContacts.ts';
 
 interface Props {
   disabled: boolean;
-  onFiles: (files: File[], reach: Reach) => void;
+  /** `invited`: the agents named (at least one). */
+  onFiles: (files: File[], reach: Reach, invited?: AgentKey[]) => void;
+  /** The trust layer, for the contacts an invited item can name (undefined in follower tabs). */
+  trust?: TrustClient | undefined;
 }
 
 /** The reaches this version can store (the others need keys agreed through the trust layer). */
 const CHOICES: { reach: Reach; label: string }[] = [
   { reach: 'commons', label: 'Anyone (commons)' },
+  { reach: 'invited', label: 'Only people I name (invited, encrypted)' },
   { reach: 'private', label: 'Only my devices (private, encrypted)' },
 ];
 const REACH_KEY = 'elohim-ingest-reach';
@@ -19,19 +26,41 @@ function savedReach(): Reach {
 }
 
 /** Takes files by drag-and-drop anywhere on the zone, or through the system file picker. */
-export function DropZone({ disabled, onFiles }: Props) {
+export function DropZone({ disabled, onFiles, trust }: Props) {
   const [over, setOver] = useState(false);
   const [reach, setReach] = useState<Reach>(savedReach);
+  const [invited, setInvited] = useState<ReadonlySet<AgentKey>>(new Set());
+  const [error, setError] = useState<string>();
   const input = useRef<HTMLInputElement>(null);
   const hintId = useId();
   const reachId = useId();
+  const { contacts } = useContacts(trust);
+
+  /** Hands the files on, unless the reach still lacks something (then says what). */
+  const take = (files: File[]) => {
+    if (reach !== 'invited') {
+      setError(undefined);
+      onFiles(files, reach);
+      return;
+    }
+    // Only contacts still listed count (one removed since it was ticked is not named).
+    const named = contacts.filter((c) => invited.has(c.agent)).map((c) => c.agent);
+    if (named.length === 0) {
+      setError(
+        contacts.length === 0
+          ? 'An invited item needs at least one person, and you have no contacts yet: add one under People from their contact link.'
+          : 'Choose at least one person to invite.',
+      );
+      return;
+    }
+    setError(undefined);
+    onFiles(files, reach, named);
+  };
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
     setOver(false);
-    if (!disabled && event.dataTransfer.files.length > 0) {
-      onFiles([...event.dataTransfer.files], reach);
-    }
+    if (!disabled && event.dataTransfer.files.length > 0) take([...event.dataTransfer.files]);
   };
 
   return (
@@ -65,6 +94,7 @@ export function DropZone({ disabled, onFiles }: Props) {
           onChange={(event) => {
             const next = event.currentTarget.value as Reach;
             setReach(next);
+            setError(undefined);
             localStorage.setItem(REACH_KEY, next);
           }}
         >
@@ -75,6 +105,45 @@ export function DropZone({ disabled, onFiles }: Props) {
           ))}
         </select>
       </label>
+      {reach === 'invited' && (
+        <fieldset className="dropzone__invite" data-testid="invite-picker">
+          <legend>People who may receive them</legend>
+          {!trust ? (
+            <p className="muted small">
+              Your contacts are in the tab that runs the network: store invited items there.
+            </p>
+          ) : contacts.length === 0 ? (
+            <p className="muted small">No contacts yet: add someone under People.</p>
+          ) : (
+            contacts.map((c) => (
+              <label key={c.agent} className="dropzone__invitee" title={c.agent}>
+                <input
+                  type="checkbox"
+                  data-testid="invite-contact"
+                  value={c.agent}
+                  checked={invited.has(c.agent)}
+                  onChange={(event) => {
+                    const on = event.currentTarget.checked;
+                    setInvited((was) => {
+                      const next = new Set(was);
+                      if (on) next.add(c.agent);
+                      else next.delete(c.agent);
+                      return next;
+                    });
+                    setError(undefined);
+                  }}
+                />
+                {c.name}
+              </label>
+            ))
+          )}
+        </fieldset>
+      )}
+      {error && (
+        <p className="error small" role="alert" data-testid="ingest-error">
+          {error}
+        </p>
+      )}
       <button
         type="button"
         className="primary"
@@ -92,7 +161,7 @@ export function DropZone({ disabled, onFiles }: Props) {
         data-testid="file-input"
         onChange={(event) => {
           const files = event.currentTarget.files;
-          if (files && files.length > 0) onFiles([...files], reach);
+          if (files && files.length > 0) take([...files]);
           event.currentTarget.value = '';
         }}
       />

@@ -1,8 +1,9 @@
-import { type FormEvent, useCallback, useEffect, useId, useState } from 'react';
-import type { TrustClient, TrustRelationship, TrustState } from '../trust/index.ts';
+import { type FormEvent, useEffect, useId, useState } from 'react';
+import type { TrustClient, TrustState } from '../trust/index.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { NAME_KEY, savedDisplayName } from './displayName.ts';
 import { errorMessage } from './format.ts';
+import { contactsChanged, useContacts } from './useContacts.ts';
 
 const STATUS_LABELS: Record<TrustState['status'], string> = {
   connecting: 'connecting…',
@@ -47,7 +48,7 @@ function useTrustState(trust: TrustClient) {
 function TrustDetails({ trust }: { trust: TrustClient }) {
   const { state, queued } = useTrustState(trust);
   const [name, setName] = useState(savedDisplayName);
-  const [contacts, setContacts] = useState<{ link: TrustRelationship; name: string }[]>([]);
+  const { contacts, error: contactsError } = useContacts(trust);
   const [error, setError] = useState<string>();
   const nameId = useId();
   const addId = useId();
@@ -57,27 +58,6 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
   );
   const link = new URL(`/contact/${trust.me}`, location.origin);
   if (name.trim()) link.searchParams.set('name', name.trim());
-
-  const refresh = useCallback(async () => {
-    if (trust.state.status !== 'connected') return;
-    try {
-      const links = await trust.myRelationships();
-      setContacts(
-        await Promise.all(
-          links.map(async (l) => {
-            const other = l.initiator === trust.me ? l.otherAgent : l.initiator;
-            const human = await trust.getHuman(other).catch(() => undefined);
-            return { link: l, name: human?.displayName ?? `${other.slice(0, 12)}…` };
-          }),
-        ),
-      );
-    } catch (e) {
-      setError(errorMessage(e));
-    }
-  }, [trust]);
-  useEffect(() => {
-    if (state.status === 'connected') void refresh();
-  }, [state.status, refresh]);
 
   const saveName = (event: FormEvent) => {
     event.preventDefault();
@@ -94,7 +74,7 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
       const contact = parseContactLink(adding);
       await trust.createRelationship(contact.agent, 'contact');
       setAdding('');
-      await refresh();
+      contactsChanged();
     } catch (e) {
       setError(`${errorMessage(e)}`);
     }
@@ -129,8 +109,8 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
         <p className="muted small">No contacts yet: add someone from their contact link.</p>
       ) : (
         <ul className="trust__contacts">
-          {contacts.map(({ link: l, name: who }) => (
-            <li key={`${l.initiator}-${l.otherAgent}`} data-testid="contact">
+          {contacts.map(({ agent, link: l, name: who }) => (
+            <li key={agent} data-testid="contact">
               {who} <span className="muted small">({l.type})</span>
             </li>
           ))}
@@ -148,9 +128,9 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
           Add
         </button>
       </form>
-      {error && (
+      {(error ?? contactsError) && (
         <p className="error small" role="alert">
-          {error}
+          {error ?? contactsError}
         </p>
       )}
     </div>

@@ -1,7 +1,8 @@
 import { useCallback, useRef, useState } from 'react';
 import type { ContentStore, Reach } from '../content/index.ts';
+import type { AgentKey } from '../reach/index.ts';
 import { errorMessage } from './format.ts';
-import { myAgent, mySealingKey } from './identity.ts';
+import { myAgent, myIdentitySecret, mySealingKey } from './identity.ts';
 import { addToLibrary } from './useSync.ts';
 
 export interface IngestJob {
@@ -35,7 +36,7 @@ export function useIngest(store: ContentStore | undefined) {
   }, []);
 
   const add = useCallback(
-    (files: Iterable<File>, reach: Reach) => {
+    (files: Iterable<File>, reach: Reach, invited?: readonly AgentKey[]) => {
       if (!store) return;
       for (const file of files) {
         const id = nextId.current++;
@@ -54,6 +55,9 @@ export function useIngest(store: ContentStore | undefined) {
               reach,
               owner: await myAgent(),
               ...(isEncryptedAtRest(reach) ? { device: await mySealingKey() } : {}),
+              ...(reach === 'invited'
+                ? { invited: invited ?? [], mySecret: await myIdentitySecret() }
+                : {}),
               name: file.name,
               mime: file.type || 'application/octet-stream',
               signal: controller.signal,

@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
+import { expect, test } from './fixtures.ts';
+import { addFiles, fetchByLink, openApp, shareLinkOf, waitReachable } from './support/app.ts';
+import { tempDir, writeRandomFile } from './support/files.ts';
+import { CONTENT_DB, storedPieceBytes } from './support/idb.ts';
+
+let files: Awaited<ReturnType<typeof tempDir>>;
+test.beforeAll(async () => {
+  files = await tempDir();
+});
+test.afterAll(async () => {
+  await files.remove();
+});
+
+async function trustConnected(page: Page) {
+  await expect(page.getByTestId('trust-status')).toHaveAttribute('data-status', 'connected', {
+    timeout: 60_000,
+  });
+}
+
+async function hashOfItemNamed(page: Page, name: string): Promise<string> {
+  const row = page.locator('[data-testid="item"]', { hasText: name });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  const hash = await row.getAttribute('data-hash');
+  if (!hash) throw new Error(`no hash on the row of ${name}`);
+  return hash;
+}
+
+/** GET /content/<hash> in the page: status, and sha256 of the body when it is 200. */
+async function getContent(page: Page, hash: string) {
+  return page.evaluate(async (hash) => {
+    const response = await fetch(`/content/${hash}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return {
+      status: response.status,
+      type: response.headers.get('Content-Type'),
+      sha: `sha256-${Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('')}`,
+      text: response.ok ? '' : new TextDecoder().decode(bytes),
+    };
+  }, hash);
+}
+
+/** Every stored piece of the page's content store, committed or importing. */
+async function storedPieces(page: Page): Promise<Buffer[]> {
+  const encoded = await page.evaluate(async (dbName) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const pieces = await new Promise<ArrayBuffer[]>((resolve, reject) => {
+      const request = db.transaction('pieces').objectStore('pieces').getAll();
+      request.onsuccess = () => resolve(request.result as ArrayBuffer[]);
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    return pieces.map((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      let text = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) {
+        text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      }
+      return btoa(text);
+    });
+  }, CONTENT_DB);
+  return encoded.map((b64) => Buffer.from(b64, 'base64'));
+}
+
+/** Whether any 32-byte stretch of `plain` (at any offset) occurs in any of `pieces`. */
+function sharesA32ByteStretch(plain: Buffer, pieces: Buffer[]): boolean {
+  const W = 32;
+  // Index every window of the plaintext by its first 8 bytes, then slide over the pieces.
+  const starts = new Map<bigint, number[]>();
+  for (let i = 0; i + W <= plain.length; i++) {
+    const key = plain.readBigUInt64BE(i);
+    const list = starts.get(key);
+    if (list) list.push(i);
+    else starts.set(key, [i]);
+  }
+  for (const piece of pieces) {
+    for (let j = 0; j + W <= piece.length; j++) {
+      const found = starts.get(piece.readBigUInt64BE(j));
+      if (!found) continue;
+      for (const i of found) {
+        if (plain.compare(piece, j, j + W, i, i + W) === 0) return true;
+      }
+    }
+  }
+  return false;
+}
+
+test('an invited item reaches the named agent and no one else; stored ciphertext is not the plaintext', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(300_000);
+  const note = await writeRandomFile(files.dir, 'invited.bin', 300_000);
+
+  const a = await openApp((await openProfile()).context, doorway.url);
+  const b = await openApp((await openProfile()).context, doorway.url);
+  const c = await openApp((await openProfile()).context, doorway.url);
+  for (const page of [a, b, c]) await trustConnected(page);
+  const refusals: string[] = [];
+  a.on('console', (message) => {
+    if (message.text().startsWith('refused ')) refusals.push(message.text());
+  });
+
+  // Invited with nobody named: a clear error, nothing stored.
+  await a.getByTestId('ingest-reach').selectOption('invited');
+  await addFiles(a, [note.path]);
+  await expect(a.getByTestId('ingest-error')).toContainText(/at least one person/);
+  await expect(a.locator('[data-testid="item"]', { hasText: 'invited.bin' })).toHaveCount(0);
+
+  // A adds B from B's contact link.
+  const bAgent = await b.getByTestId('my-agent-key').getAttribute('title');
+  if (!bAgent) throw new Error("no agent key shown in B's page");
+  await a.goto(await b.getByTestId('contact-link').inputValue());
+  await trustConnected(a);
+  await a.getByTestId('add-contact-button').click();
+  await expect(a.getByTestId('contact')).toHaveCount(1, { timeout: 30_000 });
+  await a.goto(doorway.url);
+  await expect(a.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
+  await a.waitForFunction(() => !!navigator.serviceWorker.controller);
+  await trustConnected(a);
+
+  // The invited choice (remembered) lists B; A names B and stores the file.
+  await expect(a.getByTestId('ingest-reach')).toHaveValue('invited');
+  const pick = a.locator(`[data-testid="invite-contact"][value="${bAgent}"]`);
+  await expect(pick).toBeVisible({ timeout: 30_000 });
+  await pick.check();
+  await addFiles(a, [note.path]);
+  const hash = await hashOfItemNamed(a, 'invited.bin');
+  await expect(
+    a.locator('[data-testid="item"]', { hasText: 'invited.bin' }).getByText('Reach: invited'),
+  ).toBeVisible();
+
+  // Addressed by its ciphertext; A's IndexedDB holds no 32-byte stretch of the plaintext.
+  expect(hash).not.toBe(note.hash);
+  const plain = await readFile(note.path);
+  const aPieces = await storedPieces(a);
+  expect(aPieces.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(plain.length);
+  expect(sharesA32ByteStretch(plain, aPieces)).toBe(false);
+  // The owner opens it.
+  const own = await getContent(a, hash);
+  expect(own.status).toBe(200);
+  expect(own.sha).toBe(note.hash);
+
+  // B fetches it by A's share link and opens it with the key it shares with A.
+  await waitReachable(a);
+  await fetchByLink(b, await shareLinkOf(a, hash));
+  const opened = await getContent(b, hash);
+  expect(opened.status).toBe(200);
+  expect(opened.sha).toBe(note.hash);
+  expect(sharesA32ByteStretch(plain, await storedPieces(b))).toBe(false);
+
+  // C asks for it by hash: every holder says it has nothing, and C receives zero bytes.
+  const refused = await getContent(c, hash);
+  expect(refused.status).toBe(404);
+  expect(await storedPieceBytes(c)).toBe(0);
+  expect(refusals.some((line) => line.includes(hash))).toBe(true);
+});
