@@ -1,7 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
-import { addFiles, fetchByLink, openApp, shareLinkOf, waitReachable } from './support/app.ts';
+import {
+  addFiles,
+  fetchByLink,
+  getContent,
+  hashOfItemNamed,
+  openApp,
+  shareLinkOf,
+  trustConnected,
+  waitReachable,
+} from './support/app.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
 import { CONTENT_DB, storedPieceBytes } from './support/idb.ts';
 
@@ -12,35 +21,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await files.remove();
 });
-
-async function trustConnected(page: Page) {
-  await expect(page.getByTestId('trust-status')).toHaveAttribute('data-status', 'connected', {
-    timeout: 60_000,
-  });
-}
-
-async function hashOfItemNamed(page: Page, name: string): Promise<string> {
-  const row = page.locator('[data-testid="item"]', { hasText: name });
-  await expect(row).toBeVisible({ timeout: 60_000 });
-  const hash = await row.getAttribute('data-hash');
-  if (!hash) throw new Error(`no hash on the row of ${name}`);
-  return hash;
-}
-
-/** GET /content/<hash> in the page: status, and sha256 of the body when it is 200. */
-async function getContent(page: Page, hash: string) {
-  return page.evaluate(async (hash) => {
-    const response = await fetch(`/content/${hash}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-    return {
-      status: response.status,
-      type: response.headers.get('Content-Type'),
-      sha: `sha256-${Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('')}`,
-      text: response.ok ? '' : new TextDecoder().decode(bytes),
-    };
-  }, hash);
-}
 
 /** Every stored piece of the page's content store, committed or importing. */
 async function storedPieces(page: Page): Promise<Buffer[]> {

@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
-import { addFiles, openApp, peerEntry, peerIdOf, waitReachable } from './support/app.ts';
+import {
+  addFiles,
+  getContent,
+  hashOfItemNamed,
+  openApp,
+  peerEntry,
+  peerIdOf,
+  waitReachable,
+} from './support/app.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
 import { storedPieceBytes } from './support/idb.ts';
 
@@ -12,29 +20,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await files.remove();
 });
-
-async function hashOfItemNamed(page: Page, name: string): Promise<string> {
-  const row = page.locator('[data-testid="item"]', { hasText: name });
-  await expect(row).toBeVisible({ timeout: 60_000 });
-  const hash = await row.getAttribute('data-hash');
-  if (!hash) throw new Error(`no hash on the row of ${name}`);
-  return hash;
-}
-
-/** GET /content/<hash> in the page: status, and sha256 of the body when it is 200. */
-async function getContent(page: Page, hash: string) {
-  return page.evaluate(async (hash) => {
-    const response = await fetch(`/content/${hash}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-    return {
-      status: response.status,
-      type: response.headers.get('Content-Type'),
-      sha: `sha256-${Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('')}`,
-      text: response.ok ? '' : new TextDecoder().decode(bytes),
-    };
-  }, hash);
-}
 
 /** Whether any stored piece contains `needle` (plaintext leaking into IndexedDB). */
 async function piecesContain(page: Page, needle: number[]): Promise<boolean> {

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
 import {
   addFiles,
@@ -12,6 +11,7 @@ import {
   peerEntry,
   peerIdOf,
   shareLinkOf,
+  trustConnected,
   waitReachable,
 } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
@@ -28,12 +28,6 @@ test.afterAll(async () => {
 
 /** Peers dial each other only when the trust layer says who holds what. */
 const ON_DEMAND = { dialListed: 0 } as unknown as Parameters<typeof openApp>[2];
-
-async function trustConnected(page: Page) {
-  await expect(page.getByTestId('trust-status')).toHaveAttribute('data-status', 'connected', {
-    timeout: 60_000,
-  });
-}
 
 test('B finds A through the trust layer and fetches from it, never connected before; the index survives a doorway restart; what A stores meanwhile is announced when it is back', async ({
   openProfile,

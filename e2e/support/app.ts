@@ -89,3 +89,34 @@ export async function peerIdOf(page: Page): Promise<string> {
   if (!id) throw new Error('no peer id shown');
   return id;
 }
+
+/** The hash of the library row showing `name`, once it is there. */
+export async function hashOfItemNamed(page: Page, name: string): Promise<string> {
+  const row = page.locator('[data-testid="item"]', { hasText: name });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  const hash = await row.getAttribute('data-hash');
+  if (!hash) throw new Error(`no hash on the row of ${name}`);
+  return hash;
+}
+
+/** GET /content/<hash> in the page: status, and sha256 of the body when it is 200. */
+export async function getContent(page: Page, hash: string) {
+  return page.evaluate(async (hash) => {
+    const response = await fetch(`/content/${hash}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return {
+      status: response.status,
+      type: response.headers.get('Content-Type'),
+      sha: `sha256-${Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('')}`,
+      text: response.ok ? '' : new TextDecoder().decode(bytes),
+    };
+  }, hash);
+}
+
+/** Waits until the People panel says the trust layer is connected. */
+export async function trustConnected(page: Page) {
+  await expect(page.getByTestId('trust-status')).toHaveAttribute('data-status', 'connected', {
+    timeout: 60_000,
+  });
+}

@@ -428,5 +428,17 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#repoPeers.delete(link.repoPeer);
       if (this.#running) this.emit('peer-disconnected', { peerId: link.repoPeer });
     }
+    // Two peers dialling each other at once get two connections and libp2p closes one: if
+    // the stream went with it, the peer is still connected on the other, so open one there.
+    if (!this.#running) return;
+    const survivor = this.#libp2p
+      .getConnections()
+      .find(
+        (c) =>
+          c.remotePeer.toString() === link.remote &&
+          c.id !== link.connectionId &&
+          c.status === 'open',
+      );
+    if (survivor) void this.#open(survivor);
   }
 }
