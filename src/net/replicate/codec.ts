@@ -16,7 +16,7 @@ import { type ContentHash, parseContentHash } from '../../content/address.ts';
 import { InvalidHashError } from '../../content/errors.ts';
 import { REACHES, type Reach } from '../../content/manifest.ts';
 import { ed25519FromAgentKey, InvalidAgentKeyError } from '../../reach/index.ts';
-import { encodeFrame } from '../shard/codec.ts';
+import { encodeFrame, show, variant } from '../shard/codec.ts';
 import { UnexpectedMessageError } from '../shard/errors.ts';
 import { decodeMsgpack, IntBytes, type MsgValue } from '../shard/msgpack.ts';
 
@@ -73,28 +73,6 @@ export function encodeAnswer(answer: ReplicateAnswer): Uint8Array {
 
 // ---------------------------------------------------------------------------------------------
 // Decoding: every field checked, every failure an UnexpectedMessageError naming the field.
-
-function show(v: MsgValue | undefined): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'nil';
-  if (v instanceof Uint8Array) return `bin(${v.byteLength})`;
-  if (v instanceof IntBytes) return `array(${v.bytes.byteLength})`;
-  if (Array.isArray(v)) return `array(${v.length})`;
-  if (v instanceof Map) return `map{${[...v.keys()].slice(0, 4).join(',')}}`;
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  return String(v);
-}
-
-function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
-  if (typeof v === 'string') return [v, undefined];
-  if (v instanceof Map && v.size === 1) {
-    const [entry] = v;
-    if (entry) return entry;
-  }
-  throw new UnexpectedMessageError(
-    `Not a ${what}: expected a variant name or a one-key map, got ${show(v)}.`,
-  );
-}
 
 function text(name: string, v: MsgValue | undefined): string {
   if (typeof v !== 'string') {

@@ -121,7 +121,9 @@ export function unframe(frame: Uint8Array, maxFrameBytes: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Shape helpers
 
-function show(v: MsgValue): string {
+/** A value's shape for error messages: `bin(12)`, `map{Get}`, `"text"`. */
+export function show(v: MsgValue | undefined): string {
+  if (v === undefined) return 'nothing';
   if (v === null) return 'nil';
   if (v instanceof Uint8Array) return `bin(${v.byteLength})`;
   if (v instanceof IntBytes) return `array(${v.bytes.byteLength})`;
@@ -132,7 +134,7 @@ function show(v: MsgValue): string {
 }
 
 /** `"Name"` → [Name, undefined]; `{"Name": value}` → [Name, value]. */
-function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
+export function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
   if (typeof v === 'string') return [v, undefined];
   if (v instanceof Map && v.size === 1) {
     const [entry] = v;
