@@ -2,9 +2,15 @@
  * `ContentStore`: the seam between the UI / network layer and the bytes in IndexedDB.
  */
 import { type ContentHash, parseContentHash } from './address.ts';
-import { ContentError, InvalidManifestError, NotFoundError } from './errors.ts';
-import { createHashService, type HashService } from './hasher.ts';
-import { beginImport, type ImportSession, type RemoteManifest } from './import.ts';
+import { ContentError, CorruptPieceError, InvalidManifestError, NotFoundError } from './errors.ts';
+import { createHashService, type HashService, sha256Bytes } from './hasher.ts';
+import {
+  beginImport,
+  beginShardImport,
+  type ImportSession,
+  type RemoteManifest,
+  type ShardImportSession,
+} from './import.ts';
 import {
   type IngestContext,
   ingest,
@@ -17,7 +23,10 @@ import {
   DEFAULT_THRESHOLDS,
   isStoredManifest,
   MiB,
+  pieceLength,
+  piecesInShard,
   type StoredManifest,
+  shardLength,
   storedBytes,
   type Thresholds,
 } from './manifest.ts';
@@ -30,7 +39,16 @@ import {
   readVerifiedPiece,
   repairBlob,
 } from './read.ts';
-import { type Db, DEFAULT_DB_NAME, discardPut, openDatabase, removeBlob } from './store.ts';
+import {
+  asBytes,
+  type Db,
+  DEFAULT_DB_NAME,
+  discardPut,
+  dropShards,
+  openDatabase,
+  removeBlob,
+  type ShardHolding,
+} from './store.ts';
 
 export interface ContentStoreOptions {
   /** IndexedDB database name. Default `elohim-content`. */
@@ -50,7 +68,8 @@ export interface ContentStoreOptions {
   tuning?: { piecesPerTransaction?: number; maxInflightWrites?: number };
 }
 
-export type ChangeKind = 'added' | 'removed' | 'repaired';
+/** `held`: the shards of a blob this device keeps for the network changed (see {@link ShardHolding}). */
+export type ChangeKind = 'added' | 'removed' | 'repaired' | 'held';
 
 /** Fired on the store after a blob became visible, was removed or was repaired, here or in another tab. */
 export class ContentChangeEvent extends Event {
@@ -77,6 +96,9 @@ export interface ContentStats {
   storedBytes: number;
   /** Puts and imports in progress (or crashed and not yet swept). */
   pendingPuts: number;
+  /** Blobs of which this device keeps some shards for the network, and the bytes of those shards (in `storedBytes` too). */
+  heldBlobs: number;
+  heldBytes: number;
   /** The origin's usage and quota from `navigator.storage.estimate()`, when the browser tells. */
   usage?: number;
   quota?: number;
@@ -140,6 +162,7 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
   /**
    * One verified piece (`manifest.piece_hashes[shard][piece]`, length per `piece_size`). rs-4-7
    * pieces that fail verification are rebuilt from their stripe; none/chunked throw `CorruptPieceError`.
+   * A shard held without its blob is read too (a bad piece there is a `CorruptPieceError`).
    */
   readPiece(hash: string, shardIndex: number, pieceIndex: number): Promise<Uint8Array>;
   /** Verifies every piece and rewrites bad rs-4-7 pieces from parity; updates `verified_at` when all is well. */
@@ -150,6 +173,22 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
    * The import is a put in progress (pending record, Web Lock) until it commits or aborts.
    */
   beginImport(manifest: RemoteManifest, opts?: { signal?: AbortSignal }): Promise<ImportSession>;
+  /**
+   * Begins keeping `shards` of an rs-4-7 blob for the network, without the blob: a
+   * {@link ShardHolding}. Pieces are verified as for {@link beginImport}; the commit checks
+   * each shard's hash. Invisible to `has`/`list`/`get`; `readPiece` serves the held shards.
+   */
+  beginShardImport(
+    manifest: RemoteManifest,
+    shards: readonly number[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<ShardImportSession>;
+  /** The shards of `hash` this device keeps, if it keeps some (not when it stores the whole blob). */
+  holding(hash: string): Promise<ShardHolding | undefined>;
+  /** Every holding. */
+  holdings(): Promise<ShardHolding[]>;
+  /** Stops keeping `shards` of `hash` (all when omitted); resolves with those that were dropped. */
+  dropShards(hash: string, shards?: readonly number[]): Promise<number[]>;
   /** Removes puts (and imports) that died (closed tab, crash). Runs on open; safe to call any time. */
   sweep(): Promise<number>;
   close(): void;
@@ -257,19 +296,47 @@ class IdbContentStore extends EventTarget implements ContentStore {
     opts: { signal?: AbortSignal } = {},
   ): Promise<ImportSession> {
     this.check();
+    return beginImport(this.importCtx, manifest, opts);
+  }
+
+  private get importCtx() {
     const { db, hashes, instanceId, locks } = this.ingestCtx;
-    return beginImport(
-      {
-        db,
-        hashes,
-        instanceId,
-        locks,
-        onAdded: (hash) => this.emit('added', hash),
-        live: this.imports,
-      },
-      manifest,
-      opts,
-    );
+    return {
+      db,
+      hashes,
+      instanceId,
+      locks,
+      onAdded: (hash: ContentHash) => this.emit('added', hash),
+      onHeld: (hash: ContentHash) => this.emit('held', hash),
+      live: this.imports,
+    };
+  }
+
+  async beginShardImport(
+    manifest: RemoteManifest,
+    shards: readonly number[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<ShardImportSession> {
+    this.check();
+    return beginShardImport(this.importCtx, manifest, shards, opts);
+  }
+
+  async holding(hash: string): Promise<ShardHolding | undefined> {
+    this.check();
+    return this.db.get('holdings', parseContentHash(hash));
+  }
+
+  async holdings(): Promise<ShardHolding[]> {
+    this.check();
+    return this.db.getAll('holdings');
+  }
+
+  async dropShards(hash: string, shards?: readonly number[]): Promise<number[]> {
+    this.check();
+    const key = parseContentHash(hash);
+    const dropped = await dropShards(this.db, key, shards);
+    if (dropped.length > 0) this.emit('held', key);
+    return dropped;
   }
 
   async manifest(hash: string): Promise<StoredManifest | undefined> {
@@ -323,12 +390,20 @@ class IdbContentStore extends EventTarget implements ContentStore {
     const key = parseContentHash(hash);
     const removed = await removeBlob(this.db, key);
     if (removed) this.emit('removed', key);
+    if ((await dropShards(this.db, key)).length > 0) this.emit('held', key);
     return removed;
   }
 
   async stats(): Promise<ContentStats> {
     this.check();
-    const s: ContentStats = { items: 0, logicalBytes: 0, storedBytes: 0, pendingPuts: 0 };
+    const s: ContentStats = {
+      items: 0,
+      logicalBytes: 0,
+      storedBytes: 0,
+      pendingPuts: 0,
+      heldBlobs: 0,
+      heldBytes: 0,
+    };
     let cursor = await this.db.transaction('manifests').store.openCursor();
     while (cursor) {
       s.items++;
@@ -336,6 +411,11 @@ class IdbContentStore extends EventTarget implements ContentStore {
       s.storedBytes += storedBytes(cursor.value);
       cursor = await cursor.continue();
     }
+    for (const h of await this.db.getAll('holdings')) {
+      s.heldBlobs++;
+      s.heldBytes += h.shards.length * h.manifest.shard_size;
+    }
+    s.storedBytes += s.heldBytes;
     s.pendingPuts = await this.db.count('pending');
     const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
     try {
@@ -349,9 +429,30 @@ class IdbContentStore extends EventTarget implements ContentStore {
   }
 
   async readPiece(hash: string, shardIndex: number, pieceIndex: number): Promise<Uint8Array> {
-    const m = await this.required(hash);
+    const m = await this.manifest(hash);
+    if (!m) return this.readHeldPiece(parseContentHash(hash), shardIndex, pieceIndex);
     const r: PieceResult = await readVerifiedPiece(this.readCtx, m, shardIndex, pieceIndex);
     return r.bytes;
+  }
+
+  private async readHeldPiece(hash: ContentHash, shard: number, piece: number) {
+    const holding = await this.db.get('holdings', hash);
+    const held = holding?.shards.find((s) => s.index === shard);
+    if (!holding || !held) throw new NotFoundError(hash);
+    const m = holding.manifest;
+    const length = shardLength(m, shard);
+    if (!Number.isInteger(piece) || piece < 0 || piece >= piecesInShard(length, m.piece_size)) {
+      throw new RangeError(`${hash} has no shard ${shard} piece ${piece}: see its manifest.`);
+    }
+    const bytes = asBytes(await this.db.get('pieces', [held.storage_key, shard, piece]));
+    if (!bytes) throw new CorruptPieceError(hash, shard, piece, 'missing');
+    if (
+      bytes.byteLength !== pieceLength(length, m.piece_size, piece) ||
+      (await sha256Bytes(bytes)) !== m.piece_hashes[shard]?.[piece]
+    ) {
+      throw new CorruptPieceError(hash, shard, piece, 'mismatch');
+    }
+    return bytes;
   }
 
   async repair(hash: string, opts: { signal?: AbortSignal } = {}): Promise<RepairReport> {

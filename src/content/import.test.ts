@@ -10,6 +10,7 @@ import {
   type ContentStore,
   type ContentStoreOptions,
   cidOf,
+  DB_VERSION,
   ImportClosedError,
   ImportIncompleteError,
   type ImportSession,
@@ -62,7 +63,7 @@ afterEach(() => {
 
 async function counts(name: string) {
   // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  const db = await openDB<any>(name, 1);
+  const db = await openDB<any>(name, DB_VERSION);
   const r = {
     manifests: await db.count('manifests'),
     pieces: await db.count('pieces'),
@@ -209,9 +210,10 @@ describe('bad pieces', () => {
     // Bytes of another piece are wrong for this one.
     const other = pieces[1] as Piece;
     await expect(session.writePiece(0, 0, other.bytes)).rejects.toBeInstanceOf(PieceMismatchError);
-    // Parity is recomputed, never taken from a peer; unknown pieces are range errors.
-    await expect(session.writePiece(4, 0, first.bytes)).rejects.toThrow(/parity is recomputed/);
+    // Parity pieces are taken, but verified like any other; unknown pieces are range errors.
+    await expect(session.writePiece(4, 0, first.bytes)).rejects.toBeInstanceOf(PieceMismatchError);
     await expect(session.writePiece(0, 99, first.bytes)).rejects.toBeInstanceOf(RangeError);
+    await expect(session.writePiece(7, 0, first.bytes)).rejects.toBeInstanceOf(RangeError);
     expect((await counts(dst.dbName)).pieces).toBe(0);
     expect(session.missing()).toHaveLength(session.needed.length);
 

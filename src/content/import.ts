@@ -40,11 +40,13 @@ import type { PieceRef } from './read.ts';
 import {
   asBytes,
   commitPut,
+  commitShards,
   type Db,
   discardPut,
   exactBuffer,
   quiet,
   recordPending,
+  type ShardHolding,
 } from './store.ts';
 
 /** A manifest as a peer sends it: everything but our local `storage_key`. */
@@ -67,15 +69,17 @@ export interface ImportSession {
   readonly manifest: RemoteManifest;
   /**
    * The (shard, piece) pairs to give to {@link writePiece}: every piece for none/chunked; for
-   * rs-4-7 only data shards 0..3 (the parity is recomputed locally at commit). Empty when the
-   * blob is already stored.
+   * rs-4-7 the data shards 0..3 (the parity is recomputed locally at commit). Empty when the
+   * blob is already stored. rs-4-7 also takes parity pieces: any 4 verified pieces of a
+   * stripe complete it (the missing data pieces are rebuilt at commit), so a blob whose
+   * shards are spread over peers imports from whichever 4 shards are reachable.
    */
   readonly needed: ReadonlyArray<PieceRef>;
   /** The blob was already in the store when the import began: nothing to fetch, commit returns it. */
   readonly alreadyStored: boolean;
-  /** All needed pieces written? */
+  /** All needed pieces written (rs-4-7: every stripe has 4 verified pieces)? */
   readonly complete: boolean;
-  /** Needed pieces not written yet, in `needed` order. */
+  /** Needed pieces not written yet, in `needed` order (rs-4-7: of the stripes still short). */
   missing(): PieceRef[];
   /** Is this piece verified and written (always true once the blob is stored)? */
   has(shard: number, piece: number): boolean;
@@ -98,6 +102,29 @@ export interface ImportSession {
    */
   commit(opts?: ImportCommitOptions): Promise<StoredManifest>;
   /** Deletes everything written; idempotent. A commit already past its checks still completes. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Importing some shards of an rs-4-7 blob to keep for the network (a {@link ShardHolding}):
+ * the pieces of `shards`, verified one by one as for a blob; the commit re-reads them and
+ * checks each shard's hash, then adds them to the blob's holding.
+ */
+export interface ShardImportSession {
+  readonly manifest: RemoteManifest;
+  readonly shards: readonly number[];
+  /** Every piece of the shards; empty when they (or the whole blob) are held already. */
+  readonly needed: ReadonlyArray<PieceRef>;
+  readonly alreadyHeld: boolean;
+  readonly complete: boolean;
+  missing(): PieceRef[];
+  has(shard: number, piece: number): boolean;
+  writePiece(shard: number, piece: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Resolves with the holding, or `undefined` when the whole blob was stored meanwhile (it
+   * serves every shard). Failures discard the import, as for a blob.
+   */
+  commit(opts?: ImportCommitOptions): Promise<ShardHolding | undefined>;
   abort(): Promise<void>;
 }
 
@@ -324,15 +351,21 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
   return m;
 }
 
-/** Every (shard, piece) a peer must supply: rs parity is recomputed, not fetched. */
-export function neededPieces(m: RemoteManifest): PieceRef[] {
-  const shards = m.encoding === 'rs-4-7' ? m.data_shards : m.total_shards;
+/** Every piece of the given shards, shard by shard. */
+export function piecesOf(m: RemoteManifest, shards: Iterable<number>): PieceRef[] {
   const out: PieceRef[] = [];
-  for (let s = 0; s < shards; s++) {
+  for (const s of shards) {
     const n = piecesInShard(shardLength(m, s), m.piece_size);
     for (let p = 0; p < n; p++) out.push({ shard: s, piece: p });
   }
   return out;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Every (shard, piece) a peer must supply: rs parity is recomputed, not fetched. */
+export function neededPieces(m: RemoteManifest): PieceRef[] {
+  return piecesOf(m, range(m.encoding === 'rs-4-7' ? m.data_shards : m.total_shards));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,6 +378,8 @@ export interface ImportContext {
   locks: LockManagerLike | undefined;
   /** The store's 'added' change event. */
   onAdded: (hash: ContentHash) => void;
+  /** The store's 'held' change event (shards held for the network changed). */
+  onHeld: (hash: ContentHash) => void;
   /** Live sessions, so that closing the store releases their locks (the next open sweeps). */
   live: Set<{ detach(): void }>;
 }
@@ -368,16 +403,12 @@ async function holdLock(locks: LockManagerLike, name: string): Promise<() => voi
   return release;
 }
 
-export async function beginImport(
+/** A fresh import id, its Web Lock and its pending record: the part every import shares with `put`. */
+async function openPending(
   ctx: ImportContext,
-  input: RemoteManifest,
-  opts: { signal?: AbortSignal } = {},
-): Promise<ImportSession> {
-  const { signal } = opts;
-  if (signal?.aborted) throw abortReason(signal);
-  const manifest = validateRemoteManifest(input);
-  const stored = await ctx.db.get('manifests', manifest.blob_hash);
-  if (stored) return new StoredImport(ctx, manifest, stored);
+  manifest: RemoteManifest,
+  signal: AbortSignal | undefined,
+): Promise<{ id: string; release: () => void }> {
   const id = crypto.randomUUID();
   // As for put: the lock is held from before the pending record exists until after it is gone.
   const release = ctx.locks ? await holdLock(ctx.locks, putLockName(id)) : () => {};
@@ -395,7 +426,76 @@ export async function beginImport(
     if (isQuotaError(e)) throw new StorageQuotaError(e);
     throw e;
   }
-  return new PieceImport(ctx, manifest, id, release, signal);
+  return { id, release };
+}
+
+export async function beginImport(
+  ctx: ImportContext,
+  input: RemoteManifest,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ImportSession> {
+  const { signal } = opts;
+  if (signal?.aborted) throw abortReason(signal);
+  const manifest = validateRemoteManifest(input);
+  const stored = await ctx.db.get('manifests', manifest.blob_hash);
+  if (stored) return new StoredImport(ctx, manifest, stored);
+  const { id, release } = await openPending(ctx, manifest, signal);
+  return new BlobImport(ctx, manifest, id, release, signal);
+}
+
+/**
+ * Begins importing `shards` of an rs-4-7 blob into this device's holding of it. A blob with a
+ * holding keeps the manifest its first shard came with: another manifest (a different piece
+ * layout of the same blob) is refused, so every held piece is checked against one manifest.
+ */
+export async function beginShardImport(
+  ctx: ImportContext,
+  input: RemoteManifest,
+  shards: readonly number[],
+  opts: { signal?: AbortSignal } = {},
+): Promise<ShardImportSession> {
+  const { signal } = opts;
+  if (signal?.aborted) throw abortReason(signal);
+  const manifest = validateRemoteManifest(input);
+  if (manifest.encoding !== 'rs-4-7') {
+    throw new InvalidManifestError(
+      `${manifest.blob_hash} is ${manifest.encoding}: only rs-4-7 blobs are kept by shards. Import the whole blob instead.`,
+    );
+  }
+  const wanted = [...new Set(shards)].sort((a, b) => a - b);
+  if (
+    wanted.length === 0 ||
+    wanted.some((s) => !Number.isInteger(s) || s < 0 || s >= manifest.total_shards)
+  ) {
+    throw new RangeError(
+      `shards must name 1 to ${manifest.total_shards} shards of ${manifest.blob_hash} (0..${manifest.total_shards - 1}), got [${shards.join(', ')}].`,
+    );
+  }
+  if (await ctx.db.count('manifests', manifest.blob_hash)) {
+    return new HeldShards(ctx, manifest, wanted);
+  }
+  const holding = await ctx.db.get('holdings', manifest.blob_hash);
+  if (holding && !sameLayout(holding.manifest, manifest)) {
+    throw new InvalidManifestError(
+      `This device holds shards of ${manifest.blob_hash} under another manifest (other piece hashes). ` +
+        'Import more shards with the manifest it holds (store.holding(hash).manifest).',
+    );
+  }
+  const held = new Set(holding?.shards.map((s) => s.index));
+  const missing = wanted.filter((s) => !held.has(s));
+  if (missing.length === 0) return new HeldShards(ctx, manifest, wanted);
+  const { id, release } = await openPending(ctx, manifest, signal);
+  return new ShardImport(ctx, holding?.manifest ?? manifest, missing, id, release, signal);
+}
+
+/** Whether two manifests of one blob cut it into the same pieces. */
+function sameLayout(a: RemoteManifest, b: RemoteManifest): boolean {
+  return (
+    a.piece_size === b.piece_size &&
+    a.shard_size === b.shard_size &&
+    JSON.stringify(a.shard_hashes) === JSON.stringify(b.shard_hashes) &&
+    JSON.stringify(a.piece_hashes) === JSON.stringify(b.piece_hashes)
+  );
 }
 
 /** The blob was already stored when the import began. */
@@ -434,26 +534,32 @@ class StoredImport implements ImportSession {
 
 const pieceKey = (shard: number, piece: number) => `${shard}/${piece}`;
 
-class PieceImport implements ImportSession {
+/**
+ * What every import of pieces shares with a `put`: a pending record and Web Lock, verified
+ * idempotent writes, abort and quota handling, and a commit that trusts nothing it was told.
+ * Subclasses say which pieces they take, when they are complete, how the commit verifies
+ * them and how it makes them visible.
+ */
+abstract class PieceImportBase<R> {
   readonly needed: ReadonlyArray<PieceRef>;
-  readonly alreadyStored = false;
-  private readonly neededKeys: Set<string>;
-  private readonly written = new Set<string>();
+  protected readonly neededKeys: Set<string>;
+  protected readonly written = new Set<string>();
   private readonly writing = new Map<string, Promise<void>>();
   private state: State = 'open';
   private closing: Promise<void> | undefined;
-  private committing: Promise<StoredManifest> | undefined;
+  private committing: Promise<R> | undefined;
   private commitAbort: AbortController | undefined;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
-    private readonly ctx: ImportContext,
+    protected readonly ctx: ImportContext,
     readonly manifest: RemoteManifest,
-    private readonly id: string,
+    protected readonly id: string,
     private readonly release: () => void,
     private readonly signal: AbortSignal | undefined,
+    needed: PieceRef[],
   ) {
-    this.needed = Object.freeze(neededPieces(manifest).map((r) => Object.freeze(r)));
+    this.needed = Object.freeze(needed.map((r) => Object.freeze(r)));
     this.neededKeys = new Set(this.needed.map((r) => pieceKey(r.shard, r.piece)));
     if (signal) {
       this.onAbort = () => {
@@ -465,13 +571,20 @@ class PieceImport implements ImportSession {
     ctx.live.add(this);
   }
 
-  get complete(): boolean {
-    return this.written.size === this.neededKeys.size;
-  }
+  /** Whether `writePiece` takes this piece; otherwise the reason, for the RangeError. */
+  protected abstract refusal(shard: number, piece: number): string | undefined;
+  abstract get complete(): boolean;
+  /** Checks everything written against the manifest; throws `ManifestMismatchError`. */
+  protected abstract verify(
+    signal: AbortSignal,
+    hashers: IncrementalHasher[],
+    report: (bytesDone: number) => void,
+  ): Promise<void>;
+  /** The commit transaction; `announce` runs once the import is closed. */
+  protected abstract publish(): Promise<{ value: R; announce: () => void }>;
 
-  get partialManifest(): StoredManifest {
-    return { ...this.manifest, storage_key: this.id };
-  }
+  /** A piece was verified and written. */
+  protected onWritten(_shard: number, _piece: number): void {}
 
   has(shard: number, piece: number): boolean {
     return this.written.has(pieceKey(shard, piece));
@@ -515,15 +628,8 @@ class PieceImport implements ImportSession {
   async writePiece(shard: number, piece: number, bytes: Uint8Array): Promise<void> {
     this.assertOpen();
     const m = this.manifest;
-    const key = pieceKey(shard, piece);
-    if (!this.neededKeys.has(key)) {
-      throw new RangeError(
-        `${m.blob_hash}: shard ${shard} piece ${piece} is not a needed piece` +
-          (m.encoding === 'rs-4-7' && shard >= m.data_shards && shard < m.total_shards
-            ? ' (rs-4-7 parity is recomputed at commit; write data shards 0..3 only)'
-            : '; see session.needed'),
-      );
-    }
+    const refused = this.refusal(shard, piece);
+    if (refused !== undefined) throw new RangeError(`${m.blob_hash}: ${refused}`);
     const want = pieceLength(shardLength(m, shard), m.piece_size, piece);
     if (!(bytes instanceof Uint8Array) || bytes.byteLength !== want) {
       throw new PieceMismatchError(
@@ -542,6 +648,7 @@ class PieceImport implements ImportSession {
       throw new PieceMismatchError(m.blob_hash, shard, piece, 'hash', `sha256 ${actual}`);
     }
     this.assertOpen();
+    const key = pieceKey(shard, piece);
     if (this.written.has(key)) return;
     let w = this.writing.get(key);
     if (!w) {
@@ -554,7 +661,10 @@ class PieceImport implements ImportSession {
   private async store(key: string, shard: number, piece: number, bytes: Uint8Array) {
     try {
       await putPieces(this.ctx.db, this.id, [{ shard, piece, bytes }]);
-      this.written.add(key);
+      if (!this.written.has(key)) {
+        this.written.add(key);
+        this.onWritten(shard, piece);
+      }
     } catch (e) {
       if (isQuotaError(e)) {
         if (this.state === 'open') {
@@ -581,9 +691,9 @@ class PieceImport implements ImportSession {
     await this.closing;
   }
 
-  commit(opts: ImportCommitOptions = {}): Promise<StoredManifest> {
+  commit(opts: ImportCommitOptions = {}): Promise<R> {
     if (this.state === 'committing' || this.state === 'committed') {
-      return this.committing as Promise<StoredManifest>;
+      return this.committing as Promise<R>;
     }
     try {
       this.assertOpen();
@@ -613,27 +723,21 @@ class PieceImport implements ImportSession {
   private async runCommit(
     signal: AbortSignal,
     onProgress: ImportCommitOptions['onProgress'],
-  ): Promise<StoredManifest> {
+  ): Promise<R> {
     const m = this.manifest;
     const hashers: IncrementalHasher[] = [];
     try {
       // Only duplicate writes of pieces already written can still be in flight.
       await Promise.allSettled(this.writing.values());
-      const stored: StoredManifest = { ...m, storage_key: this.id };
       const report = (bytesDone: number) => onProgress?.({ bytesDone, totalBytes: m.total_size });
       report(0);
-      if (m.encoding === 'rs-4-7') {
-        await verifyRs(this.ctx, stored, hashers, signal, report);
-      } else {
-        await verifySequential(this.ctx, stored, hashers, signal, report);
-      }
+      await this.verify(signal, hashers, report);
       if (signal.aborted) throw abortReason(signal);
-      stored.verified_at = new Date().toISOString();
-      const result = await commitPut(this.ctx.db, stored);
+      const { value, announce } = await this.publish();
       this.state = 'committed';
       this.finish();
-      if (result.added) this.ctx.onAdded(result.manifest.blob_hash);
-      return result.manifest;
+      announce();
+      return value;
     } catch (e) {
       for (const h of hashers) h.cancel();
       this.state = 'failed';
@@ -644,6 +748,180 @@ class PieceImport implements ImportSession {
       throw e;
     }
   }
+}
+
+/** A whole blob, from the pieces of any number of peers. */
+class BlobImport extends PieceImportBase<StoredManifest> implements ImportSession {
+  readonly alreadyStored = false;
+  /** rs-4-7: verified pieces written per stripe. */
+  private readonly perStripe: number[];
+  private readonly rs: boolean;
+
+  constructor(
+    ctx: ImportContext,
+    manifest: RemoteManifest,
+    id: string,
+    release: () => void,
+    signal: AbortSignal | undefined,
+  ) {
+    super(ctx, manifest, id, release, signal, neededPieces(manifest));
+    this.rs = manifest.encoding === 'rs-4-7';
+    this.perStripe = this.rs
+      ? new Array(piecesInShard(manifest.shard_size, manifest.piece_size)).fill(0)
+      : [];
+  }
+
+  get partialManifest(): StoredManifest {
+    return { ...this.manifest, storage_key: this.id };
+  }
+
+  get complete(): boolean {
+    if (!this.rs) return this.written.size === this.neededKeys.size;
+    return this.perStripe.every((n) => n >= this.manifest.data_shards);
+  }
+
+  override missing(): PieceRef[] {
+    const short = super.missing();
+    return this.rs
+      ? short.filter((r) => (this.perStripe[r.piece] as number) < this.manifest.data_shards)
+      : short;
+  }
+
+  protected refusal(shard: number, piece: number): string | undefined {
+    const m = this.manifest;
+    if (this.neededKeys.has(pieceKey(shard, piece))) return undefined;
+    if (this.rs && Number.isInteger(shard) && shard >= m.data_shards && shard < m.total_shards) {
+      if (Number.isInteger(piece) && piece >= 0 && piece < this.perStripe.length) return undefined;
+    }
+    return `shard ${shard} piece ${piece} is not a piece of this blob; see session.needed`;
+  }
+
+  protected override onWritten(_shard: number, piece: number): void {
+    if (this.rs) this.perStripe[piece] = (this.perStripe[piece] as number) + 1;
+  }
+
+  protected async verify(
+    signal: AbortSignal,
+    hashers: IncrementalHasher[],
+    report: (bytesDone: number) => void,
+  ): Promise<void> {
+    const stored = this.partialManifest;
+    if (!this.rs) return verifySequential(this.ctx, stored, hashers, signal, report);
+    await rebuildMissingData(this.ctx, stored, (s, p) => this.has(s, p), signal);
+    await verifyRs(this.ctx, stored, hashers, signal, report);
+  }
+
+  protected async publish() {
+    const stored: StoredManifest = {
+      ...this.partialManifest,
+      verified_at: new Date().toISOString(),
+    };
+    const result = await commitPut(this.ctx.db, stored);
+    return {
+      value: result.manifest,
+      announce: () => {
+        if (result.added) this.ctx.onAdded(result.manifest.blob_hash);
+        if (result.hadShards) this.ctx.onHeld(result.manifest.blob_hash);
+      },
+    };
+  }
+}
+
+/** Some shards of an rs-4-7 blob, kept for the network without the blob (a {@link ShardHolding}). */
+class ShardImport extends PieceImportBase<ShardHolding | undefined> implements ShardImportSession {
+  readonly alreadyHeld = false;
+
+  constructor(
+    ctx: ImportContext,
+    manifest: RemoteManifest,
+    readonly shards: readonly number[],
+    id: string,
+    release: () => void,
+    signal: AbortSignal | undefined,
+  ) {
+    super(ctx, manifest, id, release, signal, piecesOf(manifest, shards));
+  }
+
+  get complete(): boolean {
+    return this.written.size === this.neededKeys.size;
+  }
+
+  protected refusal(shard: number, piece: number): string | undefined {
+    return this.neededKeys.has(pieceKey(shard, piece))
+      ? undefined
+      : `shard ${shard} piece ${piece} is not part of this import of shards ${this.shards.join(', ')}`;
+  }
+
+  /** Each shard's pieces, re-read in order, must hash to its `shard_hashes` entry. */
+  protected async verify(
+    _signal: AbortSignal,
+    hashers: IncrementalHasher[],
+    report: (bytesDone: number) => void,
+  ): Promise<void> {
+    const m: StoredManifest = { ...this.manifest, storage_key: this.id };
+    let done = 0;
+    for (const s of this.shards) {
+      const refs = piecesOf(m, [s]);
+      // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
+      const hasher =
+        refs.length > 1 ? this.ctx.hashes.createHasher({ sizeHint: shardLength(m, s) }) : undefined;
+      if (hasher) hashers.push(hasher);
+      for await (const { bytes } of readInOrder(this.ctx.db, m, refs)) {
+        if (_signal.aborted) throw abortReason(_signal);
+        done += bytes.byteLength;
+        await hasher?.update(bytes, { transfer: true });
+        report(Math.min(done, m.total_size));
+      }
+      const actual = hasher ? await hasher.digest() : m.shard_hashes[s];
+      if (actual !== m.shard_hashes[s]) {
+        throw new ManifestMismatchError(
+          m.blob_hash,
+          'shard_hashes',
+          s,
+          undefined,
+          `shard ${s} hashes to ${actual}, the manifest says ${m.shard_hashes[s]}`,
+        );
+      }
+    }
+  }
+
+  protected async publish() {
+    const { holding, added } = await commitShards(this.ctx.db, this.manifest, this.shards, this.id);
+    return {
+      value: holding,
+      announce: () => {
+        if (added.length > 0) this.ctx.onHeld(this.manifest.blob_hash);
+      },
+    };
+  }
+}
+
+/** Nothing to import: the blob is stored whole, or every shard asked for is held already. */
+class HeldShards implements ShardImportSession {
+  readonly needed: ReadonlyArray<PieceRef> = [];
+  readonly alreadyHeld = true;
+  readonly complete = true;
+  constructor(
+    private readonly ctx: ImportContext,
+    readonly manifest: RemoteManifest,
+    readonly shards: readonly number[],
+  ) {}
+  missing(): PieceRef[] {
+    return [];
+  }
+  has(): boolean {
+    return true;
+  }
+  async writePiece(shard: number, piece: number): Promise<void> {
+    throw new RangeError(
+      `${this.manifest.blob_hash}: shards ${this.shards.join(', ')} are held already; no pieces are needed (got ${shard}/${piece}).`,
+    );
+  }
+  async commit(opts: ImportCommitOptions = {}): Promise<ShardHolding | undefined> {
+    if (opts.signal?.aborted) throw abortReason(opts.signal);
+    return this.ctx.db.get('holdings', this.manifest.blob_hash);
+  }
+  async abort(): Promise<void> {}
 }
 
 // ---------------------------------------------------------------------------------------
@@ -780,6 +1058,54 @@ async function verifySequential(
       undefined,
       `its pieces add up to ${actual}`,
     );
+  }
+}
+
+/**
+ * rs-4-7 pieces imported from parity shards: in each stripe whose data pieces are not all
+ * written, the missing ones are rebuilt from the 4 or more pieces that are (each re-verified
+ * as it is read), checked against `piece_hashes` and written, so that {@link verifyRs} then
+ * finds every data piece.
+ */
+async function rebuildMissingData(
+  ctx: ImportContext,
+  m: StoredManifest,
+  written: (shard: number, piece: number) => boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  const stripes = piecesInShard(m.shard_size, m.piece_size);
+  for (let j = 0; j < stripes; j++) {
+    if (signal.aborted) throw abortReason(signal);
+    const lost = Array.from({ length: m.data_shards }, (_, k) => k).filter((k) => !written(k, j));
+    if (lost.length === 0) continue;
+    const have = Array.from({ length: m.total_shards }, (_, s) => s).filter((s) => written(s, j));
+    const bytes = await readStored(
+      ctx.db,
+      m,
+      have.map((shard) => ({ shard, piece: j })),
+    );
+    const stripe: (Uint8Array | null)[] = new Array(m.total_shards).fill(null);
+    have.forEach((s, i) => {
+      stripe[s] = bytes[i] as Uint8Array;
+    });
+    const all = E.reconstructShards(stripe);
+    const rebuilt = await Promise.all(
+      lost.map(async (k) => {
+        const piece = all[k] as Uint8Array;
+        const h = await sha256Bytes(piece);
+        if (h !== m.piece_hashes[k]?.[j]) {
+          throw new ManifestMismatchError(
+            m.blob_hash,
+            'piece_hashes',
+            k,
+            j,
+            `data shard ${k} piece ${j} rebuilt from shards ${have.join(', ')} hashes to ${h}, the manifest says ${m.piece_hashes[k]?.[j]}`,
+          );
+        }
+        return { shard: k, piece: j, bytes: piece };
+      }),
+    );
+    await putPieces(ctx.db, m.storage_key, rebuilt);
   }
 }
 

@@ -49,6 +49,7 @@ export {
   PieceMismatchError,
   type PieceRef,
   type RemoteManifest,
+  type ShardImportSession,
   validateRemoteManifest,
 } from './import.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
@@ -64,7 +65,7 @@ export {
   toShardManifest,
 } from './manifest.ts';
 export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
-export { DB_VERSION, DEFAULT_DB_NAME } from './store.ts';
+export { DB_VERSION, DEFAULT_DB_NAME, type ShardHolding } from './store.ts';
 
 /** Asks the browser not to evict this origin's storage under pressure (true if granted). */
 export async function requestPersistentStorage(): Promise<boolean> {

@@ -12,6 +12,7 @@ import {
   type ContentStoreOptions,
   CorruptPieceError,
   cidOf,
+  DB_VERSION,
   InvalidHashError,
   NotFoundError,
   openContentStore,
@@ -50,7 +51,7 @@ afterEach(() => {
 /** A second connection, as a test (or the e2e tamperer) would use. */
 async function raw(name: string) {
   // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  return openDB<any>(name, 1);
+  return openDB<any>(name, DB_VERSION);
 }
 async function counts(name: string) {
   const db = await raw(name);
@@ -259,6 +260,8 @@ describe('catalogue', () => {
       logicalBytes: 10 + 100 * KiB + 300 * KiB,
       storedBytes: 10 + 100 * KiB + 7 * c.shard_size,
       pendingPuts: 0,
+      heldBlobs: 0,
+      heldBytes: 0,
     });
     expect(await store.remove(b.blob_hash)).toBe(true);
     expect(await store.remove(b.blob_hash)).toBe(false);

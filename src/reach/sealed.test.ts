@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore } from '../content/index.ts';
+import { type ContentStore, DB_VERSION, openContentStore } from '../content/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { TAG_BYTES } from './cipher.ts';
 import {
@@ -295,7 +295,7 @@ describe('with the content store', () => {
 
     // Erasure coding is over the ciphertext: a holder without any key rebuilds a damaged
     // data shard from parity, and the item still opens.
-    const db = await openDB(store.dbName, 1);
+    const db = await openDB(store.dbName, DB_VERSION);
     const key = [m.storage_key, 1, 0];
     const piece = new Uint8Array((await db.get('pieces', key)) as ArrayBuffer);
     piece[5] = (piece[5] as number) ^ 1;
