@@ -14,12 +14,13 @@ import {
   type StoredManifest,
 } from '../content/index.ts';
 import {
+  fetchHolding,
   fetchManifest,
   fetchPieces,
+  type Holding,
   type Libp2pDialLike,
   type RemoteManifest,
   ShardNotFoundError,
-  shardHave,
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
@@ -90,17 +91,20 @@ export interface FetchNode {
   isDirectPeer(peerId: string): boolean;
 }
 
-/** Asks every directly connected peer (never a doorway) whether it holds the hash. */
+/**
+ * Asks every directly connected peer (never a doorway) whether it holds the blob, or shards of
+ * it (`Holds` on the piece protocol).
+ */
 export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {
   return {
     async findHolders(hash, { signal }) {
       const answers = await Promise.all(
         peers().map(async (id) => {
           const peer = peerIdFromString(id);
-          const has = await shardHave(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
-            () => false,
+          const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
+            () => undefined,
           );
-          return has ? peer : undefined;
+          return held ? peer : undefined;
         }),
       );
       return answers.filter((p): p is PeerId => p !== undefined);
@@ -272,15 +276,26 @@ export interface SchedulerEvents {
 const REDISCOVER_MS = 2_000;
 
 /**
- * Fetches `needed` pieces into an import. One worker per holder pulls ranges of pieces from a shared queue. A failed range goes back
- * to the front of the queue minus the pieces already written; idle workers wait for such work
- * until every piece is in or no worker is left.
+ * Fetches `needed` pieces into an import. One worker per holder first asks what the holder
+ * has of the blob (`Holds`: all of it, or some shards), then pulls ranges of pieces it can
+ * serve from a shared queue. A failed range goes back to the front of the queue minus the
+ * pieces already written; idle workers wait for such work until every piece is in or no
+ * worker can do anything more.
+ *
+ * rs-4-7 blobs spread over peers one shard each: when no live holder has a shard that ranges
+ * in the queue are waiting for, those ranges move to another shard that one has (any 4 shards
+ * of a stripe rebuild it; the import takes parity pieces and rebuilds the data at commit).
  */
 export class PieceScheduler {
   readonly #queue: Range[];
   readonly #written = new Set<string>();
   readonly #joined = new Set<string>();
   readonly #workers = new Set<Promise<void>>();
+  /** What each live worker's holder has; `undefined` while it is being asked. */
+  readonly #live = new Map<string, Holding | undefined>();
+  /** rs-4-7: every shard the queue has asked for, so none is asked for twice. */
+  readonly #planned: Set<number>;
+  readonly #known: Map<string, Holding>;
   #inFlight = 0;
   #failure: unknown;
   #wake: () => void = () => {};
@@ -289,15 +304,22 @@ export class PieceScheduler {
   readonly #needed: number;
 
   constructor(
-    private readonly session: ImportSession,
+    private readonly session: Pick<ImportSession, 'manifest' | 'writePiece'>,
     needed: ReadonlyArray<{ shard: number; piece: number }>,
     private readonly node: FetchNode,
     private readonly signal: AbortSignal,
-    private readonly options: FetchOptions,
+    private readonly options: FetchOptions & {
+      /** Holdings learned earlier (reused, and filled in): each holder is asked only once. */
+      holdings?: Map<string, Holding>;
+      /** rs-4-7: fetch other shards in place of lost ones (default true; not for shard imports). */
+      substitute?: boolean;
+    },
     private readonly events: SchedulerEvents,
   ) {
     this.#queue = planRanges(needed, options.piecesPerRequest ?? 4);
     this.#needed = needed.length;
+    this.#planned = new Set(needed.map((r) => r.shard));
+    this.#known = options.holdings ?? new Map();
     this.#notify();
   }
 
@@ -335,37 +357,94 @@ export class PieceScheduler {
     if (this.#joined.has(id) || this.done) return;
     this.#joined.add(id);
     this.events.joined(id);
-    const worker = this.#work(peer).catch((error: unknown) => {
-      this.#failure ??= error;
-    });
+    this.#live.set(id, this.#known.get(id));
+    const worker = this.#work(peer)
+      .catch((error: unknown) => {
+        this.#failure ??= error;
+      })
+      .finally(() => {
+        this.#live.delete(id);
+        this.#notify();
+      });
     this.#workers.add(worker);
     void worker.finally(() => this.#workers.delete(worker));
   }
 
+  /** Whether a live holder has (or may have: still asking) this shard. */
+  #someoneServes(shard: number): boolean {
+    for (const holding of this.#live.values()) {
+      if (holding === undefined || serves(holding, shard)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * rs-4-7: moves the queued ranges of a shard no live holder has to a shard not asked for
+   * yet that one has. True if it moved any.
+   */
+  #substitute(): boolean {
+    const m = this.session.manifest;
+    if (m.encoding !== 'rs-4-7' || this.options.substitute === false) return false;
+    let moved = false;
+    for (const lost of new Set(this.#queue.map((r) => r.shard))) {
+      if (this.#someoneServes(lost)) continue;
+      const spare = Array.from({ length: m.total_shards }, (_, s) => s).find(
+        (s) => !this.#planned.has(s) && this.#someoneServes(s),
+      );
+      if (spare === undefined) continue;
+      this.#planned.add(spare);
+      for (const r of this.#queue) if (r.shard === lost) r.shard = spare;
+      moved = true;
+    }
+    return moved;
+  }
+
   async #work(peer: PeerId): Promise<void> {
     const id = peer.toString();
+    const m = this.session.manifest;
+    let holding = this.#known.get(id);
+    if (holding === undefined) {
+      try {
+        holding = await fetchHolding(this.node.libp2p, peer, m.blob_hash, {
+          signal: this.signal,
+          timeoutMs: this.options.timeoutMs ?? 20_000,
+          totalShards: m.total_shards,
+        });
+      } catch (error) {
+        if (this.signal.aborted) throw this.signal.reason;
+        this.events.dropped(id, error);
+        return;
+      }
+      this.#known.set(id, holding);
+      this.#live.set(id, holding);
+      this.#notify();
+    }
     for (;;) {
       if (this.signal.aborted) throw this.signal.reason;
-      const range = this.#queue.shift();
-      if (!range) {
-        if (this.#inFlight === 0) return;
+      const at = this.#queue.findIndex((r) => serves(holding, r.shard));
+      if (at === -1) {
+        if (this.#queue.length === 0 && this.#inFlight === 0) return;
+        if (this.#substitute()) {
+          this.#notify();
+          continue;
+        }
+        // Stuck: nothing in flight could requeue work, nobody is still saying what it has,
+        // and no live holder has what the queue waits for.
+        const asking = [...this.#live.values()].some((h) => h === undefined);
+        const servable = this.#queue.some((r) => this.#someoneServes(r.shard));
+        if (this.#inFlight === 0 && !asking && !servable) return;
         await this.#changed;
         continue;
       }
+      const [range] = this.#queue.splice(at, 1) as [Range];
       this.#inFlight++;
       this.events.state(id, 'active');
       let next = range.first;
       try {
-        for await (const piece of fetchPieces(
-          this.node.libp2p,
-          peer,
-          this.session.manifest,
-          range,
-          {
-            signal: this.signal,
-            timeoutMs: this.options.timeoutMs ?? 20_000,
-          },
-        )) {
+        for await (const piece of fetchPieces(this.node.libp2p, peer, m, range, {
+          signal: this.signal,
+          timeoutMs: this.options.timeoutMs ?? 20_000,
+        })) {
           await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
           const key = `${piece.shard}/${piece.piece}`;
           if (!this.#written.has(key)) {
@@ -388,4 +467,8 @@ export class PieceScheduler {
       }
     }
   }
+}
+
+function serves(holding: Holding, shard: number): boolean {
+  return holding === 'all' || holding.includes(shard);
 }

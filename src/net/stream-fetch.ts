@@ -27,6 +27,7 @@ import {
   NoHoldersError,
   PieceScheduler,
 } from './fetch.ts';
+import type { Holding } from './shard/index.ts';
 
 export interface StreamStats {
   /** Blob bytes fetched from peers for this stream so far. */
@@ -43,6 +44,8 @@ interface Stream {
   controller: AbortController;
   stats: StreamStats;
   failures: string[];
+  /** What each holder has of the blob, asked once per stream. */
+  holdings: Map<string, Holding>;
 }
 
 const key = (r: PieceRef) => `${r.shard}/${r.piece}`;
@@ -160,12 +163,14 @@ export class ContentStreamer {
       controller,
       stats: { bytesFetched: 0, totalBytes: manifest.total_size },
       failures,
+      holdings: new Map(),
     };
   }
 
   async #fetch(hash: string, stream: Stream, pieces: PieceRef[]): Promise<void> {
     const { signal } = stream.controller;
-    const scheduler = new PieceScheduler(stream.session, pieces, this.node, signal, this.options, {
+    const options = { ...this.options, holdings: stream.holdings };
+    const scheduler = new PieceScheduler(stream.session, pieces, this.node, signal, options, {
       joined: () => {},
       state: () => {},
       bytes: (_id, bytes) => {

@@ -4,13 +4,17 @@
  * string, a newtype variant a one-key map, a struct variant a one-key map of positional fields;
  * the named-field map rmp-serde's `to_vec_named` writes is accepted too).
  *
- *   request   {"Offer": [hash, reach, owner_agent | nil, total_size]}
+ *   requests  {"Offer": [hash, reach, owner_agent | nil, total_size]}
+ *             {"OfferShard": [hash, shard, reach, owner_agent | nil, total_size]}
  *   answers   "Accepted"  {"Progress": bytes_stored}  {"Stored": hash}
  *             {"Declined": reason}  {"Error": text}
+ * An `OfferShard` offers one shard of an rs-4-7 blob (`total_size` is still the blob's): the
+ * receiver keeps that shard only, and `Stored` names the blob.
  *
  * As Rust: `enum ReplicateRequest { Offer { hash: String, reach: String, owner: Option<String>,
- * total_size: u64 } }` and `enum ReplicateResponse { Accepted, Progress(u64), Stored(String),
- * Declined(String), Error(String) }`.
+ * total_size: u64 }, OfferShard { hash: String, shard: u32, reach: String, owner:
+ * Option<String>, total_size: u64 } }` and `enum ReplicateResponse { Accepted, Progress(u64),
+ * Stored(String), Declined(String), Error(String) }`.
  */
 import { type ContentHash, parseContentHash } from '../../content/address.ts';
 import { InvalidHashError } from '../../content/errors.ts';
@@ -36,6 +40,8 @@ export interface ReplicaOffer {
   /** The owner's agent key (`uhCAk…`), the manifest's `author_id`; null when it has none. */
   owner: string | null;
   totalSize: number;
+  /** Set when one shard of an rs-4-7 blob is offered rather than the whole blob. */
+  shard?: number;
 }
 
 export type ReplicateAnswer =
@@ -47,9 +53,13 @@ export type ReplicateAnswer =
   | { type: 'Error'; message: string };
 
 export function encodeOffer(offer: ReplicaOffer): Uint8Array {
-  return encodeFrame({
-    Offer: [parseContentHash(offer.hash), offer.reach, offer.owner, offer.totalSize],
-  });
+  const hash = parseContentHash(offer.hash);
+  if (offer.shard !== undefined) {
+    return encodeFrame({
+      OfferShard: [hash, offer.shard, offer.reach, offer.owner, offer.totalSize],
+    });
+  }
+  return encodeFrame({ Offer: [hash, offer.reach, offer.owner, offer.totalSize] });
 }
 
 function cut(text: string): string {
@@ -98,27 +108,41 @@ function hash(name: string, v: MsgValue | undefined): ContentHash {
 }
 
 const OFFER_FIELDS = ['hash', 'reach', 'owner', 'total_size'] as const;
+const SHARD_OFFER_FIELDS = ['hash', 'shard', 'reach', 'owner', 'total_size'] as const;
 
-function offerFields(value: MsgValue | undefined): MsgValue[] {
+function offerFields(
+  name: string,
+  names: readonly string[],
+  value: MsgValue | undefined,
+): MsgValue[] {
   if (value instanceof IntBytes) value = value.toNumbers();
-  if (Array.isArray(value) && value.length === OFFER_FIELDS.length) return value;
-  if (value instanceof Map && value.size === OFFER_FIELDS.length) {
-    if (OFFER_FIELDS.every((k) => value.has(k))) {
-      return OFFER_FIELDS.map((k) => value.get(k) as MsgValue);
+  if (Array.isArray(value) && value.length === names.length) return value;
+  if (value instanceof Map && value.size === names.length) {
+    if (names.every((k) => value.has(k))) {
+      return names.map((k) => value.get(k) as MsgValue);
     }
   }
   throw new UnexpectedMessageError(
-    `"Offer" takes the fields [${OFFER_FIELDS.join(', ')}] as an array, got ${show(value)}.`,
+    `"${name}" takes the fields [${names.join(', ')}] as an array, got ${show(value)}.`,
   );
 }
 
-/** Decodes an Offer body (the MessagePack after the length header). */
+/** Decodes an Offer or OfferShard body (the MessagePack after the length header). */
 export function decodeOffer(payload: Uint8Array): ReplicaOffer {
   const [name, value] = variant(decodeMsgpack(payload), 'replicate request');
-  if (name !== 'Offer') {
-    throw new UnexpectedMessageError(`Unknown replicate request "${name}": expected Offer.`);
+  let shard: number | undefined;
+  let fields: MsgValue[];
+  if (name === 'Offer') fields = offerFields(name, OFFER_FIELDS, value);
+  else if (name === 'OfferShard') {
+    const [hash, index, ...rest] = offerFields(name, SHARD_OFFER_FIELDS, value);
+    shard = count('OfferShard.shard', index);
+    fields = [hash as MsgValue, ...rest];
+  } else {
+    throw new UnexpectedMessageError(
+      `Unknown replicate request "${name}": expected Offer or OfferShard.`,
+    );
   }
-  const [h, r, o, s] = offerFields(value);
+  const [h, r, o, s] = fields;
   const reach = text('Offer.reach', r);
   if (!(REACHES as readonly string[]).includes(reach)) {
     throw new UnexpectedMessageError(
@@ -142,6 +166,7 @@ export function decodeOffer(payload: Uint8Array): ReplicaOffer {
     reach: reach as Reach,
     owner,
     totalSize: count('Offer.total_size', s),
+    ...(shard !== undefined ? { shard } : {}),
   };
 }
 

@@ -10,8 +10,15 @@ export class ReplicateError extends Error {
 /** `replicate` was asked to spread a blob this device does not hold. */
 export class NotHeldError extends ReplicateError {
   override name = 'NotHeldError';
-  constructor(readonly hash: string) {
-    super(`This device does not hold ${hash}, so it cannot offer it. Store or fetch it first.`);
+  constructor(
+    readonly hash: string,
+    readonly shard?: number,
+  ) {
+    super(
+      shard === undefined
+        ? `This device does not hold ${hash}, so it cannot offer it. Store or fetch it first.`
+        : `This device holds neither ${hash} nor its shard ${shard}, so it cannot offer that shard. Rebuild or fetch it first.`,
+    );
   }
 }
 

@@ -63,6 +63,11 @@ export interface ReplicateOptions {
   offerTimeoutMs?: number;
   /** Time allowed between answers once a peer accepted (it sends Progress while pulling). Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * Offer this one shard of an rs-4-7 blob instead of the whole blob (`OfferShard`): each
+   * receiver keeps only that shard. This device must hold the blob or that shard.
+   */
+  shard?: number;
 }
 
 /** How an offer ends, as the receiver says it. */
@@ -77,7 +82,8 @@ function message(e: unknown): string {
  * offers run at once, but never more than the copies still missing, so no more copies are
  * made than asked for. Resolves with every peer's outcome even when too few stored it
  * (`report.stored.length < copies`: try again when more peers are online); rejects with
- * `NotHeldError` when this device does not hold the blob, or the signal's reason on abort.
+ * `NotHeldError` when this device does not hold the blob (or the shard offered), or the
+ * signal's reason on abort.
  */
 export async function replicate(
   libp2p: Libp2pDialLike,
@@ -93,14 +99,25 @@ export async function replicate(
   }
   const signal = options.signal ?? new AbortController().signal;
   signal.throwIfAborted();
-  const manifest = await store.manifest(h);
+  const { shard } = options;
+  const whole = await store.manifest(h);
+  const holding = whole ? undefined : await store.holding(h);
+  const manifest = whole ?? holding?.manifest;
   if (!manifest) throw new NotHeldError(h);
+  if (shard !== undefined) {
+    if (manifest.encoding !== 'rs-4-7') {
+      throw new RangeError(`${h} is ${manifest.encoding}: only rs-4-7 blobs are offered by shard.`);
+    }
+    if (holding && !holding.shards.some((s) => s.index === shard)) throw new NotHeldError(h, shard);
+  } else if (!whole) throw new NotHeldError(h);
   const offer: ReplicaOffer = {
     hash: h,
     reach: manifest.reach,
     owner: manifest.author_id ?? null,
     totalSize: manifest.total_size,
+    ...(shard !== undefined ? { shard } : {}),
   };
+  const offeredBytes = shard === undefined ? manifest.total_size : manifest.shard_size;
   const gate: ReplicationGate = options.gate ?? (() => commonsOnly(manifest.reach, 'send'));
 
   const report: ReplicateReport = { hash: h, wanted: copies, stored: [], peers: [] };
@@ -136,7 +153,7 @@ export async function replicate(
         progress();
       });
       if (answer.type === 'Stored') {
-        Object.assign(entry, { state: 'stored', bytes: offer.totalSize });
+        Object.assign(entry, { state: 'stored', bytes: offeredBytes });
         report.stored.push(entry.peer);
       } else if (answer.type === 'Declined') {
         Object.assign(entry, { state: 'declined', reason: answer.reason });

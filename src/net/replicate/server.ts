@@ -11,6 +11,7 @@ import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/i
 import type { ContentHash } from '../../content/address.ts';
 import type { ContentStore } from '../../content/content-store.ts';
 import { StorageQuotaError } from '../../content/errors.ts';
+import type { ImportSession, ShardImportSession } from '../../content/import.ts';
 import type { StoredManifest } from '../../content/manifest.ts';
 import type { Decision } from '../../reach/index.ts';
 import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';
@@ -51,8 +52,9 @@ export interface ReplicaPolicy {
 export interface ReplicateServerOptions {
   policy?: ReplicaPolicy;
   /**
-   * Called once per blob newly stored through an offer (not when it was already held), after
-   * the commit and before `Stored` is sent; not awaited. Announce the location here.
+   * Called once per blob newly stored whole through an offer (not when it was already held),
+   * after the commit and before `Stored` is sent; not awaited. Announce the location here.
+   * Shards taken through `OfferShard` show as the store's `held` change event instead.
    */
   onStored?: (manifest: StoredManifest, from: PeerId) => void | Promise<void>;
   /** Pulls at once; further offers are declined as busy. Default 2. */
@@ -75,6 +77,11 @@ export interface ReplicateServer {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Bytes an offer would take here: the blob, or one rs-4-7 shard of it. */
+function offeredBytes(offer: ReplicaOffer): number {
+  return offer.shard === undefined ? offer.totalSize : Math.ceil(offer.totalSize / 4);
 }
 
 async function storageEstimate(): Promise<number | undefined> {
@@ -117,8 +124,9 @@ export async function registerReplicateProtocol(
     if (policy.willing && !policy.willing()) {
       return 'unwilling: this peer is not taking replicas now';
     }
-    if (offer.totalSize > maxBytes) {
-      return `too large: ${offer.totalSize} bytes is over this peer's limit of ${maxBytes} bytes for a replica`;
+    const size = offeredBytes(offer);
+    if (size > maxBytes) {
+      return `too large: ${size} bytes is over this peer's limit of ${maxBytes} bytes for a replica`;
     }
     let hold: Decision;
     try {
@@ -129,8 +137,8 @@ export async function registerReplicateProtocol(
     }
     if (!hold.allow) return `reach: ${hold.reason}`;
     const left = await spaceLeft().catch(() => undefined);
-    if (left !== undefined && offer.totalSize > left) {
-      return `quota: ${offer.totalSize} bytes offered, ${Math.max(0, left)} bytes left on this peer`;
+    if (left !== undefined && size > left) {
+      return `quota: ${size} bytes offered, ${Math.max(0, left)} bytes left on this peer`;
     }
     if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
     if (pulling.size >= maxPulls)
@@ -138,13 +146,16 @@ export async function registerReplicateProtocol(
     return undefined;
   };
 
-  /** Pulls the offered blob from `from` into the store; on any failure nothing is kept. */
+  /**
+   * Pulls the offered blob (or shard) from `from` into the store; on any failure nothing is
+   * kept. Resolves with the manifest of a blob stored whole.
+   */
   const pull = async (
     offer: ReplicaOffer,
     from: PeerId,
     signal: AbortSignal,
     onBytes: (bytes: number) => void,
-  ): Promise<StoredManifest> => {
+  ): Promise<StoredManifest | undefined> => {
     const peer = from.toString();
     let lastFailure: unknown;
     const remember = (_peer: string, e: unknown) => {
@@ -163,40 +174,75 @@ export async function registerReplicateProtocol(
       manifest.reach !== offer.reach && `reach ${manifest.reach}, not the offered ${offer.reach}`,
       (manifest.author_id ?? null) !== offer.owner &&
         `author_id ${manifest.author_id ?? 'none'}, not the offered owner ${offer.owner ?? 'none'}`,
+      offer.shard !== undefined &&
+        manifest.encoding !== 'rs-4-7' &&
+        `encoding ${manifest.encoding}: only rs-4-7 blobs are offered by shard`,
+      offer.shard !== undefined &&
+        offer.shard >= manifest.total_shards &&
+        `shard ${offer.shard}, but the blob has ${manifest.total_shards}`,
     ].filter((d): d is string => typeof d === 'string');
     if (mismatch.length > 0) throw new OfferMismatchError(peer, offer.hash, mismatch.join('; '));
 
+    // A shard offer is for that shard: never another one in its place.
+    const fill = async (session: ImportSession | ShardImportSession) => {
+      if (session.complete) return;
+      let bytes = 0;
+      const scheduler = new PieceScheduler(
+        session,
+        session.needed,
+        node,
+        signal,
+        { timeoutMs: pieceTimeoutMs, substitute: offer.shard === undefined },
+        {
+          joined: () => {},
+          state: () => {},
+          bytes: (_peer, n) => {
+            bytes += n;
+            onBytes(bytes);
+          },
+          // The only holder is the offerer: its failure (or a quota error while writing) ends the pull.
+          dropped: remember,
+        },
+      );
+      await scheduler.run([from], async () => []);
+      if (!session.complete) {
+        throw lastFailure ?? new ReplicateError(`The pull of ${offer.hash} ended early.`);
+      }
+    };
+    if (offer.shard !== undefined) {
+      const session = await store.beginShardImport(manifest, [offer.shard], { signal });
+      try {
+        await fill(session);
+        await session.commit({ signal });
+        return undefined;
+      } catch (e) {
+        await session.abort();
+        throw e;
+      }
+    }
     const session = await store.beginImport(manifest, { signal });
     try {
-      if (!session.complete) {
-        let bytes = 0;
-        const scheduler = new PieceScheduler(
-          session,
-          session.needed,
-          node,
-          signal,
-          { timeoutMs: pieceTimeoutMs },
-          {
-            joined: () => {},
-            state: () => {},
-            bytes: (_peer, n) => {
-              bytes += n;
-              onBytes(bytes);
-            },
-            // The only holder is the offerer: its failure (or a quota error while writing) ends the pull.
-            dropped: remember,
-          },
-        );
-        await scheduler.run([from], async () => []);
-        if (!session.complete) {
-          throw lastFailure ?? new ReplicateError(`The pull of ${offer.hash} ended early.`);
-        }
-      }
+      await fill(session);
       return await session.commit({ signal });
     } catch (e) {
       await session.abort();
       throw e;
     }
+  };
+
+  /** Already held: the whole blob, or (for a shard offer) that shard; another shard is a refusal. */
+  const alreadyHeld = async (offer: ReplicaOffer): Promise<ReplicateAnswer | undefined> => {
+    if (await store.has(offer.hash)) return { type: 'Stored', hash: offer.hash };
+    if (offer.shard === undefined) return undefined;
+    const held = (await store.holding(offer.hash))?.shards.map((s) => s.index) ?? [];
+    if (held.includes(offer.shard)) return { type: 'Stored', hash: offer.hash };
+    if (held.length > 0) {
+      return {
+        type: 'Declined',
+        reason: `distinct: this peer keeps shard ${held.join(', ')} of it already; each shard goes to another peer`,
+      };
+    }
+    return undefined;
   };
 
   /** The final answer to an offer; `send` delivers the intermediate ones. */
@@ -206,7 +252,8 @@ export async function registerReplicateProtocol(
     send: (answer: ReplicateAnswer) => Promise<void>,
     signal: AbortSignal,
   ): Promise<ReplicateAnswer> => {
-    if (await store.has(offer.hash)) return { type: 'Stored', hash: offer.hash };
+    const held = await alreadyHeld(offer);
+    if (held) return held;
     const reason = await declineReason(offer, from);
     if (reason !== undefined) return { type: 'Declined', reason };
     pulling.add(offer.hash);
@@ -219,9 +266,11 @@ export async function registerReplicateProtocol(
         lastProgress = now;
         send({ type: 'Progress', bytes }).catch(() => {});
       });
-      Promise.resolve()
-        .then(() => options.onStored?.(manifest, from))
-        .catch((e: unknown) => report(e, from.toString()));
+      if (manifest) {
+        Promise.resolve()
+          .then(() => options.onStored?.(manifest, from))
+          .catch((e: unknown) => report(e, from.toString()));
+      }
       return { type: 'Stored', hash: offer.hash };
     } catch (e) {
       // Gone: nobody to answer. Stopping: the offerer hears why.

@@ -21,6 +21,7 @@ import {
   encodePieceRequest,
   encodeShardRequest,
   FRAME_OVERHEAD,
+  type Holding,
   PIECES_PROTOCOL,
   type RemoteManifest,
   SHARD_PROTOCOL,
@@ -296,6 +297,42 @@ export async function fetchManifest(
 }
 
 /**
+ * What the peer holds of blob `hash`: `'all'`, or the shards it keeps without the blob (each
+ * index checked against `totalShards` when given). NotFound → `ShardNotFoundError`.
+ */
+export async function fetchHolding(
+  libp2p: Libp2pDialLike,
+  peer: PeerTarget,
+  hash: string,
+  opts: ShardRequestOptions & { totalShards?: number } = {},
+): Promise<Holding> {
+  const h = parseContentHash(hash);
+  const { answer, peer: name } = await exchange(
+    libp2p,
+    peer,
+    PIECES_PROTOCOL,
+    encodePieceRequest({ type: 'Holds', hash: h }),
+    FRAME_OVERHEAD + 64 * 1024, // room for an Error text
+    (p) => decodePieceResponse(p, 0),
+    opts,
+    `asking ${targetName(peer)} what it holds of ${h}`,
+  );
+  if (answer.type === 'NotFound') throw new ShardNotFoundError(name, h);
+  if (answer.type === 'Error') throw new PeerReportedError(name, answer.message);
+  if (answer.type !== 'Holds') unexpected('Holds', answer);
+  const { holding } = answer;
+  const total = opts.totalShards;
+  if (holding !== 'all' && total !== undefined && holding.some((s) => s >= total)) {
+    throw new PeerSentBadDataError(
+      name,
+      h,
+      `it says it holds shard(s) beyond the ${total} of the blob`,
+    );
+  }
+  return holding;
+}
+
+/**
  * Streams pieces `first … first+count-1` of one shard, each verified against
  * `manifest.piece_hashes` before it is yielded. The peer sends one piece at a time with
  * back-pressure; stop iterating (or abort) to cancel the transfer. A wrong, missing,
@@ -432,6 +469,7 @@ export interface ShardTransport<P = PeerTarget> {
   have(peer: P, hash: string, opts?: ShardRequestOptions): Promise<boolean>;
   push(peer: P, hash: string, data: Uint8Array, opts?: ShardRequestOptions): Promise<void>;
   manifest(peer: P, hash: string, opts?: ShardRequestOptions): Promise<RemoteManifest>;
+  holding(peer: P, hash: string, opts?: ShardRequestOptions): Promise<Holding>;
   pieces(
     peer: P,
     manifest: RemoteManifest,
@@ -449,6 +487,7 @@ export function libp2pShardTransport(
     have: (peer, hash, opts) => shardHave(libp2p, peer, hash, { ...defaults, ...opts }),
     push: (peer, hash, data, opts) => shardPush(libp2p, peer, hash, data, { ...defaults, ...opts }),
     manifest: (peer, hash, opts) => fetchManifest(libp2p, peer, hash, { ...defaults, ...opts }),
+    holding: (peer, hash, opts) => fetchHolding(libp2p, peer, hash, { ...defaults, ...opts }),
     pieces: (peer, manifest, range, opts) =>
       fetchPieces(libp2p, peer, manifest, range, { ...defaults, ...opts }),
   };

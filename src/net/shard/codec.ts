@@ -16,9 +16,13 @@
  * `/elohim/pieces/1.0.0` (ours, same framing and conventions; one request per stream):
  *   requests   {"Manifest": [hash]}
  *              {"Pieces": [hash, shard, firstPiece, count]}
+ *              {"Holds": [hash]}
  *   responses  {"Manifest": {…manifest map…}}   (to Manifest)
  *              {"Piece": [shard, piece, bytes]} × count, then "End"   (to Pieces)
- *              "NotFound"   {"Error": text}   (to either; an Error may end a Piece sequence)
+ *              {"Holds": "All"}  {"Holds": {"Shards": [index, …]}}   (to Holds: the whole
+ *                                 blob, or only these shards of it, kept for the network)
+ *              "NotFound"   {"Error": text}   (to any; an Error may end a Piece sequence)
+ * As Rust: `Holds(Holding)` with `enum Holding { All, Shards(Vec<u32>) }`.
  * The manifest map is the `StoredManifest` without `storage_key` (a local detail): the Rust
  * `ShardManifest` fields plus `format`, `piece_size`, `piece_hashes` and `name?`.
  */
@@ -83,10 +87,18 @@ export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
 
 export type PieceRequest =
   | { type: 'Manifest'; hash: ContentHash }
-  | { type: 'Pieces'; hash: ContentHash; shard: number; first: number; count: number };
+  | { type: 'Pieces'; hash: ContentHash; shard: number; first: number; count: number }
+  | { type: 'Holds'; hash: ContentHash };
+
+/** What a peer holds of a blob: all of it, or some of its shards (ascending). */
+export type Holding = 'all' | readonly number[];
+
+/** A `Holds` answer lists at most this many shards (rs-4-7 has 7). */
+export const MAX_HELD_SHARDS = 1024;
 
 export type PieceResponse =
   | { type: 'Manifest'; manifest: RemoteManifest }
+  | { type: 'Holds'; holding: Holding }
   | { type: 'Piece'; shard: number; piece: number; data: Uint8Array }
   | { type: 'End' }
   | { type: 'NotFound' }
@@ -346,6 +358,8 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
       return encodeFrame({
         Pieces: [parseContentHash(req.hash), req.shard, req.first, req.count],
       });
+    case 'Holds':
+      return encodeFrame({ Holds: [parseContentHash(req.hash)] });
   }
 }
 
@@ -363,6 +377,10 @@ export function encodePieceResponse(resp: PieceResponse): Uint8Array {
       });
     case 'Piece':
       return encodeFrame({ Piece: [resp.shard, resp.piece, resp.data] });
+    case 'Holds':
+      return encodeFrame({
+        Holds: resp.holding === 'all' ? 'All' : { Shards: [...resp.holding] },
+      });
     case 'End':
       return encodeFrame('End');
     case 'NotFound':
@@ -389,9 +407,11 @@ export function decodePieceRequest(payload: Uint8Array): PieceRequest {
         count,
       };
     }
+    case 'Holds':
+      return { type: 'Holds', hash: hashField(name, fields(name, value, ['hash'])[0]) };
     default:
       throw new UnexpectedMessageError(
-        `Unknown piece request "${name}": expected Manifest or Pieces.`,
+        `Unknown piece request "${name}": expected Manifest, Pieces or Holds.`,
       );
   }
 }
@@ -410,6 +430,8 @@ export function decodePieceResponse(payload: Uint8Array, maxPieceBytes: number):
         data: bytesField(name, d, maxPieceBytes),
       };
     }
+    case 'Holds':
+      return { type: 'Holds', holding: holdingField(newtype(name, value)) };
     case 'End':
       unit(name, value);
       return { type: 'End' };
@@ -420,9 +442,32 @@ export function decodePieceResponse(payload: Uint8Array, maxPieceBytes: number):
       return { type: 'Error', message: stringField(name, newtype(name, value)) };
     default:
       throw new UnexpectedMessageError(
-        `Unknown piece response "${name}": expected Manifest, Piece, End, NotFound or Error.`,
+        `Unknown piece response "${name}": expected Manifest, Piece, Holds, End, NotFound or Error.`,
       );
   }
+}
+
+/** `"All"` or `{"Shards": [index, …]}`: distinct indices, at most {@link MAX_HELD_SHARDS}. */
+function holdingField(v: MsgValue): Holding {
+  const [kind, value] = variant(v, 'Holds answer');
+  if (kind === 'All') {
+    unit('Holds.All', value);
+    return 'all';
+  }
+  if (kind !== 'Shards') {
+    throw new UnexpectedMessageError(`"Holds" takes All or Shards, got ${show(kind)}.`);
+  }
+  const list = value instanceof IntBytes ? value.toNumbers() : value;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_HELD_SHARDS) {
+    throw new UnexpectedMessageError(
+      `"Holds.Shards" takes 1 to ${MAX_HELD_SHARDS} shard indices, got ${show(value ?? null)}.`,
+    );
+  }
+  const shards = list.map((x) => uintField('Holds.Shards', 'a shard index', x));
+  if (new Set(shards).size !== shards.length) {
+    throw new UnexpectedMessageError('"Holds.Shards" lists a shard twice.');
+  }
+  return shards.sort((a, b) => a - b);
 }
 
 function plain(v: MsgValue): unknown {

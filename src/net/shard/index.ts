@@ -5,9 +5,11 @@
  *   const server = await registerShardProtocol(libp2p, store, { allow });
  *   const bytes = await shardGet(libp2p, peerId, hash, { timeoutMs: 10_000 });
  *   const m = await fetchManifest(libp2p, peerId, hash);
+ *   const held = await fetchHolding(libp2p, peerId, hash); // 'all' or [shard, …]
  *   for await (const p of fetchPieces(libp2p, peerId, m, { shard: 0, first: 0, count: 4 })) …
  */
 export {
+  fetchHolding,
   fetchManifest,
   fetchPieces,
   type Libp2pDialLike,
@@ -37,6 +39,8 @@ export {
   encodeShardResponse,
   FRAME_OVERHEAD,
   frameLength,
+  type Holding,
+  MAX_HELD_SHARDS,
   manifestFromWire,
   PIECES_PROTOCOL,
   type PieceRequest,

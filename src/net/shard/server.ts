@@ -7,7 +7,9 @@
  * (that shard's bytes; rs shards are the zero-padded ones the manifest hashes), because the
  * Rust store keys shards by their hash and a Rust peer fetches a sharded blob shard by shard.
  * The shard index is built from the store's manifests on first use and rebuilt after any
- * change event.
+ * change event. Shards this peer keeps without their blob (a holding: rs-4-7 spreads its
+ * shards over peers) answer by their shard hash too, and on the piece protocol the holding
+ * serves its manifest, its `Holds` answer and the pieces of the shards it has; never the blob.
  *
  * Every outgoing byte is read through `store.readPiece` (verified); a piece that fails
  * verification ends the answer with an `Error`. Errors never escape the handler: malformed
@@ -17,6 +19,7 @@ import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/i
 import type { ContentHash } from '../../content/address.ts';
 import type { ContentStore } from '../../content/content-store.ts';
 import { sha256Bytes } from '../../content/hasher.ts';
+import type { RemoteManifest } from '../../content/import.ts';
 import {
   pieceLength,
   piecesInShard,
@@ -99,7 +102,16 @@ interface ShardLocation {
   shard: number;
 }
 
-/** shard hash → (blob, shard index), for sharded blobs. */
+/** What an incoming hash names here: a whole blob, or one shard of a blob stored or held. */
+interface Located {
+  manifest: StoredManifest | RemoteManifest;
+  /** Set when a shard hash was asked for. */
+  shard: number | undefined;
+  /** The shards held when only some are (a holding); undefined for a whole blob. */
+  held: readonly number[] | undefined;
+}
+
+/** shard hash → (blob, shard index), for sharded blobs and held shards. */
 class ShardIndex {
   private map: Promise<Map<string, ShardLocation>> | undefined;
   private readonly onChange = () => {
@@ -126,6 +138,12 @@ class ShardIndex {
         if (!out.has(h)) out.set(h, { blobHash: m.blob_hash, shard });
       });
     }
+    for (const holding of await this.store.holdings()) {
+      for (const { index } of holding.shards) {
+        const h = holding.manifest.shard_hashes[index];
+        if (h && !out.has(h)) out.set(h, { blobHash: holding.blob_hash, shard: index });
+      }
+    }
     return out;
   }
   close(): void {
@@ -141,7 +159,7 @@ function mib(n: number): string {
 /** The verified pieces of one shard, read one at a time. */
 async function* shardPieces(
   store: ContentStore,
-  m: StoredManifest,
+  m: StoredManifest | RemoteManifest,
   shard: number,
 ): AsyncGenerator<Uint8Array> {
   const len = shardLength(m, shard);
@@ -204,17 +222,33 @@ export async function registerShardProtocol(
     }
   };
 
-  /** The manifest and shard an incoming hash names, if we hold it. */
-  const locate = async (
-    hash: ContentHash,
-  ): Promise<{ m: StoredManifest; shard: number | undefined } | undefined> => {
-    const m = await store.manifest(hash);
-    if (m) return { m, shard: undefined };
+  /** What an incoming blob hash names here: the whole blob, or the shards held of it. */
+  const locateBlob = async (hash: ContentHash): Promise<Located | undefined> => {
+    const manifest = await store.manifest(hash);
+    if (manifest) return { manifest, shard: undefined, held: undefined };
+    const holding = await store.holding(hash);
+    if (!holding) return undefined;
+    return {
+      manifest: holding.manifest,
+      shard: undefined,
+      held: holding.shards.map((s) => s.index),
+    };
+  };
+
+  /** The blob an incoming hash names, or the blob of the shard it names, if we have it. */
+  const locate = async (hash: ContentHash): Promise<Located | undefined> => {
+    const whole = await store.manifest(hash);
+    if (whole) return { manifest: whole, shard: undefined, held: undefined };
     const loc = await index.lookup(hash);
     if (!loc) return undefined;
-    const owner = await store.manifest(loc.blobHash);
-    return owner ? { m: owner, shard: loc.shard } : undefined;
+    const owner = await locateBlob(loc.blobHash);
+    if (!owner || (owner.held && !owner.held.includes(loc.shard))) return undefined;
+    return { ...owner, shard: loc.shard };
   };
+
+  /** A blob hash of which only some shards are held names nothing `Get`/`Have` can serve. */
+  const servable = (found: Located | undefined) =>
+    found && (found.held === undefined || found.shard !== undefined) ? found : undefined;
 
   const answerShard = async (
     peer: PeerId,
@@ -224,18 +258,21 @@ export async function registerShardProtocol(
     const req = decodeShardRequest(payload, sizeCheck);
     switch (req.type) {
       case 'Have': {
-        const found = await locate(req.hash);
+        const found = servable(await locate(req.hash));
         if (!found) return { type: 'Have', have: false };
-        const ok = await allowed(peer, req.hash, { op: 'have', blobHash: found.m.blob_hash });
+        const ok = await allowed(peer, req.hash, {
+          op: 'have',
+          blobHash: found.manifest.blob_hash,
+        });
         return { type: 'Have', have: ok };
       }
       case 'Get': {
-        const found = await locate(req.hash);
+        const found = servable(await locate(req.hash));
         if (!found) return { type: 'NotFound' };
-        if (!(await allowed(peer, req.hash, { op: 'get', blobHash: found.m.blob_hash }))) {
+        if (!(await allowed(peer, req.hash, { op: 'get', blobHash: found.manifest.blob_hash }))) {
           return { type: 'NotFound' };
         }
-        const { m, shard } = found;
+        const { manifest: m, shard } = found;
         const size = shard === undefined ? m.total_size : shardLength(m, shard);
         if (size > limits.maxBytes) {
           return {
@@ -363,12 +400,16 @@ export async function registerShardProtocol(
       async (payload, send) => {
         const req = decodePieceRequest(payload);
         const peer = connection.remotePeer;
-        const m = await locate(req.hash);
-        // Pieces address whole blobs only (their manifest); a shard hash is not a manifest.
-        const manifest = m && m.shard === undefined ? m.m : undefined;
-        const op = req.type === 'Manifest' ? 'manifest' : 'pieces';
+        // Pieces address blobs (their manifest); a shard hash is not a manifest.
+        const found = await locateBlob(req.hash);
+        const manifest = found?.manifest;
+        const op = req.type === 'Pieces' ? 'pieces' : 'manifest';
         if (!manifest || !(await allowed(peer, req.hash, { op, blobHash: manifest.blob_hash }))) {
           await send(encodePieceResponse({ type: 'NotFound' }));
+          return;
+        }
+        if (req.type === 'Holds') {
+          await send(encodePieceResponse({ type: 'Holds', holding: found.held ?? 'all' }));
           return;
         }
         if (req.type === 'Manifest') {
@@ -383,6 +424,11 @@ export async function registerShardProtocol(
         if (shard >= manifest.total_shards) {
           throw new ShardError(
             `shard ${shard} is out of range: ${req.hash} has ${manifest.total_shards} shard(s)`,
+          );
+        }
+        if (found.held && !found.held.includes(shard)) {
+          throw new ShardError(
+            `this peer keeps only shard(s) ${found.held.join(', ')} of ${req.hash}, not shard ${shard}; ask it with Holds first`,
           );
         }
         const n = manifest.piece_hashes[shard]?.length ?? 0;

@@ -352,7 +352,7 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
       const req = decodePieceRequest((await reader.read({ maxFrameBytes: 4096 })) as Uint8Array);
       if (req.type === 'Manifest') {
         await writeFrame(stream, encodePieceResponse({ type: 'Manifest', manifest: m }));
-      } else {
+      } else if (req.type === 'Pieces') {
         for (let p = req.first; p < req.first + req.count; p++) {
           const data = await evilStore.readPiece(req.hash, req.shard, p);
           if (p === 1) data[10] = (data[10] ?? 0) ^ 0xff;

@@ -1,0 +1,190 @@
+import 'fake-indexeddb/auto';
+import { createHash } from 'node:crypto';
+import type { Libp2p, PeerId } from '@libp2p/interface';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
+import {
+  AllHoldersFailedError,
+  connectedPeersFinder,
+  fetchContent,
+  type HolderFinder,
+} from './fetch.ts';
+import {
+  fetchHolding,
+  registerShardProtocol,
+  ShardNotFoundError,
+  shardHave,
+} from './shard/index.ts';
+import { loopbackNode, testBytes } from './shard/test-support.ts';
+
+const KiB = 1024;
+const PIECE = 4 * KiB;
+/** rs-4-7 (above 256 KiB), shards of 17 pieces. */
+const SIZE = 4 * 16 * PIECE + 4 * 1000 + 3 + 256 * KiB;
+const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
+
+let dbCounter = 0;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function newStore(): Promise<ContentStore> {
+  const store = await openContentStore({
+    dbName: `fetch-test-${++dbCounter}-${Date.now()}`,
+    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
+    chunkSize: 16 * KiB,
+    pieceSize: PIECE,
+    locks: null,
+    hashing: 'inline',
+    broadcast: false,
+  });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+interface Holder {
+  node: Libp2p;
+  store: ContentStore;
+  shard: number;
+  /** Pieces this holder served. */
+  served: () => number;
+}
+
+/** A node keeping one shard of `m` (copied from `src`), serving the shard protocols. */
+async function holder(
+  src: ContentStore,
+  m: StoredManifest,
+  shard: number,
+  onServe?: (served: number, node: Libp2p) => void,
+): Promise<Holder> {
+  const store = await newStore();
+  const { storage_key: _k, ...manifest } = m;
+  const session = await store.beginShardImport(manifest, [shard]);
+  for (const { piece } of session.needed) {
+    await session.writePiece(shard, piece, await src.readPiece(m.blob_hash, shard, piece));
+  }
+  await session.commit();
+  const node = await loopbackNode();
+  let served = 0;
+  // Count (and maybe interrupt) what it serves, at the store seam the server reads through.
+  const counting = new Proxy(store, {
+    get(target, property) {
+      if (property === 'readPiece') {
+        return async (hash: string, s: number, p: number) => {
+          served++;
+          onServe?.(served, node);
+          return target.readPiece(hash, s, p);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const server = await registerShardProtocol(node, counting, { timeoutMs: 5_000 });
+  cleanups.push(async () => {
+    await server.stop().catch(() => {});
+    await node.stop();
+  });
+  return { node, store, shard, served: () => served };
+}
+
+async function fetcher(peers: Libp2p[]) {
+  const node = await loopbackNode(false);
+  for (const p of peers) await node.peerStore.merge(p.peerId, { multiaddrs: p.getMultiaddrs() });
+  cleanups.push(() => node.stop());
+  return { node, store: await newStore() };
+}
+
+const listed = (peers: Libp2p[]): HolderFinder => ({
+  findHolders: async () => peers.map((p) => p.peerId as PeerId),
+});
+
+async function spread(shards: number[], onServe?: Parameters<typeof holder>[3]) {
+  const src = await newStore();
+  const data = testBytes(SIZE, 9);
+  const m = await src.put(data, { name: 'spread.bin' });
+  expect(m.encoding).toBe('rs-4-7');
+  const holders = await Promise.all(shards.map((s) => holder(src, m, s, onServe)));
+  return { data, m, holders };
+}
+
+describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
+  it('holders answer Holds with their shards, Have/Get for their shard hash only', async () => {
+    const { m, holders } = await spread([2]);
+    const [h] = holders as [Holder];
+    const { node } = await fetcher([h.node]);
+    expect(await fetchHolding(node, h.node.peerId, m.blob_hash)).toEqual([2]);
+    expect(await shardHave(node, h.node.peerId, m.shard_hashes[2] as string)).toBe(true);
+    expect(await shardHave(node, h.node.peerId, m.shard_hashes[3] as string)).toBe(false);
+    // It keeps a shard, not the blob: Rust peers asking for the blob hear no.
+    expect(await shardHave(node, h.node.peerId, m.blob_hash)).toBe(false);
+    const other = sha(new Uint8Array([1]));
+    await expect(fetchHolding(node, h.node.peerId, other)).rejects.toBeInstanceOf(
+      ShardNotFoundError,
+    );
+    // The connected-peers finder sees shard holders too.
+    const found = await connectedPeersFinder(() => [h.node.peerId.toString()], node).findHolders(
+      m.blob_hash,
+      { signal: AbortSignal.timeout(5_000) },
+    );
+    expect(found.map(String)).toEqual([h.node.peerId.toString()]);
+  });
+
+  it('7 holders with 3 of them gone: the other 4 rebuild it, verified', async () => {
+    const { data, m, holders } = await spread([0, 1, 2, 3, 4, 5, 6]);
+    // Data shards 0, 2 and 3 are gone: two of the four must come from parity.
+    for (const h of [holders[0], holders[2], holders[3]] as Holder[]) await h.node.stop();
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const live = [holders[1], holders[4], holders[5], holders[6]] as Holder[];
+    const got = await fetchContent(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      m.blob_hash,
+      { timeoutMs: 3_000 },
+    );
+    expect(got.blob_hash).toBe(m.blob_hash);
+    expect(sha(new Uint8Array(await (await store.getBlob(m.blob_hash)).arrayBuffer()))).toBe(
+      sha(data),
+    );
+    const perShard = (m.piece_hashes[0] as string[]).length;
+    for (const h of live) expect(h.served()).toBe(perShard);
+    expect((await store.repair(m.blob_hash)).repaired).toEqual([]);
+  });
+
+  it('a holder vanishing mid-transfer: its shard is replaced by one a live holder has', async () => {
+    let victim: Libp2p | undefined;
+    const { data, m, holders } = await spread([0, 1, 2, 3, 5], (served, node) => {
+      if (node === victim && served === 3) void node.stop();
+    });
+    victim = (holders[0] as Holder).node;
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const got = await fetchContent(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      m.blob_hash,
+      { timeoutMs: 3_000, piecesPerRequest: 2 },
+    );
+    expect(sha(new Uint8Array(await (await store.getBlob(got.blob_hash)).arrayBuffer()))).toBe(
+      sha(data),
+    );
+    expect((holders[4] as Holder).served()).toBeGreaterThan(0); // shard 5 stood in for shard 0
+  });
+
+  it('only 3 shards online: fails with AllHoldersFailedError, and keeps nothing', async () => {
+    const { m, holders } = await spread([1, 4, 6]);
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const error = await fetchContent(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      m.blob_hash,
+      { timeoutMs: 3_000 },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AllHoldersFailedError);
+    expect(await store.has(m.blob_hash)).toBe(false);
+    expect((await store.stats()).pendingPuts).toBe(0);
+  });
+});
