@@ -29,6 +29,29 @@ describe('replicate codec', () => {
     expect(decodeOffer(body(encodeOffer(owned)))).toEqual(owned);
   });
 
+  it('writes an OfferShard the same way, with the shard index after the hash', () => {
+    const offer: ReplicaOffer = { hash, reach: 'commons', owner, totalSize: 70_000, shard: 6 };
+    const b = body(encodeOffer(offer));
+    expect(hex(b).startsWith(`81aa${str('OfferShard')}95d947${str(hash)}06`)).toBe(true);
+    expect(decodeOffer(b)).toEqual(offer);
+    const named = encodeFrame({
+      OfferShard: { hash, shard: 2, reach: 'commons', owner: null, total_size: 9 },
+    });
+    expect(decodeOffer(body(named))).toEqual({
+      hash,
+      reach: 'commons',
+      owner: null,
+      totalSize: 9,
+      shard: 2,
+    });
+    expect(() =>
+      decodeOffer(body(encodeFrame({ OfferShard: [hash, -1, 'commons', null, 9] }))),
+    ).toThrow(/OfferShard.shard/);
+    expect(() =>
+      decodeOffer(body(encodeFrame({ OfferShard: [hash, 'commons', null, 9] }))),
+    ).toThrow(/takes the fields \[hash, shard, reach, owner, total_size\]/);
+  });
+
   it('accepts the named-field form and bare-hex hashes', () => {
     const named = encodeFrame({
       Offer: { hash: 'ab'.repeat(32), reach: 'commons', owner, total_size: 5 },

@@ -426,3 +426,69 @@ describe('replicate over /elohim/replicate/1.0.0', () => {
     expect(none).toEqual({ hash: m.blob_hash, wanted: 2, stored: [], peers: [] });
   });
 });
+
+describe('offering one shard of an rs-4-7 blob (OfferShard)', () => {
+  const held = async (p: Peer, hash: string) =>
+    (await p.store.holding(hash))?.shards.map((s) => s.index) ?? [];
+
+  it('each receiver keeps the one shard offered; a peer keeping another declines; a holder re-offers its shard', async () => {
+    const [a, b, c, d] = await group([peer(), peer(), peer(), peer()]);
+    const data = testBytes(300 * KiB, 7);
+    const m = await a.store.put(data);
+    expect(m.encoding).toBe('rs-4-7');
+
+    const one = await replicate(a.node, a.store, m.blob_hash, [b.node.peerId], {
+      copies: 1,
+      shard: 5,
+    });
+    expect(one.stored).toEqual([b.node.peerId.toString()]);
+    expect(one.peers[0]?.bytes).toBe(m.shard_size);
+    expect(await held(b, m.blob_hash)).toEqual([5]);
+    // It keeps the shard, not the blob, and announced nothing as a whole copy.
+    expect(await b.store.has(m.blob_hash)).toBe(false);
+    expect(b.stored).toEqual([]);
+    const perShard = (m.piece_hashes[5] as string[]).length;
+    expect((await counts(b.store)).pieces).toBe(perShard);
+
+    // b keeps shard 5 already: shard 2 goes to another peer; shard 5 again is confirmed at once.
+    const two = await replicate(a.node, a.store, m.blob_hash, [b.node.peerId, c.node.peerId], {
+      copies: 1,
+      shard: 2,
+    });
+    expect(ids(two)).toEqual([
+      [b.node.peerId.toString(), 'declined'],
+      [c.node.peerId.toString(), 'stored'],
+    ]);
+    expect(two.peers[0]?.reason).toMatch(/^distinct: /);
+    expect(await held(c, m.blob_hash)).toEqual([2]);
+    expect(
+      (await replicate(a.node, a.store, m.blob_hash, [b.node.peerId], { copies: 1, shard: 5 }))
+        .stored,
+    ).toEqual([b.node.peerId.toString()]);
+
+    // A holder offers the shard it keeps on (the author gone): d pulls it from b.
+    await a.node.stop();
+    const on = await replicate(b.node, b.store, m.blob_hash, [d.node.peerId], {
+      copies: 1,
+      shard: 5,
+    });
+    expect(on.stored).toEqual([d.node.peerId.toString()]);
+    expect(await held(d, m.blob_hash)).toEqual([5]);
+    // It cannot offer a shard it does not keep, nor the whole blob.
+    await expect(
+      replicate(b.node, b.store, m.blob_hash, [d.node.peerId], { copies: 1, shard: 2 }),
+    ).rejects.toBeInstanceOf(NotHeldError);
+    await expect(
+      replicate(b.node, b.store, m.blob_hash, [d.node.peerId], { copies: 1 }),
+    ).rejects.toBeInstanceOf(NotHeldError);
+  });
+
+  it('a shard offer for a blob that is not rs-4-7 is refused before a byte moves', async () => {
+    const [a, b] = await group([peer(), peer()]);
+    const m = await a.store.put(testBytes(100 * KiB, 8));
+    await expect(
+      replicate(a.node, a.store, m.blob_hash, [b.node.peerId], { copies: 1, shard: 0 }),
+    ).rejects.toThrow(/only rs-4-7 blobs are offered by shard/);
+    expect(b.bytesIn()).toBe(0);
+  });
+});

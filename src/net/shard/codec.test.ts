@@ -284,24 +284,41 @@ describe('pieces/1.0.0 codec', () => {
     expect(hex(encodePieceResponse({ type: 'Piece', shard: 0, piece: 1, data: body([9]) }))).toBe(
       hex(frame([0x81, 0xa5, ...ascii('Piece'), 0x93, 0x00, 0x01, 0xc4, 0x01, 0x09])),
     );
+    expect(hex(encodePieceRequest({ type: 'Holds', hash: HASH }))).toBe(
+      hex(frame([0x81, 0xa5, ...ascii('Holds'), 0x91, ...HASH_MP])),
+    );
+    // Holds(Holding::All) and Holds(Holding::Shards(vec![2, 5])), as rmp-serde writes them.
+    expect(hex(encodePieceResponse({ type: 'Holds', holding: 'all' }))).toBe(
+      hex(frame([0x81, 0xa5, ...ascii('Holds'), 0xa3, ...ascii('All')])),
+    );
+    expect(hex(encodePieceResponse({ type: 'Holds', holding: [2, 5] }))).toBe(
+      hex(frame([0x81, 0xa5, ...ascii('Holds'), 0x81, 0xa6, ...ascii('Shards'), 0x92, 2, 5])),
+    );
   });
 
   it('round trips', () => {
     for (const r of [
       { type: 'Manifest', hash: HASH },
       { type: 'Pieces', hash: HASH, shard: 6, first: 70000, count: 1 },
+      { type: 'Holds', hash: HASH },
     ] as const) {
       expect(decodePieceRequest(unframe(encodePieceRequest(r), 1000))).toEqual(r);
     }
     for (const r of [
       { type: 'Manifest', manifest },
       { type: 'Piece', shard: 3, piece: 9, data: body([1, 2, 3, 4]) },
+      { type: 'Holds', holding: 'all' },
+      { type: 'Holds', holding: [0, 3, 6] },
       { type: 'End' },
       { type: 'NotFound' },
       { type: 'Error', message: 'nope' },
     ] as const) {
       expect(decodePieceResponse(unframe(encodePieceResponse(r), 100_000), 4)).toEqual(r);
     }
+    // Shards come back ascending, whatever order they were sent in.
+    expect(
+      decodePieceResponse(unframe(encodeFrame({ Holds: { Shards: [6, 0] } }), 1000), 4),
+    ).toEqual({ type: 'Holds', holding: [0, 6] });
     // storage_key never leaves the peer
     const withKey = { ...manifest, storage_key: 'local' };
     const f = encodePieceResponse({ type: 'Manifest', manifest: withKey });
@@ -330,6 +347,14 @@ describe('pieces/1.0.0 codec', () => {
           4,
         ),
       ).toThrow(m);
+    const holds = (v: unknown) => () =>
+      decodePieceResponse(unframe(encodeFrame({ Holds: v as never }), 100_000), 4);
+    expect(holds('Some')).toThrow(/takes All or Shards/);
+    expect(holds({ Shards: [] })).toThrow(/1 to 1024 shard indices/);
+    expect(holds({ Shards: [1, 1] })).toThrow(/lists a shard twice/);
+    expect(holds({ Shards: [-1] })).toThrow(/non-negative integer/);
+    expect(holds({ Shards: Array.from({ length: 1025 }, (_, i) => i) })).toThrow(/1 to 1024/);
+    expect(holds({ All: [1] })).toThrow(/takes no value/);
     bad({ piece_hashes: [[HASH]] }, /piece_hashes\[0\] should list 2/);
     bad({ shard_hashes: [] }, /shard_hashes/);
     bad({ format: 2 as 1 }, /format/);
