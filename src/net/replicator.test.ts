@@ -35,6 +35,13 @@ class TestNode extends EventTarget implements ReplicatorNode {
     this.#peers.push(...peers.map((p) => p.node.peerId.toString()));
     this.dispatchEvent(new Event('change'));
   }
+  disconnect(...peers: Peer[]): void {
+    for (const p of peers) {
+      const at = this.#peers.indexOf(p.node.peerId.toString());
+      if (at !== -1) this.#peers.splice(at, 1);
+    }
+    this.dispatchEvent(new Event('change'));
+  }
 }
 
 let dbCounter = 0;
@@ -287,5 +294,117 @@ describe('Replicator', () => {
       async () => !(await b.store.has(m.blob_hash)) && (await b.store.stats()).pendingPuts === 0,
       'the receiver has discarded the pull',
     );
+  });
+});
+
+describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => {
+  const SIZE = 300 * KiB; // rs-4-7 above 256 KiB
+  const shardsOf = async (p: Peer, hash: string) =>
+    (await p.store.holding(hash))?.shards.map((s) => s.index) ?? [];
+  const id = (p: Peer) => p.node.peerId.toString();
+
+  it('an authored rs-4-7 item goes one shard per peer; a shard whose peer left goes to another', async () => {
+    const net = await network(8);
+    const peers = net.others as Peer[];
+    const spare = peers[7] as Peer;
+    net.node.connect(...peers.slice(0, 7));
+    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+    const m = await net.a.store.put(testBytes(SIZE, 11), { reach: 'commons', authorId: net.me });
+    expect(m.encoding).toBe('rs-4-7');
+
+    const done = await whenState(replicator, m.blob_hash, 'replicated');
+    expect(done.kind).toBe('shards');
+    expect(done.wanted).toBe(7);
+    expect(new Set(done.shards).size).toBe(7); // 7 distinct peers
+    const kept = await Promise.all(peers.slice(0, 7).map((p) => shardsOf(p, m.blob_hash)));
+    expect(kept.map((k) => k.length)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(kept.flat().sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const p of peers) expect(await p.store.has(m.blob_hash)).toBe(false);
+    done.shards?.forEach((peer, shard) => {
+      const holder = peers.find((p) => id(p) === peer) as Peer;
+      expect(kept[peers.indexOf(holder)]).toEqual([shard]);
+    });
+
+    // The keeper of shard 3 goes away for good; a new peer takes shard 3 in its place.
+    const gone = peers.find((p) => id(p) === done.shards?.[3]) as Peer;
+    await gone.node.stop();
+    net.node.disconnect(gone);
+    net.node.connect(spare);
+    const again = await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.state === 'replicated' && h.shards?.[3] === id(spare) && h;
+    }, 'shard 3 is kept by the new peer');
+    expect(again.shards?.filter((p) => p === id(gone))).toEqual([]);
+    expect(await shardsOf(spare, m.blob_hash)).toEqual([3]);
+  });
+
+  it('its author gone and 3 holders with it, the first holder by PeerId rebuilds the 3 missing shards on 3 new peers', async () => {
+    const net = await network(10);
+    const holders = (net.others as Peer[]).slice(0, 7);
+    const fresh = (net.others as Peer[]).slice(7);
+    net.node.connect(...holders);
+    const author = start(net, { copies: 2 });
+    const data = testBytes(SIZE, 12);
+    const m = await net.a.store.put(data, { reach: 'commons', authorId: net.me });
+    await whenState(author, m.blob_hash, 'replicated');
+    await author.close();
+    await net.a.node.stop();
+
+    // 3 holders leave with the author; the 4 left see each other and 3 newcomers.
+    const leaving = holders.slice(4);
+    const staying = holders.slice(0, 4);
+    for (const p of leaving) await p.node.stop();
+    const everyone = [...staying, ...fresh];
+    const keepers = everyone.map((p) => {
+      const node = new TestNode(p.node);
+      node.connect(...everyone.filter((q) => q !== p));
+      const trust: TrustView = {
+        me: agentKeyOfPeer(p.node.peerId) as AgentKey,
+        myDevices: new Set(),
+        links: new Map(),
+        cluster: new Set(),
+      };
+      const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
+      cleanups.push(() => r.close());
+      return r;
+    });
+    const lost = (await Promise.all(leaving.map((p) => shardsOf(p, m.blob_hash)))).flat();
+
+    // Every newcomer ends up with one of the lost shards; every holder sees 7 of 7 online.
+    await eventually(
+      async () => {
+        const got = await Promise.all(fresh.map((p) => shardsOf(p, m.blob_hash)));
+        return got.every((g) => g.length === 1) && got.flat().sort().join() === lost.sort().join();
+      },
+      'the newcomers keep the 3 lost shards',
+      20_000,
+    );
+    for (const [i, r] of keepers.slice(0, 4).entries()) {
+      const h = await eventually(() => {
+        const x = healthOf(r, m.blob_hash);
+        return x?.state === 'replicated' && x;
+      }, `holder ${i} sees all 7 shards online`);
+      expect(h.kind).toBe('kept');
+      expect(h.shards?.every((p) => p !== null)).toBe(true);
+    }
+    // The repairer fetched and rebuilt shards only to give them away: it keeps its own again.
+    for (const p of staying) expect((await shardsOf(p, m.blob_hash)).length).toBe(1);
+
+    // The 4 that never left can go too: the 3 rebuilt shards and one original still rebuild it.
+    const reader = await peer();
+    for (const p of [...staying.slice(1), ...fresh]) {
+      await reader.node.peerStore.merge(p.node.peerId, { multiaddrs: p.node.getMultiaddrs() });
+    }
+    const { fetchContent } = await import('./fetch.ts');
+    const got = await fetchContent(
+      { libp2p: reader.node, isDirectPeer: () => true },
+      reader.store,
+      { findHolders: async () => [staying[1] as Peer, ...fresh].map((p) => p.node.peerId) },
+      m.blob_hash,
+      { timeoutMs: 5_000 },
+    );
+    expect(got.blob_hash).toBe(m.blob_hash);
+    const blob = new Uint8Array(await (await reader.store.getBlob(m.blob_hash)).arrayBuffer());
+    expect(Buffer.compare(blob, data)).toBe(0);
   });
 });

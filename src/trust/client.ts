@@ -471,7 +471,7 @@ export class HolochainTrustClient extends TypedEmitter<TrustEvents> implements T
       'find_publishers',
       {
         content_hash: parseContentHash(hash),
-        capability: options.capability ?? DEFAULT_CAPABILITY,
+        capability: options.capability === undefined ? DEFAULT_CAPABILITY : options.capability,
         // One more: this device's own record may be among them.
         limit: limit + 1,
         online_only: true,

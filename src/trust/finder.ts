@@ -13,7 +13,7 @@ import type { TrustClient, TrustHolder } from './types.ts';
 export interface TrustFinderOptions {
   /** Per dial attempt. Default 10 s. */
   dialTimeoutMs?: number;
-  /** Holders asked for. Default 10. */
+  /** Holders asked for. Default 20 (an rs-4-7 blob has 7 shard holders besides whole copies). */
   limit?: number;
   /**
    * A holder no dial reached is left alone this long: fetches ask again every few seconds,
@@ -58,7 +58,12 @@ export function trustHolderFinder(
     async findHolders(hash, { signal }) {
       let holders: TrustHolder[];
       try {
-        holders = await trust.findHolders(hash, { signal, limit: options.limit ?? 10 });
+        // Whole copies and shard holders alike: the fetch asks each what it has.
+        holders = await trust.findHolders(hash, {
+          signal,
+          limit: options.limit ?? 20,
+          capability: null,
+        });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         // Trust layer offline: no holders from it now; other finders may still have some.

@@ -1,7 +1,9 @@
 /**
  * Keeps the trust layer told what this browser holds and where it can be dialled: the tab
  * that runs the node calls {@link linkTrust} once. Every item others may receive (everything
- * but `private`) is announced when it is stored and withdrawn when it is removed; the
+ * but `private`) is announced when it is stored and withdrawn when it is removed; shards kept
+ * for others (rs-4-7 spreads them over peers) are announced as `shard_serving` for their
+ * blob's hash, so a fetcher finds them too; the
  * node's dialable addresses follow it; on the first connection the library is reconciled with
  * what the trust layer already lists, so items stored while the doorway was away are announced.
  * When the person works offline, everything is marked offline (nobody should dial a peer that
@@ -9,6 +11,10 @@
  */
 import type { ContentChangeEvent, ContentStore } from '../content/index.ts';
 import type { TrustClient } from './types.ts';
+
+/** Capabilities of a content-location record: the whole blob, or some of its shards. */
+export const BLOB_SERVING = 'blob_serving';
+export const SHARD_SERVING = 'shard_serving';
 
 /** What the link needs of the node: its dialable addresses, and `change` when they move. */
 export interface AddressSource extends EventTarget {
@@ -29,9 +35,12 @@ export function linkTrust(
   store: ContentStore,
   { displayName, onError = () => {} }: TrustLinkOptions,
 ): () => void {
-  const shareable = async (hash: string) => {
+  /** How this browser serves `hash` now: the blob, some shards of it, or nothing. */
+  const serving = async (hash: string): Promise<string | undefined> => {
     const manifest = await store.manifest(hash);
-    return !!manifest && manifest.reach !== 'private';
+    if (manifest) return manifest.reach === 'private' ? undefined : BLOB_SERVING;
+    const holding = await store.holding(hash);
+    return holding && holding.manifest.reach !== 'private' ? SHARD_SERVING : undefined;
   };
   let offline = node.snapshot().workingOffline === true;
   const onNodeChange = () => {
@@ -52,9 +61,16 @@ export function linkTrust(
   const onStoreChange = (event: ContentChangeEvent) => {
     if (event.kind === 'added') {
       if (offline) return; // announced on the way back
-
-      void shareable(event.hash)
-        .then((yes) => (yes ? trust.announce(event.hash) : undefined))
+      void serving(event.hash)
+        .then((capability) => (capability ? trust.announce(event.hash, { capability }) : undefined))
+        .catch(onError);
+    } else if (event.kind === 'held') {
+      // Shards came or went: still serving some (announce, capability and all), or nothing.
+      void serving(event.hash)
+        .then((capability) => {
+          if (capability) return offline ? undefined : trust.announce(event.hash, { capability });
+          return trust.withdraw(event.hash);
+        })
         .catch(onError);
     } else if (event.kind === 'removed') {
       void trust.withdraw(event.hash).catch(onError);
@@ -70,7 +86,12 @@ export function linkTrust(
       );
       for (const manifest of await store.list()) {
         if (manifest.reach !== 'private' && !listed.has(manifest.blob_hash)) {
-          await trust.announce(manifest.blob_hash);
+          await trust.announce(manifest.blob_hash, { capability: BLOB_SERVING });
+        }
+      }
+      for (const holding of await store.holdings()) {
+        if (holding.manifest.reach !== 'private' && !listed.has(holding.blob_hash)) {
+          await trust.announce(holding.blob_hash, { capability: SHARD_SERVING });
         }
       }
     } catch (error) {

@@ -43,8 +43,8 @@ export interface FindHoldersOptions {
   signal?: AbortSignal;
   /** At most this many (before this device's own entry is left out). Default 10. */
   limit?: number;
-  /** Default `blob_serving`. */
-  capability?: string;
+  /** Default `blob_serving`; `null`: any (whole blobs and shards, `shard_serving`). */
+  capability?: string | null;
 }
 
 /** Another agent that says it holds a hash, with where to dial it. */

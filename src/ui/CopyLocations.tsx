@@ -5,6 +5,8 @@ import { formatDateTime } from './format.ts';
 export interface KnownHolder {
   peerId: string;
   direct: boolean;
+  /** The one shard it keeps, when it keeps a shard rather than a copy. */
+  shard?: number;
 }
 
 interface Props {
@@ -28,6 +30,7 @@ export function CopyLocations({ item, holders = [] }: Props) {
         <li key={holder.peerId}>
           Peer <code title={holder.peerId}>{holder.peerId.slice(-8)}</code> (
           {holder.direct ? 'direct' : 'relayed'})
+          {holder.shard !== undefined && ` — shard ${holder.shard}`}
         </li>
       ))}
       {holders.length === 0 && (

@@ -3,18 +3,32 @@ import type { ReplicaHealth } from '../net/index.ts';
 import { CopyLocations } from './CopyLocations.tsx';
 import { useReplicaHealth } from './useReplicaHealth.ts';
 
-/** "2 of 2 copies on peers", "1 of 2 copies on peers — waiting for peers", "private: stays on this device". */
+/**
+ * "2 of 2 copies on peers", "1 of 2 copies on peers — waiting for peers", "7 of 7 shards on
+ * distinct peers", "private: stays on this device"; for shards kept for others, "7 of 7
+ * shards online", "4 of 7 shards online — rebuilding…".
+ */
 export function replicaHealthText(health: ReplicaHealth, reach: Reach): string {
   if (health.state === 'local') return `${reach}: stays on this device`;
-  const copies = `${health.stored.length} of ${health.wanted} ${health.wanted === 1 ? 'copy' : 'copies'} on peers`;
-  if (health.state === 'replicating') return `${copies} — copying…`;
-  if (health.state === 'waiting') return `${copies} — waiting for peers`;
-  return copies;
+  const placed = (health.shards ?? []).filter((p) => p !== null).length;
+  const count =
+    health.kind === 'copies'
+      ? `${health.stored.length} of ${health.wanted} ${health.wanted === 1 ? 'copy' : 'copies'} on peers`
+      : health.kind === 'shards'
+        ? `${placed} of ${health.wanted} shards on distinct peers`
+        : `${placed} of ${health.wanted} shards online`;
+  if (health.state === 'replicating') return `${count} — copying…`;
+  if (health.state === 'repairing') return `${count} — rebuilding the missing shards…`;
+  if (health.state === 'waiting') {
+    return health.kind === 'kept' ? `${count} — short` : `${count} — waiting for peers`;
+  }
+  return count;
 }
 
 const DOT: Record<ReplicaHealth['state'], string> = {
   replicated: 'dot--ok',
   replicating: 'dot--wait',
+  repairing: 'dot--wait',
   waiting: 'dot--wait',
   local: '',
 };
@@ -57,7 +71,13 @@ export function ReplicaLocations({ item }: { item: StoredManifest }) {
       {/* Replicas are only ever pulled over direct connections. */}
       <CopyLocations
         item={item}
-        holders={health?.stored.map((peerId) => ({ peerId, direct: true }))}
+        holders={
+          health?.kind === 'shards'
+            ? health.shards?.flatMap((peerId, shard) =>
+                peerId === null ? [] : [{ peerId, direct: true, shard }],
+              )
+            : health?.stored.map((peerId) => ({ peerId, direct: true }))
+        }
       />
     </>
   );

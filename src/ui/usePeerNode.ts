@@ -74,17 +74,17 @@ function startPeerService(store: ContentStore): void {
         // Copies other peers offer: what this device could receive anyway (commons, for now).
         replicate: { policy: { mayHold: net.holdGate(trust) } },
       });
-      // What this browser authors is offered to `copies` direct peers, as its reach allows.
-      const replicator =
-        copies > 0 ? new net.Replicator({ node, store, trust: () => trust, copies }) : undefined;
       const connected = net.connectedPeersFinder(() => node.directPeers(), node.libp2p);
       const trustClient = await startTrust(trustLayer, deviceKey, node, store, links);
-      const finder = trustClient
-        ? trustLayer.combinedFinder(
-            connected,
-            trustLayer.trustHolderFinder(trustClient, node.libp2p),
-          )
-        : connected;
+      const listed = trustClient && trustLayer.trustHolderFinder(trustClient, node.libp2p);
+      const finder = listed ? trustLayer.combinedFinder(connected, listed) : connected;
+      // What this browser authors is offered to `copies` direct peers (rs-4-7: one shard per
+      // peer), as its reach allows; shards it keeps for others are kept online with their
+      // other holders.
+      const replicator =
+        copies > 0
+          ? new net.Replicator({ node, store, trust: () => trust, copies, finder: listed })
+          : undefined;
       // Shared descriptions sync with peers through this tab's node.
       void syncReady()
         .then((sync) => sync.lead(node.libp2p))

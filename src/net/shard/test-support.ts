@@ -20,6 +20,9 @@ export async function loopbackNode(listen = true, maxStreamWindow?: number): Pro
       yamux(maxStreamWindow ? { streamOptions: { maxStreamWindowSize: maxStreamWindow } } : {}),
     ],
     connectionGater: { denyDialMultiaddr: () => false },
+    // Every test node is on 127.0.0.1: the per-host inbound rate limit would refuse the
+    // connections of a many-peer test (as the doorway allows loopback).
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
   });
 }
 
