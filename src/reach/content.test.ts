@@ -197,6 +197,39 @@ describe('deliveryGate', () => {
   });
 });
 
+describe('deliveryGate for shards kept for the network', () => {
+  it('gates a holding by the reach of its blob', async () => {
+    const small = { thresholds: { chunkedAbove: 1024, rsAbove: 4096 }, pieceSize: 1024 };
+    const src = await openContentStore({ dbName: `reach-content-${++n}`, locks: null, ...small });
+    const dst = await openContentStore({ dbName: `reach-content-${++n}`, locks: null, ...small });
+    stores.push(src, dst);
+    const [me, stranger, friend] = await Promise.all([agent(), agent(), agent()]);
+    const view: TrustView = {
+      me: me.agent,
+      myDevices: new Set(),
+      links: new Map([[friend.agent, 'friend']]),
+      cluster: new Set(),
+    };
+    const allow = deliveryGate(dst, () => view);
+    const keep = async (reach: 'commons' | 'neighborhood', seed: number) => {
+      const m = await src.put(pseudoRandomBytes(10_000, seed), { reach, authorId: me.agent });
+      const { storage_key: _k, ...manifest } = m;
+      const session = await dst.beginShardImport(manifest, [5]);
+      for (const { piece } of session.needed) {
+        await session.writePiece(5, piece, await src.readPiece(m.blob_hash, 5, piece));
+      }
+      await session.commit();
+      return m.blob_hash as never;
+    };
+    const commons = await keep('commons', 1);
+    const near = await keep('neighborhood', 2);
+    const ctx = (blobHash: never) => ({ op: 'pieces' as const, blobHash });
+    expect(await allow(stranger.peer, commons, ctx(commons))).toBe(true);
+    expect(await allow(stranger.peer, near, ctx(near))).toBe(false);
+    expect(await allow(friend.peer, near, ctx(near))).toBe(true);
+  });
+});
+
 describe('deliveryGate for invited items', () => {
   it('serves the named agents and the owner, refuses everyone else, reading the header once', async () => {
     const store = await open();

@@ -169,7 +169,8 @@ export function deliveryGate(
     return found;
   };
   return async (peer, hash, { blobHash }) => {
-    const manifest = await store.manifest(blobHash);
+    // Shards kept for the network are gated by the reach of the blob they belong to.
+    const manifest = (await store.manifest(blobHash)) ?? (await store.holding(blobHash))?.manifest;
     if (!manifest) return false;
     const view = trust();
     const decision = mayDeliver(
