@@ -75,12 +75,13 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   const file = await writeRandomFile(files.dir, 'kept.bin', 6 * MiB);
   const secret = await writeRandomFile(files.dir, 'secret.bin', 300_000);
 
-  // A asks for 2 copies; rs-4-7 from 4 MiB, so the copy is rebuilt and checked with parity.
+  // A asks for 2 copies of what it stores; a chunked file goes whole (rs-4-7 files go one
+  // shard per peer instead: e2e/shards.spec.ts).
   const profileA = await openProfile();
   const a = await openApp(profileA.context, doorway.url, {
     copies: 2,
     chunkedAbove: MiB,
-    rsAbove: 4 * MiB,
+    rsAbove: 8 * MiB,
   });
   await a.getByTestId('ingest-reach').selectOption('private');
   await addFiles(a, [secret.path]);
@@ -88,7 +89,7 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   await a.getByTestId('ingest-reach').selectOption('commons');
   await addFiles(a, [file.path]);
   await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
-  await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7');
+  await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('chunked');
   // Nobody else is online yet.
   await expect(health(a, file.hash)).toHaveText(/0 of 2 copies on peers — waiting for peers/);
   await expect(health(a, secretHash)).toHaveText(/private: stays on this device/);

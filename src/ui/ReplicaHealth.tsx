@@ -49,7 +49,7 @@ export function ReplicaHealthChip({ hash, reach }: { hash: string; reach: Reach 
       data-stored={health.stored.length}
     >
       <span className={`dot ${DOT[health.state]}`} aria-hidden="true" />
-      <span className="visually-hidden">Copies: </span>
+      <span className="visually-hidden">{health.kind === 'copies' ? 'Copies: ' : 'Shards: '}</span>
       {replicaHealthText(health, reach)}
     </span>
   );
