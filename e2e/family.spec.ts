@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import type { Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
 import {
   addFiles,
+  appUrl,
   fetchByLink,
   getContent,
   hashOfItemNamed,
+  item,
   openApp,
+  type StoreSettings,
   shareLinkOf,
   trustConnected,
   waitReachable,
@@ -63,33 +66,27 @@ function refusalsOf(page: Page): string[] {
   return lines;
 }
 
-test('a family item reaches the cluster and no one else; stored ciphertext is not the plaintext', async ({
-  doorway,
-  openProfile,
-}) => {
-  test.setTimeout(300_000);
-  const note = await writeRandomFile(files.dir, 'family.bin', 300_000);
-
-  const a = await openApp((await openProfile()).context, doorway.url);
+/** Three people on one doorway, each connected to the trust layer. */
+async function threePeople(
+  doorway: { url: string },
+  openProfile: () => Promise<{ context: BrowserContext }>,
+  settings?: StoreSettings,
+) {
+  const a = await openApp((await openProfile()).context, doorway.url, settings);
   const b = await openApp((await openProfile()).context, doorway.url);
   const c = await openApp((await openProfile()).context, doorway.url);
   for (const page of [a, b, c]) await trustConnected(page);
-  const refusedByA = refusalsOf(a);
-  const refusedByB = refusalsOf(b);
+  return { a, b, c, home: appUrl(doorway.url, { copies: 0, ...settings }) };
+}
 
-  // "Only my family" with no family yet: a clear error, nothing stored.
-  await familyReady(a);
-  await a.getByTestId('ingest-reach').selectOption('local');
-  await expect(a.getByTestId('family-audience')).toContainText(/No family yet/);
-  await addFiles(a, [note.path]);
-  await expect(a.getByTestId('ingest-error')).toContainText(/at least one family member/);
-  await expect(a.locator('[data-testid="item"]', { hasText: 'family.bin' })).toHaveCount(0);
-  expect(await storedPieceBytes(a)).toBe(0);
-
-  // A adds C as a contact only, and B as family: A's family key is granted to B alone.
+/**
+ * A adds C as a contact only and B as family, so A's family key is granted to B alone.
+ * Returns once B holds A's key and C is in no family.
+ */
+async function familyOfTwoAndAContact({ a, b, c, home }: Awaited<ReturnType<typeof threePeople>>) {
   const aAgent = await agentOf(a);
-  const cAgent = await addContact(a, c, doorway.url, false);
-  const bAgent = await addContact(a, b, doorway.url, true);
+  const cAgent = await addContact(a, c, home, false);
+  const bAgent = await addContact(a, b, home, true);
   await familyReady(a);
   await expect(a.locator(`[data-testid="family-member"][data-agent="${bAgent}"]`)).toHaveAttribute(
     'data-key-status',
@@ -105,6 +102,30 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
   );
   await familyReady(c);
   await expect(c.getByTestId('family-of')).toHaveCount(0);
+}
+
+test('a family item reaches the cluster and no one else; stored ciphertext is not the plaintext', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(300_000);
+  const note = await writeRandomFile(files.dir, 'family.bin', 300_000);
+
+  const people = await threePeople(doorway, openProfile);
+  const { a, b, c } = people;
+  const refusedByA = refusalsOf(a);
+  const refusedByB = refusalsOf(b);
+
+  // "Only my family" with no family yet: a clear error, nothing stored.
+  await familyReady(a);
+  await a.getByTestId('ingest-reach').selectOption('local');
+  await expect(a.getByTestId('family-audience')).toContainText(/No family yet/);
+  await addFiles(a, [note.path]);
+  await expect(a.getByTestId('ingest-error')).toContainText(/at least one family member/);
+  await expect(a.locator('[data-testid="item"]', { hasText: 'family.bin' })).toHaveCount(0);
+  expect(await storedPieceBytes(a)).toBe(0);
+
+  await familyOfTwoAndAContact(people);
 
   // The family choice (remembered) says who receives it; A stores the file.
   await expect(a.getByTestId('ingest-reach')).toHaveValue('local');
@@ -145,4 +166,29 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
     .poll(() => refusedByB.some((line) => line.includes(hash)), { timeout: 30_000 })
     .toBe(true);
   expect(refusedByB.find((line) => line.includes(hash))).toMatch(/not in the owner's family/);
+});
+
+test('a family item is copied to family peers only', async ({ doorway, openProfile }) => {
+  test.setTimeout(240_000);
+  const note = await writeRandomFile(files.dir, 'copied.bin', 200_000);
+  const people = await threePeople(doorway, openProfile, { copies: 2 });
+  const { a, b, c } = people;
+  await familyOfTwoAndAContact(people);
+  await a.getByTestId('ingest-reach').selectOption('local');
+  await expect(a.getByTestId('family-audience')).toContainText(/Sealed for your family/);
+  await addFiles(a, [note.path]);
+  const hash = await hashOfItemNamed(a, 'copied.bin');
+
+  // B, family and a direct peer, is offered the sealed item and keeps a verified copy; C, a
+  // direct peer too but not family, is never offered it.
+  await expect(item(b, hash)).toBeVisible({ timeout: 60_000 });
+  await expect(item(a, hash).getByTestId('replica-health')).toHaveText(
+    /1 of 2 copies on peers — waiting for peers/,
+    { timeout: 60_000 },
+  );
+  const opened = await getContent(b, hash);
+  expect(opened.status, opened.text).toBe(200);
+  expect(opened.sha).toBe(note.hash);
+  await expect(item(c, hash)).toHaveCount(0);
+  expect(await storedPieceBytes(c)).toBe(0);
 });
