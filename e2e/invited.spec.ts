@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
 import {
   addFiles,
@@ -12,7 +11,7 @@ import {
   waitReachable,
 } from './support/app.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
-import { CONTENT_DB, storedPieceBytes } from './support/idb.ts';
+import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
 
 let files: Awaited<ReturnType<typeof tempDir>>;
 test.beforeAll(async () => {
@@ -21,55 +20,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await files.remove();
 });
-
-/** Every stored piece of the page's content store, committed or importing. */
-async function storedPieces(page: Page): Promise<Buffer[]> {
-  const encoded = await page.evaluate(async (dbName) => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(dbName);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    const pieces = await new Promise<ArrayBuffer[]>((resolve, reject) => {
-      const request = db.transaction('pieces').objectStore('pieces').getAll();
-      request.onsuccess = () => resolve(request.result as ArrayBuffer[]);
-      request.onerror = () => reject(request.error);
-    });
-    db.close();
-    return pieces.map((buffer) => {
-      const bytes = new Uint8Array(buffer);
-      let text = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) {
-        text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      }
-      return btoa(text);
-    });
-  }, CONTENT_DB);
-  return encoded.map((b64) => Buffer.from(b64, 'base64'));
-}
-
-/** Whether any 32-byte stretch of `plain` (at any offset) occurs in any of `pieces`. */
-function sharesA32ByteStretch(plain: Buffer, pieces: Buffer[]): boolean {
-  const W = 32;
-  // Index every window of the plaintext by its first 8 bytes, then slide over the pieces.
-  const starts = new Map<bigint, number[]>();
-  for (let i = 0; i + W <= plain.length; i++) {
-    const key = plain.readBigUInt64BE(i);
-    const list = starts.get(key);
-    if (list) list.push(i);
-    else starts.set(key, [i]);
-  }
-  for (const piece of pieces) {
-    for (let j = 0; j + W <= piece.length; j++) {
-      const found = starts.get(piece.readBigUInt64BE(j));
-      if (!found) continue;
-      for (const i of found) {
-        if (plain.compare(piece, j, j + W, i, i + W) === 0) return true;
-      }
-    }
-  }
-  return false;
-}
 
 test('an invited item reaches the named agent and no one else; stored ciphertext is not the plaintext', async ({
   doorway,

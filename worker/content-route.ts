@@ -9,6 +9,7 @@ import {
   deviceKeyring,
   isSealed,
   type Keyring,
+  loadClusterKey,
   loadOrCreateSealingKey,
   openedMime,
   unseal,
@@ -135,9 +136,11 @@ export async function contentResponse(
 }
 
 /**
- * This browser's keyring: the sealing key (private items, and our own invited items) and the
- * identity key, from which the relationship key of an invited item naming this agent is
- * derived. Loaded on first use; a failure is retried on the next read.
+ * This browser's keyring: the sealing key (private items, and our own invited and family
+ * items), the identity key, from which the relationship key of an invited item naming this
+ * agent is derived, and the family cluster keys the app accepted (looked up in IndexedDB on
+ * every open, so a key granted after this worker started is found). Loaded on first use; a
+ * failure is retried on the next read.
  */
 let keyring: Promise<Keyring> | undefined;
 function myKeyring(): Promise<Keyring> {
@@ -148,7 +151,12 @@ function myKeyring(): Promise<Keyring> {
       keyring = undefined;
       return { device };
     }
-    return deviceKeyring({ me: identity.me, device, mySecret: identity.secret });
+    return deviceKeyring({
+      me: identity.me,
+      device,
+      mySecret: identity.secret,
+      cluster: (id) => loadClusterKey(id),
+    });
   })();
   keyring.catch(() => {
     keyring = undefined;
@@ -157,7 +165,7 @@ function myKeyring(): Promise<Keyring> {
 }
 
 /**
- * A sealed (private or invited) item opened with this browser's keys. Its plaintext length is not
+ * A sealed (private, invited or local) item opened with this browser's keys. Its plaintext length is not
  * in the manifest and segments are opened in order, so it is served whole (no ranges).
  */
 async function sealedResponse(

@@ -232,11 +232,13 @@ export class ConductorEmulator {
     }
 
     const signals: unknown[] = [];
+    const remote: { agent: Uint8Array; signal: unknown }[] = [];
     const ctx: ZomeContext = {
       store: this.store,
       cell,
       evidence: { provenance: params.provenance, digest, signature },
       emitSignal: (signal) => signals.push(signal),
+      sendRemoteSignal: (agent, signal) => remote.push({ agent, signal }),
     };
     const result = this.store.db.transaction(() => fn(ctx, payload))();
     this.log.debug(
@@ -244,6 +246,10 @@ export class ConductorEmulator {
     );
     // Only after the commit: a refused call emits nothing.
     for (const signal of signals) this.emitAppSignal(cell, params.zome_name, signal);
+    // The recipient's recv_remote_signal emits it to its own app, from its own cell.
+    for (const { agent, signal } of remote) {
+      this.emitAppSignal([cell[0], agent], params.zome_name, signal);
+    }
     return encode(result);
   }
 

@@ -35,6 +35,15 @@ const external = process.env.ELOHIM_HC_APP_URL;
 const emulatorOnly = external ? it.skip : it;
 
 const randomHash = () => `sha256-${randomBytes(32).toString('hex')}`;
+/** A grant's payload as src/reach makes it: random id, a 12-byte IV, a wrapped 32-byte key. */
+const grantPayload = (grantee: Uint8Array, cluster = randomBytes(16).toString('base64url')) => ({
+  cluster,
+  grantee,
+  context: 'elohim-cluster-grant-v1',
+  version: 1,
+  iv: randomBytes(12).toString('base64url'),
+  wrapped_key: randomBytes(48).toString('base64url'),
+});
 const b64 = (name: string) => new Uint8Array(Buffer.from(process.env[name] ?? '', 'base64'));
 
 interface Target {
@@ -304,6 +313,187 @@ describe('Holochain app interface contract', () => {
       );
       expect(mine.some((r) => Buffer.from(r.other_agent).equals(Buffer.from(other)))).toBe(true);
     });
+  });
+
+  describe('imagodei family clusters', () => {
+    it('grants a cluster key to a family member, lists it, replaces it, and shows the family', async () => {
+      const me = cells.imagodei[1];
+      const member = newKey().agent;
+      await call('imagodei', 'create_relationship', {
+        other_agent: member,
+        relationship_type: 'family',
+      });
+      const payload = grantPayload(member);
+      const out = await call<{ action_hash: Uint8Array; grant: Record<string, unknown> }>(
+        'imagodei',
+        'grant_cluster_key',
+        payload,
+      );
+      expect(out.action_hash).toHaveLength(39);
+      const { grantee, ...labels } = payload;
+      expect(out.grant).toMatchObject(labels);
+      expect(Buffer.from(out.grant.granter as Uint8Array).equals(Buffer.from(me))).toBe(true);
+      expect(Buffer.from(out.grant.grantee as Uint8Array).equals(Buffer.from(grantee))).toBe(true);
+      const again = await call<{ grant: Record<string, unknown> }>(
+        'imagodei',
+        'grant_cluster_key',
+        { ...payload, iv: randomBytes(12).toString('base64url') },
+      );
+      expect(again.grant.created_at).toBe(out.grant.created_at);
+      const mine = await call<{ cluster: string; grantee: Uint8Array; iv: string }[]>(
+        'imagodei',
+        'get_my_cluster_key_grants',
+        null,
+      );
+      const listed = mine.filter((g) => g.cluster === payload.cluster);
+      expect(listed).toHaveLength(1);
+      expect(listed[0]?.iv).toBe(again.grant.iv);
+      const family = await call<{ owner: Uint8Array; members: Uint8Array[]; clusters: string[] }>(
+        'imagodei',
+        'get_family_cluster',
+        me,
+      );
+      expect(Buffer.from(family.owner).equals(Buffer.from(me))).toBe(true);
+      expect(family.members.some((m) => Buffer.from(m).equals(Buffer.from(member)))).toBe(true);
+      expect(family.clusters).toContain(payload.cluster);
+      // Someone else's family is not shown to an agent outside it.
+      expect(await call('imagodei', 'get_family_cluster', newKey().agent)).toBeNull();
+    });
+
+    it('refuses grants to non-family, to yourself, and malformed ones', async () => {
+      const me = cells.imagodei[1];
+      const friend = newKey().agent;
+      await call('imagodei', 'create_relationship', {
+        other_agent: friend,
+        relationship_type: 'friend',
+      });
+      await expectError(
+        call('imagodei', 'grant_cluster_key', grantPayload(friend)),
+        'ribosome_error',
+        /Validation failed: grantee must be in your family/,
+      );
+      await expectError(
+        call('imagodei', 'grant_cluster_key', grantPayload(me)),
+        'ribosome_error',
+        /Validation failed: grantee must be another agent/,
+      );
+      const kin = newKey().agent;
+      await call('imagodei', 'create_relationship', {
+        other_agent: kin,
+        relationship_type: 'family',
+      });
+      const good = grantPayload(kin);
+      const invalid: [Record<string, unknown>, RegExp][] = [
+        [{ ...good, cluster: 'short' }, /cluster must be 16 to 64 base64url/],
+        [{ ...good, cluster: `${'a'.repeat(20)}/x` }, /cluster must be/],
+        [{ ...good, context: '' }, /context must be 1 to 128 printable/],
+        [{ ...good, context: 'a\u0000b' }, /context must be/],
+        [{ ...good, version: 2 }, /version must be 1/],
+        [{ ...good, iv: randomBytes(16).toString('base64url') }, /iv must be 16 base64url/],
+        [{ ...good, wrapped_key: randomBytes(32).toString('base64url') }, /wrapped_key must be 64/],
+      ];
+      for (const [payload, message] of invalid) {
+        await expectError(
+          call('imagodei', 'grant_cluster_key', payload),
+          'ribosome_error',
+          new RegExp(`Validation failed: ${message.source}`),
+        );
+      }
+      await expectError(
+        call('imagodei', 'grant_cluster_key', { ...good, grantee: 'uhCAk…' }),
+        'ribosome_error',
+        /Deserialize\("grant_cluster_key input: grantee must be a 39-byte AgentPubKey/,
+      );
+      await expectError(
+        call('imagodei', 'get_family_cluster', 'uhCAk…'),
+        'ribosome_error',
+        /Deserialize/,
+      );
+    });
+
+    emulatorOnly(
+      "the grantee is signalled and sees the grant and the family; a cluster id stays its first granter's",
+      async () => {
+        const baseUrl = target.baseUrl as string;
+        const me = cells.imagodei[1];
+        const connectAgent = async () => {
+          const key = newKey();
+          const secret = new Uint8Array(randomBytes(64));
+          const conn = await hcConnect(baseUrl, await devToken(baseUrl, key), key.agent, secret);
+          authorizeCells(Object.values(conn.cellIds), key, secret);
+          const agentWs = await AppWebsocket.connect({
+            url: new URL(
+              `ws://127.0.0.1:${conn.appPort}/hc/app/${conn.appPort}?token=${conn.token}`,
+            ),
+            token: conn.appToken,
+          });
+          const received: AppSignal[] = [];
+          agentWs.on('signal', (signal: Signal) => {
+            if (signal.type === 'app') received.push(signal.value);
+          });
+          return {
+            agent: key.agent,
+            received,
+            call: <T>(fn: string, payload?: unknown) =>
+              agentWs.callZome<T>({
+                role_name: 'imagodei',
+                zome_name: 'imagodei',
+                fn_name: fn,
+                payload,
+              }),
+            close: () => (agentWs.client as unknown as { close(): Promise<unknown> }).close(),
+          };
+        };
+        const member = await connectAgent();
+        const outsider = await connectAgent();
+        try {
+          await call('imagodei', 'create_relationship', {
+            other_agent: member.agent,
+            relationship_type: 'family',
+          });
+          const payload = grantPayload(member.agent);
+          await call('imagodei', 'grant_cluster_key', payload);
+
+          const typeOf = (s: AppSignal) => (s.payload as { type?: string }).type;
+          await expect.poll(() => member.received.map(typeOf)).toContain('ClusterKeyGranted');
+          const granted = member.received.find(
+            (s) => typeOf(s) === 'ClusterKeyGranted',
+          ) as AppSignal;
+          expect(granted.payload).toMatchObject({
+            payload: { grant: { cluster: payload.cluster } },
+          });
+          // From the grantee's own cell, as its recv_remote_signal would emit it.
+          expect(Buffer.from(granted.cell_id[1]).equals(Buffer.from(member.agent))).toBe(true);
+          expect(outsider.received).toEqual([]);
+
+          const theirs = await member.call<{ cluster: string; granter: Uint8Array }[]>(
+            'get_my_cluster_key_grants',
+          );
+          expect(theirs.map((g) => g.cluster)).toEqual([payload.cluster]);
+          expect(Buffer.from(theirs[0]?.granter ?? []).equals(Buffer.from(me))).toBe(true);
+          const family = await member.call<{ members: Uint8Array[] }>('get_family_cluster', me);
+          expect(family.members.map((m) => Buffer.from(m).toString('hex'))).toContain(
+            Buffer.from(member.agent).toString('hex'),
+          );
+          expect(await outsider.call('get_my_cluster_key_grants')).toEqual([]);
+          expect(await outsider.call('get_family_cluster', me)).toBeNull();
+
+          // A member naming its own family cannot take over the granter's cluster id.
+          await member.call('create_relationship', {
+            other_agent: outsider.agent,
+            relationship_type: 'family',
+          });
+          await expectError(
+            member.call('grant_cluster_key', grantPayload(outsider.agent, payload.cluster)),
+            'ribosome_error',
+            /Validation failed: cluster .* belongs to another agent/,
+          );
+        } finally {
+          await member.close();
+          await outsider.close();
+        }
+      },
+    );
   });
 
   describe('refusals', () => {

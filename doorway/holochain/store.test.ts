@@ -28,6 +28,7 @@ function context(store: EmulatorStore, cell: CellId): ZomeContext {
     cell,
     evidence: { provenance: cell[1], digest: new Uint8Array(64), signature: new Uint8Array(64) },
     emitSignal: () => {},
+    sendRemoteSignal: () => {},
   };
 }
 
@@ -119,6 +120,28 @@ describe('emulator persistence', () => {
       for (let i = 1; i < chain.length; i++) {
         expect(chain[i]?.prev_hash?.equals(chain[i - 1]?.hash as Buffer)).toBe(true);
       }
+    } finally {
+      store.close();
+    }
+  });
+
+  it('brings a version 1 database (before cluster key grants) up to date, keeping its data', () => {
+    const file = join(dir, 'v1');
+    let store = EmulatorStore.open(file);
+    const agent = newKey().agent;
+    store.installApp(agent);
+    // What a doorway of the previous version left: no grants table, user_version 1.
+    store.db.exec('DROP TABLE cluster_key_grants');
+    store.db.pragma('user_version = 1');
+    store.close();
+    store = EmulatorStore.open(file);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+      expect(store.appOfAgent(agent)).toBeDefined();
+      const tables = store.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all() as { name: string }[];
+      expect(tables.map((t) => t.name)).toContain('cluster_key_grants');
     } finally {
       store.close();
     }

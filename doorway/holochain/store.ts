@@ -59,9 +59,10 @@ export type NonceVerdict = 'Fresh' | 'Duplicate' | 'Expired' | 'Future';
 /** Holochain refuses zome calls whose `expires_at` lies further ahead than this (50 minutes). */
 export const WITNESSABLE_EXPIRY_MICROS = 50 * 60 * 1_000_000;
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
+/** Version 1: everything up to cluster key grants. */
+const SCHEMA_V1 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE apps (
   installed_app_id TEXT PRIMARY KEY,
@@ -158,6 +159,31 @@ CREATE TABLE doorways (
 );
 `;
 
+/**
+ * Version 2: family cluster key grants (imagodei `grant_cluster_key`). One row per (cluster,
+ * grantee); a cluster belongs to the agent that granted it first.
+ */
+const SCHEMA_V2 = `
+CREATE TABLE cluster_key_grants (
+  cluster TEXT NOT NULL,
+  granter BLOB NOT NULL,
+  grantee BLOB NOT NULL,
+  context TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  iv TEXT NOT NULL,
+  wrapped_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  action_hash BLOB NOT NULL,
+  PRIMARY KEY (cluster, grantee)
+);
+CREATE INDEX cluster_key_grants_by_grantee ON cluster_key_grants (grantee);
+CREATE INDEX cluster_key_grants_by_granter ON cluster_key_grants (granter);
+`;
+
+/** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2];
+
 export class StoreError extends Error {
   override name = 'StoreError';
 }
@@ -183,9 +209,10 @@ export class EmulatorStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version === 0) {
+    if (version < SCHEMA_VERSION) {
+      // Older files are brought up to date in place: every migration only adds tables.
       this.db.transaction(() => {
-        this.db.exec(SCHEMA);
+        for (const ddl of MIGRATIONS.slice(version)) this.db.exec(ddl);
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })();
     } else if (version !== SCHEMA_VERSION) {

@@ -6,6 +6,11 @@ import { type ContentStore, openContentStore } from '../content/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { agentKeyFromEd25519 } from './agent.ts';
 import {
+  loadClusterKey,
+  loadOrCreateOwnClusterKey,
+  saveAcceptedClusterKey,
+} from './cluster-keys.ts';
+import {
   deliveryGate,
   deviceKeyring,
   INVITED_CONTEXT,
@@ -13,8 +18,13 @@ import {
   openStored,
   putAtReach,
 } from './content.ts';
-import { NoKeyError } from './errors.ts';
-import { loadOrCreateSealingKey } from './keys.ts';
+import { NoFamilyClusterError, NoKeyError } from './errors.ts';
+import {
+  acceptClusterKey,
+  deriveRelationshipKey,
+  grantClusterKey,
+  loadOrCreateSealingKey,
+} from './keys.ts';
 import { isSealed, openedMime, sealedMime } from './mime.ts';
 import type { TrustView } from './policy.ts';
 
@@ -140,17 +150,76 @@ describe('putAtReach', () => {
     expect(await store.list()).toEqual([]);
   });
 
-  it('local (a cluster key) is refused with a next step, nothing stored', async () => {
+  it('local: ciphertext that the owner and holders of the cluster key open, and nobody else', async () => {
+    const store = await open();
+    const [me, kin, eve] = await Promise.all([agent(), agent(), agent()]);
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const cluster = await loadOrCreateOwnClusterKey({ dbName: `reach-device-${n}` });
+    const plain = pseudoRandomBytes(150_000);
+    const m = await putAtReach(store, new Blob([plain], { type: 'text/plain' }), {
+      reach: 'local',
+      owner: me.agent,
+      device,
+      cluster,
+      name: 'family.txt',
+    });
+    expect(m.reach).toBe('local');
+    expect(m.author_id).toBe(me.agent);
+    const stored = await bytesOf(store.get(m.blob_hash));
+    for (const at of [0, 70_000, 149_000]) {
+      expect(contains(stored, plain.subarray(at, at + 32))).toBe(false);
+    }
+    const read = (keyring: Parameters<typeof openStored>[2]) =>
+      bytesOf(openStored(m, store.get(m.blob_hash), keyring));
+    expect(Buffer.compare(await read({ me: me.agent, device }), plain)).toBe(0);
+
+    // The member takes the key from a grant, keeps it non-extractable, and opens the item
+    // with a keyring that looks cluster keys up in its own key store.
+    const context = 'elohim-cluster-grant-v1';
+    const grant = await grantClusterKey(
+      cluster.key,
+      { cluster: cluster.id, from: me.agent, to: kin.agent, context },
+      await deriveRelationshipKey(me.secret, me.agent, kin.agent, context),
+    );
+    const kinDb = `reach-kin-${++n}`;
+    await saveAcceptedClusterKey(
+      {
+        id: grant.cluster,
+        key: await acceptClusterKey(
+          grant,
+          await deriveRelationshipKey(kin.secret, kin.agent, me.agent, context),
+        ),
+        from: me.agent,
+        acceptedAt: Date.now(),
+      },
+      { dbName: kinDb },
+    );
+    const kinKeyring = deviceKeyring({
+      me: kin.agent,
+      mySecret: kin.secret,
+      cluster: (id) => loadClusterKey(id, { dbName: kinDb }),
+    });
+    expect(Buffer.compare(await read(kinKeyring), plain)).toBe(0);
+    // Someone with no cluster key finds no slot for them.
+    const eveKeyring = deviceKeyring({
+      me: eve.agent,
+      mySecret: eve.secret,
+      cluster: (id) => loadClusterKey(id, { dbName: `reach-eve-${++n}` }),
+    });
+    await expect(read(eveKeyring)).rejects.toThrow(NoKeyError);
+  });
+
+  it('local without a cluster key: NoFamilyClusterError, nothing stored', async () => {
     const store = await open();
     const me = await agent();
     const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
-    await expect(
-      putAtReach(store, new Blob([new Uint8Array(10)]), {
-        reach: 'local',
-        owner: me.agent,
-        device,
-      }),
-    ).rejects.toThrow(/choose private, invited or commons/);
+    const put = putAtReach(store, new Blob([new Uint8Array(10)]), {
+      reach: 'local',
+      owner: me.agent,
+      device,
+    });
+    await expect(put).rejects.toBeInstanceOf(NoFamilyClusterError);
+    await expect(put).rejects.toThrow(/mark at least one contact as family/);
     expect(await store.list()).toEqual([]);
   });
 
@@ -330,5 +399,64 @@ describe('deliveryGate for invited items', () => {
     const allow = deliveryGate(store, () => view);
     const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
     expect(await allow(bob.peer, m.blob_hash as never, ctx)).toBe(false);
+  });
+});
+
+describe('deliveryGate for local items', () => {
+  it("serves the owner's family cluster and nobody else, on the owner's device and on a member's", async () => {
+    const [owner, kin, kin2, contact] = await Promise.all([agent(), agent(), agent(), agent()]);
+    const ownerStore = await open();
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const cluster = await loadOrCreateOwnClusterKey({ dbName: `reach-device-${n}` });
+    const m = await putAtReach(ownerStore, new Blob([pseudoRandomBytes(1_000)]), {
+      reach: 'local',
+      owner: owner.agent,
+      device,
+      cluster,
+    });
+    const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
+    const ownerView: TrustView = {
+      me: owner.agent,
+      myDevices: new Set(),
+      links: new Map([
+        [kin.agent, 'family'],
+        [contact.agent, 'contact'],
+      ]),
+      cluster: new Set([kin.agent, kin2.agent]),
+    };
+    const atOwner = deliveryGate(ownerStore, () => ownerView);
+    expect(await atOwner(kin.peer, m.blob_hash as never, ctx)).toBe(true);
+    expect(await atOwner(kin2.peer, m.blob_hash as never, ctx)).toBe(true);
+    expect(await atOwner(contact.peer, m.blob_hash as never, ctx)).toBe(false);
+
+    // kin holds a copy (as a fetch stores it). Its own family (contact) does not count: it
+    // serves the owner's family as the trust layer told it, and nothing before it knows that.
+    const kinStore = await open();
+    await kinStore.put(ownerStore.get(m.blob_hash), {
+      reach: 'local',
+      authorId: owner.agent,
+      mime: m.mime_type,
+    });
+    const families = new Map<string, Set<string>>();
+    const kinView: TrustView = {
+      me: kin.agent,
+      myDevices: new Set(),
+      links: new Map([[owner.agent, 'family']]),
+      cluster: new Set([contact.agent]),
+      clusterOf: (who) => families.get(who),
+    };
+    const refused: string[] = [];
+    const atKin = deliveryGate(
+      kinStore,
+      () => kinView,
+      (_p, _h, reason) => refused.push(reason),
+    );
+    expect(await atKin(kin2.peer, m.blob_hash as never, ctx)).toBe(false);
+    expect(refused.at(-1)).toMatch(/does not know the family cluster/);
+    expect(await atKin(owner.peer, m.blob_hash as never, ctx)).toBe(true);
+    families.set(owner.agent, new Set([kin.agent, kin2.agent]));
+    expect(await atKin(kin2.peer, m.blob_hash as never, ctx)).toBe(true);
+    expect(await atKin(contact.peer, m.blob_hash as never, ctx)).toBe(false);
+    expect(refused.at(-1)).toMatch(/not in the owner's family cluster/);
   });
 });

@@ -8,6 +8,8 @@ import type { ContentStore, PutOptions, StoredManifest } from '../content/index.
 import type { AllowHook } from '../net/shard/index.ts';
 import { type AgentKey, agentKeyOfPeer } from './agent.ts';
 import { concat } from './bytes.ts';
+import type { ClusterKey } from './cluster-keys.ts';
+import { NoFamilyClusterError } from './errors.ts';
 import { type DeviceKey, deriveRelationshipKey } from './keys.ts';
 import { isSealed, sealedMime } from './mime.ts';
 import { isEncryptedAtRest, mayDeliver, type Reach, type TrustView } from './policy.ts';
@@ -36,28 +38,29 @@ export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> 
    * 32-byte seed) — the relationship keys are derived from it.
    */
   mySecret?: Uint8Array;
+  /** local: this person's own family cluster key (`loadOwnClusterKey`). */
+  cluster?: ClusterKey;
 }
 
 /**
  * Stores `file` at its reach. `private` is sealed for this device's key, `invited` for this
- * device's key and one relationship key per named agent (so the stored bytes, and whatever a
- * peer could ever get, are ciphertext); the widest reaches are stored in clear.
+ * device's key and one relationship key per named agent, `local` for this device's key and the
+ * family cluster key (so the stored bytes, and whatever a peer could ever get, are
+ * ciphertext); the widest reaches are stored in clear.
  */
 export async function putAtReach(
   store: ContentStore,
   file: Blob,
   options: ReachPutOptions,
 ): Promise<StoredManifest> {
-  const { reach, owner, device, invited, mySecret, ...put } = options;
+  const { reach, owner, device, invited, mySecret, cluster, ...put } = options;
   if (!isEncryptedAtRest(reach)) return store.put(file, { ...put, reach, authorId: owner });
-  if (reach === 'local') {
-    throw new Error(
-      'Storing "local" items needs a family cluster key agreed through the trust layer, which ' +
-        'this version does not do yet: choose private, invited or commons.',
-    );
-  }
   if (!device) throw new Error(`Sealing a ${reach} item needs this device key.`);
   const recipients: Recipient[] = [{ kind: 'device', device }];
+  if (reach === 'local') {
+    if (!cluster) throw new NoFamilyClusterError();
+    recipients.push({ kind: 'cluster', cluster: cluster.id, key: cluster.key });
+  }
   if (reach === 'invited') {
     const named = [...new Set(invited ?? [])].filter((a) => a !== owner);
     if (named.length === 0) {
@@ -79,20 +82,24 @@ export async function putAtReach(
 }
 
 /**
- * The keyring of this device: its sealing key (private items, and its own copy of invited
- * ones) and, given its identity secret, the relationship keys that open invited items naming
- * it. Keys are derived when a slot names `me`, once per (owner, context).
+ * The keyring of this device: its sealing key (private items, and its own copy of invited and
+ * local ones); given its identity secret, the relationship keys that open invited items naming
+ * it (derived when a slot names `me`, once per (owner, context)); given `cluster`, the family
+ * cluster keys it holds (`loadClusterKey`: asked on every open, so a key accepted after the
+ * keyring was made is found).
  */
 export function deviceKeyring(options: {
   me: AgentKey;
   device?: DeviceKey;
   mySecret?: Uint8Array;
+  cluster?: (id: string) => Promise<CryptoKey | undefined>;
 }): Keyring {
-  const { me, device, mySecret } = options;
+  const { me, device, mySecret, cluster } = options;
   const derived = new Map<string, Promise<CryptoKey>>();
   return {
     me,
     ...(device ? { device } : {}),
+    ...(cluster ? { cluster } : {}),
     ...(mySecret
       ? {
           relationship: (owner: AgentKey, context: string) => {

@@ -78,3 +78,14 @@ export class SealedFormatError extends ReachError {
     );
   }
 }
+
+/** A family (`local`) item was to be stored, but this person has no family cluster key yet. */
+export class NoFamilyClusterError extends ReachError {
+  override name = 'NoFamilyClusterError';
+  constructor() {
+    super(
+      'An item for your family is sealed with your family cluster key, and there is none yet: ' +
+        'mark at least one contact as family under People (in the tab that runs the network), then add the file again.',
+    );
+  }
+}

@@ -16,6 +16,10 @@
  *   const k = await deriveRelationshipKey(mySecret, me, friend, relationshipId);
  *   seal(file, { reach: 'invited', owner: me, recipients: [{ kind: 'device', device },
  *                { kind: 'agent', agent: friend, context: relationshipId, key: k }] });
+ *
+ *   // local: this person's family cluster key (granted to each member through src/family)
+ *   await putAtReach(store, file, { reach: 'local', owner: me, device, cluster: await loadOwnClusterKey() });
+ *   const keyring = deviceKeyring({ me, device, mySecret, cluster: (id) => loadClusterKey(id) });
  */
 export {
   type AgentKey,
@@ -33,6 +37,16 @@ export {
   TAG_BYTES,
 } from './cipher.ts';
 export {
+  type AcceptedClusterKey,
+  acceptedClusterKeys,
+  type ClusterKey,
+  loadClusterKey,
+  loadOrCreateOwnClusterKey,
+  loadOwnClusterKey,
+  newClusterId,
+  saveAcceptedClusterKey,
+} from './cluster-keys.ts';
+export {
   deliveryGate,
   deviceKeyring,
   INVITED_CONTEXT,
@@ -46,6 +60,7 @@ export {
   InvalidAgentKeyError,
   KeyAgreementError,
   KeyUnwrapError,
+  NoFamilyClusterError,
   NoKeyError,
   ReachError,
   SealedFormatError,

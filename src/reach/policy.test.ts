@@ -109,14 +109,26 @@ describe('mayDeliver, items I hold for someone else', () => {
     expect(mayDeliver(item, neighbor, trust).allow).toBe(false);
   });
 
-  it('local: cluster members when the owner is in my cluster', () => {
+  it("local: the owner's family cluster as the trust layer told us, not mine", () => {
+    // `other` named me and `invitee` family; my own family (`cousin`, `other`) does not count.
+    const families: TrustView = {
+      ...trust,
+      clusterOf: (owner) => (owner === other ? new Set([me, invitee]) : undefined),
+    };
     const item: ReachItem = { reach: 'local', owner: other };
-    expect(mayDeliver(item, cousin, trust).allow).toBe(true);
-    expect(mayDeliver(item, myLaptop, trust).allow).toBe(true);
-    expect(mayDeliver(item, neighbor, trust).allow).toBe(false);
+    expect(mayDeliver(item, invitee, families)).toMatchObject({ allow: true });
+    expect(mayDeliver(item, other, families).allow).toBe(true);
+    expect(mayDeliver(item, myLaptop, families).reason).toContain('a device of a family');
+    expect(mayDeliver(item, cousin, families).reason).toContain("not in the owner's family");
+    expect(mayDeliver(item, neighbor, families).allow).toBe(false);
+    // Without the owner's family, only the owner itself gets it back.
+    expect(mayDeliver(item, cousin, trust).reason).toContain('does not know the family cluster');
     const outsider: ReachItem = { reach: 'local', owner: stranger };
-    expect(mayDeliver(outsider, cousin, trust).reason).toContain('not in this device');
-    expect(mayDeliver(outsider, stranger, trust).allow).toBe(true);
+    expect(mayDeliver(outsider, cousin, families).allow).toBe(false);
+    expect(mayDeliver(outsider, stranger, families).allow).toBe(true);
+    // An owner's family that does not hold me: my devices do not ride along.
+    const notMine: TrustView = { ...trust, clusterOf: () => new Set([invitee]) };
+    expect(mayDeliver(item, myLaptop, notMine).allow).toBe(false);
   });
 
   for (const reach of TRUST_SCOPED) {
@@ -154,7 +166,10 @@ describe('mayReplicateTo', () => {
     expect(mayReplicateTo(item, other, withLinks).allow).toBe(true);
     expect(mayReplicateTo(item, myLaptop, withLinks).allow).toBe(true);
     const local: ReachItem = { reach: 'local', owner: other };
-    expect(mayReplicateTo(local, cousin, trust).allow).toBe(false);
+    const families: TrustView = { ...trust, clusterOf: () => new Set([me, cousin]) };
+    expect(mayDeliver(local, cousin, families).allow).toBe(true);
+    expect(mayReplicateTo(local, cousin, families).allow).toBe(false);
+    expect(mayReplicateTo(local, other, families).allow).toBe(true);
   });
 
   it('pushes commons to anyone, known or not', () => {

@@ -56,8 +56,18 @@ export interface TrustView {
   readonly myDevices: ReadonlySet<AgentKey>;
   /** Agents this person has a trust link with, and the link's relationship type. */
   readonly links: ReadonlyMap<AgentKey, RelationshipType>;
-  /** The members of this person's family cluster (reach `local`), excluding their own devices. */
+  /**
+   * The members of this person's family cluster (reach `local`): the agents they named family,
+   * excluding their own devices.
+   */
   readonly cluster: ReadonlySet<AgentKey>;
+  /**
+   * Another agent's family cluster members (whom that agent named family), when the trust layer
+   * has told us: a device knows it for the families its person belongs to. Needed to serve
+   * someone else's `local` item on; without it such requests are refused (we cannot confirm
+   * the requester is in the owner's family).
+   */
+  clusterOf?(owner: AgentKey): ReadonlySet<AgentKey> | undefined;
   /**
    * Another agent's trust links, when the trust layer has told us. Needed only to serve a
    * trust-scoped item we hold for someone else to a third agent; without it such requests
@@ -116,7 +126,7 @@ function linkBetween(
  * | every other                             | the owner; the owner's devices when the owner is this person |
  * | private                                 | only those                                                   |
  * | invited                                 | + the named recipients                                       |
- * | local                                   | + family cluster members (the owner must be in it too)       |
+ * | local                                   | + the owner's family cluster (its members, their devices)    |
  * | neighborhood…regional                   | + agents with a trust link to the owner                      |
  */
 export function mayDeliver(
@@ -142,13 +152,23 @@ export function mayDeliver(
         ? allow(`invited: ${short(requester)} is a named recipient`)
         : deny(`invited: ${short(requester)} is not among the named recipients`);
     case 'local': {
-      const inCluster = (a: AgentKey) => isMine(trust, a) || trust.cluster.has(a);
-      if (!inCluster(owner)) {
-        return deny(`local: the owner ${short(owner)} is not in this device's family cluster`);
+      // The audience is always the OWNER's family: mine for my items; for an item held for
+      // someone else, theirs as the trust layer told us — never this device's own family, which
+      // may hold people the owner never chose.
+      const members = isMine(trust, owner) ? trust.cluster : trust.clusterOf?.(owner);
+      if (!members) {
+        return deny(
+          `local: this device does not know the family cluster of the owner ${short(owner)}`,
+        );
       }
-      return inCluster(requester)
-        ? allow(`local: ${short(requester)} is a family cluster member`)
-        : deny(`local: ${short(requester)} is not a family cluster member`);
+      if (members.has(requester)) {
+        return allow(`local: ${short(requester)} is in the owner's family cluster`);
+      }
+      // A person's devices share their membership.
+      if (isMine(trust, requester) && [trust.me, ...trust.myDevices].some((d) => members.has(d))) {
+        return allow(`local: ${short(requester)} is a device of a family cluster member`);
+      }
+      return deny(`local: ${short(requester)} is not in the owner's family cluster`);
     }
     default: {
       const link = linkBetween(trust, owner, requester);

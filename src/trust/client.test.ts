@@ -10,8 +10,15 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  acceptClusterKey,
+  type ClusterKeyGrant,
+  createClusterKey,
+  deriveRelationshipKey,
+  grantClusterKey,
+} from '../reach/keys.ts';
 import { HolochainTrustClient } from './client.ts';
-import { TrustOfflineError, TrustRefusedError } from './errors.ts';
+import { TrustInputError, TrustOfflineError, TrustRefusedError } from './errors.ts';
 import { startTestDoorway, type TestDoorway } from './test-support.ts';
 import type { TrustSignal, TrustState } from './types.ts';
 
@@ -51,6 +58,34 @@ async function newClient(
   });
   open.push(client);
   return client;
+}
+
+const CONTEXT = 'elohim-cluster-grant-v1';
+const newClusterId = () =>
+  Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
+
+/** A grant of `clusterKey` from `from` (whose key is `fromKey`) to `to`, as src/family makes it. */
+async function grantFor(
+  clusterKey: CryptoKey,
+  cluster: string,
+  from: { key: PrivateKey; me: string },
+  to: string,
+): Promise<ClusterKeyGrant> {
+  const wrapping = await deriveRelationshipKey(from.key.raw, from.me, to, CONTEXT);
+  return grantClusterKey(clusterKey, { cluster, from: from.me, to, context: CONTEXT }, wrapping);
+}
+
+/** Whether two AES-GCM KEKs are the same key: one wraps an item key, the other unwraps it. */
+async function sameKek(a: CryptoKey, b: CryptoKey): Promise<boolean> {
+  const item = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt']);
+  const iv = new Uint8Array(12);
+  const wrapped = await crypto.subtle.wrapKey('raw', item, a, { name: 'AES-GCM', iv });
+  return crypto.subtle
+    .unwrapKey('raw', wrapped, b, { name: 'AES-GCM', iv }, 'AES-GCM', false, ['encrypt'])
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 async function connected(client: HolochainTrustClient): Promise<void> {
@@ -145,6 +180,69 @@ describe('HolochainTrustClient with a running doorway', () => {
 
     expect((await b.getHuman(a.me))?.displayName).toBe('Ana');
     expect(await c.getHuman(a.me)).toBeUndefined();
+  });
+
+  it('publishes a cluster key grant to a family member, who is signalled, lists it and opens it', async () => {
+    const keyA = await generateKeyPair('Ed25519');
+    const keyB = await generateKeyPair('Ed25519');
+    const a = await newClient(doorway.url, keyA);
+    const b = await newClient(doorway.url, keyB);
+    const c = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    await Promise.all([connected(a), connected(b), connected(c)]);
+    const signals: TrustSignal[] = [];
+    b.on('signal', (s) => signals.push(s));
+
+    await a.createRelationship(b.me, 'family');
+    await a.createRelationship(c.me, 'contact');
+    const clusterKey = await createClusterKey();
+    const cluster = newClusterId();
+    const grant = await grantFor(clusterKey, cluster, { key: keyA, me: a.me }, b.me);
+    expect(await a.grantClusterKey(grant)).toBe('sent');
+    await expect.poll(() => signals.map((s) => s.type)).toContain('ClusterKeyGranted');
+    expect(signals.find((s) => s.type === 'ClusterKeyGranted')?.zome).toBe('imagodei');
+
+    const received = await b.myClusterKeyGrants();
+    expect(received.map((g) => g.grant)).toEqual([grant]);
+    expect(received[0]?.updatedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect((await a.myClusterKeyGrants()).map((g) => g.grant)).toEqual([grant]);
+    const opened = await acceptClusterKey(
+      received[0]?.grant as ClusterKeyGrant,
+      await deriveRelationshipKey(keyB.raw, b.me, a.me, CONTEXT),
+    );
+    expect(await sameKek(clusterKey, opened)).toBe(true);
+
+    const family = { owner: a.me, members: [b.me], clusters: [cluster] };
+    expect(await a.familyCluster(a.me)).toEqual(family);
+    expect(await b.familyCluster(a.me)).toEqual(family);
+    // A contact is not family: it neither sees the family nor can be granted the key.
+    expect(await c.familyCluster(a.me)).toBeUndefined();
+    const toContact = await grantFor(clusterKey, cluster, { key: keyA, me: a.me }, c.me);
+    await expect(a.grantClusterKey(toContact)).rejects.toThrow(/must be in your family/);
+    expect(a.queued).toBe(0);
+    expect(await c.myClusterKeyGrants()).toEqual([]);
+  });
+
+  it('checks a grant before queueing it', async () => {
+    const keyA = await generateKeyPair('Ed25519');
+    const a = await newClient(doorway.url, keyA);
+    const b = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    const grant = await grantFor(
+      await createClusterKey(),
+      newClusterId(),
+      { key: keyA, me: a.me },
+      b.me,
+    );
+    const bad: [ClusterKeyGrant, RegExp][] = [
+      [{ ...grant, from: b.me }, /made by this device/],
+      [{ ...grant, to: a.me }, /not to yourself/],
+      [{ ...grant, cluster: 'short' }, /not a cluster id/],
+      [{ ...grant, v: 2 as never }, /version 1/],
+    ];
+    for (const [g, message] of bad) {
+      await expect(a.grantClusterKey(g)).rejects.toThrow(message);
+      await expect(a.grantClusterKey(g)).rejects.toBeInstanceOf(TrustInputError);
+    }
+    expect(a.queued).toBe(0);
   });
 
   it('reports a refused change to its caller and drops it from the outbox', async () => {
@@ -244,6 +342,39 @@ describe('HolochainTrustClient when the doorway goes away', () => {
       await expect.poll(() => replayed).toEqual([fresh, kept]);
       expect(states).toContain('offline');
       expect(states.at(-1)).toBe('connected');
+    } finally {
+      await doorway.close();
+    }
+  });
+
+  it('queues a grant made offline (no addresses needed) and publishes it on reconnect', async () => {
+    const dir = await tempDir();
+    let doorway = await startTestDoorway(dir);
+    const { port, url } = doorway;
+    try {
+      const keyA = await generateKeyPair('Ed25519');
+      const a = await newClient(url, keyA);
+      const b = await newClient(url, await generateKeyPair('Ed25519'));
+      await Promise.all([connected(a), connected(b)]);
+      await a.createRelationship(b.me, 'family');
+      await doorway.close();
+      await expect.poll(() => a.state.status).not.toBe('connected');
+
+      const key = await createClusterKey();
+      const cluster = newClusterId();
+      const first = await grantFor(key, cluster, { key: keyA, me: a.me }, b.me);
+      const second = await grantFor(key, cluster, { key: keyA, me: a.me }, b.me);
+      expect(await a.grantClusterKey(first)).toBe('queued');
+      // The same member and cluster: one entry, the latest grant.
+      expect(await a.grantClusterKey(second)).toBe('queued');
+      expect(a.queued).toBe(1);
+
+      doorway = await startTestDoorway(dir, port);
+      a.reconnect();
+      b.reconnect();
+      await Promise.all([connected(a), connected(b)]);
+      await expect.poll(() => a.queued, { timeout: 10_000 }).toBe(0);
+      expect((await b.myClusterKeyGrants()).map((g) => g.grant)).toEqual([second]);
     } finally {
       await doorway.close();
     }

@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { parseContentHash } from '../content/address.ts';
 import type { Reach } from '../content/manifest.ts';
 import { type AgentKey, agentKeyFromEd25519, ed25519FromAgentKey } from '../reach/agent.ts';
+import type { ClusterKeyGrant } from '../reach/keys.ts';
 import { TypedEmitter } from './emitter.ts';
 import {
   TrustAuthError,
@@ -35,7 +36,9 @@ import type {
   FindHoldersOptions,
   RegisterAgentInput,
   TrustClient,
+  TrustClusterGrant,
   TrustEvents,
+  TrustFamilyCluster,
   TrustHolder,
   TrustHuman,
   TrustRelationship,
@@ -104,6 +107,27 @@ interface RelationshipWire {
   updated_at: number;
 }
 
+interface ClusterKeyGrantWire {
+  cluster: string;
+  granter: Uint8Array;
+  grantee: Uint8Array;
+  context: string;
+  version: number;
+  iv: string;
+  wrapped_key: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface FamilyClusterWire {
+  owner: Uint8Array;
+  members: Uint8Array[];
+  clusters: string[];
+}
+
+/** What the trust layer accepts as a cluster id (doorway/holochain/README.md). */
+const CLUSTER_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
 type Role = 'infrastructure' | 'imagodei';
 
 function messageOf(error: unknown): string {
@@ -162,7 +186,8 @@ function closeSocket(ws: AppWebsocket): void {
 }
 
 function needsAddresses(op: OutboxOp): boolean {
-  return op.kind === 'readdress' || (op.kind !== 'withdraw' && op.multiaddrs === undefined);
+  if (op.kind === 'readdress') return true;
+  return (op.kind === 'announce' || op.kind === 'register') && op.multiaddrs === undefined;
 }
 
 function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
@@ -304,6 +329,33 @@ export class HolochainTrustClient extends TypedEmitter<TrustEvents> implements T
     return this.#change({ kind: 'withdraw', hash: parseContentHash(hash) }, options.signal);
   }
 
+  async grantClusterKey(grant: ClusterKeyGrant, options: CallOptions = {}): Promise<Delivery> {
+    if (grant.v !== 1) {
+      throw new TrustInputError(
+        `This app publishes cluster key grants of version 1, not ${String(grant.v)}: make it with grantClusterKey from src/reach.`,
+      );
+    }
+    if (grant.from !== this.me) {
+      throw new TrustInputError(
+        `A grant published here must be made by this device (${this.me}), not by ${grant.from}.`,
+      );
+    }
+    ed25519FromAgentKey(grant.to);
+    if (grant.to === this.me) {
+      throw new TrustInputError('A cluster key is granted to another member, not to yourself.');
+    }
+    if (!CLUSTER_ID.test(grant.cluster)) {
+      throw new TrustInputError(
+        `"${grant.cluster.slice(0, 80)}" is not a cluster id: 16 to 64 base64url characters, e.g. 16 random bytes.`,
+      );
+    }
+    const { cluster, from, to, context, iv, key } = grant;
+    return this.#change(
+      { kind: 'grant', grant: { v: 1, cluster, from, to, context, iv, key } },
+      options.signal,
+    );
+  }
+
   /**
    * Persists `op` (replacing the pending change for the same thing), then, if connected, waits
    * until the outbox has sent it. Aborting stops the wait only: the change stays queued.
@@ -430,6 +482,16 @@ export class HolochainTrustClient extends TypedEmitter<TrustEvents> implements T
         return;
       case 'readdress':
         await this.#readdress();
+        return;
+      case 'grant':
+        await this.#call('imagodei', 'grant_cluster_key', {
+          cluster: op.grant.cluster,
+          grantee: decodeHashFromBase64(op.grant.to),
+          context: op.grant.context,
+          version: op.grant.v,
+          iv: op.grant.iv,
+          wrapped_key: op.grant.key,
+        });
         return;
     }
   }
@@ -589,6 +651,53 @@ export class HolochainTrustClient extends TypedEmitter<TrustEvents> implements T
       options.signal,
     );
     return out.map(toRelationship);
+  }
+
+  async myClusterKeyGrants(options: CallOptions = {}): Promise<TrustClusterGrant[]> {
+    const out = await this.#call<ClusterKeyGrantWire[]>(
+      'imagodei',
+      'get_my_cluster_key_grants',
+      null,
+      options.signal,
+    );
+    return out.flatMap((g) =>
+      g.version === 1
+        ? [
+            {
+              grant: {
+                v: 1 as const,
+                cluster: g.cluster,
+                from: encodeHashToBase64(g.granter),
+                to: encodeHashToBase64(g.grantee),
+                context: g.context,
+                iv: g.iv,
+                key: g.wrapped_key,
+              },
+              updatedAt: ms(g.updated_at),
+            },
+          ]
+        : [],
+    );
+  }
+
+  async familyCluster(
+    owner: AgentKey,
+    options: CallOptions = {},
+  ): Promise<TrustFamilyCluster | undefined> {
+    ed25519FromAgentKey(owner);
+    const out = await this.#call<FamilyClusterWire | null>(
+      'imagodei',
+      'get_family_cluster',
+      decodeHashFromBase64(owner),
+      options.signal,
+    );
+    return out
+      ? {
+          owner: encodeHashToBase64(out.owner),
+          members: out.members.map((m) => encodeHashToBase64(m)),
+          clusters: out.clusters,
+        }
+      : undefined;
   }
 
   async #call<T>(role: Role, fn: string, payload: unknown, signal?: AbortSignal): Promise<T> {

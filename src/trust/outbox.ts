@@ -1,7 +1,7 @@
 /**
  * The persistent outbox: changes for the trust layer, kept in IndexedDB until the doorway has
  * taken them, so they survive the doorway being away and the page being reloaded. One entry
- * per key (`content:<hash>`, `agent`, `addresses`): a later change to the same thing replaces
+ * per key (`content:<hash>`, `agent`, `addresses`, `grant:<cluster>:<member>`): a later change to the same thing replaces
  * the earlier one and moves to the back, so the last of announce/withdraw wins and entries
  * are replayed in the order of their latest change.
  *
@@ -9,6 +9,7 @@
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { Reach } from '../content/manifest.ts';
+import type { ClusterKeyGrant } from '../reach/keys.ts';
 
 export type OutboxOp =
   | {
@@ -28,7 +29,9 @@ export type OutboxOp =
       profile_reach?: Reach;
     }
   /** Rewrite every online announcement (and the profile) with the current addresses. */
-  | { kind: 'readdress' };
+  | { kind: 'readdress' }
+  /** A family cluster key wrapped for one member: plain JSON, safe to keep and publish. */
+  | { kind: 'grant'; grant: ClusterKeyGrant };
 
 export interface OutboxEntry {
   key: string;
@@ -54,6 +57,8 @@ export function outboxKey(op: OutboxOp): string {
       return 'agent';
     case 'readdress':
       return 'addresses';
+    case 'grant':
+      return `grant:${op.grant.cluster}:${op.grant.to}`;
   }
 }
 

@@ -5,6 +5,7 @@
 import type { PeerId } from '@libp2p/interface';
 import type { Reach } from '../content/manifest.ts';
 import type { AgentKey } from '../reach/agent.ts';
+import type { ClusterKeyGrant } from '../reach/keys.ts';
 
 export type TrustStatus = 'connecting' | 'connected' | 'offline';
 
@@ -91,10 +92,27 @@ export interface TrustRelationship {
   updatedAt: number;
 }
 
+/** A family cluster key grant as the trust layer lists it (made or received by this agent). */
+export interface TrustClusterGrant {
+  /** The grant itself, as `grantClusterKey` (src/reach) made it; `acceptClusterKey` opens it. */
+  grant: ClusterKeyGrant;
+  /** ms since epoch of its last change. */
+  updatedAt: number;
+}
+
+/** An agent's family cluster: whom it named family, and the cluster ids it granted keys for. */
+export interface TrustFamilyCluster {
+  owner: AgentKey;
+  /** The agents the owner named family (`family` relationships from the owner), oldest first. */
+  members: AgentKey[];
+  /** Cluster ids the owner granted keys for, oldest first. */
+  clusters: string[];
+}
+
 /** An app signal from the trust layer (sent to this agent's own sockets, e.g. its other tabs). */
 export interface TrustSignal {
   zome: string;
-  /** e.g. `ContentServerCommitted`, `HumanCommitted`, `RelationshipCommitted`. */
+  /** e.g. `ContentServerCommitted`, `HumanCommitted`, `RelationshipCommitted`, `ClusterKeyGranted`. */
   type: string | undefined;
   payload: unknown;
 }
@@ -118,7 +136,8 @@ export interface CallOptions {
 }
 
 /**
- * The trust layer as the page uses it. Changes (register, announce, withdraw, addresses) are
+ * The trust layer as the page uses it. Changes (register, announce, withdraw, addresses,
+ * cluster key grants) are
  * written to a persistent outbox first and sent in order, so they survive the doorway being
  * away and the page reloading; lookups need a live connection.
  */
@@ -145,6 +164,17 @@ export interface TrustClient {
     options?: CallOptions & { reach?: Reach },
   ): Promise<TrustRelationship>;
   myRelationships(options?: CallOptions): Promise<TrustRelationship[]>;
+
+  /**
+   * Publishes a family cluster key grant made by this device (`grant.from` is this agent) for
+   * one member it named family. Through the outbox: one entry per (cluster, member), the latest
+   * grant wins. The trust layer refuses grants to anyone who is not in this agent's family.
+   */
+  grantClusterKey(grant: ClusterKeyGrant, options?: CallOptions): Promise<Delivery>;
+  /** The grants this agent made and received (grants in a format this app cannot read are left out). */
+  myClusterKeyGrants(options?: CallOptions): Promise<TrustClusterGrant[]>;
+  /** `owner`'s family cluster, if this agent is the owner or one of its members (else undefined). */
+  familyCluster(owner: AgentKey, options?: CallOptions): Promise<TrustFamilyCluster | undefined>;
 
   /** Tries to connect now instead of waiting for the backoff (e.g. on the browser's `online`). */
   reconnect(): void;

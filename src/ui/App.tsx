@@ -13,7 +13,7 @@ import { TrustPanel } from './TrustPanel.tsx';
 import { UpdateBanner } from './UpdateBanner.tsx';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
-import { usePeerNode, useTrustClient } from './usePeerNode.ts';
+import { useFamily, usePeerNode, useTrustClient } from './usePeerNode.ts';
 import { useStorageEstimate } from './useStorageEstimate.ts';
 
 /**
@@ -27,6 +27,7 @@ export function App() {
   const ingest = useIngest(store);
   const peer = usePeerNode(store);
   const trust = useTrustClient();
+  const family = useFamily();
   const storage = useStorageEstimate(store);
   const shared = parseShareLink(location);
   // Bumped by "Try again": a new key gives the fetch panel a fresh attempt.
@@ -62,7 +63,12 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
-            <DropZone disabled={!store} onFiles={ingest.add} trust={trust} />
+            <DropZone
+              disabled={!store}
+              onFiles={ingest.add}
+              trust={trust}
+              family={family.snapshot}
+            />
             <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
             {library.status === 'opening' && (
               <p className="muted" aria-busy="true">
@@ -74,7 +80,7 @@ export function App() {
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />
-            <TrustPanel trust={trust} />
+            <TrustPanel trust={trust} family={family.family} familySnapshot={family.snapshot} />
             <ActivityPanel />
             <SettingsPanel />
           </aside>

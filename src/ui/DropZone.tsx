@@ -1,5 +1,6 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
 import type { Reach } from '../content/index.ts';
+import type { FamilySnapshot } from '../family/index.ts';
 import type { AgentKey } from '../reach/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { useContacts } from './useContacts.ts';
@@ -10,11 +11,17 @@ interface Props {
   onFiles: (files: File[], reach: Reach, invited?: AgentKey[]) => void;
   /** The trust layer, for the contacts an invited item can name (undefined in follower tabs). */
   trust?: TrustClient | undefined;
+  /** The family cluster a `local` item is sealed for (undefined in follower tabs). */
+  family?: FamilySnapshot | undefined;
 }
 
-/** The reaches this version can store (the others need keys agreed through the trust layer). */
+/**
+ * The reaches this version can store, widest first (the trust-scoped ones between local and
+ * commons need trust links the app does not make yet).
+ */
 const CHOICES: { reach: Reach; label: string }[] = [
   { reach: 'commons', label: 'Anyone (commons)' },
+  { reach: 'local', label: 'Only my family (local, encrypted)' },
   { reach: 'invited', label: 'Only people I name (invited, encrypted)' },
   { reach: 'private', label: 'Only my devices (private, encrypted)' },
 ];
@@ -26,7 +33,7 @@ function savedReach(): Reach {
 }
 
 /** Takes files by drag-and-drop anywhere on the zone, or through the system file picker. */
-export function DropZone({ disabled, onFiles, trust }: Props) {
+export function DropZone({ disabled, onFiles, trust, family }: Props) {
   const [over, setOver] = useState(false);
   const [reach, setReach] = useState<Reach>(savedReach);
   const [invited, setInvited] = useState<ReadonlySet<AgentKey>>(new Set());
@@ -36,8 +43,25 @@ export function DropZone({ disabled, onFiles, trust }: Props) {
   const reachId = useId();
   const { contacts } = useContacts(trust);
 
+  const nameOf = (agent: AgentKey) =>
+    contacts.find((c) => c.agent === agent)?.name ?? `${agent.slice(0, 12)}…`;
+
   /** Hands the files on, unless the reach still lacks something (then says what). */
   const take = (files: File[]) => {
+    if (reach === 'local') {
+      // Sealed for the family cluster key, which exists once there is a family member.
+      if (!family?.cluster || family.members.length === 0) {
+        setError(
+          !trust
+            ? 'Your family is known in the tab that runs the network: store family items there.'
+            : 'An item for your family needs at least one family member, and you have none yet: under People, tick "Family" when you add a contact, or press "Make family" beside one.',
+        );
+        return;
+      }
+      setError(undefined);
+      onFiles(files, reach);
+      return;
+    }
     if (reach !== 'invited') {
       setError(undefined);
       onFiles(files, reach);
@@ -105,6 +129,15 @@ export function DropZone({ disabled, onFiles, trust }: Props) {
           ))}
         </select>
       </label>
+      {reach === 'local' && (
+        <p className="muted small dropzone__family" data-testid="family-audience">
+          {!trust
+            ? 'Your family is known in the tab that runs the network: store family items there.'
+            : family && family.members.length > 0
+              ? `Sealed for your family: ${family.members.map((m) => nameOf(m.agent)).join(', ')}.`
+              : 'No family yet: mark a contact as family under People.'}
+        </p>
+      )}
       {reach === 'invited' && (
         <fieldset className="dropzone__invite" data-testid="invite-picker">
           <legend>People who may receive them</legend>

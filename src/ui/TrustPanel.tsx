@@ -1,7 +1,10 @@
 import { type FormEvent, useEffect, useId, useState } from 'react';
+import type { Family, FamilySnapshot } from '../family/index.ts';
+import type { AgentKey } from '../reach/index.ts';
 import type { TrustClient, TrustState } from '../trust/index.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { NAME_KEY, savedDisplayName } from './displayName.ts';
+import { FamilyCluster } from './FamilyCluster.tsx';
 import { errorMessage } from './format.ts';
 import { contactsChanged, useContacts } from './useContacts.ts';
 
@@ -11,17 +14,24 @@ const STATUS_LABELS: Record<TrustState['status'], string> = {
   offline: 'offline — changes wait and are sent when it is back',
 };
 
+interface Props {
+  trust: TrustClient | undefined;
+  /** The family cluster service (in the tab that runs the network, once the trust layer is set up). */
+  family: Family | undefined;
+  familySnapshot: FamilySnapshot | undefined;
+}
+
 /**
  * Who I am in the trust layer (the doorway's Holochain conductor EMULATOR): my name, my agent
- * key and a contact link to share; the people I have a trust link with, and adding one from
- * their contact link.
+ * key and a contact link to share; the people I have a trust link with, adding one from their
+ * contact link (as family, or not), and my family cluster.
  */
-export function TrustPanel({ trust }: { trust: TrustClient | undefined }) {
+export function TrustPanel({ trust, family, familySnapshot }: Props) {
   return (
     <section className="panel trust" aria-labelledby="trust-heading" data-testid="trust-panel">
       <h2 id="trust-heading">People</h2>
       {trust ? (
-        <TrustDetails trust={trust} />
+        <TrustDetails trust={trust} family={family} familySnapshot={familySnapshot} />
       ) : (
         <p className="muted small">
           The tab that runs the network also holds your trust-layer connection: open People there.
@@ -45,13 +55,16 @@ function useTrustState(trust: TrustClient) {
   return { state, queued };
 }
 
-function TrustDetails({ trust }: { trust: TrustClient }) {
+function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustClient }) {
   const { state, queued } = useTrustState(trust);
   const [name, setName] = useState(savedDisplayName);
   const { contacts, error: contactsError } = useContacts(trust);
   const [error, setError] = useState<string>();
+  const [asFamily, setAsFamily] = useState(false);
+  const [busy, setBusy] = useState(false);
   const nameId = useId();
   const addId = useId();
+  const familyId = useId();
   // Opened from someone's contact link (/contact/<agent>?name=…): ready to add them.
   const [adding, setAdding] = useState(() =>
     location.pathname.startsWith('/contact/') ? location.href : '',
@@ -66,17 +79,40 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
       .registerAgent({ display_name: name.trim() || savedDisplayName() })
       .catch((e) => setError(errorMessage(e)));
   };
+  /** Names `agent` family: a `family` trust link, then the family key is granted to them. */
+  const makeFamily = async (agent: AgentKey) => {
+    if (family) await family.addMember(agent);
+    else await trust.createRelationship(agent, 'family', { reach: 'local' });
+  };
   const addContact = async (event: FormEvent) => {
     event.preventDefault();
     setError(undefined);
+    setBusy(true);
     try {
       const { parseContactLink } = await import('../trust/index.ts');
       const contact = parseContactLink(adding);
-      await trust.createRelationship(contact.agent, 'contact');
+      // Family is a kind of contact: one link says both.
+      if (asFamily) await makeFamily(contact.agent);
+      else await trust.createRelationship(contact.agent, 'contact');
       setAdding('');
+      setAsFamily(false);
       contactsChanged();
     } catch (e) {
       setError(`${errorMessage(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const makeContactFamily = async (agent: AgentKey) => {
+    setError(undefined);
+    setBusy(true);
+    try {
+      await makeFamily(agent);
+      contactsChanged();
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -109,9 +145,36 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
         <p className="muted small">No contacts yet: add someone from their contact link.</p>
       ) : (
         <ul className="trust__contacts">
-          {contacts.map(({ agent, link: l, name: who }) => (
-            <li key={agent} data-testid="contact">
-              {who} <span className="muted small">({l.type})</span>
+          {contacts.map((c) => (
+            <li
+              key={c.agent}
+              data-testid="contact"
+              data-agent={c.agent}
+              data-family={String(c.family)}
+            >
+              {c.name}{' '}
+              <span className="muted small">
+                (
+                {c.types.length > 0
+                  ? c.types.join(', ')
+                  : `added you as ${c.theirTypes.join(', ')}`}
+                )
+              </span>
+              {!c.family && (
+                <>
+                  {' '}
+                  <button
+                    type="button"
+                    className="trust__make-family"
+                    data-testid="make-family"
+                    disabled={busy}
+                    title="They will receive what you store for your family, sealed with your family key"
+                    onClick={() => void makeContactFamily(c.agent)}
+                  >
+                    Make family
+                  </button>
+                </>
+              )}
             </li>
           ))}
         </ul>
@@ -124,10 +187,26 @@ function TrustDetails({ trust }: { trust: TrustClient }) {
           value={adding}
           onChange={(e) => setAdding(e.currentTarget.value)}
         />
-        <button type="submit" data-testid="add-contact-button" disabled={!adding.trim()}>
+        <button type="submit" data-testid="add-contact-button" disabled={!adding.trim() || busy}>
           Add
         </button>
+        <label className="trust__family-check" htmlFor={familyId}>
+          <input
+            id={familyId}
+            type="checkbox"
+            data-testid="add-contact-family"
+            checked={asFamily}
+            onChange={(e) => setAsFamily(e.currentTarget.checked)}
+          />
+          Family: they receive what I store for my family
+        </label>
       </form>
+      <FamilyCluster
+        snapshot={familySnapshot}
+        nameOf={(agent) =>
+          contacts.find((c) => c.agent === agent)?.name ?? `${agent.slice(0, 12)}…`
+        }
+      />
       {(error ?? contactsError) && (
         <p className="error small" role="alert">
           {error ?? contactsError}

@@ -6,7 +6,14 @@ import { errorMessage } from './format.ts';
 export interface Contact {
   agent: AgentKey;
   name: string;
+  /** The first trust link with them (either direction). */
   link: TrustRelationship;
+  /** The types of the links I made to them, e.g. `contact`, `family`. */
+  types: string[];
+  /** The types of the links they made to me. */
+  theirTypes: string[];
+  /** I named them family: they are in my family cluster. */
+  family: boolean;
 }
 
 /** Fired (on `window`) when this page changes its trust links, so every contact list reloads. */
@@ -16,10 +23,14 @@ export function contactsChanged(): void {
   window.dispatchEvent(new Event(CONTACTS_CHANGED));
 }
 
+/** Signals that mean someone linked to this agent: a link of mine, or a family key granted to me. */
+const LINK_SIGNALS = new Set(['RelationshipCommitted', 'ClusterKeyGranted']);
+
 /**
  * The people this agent has a trust link with (the trust layer's `myRelationships`), named by
  * their registered display name. Reloaded when the trust layer connects, when this page adds a
- * contact, and on `refresh()`. Needs a live connection: offline the last list stays.
+ * contact, when a signal says someone linked to us (e.g. named us family), and on `refresh()`.
+ * Needs a live connection: offline the last list stays.
  */
 export function useContacts(trust: TrustClient | undefined) {
   const [contacts, setContacts] = useState<Contact[]>([]);
@@ -29,16 +40,29 @@ export function useContacts(trust: TrustClient | undefined) {
     if (trust?.state.status !== 'connected') return;
     try {
       const links = await trust.myRelationships();
-      const seen = new Set<AgentKey>();
-      const list: Contact[] = [];
+      const byAgent = new Map<AgentKey, Contact>();
       for (const link of links) {
-        const agent = link.initiator === trust.me ? link.otherAgent : link.initiator;
-        if (agent === trust.me || seen.has(agent)) continue;
-        seen.add(agent);
-        const human = await trust.getHuman(agent).catch(() => undefined);
-        list.push({ agent, link, name: human?.displayName || `${agent.slice(0, 12)}…` });
+        const mine = link.initiator === trust.me;
+        const agent = mine ? link.otherAgent : link.initiator;
+        if (agent === trust.me) continue;
+        let contact = byAgent.get(agent);
+        if (!contact) {
+          const human = await trust.getHuman(agent).catch(() => undefined);
+          contact = {
+            agent,
+            link,
+            name: human?.displayName || `${agent.slice(0, 12)}…`,
+            types: [],
+            theirTypes: [],
+            family: false,
+          };
+          byAgent.set(agent, contact);
+        }
+        const types = mine ? contact.types : contact.theirTypes;
+        if (!types.includes(link.type)) types.push(link.type);
+        if (mine && link.type === 'family') contact.family = true;
       }
-      setContacts(list);
+      setContacts([...byAgent.values()]);
       setError(undefined);
     } catch (e) {
       setError(errorMessage(e));
@@ -48,13 +72,18 @@ export function useContacts(trust: TrustClient | undefined) {
   useEffect(() => {
     if (!trust) return;
     const onChange = () => void refresh();
-    const stop = trust.on('state', (s) => {
-      if (s.status === 'connected') onChange();
-    });
+    const stops = [
+      trust.on('state', (s) => {
+        if (s.status === 'connected') onChange();
+      }),
+      trust.on('signal', (s) => {
+        if (s.type && LINK_SIGNALS.has(s.type)) onChange();
+      }),
+    ];
     window.addEventListener(CONTACTS_CHANGED, onChange);
     onChange();
     return () => {
-      stop();
+      for (const stop of stops) stop();
       window.removeEventListener(CONTACTS_CHANGED, onChange);
     };
   }, [trust, refresh]);

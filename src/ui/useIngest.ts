@@ -50,7 +50,11 @@ export function useIngest(store: ContentStore | undefined) {
           if (controller.signal.aborted) return;
           update(id, { state: 'storing' });
           try {
-            const { putAtReach, isEncryptedAtRest } = await import('../reach/index.ts');
+            const { putAtReach, isEncryptedAtRest, loadOwnClusterKey } = await import(
+              '../reach/index.ts'
+            );
+            // Made by the tab that runs the network once this person has family; read here.
+            const cluster = reach === 'local' ? await loadOwnClusterKey() : undefined;
             const manifest = await putAtReach(store, file, {
               reach,
               owner: await myAgent(),
@@ -58,6 +62,7 @@ export function useIngest(store: ContentStore | undefined) {
               ...(reach === 'invited'
                 ? { invited: invited ?? [], mySecret: await myIdentitySecret() }
                 : {}),
+              ...(cluster ? { cluster } : {}),
               name: file.name,
               mime: file.type || 'application/octet-stream',
               signal: controller.signal,

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
+import type { Family, FamilySnapshot } from '../family/index.ts';
 import type { NodeSnapshot, PeerService } from '../net/index.ts';
-import type { TrustView } from '../reach/index.ts';
+import type { AgentKey, TrustView } from '../reach/index.ts';
 import type { AddressSource, TrustClient } from '../trust/index.ts';
 import { savedDisplayName } from './displayName.ts';
 import { savedDoorways } from './doorwaySettings.ts';
@@ -48,16 +49,27 @@ function startPeerService(store: ContentStore): void {
   started = true;
   const lead = async () => {
     try {
-      const [net, { deliveryGate }, trustLayer] = await Promise.all([
+      const [net, { deliveryGate }, trustLayer, familyLayer] = await Promise.all([
         import('../net/index.ts'),
         import('../reach/index.ts'),
         import('../trust/index.ts'),
+        import('../family/index.ts'),
       ]);
       const deviceKey = await net.loadOrCreateDeviceKey();
       const me = await myAgent();
-      // What the gates know of people: filled in from the trust layer's links as they arrive.
+      // What the gates know of people: filled in from the trust layer's links and the family
+      // cluster as they arrive (nobody's family until the trust layer has been asked).
       const links = new Map<string, string>();
-      const trust: TrustView = { me, myDevices: new Set(), links, cluster: new Set() };
+      const nobody: ReadonlySet<AgentKey> = new Set();
+      const trust: TrustView = {
+        me,
+        myDevices: new Set(),
+        links,
+        get cluster() {
+          return familyService?.members ?? nobody;
+        },
+        clusterOf: (owner) => familyService?.clusterOf(owner),
+      };
       const copies = replicaCopies();
       const node = await net.PeerNode.start({
         doorways: configuredDoorways(),
@@ -76,6 +88,14 @@ function startPeerService(store: ContentStore): void {
       });
       const connected = net.connectedPeersFinder(() => node.directPeers(), node.libp2p);
       const trustClient = await startTrust(trustLayer, deviceKey, node, store, links);
+      if (trustClient) {
+        familyService = new familyLayer.Family({
+          trust: trustClient,
+          mySecret: deviceKey.raw,
+          onError: (error) => console.warn('family cluster:', error),
+        });
+        trustChanged.dispatchEvent(new Event('change'));
+      }
       const listed = trustClient && trustLayer.trustHolderFinder(trustClient, node.libp2p);
       const finder = listed ? trustLayer.combinedFinder(connected, listed) : connected;
       // What this browser authors is offered to `copies` direct peers (rs-4-7: one shard per
@@ -114,6 +134,7 @@ function startPeerService(store: ContentStore): void {
 }
 
 let trustClient: TrustClient | undefined;
+let familyService: Family | undefined;
 
 /**
  * Connects to the doorway's trust layer (who holds what, who trusts whom) and keeps it told
@@ -164,6 +185,29 @@ export function useTrustClient(): TrustClient | undefined {
     return () => trustChanged.removeEventListener('change', update);
   }, []);
   return client;
+}
+
+/**
+ * This person's family cluster (members, key grants, the families they belong to), in the tab
+ * that runs the network (undefined in the others, and until the trust layer is set up).
+ */
+export function useFamily(): { family: Family | undefined; snapshot: FamilySnapshot | undefined } {
+  const [family, setFamily] = useState(familyService);
+  const [snapshot, setSnapshot] = useState(familyService?.snapshot());
+  useEffect(() => {
+    const update = () => setFamily(familyService);
+    trustChanged.addEventListener('change', update);
+    update();
+    return () => trustChanged.removeEventListener('change', update);
+  }, []);
+  useEffect(() => {
+    if (!family) return;
+    const update = () => setSnapshot(family.snapshot());
+    family.addEventListener('change', update);
+    update();
+    return () => family.removeEventListener('change', update);
+  }, [family]);
+  return { family, snapshot };
 }
 
 /** This tab's peer service, once it exists (the page starts it when its store opens). */

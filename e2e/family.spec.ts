@@ -1,0 +1,194 @@
+import { readFile } from 'node:fs/promises';
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect, test } from './fixtures.ts';
+import {
+  addFiles,
+  appUrl,
+  fetchByLink,
+  getContent,
+  hashOfItemNamed,
+  item,
+  openApp,
+  type StoreSettings,
+  shareLinkOf,
+  trustConnected,
+  waitReachable,
+} from './support/app.ts';
+import { tempDir, writeRandomFile } from './support/files.ts';
+import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
+
+let files: Awaited<ReturnType<typeof tempDir>>;
+test.beforeAll(async () => {
+  files = await tempDir();
+});
+test.afterAll(async () => {
+  await files.remove();
+});
+
+async function agentOf(page: Page): Promise<string> {
+  const agent = await page.getByTestId('my-agent-key').getAttribute('title');
+  if (!agent) throw new Error('no agent key shown in the People panel');
+  return agent;
+}
+
+/** The family panel has heard from the trust layer at least once. */
+async function familyReady(page: Page): Promise<void> {
+  await expect(page.getByTestId('family-cluster')).toHaveAttribute('data-status', 'ready', {
+    timeout: 60_000,
+  });
+}
+
+/** `page` opens `other`'s contact link and adds them, as family or not, then goes home. */
+async function addContact(page: Page, other: Page, home: string, family: boolean) {
+  const agent = await agentOf(other);
+  await page.goto(await other.getByTestId('contact-link').inputValue());
+  await trustConnected(page);
+  if (family) await page.getByTestId('add-contact-family').check();
+  await page.getByTestId('add-contact-button').click();
+  await expect(page.locator(`[data-testid="contact"][data-agent="${agent}"]`)).toHaveAttribute(
+    'data-family',
+    String(family),
+    { timeout: 30_000 },
+  );
+  await page.goto(home);
+  await expect(page.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller);
+  await trustConnected(page);
+  return agent;
+}
+
+/** Collects the delivery gate's refusals the page logs (`refused <hash> to <peer>: <reason>`). */
+function refusalsOf(page: Page): string[] {
+  const lines: string[] = [];
+  page.on('console', (message) => {
+    if (message.text().startsWith('refused ')) lines.push(message.text());
+  });
+  return lines;
+}
+
+/** Three people on one doorway, each connected to the trust layer. */
+async function threePeople(
+  doorway: { url: string },
+  openProfile: () => Promise<{ context: BrowserContext }>,
+  settings?: StoreSettings,
+) {
+  const a = await openApp((await openProfile()).context, doorway.url, settings);
+  const b = await openApp((await openProfile()).context, doorway.url);
+  const c = await openApp((await openProfile()).context, doorway.url);
+  for (const page of [a, b, c]) await trustConnected(page);
+  return { a, b, c, home: appUrl(doorway.url, { copies: 0, ...settings }) };
+}
+
+/**
+ * A adds C as a contact only and B as family, so A's family key is granted to B alone.
+ * Returns once B holds A's key and C is in no family.
+ */
+async function familyOfTwoAndAContact({ a, b, c, home }: Awaited<ReturnType<typeof threePeople>>) {
+  const aAgent = await agentOf(a);
+  const cAgent = await addContact(a, c, home, false);
+  const bAgent = await addContact(a, b, home, true);
+  await familyReady(a);
+  await expect(a.locator(`[data-testid="family-member"][data-agent="${bAgent}"]`)).toHaveAttribute(
+    'data-key-status',
+    'shared',
+    { timeout: 60_000 },
+  );
+  await expect(a.locator(`[data-testid="family-member"][data-agent="${cAgent}"]`)).toHaveCount(0);
+  // B is told of the grant and keeps A's family key; C is in no family.
+  await expect(b.locator(`[data-testid="family-of"][data-owner="${aAgent}"]`)).toHaveAttribute(
+    'data-key-status',
+    'received',
+    { timeout: 60_000 },
+  );
+  await familyReady(c);
+  await expect(c.getByTestId('family-of')).toHaveCount(0);
+}
+
+test('a family item reaches the cluster and no one else; stored ciphertext is not the plaintext', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(300_000);
+  const note = await writeRandomFile(files.dir, 'family.bin', 300_000);
+
+  const people = await threePeople(doorway, openProfile);
+  const { a, b, c } = people;
+  const refusedByA = refusalsOf(a);
+  const refusedByB = refusalsOf(b);
+
+  // "Only my family" with no family yet: a clear error, nothing stored.
+  await familyReady(a);
+  await a.getByTestId('ingest-reach').selectOption('local');
+  await expect(a.getByTestId('family-audience')).toContainText(/No family yet/);
+  await addFiles(a, [note.path]);
+  await expect(a.getByTestId('ingest-error')).toContainText(/at least one family member/);
+  await expect(a.locator('[data-testid="item"]', { hasText: 'family.bin' })).toHaveCount(0);
+  expect(await storedPieceBytes(a)).toBe(0);
+
+  await familyOfTwoAndAContact(people);
+
+  // The family choice (remembered) says who receives it; A stores the file.
+  await expect(a.getByTestId('ingest-reach')).toHaveValue('local');
+  await expect(a.getByTestId('family-audience')).toContainText(/Sealed for your family/);
+  await addFiles(a, [note.path]);
+  const hash = await hashOfItemNamed(a, 'family.bin');
+  await expect(
+    a.locator('[data-testid="item"]', { hasText: 'family.bin' }).getByText('Reach: local'),
+  ).toBeVisible();
+
+  // Addressed by its ciphertext; A's IndexedDB holds no 32-byte stretch of the plaintext.
+  expect(hash).not.toBe(note.hash);
+  const plain = await readFile(note.path);
+  const aPieces = await storedPieces(a);
+  expect(aPieces.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(plain.length);
+  expect(sharesA32ByteStretch(plain, aPieces)).toBe(false);
+  const own = await getContent(a, hash);
+  expect(own.status).toBe(200);
+  expect(own.sha).toBe(note.hash);
+
+  // B fetches it by A's share link and opens it with A's family key.
+  await waitReachable(a);
+  await fetchByLink(b, await shareLinkOf(a, hash));
+  const opened = await getContent(b, hash);
+  expect(opened.status, opened.text).toBe(200);
+  expect(opened.sha).toBe(note.hash);
+  expect(sharesA32ByteStretch(plain, await storedPieces(b))).toBe(false);
+
+  // C, A's contact but not family, asks for it: the owner and B (a holder, not the owner)
+  // both refuse, and C receives zero bytes. (404 when every holder answered NotFound; 502 when
+  // one of them also failed another way, e.g. a dial timing out on a loaded machine.)
+  await waitReachable(b);
+  const refused = await getContent(c, hash);
+  expect([404, 502], `C got ${refused.status}: ${refused.text}`).toContain(refused.status);
+  expect(await storedPieceBytes(c)).toBe(0);
+  expect(refusedByA.some((line) => line.includes(hash))).toBe(true);
+  await expect
+    .poll(() => refusedByB.some((line) => line.includes(hash)), { timeout: 30_000 })
+    .toBe(true);
+  expect(refusedByB.find((line) => line.includes(hash))).toMatch(/not in the owner's family/);
+});
+
+test('a family item is copied to family peers only', async ({ doorway, openProfile }) => {
+  test.setTimeout(240_000);
+  const note = await writeRandomFile(files.dir, 'copied.bin', 200_000);
+  const people = await threePeople(doorway, openProfile, { copies: 2 });
+  const { a, b, c } = people;
+  await familyOfTwoAndAContact(people);
+  await a.getByTestId('ingest-reach').selectOption('local');
+  await expect(a.getByTestId('family-audience')).toContainText(/Sealed for your family/);
+  await addFiles(a, [note.path]);
+  const hash = await hashOfItemNamed(a, 'copied.bin');
+
+  // B, family and a direct peer, is offered the sealed item and keeps a verified copy; C, a
+  // direct peer too but not family, is never offered it.
+  await expect(item(b, hash)).toBeVisible({ timeout: 60_000 });
+  await expect(item(a, hash).getByTestId('replica-health')).toHaveText(
+    /1 of 2 copies on peers — waiting for peers/,
+    { timeout: 60_000 },
+  );
+  const opened = await getContent(b, hash);
+  expect(opened.status, opened.text).toBe(200);
+  expect(opened.sha).toBe(note.hash);
+  await expect(item(c, hash)).toHaveCount(0);
+  expect(await storedPieceBytes(c)).toBe(0);
+});
