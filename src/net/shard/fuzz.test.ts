@@ -192,6 +192,10 @@ interface Fixture {
   chunkedShards: number;
   /** Pieces per shard of the chunked blob. */
   chunkedPieces: number;
+  /** An rs-4-7 blob of which the peer keeps only shard `heldShard`. */
+  heldHash: ContentHash;
+  heldShard: number;
+  heldPieces: number;
 }
 
 /** Every category, in a fixed order, from one seeded generator. */
@@ -582,6 +586,130 @@ function generate(f: Fixture): Case[] {
   );
 
   add(
+    120,
+    (i) => {
+      const held = f.heldHash;
+      const other = (f.heldShard + 1 + r.int(6)) % 7;
+      const shardOffer = (fields: Encodable) => encodeFrame({ OfferShard: fields });
+      switch (i % 12) {
+        case 0:
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodeFrame({ Holds: [notAHash(r)] }),
+            allowed: ERROR,
+          };
+        case 1:
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodePieceRequest({ type: 'Holds', hash: sha(r.bytes(12)) }),
+            allowed: ['NotFound'],
+          };
+        case 2:
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodePieceRequest({ type: 'Holds', hash: r.pick([held, smallHash]) }),
+            allowed: ['Holds'],
+          };
+        case 3: // a shard the peer does not keep
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodePieceRequest({
+              type: 'Pieces',
+              hash: held,
+              shard: other,
+              first: 0,
+              count: 1,
+            }),
+            allowed: ERROR,
+          };
+        case 4: // the shard it keeps, past its end
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodePieceRequest({
+              type: 'Pieces',
+              hash: held,
+              shard: f.heldShard,
+              first: f.heldPieces,
+              count: 1 + r.int(5),
+            }),
+            allowed: ERROR,
+          };
+        case 5: // the blob of a kept shard is not served whole on the Rust protocol
+          return {
+            protocol: SHARD_PROTOCOL,
+            bytes: encodeShardRequest({ type: r.pick(['Get', 'Have'] as const), hash: held }),
+            allowed: ['NotFound', 'Have(false)'],
+          };
+        case 6: // another shard of a blob it keeps one of: distinct peers only
+          return {
+            protocol: REPLICATE_PROTOCOL,
+            bytes: encodeOffer({
+              hash: held,
+              reach: 'commons',
+              owner: null,
+              totalSize: 1,
+              shard: other,
+            }),
+            allowed: ['Declined'],
+          };
+        case 7: // the shard it keeps, or a shard of a blob it stores whole
+          return {
+            protocol: REPLICATE_PROTOCOL,
+            bytes: encodeOffer(
+              r.int(2) === 0
+                ? { hash: held, reach: 'commons', owner: null, totalSize: 1, shard: f.heldShard }
+                : { hash: smallHash, reach: 'commons', owner: null, totalSize: 1, shard: 0 },
+            ),
+            allowed: ['Stored'],
+          };
+        case 8:
+          return {
+            protocol: REPLICATE_PROTOCOL,
+            bytes: shardOffer([
+              sha(r.bytes(8)),
+              r.pick([-1, 0.5, 'two', null]),
+              'commons',
+              null,
+              9,
+            ]),
+            allowed: ERROR,
+          };
+        case 9:
+          return {
+            protocol: REPLICATE_PROTOCOL,
+            bytes: shardOffer(Array.from({ length: r.pick([0, 4, 6]) }, () => junk(r))),
+            allowed: ERROR,
+          };
+        case 10: // accepted, then the pull from this peer (which serves no pieces) fails
+          return {
+            protocol: REPLICATE_PROTOCOL,
+            bytes: encodeOffer({
+              hash: sha(r.bytes(8)),
+              reach: 'commons',
+              owner: null,
+              totalSize: 1 + r.int(REPLICA_MAX_BYTES),
+              shard: r.int(1000),
+            }),
+            allowed: ['Accepted→Error'],
+          };
+        default: // the kept shard, served
+          return {
+            protocol: PIECES_PROTOCOL,
+            bytes: encodePieceRequest({
+              type: 'Pieces',
+              hash: held,
+              shard: f.heldShard,
+              first: 0,
+              count: f.heldPieces,
+            }),
+            allowed: ['Piece…End'],
+          };
+      }
+    },
+    'Holds, kept shards and OfferShard (bad, unheld, distinct)',
+  );
+
+  add(
     60,
     (i) => {
       switch (i % 4) {
@@ -681,6 +809,7 @@ async function dbCounts(store: ContentStore) {
     manifests: await db.count('manifests'),
     pieces: await db.count('pieces'),
     pending: await db.count('pending'),
+    holdings: await db.count('holdings'),
   };
   db.close();
   return r;
@@ -708,11 +837,30 @@ describe('fuzzed frames against a live peer', () => {
     });
     await store.put(small);
     const chunked = await store.put(testBytes(80 * KiB, 2));
+    // Shard 2 of an rs-4-7 blob stored elsewhere, kept here for the network.
+    const elsewhere = await openContentStore({
+      dbName: `fuzz-source-${Date.now()}`,
+      thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
+      pieceSize: PIECE,
+      locks: null,
+      hashing: 'inline',
+      broadcast: false,
+    });
+    const { storage_key: _k, ...spread } = await elsewhere.put(testBytes(300 * KiB, 3));
+    const keep = await store.beginShardImport(spread, [2]);
+    for (const { piece } of keep.needed) {
+      await keep.writePiece(2, piece, await elsewhere.readPiece(spread.blob_hash, 2, piece));
+    }
+    await keep.commit();
+    elsewhere.close();
     fixture = {
       small,
       chunkedHash: chunked.blob_hash,
       chunkedShards: chunked.total_shards,
       chunkedPieces: chunked.piece_hashes[0]?.length ?? 0,
+      heldHash: spread.blob_hash,
+      heldShard: 2,
+      heldPieces: spread.piece_hashes[2]?.length ?? 0,
     };
     [server, client] = await Promise.all([loopbackNode(), loopbackNode(false)]);
     shard = await registerShardProtocol(server, store, { maxBytes: MAX_BYTES, timeoutMs: 5_000 });
@@ -771,6 +919,7 @@ describe('fuzzed frames against a live peer', () => {
         manifests: before.manifests + pushedManifests,
         pieces: before.pieces + pushedPieces,
         pending: 0,
+        holdings: before.holdings,
       });
     }
 
