@@ -188,3 +188,35 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
     expect((await store.stats()).pendingPuts).toBe(0);
   });
 });
+
+describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
+  it('a range in a shard nobody has is rebuilt from the stripe; the import completes', async () => {
+    const { ContentStreamer } = await import('./stream-fetch.ts');
+    const { data, m, holders } = await spread([1, 3, 4, 6]);
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const streamer = new ContentStreamer(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      { timeoutMs: 3_000 },
+    );
+    cleanups.push(() => streamer.close());
+    const opened = await streamer.open(m.blob_hash);
+    // Bytes of data shard 0 (nobody has it), from its third piece on, then into shard 1.
+    const start = 2 * PIECE + 17;
+    const end = m.shard_size + 3 * PIECE;
+    const stream = store.readPartial(opened, {
+      start,
+      end,
+      ensure: (pieces, signal) => streamer.ensure(m.blob_hash, pieces, { signal }),
+    });
+    const got = new Uint8Array(await new Response(stream).arrayBuffer());
+    expect(sha(got)).toBe(sha(data.subarray(start, end)));
+    // A read of the whole of it completes the import: the blob joins the store, verified.
+    const all = store.readPartial(opened, {
+      ensure: (pieces, signal) => streamer.ensure(m.blob_hash, pieces, { signal }),
+    });
+    expect(sha(new Uint8Array(await new Response(all).arrayBuffer()))).toBe(sha(data));
+    await expect.poll(() => store.has(m.blob_hash), { timeout: 10_000 }).toBe(true);
+  });
+});

@@ -293,8 +293,8 @@ export class PieceScheduler {
   readonly #workers = new Set<Promise<void>>();
   /** What each live worker's holder has; `undefined` while it is being asked. */
   readonly #live = new Map<string, Holding | undefined>();
-  /** rs-4-7: every shard the queue has asked for, so none is asked for twice. */
-  readonly #planned: Set<number>;
+  /** rs-4-7: every `shard/piece` asked for, so no stripe gets the same shard twice. */
+  readonly #planned: Set<string>;
   readonly #known: Map<string, Holding>;
   #inFlight = 0;
   #failure: unknown;
@@ -304,7 +304,7 @@ export class PieceScheduler {
   readonly #needed: number;
 
   constructor(
-    private readonly session: Pick<ImportSession, 'manifest' | 'writePiece'>,
+    private readonly session: Pick<ImportSession, 'manifest' | 'writePiece' | 'has'>,
     needed: ReadonlyArray<{ shard: number; piece: number }>,
     private readonly node: FetchNode,
     private readonly signal: AbortSignal,
@@ -318,7 +318,7 @@ export class PieceScheduler {
   ) {
     this.#queue = planRanges(needed, options.piecesPerRequest ?? 4);
     this.#needed = needed.length;
-    this.#planned = new Set(needed.map((r) => r.shard));
+    this.#planned = new Set(needed.map((r) => `${r.shard}/${r.piece}`));
     this.#known = options.holdings ?? new Map();
     this.#notify();
   }
@@ -379,22 +379,39 @@ export class PieceScheduler {
   }
 
   /**
-   * rs-4-7: moves the queued ranges of a shard no live holder has to a shard not asked for
-   * yet that one has. True if it moved any.
+   * rs-4-7: moves each queued piece of a shard no live holder has to the same piece (stripe)
+   * of another shard that one has, not asked for nor written yet. True if it moved any.
    */
   #substitute(): boolean {
     const m = this.session.manifest;
     if (m.encoding !== 'rs-4-7' || this.options.substitute === false) return false;
     let moved = false;
-    for (const lost of new Set(this.#queue.map((r) => r.shard))) {
-      if (this.#someoneServes(lost)) continue;
-      const spare = Array.from({ length: m.total_shards }, (_, s) => s).find(
-        (s) => !this.#planned.has(s) && this.#someoneServes(s),
+    const pieces: { shard: number; piece: number }[] = [];
+    for (const r of this.#queue) {
+      const lost = !this.#someoneServes(r.shard);
+      for (let piece = r.first; piece < r.first + r.count; piece++) {
+        const spare = lost
+          ? Array.from({ length: m.total_shards }, (_, s) => s).find(
+              (s) =>
+                !this.#planned.has(`${s}/${piece}`) &&
+                !this.session.has(s, piece) &&
+                this.#someoneServes(s),
+            )
+          : undefined;
+        if (spare === undefined) pieces.push({ shard: r.shard, piece });
+        else {
+          this.#planned.add(`${spare}/${piece}`);
+          pieces.push({ shard: spare, piece });
+          moved = true;
+        }
+      }
+    }
+    if (moved) {
+      this.#queue.splice(
+        0,
+        this.#queue.length,
+        ...planRanges(pieces, this.options.piecesPerRequest ?? 4),
       );
-      if (spare === undefined) continue;
-      this.#planned.add(spare);
-      for (const r of this.#queue) if (r.shard === lost) r.shard = spare;
-      moved = true;
     }
     return moved;
   }

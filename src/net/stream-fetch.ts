@@ -10,6 +10,10 @@
  * Pieces land in an ordinary import (verified against the manifest before they are written),
  * so once every piece has been streamed the import commits and the blob joins the library.
  * Until then the import is a put in progress: closing the tab discards it on the next open.
+ *
+ * An rs-4-7 blob may be held only as shards spread over peers: a data piece whose shard no
+ * holder has is read by rebuilding its stripe, so for those stripes all 4 data pieces are
+ * asked for, and the scheduler fetches parity in place of the shards nobody has.
  */
 import type { PeerId } from '@libp2p/interface';
 import {
@@ -28,6 +32,7 @@ import {
   PieceScheduler,
 } from './fetch.ts';
 import type { Holding } from './shard/index.ts';
+import { census } from './shards.ts';
 
 export interface StreamStats {
   /** Blob bytes fetched from peers for this stream so far. */
@@ -156,6 +161,19 @@ export class ContentStreamer {
     );
     if (!manifest) throw new AllHoldersFailedError(hash, failures);
     const session = await this.store.beginImport(manifest, { signal });
+    const holdings = new Map<string, Holding>();
+    if (manifest.encoding === 'rs-4-7') {
+      // Which shards each holder has decides which pieces a range needs (see above).
+      const held = await census(
+        this.node.libp2p,
+        holders.map(String),
+        hash,
+        manifest.total_shards,
+        signal,
+        this.options.timeoutMs,
+      );
+      for (const [peer, holding] of held) if (holding) holdings.set(peer, holding);
+    }
     return {
       session,
       holders,
@@ -163,14 +181,40 @@ export class ContentStreamer {
       controller,
       stats: { bytesFetched: 0, totalBytes: manifest.total_size },
       failures,
-      holdings: new Map(),
+      holdings,
     };
+  }
+
+  /**
+   * The pieces to fetch for `pieces`: themselves, but for rs-4-7 pieces whose shard no known
+   * holder has, every data piece of their stripe (the scheduler swaps lost shards for parity).
+   */
+  #toFetch(stream: Stream, pieces: PieceRef[]): PieceRef[] {
+    const m = stream.session.manifest;
+    if (m.encoding !== 'rs-4-7') return pieces;
+    const held = [...stream.holdings.values()];
+    const covered = (shard: number) => held.some((h) => h === 'all' || h.includes(shard));
+    const stripes = new Set(pieces.filter((p) => !covered(p.shard)).map((p) => p.piece));
+    if (stripes.size === 0) return pieces;
+    const out = pieces.filter((p) => !stripes.has(p.piece));
+    for (const j of stripes) {
+      const written = Array.from({ length: m.total_shards }, (_, s) => s).filter((s) =>
+        stream.session.has(s, j),
+      );
+      // 4 pieces of the stripe are in: the read rebuilds the rest.
+      if (written.length >= m.data_shards) continue;
+      for (let s = 0; s < m.data_shards; s++) {
+        if (!written.includes(s)) out.push({ shard: s, piece: j });
+      }
+    }
+    return out;
   }
 
   async #fetch(hash: string, stream: Stream, pieces: PieceRef[]): Promise<void> {
     const { signal } = stream.controller;
     const options = { ...this.options, holdings: stream.holdings };
-    const scheduler = new PieceScheduler(stream.session, pieces, this.node, signal, options, {
+    const wanted = this.#toFetch(stream, pieces);
+    const scheduler = new PieceScheduler(stream.session, wanted, this.node, signal, options, {
       joined: () => {},
       state: () => {},
       bytes: (_id, bytes) => {
