@@ -14,6 +14,7 @@ import {
   type HolderFinder,
   isDirect,
   PeerNode,
+  replicate,
 } from '../src/net/index.ts';
 import { fetchManifest, fetchPieces } from '../src/net/shard/index.ts';
 import { randomBlob, randomBytes } from './random.ts';
@@ -328,6 +329,33 @@ function rawClose(): void {
   channel = undefined;
 }
 
+/**
+ * Offers shard `shard` of `hash` to `peerId` (OfferShard), which keeps it; resolves once it
+ * did. Tried 3 times: when both sides dial at once libp2p closes one connection, and the offer
+ * may be on it.
+ */
+async function offerShard(hash: string, shard: number, peerId: string): Promise<void> {
+  const n = need(node, 'node');
+  let reason = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await connect([peerId]);
+    const report = await replicate(
+      n.libp2p,
+      need(store, 'store'),
+      hash,
+      [peerIdFromString(peerId)],
+      {
+        copies: 1,
+        shard,
+      },
+    );
+    if (report.stored.length === 1) return;
+    reason = report.peers[0]?.reason ?? 'no reason given';
+    await sleep(1_000);
+  }
+  throw new Error(`${peerId} did not keep shard ${shard}: ${reason}`);
+}
+
 function addFileInput(): void {
   const input = document.createElement('input');
   input.type = 'file';
@@ -341,6 +369,7 @@ export const networkBench = {
   seedRandom,
   seedFile,
   fetch,
+  offerShard,
   pullPieces,
   readPieces,
   dialBench,

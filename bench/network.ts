@@ -6,6 +6,9 @@
  * - transfer: B fetches a 256 MiB random blob (rs-4-7) from A with fetchContent, beside a bare
  *   RTCPeerConnection + RTCDataChannel between the same two contexts in the same run;
  * - multi-peer: a fresh profile fetches the same 128 MiB from 1 holder, another from 3;
+ * - shard keepers: the 128 MiB (rs-4-7) kept one shard per peer by 4 peers holding parity
+ *   shards 4–6 and data shard 3, fetched by a fresh profile (3 data shards rebuilt), beside
+ *   the 1-holder fetch;
  * - connect: doorway-signalled WebRTC dials between two nodes, hanging up between dials.
  *
  * All browsers share this machine's cores, and on a small machine the transfer is bound by
@@ -320,6 +323,43 @@ export async function networkSuite(options: NetworkOptions): Promise<Metric[]> {
       .map((id) => `${((100 * (three.perPeer[id] ?? 0)) / three.bytes).toFixed(0)}%`)
       .join('/');
     log(`network:   1 holder ${oneMbps.toFixed(1)} MB/s, 3 holders ${threeMbps.toFixed(1)} MB/s`);
+    // Shard keepers: the other profiles go, 4 new ones each keep one shard.
+    for (const peer of [b, c, d, f]) await peer.profile.close();
+    const keepers: Peer[] = [];
+    for (const shard of [3, 4, 5, 6]) {
+      const keeper = await open(`K${shard}`);
+      await call(a.page, 'offerShard', file.hash, shard, keeper.peerId);
+      keepers.push(keeper);
+    }
+    log('network: fetch from 4 shard keepers, 3 data shards rebuilt (fresh profile G)…');
+    const g = await open('G');
+    const spread = await call(
+      g.page,
+      'fetch',
+      file.hash,
+      keepers.map((k) => k.peerId),
+    );
+    const spreadMbps = mbps(spread.bytes, spread.piecesMs);
+    const oneTotal = mbps(one.bytes, one.totalMs);
+    const spreadTotal = mbps(spread.bytes, spread.totalMs);
+    log(
+      `network:   pieces ${spreadMbps.toFixed(1)} MB/s, total ${spreadTotal.toFixed(1)} MB/s ` +
+        `(verify+rebuild+commit ${(spread.verifyMs / 1000).toFixed(1)} s; 1 holder ${(one.verifyMs / 1000).toFixed(1)} s)`,
+    );
+    metrics.push(
+      {
+        metric: 'shard_keepers_ratio',
+        value: spreadTotal / oneTotal,
+        unit: 'x',
+        note: `${multiBytes / MiB} MiB, whole fetch from 4 one-shard keepers (3 shards rebuilt) ÷ from 1 holder`,
+      },
+      {
+        metric: 'shard_keepers_mbps',
+        value: spreadTotal,
+        unit: 'MB/s',
+        note: `whole fetch; pieces phase ${spreadMbps.toFixed(1)} MB/s, verify+rebuild ${(spread.verifyMs / 1000).toFixed(1)} s`,
+      },
+    );
     metrics.push(
       {
         metric: 'multi_peer_ratio',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { BrowserContext, Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   appUrl,
@@ -14,16 +14,10 @@ import {
   trustConnected,
   waitReachable,
 } from './support/app.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 async function agentOf(page: Page): Promise<string> {
   const agent = await page.getByTestId('my-agent-key').getAttribute('title');

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   fetchByLink,
@@ -11,16 +11,10 @@ import {
   trustConnected,
   waitReachable,
 } from './support/app.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 test('an invited item reaches the named agent and no one else; stored ciphertext is not the plaintext', async ({
   doorway,

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
@@ -15,20 +15,14 @@ import {
   waitReachable,
 } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { buildHarness } from './support/harness.ts';
 import { freePort } from './support/ports.ts';
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 test('B fetches what A seeds, straight from A over WebRTC', async ({ doorway, openProfile }) => {
   test.setTimeout(240_000);

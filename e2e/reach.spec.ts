@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   getContent,
@@ -10,16 +10,10 @@ import {
   peerIdOf,
   waitReachable,
 } from './support/app.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { storedPieceBytes } from './support/idb.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 /** Whether any stored piece contains `needle` (plaintext leaking into IndexedDB). */
 async function piecesContain(page: Page, needle: number[]): Promise<boolean> {

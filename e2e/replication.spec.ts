@@ -1,5 +1,5 @@
 import type { Locator, Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
@@ -11,18 +11,12 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { CONTENT_DB } from './support/idb.ts';
 
 const MiB = 1024 * 1024;
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 async function hashOfItemNamed(page: Page, name: string): Promise<string> {
   const row = page.locator('[data-testid="item"]', { hasText: name });

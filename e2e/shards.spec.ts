@@ -1,5 +1,5 @@
 import type { Locator, Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
@@ -13,15 +13,9 @@ import {
   waitReachable,
 } from './support/app.ts';
 import type { Profile } from './support/browser.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 /** rs-4-7 from 256 KiB, pieces of 32 KiB; peers that keep what others spread. */
 const KEEPER: StoreSettings = { ...SMALL, copies: 2 };

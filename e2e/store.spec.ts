@@ -1,18 +1,12 @@
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, downloadAndHash, item, openApp, SMALL } from './support/app.ts';
-import { type TestFile, tempDir, writeRandomFile } from './support/files.ts';
+import { type TestFile, writeRandomFile } from './support/files.ts';
 import { countRecords, damageBlob } from './support/idb.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 async function storeAll(page: import('@playwright/test').Page, list: TestFile[]) {
   await addFiles(

@@ -1,18 +1,11 @@
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, item, openApp, peerEntry, peerIdOf, waitReachable } from './support/app.ts';
-import { tempDir } from './support/files.ts';
 import { storedPieceBytes } from './support/idb.ts';
 import { writeTestVideo } from './support/video.ts';
 
 const MiB = 1024 * 1024;
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 test('a <video> plays and seeks in a 200 MiB file only a peer holds, moving only the pieces it shows', async ({
   doorway,

@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   fetchByLink,
@@ -10,15 +10,9 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 /** Opens an item's details and waits for its shared description. */
 async function openMeta(page: Page, hash: string) {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
@@ -15,16 +15,10 @@ import {
   waitReachable,
 } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 import { freePort } from './support/ports.ts';
 
-let files: Awaited<ReturnType<typeof tempDir>>;
-test.beforeAll(async () => {
-  files = await tempDir();
-});
-test.afterAll(async () => {
-  await files.remove();
-});
+const files = specFiles();
 
 /** Peers dial each other only when the trust layer says who holds what. */
 const ON_DEMAND = { dialListed: 0 } as unknown as Parameters<typeof openApp>[2];

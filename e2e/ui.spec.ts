@@ -2,20 +2,16 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures.ts';
+import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, item, openApp, SMALL } from './support/app.ts';
-import { hashFile, type TestFile, tempDir, writeRandomFile } from './support/files.ts';
+import { hashFile, type TestFile, writeRandomFile } from './support/files.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 
-let files: Awaited<ReturnType<typeof tempDir>>;
+const files = specFiles();
 test.beforeAll(async () => {
-  files = await tempDir();
   await mkdir(SHOTS, { recursive: true });
-});
-test.afterAll(async () => {
-  await files.remove();
 });
 
 async function fileFrom(path: string, name: string): Promise<TestFile> {

@@ -314,3 +314,40 @@ describe('shard holdings', () => {
     expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
   });
 });
+
+describe('a database of the version before holdings', () => {
+  it('opens upgraded in place: its blobs stay, holdings work', async () => {
+    const { src, data, m } = await source();
+    const name = `holding-upgrade-${++dbCounter}-${Date.now()}`;
+    // Version 1 as it was: manifests, pieces and pending, no holdings.
+    const old = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('manifests', { keyPath: 'blob_hash' }).createIndex(
+          'by_created_at',
+          'created_at',
+        );
+        db.createObjectStore('pieces');
+        db.createObjectStore('pending', { keyPath: 'id' });
+      },
+    });
+    await old.put('manifests', m);
+    for (const [shard, row] of m.piece_hashes.entries()) {
+      for (let piece = 0; piece < row.length; piece++) {
+        const bytes = await src.readPiece(m.blob_hash, shard, piece);
+        await old.put('pieces', bytes.slice().buffer, [m.storage_key, shard, piece]);
+      }
+    }
+    old.close();
+
+    const store = await openContentStore({
+      dbName: name,
+      thresholds: SMALL,
+      pieceSize: PIECE,
+      locks: null,
+    });
+    stores.push(store);
+    expect((await store.list()).map((x) => x.blob_hash)).toEqual([m.blob_hash]);
+    expect(sha(await readAll(store.get(m.blob_hash)))).toBe(sha(data));
+    expect(await store.holdings()).toEqual([]);
+  });
+});

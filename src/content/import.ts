@@ -498,16 +498,17 @@ function sameLayout(a: RemoteManifest, b: RemoteManifest): boolean {
   );
 }
 
-/** The blob was already stored when the import began. */
-class StoredImport implements ImportSession {
+/** Nothing to import: the blob is stored already, or the shards asked for are held. */
+abstract class NothingToImport<R> {
   readonly needed: ReadonlyArray<PieceRef> = [];
-  readonly alreadyStored = true;
   readonly complete = true;
   constructor(
-    private readonly ctx: ImportContext,
     readonly manifest: RemoteManifest,
-    readonly partialManifest: StoredManifest,
+    /** Why, for the error of a `writePiece` nobody needs. */
+    private readonly because: string,
   ) {}
+  /** The commit's result: what the store holds now. */
+  protected abstract current(): Promise<R>;
   missing(): PieceRef[] {
     return [];
   }
@@ -516,11 +517,27 @@ class StoredImport implements ImportSession {
   }
   async writePiece(shard: number, piece: number): Promise<void> {
     throw new RangeError(
-      `${this.manifest.blob_hash} is already stored; no pieces are needed (got ${shard}/${piece}).`,
+      `${this.manifest.blob_hash}: ${this.because}; no pieces are needed (got ${shard}/${piece}).`,
     );
   }
-  async commit(opts: ImportCommitOptions = {}): Promise<StoredManifest> {
+  async commit(opts: ImportCommitOptions = {}): Promise<R> {
     if (opts.signal?.aborted) throw abortReason(opts.signal);
+    return this.current();
+  }
+  async abort(): Promise<void> {}
+}
+
+/** The blob was already stored when the import began. */
+class StoredImport extends NothingToImport<StoredManifest> implements ImportSession {
+  readonly alreadyStored = true;
+  constructor(
+    private readonly ctx: ImportContext,
+    manifest: RemoteManifest,
+    readonly partialManifest: StoredManifest,
+  ) {
+    super(manifest, 'it is already stored');
+  }
+  protected async current(): Promise<StoredManifest> {
     const m = await this.ctx.db.get('manifests', this.manifest.blob_hash);
     if (!m) {
       throw new ContentError(
@@ -529,7 +546,6 @@ class StoredImport implements ImportSession {
     }
     return m;
   }
-  async abort(): Promise<void> {}
 }
 
 const pieceKey = (shard: number, piece: number) => `${shard}/${piece}`;
@@ -897,31 +913,18 @@ class ShardImport extends PieceImportBase<ShardHolding | undefined> implements S
 }
 
 /** Nothing to import: the blob is stored whole, or every shard asked for is held already. */
-class HeldShards implements ShardImportSession {
-  readonly needed: ReadonlyArray<PieceRef> = [];
+class HeldShards extends NothingToImport<ShardHolding | undefined> implements ShardImportSession {
   readonly alreadyHeld = true;
-  readonly complete = true;
   constructor(
     private readonly ctx: ImportContext,
-    readonly manifest: RemoteManifest,
+    manifest: RemoteManifest,
     readonly shards: readonly number[],
-  ) {}
-  missing(): PieceRef[] {
-    return [];
+  ) {
+    super(manifest, `shards ${shards.join(', ')} are held already`);
   }
-  has(): boolean {
-    return true;
-  }
-  async writePiece(shard: number, piece: number): Promise<void> {
-    throw new RangeError(
-      `${this.manifest.blob_hash}: shards ${this.shards.join(', ')} are held already; no pieces are needed (got ${shard}/${piece}).`,
-    );
-  }
-  async commit(opts: ImportCommitOptions = {}): Promise<ShardHolding | undefined> {
-    if (opts.signal?.aborted) throw abortReason(opts.signal);
+  protected current(): Promise<ShardHolding | undefined> {
     return this.ctx.db.get('holdings', this.manifest.blob_hash);
   }
-  async abort(): Promise<void> {}
 }
 
 // ---------------------------------------------------------------------------------------

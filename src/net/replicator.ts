@@ -437,7 +437,10 @@ export class Replicator extends EventTarget {
   }
 
   #fewPeers(missing: number, online: number): string {
-    return `${missing} shard(s) wait for peers that hold nothing of it (${online} peer(s) online)`;
+    const placed = SHARDS - missing;
+    const risk =
+      placed < 4 ? `; until 4 peers keep a shard it cannot be rebuilt without this browser` : '';
+    return `${missing} shard(s) wait for peers that hold nothing of it (${online} peer(s) online)${risk}`;
   }
 
   /**
