@@ -408,3 +408,63 @@ describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => 
     expect(Buffer.compare(blob, data)).toBe(0);
   });
 });
+
+describe('Replicator: a shard kept twice moves to a missing one', () => {
+  it('with no free peer, the second keeper of a shard by PeerId rebuilds a missing shard instead', async () => {
+    const src = await peer();
+    const keepers = await Promise.all(Array.from({ length: 6 }, () => peer()));
+    for (const x of keepers) {
+      for (const y of keepers) {
+        if (x !== y)
+          await x.node.peerStore.merge(y.node.peerId, { multiaddrs: y.node.getMultiaddrs() });
+      }
+    }
+    const data = testBytes(300 * KiB, 13);
+    const m = await src.store.put(data, { reach: 'commons' });
+    const { storage_key: _k, ...manifest } = m;
+    // Shards 0–4, shard 4 twice; 5 and 6 are kept by nobody.
+    const given = [0, 1, 2, 3, 4, 4];
+    for (const [i, p] of keepers.entries()) {
+      const shard = given[i] as number;
+      const session = await p.store.beginShardImport(manifest, [shard]);
+      for (const { piece } of session.needed) {
+        await session.writePiece(
+          shard,
+          piece,
+          await src.store.readPiece(m.blob_hash, shard, piece),
+        );
+      }
+      await session.commit();
+    }
+    await src.node.stop();
+    for (const p of keepers) {
+      const node = new TestNode(p.node);
+      node.connect(...keepers.filter((q) => q !== p));
+      const trust: TrustView = {
+        me: agentKeyOfPeer(p.node.peerId) as AgentKey,
+        myDevices: new Set(),
+        links: new Map(),
+        cluster: new Set(),
+      };
+      const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
+      cleanups.push(() => r.close());
+    }
+    const [first, second] = keepers
+      .slice(4)
+      .sort((x, y) => (x.node.peerId.toString() < y.node.peerId.toString() ? -1 : 1)) as [
+      Peer,
+      Peer,
+    ];
+    const shardsOf = async (p: Peer) =>
+      (await p.store.holding(m.blob_hash))?.shards.map((s) => s.index) ?? [];
+    await eventually(
+      async () => (await shardsOf(second)).join() === '5',
+      'the second keeper of shard 4 keeps shard 5 instead',
+    );
+    expect(await shardsOf(first)).toEqual([4]);
+    for (const p of keepers.slice(0, 4)) expect((await shardsOf(p)).length).toBe(1);
+    // Its new shard is the real one: it serves pieces that verify against the manifest.
+    const piece = await second.store.readPiece(m.blob_hash, 5, 0);
+    expect(Buffer.compare(piece, await src.store.readPiece(m.blob_hash, 5, 0))).toBe(0);
+  });
+});

@@ -30,17 +30,10 @@ import type {
   StoredManifest,
 } from '../content/index.ts';
 import { type AgentKey, mayReplicateTo, type ReachItem, type TrustView } from '../reach/index.ts';
-import type { FetchNode, HolderFinder } from './fetch.ts';
+import type { HolderFinder } from './fetch.ts';
 import { replicate, replicationGate } from './replicate/index.ts';
 import type { Holding, Libp2pDialLike } from './shard/index.ts';
-import {
-  type Census,
-  census,
-  coverage,
-  fetchShards,
-  placeShards,
-  rebuildShards,
-} from './shards.ts';
+import { type Census, census, coverage, moveShard, placeShards, repairShards } from './shards.ts';
 
 /** What the replicator needs of the node (a `PeerNode` is one). */
 export interface ReplicatorNode extends EventTarget {
@@ -141,11 +134,6 @@ function shortPeer(peer: string): string {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function remote(m: StoredManifest | RemoteManifest): RemoteManifest {
-  const { storage_key: _local, ...rest } = m as StoredManifest;
-  return rest;
 }
 
 export class Replicator extends EventTarget {
@@ -476,6 +464,31 @@ export class Replicator extends EventTarget {
       };
     }
     const me = this.#myPeerId();
+    const missing = online.flatMap((p, s) => (p === null ? [s] : []));
+    const empty = [...held]
+      .filter(([, h]) => h === null)
+      .map(([p]) => p)
+      .sort();
+    const node = { libp2p: this.#node.libp2p, isDirectPeer: () => true };
+    const plan = { manifest, mine, online, held };
+    if (empty.length === 0) {
+      // Nobody is free to take a missing shard, but a shard two keepers have is one too
+      // many: all its keepers but the first by PeerId take missing shards instead, in order.
+      const extras = duplicateKeepers(manifest.total_shards, held, mine, me);
+      const mineAt = extras.findIndex((x) => x.peer === me);
+      const to = missing[mineAt];
+      if (mineAt === -1 || to === undefined) {
+        return {
+          done: false,
+          next: 'check',
+          reason: `${up} of ${manifest.total_shards} shards online; no peer that holds none of it is online to take the others`,
+        };
+      }
+      this.#set(entry, { state: 'repairing', reason: undefined });
+      const from = (extras[mineAt] as { shard: number }).shard;
+      await moveShard(node, this.#store, { ...plan, from, to }, signal);
+      return { done: false, next: 'now', reason: 'checking the rebuilt shard' };
+    }
     const repairer = [me, ...holders].sort()[0] as string;
     if (repairer !== me) {
       return {
@@ -484,56 +497,15 @@ export class Replicator extends EventTarget {
         reason: `${up} of ${manifest.total_shards} shards online; ${shortPeer(repairer)} rebuilds the others`,
       };
     }
-    const empty = [...held].filter(([, h]) => h === null).map(([p]) => p);
-    const missing = online.flatMap((p, s) => (p === null ? [s] : []));
-    if (empty.length === 0) {
-      return {
-        done: false,
-        next: 'check',
-        reason: `${up} of ${manifest.total_shards} shards online; no peer that holds none of it is online to take the others`,
-      };
-    }
     this.#set(entry, { state: 'repairing', reason: undefined });
-    const targets = missing.slice(0, empty.length);
-    await this.#repair(remote(manifest), mine, online, held, targets, empty, entry, trust, signal);
+    await repairShards(
+      node,
+      this.#store,
+      { ...plan, targets: missing.slice(0, empty.length), candidates: empty },
+      { gate: replicationGate(entry.item, trust), signal },
+    );
     // Count again now: the new holders should answer.
     return { done: false, next: 'now', reason: 'checking the rebuilt shards' };
-  }
-
-  /** Rebuilds `targets` from 4 shards (ours first), places them, then keeps only `mine` again. */
-  async #repair(
-    manifest: RemoteManifest,
-    mine: number[],
-    online: (string | null)[],
-    held: Census,
-    targets: number[],
-    candidates: string[],
-    entry: Entry,
-    trust: TrustView,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const hash = manifest.blob_hash;
-    const available = online.flatMap((p, s) => (p !== null ? [s] : []));
-    const sources = [...mine, ...available.filter((s) => !mine.includes(s))].slice(
-      0,
-      manifest.data_shards,
-    );
-    const fetched = sources.filter((s) => !mine.includes(s));
-    const node: FetchNode = { libp2p: this.#node.libp2p, isDirectPeer: () => true };
-    try {
-      if (fetched.length > 0) {
-        await fetchShards(node, this.#store, manifest, fetched, held, signal);
-      }
-      await rebuildShards(this.#store, manifest, sources, targets, signal);
-      await placeShards(this.#node.libp2p, this.#store, hash, targets, candidates, {
-        gate: replicationGate(entry.item, trust),
-        signal,
-      });
-    } finally {
-      // What was fetched or rebuilt only to be given away is not ours to keep.
-      const extra = [...fetched, ...targets].filter((s) => !mine.includes(s));
-      if (extra.length > 0) await this.#store.dropShards(hash, extra).catch(() => []);
-    }
   }
 
   #myPeerId(): string {
@@ -586,6 +558,27 @@ export class Replicator extends EventTarget {
     if (this.#entries.get(entry.health.hash) !== entry) return;
     this.dispatchEvent(new ReplicaChangeEvent(entry.health.hash, copyHealth(entry.health)));
   }
+}
+
+/**
+ * Keepers of a shard that another keeper with a smaller PeerId also has (this device among
+ * them, as `me`), sorted by PeerId: each is one copy too many.
+ */
+function duplicateKeepers(
+  totalShards: number,
+  held: Census,
+  mine: readonly number[],
+  me: string,
+): { peer: string; shard: number }[] {
+  const extras: { peer: string; shard: number }[] = [];
+  for (let shard = 0; shard < totalShards; shard++) {
+    const keepers = [...held]
+      .filter(([, h]) => Array.isArray(h) && h.includes(shard))
+      .map(([p]) => p);
+    if (mine.includes(shard)) keepers.push(me);
+    for (const peer of keepers.sort().slice(1)) extras.push({ peer, shard });
+  }
+  return extras.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : a.shard - b.shard));
 }
 
 function copyHealth(h: ReplicaHealth): ReplicaHealth {

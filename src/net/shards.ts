@@ -188,3 +188,91 @@ export async function rebuildShards(
     throw error;
   }
 }
+
+/** What a repair works from: the census of the blob's holders. */
+export interface RepairPlan {
+  manifest: RemoteManifest;
+  /** The shards this device keeps, and keeps again afterwards. */
+  mine: readonly number[];
+  /** For each shard, a live holder or null ({@link coverage}). */
+  online: readonly (string | null)[];
+  held: Census;
+}
+
+/**
+ * Holds 4 shards of the blob for the time of `use` — ours first, the rest fetched from their
+ * holders — then drops whatever `use` leaves to drop and what was fetched: this device keeps
+ * `keep` only.
+ */
+async function withFourShards<T>(
+  node: FetchNode,
+  store: ContentStore,
+  plan: RepairPlan,
+  signal: AbortSignal,
+  use: (sources: number[]) => Promise<{ value: T; keep: readonly number[] }>,
+): Promise<T> {
+  const { manifest, mine, online, held } = plan;
+  const available = online.flatMap((p, s) => (p !== null ? [s] : []));
+  const sources = [...mine, ...available.filter((s) => !mine.includes(s))].slice(
+    0,
+    manifest.data_shards,
+  );
+  const fetched = sources.filter((s) => !mine.includes(s));
+  let keep: readonly number[] = mine;
+  try {
+    if (fetched.length > 0) {
+      await fetchShards(node, store, manifest, fetched, held, signal);
+    }
+    const done = await use(sources);
+    keep = done.keep;
+    return done.value;
+  } finally {
+    const holding = await store.holding(manifest.blob_hash).catch(() => undefined);
+    const extra = (holding?.shards ?? []).map((s) => s.index).filter((s) => !keep.includes(s));
+    if (extra.length > 0) await store.dropShards(manifest.blob_hash, extra).catch(() => []);
+  }
+}
+
+/**
+ * Rebuilds the missing `targets` from 4 shards and offers `targets[i]` to `candidates[i]`
+ * only (both in a stable order): two keepers repairing at once from the same census offer the
+ * same shard to the same peer, which keeps it once. This device keeps `mine` only afterwards.
+ */
+export function repairShards(
+  node: FetchNode,
+  store: ContentStore,
+  plan: RepairPlan & { targets: readonly number[]; candidates: readonly string[] },
+  options: { gate: ReplicationGate; signal: AbortSignal },
+): Promise<Map<number, string>> {
+  const hash = plan.manifest.blob_hash;
+  return withFourShards(node, store, plan, options.signal, async (sources) => {
+    await rebuildShards(store, plan.manifest, sources, plan.targets, options.signal);
+    const placed = new Map<number, string>();
+    await Promise.all(
+      plan.targets.map(async (shard, i) => {
+        const peer = plan.candidates[i];
+        if (peer === undefined) return;
+        const got = await placeShards(node.libp2p, store, hash, [shard], [peer], options);
+        for (const [s, p] of got) placed.set(s, p);
+      }),
+    );
+    return { value: placed, keep: plan.mine };
+  });
+}
+
+/**
+ * This device keeps `to` (rebuilt from 4 shards) instead of `from`: a keeper whose shard
+ * another keeper also has takes a missing one when no peer is free to take it.
+ */
+export function moveShard(
+  node: FetchNode,
+  store: ContentStore,
+  plan: RepairPlan & { from: number; to: number },
+  signal: AbortSignal,
+): Promise<void> {
+  const keep = [...plan.mine.filter((s) => s !== plan.from), plan.to];
+  return withFourShards(node, store, plan, signal, async (sources) => {
+    await rebuildShards(store, plan.manifest, sources, [plan.to], signal);
+    return { value: undefined, keep };
+  });
+}
