@@ -10,7 +10,8 @@
  * - `kept`: an item this device keeps shards of without the blob. Its holders together keep
  *   all 7 shards online: when fewer are (holders left and its author is away), one of them —
  *   the one whose PeerId sorts first — fetches enough shards to rebuild the missing ones,
- *   places each on a peer that holds nothing of it, and drops what it fetched.
+ *   places each on a peer that holds nothing of it, and drops what it fetched. With no such
+ *   peer, a keeper whose shard another keeper also has takes a missing shard instead.
  *
  * Every item is checked again every `checkEveryMs` and whenever peers come or go: holders are
  * asked what they hold (`Holds`), so a holder that left for good stops counting and its copy
