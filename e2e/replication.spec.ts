@@ -4,6 +4,7 @@ import {
   addFiles,
   downloadAndHash,
   fetchByLink,
+  hashOfItemNamed,
   item,
   openApp,
   peerEntry,
@@ -17,14 +18,6 @@ import { CONTENT_DB } from './support/idb.ts';
 const MiB = 1024 * 1024;
 
 const files = specFiles();
-
-async function hashOfItemNamed(page: Page, name: string): Promise<string> {
-  const row = page.locator('[data-testid="item"]', { hasText: name });
-  await expect(row).toBeVisible({ timeout: 60_000 });
-  const hash = await row.getAttribute('data-hash');
-  if (!hash) throw new Error(`no hash on the row of ${name}`);
-  return hash;
-}
 
 function health(page: Page, hash: string): Locator {
   return item(page, hash).getByTestId('replica-health');
@@ -125,4 +118,51 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   await expect(peerEntry(c, aId)).toHaveCount(0);
   await expect(peerEntry(c, bId)).toHaveAttribute('data-direct', 'true');
   expect(await downloadAndHash(c, file.hash)).toBe(file.hash);
+});
+
+test('a peer that runs out of space while copies arrive declines with a clear reason and keeps nothing half-stored', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(180_000);
+  // Two authors, one copy each, both offered to B at once; B has room for one. The authors
+  // dial nobody (so they never copy to each other); B dials both.
+  const authors: { page: Page; hash: string }[] = [];
+  for (const name of ['first.bin', 'second.bin']) {
+    const file = await writeRandomFile(files.dir, name, 14 * MiB);
+    const page = await openApp((await openProfile()).context, doorway.url, {
+      copies: 1,
+      dialListed: 0,
+    });
+    await addFiles(page, [file.path]);
+    await expect(item(page, file.hash)).toBeVisible({ timeout: 60_000 });
+    await waitReachable(page);
+    authors.push({ page, hash: file.hash });
+  }
+  // Chromium's own quota, lowered for B's origin before its first visit (as in store.spec).
+  const profileB = await openProfile();
+  const blank = profileB.context.pages()[0] ?? (await profileB.context.newPage());
+  const cdp = await profileB.context.newCDPSession(blank);
+  await cdp.send('Storage.overrideQuotaForOrigin', {
+    origin: new URL(doorway.url).origin,
+    quotaSize: 24 * MiB,
+  });
+  const b = await openApp(profileB.context, doorway.url);
+
+  // One copy lands; the other is declined for lack of space, and its author says why.
+  await expect(b.getByTestId('item')).toHaveCount(1, { timeout: 90_000 });
+  const kept = await b.getByTestId('item').getAttribute('data-hash');
+  const refused = authors.find((a) => a.hash !== kept);
+  const stored = authors.find((a) => a.hash === kept);
+  if (!refused || !stored) throw new Error(`B keeps ${kept}, which no author stored`);
+  await expect(health(stored.page, stored.hash)).toHaveText(/1 of 1 copy on peers$/);
+  await expect(health(refused.page, refused.hash)).toHaveAttribute('title', /quota: /, {
+    timeout: 60_000,
+  });
+  await expect(health(refused.page, refused.hash)).toHaveText(/0 of 1 copy on peers/);
+  // Nothing half-stored: every piece in B belongs to the item it keeps, no put is pending.
+  await expect.poll(async () => (await storeContents(b)).pending, { timeout: 30_000 }).toBe(0);
+  const held = await storeContents(b);
+  expect(held.hashes).toEqual([stored.hash]);
+  expect(held.pieces).toBe(held.piecesOfManifests);
 });

@@ -21,7 +21,7 @@ import { freePort } from './support/ports.ts';
 const files = specFiles();
 
 /** Peers dial each other only when the trust layer says who holds what. */
-const ON_DEMAND = { dialListed: 0 } as unknown as Parameters<typeof openApp>[2];
+const ON_DEMAND = { dialListed: 0 } as const;
 
 test('B finds A through the trust layer and fetches from it, never connected before; the index survives a doorway restart; what A stores meanwhile is announced when it is back', async ({
   openProfile,

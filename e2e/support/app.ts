@@ -8,6 +8,8 @@ export interface StoreSettings {
   pieceSize?: number;
   /** Peers asked to keep a copy of what the page stores (`?copies=`); `openApp` defaults to 0. */
   copies?: number;
+  /** 0: dial only the holders a fetch needs, not every peer the doorway lists (`?dialListed=`). */
+  dialListed?: 0 | 1;
 }
 
 /** Small thresholds so a few hundred KiB exercise all three encodings. */
