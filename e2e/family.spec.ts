@@ -9,6 +9,8 @@ import {
   hashOfItemNamed,
   item,
   openApp,
+  peerEntry,
+  peerIdOf,
   type StoreSettings,
   shareLinkOf,
   trustConnected,
@@ -152,6 +154,13 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
   // both refuse, and C receives zero bytes. (404 when every holder answered NotFound; 502 when
   // one of them also failed another way, e.g. a dial timing out on a loaded machine.)
   await waitReachable(b);
+  // Over direct connections to both, so each hears C's request (a dial timing out on a
+  // loaded machine would leave one of them unasked).
+  for (const holder of [a, b]) {
+    await expect(peerEntry(c, await peerIdOf(holder))).toHaveAttribute('data-direct', 'true', {
+      timeout: 60_000,
+    });
+  }
   const refused = await getContent(c, hash);
   expect([404, 502], `C got ${refused.status}: ${refused.text}`).toContain(refused.status);
   expect(await storedPieceBytes(c)).toBe(0);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
@@ -6,6 +7,7 @@ import {
   getContent,
   hashOfItemNamed,
   openApp,
+  peerEntry,
   peerIdOf,
   shareLinkOf,
   trustConnected,
@@ -27,11 +29,14 @@ test('an invited item reaches the named agent and no one else; stored ciphertext
   const b = await openApp((await openProfile()).context, doorway.url);
   const c = await openApp((await openProfile()).context, doorway.url);
   for (const page of [a, b, c]) await trustConnected(page);
-  // Holders log each refusal; C's request reaches A, B or both (a dial may time out).
-  const refusals: string[] = [];
-  for (const holder of [a, b]) {
+  // Holders log each refusal.
+  const refusals = new Map<Page, string[]>([
+    [a, []],
+    [b, []],
+  ]);
+  for (const [holder, lines] of refusals) {
     holder.on('console', (message) => {
-      if (message.text().startsWith('refused ')) refusals.push(message.text());
+      if (message.text().startsWith('refused ')) lines.push(message.text());
     });
   }
 
@@ -83,6 +88,13 @@ test('an invited item reaches the named agent and no one else; stored ciphertext
   expect(opened.sha).toBe(note.hash);
   expect(sharesA32ByteStretch(plain, await storedPieces(b))).toBe(false);
 
+  // Over direct connections to both holders, so each hears C's request (a dial timing out on
+  // a loaded machine would leave one of them unasked).
+  for (const holder of [a, b]) {
+    await expect(peerEntry(c, await peerIdOf(holder))).toHaveAttribute('data-direct', 'true', {
+      timeout: 60_000,
+    });
+  }
   // C asks for it by hash: every holder says it has nothing, and C receives zero bytes.
   // (404 when every holder answered NotFound; 502 when one of them also failed another way,
   // e.g. a dial timing out on a loaded machine: either way, nothing.)
@@ -90,5 +102,12 @@ test('an invited item reaches the named agent and no one else; stored ciphertext
   expect([404, 502], `C got ${refused.status}: ${refused.text}`).toContain(refused.status);
   expect(await storedPieceBytes(c)).toBe(0);
   const cId = await peerIdOf(c);
-  expect(refusals.some((line) => line.includes(hash) && line.includes(cId))).toBe(true);
+  for (const [holder, lines] of refusals) {
+    await expect
+      .poll(() => lines.some((line) => line.includes(hash) && line.includes(cId)), {
+        message: `${holder === a ? 'A' : 'B'} refused C`,
+        timeout: 30_000,
+      })
+      .toBe(true);
+  }
 });

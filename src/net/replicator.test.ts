@@ -297,6 +297,23 @@ describe('Replicator', () => {
   });
 });
 
+/** A Replicator on each peer, every other peer direct to it: keepers looking after what they keep. */
+function keepAll(peers: Peer[]): Replicator[] {
+  return peers.map((p) => {
+    const node = new TestNode(p.node);
+    node.connect(...peers.filter((q) => q !== p));
+    const trust: TrustView = {
+      me: agentKeyOfPeer(p.node.peerId) as AgentKey,
+      myDevices: new Set(),
+      links: new Map(),
+      cluster: new Set(),
+    };
+    const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
+    cleanups.push(() => r.close());
+    return r;
+  });
+}
+
 describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => {
   const SIZE = 300 * KiB; // rs-4-7 above 256 KiB
   const shardsOf = async (p: Peer, hash: string) =>
@@ -355,19 +372,7 @@ describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => 
     const staying = holders.slice(0, 4);
     for (const p of leaving) await p.node.stop();
     const everyone = [...staying, ...fresh];
-    const keepers = everyone.map((p) => {
-      const node = new TestNode(p.node);
-      node.connect(...everyone.filter((q) => q !== p));
-      const trust: TrustView = {
-        me: agentKeyOfPeer(p.node.peerId) as AgentKey,
-        myDevices: new Set(),
-        links: new Map(),
-        cluster: new Set(),
-      };
-      const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
-      cleanups.push(() => r.close());
-      return r;
-    });
+    const keepers = keepAll(everyone);
     const lost = (await Promise.all(leaving.map((p) => shardsOf(p, m.blob_hash)))).flat();
 
     // Every newcomer ends up with one of the lost shards; every holder sees 7 of 7 online.
@@ -437,18 +442,7 @@ describe('Replicator: a shard kept twice moves to a missing one', () => {
       await session.commit();
     }
     await src.node.stop();
-    for (const p of keepers) {
-      const node = new TestNode(p.node);
-      node.connect(...keepers.filter((q) => q !== p));
-      const trust: TrustView = {
-        me: agentKeyOfPeer(p.node.peerId) as AgentKey,
-        myDevices: new Set(),
-        links: new Map(),
-        cluster: new Set(),
-      };
-      const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
-      cleanups.push(() => r.close());
-    }
+    keepAll(keepers);
     const [first, second] = keepers
       .slice(4)
       .sort((x, y) => (x.node.peerId.toString() < y.node.peerId.toString() ? -1 : 1)) as [
