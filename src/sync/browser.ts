@@ -23,6 +23,8 @@ import { ChangeRecorder } from './recorder.ts';
 import { SyncService } from './service.ts';
 
 const LIBRARY_KEY = 'elohim-library-doc';
+/** The library is this browser's own: it loads from IndexedDB or not at all. */
+const LIBRARY_FIND_MS = 10_000;
 
 export interface BrowserSync {
   readonly repo: Repo;
@@ -70,7 +72,9 @@ export async function openBrowserSync(agent: string): Promise<BrowserSync> {
 
 /**
  * The library document's id is kept per browser profile; the first tab to need one creates
- * it under a Web Lock, so two tabs opening at once agree on a single library.
+ * it under a Web Lock, so two tabs opening at once agree on a single library. The id is saved
+ * only once the new document is on disk, so a page left right away never leaves an id that
+ * names nothing; an id whose document is gone anyway (storage cleared) is replaced.
  */
 async function openLibrary(
   repo: Repo,
@@ -80,11 +84,18 @@ async function openLibrary(
   return navigator.locks.request(LIBRARY_KEY, async () => {
     const saved = localStorage.getItem(LIBRARY_KEY);
     if (saved && isValidDocumentId(saved)) {
-      const handle = await repo.find<LibraryDoc>(saved as DocumentId);
-      tracker.track(handle);
-      return handle;
+      try {
+        const handle = await repo.find<LibraryDoc>(saved as DocumentId, {
+          signal: AbortSignal.timeout(LIBRARY_FIND_MS),
+        });
+        tracker.track(handle);
+        return handle;
+      } catch (error) {
+        console.warn(`The library document ${saved} is not in storage; starting a new one.`, error);
+      }
     }
     const handle = createLibrary(repo, agent, tracker);
+    await repo.flush([handle.documentId]);
     localStorage.setItem(LIBRARY_KEY, handle.documentId);
     return handle;
   });

@@ -34,6 +34,7 @@ export async function addToLibrary(
   if (sync.library.doc()?.items[manifest.blob_hash]) return;
   const { seedItem, addItemToLibrary } = await import('../sync/index.ts');
   const { isValidDocumentId } = await import('@automerge/automerge-repo/slim');
+  const changed = [sync.library.documentId];
   if (options.metaDoc && isValidDocumentId(options.metaDoc)) {
     addItemToLibrary(sync.library, {
       hash: manifest.blob_hash,
@@ -46,13 +47,16 @@ export async function addToLibrary(
       meta_doc: options.metaDoc,
     });
   } else {
-    seedItem(sync.repo, sync.library, manifest, {
+    const { meta } = seedItem(sync.repo, sync.library, manifest, {
       tracker: sync.tracker,
       ...(options.title ? { title: options.title } : {}),
     });
+    changed.push(meta.documentId);
   }
-  // On disk before the caller reports success: the page may be left right after.
-  await sync.repo.flush();
+  // On disk before the caller reports success: the page may be left right after. Only the
+  // documents changed here: flushing every handle throws while another one is still loading
+  // (a description being found from peers).
+  await sync.repo.flush(changed);
 }
 
 /** One subscription to the library document for the whole page, shared by every row. */
