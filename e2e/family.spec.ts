@@ -1,23 +1,19 @@
-import { readFile } from 'node:fs/promises';
 import type { BrowserContext, Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   appUrl,
-  fetchByLink,
   getContent,
   hashOfItemNamed,
   item,
   openApp,
-  peerEntry,
-  peerIdOf,
   type StoreSettings,
-  shareLinkOf,
   trustConnected,
   waitReachable,
 } from './support/app.ts';
 import { writeRandomFile } from './support/files.ts';
-import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
+import { storedPieceBytes } from './support/idb.ts';
+import { expectRecipientOpens, expectRefused, expectSealedAtOwner } from './support/sealed.ts';
 
 const files = specFiles();
 
@@ -132,38 +128,14 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
     a.locator('[data-testid="item"]', { hasText: 'family.bin' }).getByText('Reach: local'),
   ).toBeVisible();
 
-  // Addressed by its ciphertext; A's IndexedDB holds no 32-byte stretch of the plaintext.
-  expect(hash).not.toBe(note.hash);
-  const plain = await readFile(note.path);
-  const aPieces = await storedPieces(a);
-  expect(aPieces.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(plain.length);
-  expect(sharesA32ByteStretch(plain, aPieces)).toBe(false);
-  const own = await getContent(a, hash);
-  expect(own.status).toBe(200);
-  expect(own.sha).toBe(note.hash);
-
+  await expectSealedAtOwner(a, hash, note);
   // B fetches it by A's share link and opens it with A's family key.
-  await waitReachable(a);
-  await fetchByLink(b, await shareLinkOf(a, hash));
-  const opened = await getContent(b, hash);
-  expect(opened.status, opened.text).toBe(200);
-  expect(opened.sha).toBe(note.hash);
-  expect(sharesA32ByteStretch(plain, await storedPieces(b))).toBe(false);
+  await expectRecipientOpens(a, b, hash, note);
 
   // C, A's contact but not family, asks for it: the owner and B (a holder, not the owner)
-  // both refuse, and C receives zero bytes. (404 when every holder answered NotFound; 502 when
-  // one of them also failed another way, e.g. a dial timing out on a loaded machine.)
+  // both refuse, and C receives zero bytes.
   await waitReachable(b);
-  // Over direct connections to both, so each hears C's request (a dial timing out on a
-  // loaded machine would leave one of them unasked).
-  for (const holder of [a, b]) {
-    await expect(peerEntry(c, await peerIdOf(holder))).toHaveAttribute('data-direct', 'true', {
-      timeout: 60_000,
-    });
-  }
-  const refused = await getContent(c, hash);
-  expect([404, 502], `C got ${refused.status}: ${refused.text}`).toContain(refused.status);
-  expect(await storedPieceBytes(c)).toBe(0);
+  await expectRefused(c, [a, b], hash);
   expect(refusedByA.some((line) => line.includes(hash))).toBe(true);
   await expect
     .poll(() => refusedByB.some((line) => line.includes(hash)), { timeout: 30_000 })

@@ -1,20 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
-import {
-  addFiles,
-  fetchByLink,
-  getContent,
-  hashOfItemNamed,
-  openApp,
-  peerEntry,
-  peerIdOf,
-  shareLinkOf,
-  trustConnected,
-  waitReachable,
-} from './support/app.ts';
+import { addFiles, hashOfItemNamed, openApp, peerIdOf, trustConnected } from './support/app.ts';
 import { writeRandomFile } from './support/files.ts';
-import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
+import { expectRecipientOpens, expectRefused, expectSealedAtOwner } from './support/sealed.ts';
 
 const files = specFiles();
 
@@ -69,38 +57,12 @@ test('an invited item reaches the named agent and no one else; stored ciphertext
     a.locator('[data-testid="item"]', { hasText: 'invited.bin' }).getByText('Reach: invited'),
   ).toBeVisible();
 
-  // Addressed by its ciphertext; A's IndexedDB holds no 32-byte stretch of the plaintext.
-  expect(hash).not.toBe(note.hash);
-  const plain = await readFile(note.path);
-  const aPieces = await storedPieces(a);
-  expect(aPieces.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(plain.length);
-  expect(sharesA32ByteStretch(plain, aPieces)).toBe(false);
-  // The owner opens it.
-  const own = await getContent(a, hash);
-  expect(own.status).toBe(200);
-  expect(own.sha).toBe(note.hash);
-
+  await expectSealedAtOwner(a, hash, note);
   // B fetches it by A's share link and opens it with the key it shares with A.
-  await waitReachable(a);
-  await fetchByLink(b, await shareLinkOf(a, hash));
-  const opened = await getContent(b, hash);
-  expect(opened.status).toBe(200);
-  expect(opened.sha).toBe(note.hash);
-  expect(sharesA32ByteStretch(plain, await storedPieces(b))).toBe(false);
+  await expectRecipientOpens(a, b, hash, note);
 
-  // Over direct connections to both holders, so each hears C's request (a dial timing out on
-  // a loaded machine would leave one of them unasked).
-  for (const holder of [a, b]) {
-    await expect(peerEntry(c, await peerIdOf(holder))).toHaveAttribute('data-direct', 'true', {
-      timeout: 60_000,
-    });
-  }
   // C asks for it by hash: every holder says it has nothing, and C receives zero bytes.
-  // (404 when every holder answered NotFound; 502 when one of them also failed another way,
-  // e.g. a dial timing out on a loaded machine: either way, nothing.)
-  const refused = await getContent(c, hash);
-  expect([404, 502], `C got ${refused.status}: ${refused.text}`).toContain(refused.status);
-  expect(await storedPieceBytes(c)).toBe(0);
+  await expectRefused(c, [a, b], hash);
   const cId = await peerIdOf(c);
   for (const [holder, lines] of refusals) {
     await expect

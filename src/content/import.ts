@@ -888,16 +888,7 @@ class ShardImport extends PieceImportBase<ShardHolding | undefined> implements S
         await hasher?.update(bytes, { transfer: true });
         report(Math.min(done, m.total_size));
       }
-      const actual = hasher ? await hasher.digest() : m.shard_hashes[s];
-      if (actual !== m.shard_hashes[s]) {
-        throw new ManifestMismatchError(
-          m.blob_hash,
-          'shard_hashes',
-          s,
-          undefined,
-          `shard ${s} hashes to ${actual}, the manifest says ${m.shard_hashes[s]}`,
-        );
-      }
+      if (hasher) expectShardHash(m, s, await hasher.digest());
     }
   }
 
@@ -1012,6 +1003,18 @@ async function* readInOrder(
 // ---------------------------------------------------------------------------------------
 // Whole-blob verification
 
+/** Shard `s`'s bytes hashed to `actual`: anything but the manifest's hash means it lied. */
+function expectShardHash(m: RemoteManifest, s: number, actual: string, what = 'shard'): void {
+  if (actual === m.shard_hashes[s]) return;
+  throw new ManifestMismatchError(
+    m.blob_hash,
+    'shard_hashes',
+    s,
+    undefined,
+    `${what} ${s} hashes to ${actual}, the manifest says ${m.shard_hashes[s]}`,
+  );
+}
+
 /** none / chunked: one in-order pass feeds the blob hasher and the current shard's hasher. */
 async function verifySequential(
   ctx: ImportContext,
@@ -1039,18 +1042,7 @@ async function verifySequential(
       await blobHasher.update(bytes, { transfer: true });
       report(done);
     }
-    if (shardHasher) {
-      const actual = await shardHasher.digest();
-      if (actual !== m.shard_hashes[s]) {
-        throw new ManifestMismatchError(
-          m.blob_hash,
-          'shard_hashes',
-          s,
-          undefined,
-          `shard ${s} hashes to ${actual}, the manifest says ${m.shard_hashes[s]}`,
-        );
-      }
-    }
+    if (shardHasher) expectShardHash(m, s, await shardHasher.digest());
   }
   const actual = await blobHasher.digest();
   if (actual !== m.blob_hash) {
@@ -1203,15 +1195,7 @@ async function verifyRs(
     }
     const actual = await Promise.all(shardHashers.map((h) => h.digest()));
     actual.forEach((h, s) => {
-      if (h !== m.shard_hashes[s]) {
-        throw new ManifestMismatchError(
-          m.blob_hash,
-          'shard_hashes',
-          s,
-          undefined,
-          `${s < D ? 'data' : 'recomputed parity'} shard ${s} hashes to ${h}, the manifest says ${m.shard_hashes[s]}`,
-        );
-      }
+      expectShardHash(m, s, h, s < D ? 'data shard' : 'recomputed parity shard');
     });
   };
 
