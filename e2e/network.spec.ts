@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
@@ -16,12 +15,10 @@ import {
 } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
-import { buildHarness } from './support/harness.ts';
+import { serveHarness } from './support/harness.ts';
 import { freePort } from './support/ports.ts';
 
 const MiB = 1024 * 1024;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
 const files = specFiles();
 
 test('B fetches what A seeds, straight from A over WebRTC', async ({ doorway, openProfile }) => {
@@ -90,9 +87,7 @@ test('B rejects a peer that sends corrupted bytes and completes from another', a
   const file = await writeRandomFile(files.dir, 'guarded.bin', 24 * MiB);
 
   // The liar: the real node over a store that flips a byte in every piece it serves.
-  const harness = join(ROOT, '.tmp', 'lying-peer');
-  await buildHarness('e2e/harness/lying-peer.ts', harness);
-  const harnessServer = await startDoorwayProcess(['--static', harness, '--log-level', 'silent']);
+  const harnessServer = await serveHarness('e2e/harness/lying-peer.ts', 'lying-peer');
   try {
     const liarPage = await (await openProfile()).context.newPage();
     await liarPage.goto(harnessServer.url);

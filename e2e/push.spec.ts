@@ -1,12 +1,7 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from './fixtures.ts';
 import { item, openApp, peerEntry, peerIdOf, waitReachable } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
-import { buildHarness } from './support/harness.ts';
+import { serveHarness } from './support/harness.ts';
 import { countRecords } from './support/idb.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Stranger {
   start(doorway: string): Promise<string>;
@@ -22,9 +17,7 @@ test("a stranger's Push stores nothing in a browser: refused, and a large one be
   const aId = await peerIdOf(a);
   const before = await countRecords(a);
 
-  const harness = join(ROOT, '.tmp', 'stranger-peer');
-  await buildHarness('e2e/harness/stranger-peer.ts', harness);
-  const harnessServer = await startDoorwayProcess(['--static', harness, '--log-level', 'silent']);
+  const harnessServer = await serveHarness('e2e/harness/stranger-peer.ts', 'stranger-peer');
   try {
     const page = await (await openProfile()).context.newPage();
     await page.goto(harnessServer.url);
