@@ -73,32 +73,29 @@ function guard(stream: Stream, onFirstMessage?: () => void): { release(): void }
   let prefix = new Uint8Array(0);
   let firstMessageEnd: number | undefined;
   const release = () => stream.removeEventListener('message', onMessage);
-  const refuse = (message: string) => {
-    release();
-    stream.abort(new RelayMessageError(message));
-  };
-  function onMessage({ data }: { data: Bytes }): void {
-    const bytes = flat(data);
+  /** Why the bytes so far are refused, if they are. */
+  function fault(bytes: Uint8Array): string | undefined {
     received += bytes.byteLength;
     if (firstMessageEnd === undefined) {
       prefix = Uint8Array.of(...prefix, ...bytes.subarray(0, 5 - prefix.length));
       const length = varint(prefix, 0);
-      if (length === undefined && prefix.length >= 5) return refuse('malformed length prefix');
-      if (length !== undefined) {
-        if (length.value > MAX_RELAY_MESSAGE) {
-          return refuse(`relay message of ${length.value} bytes (at most ${MAX_RELAY_MESSAGE})`);
-        }
-        firstMessageEnd = length.next + length.value;
+      if (length === undefined) return prefix.length >= 5 ? 'malformed length prefix' : undefined;
+      if (length.value > MAX_RELAY_MESSAGE) {
+        return `relay message of ${length.value} bytes (at most ${MAX_RELAY_MESSAGE})`;
       }
+      firstMessageEnd = length.next + length.value;
     }
     if (received > RELAY_HANDSHAKE_BUDGET) {
-      return refuse(`more than ${RELAY_HANDSHAKE_BUDGET} bytes before relaying`);
+      return `more than ${RELAY_HANDSHAKE_BUDGET} bytes before relaying`;
     }
-    if (
-      onFirstMessage !== undefined &&
-      firstMessageEnd !== undefined &&
-      received >= firstMessageEnd
-    ) {
+    return undefined;
+  }
+  function onMessage({ data }: { data: Bytes }): void {
+    const refused = fault(flat(data));
+    if (refused !== undefined) {
+      release();
+      stream.abort(new RelayMessageError(refused));
+    } else if (onFirstMessage !== undefined && received >= (firstMessageEnd ?? Infinity)) {
       onFirstMessage();
     }
   }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import sirv from 'sirv';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
@@ -126,18 +126,18 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         if (!handled) serveStatic(serveApp, req, res);
       })
       .catch((error: unknown) => {
-        log.error(`${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
+        // A client that went away (or was cut by the request timeout) is not our error.
+        const report = req.destroyed ? log.debug : log.error;
+        report(`${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
       });
   });
   server.keepAliveTimeout = 5_000;
   // A connection neither side writes to for this long (a client that stopped reading) is closed.
+  // Upgraded app websockets are exempt: ws clears the socket's timeout (http-limits.test.ts).
   server.timeout = config.httpRequestTimeoutMs;
   server.on('upgrade', (req, socket, head) => {
-    // An app websocket may sit idle for long; it is no longer an HTTP request.
-    // (Node types it as a Duplex; an HTTP server's is always a net.Socket.)
-    (socket as Socket).setTimeout(0);
     if (!trust.handleUpgrade(req, socket, head)) socket.destroy();
   });
 

@@ -1,6 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
@@ -42,12 +42,20 @@ export function testConfig(dir: string, overrides: Partial<DoorwayConfig> = {}):
   };
 }
 
-/** A silent doorway over a throwaway folder with a stand-in app; `stop` removes both. */
+/**
+ * A silent doorway over a throwaway folder with a stand-in app and `files` (path → text) beside
+ * it; `stop` removes both.
+ */
 export async function startTestDoorway(
   overrides: Partial<DoorwayConfig> = {},
+  files: Record<string, string> = {},
 ): Promise<{ doorway: Doorway; dir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'doorway-'));
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
   const doorway = await startDoorway(testConfig(dir, overrides), createLogger('silent'));
   return {
     doorway,
