@@ -14,10 +14,9 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startDoorwayProcess, startRestartableDoorway } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 import { buildHarness } from './support/harness.ts';
-import { freePort } from './support/ports.ts';
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -142,9 +141,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
 }) => {
   test.setTimeout(240_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
-  const [httpPort, p2pPort] = [await freePort(), await freePort()];
-  const args = ['--port', String(httpPort), '--p2p-port', String(p2pPort), '--data-dir', dataDir];
-  let door = await startDoorwayProcess(args);
+  const door = await startRestartableDoorway(['--data-dir', dataDir]);
   try {
     const a = await openApp((await openProfile()).context, door.url);
     const b = await openApp((await openProfile()).context, door.url);
@@ -155,7 +152,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'offline');
     }
-    door = await startDoorwayProcess(args);
+    await door.start();
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'connected', {
         timeout: 60_000,
@@ -169,7 +166,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     await fetchByLink(b, await shareLinkOf(a, file.hash));
     expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
   } finally {
-    await door.stop();
+    await door.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });
