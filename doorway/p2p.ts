@@ -44,8 +44,10 @@ export interface DoorwayP2p {
   stop(): Promise<void>;
 }
 
-/** Exempt from the connection limits only with --p2p-trust-loopback: behind a reverse proxy on
- * the same host every peer arrives from loopback. */
+/**
+ * Exempt from the connection limits only with --p2p-trust-loopback: behind a reverse proxy on
+ * the same host every peer arrives from loopback.
+ */
 const LOOPBACK_ALLOW = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'];
 /**
  * Hop streams one connection may have open at once: one per relayed connection it dials
@@ -60,7 +62,12 @@ export const HOP_TIMEOUT_MS = 10_000;
 const UNLIMITED_DATA = 2n ** 63n;
 const UNLIMITED_DURATION_MS = 2 ** 31 - 1;
 
-/** libp2p's relay server, its hop handler behind the size guard (relay-guard.ts). */
+/**
+ * libp2p's relay server, its hop handler behind the size guard (relay-guard.ts). Not through
+ * `node.use()` middleware: libp2p 3.3 appends the handler to the stored middleware list on
+ * every inbound stream, so inbound middleware would run the handler again for each new stream.
+ * (Stop streams are outbound, where middleware works: `node.use` below.)
+ */
 function guardedRelayServer(
   init: Parameters<typeof circuitRelayServer>[0],
 ): ReturnType<typeof circuitRelayServer> {
