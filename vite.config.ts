@@ -38,13 +38,16 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest,wasm}'],
         // The app bundle carries libp2p and Automerge; precache them whatever their size.
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        // The worker is built apart from the app: no source map for it either.
+        sourcemap: false,
       },
       devOptions: { enabled: true, type: 'module' },
     }),
   ],
   build: {
     target: 'es2022',
-    sourcemap: true,
+    // No source maps in dist/: the doorway serves dist/ to anyone (and refuses *.map anyway).
+    sourcemap: false,
   },
   worker: { format: 'es' },
   test: {
@@ -53,7 +56,8 @@ export default defineConfig({
     testTimeout: 60_000,
     // Node 20 validates relaxed SIMD only behind this flag; Chromium does by default. With it
     // the unit tests cover all three Reed-Solomon kernels.
-    execArgv: ['--experimental-wasm-relaxed-simd'],
+    // --expose-gc: memory tests collect garbage before they measure what is still held.
+    execArgv: ['--experimental-wasm-relaxed-simd', '--expose-gc'],
     // libp2p needs Promise.withResolvers, which Node 20 lacks.
     setupFiles: ['doorway/polyfills.ts'],
   },

@@ -13,10 +13,9 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startRestartableDoorway } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 import { serveHarness } from './support/harness.ts';
-import { freePort } from './support/ports.ts';
 
 const MiB = 1024 * 1024;
 const files = specFiles();
@@ -137,9 +136,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
 }) => {
   test.setTimeout(240_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
-  const [httpPort, p2pPort] = [await freePort(), await freePort()];
-  const args = ['--port', String(httpPort), '--p2p-port', String(p2pPort), '--data-dir', dataDir];
-  let door = await startDoorwayProcess(args);
+  const door = await startRestartableDoorway(['--data-dir', dataDir]);
   try {
     const a = await openApp((await openProfile()).context, door.url);
     const b = await openApp((await openProfile()).context, door.url);
@@ -150,7 +147,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'offline');
     }
-    door = await startDoorwayProcess(args);
+    await door.start();
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'connected', {
         timeout: 60_000,
@@ -164,7 +161,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     await fetchByLink(b, await shareLinkOf(a, file.hash));
     expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
   } finally {
-    await door.stop();
+    await door.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });
