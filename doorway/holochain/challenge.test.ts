@@ -85,7 +85,8 @@ describe('dev-token challenges and /hc/connect grants', () => {
         ed25519.sign(new TextEncoder().encode(`elohim-doorway-dev-token:${timestamp}`), key.seed),
       ).toString('base64'),
     };
-    for (const server of [a, b]) {
+    // The probe's replay: one body, three times, on two doorways.
+    for (const server of [a, a, b]) {
       const answer = await tokenAt(server, legacy);
       expect(answer.status).toBe(400);
       expect(answer.body.error).toMatch(/POST \/hc\/challenge/);

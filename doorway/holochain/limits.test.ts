@@ -85,16 +85,29 @@ describe('the app interface under hostile frames', () => {
       );
       const frame = new Uint8Array(15.9 * 1024 * 1024).fill(0x91);
       frame[frame.length - 1] = 0xc0;
+      let closedAt: number | undefined;
+      void socket.closed.then(() => {
+        closedAt = performance.now();
+      });
       const started = performance.now();
       socket.ws.send(frame);
-      // The old doorway decoded the whole frame first: 20 s before /health or the close.
-      const health = await within(fetch(`${base}/health`), 30_000, '/health');
-      const healthMs = performance.now() - started;
-      expect(health.status).toBe(200);
+      // /health, again and again until the socket is gone, and once more after: the old doorway
+      // decoded the whole frame first, and a /health asked meanwhile waited 20 s.
+      const healthMs: number[] = [];
+      let last = false;
+      while (!last) {
+        last = closedAt !== undefined || performance.now() - started > 30_000;
+        const asked = performance.now();
+        const health = await within(fetch(`${base}/health`), 30_000, '/health');
+        expect(health.status).toBe(200);
+        healthMs.push(performance.now() - asked);
+      }
       await within(socket.closed, 30_000, 'closing the socket');
-      const closedMs = performance.now() - started;
-      expect(healthMs, '/health answered while the frame arrived').toBeLessThan(5_000);
-      expect(closedMs, 'the socket was cut before the frame was whole').toBeLessThan(5_000);
+      expect(Math.max(...healthMs), '/health answered all along').toBeLessThan(2_000);
+      expect(
+        (closedAt as number) - started,
+        'the socket was cut before the frame was whole',
+      ).toBeLessThan(5_000);
       expect(socket.received).toEqual([]);
     } finally {
       await doorway.close();
