@@ -63,8 +63,8 @@ const UNSUPPORTED_REQUESTS = new Set([
 interface Session {
   ws: WebSocket;
   app?: AppRecord;
-  /** Ends the pre-authentication limits (byte count, timer); set while they run. */
-  authenticated?: () => void;
+  /** Ends the pre-authentication limits (byte count, timer, place among the waiting). */
+  endPreAuth?: () => void;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -124,7 +124,7 @@ export class ConductorEmulator {
         `authenticate within ${this.limits.authTimeoutMs / 1000} s of opening the socket`,
       );
     }, this.limits.authTimeoutMs);
-    session.authenticated = () => {
+    session.endPreAuth = () => {
       socket.off('data', countBytes);
       clearTimeout(timer);
       this.waiting.delete(session);
@@ -136,7 +136,7 @@ export class ConductorEmulator {
       this.receive(session, bytes, agentB64);
     });
     ws.on('close', () => {
-      session.authenticated?.();
+      session.endPreAuth?.();
       this.all.delete(session);
       if (session.app) this.sessions.get(session.app.installedAppId)?.delete(session);
     });
@@ -167,7 +167,7 @@ export class ConductorEmulator {
         return;
       }
       session.app = app;
-      session.authenticated?.();
+      session.endPreAuth?.();
       const set = this.sessions.get(app.installedAppId) ?? new Set<Session>();
       this.sessions.set(app.installedAppId, set);
       set.add(session);
