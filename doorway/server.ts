@@ -86,7 +86,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   const p2p = await startP2p(config, log);
   let trust: TrustLayer;
   try {
-    trust = await startTrustLayer(config, log);
+    // Challenges name the doorway by its PeerId, so a signature made for it is good nowhere else.
+    trust = await startTrustLayer({ ...config, peerId: p2p.peerId }, log);
   } catch (error) {
     await p2p.stop();
     throw error;
