@@ -13,6 +13,7 @@ import {
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { encode } from '@msgpack/msgpack';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadOrCreateKey } from '../identity.ts';
 import { createLogger } from '../log.ts';
@@ -311,4 +312,26 @@ export async function connectAgent(baseUrl: string) {
       await (ws.client as unknown as { close(): Promise<unknown> }).close();
     },
   };
+}
+
+/**
+ * Checks that an app interface refuses a made-up app token: it closes the socket after the
+ * `authenticate` message, and `AppWebsocket.connect` rejects. @holochain/client gives the close
+ * only 10 ms to arrive before it goes on with `app_info`, so on a loaded machine the same
+ * refusal may surface as a socket closed under that request: the close itself is checked on a
+ * raw socket, and the client must refuse with one of the names a closed socket gives.
+ */
+export async function expectTokenRefused(url: string | URL): Promise<void> {
+  const raw = await rawSocket(String(url));
+  raw.ws.send(encode({ type: 'authenticate', data: encode({ token: [...randomBytes(32)] }) }));
+  expect(await within(raw.closed, 10_000, 'closing after a bad token')).toBeGreaterThanOrEqual(
+    1000,
+  );
+  const error = await AppWebsocket.connect({ url: new URL(url), token: [...randomBytes(32)] }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(error?.name).toMatch(
+    /^(InvalidTokenError|ClientClosedWithPendingRequests|ConnectionError|WebsocketClosedError)$/,
+  );
 }
