@@ -56,8 +56,7 @@ export default defineConfig({
     testTimeout: 60_000,
     // Node 20 validates relaxed SIMD only behind this flag; Chromium does by default. With it
     // the unit tests cover all three Reed-Solomon kernels.
-    // --expose-gc: memory tests collect garbage before they measure what is still held.
-    execArgv: ['--experimental-wasm-relaxed-simd', '--expose-gc'],
+    execArgv: ['--experimental-wasm-relaxed-simd'],
     // libp2p needs Promise.withResolvers, which Node 20 lacks.
     setupFiles: ['doorway/polyfills.ts'],
   },
