@@ -131,6 +131,39 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
     expect(found.map(String)).toEqual([h.node.peerId.toString()]);
   });
 
+  it('a holder whose connection is cut mid-transfer is asked again on a new one', async () => {
+    // Four holders, one shard each: no other shard can stand in, so shard 0 must come from
+    // its holder even after libp2p closed the connection its stream ran on (as it does with
+    // one of two connections two browsers opened to each other at once).
+    let fetcherId: PeerId | undefined;
+    let cut = false;
+    const { data, m, holders } = await spread([0, 1, 2, 3], (served, node) => {
+      if (cut || served !== 5 || node !== holders[0]?.node || !fetcherId) return;
+      cut = true;
+      for (const c of node.getConnections(fetcherId)) c.abort(new Error('connection replaced'));
+    });
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    fetcherId = node.peerId;
+    const dropped: string[] = [];
+    const got = await fetchContent(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      m.blob_hash,
+      {
+        timeoutMs: 5_000,
+        onProgress: (p) =>
+          dropped.push(...p.peers.filter((x) => x.state === 'dropped').map((x) => x.peerId)),
+      },
+    );
+    expect(cut).toBe(true);
+    expect(dropped).toEqual([]);
+    expect(got.blob_hash).toBe(m.blob_hash);
+    expect(sha(new Uint8Array(await (await store.getBlob(m.blob_hash)).arrayBuffer()))).toBe(
+      sha(data),
+    );
+  });
+
   it('7 holders with 3 of them gone: the other 4 rebuild it, verified', async () => {
     const { data, m, holders } = await spread([0, 1, 2, 3, 4, 5, 6]);
     // Data shards 0, 2 and 3 are gone: two of the four must come from parity.

@@ -2,7 +2,7 @@
  * Fetch by hash: find who holds a blob, take its manifest from one holder, then pull pieces
  * from every holder at once, each piece verified before it is written. A holder that sends
  * bad bytes, stalls or vanishes is dropped for this fetch and its unfinished work goes back to
- * the queue for the others. The blob becomes visible only after the store has checked the
+ * the queue for the others (a stream the transport cut is asked for again, twice at most). The blob becomes visible only after the store has checked the
  * whole of it against its hash.
  */
 import type { PeerId } from '@libp2p/interface';
@@ -21,6 +21,7 @@ import {
   type Libp2pDialLike,
   type RemoteManifest,
   ShardNotFoundError,
+  ShardStreamClosedError,
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
@@ -56,6 +57,11 @@ export interface FetchOptions {
   /** Per-piece (and dial) timeout. Default 20 s. */
   timeoutMs?: number;
 }
+
+/** Times one holder is asked again after the transport cut its stream, per fetch. */
+const STREAM_RETRIES = 2;
+/** Wait before asking again, times the attempt: a closing connection must leave first. */
+const RETRY_BACKOFF_MS = 250;
 
 export class FetchError extends Error {
   override name = 'FetchError';
@@ -436,6 +442,7 @@ export class PieceScheduler {
       this.#live.set(id, holding);
       this.#notify();
     }
+    let streamRetries = 0;
     for (;;) {
       if (this.signal.aborted) throw this.signal.reason;
       const at = this.#queue.findIndex((r) => serves(holding, r.shard));
@@ -454,6 +461,7 @@ export class PieceScheduler {
         continue;
       }
       const [range] = this.#queue.splice(at, 1) as [Range];
+      let retry = false;
       this.#inFlight++;
       this.events.state(id, 'active');
       let next = range.first;
@@ -475,15 +483,31 @@ export class PieceScheduler {
         if (this.signal.aborted) throw this.signal.reason;
         const rest = range.first + range.count - next;
         if (rest > 0) this.#queue.unshift({ shard: range.shard, first: next, count: rest });
-        this.events.dropped(id, error);
-        return;
+        // A stream or connection cut under us (libp2p closing one of two connections made
+        // at once, a WebRTC connection replaced) says nothing about the holder: ask it again,
+        // a few times, once the connection had time to go. Bad bytes, refusals and stalls
+        // drop it, as does a failed dial.
+        retry = transportCut(error) && streamRetries++ < STREAM_RETRIES;
+        if (!retry) {
+          this.events.dropped(id, error);
+          return;
+        }
       } finally {
         this.#inFlight--;
         this.events.state(id, 'idle');
         this.#notify();
       }
+      if (retry) await sleep(RETRY_BACKOFF_MS * streamRetries, this.signal);
     }
   }
+}
+
+/** The transport, not the holder, ended the exchange: the stream or its connection closed. */
+function transportCut(error: unknown): boolean {
+  return (
+    error instanceof ShardStreamClosedError ||
+    (error instanceof Error && error.name === 'ConnectionClosedError')
+  );
 }
 
 function serves(holding: Holding, shard: number): boolean {

@@ -122,12 +122,24 @@ async function open(
   signal: AbortSignal,
   opts: ShardRequestOptions,
 ): Promise<{ stream: Stream; name: string }> {
+  const streamOptions = { signal, runOnLimitedConnection: opts.runOnLimitedConnection ?? false };
   const conn = await libp2p.dial(peer, { signal });
-  const stream = await conn.newStream(protocol, {
-    signal,
-    runOnLimitedConnection: opts.runOnLimitedConnection ?? false,
-  });
-  return { stream, name: conn.remotePeer.toString() };
+  try {
+    return {
+      stream: await conn.newStream(protocol, streamOptions),
+      name: conn.remotePeer.toString(),
+    };
+  } catch (error) {
+    // A connection the remote side cut can still be handed out as open until libp2p notices
+    // its muxer closed: end it here and dial once more, which makes a new one.
+    if (!(error instanceof Error && error.name === 'ConnectionClosedError')) throw error;
+    conn.abort(error);
+    const fresh = await libp2p.dial(peer, { signal });
+    return {
+      stream: await fresh.newStream(protocol, streamOptions),
+      name: fresh.remotePeer.toString(),
+    };
+  }
 }
 
 /**
