@@ -34,8 +34,17 @@ async function peer(name: string, opts: Parameters<typeof testPeer>[1] = { servi
   return p;
 }
 
+/** Repo storage directories: removed only once every peer has stopped writing to them. */
+const dirs: string[] = [];
+async function storageDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'elohim-sync-'));
+  dirs.push(dir);
+  return dir;
+}
+
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.stop()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
 const manifest = (n: number) => ({
@@ -286,31 +295,27 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
   });
 
   it('after a restart, positions continue and known documents are tracked again', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'elohim-sync-'));
-    try {
-      const first = await testPeer('a', { service: true, storage: new NodeFSStorageAdapter(dir) });
-      const { meta } = seed(first);
-      await until(async () => (await first.log.localHead()) === 3, 'A to record 3 events');
-      await first.repo.flush();
-      await first.stop();
+    const dir = await storageDir();
+    const first = await peer('a', { service: true, storage: new NodeFSStorageAdapter(dir) });
+    const { meta } = seed(first);
+    await until(async () => (await first.log.localHead()) === 3, 'A to record 3 events');
+    await first.stop();
 
-      const again = await peer('a', {
-        service: true,
-        storage: new NodeFSStorageAdapter(dir),
-        dbName: first.dbName,
-      });
-      // The service loads the documents its log names and records edits made here again.
-      await again.service?.restored;
-      const handle = await again.repo.find<ItemMeta>(meta.documentId);
-      expect(tagsOf(handle.doc())).toEqual(['start']);
-      addTag(handle, 'after-restart');
-      await until(() => again.activity.length === 1, 'the edit to be recorded');
-      expect(again.activity[0]?.event).toMatchObject({ position: 4, doc_id: meta.documentId });
-      expect(await again.log.localHead()).toBe(4);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const again = await peer('a', {
+      service: true,
+      storage: new NodeFSStorageAdapter(dir),
+      dbName: first.dbName,
+    });
+    // The service loads the documents its log names and records edits made here again.
+    await again.service?.restored;
+    const handle = await again.repo.find<ItemMeta>(meta.documentId);
+    expect(tagsOf(handle.doc())).toEqual(['start']);
+    addTag(handle, 'after-restart');
+    await until(() => again.activity.length === 1, 'the edit to be recorded');
+    expect(again.activity[0]?.event).toMatchObject({ position: 4, doc_id: meta.documentId });
+    expect(await again.log.localHead()).toBe(4);
   });
+
   it('edits recorded in another tab are announced by the tab that runs the node', async () => {
     const channelName = `tabs-${Date.now()}`;
     const bc = () => new BroadcastChannelNetworkAdapter({ channelName, peerWaitMs: 50 });

@@ -7,10 +7,12 @@
  * Node, which the /slim imports of the modules under test then share.
  */
 import {
+  type Chunk,
   type NetworkAdapterInterface,
   Repo,
   type PeerId as RepoPeerId,
   type StorageAdapterInterface,
+  type StorageKey,
 } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
 import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
@@ -19,6 +21,49 @@ import { EventLog } from './event-log.ts';
 import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
 
 let counter = 0;
+
+/**
+ * A storage adapter that knows which of its operations are still running. A Repo saves on a
+ * timer and `Repo.shutdown` does not wait for a save already under way (nor for a compaction
+ * removing old chunks), so a test that deletes the storage directory must first wait for
+ * {@link settled}, or a late write lands in a directory being removed (ENOTEMPTY).
+ */
+export class SettlingStorage implements StorageAdapterInterface {
+  readonly #inner: StorageAdapterInterface;
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(inner: StorageAdapterInterface) {
+    this.#inner = inner;
+  }
+
+  #track<T>(op: Promise<T>): Promise<T> {
+    this.#running.add(op);
+    const done = () => this.#running.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
+  load(key: StorageKey): Promise<Uint8Array | undefined> {
+    return this.#track(this.#inner.load(key));
+  }
+  save(key: StorageKey, data: Uint8Array): Promise<void> {
+    return this.#track(this.#inner.save(key, data));
+  }
+  remove(key: StorageKey): Promise<void> {
+    return this.#track(this.#inner.remove(key));
+  }
+  loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
+    return this.#track(this.#inner.loadRange(keyPrefix));
+  }
+  removeRange(keyPrefix: StorageKey): Promise<void> {
+    return this.#track(this.#inner.removeRange(keyPrefix));
+  }
+
+  /** Resolves once no operation is running (including ones started while waiting). */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+}
 
 export interface TestPeer {
   name: string;
@@ -51,9 +96,10 @@ export async function testPeer(
     opts.adapter === undefined || opts.adapter === false
       ? undefined
       : new Libp2pNetworkAdapter(node, opts.adapter === true ? {} : opts.adapter);
+  const storage = opts.storage && new SettlingStorage(opts.storage);
   const repo = new Repo({
     network: [...(adapter ? [adapter] : []), ...(opts.network ?? [])],
-    ...(opts.storage ? { storage: opts.storage } : {}),
+    ...(storage ? { storage } : {}),
     peerId: `${name}-${++counter}` as RepoPeerId,
     sharePolicy: async () => true,
   });
@@ -66,6 +112,7 @@ export async function testPeer(
       ? undefined
       : await SyncService.start(node, repo, log, opts.service === true ? {} : opts.service);
   service?.on('activity', (a) => activity.push(a));
+  let stopped: Promise<void> | undefined;
   service?.on('error', (e) => errors.push(e));
   return {
     name,
@@ -77,11 +124,16 @@ export async function testPeer(
     ...(service ? { service } : {}),
     activity,
     errors,
-    async stop() {
-      await service?.stop();
-      await repo.shutdown();
-      await node.stop();
-      log.close();
+    /** Stops everything (once); resolves when the Repo's storage has nothing left to write. */
+    stop() {
+      stopped ??= (async () => {
+        await service?.stop();
+        await repo.shutdown();
+        await storage?.settled();
+        await node.stop();
+        log.close();
+      })();
+      return stopped;
     },
   };
 }
