@@ -119,3 +119,13 @@ export class SyncTimeoutError extends SyncError {
 export class SyncClosedError extends SyncError {
   override name = 'SyncClosedError';
 }
+
+/** The message of anything thrown. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Anything thrown, as an Error (streams are aborted with one). */
+export function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}

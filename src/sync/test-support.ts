@@ -17,8 +17,10 @@ import {
 import type { Libp2p } from '@libp2p/interface';
 import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
+import type { DocAudience } from './audience.ts';
 import { EventLog } from './event-log.ts';
 import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
+import { RepoSharing } from './share.ts';
 
 let counter = 0;
 
@@ -75,6 +77,11 @@ export interface TestPeer {
   service?: SyncService;
   activity: SyncActivity[];
   errors: { error: unknown; peer: string; op: string }[];
+  /**
+   * With `reachAware`: from now on libp2p peers receive what `audience` admits (before the
+   * first call: nothing).
+   */
+  admit(audience: DocAudience): void;
   stop(): Promise<void>;
 }
 
@@ -89,6 +96,12 @@ export async function testPeer(
     storage?: StorageAdapterInterface;
     /** More Repo network adapters (e.g. BroadcastChannel, as between tabs). */
     network?: NetworkAdapterInterface[];
+    /**
+     * Share as the app does (`RepoSharing`, SyncService `mayReceive`): libp2p peers get what
+     * {@link TestPeer.admit} allows, the repo peers of `tabs` (added to the network) everything.
+     * Default: every peer gets every document.
+     */
+    reachAware?: { tabs?: NetworkAdapterInterface };
   } = {},
 ): Promise<TestPeer> {
   const node = await loopbackNode();
@@ -97,12 +110,17 @@ export async function testPeer(
       ? undefined
       : new Libp2pNetworkAdapter(node, opts.adapter === true ? {} : opts.adapter);
   const storage = opts.storage && new SettlingStorage(opts.storage);
+  const tabs = opts.reachAware?.tabs;
+  const sharing = opts.reachAware && new RepoSharing(tabs);
+  let admitted: DocAudience = () => false;
+  const audience: DocAudience = (peer, docId) => admitted(peer, docId);
   const repo = new Repo({
-    network: [...(adapter ? [adapter] : []), ...(opts.network ?? [])],
+    network: [...(adapter ? [adapter] : []), ...(tabs ? [tabs] : []), ...(opts.network ?? [])],
     ...(storage ? { storage } : {}),
     peerId: `${name}-${++counter}` as RepoPeerId,
-    sharePolicy: async () => true,
+    ...(sharing ? { shareConfig: sharing.config } : { sharePolicy: async () => true }),
   });
+  if (sharing && adapter) sharing.shareWith(repo, adapter, audience);
   const dbName = opts.dbName ?? `sync-test-${name}-${++counter}-${Date.now()}`;
   const log = await EventLog.open({ dbName });
   const activity: SyncActivity[] = [];
@@ -110,7 +128,10 @@ export async function testPeer(
   const service =
     opts.service === undefined || opts.service === false
       ? undefined
-      : await SyncService.start(node, repo, log, opts.service === true ? {} : opts.service);
+      : await SyncService.start(node, repo, log, {
+          ...(opts.service === true ? {} : opts.service),
+          ...(sharing ? { mayReceive: audience } : {}),
+        });
   service?.on('activity', (a) => activity.push(a));
   let stopped: Promise<void> | undefined;
   service?.on('error', (e) => errors.push(e));
@@ -124,6 +145,10 @@ export async function testPeer(
     ...(service ? { service } : {}),
     activity,
     errors,
+    admit(next) {
+      admitted = next;
+      repo.shareConfigChanged();
+    },
     /** Stops everything (once); resolves when the Repo's storage has nothing left to write. */
     stop() {
       stopped ??= (async () => {
