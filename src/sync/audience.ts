@@ -4,7 +4,8 @@
  * decision is the content delivery gate's for the item's blob (`deliveryGate` in src/reach),
  * passed in as {@link ItemAudience}; this module only finds which item a document describes.
  *
- *  - this agent's shared library: anyone (it lists commons items only, `libraries.ts`);
+ *  - this agent's shared library: anyone (it lists commons items only, `libraries.ts`; should
+ *    a restricted entry get in — a tab of an older version — nobody until it is migrated);
  *  - a description named by an entry of this agent's libraries: whoever may receive that item;
  *  - another description held here: whoever may receive the item it says it describes
  *    (`hash`); the gate refuses items this device does not hold, so nobody relays a
@@ -19,7 +20,7 @@ import type { PeerId } from '@libp2p/interface';
 import { type ContentHash, isContentHash } from '../content/address.ts';
 import { agentKeyOfPeer } from '../reach/agent.ts';
 import type { ItemMeta, LibraryDoc } from './documents.ts';
-import type { Libraries } from './libraries.ts';
+import { type Libraries, listsRestricted } from './libraries.ts';
 
 /** May this libp2p peer receive the document `docId` (and learn that we have it)? */
 export type DocAudience = (peer: PeerId, docId: string) => boolean | Promise<boolean>;
@@ -46,7 +47,7 @@ export function docAudience(options: {
   const mayReceiveItem = (peer: PeerId, hash: string) =>
     isContentHash(hash) && options.mayReceiveItem(peer, hash);
   return async (peer, docId) => {
-    if (docId === libraries.shared.documentId) return true;
+    if (docId === libraries.shared.documentId) return !listsRestricted(libraries.shared);
     const entry = libraries.describedBy(docId);
     if (entry) return mayReceiveItem(peer, entry.hash);
     const handle = repo.handles[docId as keyof typeof repo.handles];

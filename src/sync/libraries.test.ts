@@ -1,9 +1,13 @@
 import { type DocHandle, Repo } from '@automerge/automerge-repo';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
 import type { Reach } from '../content/index.ts';
 import {
+  addItemToLibrary,
   CHECKED_LIBRARY_KEY,
   createLibrary,
+  docAudience,
   type LibraryDoc,
   type LibraryIds,
   OWN_LIBRARY_KEY,
@@ -105,5 +109,24 @@ describe('the shared and the own library', () => {
     expect(hashes(libraries.shared)).toHaveLength(2);
     expect(hashes(libraries.own)).toEqual([]);
     expect(ids.map.get(CHECKED_LIBRARY_KEY)).toBe(legacy.documentId);
+  });
+
+  it('trusts no check: a shared library listing a restricted item again is read by nobody, and migrated on the next open', async () => {
+    const repo = new Repo();
+    const ids = memoryIds();
+    const libraries = await openLibraries(repo, 'agent-1', ids);
+    const audience = docAudience({ repo, libraries, mayReceiveItem: () => true });
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+    expect(await audience(peer, libraries.shared.documentId)).toBe(true);
+    expect(await audience(peer, libraries.own.documentId)).toBe(false);
+    // As a tab of an older version would add it.
+    const { item } = seedItem(repo, createLibrary(repo, 'agent-1'), input(7, 'local'));
+    addItemToLibrary(libraries.shared, item);
+    expect(await audience(peer, libraries.shared.documentId)).toBe(false);
+
+    const again = await openLibraries(repo, 'agent-1', ids);
+    expect(again.shared.documentId).not.toBe(libraries.shared.documentId);
+    expect(hashes(again.own)).toEqual([item.hash]);
+    expect(hashes(again.shared)).toEqual([]);
   });
 });

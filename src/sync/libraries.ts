@@ -10,8 +10,9 @@
  *    lets it receive the item.
  *
  * Migration (a library from before the split held every item): when the shared library lists
- * a restricted item, or its history ever did, its restricted entries move to the own library
- * and a fresh shared library takes its place with the other entries. The old document stays
+ * a restricted item, or its history ever did (checked once per document), its restricted
+ * entries move to the own library and a fresh shared library takes its place with the other
+ * entries. The old document stays
  * in storage but is never served again (a library naming this agent that is not the current
  * shared one is read by nobody else); peers that synced it before keep what they got.
  */
@@ -41,6 +42,11 @@ export const CHECKED_LIBRARY_KEY = 'elohim-library-checked';
 /** Whether an item of this reach may be listed in the shared library: anyone may receive it. */
 export function listedOpenly(reach: Reach): boolean {
   return reach === 'commons';
+}
+
+/** Whether the library lists an item that is not {@link listedOpenly} now. */
+export function listsRestricted(library: DocHandle<LibraryDoc>): boolean {
+  return Object.values(library.doc()?.items ?? {}).some((i) => !listedOpenly(i.reach));
 }
 
 /** Whether any state in the document's history listed an item that is not {@link listedOpenly}. */
@@ -143,7 +149,7 @@ export async function openLibraries(
   let shared = await find(SHARED_LIBRARY_KEY);
   if (shared) options.tracker?.track(shared);
   const checked = shared && ids.getItem(CHECKED_LIBRARY_KEY) === shared.documentId;
-  if (shared && !checked && everListedRestricted(shared)) {
+  if (shared && (listsRestricted(shared) || (!checked && everListedRestricted(shared)))) {
     const fresh = createLibrary(repo, agent, options.tracker);
     for (const item of Object.values(shared.doc().items)) {
       addItemToLibrary(listedOpenly(item.reach) ? fresh : own, item);
