@@ -1,10 +1,8 @@
 import 'fake-indexeddb/auto';
-import type { DocHandle, DocumentId } from '@automerge/automerge-repo';
 import { Repo } from '@automerge/automerge-repo';
 import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore } from '../content/index.ts';
-import { addrOf, readAll } from '../net/shard/test-support.ts';
 import {
   type AgentKey,
   agentKeyOfPeer,
@@ -16,20 +14,18 @@ import {
 import { testAgent } from '../reach/test-agents.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
-  decodeSyncResponse,
   docAudience,
   encodeSyncMessage,
   type ItemMeta,
   type LibraryDoc,
   openLibraries,
-  SYNC_PROTOCOL,
   type SyncMessage,
   type SyncResponseMessage,
   seedItem,
   setTitle,
   UnknownDocumentError,
 } from './index.ts';
-import { connect, type TestPeer, testPeer, until } from './test-support.ts';
+import { connect, exchange, readyDoc, type TestPeer, testPeer, until } from './test-support.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -110,24 +106,13 @@ function secretsOf(items: Awaited<ReturnType<typeof holderWithItems>>) {
   ];
 }
 
-async function ask(from: TestPeer, to: TestPeer, requests: SyncMessage[]) {
-  const stream = await from.node.dialProtocol(addrOf(to.node), SYNC_PROTOCOL);
-  for (const r of requests) stream.send(encodeSyncMessage(r));
-  await stream.close();
-  const bytes = await readAll(stream);
-  const out: SyncResponseMessage[] = [];
-  for (let off = 0; off < bytes.byteLength; ) {
-    const len = new DataView(bytes.buffer, bytes.byteOffset + off).getUint32(0);
-    out.push(decodeSyncResponse(bytes.subarray(off + 4, off + 4 + len)));
-    off += 4 + len;
-  }
-  return out;
-}
-
-const ready = <T>(p: TestPeer, id: DocumentId): T | undefined => {
-  const h = p.repo.handles[id] as DocHandle<T> | undefined;
-  return h?.isReady() ? h.doc() : undefined;
-};
+/** Sends requests on one stream, as a peer that skips the service would. */
+const ask = (from: TestPeer, to: TestPeer, requests: SyncMessage[]) =>
+  exchange(
+    from,
+    to,
+    requests.map((r) => encodeSyncMessage(r)),
+  );
 
 describe('reach-aware sync: a peer receives a description only where its item may go', () => {
   it('stream positions: an outsider gets no event and no DocResponse for an invited item, the invitee does', async () => {
@@ -146,11 +131,13 @@ describe('reach-aware sync: a peer receives a description only where its item ma
 
     const docsOf = async (p: TestPeer) => (await p.log.remoteEvents(aId)).map((e) => e.doc_id);
     expect(await docsOf(b)).toContain(restricted.meta.documentId);
-    expect(ready<ItemMeta>(b, restricted.meta.documentId)?.title).toBe('surprise-party-plans.txt');
+    expect(readyDoc<ItemMeta>(b, restricted.meta.documentId)?.title).toBe(
+      'surprise-party-plans.txt',
+    );
     expect(await docsOf(c)).not.toContain(restricted.meta.documentId);
     expect(await docsOf(c)).toContain(commons.meta.documentId);
-    expect(ready<ItemMeta>(c, restricted.meta.documentId)).toBeUndefined();
-    const cLibrary = ready<LibraryDoc>(c, libraries.shared.documentId);
+    expect(readyDoc<ItemMeta>(c, restricted.meta.documentId)).toBeUndefined();
+    const cLibrary = readyDoc<LibraryDoc>(c, libraries.shared.documentId);
     expect(Object.keys(cLibrary?.items ?? {})).toEqual([commons.item.hash]);
 
     // Asked directly: the same answer as for a document never seen, and no events.
@@ -177,12 +164,12 @@ describe('reach-aware sync: a peer receives a description only where its item ma
     // gap, is New (nothing for C was missed), not an Outlier.
     setTitle(restricted.meta, 'Party, Saturday');
     await until(
-      () => ready<ItemMeta>(b, restricted.meta.documentId)?.title === 'Party, Saturday',
+      () => readyDoc<ItemMeta>(b, restricted.meta.documentId)?.title === 'Party, Saturday',
       'the edit to reach B',
     );
     setTitle(commons.meta, 'Notes for everyone');
     await until(
-      () => ready<ItemMeta>(c, commons.meta.documentId)?.title === 'Notes for everyone',
+      () => readyDoc<ItemMeta>(c, commons.meta.documentId)?.title === 'Notes for everyone',
       'the commons edit to reach C',
     );
     await until(async () => (await c.log.contiguous(aId)) === 6, 'C to store event 6');

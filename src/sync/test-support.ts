@@ -8,6 +8,8 @@
  */
 import {
   type Chunk,
+  type DocHandle,
+  type DocumentId,
   type NetworkAdapterInterface,
   Repo,
   type PeerId as RepoPeerId,
@@ -15,9 +17,10 @@ import {
   type StorageKey,
 } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
-import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
+import { addrOf, loopbackNode, readAll } from '../net/shard/test-support.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
 import type { DocAudience } from './audience.ts';
+import { decodeSyncResponse, SYNC_PROTOCOL, type SyncResponseMessage } from './codec.ts';
 import { EventLog } from './event-log.ts';
 import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
 import { RepoSharing } from './share.ts';
@@ -193,4 +196,29 @@ export async function until(
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The document `id` in `p`'s Repo, if it holds it (loaded and ready). */
+export function readyDoc<T>(p: TestPeer, id: DocumentId): T | undefined {
+  const h = p.repo.handles[id] as DocHandle<T> | undefined;
+  return h?.isReady() ? h.doc() : undefined;
+}
+
+/** Sends raw sync frames on one stream and returns every answer until the server closes. */
+export async function exchange(
+  from: TestPeer,
+  to: TestPeer,
+  frames: Uint8Array[],
+): Promise<SyncResponseMessage[]> {
+  const stream = await from.node.dialProtocol(addrOf(to.node), SYNC_PROTOCOL);
+  for (const f of frames) stream.send(f);
+  await stream.close();
+  const bytes = await readAll(stream);
+  const out: SyncResponseMessage[] = [];
+  for (let off = 0; off < bytes.byteLength; ) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset + off).getUint32(0);
+    out.push(decodeSyncResponse(bytes.subarray(off + 4, off + 4 + n)));
+    off += 4 + n;
+  }
+  return out;
 }
