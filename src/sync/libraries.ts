@@ -66,10 +66,15 @@ type Listener = () => void;
 export class Libraries {
   readonly shared: DocHandle<LibraryDoc>;
   readonly own: DocHandle<LibraryDoc>;
+  /** Entries by description document, built when first asked after a change. */
+  #byMeta: Map<string, LibraryItem> | undefined;
 
   constructor(shared: DocHandle<LibraryDoc>, own: DocHandle<LibraryDoc>) {
     this.shared = shared;
     this.own = own;
+    this.onChange(() => {
+      this.#byMeta = undefined;
+    });
   }
 
   /** The library an item of `reach` is listed in. */
@@ -86,13 +91,13 @@ export class Libraries {
     return this.own.doc()?.items[hash] ?? this.shared.doc()?.items[hash];
   }
 
-  /** The entry whose description document is `docId`. */
+  /**
+   * The entry whose description document is `docId` (asked for every document and peer each
+   * time sharing is re-evaluated: indexed).
+   */
   describedBy(docId: string): LibraryItem | undefined {
-    for (const library of [this.own, this.shared]) {
-      const found = Object.values(library.doc()?.items ?? {}).find((i) => i.meta_doc === docId);
-      if (found) return found;
-    }
-    return undefined;
+    this.#byMeta ??= new Map(Object.values(this.entries()).map((i) => [i.meta_doc, i]));
+    return this.#byMeta.get(docId);
   }
 
   /** Lists `item` in the library its reach belongs in; returns that library. */
