@@ -38,13 +38,16 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest,wasm}'],
         // The app bundle carries libp2p and Automerge; precache them whatever their size.
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        // The worker is built apart from the app: no source map for it either.
+        sourcemap: false,
       },
       devOptions: { enabled: true, type: 'module' },
     }),
   ],
   build: {
     target: 'es2022',
-    sourcemap: true,
+    // No source maps in dist/: the doorway serves dist/ to anyone (and refuses *.map anyway).
+    sourcemap: false,
   },
   worker: { format: 'es' },
   test: {

@@ -26,6 +26,19 @@ export interface DoorwayConfig {
   relayDurationLimit: number;
   /** How many peers may hold a relay reservation at once. */
   relayMaxReservations: number;
+  /** Most libp2p connections open at once; past it new ones are refused or the least useful pruned. */
+  p2pMaxConnections: number;
+  /** Inbound libp2p connections accepted per second from one IP address. */
+  p2pInboundRate: number;
+  /** Inbound libp2p connections still being set up (encryption, muxer) at once. */
+  p2pMaxPending: number;
+  /** Whether peers on loopback skip the three connection limits above. */
+  p2pTrustLoopback: boolean;
+  /**
+   * Milliseconds a client has to send a whole HTTP request, headers and body (the headers alone
+   * get at most {@link MAX_HEADERS_TIMEOUT_MS}); an HTTP connection idle that long is closed.
+   */
+  httpRequestTimeoutMs: number;
   /**
    * A real Holochain conductor's app interface (`ws://…` or `wss://…`): app websockets are
    * forwarded to it byte for byte. Unset: the doorway's conductor emulator answers them.
@@ -42,6 +55,13 @@ export const DEFAULT_RELAY_MAX_RESERVATIONS = 128;
 /** Floors below which WebRTC signalling (SDP + ICE over the relay, Noise, identify) could fail. */
 export const MIN_RELAY_DATA_LIMIT = 64 * 1024;
 export const MIN_RELAY_DURATION_LIMIT = 30;
+/** libp2p's own connection limits; here they hold for loopback peers too. */
+export const DEFAULT_P2P_MAX_CONNECTIONS = 300;
+export const DEFAULT_P2P_INBOUND_RATE = 5;
+export const DEFAULT_P2P_MAX_PENDING = 10;
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_S = 30;
+/** Node's default (60 s) lets a client dribble headers for a minute. */
+export const MAX_HEADERS_TIMEOUT_MS = 10_000;
 
 const HELP = `Usage: doorway [options]
 
@@ -64,6 +84,18 @@ Options (environment variable in brackets):
                       [ELOHIM_RELAY_DURATION_LIMIT]               default 120
   --relay-max-reservations <n>     peers holding a relay slot at once
                       [ELOHIM_RELAY_MAX_RESERVATIONS]             default 128
+  --p2p-max-connections <n>        libp2p connections open at once
+                      [ELOHIM_P2P_MAX_CONNECTIONS]                default ${DEFAULT_P2P_MAX_CONNECTIONS}
+  --p2p-inbound-rate <n>           inbound libp2p connections per second from one IP
+                      address [ELOHIM_P2P_INBOUND_RATE]           default ${DEFAULT_P2P_INBOUND_RATE}
+  --p2p-max-pending <n>            inbound libp2p connections being set up at once
+                      [ELOHIM_P2P_MAX_PENDING]                    default ${DEFAULT_P2P_MAX_PENDING}
+  --p2p-trust-loopback             exempt peers on 127.0.0.0/8 and ::1 from the three limits
+                      above; never behind a reverse proxy on this host, where every
+                      peer arrives from loopback [ELOHIM_P2P_TRUST_LOOPBACK=on|off] default off
+  --http-request-timeout <s>       seconds a client has to send a whole request (headers
+                      within min(${MAX_HEADERS_TIMEOUT_MS / 1000}, this)); an idle connection closes after as long
+                      [ELOHIM_HTTP_REQUEST_TIMEOUT]               default ${DEFAULT_HTTP_REQUEST_TIMEOUT_S}
   --hc-conductor <ws url>          forward /hc/app websockets to this real conductor's
                       app interface instead of the built-in conductor EMULATOR
                       [ELOHIM_HC_CONDUCTOR]                       default: emulate
@@ -124,6 +156,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'relay-data-limit': { type: 'string' },
       'relay-duration-limit': { type: 'string' },
       'relay-max-reservations': { type: 'string' },
+      'p2p-max-connections': { type: 'string' },
+      'p2p-inbound-rate': { type: 'string' },
+      'p2p-max-pending': { type: 'string' },
+      'p2p-trust-loopback': { type: 'boolean' },
+      'http-request-timeout': { type: 'string' },
       'hc-conductor': { type: 'string' },
       'hc-dev-tokens': { type: 'string' },
       help: { type: 'boolean' },
@@ -176,6 +213,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   if (devTokens !== 'on' && devTokens !== 'off') {
     throw new ConfigError(`--hc-dev-tokens must be on or off, got "${devTokens}"`);
   }
+  const trustLoopback = values['p2p-trust-loopback']
+    ? 'on'
+    : (env.ELOHIM_P2P_TRUST_LOOPBACK ?? 'off');
+  if (trustLoopback !== 'on' && trustLoopback !== 'off') {
+    throw new ConfigError(`ELOHIM_P2P_TRUST_LOOPBACK must be on or off, got "${trustLoopback}"`);
+  }
+  const count = (flag: string, text: string | undefined, fallback: number, max: number) =>
+    integer(flag, text ?? String(fallback), 1, max);
 
   return {
     host,
@@ -209,6 +254,32 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       1,
       100_000,
     ),
+    p2pMaxConnections: count(
+      '--p2p-max-connections',
+      values['p2p-max-connections'] ?? env.ELOHIM_P2P_MAX_CONNECTIONS,
+      DEFAULT_P2P_MAX_CONNECTIONS,
+      100_000,
+    ),
+    p2pInboundRate: count(
+      '--p2p-inbound-rate',
+      values['p2p-inbound-rate'] ?? env.ELOHIM_P2P_INBOUND_RATE,
+      DEFAULT_P2P_INBOUND_RATE,
+      100_000,
+    ),
+    p2pMaxPending: count(
+      '--p2p-max-pending',
+      values['p2p-max-pending'] ?? env.ELOHIM_P2P_MAX_PENDING,
+      DEFAULT_P2P_MAX_PENDING,
+      100_000,
+    ),
+    p2pTrustLoopback: trustLoopback === 'on',
+    httpRequestTimeoutMs:
+      count(
+        '--http-request-timeout',
+        values['http-request-timeout'] ?? env.ELOHIM_HTTP_REQUEST_TIMEOUT,
+        DEFAULT_HTTP_REQUEST_TIMEOUT_S,
+        3_600,
+      ) * 1000,
     hcConductor: hcConductor === '' ? undefined : hcConductor,
     hcDevTokens: devTokens === 'on',
   };

@@ -21,6 +21,11 @@ describe('loadConfig', () => {
       relayDataLimit: 131072,
       relayDurationLimit: 120,
       relayMaxReservations: 128,
+      p2pMaxConnections: 300,
+      p2pInboundRate: 5,
+      p2pMaxPending: 10,
+      p2pTrustLoopback: false,
+      httpRequestTimeoutMs: 30_000,
       hcConductor: undefined,
       hcDevTokens: true,
     });
@@ -86,6 +91,49 @@ describe('loadConfig', () => {
     expect(loadConfig(['--port', '0', '--p2p-port', '9002'], {})).toMatchObject({ p2pPort: 9002 });
   });
 
+  it('reads the connection limits and the HTTP timeout', () => {
+    expect(
+      loadConfig(
+        [
+          '--p2p-max-connections',
+          '50',
+          '--p2p-inbound-rate',
+          '20',
+          '--p2p-max-pending',
+          '30',
+          '--p2p-trust-loopback',
+          '--http-request-timeout',
+          '5',
+        ],
+        {},
+      ),
+    ).toMatchObject({
+      p2pMaxConnections: 50,
+      p2pInboundRate: 20,
+      p2pMaxPending: 30,
+      p2pTrustLoopback: true,
+      httpRequestTimeoutMs: 5000,
+    });
+    expect(
+      loadConfig([], {
+        ELOHIM_P2P_MAX_CONNECTIONS: '60',
+        ELOHIM_P2P_INBOUND_RATE: '7',
+        ELOHIM_P2P_MAX_PENDING: '8',
+        ELOHIM_P2P_TRUST_LOOPBACK: 'on',
+        ELOHIM_HTTP_REQUEST_TIMEOUT: '90',
+      }),
+    ).toMatchObject({
+      p2pMaxConnections: 60,
+      p2pInboundRate: 7,
+      p2pMaxPending: 8,
+      p2pTrustLoopback: true,
+      httpRequestTimeoutMs: 90_000,
+    });
+    expect(loadConfig([], { ELOHIM_P2P_TRUST_LOOPBACK: 'off' })).toMatchObject({
+      p2pTrustLoopback: false,
+    });
+  });
+
   it('reads the trust-layer settings: conductor to proxy to, and dev tokens on loopback only', () => {
     expect(
       loadConfig(['--hc-conductor', 'ws://127.0.0.1:4445', '--hc-dev-tokens', 'off'], {}),
@@ -126,6 +174,13 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig(['--hc-conductor', 'localhost:4445'], {})).toThrow(/--hc-conductor/);
     expect(() => loadConfig(['--hc-dev-tokens', 'yes'], {})).toThrow(/--hc-dev-tokens/);
+    expect(() => loadConfig(['--p2p-max-connections', '0'], {})).toThrow(/--p2p-max-connections/);
+    expect(() => loadConfig(['--p2p-inbound-rate', 'x'], {})).toThrow(/--p2p-inbound-rate/);
+    expect(() => loadConfig(['--p2p-max-pending', '-1'], {})).toThrow(/--p2p-max-pending/);
+    expect(() => loadConfig([], { ELOHIM_P2P_TRUST_LOOPBACK: 'yes' })).toThrow(
+      /ELOHIM_P2P_TRUST_LOOPBACK must be on or off/,
+    );
+    expect(() => loadConfig(['--http-request-timeout', '0'], {})).toThrow(/--http-request-timeout/);
   });
 });
 

@@ -8,7 +8,7 @@ export {
   loadConfig,
 } from './config.ts';
 export {
-  DEV_TOKEN_CHALLENGE,
+  DEV_TOKEN_PURPOSE,
   DNA_HASHES,
   ROLES,
   type RoleName,

@@ -1,23 +1,16 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { type Ping, ping } from '@libp2p/ping';
-import { webSockets } from '@libp2p/websockets';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityError, KEY_FILE } from './identity.ts';
 import '../src/test-support/node-websocket.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
-import { testConfig } from './test-support.ts';
+import { newClient, testConfig, until } from './test-support.ts';
 
 const silent = createLogger('silent');
 
@@ -32,35 +25,6 @@ async function getJson<T>(doorway: Doorway, path: string): Promise<{ status: num
   const response = await fetch(new URL(path, doorway.url));
   expect(response.headers.get('content-type')).toBe('application/json');
   return { status: response.status, body: (await response.json()) as T };
-}
-
-/** Polls `check` until it returns a value, or fails after `timeoutMs`. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A Node peer shaped like the browser one: WebSockets to the doorway, a relay reservation. */
-async function newClient(): Promise<Libp2p<{ ping: Ping }>> {
-  return createLibp2p({
-    addresses: { listen: ['/p2p-circuit'] },
-    transports: [webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // Node's default gater allows ws:// and loopback; browsers must allow them explicitly.
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
-  });
 }
 
 describe('doorway p2p', () => {

@@ -1,7 +1,12 @@
 import { isIPv6 } from 'node:net';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2';
+import {
+  type CircuitRelayService,
+  circuitRelayServer,
+  RELAY_V2_HOP_CODEC,
+  RELAY_V2_STOP_CODEC,
+} from '@libp2p/circuit-relay-v2';
 import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
@@ -11,6 +16,7 @@ import type { DoorwayConfig } from './config.ts';
 import { loadOrCreateKey } from './identity.ts';
 import type { Logger } from './log.ts';
 import { PeerRegistry } from './peers.ts';
+import { guardedRegistrar, guardStop } from './relay-guard.ts';
 
 export type P2pConfig = Pick<
   DoorwayConfig,
@@ -21,6 +27,10 @@ export type P2pConfig = Pick<
   | 'relayDataLimit'
   | 'relayDurationLimit'
   | 'relayMaxReservations'
+  | 'p2pMaxConnections'
+  | 'p2pInboundRate'
+  | 'p2pMaxPending'
+  | 'p2pTrustLoopback'
 >;
 
 export interface DoorwayP2p {
@@ -34,11 +44,42 @@ export interface DoorwayP2p {
   stop(): Promise<void>;
 }
 
-/** Loopback, so many browser tabs on one machine are never refused by the inbound rate limiter. */
+/**
+ * Exempt from the connection limits only with --p2p-trust-loopback: behind a reverse proxy on
+ * the same host every peer arrives from loopback.
+ */
 const LOOPBACK_ALLOW = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'];
+/**
+ * Hop streams one connection may have open at once: one per relayed connection it dials
+ * through us (held while that connection lasts) plus its reservation. libp2p's default is 32.
+ */
+export const MAX_HOP_STREAMS = 16;
+/** Stop streams we may open to one destination at once (libp2p's default is 300). */
+export const MAX_STOP_STREAMS = 64;
+/** A hop exchange (request, the destination's answer, our reply) must finish within this. */
+export const HOP_TIMEOUT_MS = 10_000;
 /** Stand-ins for "no limit" when only one of the two relay limits is 0. */
 const UNLIMITED_DATA = 2n ** 63n;
 const UNLIMITED_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * libp2p's relay server, its hop handler behind the size guard (relay-guard.ts). Not through
+ * `node.use()` middleware: libp2p 3.3 appends the handler to the stored middleware list on
+ * every inbound stream, so inbound middleware would run the handler again for each new stream.
+ * (Stop streams are outbound, where middleware works: `node.use` below.)
+ */
+function guardedRelayServer(
+  init: Parameters<typeof circuitRelayServer>[0],
+): ReturnType<typeof circuitRelayServer> {
+  const create = circuitRelayServer(init);
+  // libp2p's components object is a Proxy; a child object overrides just the registrar.
+  return (components) =>
+    create(
+      Object.create(components, {
+        registrar: { value: guardedRegistrar(components.registrar, RELAY_V2_HOP_CODEC) },
+      }),
+    );
+}
 
 /**
  * The doorway's libp2p node: a WebSocket listener (browsers dial `ws://`), Noise, Yamux,
@@ -66,12 +107,20 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       denyDialMultiaddr: () => false,
       denyInboundConnection: () => false,
     },
-    connectionManager: { allow: LOOPBACK_ALLOW },
+    connectionManager: {
+      maxConnections: config.p2pMaxConnections,
+      inboundConnectionThreshold: config.p2pInboundRate,
+      maxIncomingPendingConnections: config.p2pMaxPending,
+      allow: config.p2pTrustLoopback ? LOOPBACK_ALLOW : [],
+    },
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
       ping: ping(),
-      relay: circuitRelayServer({
+      relay: guardedRelayServer({
+        hopTimeout: HOP_TIMEOUT_MS,
+        maxInboundHopStreams: MAX_HOP_STREAMS,
+        maxOutboundStopStreams: MAX_STOP_STREAMS,
         reservations: {
           maxReservations: config.relayMaxReservations,
           applyDefaultLimit: !unlimited,
@@ -86,6 +135,9 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       }),
     },
   });
+
+  // The relay reads the destination's answer on stop streams we open: same size limits.
+  node.use(RELAY_V2_STOP_CODEC, guardStop);
 
   const self = node.peerId.toString();
   log.info(`p2p identity ${self} (${created ? 'new, saved in' : 'from'} ${config.dataDir})`);
@@ -126,6 +178,10 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     ? 'unlimited'
     : `${config.relayDataLimit || 'unlimited'} bytes, ${config.relayDurationLimit || 'unlimited'} s`;
   log.debug(`relay: ${config.relayMaxReservations} reservations, per relayed connection ${limits}`);
+  log.debug(
+    `connections: at most ${config.p2pMaxConnections}, ${config.p2pMaxPending} being set up, ` +
+      `${config.p2pInboundRate}/s per address${config.p2pTrustLoopback ? ' (loopback exempt)' : ''}`,
+  );
 
   let stopping: Promise<void> | undefined;
   return {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import sirv from 'sirv';
-import type { DoorwayConfig } from './config.ts';
+import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import type { Logger } from './log.ts';
 import { type DoorwayP2p, startP2p } from './p2p.ts';
@@ -22,6 +22,40 @@ export interface Doorway {
 
 export class MissingBuildError extends Error {
   override name = 'MissingBuildError';
+}
+
+/**
+ * How long a client may take to send its request: Node's defaults (300 s for the request, 60 s
+ * for its headers, checked every 30 s) let a slow sender hold a connection for minutes.
+ */
+function httpTimeouts(requestTimeout: number) {
+  return {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, MAX_HEADERS_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(1_000, requestTimeout / 4),
+  };
+}
+
+/**
+ * The built app is read-only: GET and HEAD only, and never a source map (the build emits none;
+ * one copied in by hand would hand out the source).
+ */
+function serveStatic(
+  serveApp: (req: IncomingMessage, res: ServerResponse) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendJson(res, 405, { error: `${req.method} is not allowed here: use GET or HEAD` });
+    return;
+  }
+  const { pathname } = new URL(req.url ?? '/', 'http://doorway.invalid');
+  if (pathname.endsWith('.map')) {
+    sendJson(res, 404, { error: 'source maps are not served' });
+    return;
+  }
+  serveApp(req, res);
 }
 
 /**
@@ -52,7 +86,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   const p2p = await startP2p(config, log);
   let trust: TrustLayer;
   try {
-    trust = await startTrustLayer(config, log);
+    // Challenges name the doorway by its PeerId, so a signature made for it is good nowhere else.
+    trust = await startTrustLayer({ ...config, peerId: p2p.peerId }, log);
   } catch (error) {
     await p2p.stop();
     throw error;
@@ -85,19 +120,24 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     ...trust.routes,
   ];
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer(httpTimeouts(config.httpRequestTimeoutMs), (req, res) => {
     log.debug(`${req.method} ${req.url}`);
     dispatch(routes, req, res)
       .then((handled) => {
-        if (!handled) serveApp(req, res);
+        if (!handled) serveStatic(serveApp, req, res);
       })
       .catch((error: unknown) => {
-        log.error(`${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
+        // A client that went away (or was cut by the request timeout) is not our error.
+        const report = req.destroyed ? log.debug : log.error;
+        report(`${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
       });
   });
   server.keepAliveTimeout = 5_000;
+  // A connection neither side writes to for this long (a client that stopped reading) is closed.
+  // Upgraded app websockets are exempt: ws clears the socket's timeout (http-limits.test.ts).
+  server.timeout = config.httpRequestTimeoutMs;
   server.on('upgrade', (req, socket, head) => {
     if (!trust.handleUpgrade(req, socket, head)) socket.destroy();
   });

@@ -1,16 +1,9 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from './fixtures.ts';
 import { openProfile } from './support/browser.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
-import { buildHarness } from './support/harness.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { serveHarness } from './support/harness.ts';
 
 test('Reed-Solomon in Chromium: every kernel, all 35 losses of 3 shards, equal to the crate', async () => {
-  const outDir = join(ROOT, '.tmp', 'erasure-harness');
-  await buildHarness('e2e/harness/erasure-page.ts', outDir);
-  const doorway = await startDoorwayProcess(['--static', outDir, '--log-level', 'silent']);
+  const doorway = await serveHarness('e2e/harness/erasure-page.ts', 'erasure-harness');
   const profile = await openProfile();
   try {
     const page = await profile.context.newPage();

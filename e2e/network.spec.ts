@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
@@ -14,14 +13,11 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startRestartableDoorway } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
-import { buildHarness } from './support/harness.ts';
-import { freePort } from './support/ports.ts';
+import { serveHarness } from './support/harness.ts';
 
 const MiB = 1024 * 1024;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
 const files = specFiles();
 
 test('B fetches what A seeds, straight from A over WebRTC', async ({ doorway, openProfile }) => {
@@ -90,9 +86,7 @@ test('B rejects a peer that sends corrupted bytes and completes from another', a
   const file = await writeRandomFile(files.dir, 'guarded.bin', 24 * MiB);
 
   // The liar: the real node over a store that flips a byte in every piece it serves.
-  const harness = join(ROOT, '.tmp', 'lying-peer');
-  await buildHarness('e2e/harness/lying-peer.ts', harness);
-  const harnessServer = await startDoorwayProcess(['--static', harness, '--log-level', 'silent']);
+  const harnessServer = await serveHarness('e2e/harness/lying-peer.ts', 'lying-peer');
   try {
     const liarPage = await (await openProfile()).context.newPage();
     await liarPage.goto(harnessServer.url);
@@ -142,9 +136,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
 }) => {
   test.setTimeout(240_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
-  const [httpPort, p2pPort] = [await freePort(), await freePort()];
-  const args = ['--port', String(httpPort), '--p2p-port', String(p2pPort), '--data-dir', dataDir];
-  let door = await startDoorwayProcess(args);
+  const door = await startRestartableDoorway(['--data-dir', dataDir]);
   try {
     const a = await openApp((await openProfile()).context, door.url);
     const b = await openApp((await openProfile()).context, door.url);
@@ -155,7 +147,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'offline');
     }
-    door = await startDoorwayProcess(args);
+    await door.start();
     for (const page of [a, b]) {
       await expect(page.getByTestId('doorway')).toHaveAttribute('data-status', 'connected', {
         timeout: 60_000,
@@ -169,7 +161,7 @@ test('after the doorway restarts, peers reconnect and a new fetch works', async 
     await fetchByLink(b, await shareLinkOf(a, file.hash));
     expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
   } finally {
-    await door.stop();
+    await door.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });

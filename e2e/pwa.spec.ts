@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from './fixtures.ts';
 import { addFiles, downloadAndHash, item, openApp } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startDoorwayProcess, startRestartableDoorway } from './support/doorway-process.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
-import { freePort } from './support/ports.ts';
+import { occupyPort } from './support/ports.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -56,8 +56,8 @@ test('a new version waits until the person chooses to reload, and nothing is los
   const site = await mkdtemp(join(tmpdir(), 'elohim-site-'));
   const files = await tempDir();
   await cp(join(ROOT, 'dist'), site, { recursive: true });
-  const args = ['--static', site, '--port', String(await freePort())];
-  let door = await startDoorwayProcess(args);
+  const door = await startRestartableDoorway(['--static', site]);
+  let squatter: Awaited<ReturnType<typeof occupyPort>> | undefined;
   try {
     const file = await writeRandomFile(files.dir, 'kept.bin', 100_000);
     const { context } = await openProfile();
@@ -66,10 +66,14 @@ test('a new version waits until the person chooses to reload, and nothing is los
     await expect(item(page, file.hash)).toBeVisible();
     const before = await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL);
 
-    // Deploy a new version of the worker, and let the page notice it.
+    // Deploy a new version of the worker, and let the page notice it. Meanwhile another
+    // program takes the doorway's libp2p port: it comes back on another, at the same origin.
+    const relayPort = door.relayPort();
     await door.stop();
     await appendFile(join(site, 'sw.js'), '\n// next version\n');
-    door = await startDoorwayProcess(args);
+    squatter = await occupyPort(relayPort);
+    await door.start();
+    expect(door.relayPort()).not.toBe(relayPort);
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
     const banner = page.getByTestId('update-ready');
     await expect(banner).toBeVisible();
@@ -85,7 +89,8 @@ test('a new version waits until the person chooses to reload, and nothing is los
     await expect(item(page, file.hash)).toBeVisible();
     expect(await downloadAndHash(page, file.hash)).toBe(file.hash);
   } finally {
-    await door.stop();
+    await door.close();
+    await squatter?.release();
     await files.remove();
     await rm(site, { recursive: true, force: true });
   }

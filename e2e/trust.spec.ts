@@ -14,9 +14,9 @@ import {
   trustConnected,
   waitReachable,
 } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startRestartableDoorway } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
-import { freePort } from './support/ports.ts';
+import { occupyPort } from './support/ports.ts';
 
 const files = specFiles();
 
@@ -28,8 +28,8 @@ test('B finds A through the trust layer and fetches from it, never connected bef
 }) => {
   test.setTimeout(300_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
-  const args = ['--port', String(await freePort()), '--data-dir', dataDir];
-  let door = await startDoorwayProcess(args);
+  const door = await startRestartableDoorway(['--data-dir', dataDir]);
+  let squatter: Awaited<ReturnType<typeof occupyPort>> | undefined;
   try {
     const before = await writeRandomFile(files.dir, 'before.bin', 2 * 1024 * 1024);
     const during = await writeRandomFile(files.dir, 'during.bin', 1024 * 1024);
@@ -50,6 +50,7 @@ test('B finds A through the trust layer and fetches from it, never connected bef
     expect(await downloadAndHash(b, before.hash)).toBe(before.hash);
 
     // The doorway goes away; A stores something; the announcement waits in A's outbox.
+    const relayPort = door.relayPort();
     await door.stop();
     await expect(a.getByTestId('trust-status')).toHaveAttribute(
       'data-status',
@@ -61,7 +62,11 @@ test('B finds A through the trust layer and fetches from it, never connected bef
     const duringLink = await shareLinkOf(a, during.hash);
     const beforeLink = await shareLinkOf(a, before.hash);
 
-    door = await startDoorwayProcess(args);
+    // Meanwhile another program took the doorway's libp2p port: it comes back on another, at
+    // the same origin, and the peers follow.
+    squatter = await occupyPort(relayPort);
+    await door.start();
+    expect(door.relayPort()).not.toBe(relayPort);
     await trustConnected(a);
     await expect(a.getByTestId('trust-status')).not.toContainText('waiting', { timeout: 60_000 });
     await waitReachable(a);
@@ -76,7 +81,8 @@ test('B finds A through the trust layer and fetches from it, never connected bef
     await c.goto(door.url);
     expect(await downloadAndHash(c, during.hash)).toBe(during.hash);
   } finally {
-    await door.stop();
+    await door.close();
+    await squatter?.release();
     await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -1,15 +1,20 @@
 import { createHash } from 'node:crypto';
-import { decode, encode } from '@msgpack/msgpack';
+import type { Duplex } from 'node:stream';
+import { encode } from '@msgpack/msgpack';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.ts';
 import { verifyEd25519 } from './ed25519.ts';
 import { ed25519OfAgent, hashToB64 } from './hash.ts';
+import type { TrustLimits } from './limits.ts';
+import { decodeChecked } from './msgpack.ts';
 import { type AppRecord, DNA_HASHES, type EmulatorStore, ROLES, roleOfDna } from './store.ts';
 import {
   appSignalMessage,
   type CellId,
   ConductorError,
   decodeZomeCallParams,
+  type Envelope,
+  EnvelopeError,
   readAuthToken,
   readEnvelope,
   readSignedCall,
@@ -22,6 +27,18 @@ import { ZOMES, type ZomeContext } from './zomes.ts';
 /** Close codes the emulator uses when it drops a socket (the client sees only "closed"). */
 export const CLOSE_NOT_HOLOCHAIN = 1003;
 export const CLOSE_UNAUTHENTICATED = 1008;
+export const CLOSE_TOO_BIG = 1009;
+
+/** A websocket close reason holds at most 123 bytes of UTF-8. */
+function closeReason(text: string): string {
+  const bytes = Buffer.from(text);
+  return bytes.length <= 123
+    ? text
+    : `${bytes
+        .subarray(0, 120)
+        .toString()
+        .replace(/\uFFFD$/, '')}…`;
+}
 
 /** AppRequest variants a real conductor knows but the emulator does not carry out. */
 const UNSUPPORTED_REQUESTS = new Set([
@@ -46,6 +63,8 @@ const UNSUPPORTED_REQUESTS = new Set([
 interface Session {
   ws: WebSocket;
   app?: AppRecord;
+  /** Ends the pre-authentication limits (byte count, timer, place among the waiting). */
+  endPreAuth?: () => void;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -60,25 +79,64 @@ export class ConductorEmulator {
   /** Open, authenticated sockets per installed app id: where that app's signals go. */
   private readonly sessions = new Map<string, Set<Session>>();
   private readonly all = new Set<Session>();
+  /** Sockets that have not authenticated yet (bounded by `limits.maxUnauthenticated`). */
+  private readonly waiting = new Set<Session>();
 
   constructor(
     readonly store: EmulatorStore,
     private readonly log: Logger,
+    private readonly limits: Readonly<TrustLimits>,
   ) {}
 
+  /** Whether another unauthenticated socket may be accepted now. */
+  get acceptsMore(): boolean {
+    return this.waiting.size < this.limits.maxUnauthenticated;
+  }
+
   /**
-   * Serves an app websocket. The first message must authenticate with an app token; when
-   * `agentB64` is given (the doorway session's agent), the token must open that agent's app.
-   * A bad token closes the socket, as the conductor does.
+   * Serves an app websocket (`socket` is its TCP stream). The first message must authenticate
+   * with an app token; when `agentB64` is given (the doorway session's agent), the token must
+   * open that agent's app. A bad token closes the socket, as the conductor does. Until it
+   * authenticates a socket may send `limits.preAuthBytes` (counted on the TCP stream as bytes
+   * arrive, before `ws` could buffer a large frame whole) and has `limits.authTimeoutMs`.
    */
-  serve(ws: WebSocket, agentB64: string | undefined): void {
+  serve(ws: WebSocket, socket: Duplex, agentB64: string | undefined): void {
     const session: Session = { ws };
     this.all.add(session);
+    this.waiting.add(session);
+    let received = 0;
+    const countBytes = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= this.limits.preAuthBytes) return;
+      this.log.debug(
+        `hc emulator: cut a socket that sent ${received} bytes without authenticating`,
+      );
+      ws.close(
+        CLOSE_TOO_BIG,
+        `authenticate first: at most ${this.limits.preAuthBytes} bytes before authenticating`,
+      );
+      ws.terminate();
+    };
+    const timer = setTimeout(() => {
+      this.log.debug('hc emulator: closed a socket that did not authenticate in time');
+      ws.close(
+        CLOSE_UNAUTHENTICATED,
+        `authenticate within ${this.limits.authTimeoutMs / 1000} s of opening the socket`,
+      );
+    }, this.limits.authTimeoutMs);
+    session.endPreAuth = () => {
+      socket.off('data', countBytes);
+      clearTimeout(timer);
+      this.waiting.delete(session);
+    };
+    // Before ws's own listener, so a chunk is counted before ws parses it into a message.
+    socket.prependListener('data', countBytes);
     ws.on('message', (data) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
       this.receive(session, bytes, agentB64);
     });
     ws.on('close', () => {
+      session.endPreAuth?.();
       this.all.delete(session);
       if (session.app) this.sessions.get(session.app.installedAppId)?.delete(session);
     });
@@ -86,9 +144,14 @@ export class ConductorEmulator {
   }
 
   private receive(session: Session, bytes: Uint8Array, agentB64: string | undefined): void {
-    const envelope = readEnvelope(bytes);
-    if (!envelope) {
-      session.ws.close(CLOSE_NOT_HOLOCHAIN, 'not a Holochain wire message');
+    // A socket we are closing (too many bytes, too late, bad token) is heard no more.
+    if (session.ws.readyState !== 1) return;
+    let envelope: Envelope;
+    try {
+      envelope = readEnvelope(bytes, this.limits.maxDepth);
+    } catch (error) {
+      if (!(error instanceof EnvelopeError)) throw error;
+      session.ws.close(CLOSE_NOT_HOLOCHAIN, closeReason(error.message));
       return;
     }
     if (!session.app) {
@@ -96,7 +159,7 @@ export class ConductorEmulator {
         session.ws.close(CLOSE_UNAUTHENTICATED, 'authenticate first');
         return;
       }
-      const token = readAuthToken(envelope.data);
+      const token = readAuthToken(envelope.data, this.limits.maxDepth);
       const app = token && this.store.appOfToken(token);
       if (!app || (agentB64 !== undefined && hashToB64(app.agent) !== agentB64)) {
         this.log.debug('hc emulator: refused an app token (unknown, expired or another agent’s)');
@@ -104,6 +167,7 @@ export class ConductorEmulator {
         return;
       }
       session.app = app;
+      session.endPreAuth?.();
       const set = this.sessions.get(app.installedAppId) ?? new Set<Session>();
       this.sessions.set(app.installedAppId, set);
       set.add(session);
@@ -119,7 +183,7 @@ export class ConductorEmulator {
   private request(app: AppRecord, data: Uint8Array): unknown {
     let request: unknown;
     try {
-      request = decode(data);
+      request = decodeChecked(data, this.limits.maxDepth);
     } catch (error) {
       return wireError(
         'deserialization',
@@ -146,7 +210,11 @@ export class ConductorEmulator {
       }
     } catch (error) {
       if (error instanceof ConductorError) return wireError(error.kind, error.message);
-      this.log.error(`hc emulator: ${request.type} failed: ${(error as Error)?.stack ?? error}`);
+      // Anything else a call throws was set off by what the caller sent: its stack is for
+      // debugging, not an alarm. A failing database is the operator's to see.
+      const report = `hc emulator: ${request.type} failed: ${(error as Error)?.stack ?? error}`;
+      if ((error as Error)?.name === 'SqliteError') this.log.error(report);
+      else this.log.debug(report);
       return wireError('internal_error', `emulator error: ${(error as Error)?.message ?? error}`);
     }
   }
@@ -183,7 +251,7 @@ export class ConductorEmulator {
    */
   private callZome(value: unknown): Uint8Array {
     const { bytes, signature } = readSignedCall(value);
-    const params = decodeZomeCallParams(bytes);
+    const params = decodeZomeCallParams(bytes, this.limits.maxDepth);
     const digest = new Uint8Array(createHash('sha512').update(bytes).digest());
     const provenanceB64 = hashToB64(params.provenance);
     if (!verifyEd25519(signature, digest, ed25519OfAgent(params.provenance))) {
@@ -200,10 +268,11 @@ export class ConductorEmulator {
         `CellMissing: cell [${hashToB64(cell[0])}, ${hashToB64(cell[1])}] is not installed on this conductor (emulator); use the cell ids from app_info`,
       );
     }
-    const zome = ZOMES[role][params.zome_name];
+    const zomes = ZOMES.get(role);
+    const zome = zomes?.get(params.zome_name);
     if (!zome) {
       throw new ZomeError(
-        `ZomeNotFound: Zome '${params.zome_name}' not found in the ${role} DNA (zomes: ${Object.keys(ZOMES[role]).join(', ') || 'none'})`,
+        `ZomeNotFound: Zome '${params.zome_name.slice(0, 80)}' not found in the ${role} DNA (zomes: ${[...(zomes?.keys() ?? [])].join(', ') || 'none'})`,
       );
     }
     const unauthorized = (reason: string) =>
@@ -216,18 +285,18 @@ export class ConductorEmulator {
     if (!this.store.isAuthorized(cell, params.provenance, params.cap_secret)) {
       throw unauthorized('BadCapGrant');
     }
-    const fn = zome[params.fn_name];
+    const fn = zome.get(params.fn_name);
     if (!fn) {
       throw new ZomeError(
-        `Attempted to call a zome function that doesn't exist: Zome: ${params.zome_name} Fn ${params.fn_name}`,
+        `Attempted to call a zome function that doesn't exist: Zome: ${params.zome_name} Fn ${params.fn_name.slice(0, 80)}`,
       );
     }
     let payload: unknown;
     try {
-      payload = decode(params.payload);
+      payload = decodeChecked(params.payload, this.limits.maxDepth);
     } catch (error) {
       throw new ZomeError(
-        `Wasm error while working with Ribosome: Deserialize("payload is not MessagePack: ${(error as Error).message}")`,
+        `Wasm error while working with Ribosome: Deserialize("payload is not MessagePack the emulator takes: ${(error as Error).message}")`,
       );
     }
 

@@ -21,7 +21,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authorizeCells,
+  connectAgent,
   devToken,
+  expectTokenRefused,
   hcConnect,
   newKey,
   sendSigned,
@@ -69,7 +71,7 @@ async function emulatorTarget(): Promise<Target> {
   const jwt = await devToken(server.url, agentKey);
   const signer = newKey();
   const capSecret = new Uint8Array(randomBytes(64));
-  const conn = await hcConnect(server.url, jwt, signer.agent, capSecret);
+  const conn = await hcConnect(server.url, jwt, signer.agent, capSecret, agentKey);
   return {
     appUrl: new URL(`ws://127.0.0.1:${conn.appPort}/hc/app/${conn.appPort}?token=${conn.token}`),
     appToken: conn.appToken,
@@ -416,36 +418,8 @@ describe('Holochain app interface contract', () => {
       async () => {
         const baseUrl = target.baseUrl as string;
         const me = cells.imagodei[1];
-        const connectAgent = async () => {
-          const key = newKey();
-          const secret = new Uint8Array(randomBytes(64));
-          const conn = await hcConnect(baseUrl, await devToken(baseUrl, key), key.agent, secret);
-          authorizeCells(Object.values(conn.cellIds), key, secret);
-          const agentWs = await AppWebsocket.connect({
-            url: new URL(
-              `ws://127.0.0.1:${conn.appPort}/hc/app/${conn.appPort}?token=${conn.token}`,
-            ),
-            token: conn.appToken,
-          });
-          const received: AppSignal[] = [];
-          agentWs.on('signal', (signal: Signal) => {
-            if (signal.type === 'app') received.push(signal.value);
-          });
-          return {
-            agent: key.agent,
-            received,
-            call: <T>(fn: string, payload?: unknown) =>
-              agentWs.callZome<T>({
-                role_name: 'imagodei',
-                zome_name: 'imagodei',
-                fn_name: fn,
-                payload,
-              }),
-            close: () => (agentWs.client as unknown as { close(): Promise<unknown> }).close(),
-          };
-        };
-        const member = await connectAgent();
-        const outsider = await connectAgent();
+        const member = await connectAgent(baseUrl);
+        const outsider = await connectAgent(baseUrl);
         try {
           await call('imagodei', 'create_relationship', {
             other_agent: member.agent,
@@ -467,24 +441,33 @@ describe('Holochain app interface contract', () => {
           expect(outsider.received).toEqual([]);
 
           const theirs = await member.call<{ cluster: string; granter: Uint8Array }[]>(
+            'imagodei',
             'get_my_cluster_key_grants',
           );
           expect(theirs.map((g) => g.cluster)).toEqual([payload.cluster]);
           expect(Buffer.from(theirs[0]?.granter ?? []).equals(Buffer.from(me))).toBe(true);
-          const family = await member.call<{ members: Uint8Array[] }>('get_family_cluster', me);
+          const family = await member.call<{ members: Uint8Array[] }>(
+            'imagodei',
+            'get_family_cluster',
+            me,
+          );
           expect(family.members.map((m) => Buffer.from(m).toString('hex'))).toContain(
             Buffer.from(member.agent).toString('hex'),
           );
-          expect(await outsider.call('get_my_cluster_key_grants')).toEqual([]);
-          expect(await outsider.call('get_family_cluster', me)).toBeNull();
+          expect(await outsider.call('imagodei', 'get_my_cluster_key_grants')).toEqual([]);
+          expect(await outsider.call('imagodei', 'get_family_cluster', me)).toBeNull();
 
           // A member naming its own family cannot take over the granter's cluster id.
-          await member.call('create_relationship', {
+          await member.call('imagodei', 'create_relationship', {
             other_agent: outsider.agent,
             relationship_type: 'family',
           });
           await expectError(
-            member.call('grant_cluster_key', grantPayload(outsider.agent, payload.cluster)),
+            member.call(
+              'imagodei',
+              'grant_cluster_key',
+              grantPayload(outsider.agent, payload.cluster),
+            ),
             'ribosome_error',
             /Validation failed: cluster .* belongs to another agent/,
           );
@@ -680,12 +663,7 @@ describe('Holochain app interface contract', () => {
     });
 
     it('a bad app token: the socket closes', async () => {
-      const url = target.appUrl;
-      await expectError(
-        AppWebsocket.connect({ url, token: [...randomBytes(32)] }),
-        'InvalidTokenError',
-        /invalid app authentication token/,
-      );
+      await expectTokenRefused(target.appUrl);
     });
   });
 

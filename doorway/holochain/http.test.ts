@@ -4,44 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppWebsocket, encodeHashToBase64 } from '@holochain/client';
 import { decode, encode } from '@msgpack/msgpack';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { DEV_TOKEN_CHALLENGE } from './http.ts';
 import { DNA_HASHES, ROLES } from './store.ts';
 import {
   authorizeCells,
+  challengeOf,
   devToken,
+  devTokenRequest,
+  expectTokenRefused,
   hcConnect,
   newKey,
   postJson,
+  rawSocket,
   startTrustServer,
+  upgradeStatus,
 } from './test-support.ts';
 
 type Server = Awaited<ReturnType<typeof startTrustServer>>;
-
-/** The upgrade answer (status) when the doorway refuses a websocket. */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
-    ws.on('open', () => reject(new Error('upgrade was accepted')));
-    ws.on('error', () => {});
-  });
-}
-
-/** Opens a raw websocket and collects every message it receives, byte for byte. */
-async function rawSocket(url: string) {
-  const ws = new WebSocket(url);
-  const received: Buffer[] = [];
-  ws.on('message', (data) => received.push(Buffer.from(data as Buffer)));
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  return { ws, received, closed };
-}
 
 describe('/hc HTTP endpoints', () => {
   let dir: string;
@@ -56,44 +35,51 @@ describe('/hc HTTP endpoints', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const signedTokenRequest = (key = newKey(), timestamp = Date.now()) => ({
-    agentPubKey: encodeHashToBase64(key.agent),
-    timestamp,
-    signature: Buffer.from(
-      ed25519.sign(new TextEncoder().encode(`${DEV_TOKEN_CHALLENGE}${timestamp}`), key.seed),
-    ).toString('base64'),
-  });
+  const signedTokenRequest = async (key = newKey(), url = server.url) =>
+    devTokenRequest(await challengeOf(url), key);
 
   it('issues a dev token to whoever proves the agent key', async () => {
     const key = newKey();
-    const { status, body } = await postJson(`${server.url}/hc/dev/token`, signedTokenRequest(key));
+    const { status, body } = await postJson(
+      `${server.url}/hc/dev/token`,
+      await signedTokenRequest(key),
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ agentPubKey: encodeHashToBase64(key.agent) });
     expect(body.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(body.expiresAt).toBeGreaterThan(Date.now());
   });
 
-  it('refuses dev tokens for a bad signature, an old timestamp, or a malformed key', async () => {
+  it('refuses dev tokens for a bad signature, a missing nonce, or a malformed key', async () => {
     const key = newKey();
-    const request = signedTokenRequest(key);
-    const cases: [unknown, number, RegExp][] = [
-      [{ ...request, signature: signedTokenRequest(newKey()).signature }, 401, /does not verify/],
-      [signedTokenRequest(key, Date.now() - 10 * 60_000), 401, /5 minutes/],
-      [{ ...request, agentPubKey: 'not-a-key' }, 400, /agentPubKey/],
-      [{ ...request, agentPubKey: encodeHashToBase64(DNA_HASHES.lamad) }, 400, /84 20 24/],
+    type Request = Awaited<ReturnType<typeof signedTokenRequest>>;
+    const cases: [(request: Request) => Promise<unknown>, number, RegExp][] = [
       [
-        {
+        async (request) => ({ ...request, signature: (await signedTokenRequest()).signature }),
+        401,
+        /does not verify/,
+      ],
+      [async ({ nonce, ...request }) => request, 400, /nonce must be/],
+      [async (request) => ({ ...request, agentPubKey: 'not-a-key' }), 400, /agentPubKey/],
+      [
+        async (request) => ({ ...request, agentPubKey: encodeHashToBase64(DNA_HASHES.lamad) }),
+        400,
+        /84 20 24/,
+      ],
+      [
+        async (request) => ({
           ...request,
           agentPubKey: encodeHashToBase64(
             new Uint8Array([...key.agent.subarray(0, 35), 0, 0, 0, 0]),
           ),
-        },
+        }),
         400,
         /location bytes/,
       ],
-      [{ ...request, signature: 'AAAA' }, 400, /64 bytes/],
+      [async (request) => ({ ...request, signature: 'AAAA' }), 400, /64 bytes/],
     ];
-    for (const [body, status, error] of cases) {
+    for (const [change, status, error] of cases) {
+      const body = await change(await signedTokenRequest(key));
       const answer = await postJson(`${server.url}/hc/dev/token`, body);
       expect(answer.status, JSON.stringify(answer.body)).toBe(status);
       expect(answer.body.error).toMatch(error);
@@ -103,12 +89,11 @@ describe('/hc HTTP endpoints', () => {
   it('answers /hc/connect in the Rust doorway shape, granting the signing key on every cell', async () => {
     const agent = newKey();
     const jwt = await devToken(server.url, agent);
-    const signer = newKey();
     const secret = new Uint8Array(randomBytes(64));
     const { status, body } = await postJson(
       `${server.url}/hc/connect`,
       {
-        signingKey: Buffer.from(signer.agent).toString('base64'),
+        signingKey: Buffer.from(agent.agent).toString('base64'),
         capSecret: Buffer.from(secret).toString('base64'),
       },
       { Authorization: `Bearer ${jwt}` },
@@ -136,7 +121,7 @@ describe('/hc HTTP endpoints', () => {
       ),
     );
     // Connecting twice with the same key does not pile up grants.
-    const again = await hcConnect(server.url, jwt, signer.agent, secret);
+    const again = await hcConnect(server.url, jwt, agent.agent, secret);
     expect(again.installedAppId).toBe(body.installedAppId);
   });
 
@@ -164,9 +149,11 @@ describe('/hc HTTP endpoints', () => {
   });
 
   it('answers CORS preflights for the POST endpoints', async () => {
-    const response = await fetch(`${server.url}/hc/connect`, { method: 'OPTIONS' });
-    expect(response.status).toBe(204);
-    expect(response.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    for (const path of ['/hc/challenge', '/hc/dev/token', '/hc/connect']) {
+      const response = await fetch(`${server.url}${path}`, { method: 'OPTIONS' });
+      expect(response.status).toBe(204);
+      expect(response.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    }
   });
 
   it('refuses app websockets without a session token or on another port', async () => {
@@ -196,7 +183,10 @@ describe('/hc HTTP endpoints', () => {
       hcDevTokens: false,
     });
     try {
-      const answer = await postJson(`${off.url}/hc/dev/token`, signedTokenRequest());
+      const answer = await postJson(
+        `${off.url}/hc/dev/token`,
+        await signedTokenRequest(newKey(), off.url),
+      );
       expect(answer).toMatchObject({
         status: 403,
         body: { error: expect.stringMatching(/--hc-dev-tokens on/) },
@@ -287,9 +277,7 @@ describe('proxy mode (--hc-conductor)', () => {
     } finally {
       await (ws.client as unknown as { close(): Promise<unknown> }).close();
     }
-    await expect(AppWebsocket.connect({ url, token: [...randomBytes(32)] })).rejects.toMatchObject({
-      name: 'InvalidTokenError',
-    });
+    await expectTokenRefused(url);
   });
 
   it('answers /hc/connect with 501 and still needs a session token for /hc/app', async () => {

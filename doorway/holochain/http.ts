@@ -3,19 +3,30 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log.ts';
 import { type Route, sendJson } from '../routes.ts';
+import {
+  type Challenge,
+  Challenges,
+  connectGrantText,
+  devTokenText,
+  sha256Base64url,
+} from './challenge.ts';
 import type { ConductorEmulator } from './conductor.ts';
 import { verifyEd25519 } from './ed25519.ts';
-import { ed25519OfAgent, hashFromB64, hashToB64, hasValidLocation, isHoloHash } from './hash.ts';
+import {
+  ed25519OfAgent,
+  hashFromB64,
+  hashToB64,
+  hasValidLocation,
+  isHoloHash,
+  sameBytes,
+} from './hash.ts';
 import { type SessionClaims, type SessionTokens, TokenError } from './jwt.ts';
+import type { TrustLimits } from './limits.ts';
 import type { ConductorProxy } from './proxy.ts';
 import { DNA_HASHES, ROLES } from './store.ts';
 import { rejectUpgrade } from './upgrade.ts';
 import { CAP_SECRET_LENGTH } from './wire.ts';
 
-/** What a dev-token request signs: this prefix, then the timestamp (ms) in decimal. */
-export const DEV_TOKEN_CHALLENGE = 'elohim-doorway-dev-token:';
-/** How far a dev-token request's timestamp may be from the doorway's clock. */
-export const DEV_TOKEN_MAX_SKEW_MS = 5 * 60 * 1000;
 /** Lifetime of a session token (JWT). */
 export const SESSION_TTL_S = 24 * 3600;
 /** Lifetime of an app websocket token from /hc/connect (as the Rust doorway issues them). */
@@ -25,6 +36,9 @@ export const EMULATOR_CONDUCTOR_ID = 'emulator';
 
 const MAX_BODY_BYTES = 16 * 1024;
 const APP_PATH = /^\/hc\/app\/(?<port>\d{1,5})$/;
+/** A challenge nonce: 32 random bytes, base64url. */
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 
 class HttpError extends Error {
   override name = 'HttpError';
@@ -69,6 +83,51 @@ function base64Field(body: Record<string, unknown>, field: string, length: numbe
   return bytes;
 }
 
+/** An agent key in HoloHash text (`uhCAk…`) with valid location bytes. */
+function agentField(body: Record<string, unknown>, field: string): Uint8Array {
+  let agent: Uint8Array;
+  try {
+    agent = hashFromB64(String(body[field]));
+  } catch {
+    throw new HttpError(400, `${field} must be a HoloHash agent key in text (uhCAk…)`);
+  }
+  if (!isHoloHash(agent, 'agent')) {
+    throw new HttpError(400, `${field} must be 39 bytes starting 84 20 24 (an agent key)`);
+  }
+  if (!hasValidLocation(agent)) {
+    throw new HttpError(
+      400,
+      `${field} has wrong location bytes: the last 4 bytes must be dhtLocationFrom32 of the key`,
+    );
+  }
+  return agent;
+}
+
+function firstHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim() || undefined;
+}
+
+/**
+ * The origin a request was sent to, as the browser sees it: `Host` (or `X-Forwarded-Host`) and
+ * the scheme (`X-Forwarded-Proto` from a TLS-terminating reverse proxy, else the socket's).
+ * It names the doorway in challenges; the client refuses a challenge naming another origin.
+ */
+function requestOrigin(req: IncomingMessage): string {
+  const forwarded = firstHeader(req, 'x-forwarded-proto')?.toLowerCase();
+  const scheme =
+    forwarded === 'https' || forwarded === 'http'
+      ? forwarded
+      : (req.socket as { encrypted?: boolean }).encrypted
+        ? 'https'
+        : 'http';
+  const host = firstHeader(req, 'x-forwarded-host') ?? firstHeader(req, 'host');
+  if (!host || !HOST.test(host)) {
+    throw new HttpError(400, 'the request must name the doorway in its Host header');
+  }
+  return new URL(`${scheme}://${host}`).origin;
+}
+
 function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64');
 }
@@ -101,6 +160,9 @@ function bearer(req: IncomingMessage, sessions: SessionTokens): SessionClaims {
 export interface HcHttpOptions {
   sessions: SessionTokens;
   devTokens: boolean;
+  /** The doorway's libp2p PeerId: every challenge names it. */
+  peerId: string;
+  limits: Readonly<TrustLimits>;
   /** Exactly one of these: the emulator, or the proxy to a real conductor. */
   emulator?: ConductorEmulator;
   proxy?: ConductorProxy;
@@ -109,8 +171,54 @@ export interface HcHttpOptions {
 
 /** The `/hc` routes and the `/hc/app/{port}` websocket upgrade (see README.md). */
 export function hcHttp(options: HcHttpOptions) {
-  const { sessions, devTokens, emulator, proxy, log } = options;
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: 16 << 20 });
+  const { sessions, devTokens, emulator, proxy, log, limits } = options;
+  const challenges = new Challenges(options.peerId, limits);
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: limits.maxMessageBytes,
+    perMessageDeflate: false,
+    closeTimeout: limits.closeTimeoutMs,
+  });
+
+  /**
+   * The challenge `body[field]` names, taken out (one try per nonce): refused when unknown,
+   * used, expired, or asked for at another origin than this request's.
+   */
+  function redeem(req: IncomingMessage, body: Record<string, unknown>, field: string): Challenge {
+    const nonce = body[field];
+    if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
+      throw new HttpError(400, `${field} must be the nonce of a challenge from POST /hc/challenge`);
+    }
+    const challenge = challenges.redeem(nonce);
+    if (typeof challenge === 'string') {
+      throw new HttpError(
+        401,
+        `${field} is ${challenge === 'expired' ? 'expired' : 'unknown here or already used'}: each challenge is good for one request on the doorway that issued it — ask POST /hc/challenge for a new one and sign that`,
+      );
+    }
+    const origin = requestOrigin(req);
+    if (challenge.origin !== origin) {
+      throw new HttpError(
+        401,
+        `${field} was issued for ${challenge.origin}, not ${origin}: ask this origin's /hc/challenge`,
+      );
+    }
+    return challenge;
+  }
+
+  function checkSignature(signature: Uint8Array, text: string, agent: Uint8Array, what: string) {
+    if (!verifyEd25519(signature, new TextEncoder().encode(text), ed25519OfAgent(agent))) {
+      throw new HttpError(
+        401,
+        `${what} does not verify: sign the challenge text (doorway/holochain/README.md) with the agent's Ed25519 key`,
+      );
+    }
+  }
+
+  const challenge = handled((req, res) => {
+    sendJson(res, 200, challenges.issue(requestOrigin(req)));
+  });
 
   const devToken = handled(async (req, res) => {
     if (!devTokens) {
@@ -120,45 +228,31 @@ export function hcHttp(options: HcHttpOptions) {
       );
     }
     const body = await readJson(req);
-    const { agentPubKey, timestamp } = body;
-    let agent: Uint8Array;
-    try {
-      agent = hashFromB64(String(agentPubKey));
-    } catch {
-      throw new HttpError(400, 'agentPubKey must be a HoloHash agent key in text (uhCAk…)');
-    }
-    if (!isHoloHash(agent, 'agent')) {
-      throw new HttpError(400, 'agentPubKey must be 39 bytes starting 84 20 24 (an agent key)');
-    }
-    if (!hasValidLocation(agent)) {
+    const agent = agentField(body, 'agentPubKey');
+    if (body.nonce === undefined && body.timestamp !== undefined) {
       throw new HttpError(
         400,
-        'agentPubKey has wrong location bytes: the last 4 bytes must be dhtLocationFrom32 of the key',
-      );
-    }
-    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) {
-      throw new HttpError(400, 'timestamp must be milliseconds since the Unix epoch');
-    }
-    if (Math.abs(Date.now() - timestamp) > DEV_TOKEN_MAX_SKEW_MS) {
-      throw new HttpError(
-        401,
-        'timestamp is more than 5 minutes off: check the clock and sign anew',
+        'timestamp-signed requests are no longer accepted: POST /hc/challenge, sign its dev-token text and send {agentPubKey, nonce, signature}',
       );
     }
     const signature = base64Field(body, 'signature', 64);
-    const message = new TextEncoder().encode(`${DEV_TOKEN_CHALLENGE}${timestamp}`);
-    if (!verifyEd25519(signature, message, ed25519OfAgent(agent))) {
-      throw new HttpError(
-        401,
-        `signature does not verify: sign "${DEV_TOKEN_CHALLENGE}<timestamp>" with the agent's Ed25519 key`,
-      );
-    }
     const agentB64 = hashToB64(agent);
+    checkSignature(
+      signature,
+      devTokenText(redeem(req, body, 'nonce'), agentB64),
+      agent,
+      'signature',
+    );
     const { token, exp } = sessions.issue(agentB64, SESSION_TTL_S);
     log.info(`hc: dev token issued to ${agentB64}`);
     sendJson(res, 200, { token, agentPubKey: agentB64, expiresAt: exp * 1000 });
   });
 
+  /**
+   * Grants `signingKey` on the session agent's cells. The agent's own key needs nothing more
+   * (it holds the session); any other key needs the agent's signature over a fresh challenge
+   * naming that key and the secret, so a session alone never lets a stranger write the cells.
+   */
   const connect = handled(async (req, res) => {
     const claims = bearer(req, sessions);
     if (!emulator) {
@@ -177,6 +271,24 @@ export function hcHttp(options: HcHttpOptions) {
     }
     const capSecret = base64Field(body, 'capSecret', CAP_SECRET_LENGTH);
     const agent = hashFromB64(claims.agent_pub_key);
+    if (!sameBytes(signingKey, agent)) {
+      const grant = body.grant;
+      if (typeof grant !== 'object' || grant === null || Array.isArray(grant)) {
+        throw new HttpError(
+          403,
+          "signingKey is not this session's agent key: another key may act on the agent's cells only with grant {nonce, signature}, the agent's signature over a fresh challenge naming that key and the cap secret (doorway/holochain/README.md)",
+        );
+      }
+      const fields = grant as Record<string, unknown>;
+      const signature = base64Field(fields, 'signature', 64);
+      const text = connectGrantText(
+        redeem(req, fields, 'nonce'),
+        claims.agent_pub_key,
+        hashToB64(signingKey),
+        sha256Base64url(capSecret),
+      );
+      checkSignature(signature, text, agent, 'grant signature');
+    }
     const app = emulator.store.installApp(agent);
     for (const role of ROLES) {
       emulator.store.grantAssigned(
@@ -202,12 +314,13 @@ export function hcHttp(options: HcHttpOptions) {
   });
 
   const routes: Route[] = [
+    { method: 'POST', path: /\/hc\/challenge/, handle: challenge },
     { method: 'POST', path: /\/hc\/dev\/token/, handle: devToken },
     { method: 'POST', path: /\/hc\/connect/, handle: connect },
     {
       // Browsers ask before a cross-origin POST with a JSON body or an Authorization header.
       method: 'OPTIONS',
-      path: /\/hc\/(dev\/token|connect)/,
+      path: /\/hc\/(challenge|dev\/token|connect)/,
       handle: ({ res }) => {
         res.writeHead(204, {
           'Access-Control-Allow-Origin': '*',
@@ -249,7 +362,15 @@ export function hcHttp(options: HcHttpOptions) {
       );
       return true;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => emulator?.serve(ws, claims.agent_pub_key));
+    if (!emulator?.acceptsMore) {
+      rejectUpgrade(
+        socket,
+        503,
+        `${limits.maxUnauthenticated} app websockets are waiting to authenticate: retry in a few seconds`,
+      );
+      return true;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => emulator.serve(ws, socket, claims.agent_pub_key));
     return true;
   }
 

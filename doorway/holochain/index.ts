@@ -6,13 +6,14 @@ import type { Route } from '../routes.ts';
 import { ConductorEmulator } from './conductor.ts';
 import { hcHttp } from './http.ts';
 import { SessionTokens } from './jwt.ts';
+import { type TrustLimits, trustLimits } from './limits.ts';
 import { ConductorProxy } from './proxy.ts';
 import { DB_FILE, EmulatorStore } from './store.ts';
 
 /** The doorway's trust layer: the `/hc` routes and app websocket, emulated or proxied. */
 export interface TrustLayer {
   readonly mode: 'emulator' | 'proxy';
-  /** `POST /hc/dev/token`, `POST /hc/connect` (and their CORS preflights). */
+  /** `POST /hc/challenge`, `/hc/dev/token`, `/hc/connect` (and their CORS preflights). */
   readonly routes: Route[];
   /** Takes `/hc/app/{port}?token=<jwt>` upgrades; false for other paths (not ours to answer). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
@@ -20,7 +21,12 @@ export interface TrustLayer {
   close(): Promise<void>;
 }
 
-export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | 'hcDevTokens'>;
+export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | 'hcDevTokens'> & {
+  /** The doorway's libp2p PeerId: challenges name it, so a signature is good on this doorway only. */
+  peerId: string;
+  /** Size and time limits other than the defaults (limits.ts); tests use smaller ones. */
+  limits?: Partial<TrustLimits>;
+};
 
 /**
  * Starts the trust layer. With `hcConductor` set, app websockets are forwarded byte for byte to
@@ -29,9 +35,11 @@ export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | '
  */
 export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Promise<TrustLayer> {
   const sessions = await SessionTokens.open(config.dataDir);
+  const limits = trustLimits(config.limits);
+  const common = { sessions, devTokens: config.hcDevTokens, peerId: config.peerId, limits, log };
   if (config.hcConductor) {
     const proxy = new ConductorProxy(new URL(config.hcConductor), log);
-    const http = hcHttp({ sessions, devTokens: config.hcDevTokens, proxy, log });
+    const http = hcHttp({ ...common, proxy });
     log.info(
       `hc: app websockets at /hc/app/{port} forwarded to the conductor at ${proxy.target.origin} (/hc/connect answers 501 in proxy mode)`,
     );
@@ -46,8 +54,8 @@ export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Pr
     };
   }
   const store = EmulatorStore.open(config.dataDir);
-  const emulator = new ConductorEmulator(store, log);
-  const http = hcHttp({ sessions, devTokens: config.hcDevTokens, emulator, log });
+  const emulator = new ConductorEmulator(store, log, limits);
+  const http = hcHttp({ ...common, emulator });
   log.info(
     `hc: Holochain conductor EMULATOR at /hc/app/{port} (state in ${DB_FILE}; dev tokens ${config.hcDevTokens ? 'on' : 'off'})`,
   );
@@ -63,15 +71,17 @@ export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Pr
   };
 }
 
-export { agentKeyFromEd25519, hashFromB64, hashToB64 } from './hash.ts';
 export {
-  APP_TOKEN_TTL_S,
-  DEV_TOKEN_CHALLENGE,
-  DEV_TOKEN_MAX_SKEW_MS,
-  EMULATOR_CONDUCTOR_ID,
-  SESSION_TTL_S,
-} from './http.ts';
+  type Challenge,
+  CONNECT_GRANT_PURPOSE,
+  connectGrantText,
+  DEV_TOKEN_PURPOSE,
+  devTokenText,
+} from './challenge.ts';
+export { agentKeyFromEd25519, hashFromB64, hashToB64 } from './hash.ts';
+export { APP_TOKEN_TTL_S, EMULATOR_CONDUCTOR_ID, SESSION_TTL_S } from './http.ts';
 export { JWT_SECRET_FILE, TokenError } from './jwt.ts';
+export { DEFAULT_LIMITS, type TrustLimits } from './limits.ts';
 export { DB_FILE, DNA_HASHES, ROLES, type RoleName, StoreError } from './store.ts';
 export { REACHES, type Reach } from './validation.ts';
 export type { WireErrorKind } from './wire.ts';

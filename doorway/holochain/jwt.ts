@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { makePrivateDir, restrictFiles } from './files.ts';
 
 /** File, inside the data dir, holding the HS256 secret of the doorway's session tokens. */
 export const JWT_SECRET_FILE = 'hc-jwt.key';
@@ -31,12 +32,14 @@ export class SessionTokens {
   static async open(dataDir: string): Promise<SessionTokens> {
     const dir = resolve(dataDir);
     const file = join(dir, JWT_SECRET_FILE);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    makePrivateDir(dir);
     try {
       await writeFile(file, randomBytes(32), { flag: 'wx', mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
+    // Also a key file an older version left readable to others.
+    restrictFiles(file);
     const secret = await readFile(file);
     if (secret.length < 32) {
       throw new TokenError(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppWebsocket } from '@holochain/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPublishers, registerContentServer } from './infrastructure.ts';
 import { DNA_HASHES, EmulatorStore } from './store.ts';
 import {
   authorizeCells,
@@ -15,11 +16,8 @@ import {
   startTrustServer,
 } from './test-support.ts';
 import type { CellId } from './wire.ts';
-import { ZOMES, type ZomeContext } from './zomes.ts';
+import type { ZomeContext } from './zome-context.ts';
 
-const infrastructure = ZOMES.infrastructure.infrastructure as NonNullable<
-  (typeof ZOMES.infrastructure)['infrastructure']
->;
 const randomHash = () => `sha256-${randomBytes(32).toString('hex')}`;
 
 function context(store: EmulatorStore, cell: CellId): ZomeContext {
@@ -51,7 +49,7 @@ describe('emulator persistence', () => {
 
     let server = await startTrustServer(config);
     const jwt = await devToken(server.url, agent);
-    const conn = await hcConnect(server.url, jwt, signer.agent, secret);
+    const conn = await hcConnect(server.url, jwt, signer.agent, secret, agent);
     const infra = conn.cellIds.infrastructure as CellId;
     authorizeCells(Object.values(conn.cellIds), signer, secret);
     const appUrl = (port: number) =>
@@ -136,12 +134,39 @@ describe('emulator persistence', () => {
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(3);
       expect(store.appOfAgent(agent)).toBeDefined();
       const tables = store.db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .all() as { name: string }[];
       expect(tables.map((t) => t.name)).toContain('cluster_key_grants');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('revokes, on update to version 3, grants /hc/connect gave keys the agent never signed for', () => {
+    const file = join(dir, 'v2');
+    let store = EmulatorStore.open(file);
+    const agent = newKey().agent;
+    const stranger = newKey().agent;
+    const secret = new Uint8Array(randomBytes(64));
+    const cell: CellId = [DNA_HASHES.imagodei, agent];
+    store.installApp(agent);
+    // What version 2 granted to any key a session named, and to the agent's own key.
+    store.grantAssigned(cell, stranger, secret, 'chaperone-imagodei');
+    store.grantAssigned(cell, agent, secret, 'chaperone-imagodei');
+    expect(store.isAuthorized(cell, stranger, secret)).toBe(true);
+    store.db.pragma('user_version = 2');
+    store.close();
+    store = EmulatorStore.open(file);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(3);
+      expect(store.isAuthorized(cell, stranger, secret)).toBe(false);
+      const left = store.db.prepare('SELECT assignee FROM cap_grants').all() as {
+        assignee: Buffer;
+      }[];
+      expect(left.map((g) => Buffer.from(g.assignee).equals(Buffer.from(agent)))).toEqual([true]);
     } finally {
       store.close();
     }
@@ -158,16 +183,13 @@ describe('emulator persistence', () => {
           // Five holders per hash, each a different agent.
           for (let k = 0; k < 5; k++) {
             const app = agents[(i + k * 7) % agents.length] as { agent: Uint8Array };
-            infrastructure.register_content_server?.(
-              context(store, [DNA_HASHES.infrastructure, app.agent]),
-              {
-                content_hash: hash,
-                capability: 'blob_serving',
-                endpoints: [{ url: '/p2p/x', protocol: 'libp2p' }],
-                priority: k * 10,
-                region: k % 2 === 0 ? 'eu' : 'us',
-              },
-            );
+            registerContentServer(context(store, [DNA_HASHES.infrastructure, app.agent]), {
+              content_hash: hash,
+              capability: 'blob_serving',
+              endpoints: [{ url: '/p2p/x', protocol: 'libp2p' }],
+              priority: k * 10,
+              region: k % 2 === 0 ? 'eu' : 'us',
+            });
           }
         });
       })();
@@ -184,7 +206,7 @@ describe('emulator persistence', () => {
       const lookups = 1000;
       const t0 = performance.now();
       for (let i = 0; i < lookups; i++) {
-        const found = infrastructure.find_publishers?.(ctx, {
+        const found = findPublishers(ctx, {
           content_hash: hashes[i] as string,
           prefer_region: 'us',
         }) as { region: string; priority: number }[];

@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import Database from 'better-sqlite3';
 import { privateKeyFromSeed, publicKeyOf, signEd25519 } from './ed25519.ts';
+import { makePrivateDir, makePrivateFile, restrictFiles } from './files.ts';
 import { hashBytes, hashToB64, sameBytes } from './hash.ts';
 import type { CellId } from './wire.ts';
 
@@ -59,7 +59,7 @@ export type NonceVerdict = 'Fresh' | 'Duplicate' | 'Expired' | 'Future';
 /** Holochain refuses zome calls whose `expires_at` lies further ahead than this (50 minutes). */
 export const WITNESSABLE_EXPIRY_MICROS = 50 * 60 * 1_000_000;
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Version 1: everything up to cluster key grants. */
 const SCHEMA_V1 = `
@@ -181,8 +181,14 @@ CREATE INDEX cluster_key_grants_by_grantee ON cluster_key_grants (grantee);
 CREATE INDEX cluster_key_grants_by_granter ON cluster_key_grants (granter);
 `;
 
+/**
+ * Version 3: /hc/connect grants a key other than the session's agent only with the agent's
+ * signature (http.ts). Grants made before, to any key a session named, cannot show one: revoked.
+ */
+const SCHEMA_V3 = `DELETE FROM cap_grants WHERE assignee <> agent;`;
+
 /** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 export class StoreError extends Error {
   override name = 'StoreError';
@@ -204,8 +210,11 @@ export class EmulatorStore {
   readonly signingPublicKey: Uint8Array;
 
   constructor(readonly file: string) {
+    // SQLite gives the -wal and -shm files it creates the database file's mode.
+    makePrivateFile(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    restrictFiles(`${file}-wal`, `${file}-shm`);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     const version = this.db.pragma('user_version', { simple: true }) as number;
@@ -226,10 +235,13 @@ export class EmulatorStore {
     this.signingPublicKey = publicKeyOf(this.signingKey);
   }
 
-  /** Opens `<dataDir>/hc-emulator.sqlite`, creating the folder and the schema when missing. */
+  /**
+   * Opens `<dataDir>/hc-emulator.sqlite`, creating the folder and the schema when missing; the
+   * folder is set to 0700, the database and its -wal and -shm files to 0600 (files.ts).
+   */
   static open(dataDir: string): EmulatorStore {
     const dir = resolve(dataDir);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makePrivateDir(dir);
     return new EmulatorStore(join(dir, DB_FILE));
   }
 

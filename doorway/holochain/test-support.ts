@@ -2,24 +2,45 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  type AppWebsocket,
+  type AppSignal,
+  AppWebsocket,
   type CellId,
   dhtLocationFrom32,
   encodeHashToBase64,
+  type Signal,
   setSigningCredentials,
 } from '@holochain/client';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { encode } from '@msgpack/msgpack';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { expect } from 'vitest';
+import { WebSocket } from 'ws';
+import { loadOrCreateKey } from '../identity.ts';
 import { createLogger } from '../log.ts';
 import { dispatch, sendJson } from '../routes.ts';
-import { DEV_TOKEN_CHALLENGE } from './http.ts';
+import { type Challenge, connectGrantText, devTokenText, sha256Base64url } from './challenge.ts';
 import { startTrustLayer, type TrustLayer, type TrustLayerConfig } from './index.ts';
 
-/** A doorway-like HTTP server carrying only the trust layer, on 127.0.0.1 and a free port. */
+export interface TrustServer {
+  url: string;
+  port: number;
+  /** The doorway's PeerId, from `<dataDir>/peer-key.pb` as a real doorway's. */
+  peerId: string;
+  trust: TrustLayer;
+  close(): Promise<void>;
+}
+
+/**
+ * A doorway-like HTTP server carrying only the trust layer, on 127.0.0.1 and `port` (0: a free
+ * one). Its PeerId comes from the data dir's key, as a doorway's does, so a restart keeps it.
+ */
 export async function startTrustServer(
-  config: TrustLayerConfig,
-): Promise<{ url: string; port: number; trust: TrustLayer; close(): Promise<void> }> {
-  const trust = await startTrustLayer(config, createLogger('silent'));
+  config: Omit<TrustLayerConfig, 'peerId'>,
+  port = 0,
+): Promise<TrustServer> {
+  const { key } = await loadOrCreateKey(config.dataDir);
+  const peerId = peerIdFromPrivateKey(key).toString();
+  const trust = await startTrustLayer({ ...config, peerId }, createLogger('silent'));
   const server = createServer((req, res) => {
     dispatch(trust.routes, req, res)
       .then((handled) => {
@@ -30,11 +51,15 @@ export async function startTrustServer(
   server.on('upgrade', (req, socket, head) => {
     if (!trust.handleUpgrade(req, socket, head)) socket.destroy();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
+    peerId,
     trust,
     async close() {
       await trust.close();
@@ -76,20 +101,48 @@ export async function postJson(
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-/** `POST /hc/dev/token`, signed as a browser would with its device key. */
+/** `POST /hc/challenge`: a challenge to sign, good for one request on that doorway. */
+export async function challengeOf(baseUrl: string): Promise<Challenge> {
+  const { status, body } = await postJson(`${baseUrl}/hc/challenge`, {});
+  if (status !== 200) throw new Error(`challenge: ${status} ${JSON.stringify(body)}`);
+  return body as unknown as Challenge;
+}
+
+const sign = (text: string, key: TestKey) =>
+  Buffer.from(ed25519.sign(new TextEncoder().encode(text), key.seed)).toString('base64');
+
+/** A `POST /hc/dev/token` body for `key`, signed over `challenge` as a browser does. */
+export function devTokenRequest(challenge: Challenge, key: TestKey) {
+  const agentPubKey = encodeHashToBase64(key.agent);
+  return {
+    agentPubKey,
+    nonce: challenge.nonce,
+    signature: sign(devTokenText(challenge, agentPubKey), key),
+  };
+}
+
+/** `POST /hc/dev/token` for a fresh challenge, signed as a browser would with its device key. */
 export async function devToken(baseUrl: string, key: TestKey): Promise<string> {
-  const timestamp = Date.now();
-  const signature = ed25519.sign(
-    new TextEncoder().encode(`${DEV_TOKEN_CHALLENGE}${timestamp}`),
-    key.seed,
-  );
-  const { status, body } = await postJson(`${baseUrl}/hc/dev/token`, {
-    agentPubKey: encodeHashToBase64(key.agent),
-    timestamp,
-    signature: Buffer.from(signature).toString('base64'),
-  });
+  const request = devTokenRequest(await challengeOf(baseUrl), key);
+  const { status, body } = await postJson(`${baseUrl}/hc/dev/token`, request);
   if (status !== 200) throw new Error(`dev token: ${status} ${JSON.stringify(body)}`);
   return body.token as string;
+}
+
+/** The `grant` of a /hc/connect body: `agent` lets `signingKey` use `capSecret` on its cells. */
+export function connectGrant(
+  challenge: Challenge,
+  agent: TestKey,
+  signingKey: Uint8Array,
+  capSecret: Uint8Array,
+) {
+  const text = connectGrantText(
+    challenge,
+    encodeHashToBase64(agent.agent),
+    encodeHashToBase64(signingKey),
+    sha256Base64url(capSecret),
+  );
+  return { nonce: challenge.nonce, signature: sign(text, agent) };
 }
 
 export interface Connection {
@@ -101,18 +154,25 @@ export interface Connection {
   token: string;
 }
 
-/** `POST /hc/connect` for a signing key and secret; cell ids decoded from base64. */
+/**
+ * `POST /hc/connect` for a signing key and secret; cell ids decoded from base64. A key other
+ * than the session's agent needs `grantedBy`, the agent's key, to sign the grant.
+ */
 export async function hcConnect(
   baseUrl: string,
   jwt: string,
   signingKey: Uint8Array,
   capSecret: Uint8Array,
+  grantedBy?: TestKey,
 ): Promise<Connection> {
+  const grant =
+    grantedBy && connectGrant(await challengeOf(baseUrl), grantedBy, signingKey, capSecret);
   const { status, body } = await postJson(
     `${baseUrl}/hc/connect`,
     {
       signingKey: Buffer.from(signingKey).toString('base64'),
       capSecret: Buffer.from(capSecret).toString('base64'),
+      ...(grant ? { grant } : {}),
     },
     { Authorization: `Bearer ${jwt}` },
   );
@@ -151,6 +211,8 @@ export interface RawCall {
   cap_secret?: Uint8Array | null;
   nonce?: Uint8Array;
   expires_at?: number;
+  /** Fields added after the real ones (a conductor ignores fields it does not know). */
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -167,6 +229,7 @@ export function signCall(call: RawCall, signer: TestKey, provenance = signer.age
     payload: encode(call.payload),
     nonce: call.nonce ?? new Uint8Array(randomBytes(32)),
     expires_at: call.expires_at ?? (Date.now() + 5 * 60 * 1000) * 1000,
+    ...call.extra,
   };
   const bytes = encode(params);
   const digest = createHash('sha512').update(bytes).digest();
@@ -181,4 +244,94 @@ export function sendSigned(
 ): Promise<unknown> {
   // The client passes a request that already has a signature through unchanged.
   return ws.callZome({ cell_id: cellId, ...signed } as never);
+}
+
+/** The upgrade answer (status) when the doorway refuses a websocket. */
+export function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+    ws.on('open', () => reject(new Error('upgrade was accepted')));
+    ws.on('error', () => {});
+  });
+}
+
+/**
+ * Opens a raw websocket and collects every message it receives, byte for byte. `closed`
+ * resolves with the close code (1006 when the doorway cut the connection without one).
+ */
+export async function rawSocket(url: string) {
+  const ws = new WebSocket(url);
+  const received: Buffer[] = [];
+  ws.on('message', (data) => received.push(Buffer.from(data as Buffer)));
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  // Once open, errors (a write to a socket the doorway cut) end in `closed`.
+  ws.on('error', () => {});
+  return { ws, received, closed };
+}
+
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A new agent as the browser connects it: a dev token, /hc/connect with its own key, the app
+ * websocket, signing credentials on every cell. `received` collects its app signals.
+ */
+export async function connectAgent(baseUrl: string) {
+  const key = newKey();
+  const secret = new Uint8Array(randomBytes(64));
+  const conn = await hcConnect(baseUrl, await devToken(baseUrl, key), key.agent, secret);
+  authorizeCells(Object.values(conn.cellIds), key, secret);
+  const ws = await AppWebsocket.connect({
+    url: new URL(`ws://127.0.0.1:${conn.appPort}/hc/app/${conn.appPort}?token=${conn.token}`),
+    token: conn.appToken,
+  });
+  const received: AppSignal[] = [];
+  ws.on('signal', (signal: Signal) => {
+    if (signal.type === 'app') received.push(signal.value);
+  });
+  return {
+    key,
+    agent: key.agent,
+    conn,
+    ws,
+    received,
+    call: <T>(role: 'infrastructure' | 'imagodei', fn: string, payload?: unknown) =>
+      ws.callZome<T>({ role_name: role, zome_name: role, fn_name: fn, payload }),
+    async close() {
+      await (ws.client as unknown as { close(): Promise<unknown> }).close();
+    },
+  };
+}
+
+/**
+ * Checks that an app interface refuses a made-up app token: it closes the socket after the
+ * `authenticate` message, and `AppWebsocket.connect` rejects. @holochain/client gives the close
+ * only 10 ms to arrive before it goes on with `app_info`, so on a loaded machine the same
+ * refusal may surface as a socket closed under that request: the close itself is checked on a
+ * raw socket, and the client must refuse with one of the names a closed socket gives.
+ */
+export async function expectTokenRefused(url: string | URL): Promise<void> {
+  const raw = await rawSocket(String(url));
+  raw.ws.send(encode({ type: 'authenticate', data: encode({ token: [...randomBytes(32)] }) }));
+  expect(await within(raw.closed, 10_000, 'closing after a bad token')).toBeGreaterThanOrEqual(
+    1000,
+  );
+  const error = await AppWebsocket.connect({ url: new URL(url), token: [...randomBytes(32)] }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(error?.name).toMatch(
+    /^(InvalidTokenError|ClientClosedWithPendingRequests|ConnectionError|WebsocketClosedError)$/,
+  );
 }

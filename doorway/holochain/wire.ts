@@ -1,5 +1,6 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { isHoloHash } from './hash.ts';
+import { decodeChecked } from './msgpack.ts';
 
 /**
  * The app interface's wire format, as @holochain/client 0.21 (`WsClient`, `AppWebsocket`) and
@@ -13,6 +14,9 @@ import { isHoloHash } from './hash.ts';
  *                                                     signal: encode(payload)}})}
  *
  * AppRequest/AppResponse are serde enums tagged `type`, content `value`, snake_case.
+ *
+ * Every layer a client sends is decoded with `decodeChecked` (msgpack.ts): its nesting depth is
+ * checked before anything is built, so a hostile message costs a linear scan, never a decode.
  */
 
 /** `ExternalApiWireError` variants (snake_case), as the client reports them in `error.name`. */
@@ -97,10 +101,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Decodes the signed `bytes` of a `call_zome` request. Holochain answers undecodable params
  * with `internal_error` (its `ConductorApiError::SerializationError` is not special-cased).
  */
-export function decodeZomeCallParams(bytes: Uint8Array): ZomeCallParams {
+export function decodeZomeCallParams(bytes: Uint8Array, maxDepth: number): ZomeCallParams {
   let raw: unknown;
   try {
-    raw = decode(bytes);
+    raw = decodeChecked(bytes, maxDepth);
   } catch (error) {
     throw new DecodeError('internal_error', `SerializationError: ${(error as Error).message}`);
   }
@@ -170,34 +174,40 @@ export function readSignedCall(value: unknown): { bytes: Uint8Array; signature: 
   return { bytes: value.bytes, signature: value.signature };
 }
 
-/** An envelope from the client, or undefined when the bytes are not one. */
+/** An envelope from the client. */
 export type Envelope =
   | { type: 'authenticate'; data: Uint8Array }
   | { type: 'request'; id: number; data: Uint8Array }
   | { type: 'signal'; data: Uint8Array };
 
-export function readEnvelope(bytes: Uint8Array): Envelope | undefined {
+/** Thrown by `readEnvelope`; its message is short enough for a websocket close reason. */
+export class EnvelopeError extends Error {
+  override name = 'EnvelopeError';
+}
+
+export function readEnvelope(bytes: Uint8Array, maxDepth: number): Envelope {
   let raw: unknown;
   try {
-    raw = decode(bytes);
-  } catch {
-    return undefined;
+    raw = decodeChecked(bytes, maxDepth);
+  } catch (error) {
+    throw new EnvelopeError(`not a Holochain wire message: ${(error as Error).message}`);
   }
-  if (!isRecord(raw) || !(raw.data instanceof Uint8Array)) return undefined;
-  if (raw.type === 'authenticate' || raw.type === 'signal') {
-    return { type: raw.type, data: raw.data };
+  if (isRecord(raw) && raw.data instanceof Uint8Array) {
+    if (raw.type === 'authenticate' || raw.type === 'signal') {
+      return { type: raw.type, data: raw.data };
+    }
+    if (raw.type === 'request' && typeof raw.id === 'number') {
+      return { type: 'request', id: raw.id, data: raw.data };
+    }
   }
-  if (raw.type === 'request' && typeof raw.id === 'number') {
-    return { type: 'request', id: raw.id, data: raw.data };
-  }
-  return undefined;
+  throw new EnvelopeError('not a Holochain wire message: expected {type, data[, id]}');
 }
 
 /** The token of an `authenticate` message (`AppAuthenticationToken` is `number[]` in the client). */
-export function readAuthToken(data: Uint8Array): Uint8Array | undefined {
+export function readAuthToken(data: Uint8Array, maxDepth: number): Uint8Array | undefined {
   let raw: unknown;
   try {
-    raw = decode(data);
+    raw = decodeChecked(data, maxDepth);
   } catch {
     return undefined;
   }

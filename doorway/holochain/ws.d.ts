@@ -35,7 +35,14 @@ declare module 'ws' {
   }
 
   class WebSocketServer extends EventEmitter {
-    constructor(options: { noServer: true; maxPayload?: number; clientTracking?: boolean });
+    constructor(options: {
+      noServer: true;
+      maxPayload?: number;
+      clientTracking?: boolean;
+      perMessageDeflate?: boolean;
+      /** ms a closing socket has to answer the close frame before it is destroyed. */
+      closeTimeout?: number;
+    });
     handleUpgrade(
       request: IncomingMessage,
       socket: Duplex,

@@ -1,9 +1,31 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { openFrontDoor } from './front-door.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const READY = /Elohim doorway ready at (\S+)/;
+const RELAY = /Elohim doorway relay at \/ip[46]\/[^/]+\/tcp\/(\d+)\//;
+
+/**
+ * What every test doorway is told before the caller's own flags: loopback, free ports for HTTP
+ * and libp2p (never the fixed defaults, which another doorway on this machine may hold), and
+ * room for a test's burst of Chromium peers, all on 127.0.0.1, connecting at once (libp2p's
+ * defaults, which the doorway keeps, take 5 connections a second from one address, 10 being
+ * set up at once). The limits still apply to loopback: no --p2p-trust-loopback.
+ */
+export const TEST_DOORWAY_ARGS = [
+  '--host',
+  '127.0.0.1',
+  '--port',
+  '0',
+  '--p2p-port',
+  '0',
+  '--p2p-inbound-rate',
+  '50',
+  '--p2p-max-pending',
+  '50',
+];
 
 export interface DoorwayProcess {
   url: string;
@@ -12,14 +34,14 @@ export interface DoorwayProcess {
   stop(): Promise<void>;
 }
 
-/** Starts a real doorway process on a free loopback port and waits until it says it's ready. */
+/** Starts a real doorway process (see {@link TEST_DOORWAY_ARGS}) and waits until it is ready. */
 export async function startDoorwayProcess(
   args: string[] = [],
   timeoutMs = 20_000,
 ): Promise<DoorwayProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', 'doorway/main.ts', '--host', '127.0.0.1', '--port', '0', ...args],
+    ['--import', 'tsx', 'doorway/main.ts', ...TEST_DOORWAY_ARGS, ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
@@ -59,6 +81,58 @@ export async function startDoorwayProcess(
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+export interface RestartableDoorway extends DoorwayProcess {
+  /** The port the running doorway's libp2p listener got (a restart may get another). */
+  relayPort(): number;
+  /** Starts the doorway again after `stop()`, behind the same `url`. */
+  start(): Promise<void>;
+  /** Stops the doorway and gives up the origin. */
+  close(): Promise<void>;
+}
+
+/**
+ * A doorway that can stop and start again behind one origin. Each start takes whatever HTTP
+ * and libp2p ports are free then; the front door keeps the origin the browser knows (its
+ * service worker and storage belong to it), and the app finds the relay's new address through
+ * `/api/v1/p2p/info` when it reconnects. Pass `--data-dir` to keep the doorway's PeerId and
+ * trust-layer state across restarts.
+ */
+export async function startRestartableDoorway(args: string[] = []): Promise<RestartableDoorway> {
+  const front = await openFrontDoor();
+  let current: DoorwayProcess | undefined;
+  let earlier = '';
+  const start = async () => {
+    earlier += current?.output() ?? '';
+    current = await startDoorwayProcess(args);
+    front.forwardTo(Number(new URL(current.url).port));
+  };
+  const stop = async () => {
+    front.forwardTo(undefined);
+    await current?.stop();
+  };
+  try {
+    await start();
+  } catch (error) {
+    await front.close();
+    throw error;
+  }
+  return {
+    url: front.url,
+    output: () => earlier + (current?.output() ?? ''),
+    relayPort() {
+      const port = RELAY.exec(current?.output() ?? '')?.[1];
+      if (port === undefined) throw new Error(`no relay address in:\n${current?.output()}`);
+      return Number(port);
+    },
+    stop,
+    start,
+    async close() {
+      await stop();
+      await front.close();
     },
   };
 }

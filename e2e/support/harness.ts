@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { type DoorwayProcess, startDoorwayProcess } from './doorway-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -28,4 +29,11 @@ export async function buildHarness(entry: string, outDir: string): Promise<void>
     join(outDir, 'index.html'),
     '<!doctype html><meta charset="utf-8"><title>harness</title><script type="module" src="./harness.js"></script>\n',
   );
+}
+
+/** Bundles `entry` (see {@link buildHarness}) into `.tmp/<name>` and serves it from a doorway of its own. */
+export async function serveHarness(entry: string, name: string): Promise<DoorwayProcess> {
+  const outDir = join(ROOT, '.tmp', name);
+  await buildHarness(entry, outDir);
+  return startDoorwayProcess(['--static', outDir, '--log-level', 'silent']);
 }

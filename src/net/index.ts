@@ -48,6 +48,7 @@ export {
   NotHeldError,
   OfferMismatchError,
   OfferWithdrawnError,
+  pushPolicy,
   REPLICATE_PROTOCOL,
   type ReplicaOffer,
   type ReplicaPeer,
@@ -63,6 +64,8 @@ export {
   registerReplicateProtocol,
   replicate,
   replicationGate,
+  type SpaceBudget,
+  storageEstimate,
 } from './replicate/index.ts';
 export {
   ReplicaChangeEvent,

@@ -1,13 +1,60 @@
 /**
- * The doorway's connect flow (doorway/holochain/README.md): prove the device key for a session
- * token, then have the doorway grant a signing key on every cell and issue an app token, then
- * the app websocket at `/hc/app/{appPort}?token=<jwt>` on the doorway's own origin.
+ * The doorway's connect flow (doorway/holochain/README.md): sign the doorway's challenge with
+ * the device key for a session token, then have the doorway grant the agent key on every cell
+ * and issue an app token, then the app websocket at `/hc/app/{appPort}?token=<jwt>` on the
+ * doorway's own origin.
  */
 import type { PrivateKey } from '@libp2p/interface';
 import { DoorwayUnreachableError, TrustAuthError } from './errors.ts';
 
-/** What a dev-token request signs: this prefix, then the timestamp (ms) in decimal. */
-export const DEV_TOKEN_CHALLENGE = 'elohim-doorway-dev-token:';
+/** First line of what a dev-token request signs (the doorway's `DEV_TOKEN_PURPOSE`). */
+export const DEV_TOKEN_PURPOSE = 'elohim-doorway-dev-token/v2';
+
+/** `POST /hc/challenge`: what the doorway asks us to sign, good for one request there. */
+interface Challenge {
+  nonce: string;
+  /** The doorway's libp2p PeerId. */
+  doorway: string;
+  origin: string;
+}
+
+/**
+ * The text the device key signs for a session at `challenge`'s doorway, line for line as the
+ * doorway rebuilds it (doorway/holochain/README.md, "Dev tokens").
+ */
+export function devTokenText(challenge: Challenge, agent: string): string {
+  return [
+    DEV_TOKEN_PURPOSE,
+    `doorway: ${challenge.doorway}`,
+    `origin: ${challenge.origin}`,
+    `agent: ${agent}`,
+    `nonce: ${challenge.nonce}`,
+  ].join('\n');
+}
+
+/**
+ * Reads a challenge, refusing one that names another origin than the doorway we asked: a
+ * doorway passing on another's challenge would have us sign a session for that other one.
+ */
+function readChallenge(doorway: string, answer: Record<string, unknown>): Challenge {
+  const { nonce, doorway: peerId, origin } = answer;
+  if (typeof nonce !== 'string' || typeof peerId !== 'string' || typeof origin !== 'string') {
+    throw new TrustAuthError(
+      'dev-token',
+      undefined,
+      'its challenge lacks nonce, doorway or origin',
+    );
+  }
+  const expected = new URL(doorway).origin;
+  if (origin !== expected) {
+    throw new TrustAuthError(
+      'dev-token',
+      undefined,
+      `its challenge names ${origin.slice(0, 100)}, not ${expected}; not signed`,
+    );
+  }
+  return { nonce, doorway: peerId, origin };
+}
 
 /** Standard padded base64, as the Rust doorway speaks it (not the `u…` HoloHash text form). */
 export function toBase64(bytes: Uint8Array): string {
@@ -63,7 +110,8 @@ export interface DoorwaySession {
 /**
  * Runs the whole flow for `agent` (the 39-byte agent key of `deviceKey`). The signing key
  * granted is the agent key itself: zome calls are then signed by the device key, and their
- * provenance is the agent (= the PeerId's key), as when a conductor's own agent calls.
+ * provenance is the agent (= the PeerId's key), as when a conductor's own agent calls — so
+ * /hc/connect needs no grant signature.
  */
 export async function openDoorwaySession(
   doorway: string,
@@ -73,14 +121,17 @@ export async function openDoorwaySession(
   capSecret: Uint8Array,
   signal: AbortSignal,
 ): Promise<DoorwaySession> {
-  const timestamp = Date.now();
+  const challenge = readChallenge(
+    doorway,
+    await postJson(doorway, '/hc/challenge', {}, 'dev-token', signal),
+  );
   const signature = await deviceKey.sign(
-    new TextEncoder().encode(`${DEV_TOKEN_CHALLENGE}${timestamp}`),
+    new TextEncoder().encode(devTokenText(challenge, agentText)),
   );
   const session = await postJson(
     doorway,
     '/hc/dev/token',
-    { agentPubKey: agentText, timestamp, signature: toBase64(signature) },
+    { agentPubKey: agentText, nonce: challenge.nonce, signature: toBase64(signature) },
     'dev-token',
     signal,
   );

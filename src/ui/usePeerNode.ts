@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
 import type { Family, FamilySnapshot } from '../family/index.ts';
-import type { NodeSnapshot, PeerService } from '../net/index.ts';
+import type { NodeSnapshot, PeerService, SpaceBudget } from '../net/index.ts';
 import type { AgentKey, TrustView } from '../reach/index.ts';
 import type { AddressSource, TrustClient } from '../trust/index.ts';
 import { savedDisplayName } from './displayName.ts';
@@ -71,6 +71,8 @@ function startPeerService(store: ContentStore): void {
         clusterOf: (owner) => familyService?.clusterOf(owner),
       };
       const copies = replicaCopies();
+      // One budget for everything others store here: copies, shards and pushes.
+      const budget: SpaceBudget = { maxBytes: 2 ** 30, spaceLeft: net.storageEstimate };
       const node = await net.PeerNode.start({
         doorways: configuredDoorways(),
         store,
@@ -82,9 +84,11 @@ function startPeerService(store: ContentStore): void {
             () => trust,
             (peer, hash, reason) => console.info(`refused ${hash} to ${peer}: ${reason}`),
           ),
+          // A Push stores someone's bytes here unasked: only this person's other devices may.
+          push: net.pushPolicy(() => trust, budget),
         },
         // Copies other peers offer: what this device could receive anyway (commons, for now).
-        replicate: { policy: { mayHold: net.holdGate(trust) } },
+        replicate: { policy: { mayHold: net.holdGate(trust), ...budget } },
       });
       const connected = net.connectedPeersFinder(() => node.directPeers(), node.libp2p);
       // Who may receive which description follows the same trust view as the content.

@@ -39,8 +39,12 @@ export {
   type GateAnswer,
   type HoldGate,
   holdGate,
+  overBudget,
+  pushPolicy,
   type ReplicationGate,
   replicationGate,
+  type SpaceBudget,
+  storageEstimate,
 } from './policy.ts';
 export {
   type ReplicaPeer,

@@ -13,6 +13,7 @@ import {
   type ReachItem,
   type TrustView,
 } from '../../reach/index.ts';
+import type { PushPolicy } from '../shard/index.ts';
 import type { ReplicaOffer } from './codec.ts';
 
 /** A gate may answer a bare boolean; a `Decision` adds the reason shown in reports and logs. */
@@ -50,6 +51,51 @@ export function holdGate(trust: TrustView): HoldGate {
         : { allow: false, reason: `${offer.reach}: the offer names no owner` };
     }
     return mayDeliver({ reach: offer.reach, owner: offer.owner }, trust.me, trust);
+  };
+}
+
+/**
+ * Space a device gives to what others hand it (copies, shards, pushes): the same bound for
+ * every way in. `spaceLeft` answers undefined when unknown (no estimate: only `maxBytes` holds).
+ */
+export interface SpaceBudget {
+  /** Largest blob taken. */
+  maxBytes: number;
+  /** Bytes this device can still store. */
+  spaceLeft: () => Promise<number | undefined>;
+}
+
+/** Why `size` bytes do not fit `budget` (reason words for reports), or undefined when they do. */
+export async function overBudget(size: number, budget: SpaceBudget): Promise<string | undefined> {
+  if (size > budget.maxBytes) {
+    return `too large: ${size} bytes is over this peer's limit of ${budget.maxBytes} bytes for what others store here`;
+  }
+  const left = await budget.spaceLeft().catch(() => undefined);
+  if (left !== undefined && size > left) {
+    return `quota: ${size} bytes offered, ${Math.max(0, left)} bytes left on this peer`;
+  }
+  return undefined;
+}
+
+/** What the browser's storage manager says is left, when it says. */
+export async function storageEstimate(): Promise<number | undefined> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  const est = await storage?.estimate?.();
+  return est?.quota !== undefined && est.usage !== undefined ? est.quota - est.usage : undefined;
+}
+
+/**
+ * Who may `Push` a blob into this device's store: only this person's other devices (a
+ * stranger's bytes would otherwise be stored as commons and served onward), within the same
+ * budget as copies kept for others. Everyone else offers over the replicate protocol.
+ */
+export function pushPolicy(trust: () => TrustView, budget: SpaceBudget): PushPolicy {
+  return {
+    from: (peer) => {
+      const agent = agentKeyOfPeer(peer);
+      return agent !== undefined && trust().myDevices.has(agent);
+    },
+    refuse: (_peer, _hash, size) => overBudget(size, budget),
   };
 }
 

@@ -15,6 +15,7 @@ import { loopbackNode, testBytes } from '../shard/test-support.ts';
 import {
   holdGate,
   NotHeldError,
+  pushPolicy,
   type ReplicaPolicy,
   type ReplicateReport,
   registerReplicateProtocol,
@@ -490,5 +491,37 @@ describe('offering one shard of an rs-4-7 blob (OfferShard)', () => {
       replicate(a.node, a.store, m.blob_hash, [b.node.peerId], { copies: 1, shard: 0 }),
     ).rejects.toThrow(/only rs-4-7 blobs are offered by shard/);
     expect(b.bytesIn()).toBe(0);
+  });
+});
+
+describe('pushPolicy: who may Push into this store', () => {
+  it("takes pushes from this person's other devices only, within the shared budget", async () => {
+    const [me, device, stranger] = [
+      await loopbackNode(),
+      await loopbackNode(),
+      await loopbackNode(),
+    ];
+    cleanups.push(async () => {
+      await Promise.all([me, device, stranger].map((n) => n.stop()));
+    });
+    const trust: TrustView = {
+      me: agentKeyOfPeer(me.peerId) as string,
+      myDevices: new Set([agentKeyOfPeer(device.peerId) as string]),
+      links: new Map([[agentKeyOfPeer(stranger.peerId) as string, 'friend']]),
+      cluster: new Set(),
+    };
+    let left: number | undefined = 10_000;
+    const policy = pushPolicy(() => trust, { maxBytes: 5000, spaceLeft: async () => left });
+    expect(await policy.from(device.peerId)).toBe(true);
+    // A contact is not a device: a link lets it read what reach allows, never write here.
+    expect(await policy.from(stranger.peerId)).toBe(false);
+    expect(await policy.refuse?.(device.peerId, 'sha256-00', 4000)).toBeUndefined();
+    expect(await policy.refuse?.(device.peerId, 'sha256-00', 6000)).toMatch(
+      /6000 bytes is over this peer's limit of 5000 bytes/,
+    );
+    left = 3000;
+    expect(await policy.refuse?.(device.peerId, 'sha256-00', 4000)).toMatch(
+      /quota: 4000 bytes offered, 3000 bytes left/,
+    );
   });
 });

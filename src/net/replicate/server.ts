@@ -29,7 +29,14 @@ import {
   type ReplicateAnswer,
 } from './codec.ts';
 import { OfferMismatchError, OfferWithdrawnError, ReplicateError } from './errors.ts';
-import { commonsOnly, type HoldGate, toDecision } from './policy.ts';
+import {
+  commonsOnly,
+  type HoldGate,
+  overBudget,
+  type SpaceBudget,
+  storageEstimate,
+  toDecision,
+} from './policy.ts';
 
 const GiB = 1024 * 1024 * 1024;
 /** At most one Progress frame per this many ms: liveness for the offerer, not a byte counter. */
@@ -84,12 +91,6 @@ function offeredBytes(offer: ReplicaOffer): number {
   return offer.shard === undefined ? offer.totalSize : Math.ceil(offer.totalSize / 4);
 }
 
-async function storageEstimate(): Promise<number | undefined> {
-  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
-  const est = await storage?.estimate?.();
-  return est?.quota !== undefined && est.usage !== undefined ? est.quota - est.usage : undefined;
-}
-
 /**
  * Serves `/elohim/replicate/1.0.0` on `libp2p`, storing accepted offers into `store`. The
  * node must also be able to dial the offerer (the pull goes over its `/elohim/pieces/1.0.0`).
@@ -100,8 +101,10 @@ export async function registerReplicateProtocol(
   options: ReplicateServerOptions = {},
 ): Promise<ReplicateServer> {
   const policy = options.policy ?? {};
-  const maxBytes = policy.maxBytes ?? GiB;
-  const spaceLeft = policy.spaceLeft ?? storageEstimate;
+  const budget: SpaceBudget = {
+    maxBytes: policy.maxBytes ?? GiB,
+    spaceLeft: policy.spaceLeft ?? storageEstimate,
+  };
   const mayHold: HoldGate = policy.mayHold ?? ((offer) => commonsOnly(offer.reach, 'hold'));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const pieceTimeoutMs = options.pieceTimeoutMs ?? 20_000;
@@ -124,10 +127,6 @@ export async function registerReplicateProtocol(
     if (policy.willing && !policy.willing()) {
       return 'unwilling: this peer is not taking replicas now';
     }
-    const size = offeredBytes(offer);
-    if (size > maxBytes) {
-      return `too large: ${size} bytes is over this peer's limit of ${maxBytes} bytes for a replica`;
-    }
     let hold: Decision;
     try {
       hold = toDecision(await mayHold(offer, from), 'the hold policy');
@@ -136,10 +135,8 @@ export async function registerReplicateProtocol(
       hold = { allow: false, reason: `the hold policy failed: ${message(e)}` };
     }
     if (!hold.allow) return `reach: ${hold.reason}`;
-    const left = await spaceLeft().catch(() => undefined);
-    if (left !== undefined && size > left) {
-      return `quota: ${size} bytes offered, ${Math.max(0, left)} bytes left on this peer`;
-    }
+    const tooBig = await overBudget(offeredBytes(offer), budget);
+    if (tooBig !== undefined) return tooBig;
     if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
     if (pulling.size >= maxPulls)
       return `busy: this peer is already receiving ${pulling.size} item(s)`;

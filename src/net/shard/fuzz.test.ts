@@ -863,7 +863,11 @@ describe('fuzzed frames against a live peer', () => {
       heldPieces: spread.piece_hashes[2]?.length ?? 0,
     };
     [server, client] = await Promise.all([loopbackNode(), loopbackNode(false)]);
-    shard = await registerShardProtocol(server, store, { maxBytes: MAX_BYTES, timeoutMs: 5_000 });
+    shard = await registerShardProtocol(server, store, {
+      maxBytes: MAX_BYTES,
+      timeoutMs: 5_000,
+      push: { from: () => true },
+    });
     replicas = await registerReplicateProtocol(server, store, {
       policy: { maxBytes: REPLICA_MAX_BYTES },
       timeoutMs: 5_000,

@@ -72,6 +72,7 @@ export {
   type AllowContext,
   type AllowHook,
   type Libp2pHandleLike,
+  type PushPolicy,
   registerShardProtocol,
   type ShardOp,
   type ShardServer,

@@ -48,6 +48,11 @@ import {
 } from './errors.ts';
 import { FrameReader, writeFrame } from './stream.ts';
 
+/** Cap on a request that carries no data: every one but a `Push` from a peer allowed to push. */
+const SMALL_REQUEST_BYTES = 4096;
+const PUSH_REFUSED =
+  'this peer takes no Push from you: offer the blob over /elohim/replicate/1.0.0 instead, which it accepts only as its owner allows';
+
 export type ShardOp = 'get' | 'have' | 'manifest' | 'pieces';
 
 export interface AllowContext {
@@ -63,11 +68,28 @@ export type AllowHook = (
   ctx: AllowContext,
 ) => boolean | Promise<boolean>;
 
+/**
+ * Who may store a blob here by `Push`. A push is someone else's bytes landing in this
+ * person's store and served onward, so nobody may unless the policy says so.
+ */
+export interface PushPolicy {
+  /**
+   * Whether `peer` may push at all. Asked before its request is read: a peer that may not
+   * has its request frame capped like any small request, so a refused Push costs no buffer.
+   */
+  from(peer: PeerId): boolean | Promise<boolean>;
+  /**
+   * Whether this blob may be stored (space, size), after its hash is verified. Answers the
+   * reason to refuse, or undefined to store it.
+   */
+  refuse?(peer: PeerId, hash: ContentHash, size: number): Promise<string | undefined>;
+}
+
 export interface ShardServerOptions {
   /** Delivery gate (default: allow all). Refused → `NotFound` / `Have(false)`, zero bytes sent. */
   allow?: AllowHook;
-  /** Whether to accept a `Push` (after its hash is verified). Default: accept. */
-  acceptPush?: (peer: PeerId, hash: ContentHash, size: number) => boolean | Promise<boolean>;
+  /** Who may `Push` what. Default: nobody (every Push is answered with an Error). */
+  push?: PushPolicy;
   /** Largest `Data`/`Push` payload. Default 16 MiB (the largest `none` blob). */
   maxBytes?: number;
   /** Largest request frame. Default `2 × maxBytes + 1 KiB` (integer-array bytes). */
@@ -222,6 +244,16 @@ export async function registerShardProtocol(
     }
   };
 
+  const mayPush = async (peer: PeerId): Promise<boolean> => {
+    if (!options.push) return false;
+    try {
+      return (await options.push.from(peer)) === true;
+    } catch (e) {
+      report(e, peer.toString(), SHARD_PROTOCOL);
+      return false;
+    }
+  };
+
   /** What an incoming blob hash names here: the whole blob, or the shards held of it. */
   const locateBlob = async (hash: ContentHash): Promise<Located | undefined> => {
     const manifest = await store.manifest(hash);
@@ -292,6 +324,9 @@ export async function registerShardProtocol(
         };
       }
       case 'Push': {
+        if (!(await mayPush(peer))) {
+          return { type: 'Error', message: PUSH_REFUSED };
+        }
         const actual = await sha256Bytes(req.data);
         if (actual !== req.hash) {
           return {
@@ -299,11 +334,9 @@ export async function registerShardProtocol(
             message: `hash mismatch: the pushed ${req.data.byteLength} bytes hash to ${actual}, not ${req.hash}; nothing was stored`,
           };
         }
-        if (
-          options.acceptPush &&
-          !(await options.acceptPush(peer, req.hash, req.data.byteLength))
-        ) {
-          return { type: 'Error', message: `push of ${req.hash} refused by this peer` };
+        const refusal = await options.push?.refuse?.(peer, req.hash, req.data.byteLength);
+        if (refusal !== undefined) {
+          return { type: 'Error', message: `push of ${req.hash} refused: ${refusal}` };
         }
         const m = await store.put(req.data);
         if (m.blob_hash !== req.hash) {
@@ -359,12 +392,12 @@ export async function registerShardProtocol(
     }
   };
 
-  const shardHandler = (stream: Stream, connection: Connection) =>
+  const shardHandler = async (stream: Stream, connection: Connection) =>
     serve(
       stream,
       connection,
       SHARD_PROTOCOL,
-      limits.maxFrameBytes,
+      (await mayPush(connection.remotePeer)) ? limits.maxFrameBytes : SMALL_REQUEST_BYTES,
       async (payload, send) => {
         const resp = await answerShard(connection.remotePeer, payload, limits);
         if (resp.type !== 'StreamedData') {
@@ -396,7 +429,7 @@ export async function registerShardProtocol(
       stream,
       connection,
       PIECES_PROTOCOL,
-      4096, // requests are small
+      SMALL_REQUEST_BYTES,
       async (payload, send) => {
         const req = decodePieceRequest(payload);
         const peer = connection.remotePeer;

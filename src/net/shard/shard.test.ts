@@ -62,6 +62,8 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
   let addr: Multiaddr;
   /** Hashes the gate refuses. */
   const refused = new Set<string>();
+  /** Room the push policy reports; only `client` may push at all. */
+  let pushRoom = Number.POSITIVE_INFINITY;
   const gateCalls: { peer: string; hash: string; op: string }[] = [];
   let pieceReads = 0;
 
@@ -92,6 +94,11 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
       allow: (peer: PeerId, hash, ctx) => {
         gateCalls.push({ peer: peer.toString(), hash, op: ctx.op });
         return !refused.has(ctx.blobHash);
+      },
+      push: {
+        from: (peer) => peer.equals(client.peerId),
+        refuse: async (_peer, _hash, size) =>
+          size > pushRoom ? `quota: ${size} bytes, ${pushRoom} left` : undefined,
       },
     });
     addr = addrOf(server);
@@ -140,6 +147,36 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
     expect(err.message).toMatch(/hash mismatch/);
     expect(await serverStore.has(claimed)).toBe(false);
     expect(await serverStore.has(sha(other))).toBe(false);
+  });
+
+  it('a peer the push policy does not name cannot push: refused before its bytes are read', async () => {
+    const data = testBytes(2000, 11);
+    const err = await shardPush(evil, addr, sha(data), data).catch((e) => e);
+    expect(err).toBeInstanceOf(PeerReportedError);
+    expect(err.message).toMatch(/takes no Push from you/);
+    expect(await serverStore.has(sha(data))).toBe(false);
+
+    // Under the server's 64 KiB payload cap, but a stranger's request frame is capped at 4 KiB.
+    const big = testBytes(40 * KiB, 12);
+    const e2 = await shardPush(evil, addr, sha(big), big).catch((e) => e);
+    expect(e2).toBeInstanceOf(PeerReportedError);
+    expect(e2.message).toMatch(/over .*4096/);
+    expect(await serverStore.has(sha(big))).toBe(false);
+    // Still serving the stranger what it may read.
+    expect(await shardHave(evil, addr, sha(small))).toBe(true);
+  });
+
+  it("a Push over the policy's space is refused and stores nothing", async () => {
+    pushRoom = 1000;
+    try {
+      const data = testBytes(2000, 13);
+      const err = await shardPush(client, addr, sha(data), data).catch((e) => e);
+      expect(err).toBeInstanceOf(PeerReportedError);
+      expect(err.message).toMatch(/refused: quota: 2000 bytes, 1000 left/);
+      expect(await serverStore.has(sha(data))).toBe(false);
+    } finally {
+      pushRoom = Number.POSITIVE_INFINITY;
+    }
   });
 
   it('an oversized Push gets an Error naming the cap; so does a Get over the cap', async () => {
