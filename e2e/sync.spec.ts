@@ -5,6 +5,7 @@ import {
   fetchByLink,
   item,
   openApp,
+  openMeta,
   peerEntry,
   peerIdOf,
   shareLinkOf,
@@ -13,14 +14,6 @@ import {
 import { writeRandomFile } from './support/files.ts';
 
 const files = specFiles();
-
-/** Opens an item's details and waits for its shared description. */
-async function openMeta(page: Page, hash: string) {
-  await item(page, hash).getByTitle('Show details').click();
-  const meta = page.getByTestId('item-meta');
-  await expect(meta).toBeVisible({ timeout: 60_000 });
-  return meta;
-}
 
 async function setTitle(page: Page, title: string) {
   await page.getByTestId('meta-title').fill(title);

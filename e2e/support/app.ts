@@ -49,6 +49,14 @@ export function item(page: Page, hash: string): Locator {
   return page.locator(`[data-testid="item"][data-hash="${hash}"]`);
 }
 
+/** Opens an item's details and waits for its shared description. */
+export async function openMeta(page: Page, hash: string): Promise<Locator> {
+  await item(page, hash).getByTitle('Show details').click();
+  const meta = page.getByTestId('item-meta');
+  await expect(meta).toBeVisible({ timeout: 60_000 });
+  return meta;
+}
+
 /** Downloads an item through the UI and returns the sha256 of what landed on disk. */
 export async function downloadAndHash(page: Page, hash: string): Promise<string> {
   const row = item(page, hash);

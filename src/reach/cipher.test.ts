@@ -27,7 +27,8 @@ describe('piece encryption', () => {
       const plain = pseudoRandomBytes(size);
       const sealed = await encryptPiece(k, 3, plain, false);
       expect(sealed.byteLength).toBe(size + TAG_BYTES);
-      if (size > 0) expect(Buffer.compare(sealed.subarray(0, size), plain)).not.toBe(0);
+      // A 1-byte ciphertext equals its plaintext 1 time in 256: compare only longer ones.
+      if (size >= 16) expect(Buffer.compare(sealed.subarray(0, size), plain)).not.toBe(0);
       expect(await decryptPiece(k, 3, sealed, false)).toEqual(plain);
     }
   });

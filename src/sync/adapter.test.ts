@@ -129,7 +129,7 @@ describe('Libp2pNetworkAdapter (/elohim/automerge/1.0.0)', () => {
     expect(['from A', 'from B']).toContain(bMeta.doc().title);
   });
 
-  it('resets a stream with an oversized frame or a spoofed sender; other peers are unaffected', async () => {
+  it('resets a stream with an oversized frame, a spoofed sender or an impostor of this repo; other peers are unaffected', async () => {
     const errors: unknown[] = [];
     const a = await peer('a', (e) => errors.push(e));
     const b = await peer('b');
@@ -164,6 +164,16 @@ describe('Libp2pNetworkAdapter (/elohim/automerge/1.0.0)', () => {
       /9437184 bytes is over the cap of 8388608 bytes/,
     );
     await until(() => s1.status !== 'open', 'the stream to close');
+    expect(a.repo.peers).toEqual([b.repo.peerId]);
+
+    // A peer claiming to be A's own repo is refused outright.
+    const s2 = await rogue.dialProtocol(addrOf(a.node), AUTOMERGE_PROTOCOL);
+    await writeFrame(s2, frame({ ...hello, senderId: a.repo.peerId }));
+    await until(() => s2.status !== 'open', 'the impostor stream to close');
+    expect(String(errors.findLast((e) => e instanceof SyncProtocolError))).toMatch(
+      /is this repo itself/,
+    );
+    expect(a.adapter?.libp2pPeerOf(a.repo.peerId)).toBeUndefined();
     expect(a.repo.peers).toEqual([b.repo.peerId]);
 
     // Sync with B still works.

@@ -11,7 +11,10 @@
  *   { type: "elohim-hello", protocolVersion: 1, senderId: <repo PeerId>, peerMetadata }
  * after which the remote repo peer is announced to the Repo (`peer-candidate`). Messages
  * whose `senderId` is not the peer that said hello on that stream, or whose `targetId` is
- * not us, are dropped: a peer cannot speak for another.
+ * not us, are dropped: a peer cannot speak for another; a hello naming this repo itself, or
+ * a repo another libp2p peer speaks for, resets the stream. What each repo peer may receive
+ * is the Repo's share configuration's call, by the libp2p peer behind it
+ * ({@link Libp2pNetworkAdapter.libp2pPeerOf}, `share.ts`).
  *
  * Who opens the stream: both sides, when a connection opens (and for connections already
  * open at `connect`), so that it works whichever side runs the adapter first. When both
@@ -35,7 +38,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { FrameTooLargeError } from '../net/shard/errors.ts';
 import { FrameReader, writeFrame } from '../net/shard/stream.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.ts';
-import { SyncError, SyncFrameTooLargeError, SyncProtocolError } from './errors.ts';
+import { SyncError, SyncFrameTooLargeError, SyncProtocolError, toError } from './errors.ts';
 
 export const AUTOMERGE_PROTOCOL = '/elohim/automerge/1.0.0';
 
@@ -100,10 +103,6 @@ class Link {
   }
 }
 
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
 export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #libp2p: Libp2pSyncNode;
   readonly #maxFrameBytes: number;
@@ -145,6 +144,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   /** Remote repo peers with an open stream (tests, diagnostics). */
   get connectedPeers(): RepoPeerId[] {
     return [...this.#active.values()].flatMap((l) => (l.repoPeer ? [l.repoPeer] : []));
+  }
+
+  /**
+   * The libp2p peer (PeerId string) that speaks for the repo peer `repoPeer` here, if any: the
+   * Repo's share configuration decides by it what that peer may receive (`share.ts`).
+   */
+  libp2pPeerOf(repoPeer: RepoPeerId): string | undefined {
+    return this.#repoPeers.get(repoPeer);
   }
 
   connect(peerId: RepoPeerId, peerMetadata?: PeerMetadata): void {
@@ -299,7 +306,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         );
       }
       link.repoPeer = theirs.senderId;
-      if (!this.#adopt(link, theirs.peerMetadata ?? {})) return;
+      this.#adopt(link, theirs.peerMetadata ?? {});
       onHello?.();
       for (;;) {
         const msg = await this.#read(link);
@@ -369,19 +376,21 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   /**
-   * Makes a link that finished its hello the peer's sending link, or retires it. Returns
-   * false when the link was refused outright.
+   * Makes a link that finished its hello the peer's sending link, or retires it. Throws (the
+   * link is then reported and reset) when the peer speaks for a repo it cannot be.
    */
-  #adopt(link: Link, peerMetadata: PeerMetadata): boolean {
+  #adopt(link: Link, peerMetadata: PeerMetadata): void {
     const repoPeer = link.repoPeer as RepoPeerId;
     const claimedBy = this.#repoPeers.get(repoPeer);
-    if (claimedBy !== undefined && claimedBy !== link.remote) {
-      link.stream.abort(
-        new SyncProtocolError(
-          `Repo peer ${repoPeer} is already connected through libp2p peer ${claimedBy}.`,
-        ),
+    if (repoPeer === this.peerId) {
+      throw new SyncProtocolError(
+        `Repo peer ${repoPeer} is this repo itself; no peer speaks for it.`,
       );
-      return false;
+    }
+    if (claimedBy !== undefined && claimedBy !== link.remote) {
+      throw new SyncProtocolError(
+        `Repo peer ${repoPeer} is already connected through libp2p peer ${claimedBy}.`,
+      );
     }
     const current = this.#active.get(link.remote);
     if (current && current.repoPeer === repoPeer) {
@@ -393,7 +402,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         current.connectionId !== link.connectionId || link.outbound === localIsSmaller;
       this.#retire(keepNew ? current : link);
       if (keepNew) this.#active.set(link.remote, link);
-      return true;
+      return;
     }
     if (current?.repoPeer) {
       // The same libp2p peer now speaks for a new repo (it restarted): the newer link wins.
@@ -404,7 +413,6 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#active.set(link.remote, link);
     this.#repoPeers.set(repoPeer, link.remote);
     this.emit('peer-candidate', { peerId: repoPeer, peerMetadata });
-    return true;
   }
 
   #retire(link: Link): void {

@@ -1,14 +1,16 @@
 /**
- * The synced documents: one library per agent and one metadata document per item.
+ * The synced documents: libraries (two per agent, `libraries.ts`) and one metadata document
+ * per item.
  *
  *   library   { agent, items: { [hash]: LibraryItem } }
  *   item meta { hash, title, description, tags: string[] }
  *
- * How a peer finds an item's metadata: the library entry names it. `LibraryItem.meta_doc`
- * is the metadata document's automerge-repo DocumentId; `repo.find(item.meta_doc)` (or a
- * DocRequest for it) gets it. A library names its items' metadata documents and the event
- * log names every document, so whoever syncs an agent's log gets the library and all its
- * metadata documents.
+ * How a peer finds an item's metadata: the library entry (or the share link) names it.
+ * `LibraryItem.meta_doc` is the metadata document's automerge-repo DocumentId;
+ * `repo.find(item.meta_doc)` (or a DocRequest for it) gets it — from a peer that lets us
+ * receive the item (`audience.ts`). A shared library names its commons items' metadata
+ * documents and the event log names every document, so whoever syncs an agent's log gets
+ * its shared library and the metadata documents of the items it may receive, no others.
  *
  * Merging: items are keyed by content hash, so two peers adding the same content merge to
  * one entry. Scalar fields (title, description, reach…) are last-writer-wins, and both

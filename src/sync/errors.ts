@@ -28,7 +28,11 @@ export class SyncFrameTooLargeError extends SyncProtocolError {
   }
 }
 
-/** A DocRequest named a document this peer does not share (it is not in its event log). */
+/**
+ * A DocRequest named a document this peer does not share with the asker: not in its event
+ * log, not loadable, or one the asker may not receive — one message for all, so that the
+ * answer does not tell whether the document exists.
+ */
 export class UnknownDocumentError extends SyncError {
   override name = 'UnknownDocumentError';
   constructor(
@@ -36,8 +40,9 @@ export class UnknownDocumentError extends SyncError {
     options?: { cause?: unknown },
   ) {
     super(
-      `Document ${docId} is not shared by this peer (it has no event for it, or cannot load ` +
-        'it). Ask for documents named in this peer’s SyncResponse or Announce events only.',
+      `Document ${docId} is not shared by this peer with you (it has no event for it, cannot ` +
+        'load it, or you may not receive it). Ask for documents named in this peer’s ' +
+        'SyncResponse or Announce events only.',
       options,
     );
   }
@@ -118,4 +123,14 @@ export class SyncTimeoutError extends SyncError {
 /** The stream or the service closed before the exchange finished. */
 export class SyncClosedError extends SyncError {
   override name = 'SyncClosedError';
+}
+
+/** The message of anything thrown. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Anything thrown, as an Error (streams are aborted with one). */
+export function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -89,6 +89,32 @@ describe('EventLog (IndexedDB)', () => {
     log.close();
   });
 
+  it('passes the gaps a page covers (events we may not receive), only from where it stands', async () => {
+    const log = await EventLog.open({ dbName: dbName() });
+    await log.addRemote('peer-a', [{ event: remote(1), kind: 'Backfill' }]);
+    // A page after 1 showed 2 and 3 hold nothing for us, then 4: the cursor reaches 4.
+    await log.addRemote('peer-a', [{ event: remote(4), kind: 'Backfill' }], {
+      after: 1,
+      through: 4,
+    });
+    expect(await log.contiguous('peer-a')).toBe(4);
+    // A page from further on than the cursor proves nothing about what lies before it.
+    await log.addRemote('peer-a', [{ event: remote(9), kind: 'Backfill' }], {
+      after: 7,
+      through: 9,
+    });
+    expect(await log.contiguous('peer-a')).toBe(4);
+    // Nothing for us in 5…6, then 7 stored; 8 was stored before: the cursor runs to 9.
+    await log.addRemote('peer-a', [{ event: remote(8), kind: 'Outlier' }]);
+    await log.addRemote('peer-a', [{ event: remote(7), kind: 'Backfill' }], {
+      after: 4,
+      through: 7,
+    });
+    expect(await log.contiguous('peer-a')).toBe(9);
+    expect((await log.remoteEvents('peer-a')).map((e) => e.position)).toEqual([1, 4, 7, 8, 9]);
+    log.close();
+  });
+
   it('tells the other tabs (instances on the same database) what it stored', async () => {
     const name = dbName();
     const [tab1, tab2] = await Promise.all([

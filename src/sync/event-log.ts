@@ -10,8 +10,11 @@
  *               tabs never take the same number.
  *  - `remote`   keyPath [origin, position]: events received from `origin` (the sender's
  *               libp2p PeerId) with the kind WE gave them (New, Backfill, Outlier).
- *  - `cursors`  keyPath `origin` → `contiguous`: the highest position p such that all of
- *               1…p from that origin are stored. Updated in the same transaction as the events.
+ *  - `cursors`  keyPath `origin` → `contiguous`: the highest position p such that every event
+ *               of 1…p that origin sends us is stored. It sends none about documents we may
+ *               not receive (SyncService `mayReceive`): those positions are gaps we never
+ *               fill, passed when a SyncResponse page shows there was nothing for us there.
+ *               Updated in the same transaction as the events.
  *  - `docs`     keyPath `doc_id`: every document named by any stored event. This is the set
  *               of documents this peer shares (serves DocRequests for) and re-tracks on start.
  *
@@ -189,7 +192,7 @@ export class EventLog extends TypedEmitter<EventLogEvents> {
     return this.db.getFromIndex('local', 'by_change', [docId, changeHash]);
   }
 
-  /** Highest position p such that all events 1…p from `origin` are stored. */
+  /** Highest position p such that every event of 1…p that `origin` sends us is stored. */
   async contiguous(origin: string): Promise<number> {
     return (await this.db.get('cursors', origin))?.contiguous ?? 0;
   }
@@ -208,10 +211,16 @@ export class EventLog extends TypedEmitter<EventLogEvents> {
    * the same change, and advances the contiguous cursor, all in one transaction. A stored
    * position with a different change fails the whole batch with `ConflictingEventError`
    * (nothing is stored). Returns the events actually added.
+   *
+   * `covers` says that every event of positions `after`+1 … `through` that the origin sends
+   * us is among `events` (or stored): the positions in between that are missing are events
+   * about documents we may not receive, and the cursor moves past them — if it had reached
+   * `after`.
    */
   async addRemote(
     origin: string,
     events: readonly { event: SyncEvent; kind: Exclude<EventKind, 'Local'> }[],
+    covers?: { after: number; through: number },
   ): Promise<StoredRemoteEvent[]> {
     const tx = this.db.transaction(['remote', 'cursors', 'docs'], 'readwrite');
     const remote = tx.objectStore('remote');
@@ -239,6 +248,7 @@ export class EventLog extends TypedEmitter<EventLogEvents> {
       const cursors = tx.objectStore('cursors');
       let contiguous = (await cursors.get(origin))?.contiguous ?? 0;
       const start = contiguous;
+      if (covers && covers.after <= contiguous) contiguous = Math.max(contiguous, covers.through);
       while (await remote.getKey([origin, contiguous + 1])) contiguous++;
       if (contiguous !== start) quiet(cursors.put({ origin, contiguous }));
     } catch (e) {

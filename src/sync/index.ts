@@ -5,6 +5,12 @@
  *  - `/elohim/automerge/1.0.0`: automerge-repo's own sync, via {@link Libp2pNetworkAdapter};
  *  - `/elohim/sync/1.0.0`: stream positions, via {@link SyncService} and its {@link EventLog}.
  *
+ * Partial sync, by reach: a libp2p peer receives a document — its content, the events that
+ * name it, even whether we have it — only if it may receive what the document describes
+ * ({@link docAudience}: an item's description goes where the content delivery gate would
+ * send the item; this agent's shared library, which lists commons items only, to anyone).
+ * The other tabs of this browser receive everything. See src/reach/README.md.
+ *
  * These modules import Automerge from the `/slim` entry points only and take the Repo as a
  * parameter: the page initialises the wasm itself (Vite); Node code imports
  * `@automerge/automerge-repo` (or `@automerge/automerge`) once, which initialises it.
@@ -12,21 +18,26 @@
  *   import { Repo, initializeWasm } from '@automerge/automerge-repo/slim';
  *   import wasmUrl from '@automerge/automerge/automerge.wasm?url';
  *   await initializeWasm(wasmUrl);
- *   const repo = new Repo({
- *     storage: new IndexedDBStorageAdapter('elohim-automerge'),
- *     network: [new BroadcastChannelNetworkAdapter(), new Libp2pNetworkAdapter(node.libp2p)],
- *     sharePolicy: async () => true,
- *   });
+ *   const tabs = new BroadcastChannelNetworkAdapter();
+ *   const sharing = new RepoSharing(tabs);           // before the Repo gets `tabs`
+ *   const repo = new Repo({ storage: new IndexedDBStorageAdapter('elohim-automerge'),
+ *                           network: [tabs], shareConfig: sharing.config });
  *   const log = await EventLog.open();
- *   const sync = await SyncService.start(node.libp2p, repo, log);
+ *   const libraries = await openLibraries(repo, me, localStorage, { tracker });  // under a lock
+ *   const adapter = new Libp2pNetworkAdapter(node.libp2p);
+ *   const audience = docAudience({ repo, libraries,
+ *     mayReceiveItem: (peer, hash) => gate(peer, hash, { op: 'have', blobHash: hash }) });
+ *   sharing.shareWith(repo, adapter, audience);
+ *   repo.networkSubsystem.addNetworkAdapter(adapter);
+ *   const sync = await SyncService.start(node.libp2p, repo, log, { mayReceive: audience });
  *   sync.on('activity', ({ event, kind, peer }) => feed.push({ event, kind, peer }));
- *   const library = createLibrary(repo, node.peerId, sync);   // once; keep library.url
- *   const { item, meta } = seedItem(repo, library, manifest, { tracker: sync });
+ *   const { item, meta } = seedItem(repo, libraries.for(manifest.reach), manifest, { tracker: sync });
  *   setTitle(meta, 'Holiday photos'); addTag(meta, 'family');
  *
  * Only one tab runs the libp2p node (src/net/peer-service.ts). The other tabs use the same
  * Repo setup without the libp2p adapter, the same EventLog database, and a ChangeRecorder
- * instead of the SyncService; the node's SyncService announces what they record:
+ * instead of the SyncService; the node's SyncService announces what they record
+ * (`browser.ts` does all of this in a page):
  *
  *   const log = await EventLog.open();
  *   const recorder = new ChangeRecorder(repo, log);
@@ -39,6 +50,7 @@ export {
   type Libp2pNetworkAdapterOptions,
   type Libp2pSyncNode,
 } from './adapter.ts';
+export { type DocAudience, docAudience, type ItemAudience } from './audience.ts';
 export type { BrowserSync } from './browser.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -94,6 +106,17 @@ export {
   type StoredNotice,
   type StoredRemoteEvent,
 } from './event-log.ts';
+export {
+  CHECKED_LIBRARY_KEY,
+  everListedRestricted,
+  Libraries,
+  type LibraryIds,
+  listedOpenly,
+  type OpenLibrariesOptions,
+  OWN_LIBRARY_KEY,
+  openLibraries,
+  SHARED_LIBRARY_KEY,
+} from './libraries.ts';
 export { ChangeRecorder, type ChangeRecorderEvents } from './recorder.ts';
 export {
   type Libp2pSyncServiceNode,
@@ -102,3 +125,4 @@ export {
   type SyncServiceEvents,
   type SyncServiceOptions,
 } from './service.ts';
+export { RepoSharing } from './share.ts';

@@ -3,29 +3,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { DocHandle, DocumentId } from '@automerge/automerge-repo';
+import type { DocHandle } from '@automerge/automerge-repo';
 import { Repo, type PeerId as RepoPeerId } from '@automerge/automerge-repo';
 import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addrOf, readAll } from '../net/shard/test-support.ts';
 import {
   addTag,
   ChangeRecorder,
   createLibrary,
-  decodeSyncResponse,
   EventLog,
   encodeSyncMessage,
   type ItemMeta,
   type LibraryDoc,
-  SYNC_PROTOCOL,
   type SyncEvent,
-  type SyncResponseMessage,
   seedItem,
   setTitle,
   tagsOf,
 } from './index.ts';
-import { connect, disconnect, type TestPeer, testPeer, until } from './test-support.ts';
+import {
+  connect,
+  disconnect,
+  exchange,
+  readyDoc,
+  type TestPeer,
+  testPeer,
+  until,
+} from './test-support.ts';
 
 const peers: TestPeer[] = [];
 async function peer(name: string, opts: Parameters<typeof testPeer>[1] = { service: true }) {
@@ -34,8 +38,17 @@ async function peer(name: string, opts: Parameters<typeof testPeer>[1] = { servi
   return p;
 }
 
+/** Repo storage directories: removed only once every peer has stopped writing to them. */
+const dirs: string[] = [];
+async function storageDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'elohim-sync-'));
+  dirs.push(dir);
+  return dir;
+}
+
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.stop()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
 const manifest = (n: number) => ({
@@ -55,26 +68,6 @@ function seed(a: TestPeer, n = 1) {
     tracker: a.service,
   });
   return { library, item, meta };
-}
-
-async function docOf<T>(p: TestPeer, id: DocumentId): Promise<T | undefined> {
-  const h = p.repo.handles[id] as DocHandle<T> | undefined;
-  return h?.isReady() ? h.doc() : undefined;
-}
-
-/** Sends raw frames on one stream and returns every answer until the server closes. */
-async function raw(from: TestPeer, to: TestPeer, frames: Uint8Array[]) {
-  const stream = await from.node.dialProtocol(addrOf(to.node), SYNC_PROTOCOL);
-  for (const f of frames) stream.send(f);
-  await stream.close();
-  const bytes = await readAll(stream);
-  const out: SyncResponseMessage[] = [];
-  for (let off = 0; off < bytes.byteLength; ) {
-    const n = new DataView(bytes.buffer, bytes.byteOffset + off).getUint32(0);
-    out.push(decodeSyncResponse(bytes.subarray(off + 4, off + 4 + n)));
-    off += 4 + n;
-  }
-  return out;
 }
 
 const ev = (position: number, doc_id: string, change_hash = 'ab'.repeat(32)): SyncEvent => ({
@@ -103,13 +96,13 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
       ['New', 2, a.node.peerId.toString()],
       ['New', 3, a.node.peerId.toString()],
     ]);
-    const lib = await docOf<LibraryDoc>(b, library.documentId);
+    const lib = await readyDoc<LibraryDoc>(b, library.documentId);
     expect(lib?.items[item.hash]?.meta_doc).toBe(meta.documentId);
-    expect((await docOf<ItemMeta>(b, meta.documentId))?.title).toBe('file-1.txt');
+    expect((await readyDoc<ItemMeta>(b, meta.documentId))?.title).toBe('file-1.txt');
 
     setTitle(meta, 'A better title');
     await until(
-      async () => (await docOf<ItemMeta>(b, meta.documentId))?.title === 'A better title',
+      async () => (await readyDoc<ItemMeta>(b, meta.documentId))?.title === 'A better title',
       'the title to reach B',
     );
     await until(() => b.activity.length === 4, 'the title event to be stored');
@@ -124,7 +117,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
     const { meta } = seed(a);
     await until(async () => (await a.log.localHead()) === 3, 'A to record 3 events');
     await connect(a, b); // B catches up: 1-3 as Backfill
-    await until(async () => !!(await docOf<ItemMeta>(b, meta.documentId)), 'B to get the meta');
+    await until(async () => !!(await readyDoc<ItemMeta>(b, meta.documentId)), 'B to get the meta');
     await disconnect(a, b);
 
     setTitle(meta, 'title from A');
@@ -135,12 +128,12 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
 
     await connect(a, b); // both sides catch up on connect
     const same = async () => {
-      const da = await docOf<ItemMeta>(a, meta.documentId);
-      const db = await docOf<ItemMeta>(b, meta.documentId);
+      const da = await readyDoc<ItemMeta>(a, meta.documentId);
+      const db = await readyDoc<ItemMeta>(b, meta.documentId);
       return isDeepStrictEqual(da, db) && tagsOf(da as ItemMeta).length === 3;
     };
     await until(same, 'both documents to converge');
-    const merged = (await docOf<ItemMeta>(a, meta.documentId)) as ItemMeta;
+    const merged = (await readyDoc<ItemMeta>(a, meta.documentId)) as ItemMeta;
     expect(tagsOf(merged).sort()).toEqual(['start', 'x', 'y']);
     expect(['title from A', 'title from B']).toContain(merged.title);
     // Each side stored the other's offline edits (title, tag) as Backfill on reconnect.
@@ -161,7 +154,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
 
     // The server pages with has_more.
     const late = await peer('late', { service: { pageSize: 4, catchUpOnConnect: false } });
-    const pages = await raw(late, a, [
+    const pages = await exchange(late, a, [
       encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 4 }),
       encodeSyncMessage({ type: 'SyncRequest', since: 8, limit: 4 }),
     ]);
@@ -175,7 +168,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
     expect(late.activity.map((x) => x.kind)).toEqual(Array(10).fill('Backfill'));
     expect(late.activity.map((x) => x.event.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await late.log.contiguous(a.node.peerId.toString())).toBe(10);
-    const got = await docOf<ItemMeta>(late, meta.documentId);
+    const got = await readyDoc<ItemMeta>(late, meta.documentId);
     expect(tagsOf(got as ItemMeta)).toEqual(['start', 't0', 't1', 't2', 't3', 't4', 't5', 't6']);
     // Nothing new: a second catch-up stores nothing.
     expect(await late.service?.catchUp(a.node.peerId.toString())).toBe(0);
@@ -209,7 +202,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
       [6, 'Outlier'],
     ]);
     expect(await b.log.contiguous(a.node.peerId.toString())).toBe(6);
-    const got = await docOf<ItemMeta>(b, meta.documentId);
+    const got = await readyDoc<ItemMeta>(b, meta.documentId);
     expect(tagsOf(got as ItemMeta)).toEqual(['start', 'missed-1', 'missed-2', 'live']);
   });
 
@@ -221,7 +214,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
 
     // Several bad requests on ONE stream, then a good one: each gets its answer in order.
     const unknownDoc = '2xTnVbL1JhBo3kBqrKSyKyiAF7QK'; // valid shape, never created here
-    const answers = await raw(evil, a, [
+    const answers = await exchange(evil, a, [
       new Uint8Array([0, 0, 0, 1, 0xc1]), // not MessagePack
       encodeSyncMessage({ type: 'Error', message: 'not a request' }),
       encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 0 }),
@@ -241,7 +234,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
 
     // Announces from evil: from the future; and for a change evil cannot deliver.
     const evilId = evil.node.peerId.toString();
-    const refused = await raw(evil, a, [
+    const refused = await exchange(evil, a, [
       encodeSyncMessage({ type: 'Announce', event: ev(5000, meta.documentId) }),
       encodeSyncMessage({ type: 'Announce', event: ev(1, meta.documentId) }),
     ]);
@@ -254,13 +247,15 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
     expect(await a.log.contiguous(evilId)).toBe(0);
 
     // A frame header over the 8 MiB cap: an Error naming the cap, then the stream ends.
-    const big = await raw(evil, a, [new Uint8Array([0x01, 0, 0, 0, 0x81])]);
+    const big = await exchange(evil, a, [new Uint8Array([0x01, 0, 0, 0, 0x81])]);
     expect(big).toHaveLength(1);
     expect(big[0]?.type === 'Error' && big[0].message).toMatch(
       /16777216 bytes is over the cap of 8388608 bytes/,
     );
     // The connection survived and A still serves.
-    const ok = await raw(evil, a, [encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 2 })]);
+    const ok = await exchange(evil, a, [
+      encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 2 }),
+    ]);
     expect(ok[0]?.type === 'SyncResponse' && ok[0].events.map((e) => e.position)).toEqual([1, 2]);
     expect(a.activity.every((x) => x.kind === 'Local')).toBe(true);
     expect(a.errors.length).toBeGreaterThan(0);
@@ -275,7 +270,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
     await connect(liar, a);
     await liar.service?.catchUp(a.node.peerId.toString());
     await connect(b, liar);
-    const answers = await raw(liar, b, [
+    const answers = await exchange(liar, b, [
       encodeSyncMessage({ type: 'Announce', event: ev(1, meta.documentId, 'cd'.repeat(32)) }),
     ]);
     expect(answers[0]?.type === 'Error' && answers[0].message).toMatch(
@@ -286,31 +281,27 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
   });
 
   it('after a restart, positions continue and known documents are tracked again', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'elohim-sync-'));
-    try {
-      const first = await testPeer('a', { service: true, storage: new NodeFSStorageAdapter(dir) });
-      const { meta } = seed(first);
-      await until(async () => (await first.log.localHead()) === 3, 'A to record 3 events');
-      await first.repo.flush();
-      await first.stop();
+    const dir = await storageDir();
+    const first = await peer('a', { service: true, storage: new NodeFSStorageAdapter(dir) });
+    const { meta } = seed(first);
+    await until(async () => (await first.log.localHead()) === 3, 'A to record 3 events');
+    await first.stop();
 
-      const again = await peer('a', {
-        service: true,
-        storage: new NodeFSStorageAdapter(dir),
-        dbName: first.dbName,
-      });
-      // The service loads the documents its log names and records edits made here again.
-      await again.service?.restored;
-      const handle = await again.repo.find<ItemMeta>(meta.documentId);
-      expect(tagsOf(handle.doc())).toEqual(['start']);
-      addTag(handle, 'after-restart');
-      await until(() => again.activity.length === 1, 'the edit to be recorded');
-      expect(again.activity[0]?.event).toMatchObject({ position: 4, doc_id: meta.documentId });
-      expect(await again.log.localHead()).toBe(4);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const again = await peer('a', {
+      service: true,
+      storage: new NodeFSStorageAdapter(dir),
+      dbName: first.dbName,
+    });
+    // The service loads the documents its log names and records edits made here again.
+    await again.service?.restored;
+    const handle = await again.repo.find<ItemMeta>(meta.documentId);
+    expect(tagsOf(handle.doc())).toEqual(['start']);
+    addTag(handle, 'after-restart');
+    await until(() => again.activity.length === 1, 'the edit to be recorded');
+    expect(again.activity[0]?.event).toMatchObject({ position: 4, doc_id: meta.documentId });
+    expect(await again.log.localHead()).toBe(4);
   });
+
   it('edits recorded in another tab are announced by the tab that runs the node', async () => {
     const channelName = `tabs-${Date.now()}`;
     const bc = () => new BroadcastChannelNetworkAdapter({ channelName, peerWaitMs: 50 });
@@ -331,7 +322,7 @@ describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions o
       await until(() => b.activity.length === 4, 'B to get the tab’s edit');
       expect(b.activity[3]).toMatchObject({ kind: 'New', event: { position: 4 } });
       expect(a.activity[3]).toMatchObject({ kind: 'Local', event: { position: 4 } });
-      const got = await docOf<ItemMeta>(b, meta.documentId);
+      const got = await readyDoc<ItemMeta>(b, meta.documentId);
       expect(tagsOf(got as ItemMeta)).toEqual(['start', 'from-tab-2']);
       expect(b.errors).toEqual([]);
     } finally {

@@ -3,21 +3,22 @@
  *
  * Sending side. Every change made here to a tracked document (see {@link SyncService.track})
  * becomes a Local event in the {@link EventLog} with the next position, and is pushed as
- * `{"Announce": [event]}` to every connected peer, on one long-lived stream per peer; so are
- * the edits other tabs record (their {@link ChangeRecorder} and the EventLog's cross-tab
- * notices), once the change has reached this tab's Repo. The
- * service answers `SyncRequest{since, limit}` with its own Local events (paged, `has_more`)
- * and `DocRequest{doc_id, heads}` with `Automerge.getChangesSince` the asker's heads (those
- * it knows), for documents it shares: the ones named in its event log.
+ * `{"Announce": [event]}` to every connected peer that may receive its document
+ * (`mayReceive`), on one long-lived stream per peer; so are the edits other tabs record (their
+ * {@link ChangeRecorder} and the EventLog's cross-tab notices), once the change has reached
+ * this tab's Repo. Requests are answered by `server.ts`.
  *
  * Receiving side. Events from a peer are its own Local events; its libp2p PeerId (which the
- * connection authenticates) is their `origin`. Per origin, one at a time:
- *  - an Announce at position contiguous+1 is `New`; further ahead it is `Outlier`, and the
- *    gap is then fetched with SyncRequest{since: contiguous, limit} pages (`Backfill`);
+ * connection authenticates) is their `origin`. It sends none about documents we may not
+ * receive, so the positions we see may have gaps that hold nothing for us. Per origin, one
+ * at a time:
+ *  - an Announce at position contiguous+1 is `New`; further ahead, the gap is asked for
+ *    first: with nothing for us in it the Announce is `New` too, else it is `Outlier` and
+ *    the gap is fetched with SyncRequest{since: contiguous, limit} pages (`Backfill`);
  *  - on connect, SyncRequest{since: contiguous} pages fetch everything missed (`Backfill`);
  *  - before an event is stored, its change must be in the local document: if it is not, a
- *    DocRequest with our heads fetches the missing changes, which are checked (decodable,
- *    dependencies present, announced change included) and then applied to the Repo's handle.
+ *    DocRequest with our heads fetches the missing changes, which are checked
+ *    (`changes.ts`) and then applied to the Repo's handle.
  * Bad input (malformed or oversized frames, unknown documents, positions past the end of
  * the log or more than `maxGap` ahead, limits out of range, unusable changes, a position
  * re-used for another change) gets `{"Error": message}` and stores nothing; an oversized
@@ -28,24 +29,19 @@
  * that have no caller to reject (background catch-up, pushes, answers we refused).
  */
 
-import {
-  applyChanges,
-  decodeChange,
-  getChangesSince,
-  getHeads,
-  hasHeads,
-} from '@automerge/automerge/slim';
+import { getHeads, hasHeads } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import { isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { FrameTooLargeError, TruncatedFrameError } from '../net/shard/errors.ts';
+import { FrameTooLargeError } from '../net/shard/errors.ts';
 import { FrameReader, writeFrame } from '../net/shard/stream.ts';
 import type { Libp2pSyncNode } from './adapter.ts';
+import type { DocAudience } from './audience.ts';
+import { applyCheckedChanges } from './changes.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,
-  decodeSyncRequest,
   decodeSyncResponse,
   type EventKind,
   encodeSyncMessage,
@@ -57,19 +53,20 @@ import {
 import type { DocTracker } from './documents.ts';
 import { TypedEmitter } from './emitter.ts';
 import {
-  BadChangesError,
-  LimitOutOfRangeError,
+  errorMessage,
   PositionOutOfRangeError,
   RemoteSyncError,
   SyncClosedError,
   SyncError,
   SyncFrameTooLargeError,
   SyncProtocolError,
-  SyncTimeoutError,
-  UnknownDocumentError,
+  toError,
 } from './errors.ts';
 import type { EventLog, StoredNotice } from './event-log.ts';
+import { deadline, KeyedQueue } from './flow.ts';
+import { AnnounceStreams } from './push.ts';
 import { ChangeRecorder } from './recorder.ts';
+import { type Doc, syncHandler } from './server.ts';
 
 /** What the service needs of a libp2p node. */
 export type Libp2pSyncServiceNode = Libp2pSyncNode & Pick<Libp2p, 'dialProtocol'>;
@@ -89,6 +86,12 @@ export interface SyncServiceOptions {
   catchUpOnConnect?: boolean;
   /** Also sync over relayed (limited) connections. Default false. */
   runOnLimitedConnection?: boolean;
+  /**
+   * Which documents each peer may receive (`docAudience`): Announces, the events of
+   * SyncResponse pages and DocResponses go only to peers it admits; to the others a document
+   * is as unknown as one never seen. Default: every peer, every document.
+   */
+  mayReceive?: DocAudience;
 }
 
 export interface SyncActivity {
@@ -104,56 +107,6 @@ export interface SyncServiceEvents extends Record<string, unknown> {
 }
 
 type Abortable = { signal?: AbortSignal };
-type Doc = Parameters<typeof getHeads>[0];
-
-/** A signal that aborts on the caller's signal or after `ms`, with a typed reason. */
-function deadline(
-  ms: number,
-  what: string,
-  outer?: AbortSignal,
-): { signal: AbortSignal; done(): void } {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new SyncTimeoutError(what, ms)), ms);
-  const onAbort = () => ac.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: ac.signal,
-    done() {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-/** Runs tasks one after another per key. */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
-/** Our long-lived Announce stream to one peer. */
-interface PushLink {
-  stream: Stream;
-  writes: Promise<void>;
-}
 
 export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocTracker {
   readonly #libp2p: Libp2pSyncServiceNode;
@@ -168,10 +121,10 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
   readonly #self: string;
   readonly #recorder: ChangeRecorder;
   readonly #origins = new KeyedQueue();
-  readonly #push = new Map<string, Promise<PushLink | undefined>>();
-  /** Peers that do not speak the sync protocol (until they disconnect). */
-  readonly #mute = new Set<string>();
+  /** Announces to each peer, in order (each waits for the audience's answer). */
+  readonly #pushes = new KeyedQueue();
   readonly #stopping = new AbortController();
+  readonly #streams: AnnounceStreams;
   /** See {@link ChangeRecorder.restored}. */
   readonly restored: Promise<void>;
   readonly #unsubscribe: (() => void)[] = [];
@@ -194,6 +147,13 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#self = libp2p.peerId.toString();
     this.#recorder = new ChangeRecorder(repo, log);
+    this.#streams = new AnnounceStreams({
+      dial: (peer, signal) => this.#dial(peer, signal),
+      maxFrameBytes: this.#maxFrameBytes,
+      timeoutMs: this.#timeoutMs,
+      stopping: this.#stopping.signal,
+      report: (error, peer, op) => this.#report(error, peer, op),
+    });
     this.restored = this.#recorder.restored;
     this.#unsubscribe.push(
       this.#recorder.on('recorded', (event) => this.#localEvent(event)),
@@ -249,7 +209,19 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     options: SyncServiceOptions = {},
   ): Promise<SyncService> {
     const service = new SyncService(libp2p, repo, log, options);
-    await libp2p.handle(SYNC_PROTOCOL, service.#serve, {
+    const handler = syncHandler({
+      log,
+      maxFrameBytes: service.#maxFrameBytes,
+      maxLimit: service.#maxLimit,
+      timeoutMs: service.#timeoutMs,
+      stopping: service.#stopping.signal,
+      shares: async (id) => service.#recorder.isTracking(id) || log.knowsDoc(id),
+      load: async (id, signal) => (await service.#handle(id, ['ready'], signal)).doc() as Doc,
+      mayReceive: (peer, docId) => service.#mayReceive(peer, docId),
+      receiveAnnounce: (peer, event) => service.#receiveAnnounce(peer, event),
+      report: (error, peer, op) => service.#report(error, peer, op),
+    });
+    await libp2p.handle(SYNC_PROTOCOL, handler, {
       runOnLimitedConnection: options.runOnLimitedConnection ?? false,
     });
     libp2p.addEventListener('connection:open', service.#onConnectionOpen);
@@ -264,10 +236,7 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     this.#libp2p.removeEventListener('connection:open', this.#onConnectionOpen);
     this.#libp2p.removeEventListener('peer:disconnect', this.#onPeerDisconnect);
     for (const off of this.#unsubscribe.splice(0)) off();
-    for (const p of this.#push.values()) {
-      void p.then((l) => l?.stream.abort(new SyncClosedError('The sync service stopped.')));
-    }
-    this.#push.clear();
+    this.#streams.closeAll();
     await this.#libp2p.unhandle(SYNC_PROTOCOL);
     await this.#recorder.stop();
   }
@@ -289,9 +258,7 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
   #onConnectionOpen = (evt: CustomEvent<Connection>): void => this.#onConnection(evt.detail);
 
   #onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const peer = evt.detail.toString();
-    this.#mute.delete(peer);
-    this.#push.delete(peer);
+    this.#streams.disconnected(evt.detail.toString());
   };
 
   #usable(c: Connection): boolean {
@@ -311,85 +278,32 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     const out = new Set<string>();
     for (const c of this.#libp2p.getConnections()) {
       const p = c.remotePeer.toString();
-      if (this.#usable(c) && !this.#mute.has(p)) out.add(p);
+      if (this.#usable(c) && !this.#streams.isMute(p)) out.add(p);
     }
     return [...out];
   }
 
+  /** Pushes `event` to every connected peer that may receive its document. */
   #announce(event: SyncEvent): void {
     const frame = encodeSyncMessage({ type: 'Announce', event }, this.#maxFrameBytes);
     for (const peer of this.#peers()) {
-      void this.#pushLink(peer).then((link) => {
-        if (!link) return;
-        const p = link.writes.then(() =>
-          writeFrame(link.stream, frame, { timeoutMs: this.#timeoutMs }),
-        );
-        link.writes = p.catch((e) => {
-          this.#report(e, peer, 'announce');
-          link.stream.abort(toError(e));
-          void this.#forgetPush(peer, link);
-        });
+      void this.#pushes.run(peer, async () => {
+        if (await this.#mayReceive(peerIdFromString(peer), event.doc_id)) {
+          await this.#streams.send(peer, frame);
+        }
       });
     }
   }
 
-  /** The Announce stream to `peer`, opened on first use; undefined if it cannot be. */
-  #pushLink(peer: string): Promise<PushLink | undefined> {
-    let p = this.#push.get(peer);
-    if (p) return p;
-    p = (async () => {
-      let stream: Stream;
-      try {
-        stream = await this.#dial(peer, this.#stopping.signal);
-      } catch (e) {
-        this.#mute.add(peer);
-        this.#push.delete(peer);
-        this.#report(e, peer, 'announce');
-        return undefined;
-      }
-      const link: PushLink = { stream, writes: Promise.resolve() };
-      void this.#readPushAnswers(peer, link);
-      return link;
-    })();
-    this.#push.set(peer, p);
-    return p;
-  }
-
-  /** Drops `link` as the peer's Announce stream (unless a newer one replaced it). */
-  async #forgetPush(peer: string, link: PushLink): Promise<void> {
-    const current = this.#push.get(peer);
-    if (current && (await current) === link && this.#push.get(peer) === current) {
-      this.#push.delete(peer);
-    }
-  }
-
-  /** The peer answers an Announce only to refuse it: report those, drop the link at its end. */
-  async #readPushAnswers(peer: string, link: PushLink): Promise<void> {
-    const reader = new FrameReader(link.stream);
+  /** The audience's answer; a failing audience refuses (and is reported). */
+  async #mayReceive(peer: PeerId, docId: string): Promise<boolean> {
+    const audience = this.#opts.mayReceive;
+    if (!audience) return true;
     try {
-      for (;;) {
-        const payload = await reader.read({ maxFrameBytes: this.#maxFrameBytes });
-        if (payload === undefined) {
-          // The peer ended its side (it stopped): end ours after the queued Announces.
-          await link.writes;
-          await link.stream.close({ signal: AbortSignal.timeout(this.#timeoutMs) });
-          break;
-        }
-        const answer = decodeSyncResponse(payload, this.#maxFrameBytes);
-        this.#report(
-          answer.type === 'Error'
-            ? new RemoteSyncError(peer, answer.message)
-            : new SyncProtocolError(`Peer ${peer} answered an Announce with ${answer.type}.`),
-          peer,
-          'announce',
-        );
-      }
+      return (await audience(peer, docId)) === true;
     } catch (e) {
-      if (!this.#stopping.signal.aborted) this.#report(e, peer, 'announce');
-      link.stream.abort(toError(e));
-    } finally {
-      reader.dispose();
-      await this.#forgetPush(peer, link);
+      this.#report(e, peer.toString(), 'audience');
+      return false;
     }
   }
 
@@ -438,7 +352,7 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
         throw new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL);
       }
       // Dial and stream failures: typed, so that they never pass for our own stream's.
-      throw new SyncClosedError(`${req.type} to ${peer} failed: ${message(e)}`, { cause: e });
+      throw new SyncClosedError(`${req.type} to ${peer} failed: ${errorMessage(e)}`, { cause: e });
     } finally {
       reader?.dispose();
       d.done();
@@ -457,6 +371,63 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     });
   }
 
+  /**
+   * One SyncRequest page after `since`, checked, keeping the events up to `until` (when
+   * given). The peer leaves out events about documents we may not receive, so positions rise
+   * with gaps; `through` is the position up to which every event for us is in the page, and
+   * `more` says whether to ask again from there.
+   */
+  async #page(
+    peer: string,
+    since: number,
+    until: number | undefined,
+    opts: Abortable,
+  ): Promise<{ events: SyncEvent[]; through: number; more: boolean }> {
+    const limit = Math.min(this.#pageSize, until === undefined ? Infinity : until - since);
+    const answer = await this.#request(peer, { type: 'SyncRequest', since, limit }, opts);
+    if (answer.type !== 'SyncResponse') {
+      throw new SyncProtocolError(`Peer ${peer} answered a SyncRequest with ${answer.type}.`);
+    }
+    const { events, hasMore } = answer;
+    if (
+      events.length > limit ||
+      events.some((e, i) => e.position <= (events[i - 1]?.position ?? since))
+    ) {
+      throw new SyncProtocolError(
+        `Peer ${peer} answered SyncRequest{since: ${since}, limit: ${limit}} with positions ` +
+          `[${events.map((e) => e.position).join(', ')}]; expected at most ${limit}, rising, ` +
+          `after ${since}. Nothing was stored.`,
+      );
+    }
+    if (events.length === 0 && hasMore) {
+      throw new SyncProtocolError(`Peer ${peer} sent an empty page with has_more set.`);
+    }
+    const last = events.at(-1)?.position ?? since;
+    if (until === undefined) return { events, through: last, more: hasMore };
+    const kept = events.filter((e) => e.position <= until);
+    // Past `until`, or nothing more at all: the page covers everything for us up to `until`.
+    if (kept.length < events.length || !hasMore)
+      return { events: kept, through: until, more: false };
+    return { events: kept, through: last, more: last < until };
+  }
+
+  /** Stores a page's events as Backfill (their changes first) and what it covers. */
+  async #storePage(
+    peer: string,
+    since: number,
+    page: { events: SyncEvent[]; through: number },
+    opts: Abortable,
+  ): Promise<number> {
+    await this.#ensureChanges(peer, page.events, opts);
+    const added = await this.#log.addRemote(
+      peer,
+      page.events.map((event) => ({ event, kind: 'Backfill' as const })),
+      { after: since, through: page.through },
+    );
+    for (const e of added) this.emit('activity', { event: e, kind: 'Backfill', peer });
+    return added.length;
+  }
+
   /** SyncRequest pages after `since` (up to `until` when given); stores them as Backfill. */
   async #backfill(
     peer: string,
@@ -467,40 +438,20 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
     let cursor = since;
     let stored = 0;
     for (;;) {
-      const limit = Math.min(this.#pageSize, until === undefined ? Infinity : until - cursor);
-      if (limit <= 0) return stored;
-      const answer = await this.#request(peer, { type: 'SyncRequest', since: cursor, limit }, opts);
-      if (answer.type !== 'SyncResponse') {
-        throw new SyncProtocolError(`Peer ${peer} answered a SyncRequest with ${answer.type}.`);
-      }
-      const { events, hasMore } = answer;
-      // The peer's own log has no gaps: a page is exactly cursor+1, cursor+2, …
-      if (events.length > limit || events.some((e, i) => e.position !== cursor + 1 + i)) {
-        throw new SyncProtocolError(
-          `Peer ${peer} answered SyncRequest{since: ${cursor}, limit: ${limit}} with positions ` +
-            `[${events.map((e) => e.position).join(', ')}]; expected ${cursor + 1} onwards, ` +
-            `at most ${limit}, without gaps. Nothing was stored.`,
-        );
-      }
-      if (events.length === 0) {
-        if (hasMore) {
-          throw new SyncProtocolError(`Peer ${peer} sent an empty page with has_more set.`);
-        }
-        return stored;
-      }
-      await this.#ensureChanges(peer, events, opts);
-      const added = await this.#log.addRemote(
-        peer,
-        events.map((event) => ({ event, kind: 'Backfill' as const })),
-      );
-      for (const e of added) this.emit('activity', { event: e, kind: 'Backfill', peer });
-      stored += added.length;
-      cursor = (events[events.length - 1] as SyncEvent).position;
-      if (!hasMore) return stored;
+      if (until !== undefined && cursor >= until) return stored;
+      const page = await this.#page(peer, cursor, until, opts);
+      stored += await this.#storePage(peer, cursor, page, opts);
+      cursor = page.through;
+      if (!page.more) return stored;
     }
   }
 
-  /** Handles a pushed event from `peer` (serialised per origin). */
+  /**
+   * Handles a pushed event from `peer` (serialised per origin). One right after the last we
+   * hold is New. After a gap, the gap is asked for first: the peer sends no events about
+   * documents we may not receive, so a gap holding none for us makes this one New too;
+   * otherwise it is an Outlier, and the rest of the gap is filled as Backfill.
+   */
   #receiveAnnounce(peer: string, event: SyncEvent): Promise<void> {
     return this.#origins.run(peer, async () => {
       const existing = await this.#log.remoteEvent(peer, event.position);
@@ -514,15 +465,29 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
         );
       }
       await this.#ensureChanges(peer, [event], {});
-      const kind = event.position === contiguous + 1 ? 'New' : 'Outlier';
-      // A conflicting stored event makes addRemote throw ConflictingEventError.
-      const added = await this.#log.addRemote(peer, [{ event, kind }]);
-      for (const e of added) this.emit('activity', { event: e, kind, peer });
-      if (kind === 'Outlier') {
-        // Fill the gap contiguous+1 … position-1; failures leave it for the next catch-up.
-        await this.#backfill(peer, contiguous, event.position - 1, {}).catch((e) =>
-          this.#report(e, peer, 'backfill'),
-        );
+      const store = async (
+        kind: 'New' | 'Outlier',
+        covers?: { after: number; through: number },
+      ) => {
+        // A conflicting stored event makes addRemote throw ConflictingEventError.
+        const added = await this.#log.addRemote(peer, [{ event, kind }], covers);
+        for (const e of added) this.emit('activity', { event: e, kind, peer });
+      };
+      const gapEnd = event.position - 1;
+      if (gapEnd <= contiguous) return store('New');
+      // Failures leave the gap for the next catch-up.
+      const first = await this.#page(peer, contiguous, gapEnd, {}).catch((e) => {
+        this.#report(e, peer, 'backfill');
+        return undefined;
+      });
+      if (first?.events.length === 0) return store('New', { after: contiguous, through: gapEnd });
+      await store('Outlier');
+      if (!first) return;
+      try {
+        await this.#storePage(peer, contiguous, first, {});
+        if (first.more) await this.#backfill(peer, first.through, gapEnd, {});
+      } catch (e) {
+        this.#report(e, peer, 'backfill');
       }
     });
   }
@@ -584,145 +549,9 @@ export class SyncService extends TypedEmitter<SyncServiceEvents> implements DocT
             }.`,
           );
         }
-        this.#apply(peer, handle, answer.changes, missing);
+        applyCheckedChanges(peer, handle, answer.changes, missing);
       }
       this.track(handle);
-    }
-  }
-
-  /** Checks `changes` against the handle's document, then applies them in one update. */
-  #apply(
-    peer: string,
-    handle: DocHandle<unknown>,
-    changes: Uint8Array[],
-    required: readonly string[],
-  ): void {
-    const docId = handle.documentId;
-    const doc = handle.isReady() ? handle.doc() : undefined;
-    const has = (h: string) => doc !== undefined && hasHeads(doc, [h]);
-    const batch = new Set<string>();
-    const deps: string[] = [];
-    for (const [i, c] of changes.entries()) {
-      try {
-        const decoded = decodeChange(c);
-        batch.add(decoded.hash);
-        deps.push(...decoded.deps);
-      } catch (e) {
-        throw new BadChangesError(peer, docId, `change ${i} does not decode (${message(e)})`);
-      }
-    }
-    const absent = required.filter((h) => !batch.has(h) && !has(h));
-    if (absent.length > 0) {
-      throw new BadChangesError(
-        peer,
-        docId,
-        `announced change(s) ${absent.join(', ')} are missing`,
-      );
-    }
-    const unmet = deps.filter((h) => !batch.has(h) && !has(h));
-    if (unmet.length > 0) {
-      throw new BadChangesError(peer, docId, `dependencies ${unmet.join(', ')} are missing`);
-    }
-    const ready = handle.isReady();
-    handle.update((d) => applyChanges(d, changes)[0]);
-    if (!ready) handle.doneLoading();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Server
-
-  #serve = async (stream: Stream, connection: Connection): Promise<void> => {
-    const peer = connection.remotePeer.toString();
-    const reader = new FrameReader(stream);
-    const send = (answer: SyncResponseMessage) =>
-      writeFrame(stream, this.#encodeAnswer(answer), { timeoutMs: this.#timeoutMs });
-    try {
-      for (;;) {
-        const payload = await reader.read({ maxFrameBytes: this.#maxFrameBytes });
-        if (payload === undefined) break;
-        let answer: SyncResponseMessage | undefined;
-        try {
-          answer = await this.#answer(peer, decodeSyncRequest(payload));
-        } catch (e) {
-          this.#report(e, peer, 'serve');
-          answer = { type: 'Error', message: message(e) };
-        }
-        if (answer) await send(answer);
-      }
-      await stream.close({ signal: AbortSignal.timeout(this.#timeoutMs) });
-    } catch (e) {
-      const error =
-        e instanceof FrameTooLargeError
-          ? new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL)
-          : e;
-      if (!this.#stopping.signal.aborted) this.#report(error, peer, 'serve');
-      const framing = e instanceof FrameTooLargeError || e instanceof TruncatedFrameError;
-      if (framing && stream.writeStatus === 'writable') {
-        // Say why, then let the peer finish sending so that it can read the answer.
-        try {
-          reader.discardRest();
-          await send({ type: 'Error', message: message(error) });
-          await stream.close({ signal: AbortSignal.timeout(this.#timeoutMs) });
-          if (await reader.waitEnd(Math.min(this.#timeoutMs, 5_000))) return;
-        } catch {}
-      }
-      stream.abort(toError(error));
-    } finally {
-      reader.dispose();
-    }
-  };
-
-  /** The answer frame; an answer over the frame cap becomes an Error saying so. */
-  #encodeAnswer(answer: SyncResponseMessage): Uint8Array {
-    try {
-      return encodeSyncMessage(answer, this.#maxFrameBytes);
-    } catch (e) {
-      if (!(e instanceof SyncFrameTooLargeError)) throw e;
-      return encodeSyncMessage({ type: 'Error', message: e.message }, this.#maxFrameBytes);
-    }
-  }
-
-  async #answer(peer: string, req: SyncRequestMessage): Promise<SyncResponseMessage | undefined> {
-    switch (req.type) {
-      case 'SyncRequest': {
-        if (req.limit < 1 || req.limit > this.#maxLimit) {
-          throw new LimitOutOfRangeError(req.limit, this.#maxLimit);
-        }
-        const head = await this.#log.localHead();
-        if (req.since > head) {
-          throw new PositionOutOfRangeError(
-            `SyncRequest since ${req.since} is past the end of this peer's log (last position ` +
-              `${head}). Its log may have been reset: sync again from 0.`,
-          );
-        }
-        const { events, hasMore } = await this.#log.localSince(req.since, req.limit);
-        return { type: 'SyncResponse', events, hasMore };
-      }
-      case 'DocRequest': {
-        const id = req.docId as DocumentId;
-        if (
-          !isValidDocumentId(req.docId) ||
-          (!this.#recorder.isTracking(id) && !(await this.#log.knowsDoc(req.docId)))
-        ) {
-          throw new UnknownDocumentError(req.docId);
-        }
-        const d = deadline(this.#timeoutMs, `loading document ${req.docId}`, this.#stopping.signal);
-        let doc: Doc;
-        try {
-          doc = (await this.#handle(id, ['ready'], d.signal)).doc() as typeof doc;
-        } catch (e) {
-          // The Repo rejects with its own AbortError: report our reason (timeout or stop).
-          if (d.signal.aborted) throw d.signal.reason;
-          throw new UnknownDocumentError(req.docId, { cause: e });
-        } finally {
-          d.done();
-        }
-        const known = req.heads.filter((h) => hasHeads(doc, [h]));
-        return { type: 'DocResponse', docId: req.docId, changes: getChangesSince(doc, known) };
-      }
-      case 'Announce':
-        await this.#receiveAnnounce(peer, req.event);
-        return undefined;
     }
   }
 }

@@ -7,18 +7,68 @@
  * Node, which the /slim imports of the modules under test then share.
  */
 import {
+  type Chunk,
+  type DocHandle,
+  type DocumentId,
   type NetworkAdapterInterface,
   Repo,
   type PeerId as RepoPeerId,
   type StorageAdapterInterface,
+  type StorageKey,
 } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
-import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
+import { addrOf, loopbackNode, readAll } from '../net/shard/test-support.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
+import type { DocAudience } from './audience.ts';
+import { decodeSyncResponse, SYNC_PROTOCOL, type SyncResponseMessage } from './codec.ts';
 import { EventLog } from './event-log.ts';
 import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
+import { RepoSharing } from './share.ts';
 
 let counter = 0;
+
+/**
+ * A storage adapter that knows which of its operations are still running. A Repo saves on a
+ * timer and `Repo.shutdown` does not wait for a save already under way (nor for a compaction
+ * removing old chunks), so a test that deletes the storage directory must first wait for
+ * {@link settled}, or a late write lands in a directory being removed (ENOTEMPTY).
+ */
+export class SettlingStorage implements StorageAdapterInterface {
+  readonly #inner: StorageAdapterInterface;
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(inner: StorageAdapterInterface) {
+    this.#inner = inner;
+  }
+
+  #track<T>(op: Promise<T>): Promise<T> {
+    this.#running.add(op);
+    const done = () => this.#running.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
+  load(key: StorageKey): Promise<Uint8Array | undefined> {
+    return this.#track(this.#inner.load(key));
+  }
+  save(key: StorageKey, data: Uint8Array): Promise<void> {
+    return this.#track(this.#inner.save(key, data));
+  }
+  remove(key: StorageKey): Promise<void> {
+    return this.#track(this.#inner.remove(key));
+  }
+  loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
+    return this.#track(this.#inner.loadRange(keyPrefix));
+  }
+  removeRange(keyPrefix: StorageKey): Promise<void> {
+    return this.#track(this.#inner.removeRange(keyPrefix));
+  }
+
+  /** Resolves once no operation is running (including ones started while waiting). */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+}
 
 export interface TestPeer {
   name: string;
@@ -30,6 +80,11 @@ export interface TestPeer {
   service?: SyncService;
   activity: SyncActivity[];
   errors: { error: unknown; peer: string; op: string }[];
+  /**
+   * With `reachAware`: from now on libp2p peers receive what `audience` admits (before the
+   * first call: nothing).
+   */
+  admit(audience: DocAudience): void;
   stop(): Promise<void>;
 }
 
@@ -44,6 +99,12 @@ export async function testPeer(
     storage?: StorageAdapterInterface;
     /** More Repo network adapters (e.g. BroadcastChannel, as between tabs). */
     network?: NetworkAdapterInterface[];
+    /**
+     * Share as the app does (`RepoSharing`, SyncService `mayReceive`): libp2p peers get what
+     * {@link TestPeer.admit} allows, the repo peers of `tabs` (added to the network) everything.
+     * Default: every peer gets every document.
+     */
+    reachAware?: { tabs?: NetworkAdapterInterface };
   } = {},
 ): Promise<TestPeer> {
   const node = await loopbackNode();
@@ -51,12 +112,18 @@ export async function testPeer(
     opts.adapter === undefined || opts.adapter === false
       ? undefined
       : new Libp2pNetworkAdapter(node, opts.adapter === true ? {} : opts.adapter);
+  const storage = opts.storage && new SettlingStorage(opts.storage);
+  const tabs = opts.reachAware?.tabs;
+  const sharing = opts.reachAware && new RepoSharing(tabs);
+  let admitted: DocAudience = () => false;
+  const audience: DocAudience = (peer, docId) => admitted(peer, docId);
   const repo = new Repo({
-    network: [...(adapter ? [adapter] : []), ...(opts.network ?? [])],
-    ...(opts.storage ? { storage: opts.storage } : {}),
+    network: [...(adapter ? [adapter] : []), ...(tabs ? [tabs] : []), ...(opts.network ?? [])],
+    ...(storage ? { storage } : {}),
     peerId: `${name}-${++counter}` as RepoPeerId,
-    sharePolicy: async () => true,
+    ...(sharing ? { shareConfig: sharing.config } : { sharePolicy: async () => true }),
   });
+  if (sharing && adapter) sharing.shareWith(repo, adapter, audience);
   const dbName = opts.dbName ?? `sync-test-${name}-${++counter}-${Date.now()}`;
   const log = await EventLog.open({ dbName });
   const activity: SyncActivity[] = [];
@@ -64,8 +131,12 @@ export async function testPeer(
   const service =
     opts.service === undefined || opts.service === false
       ? undefined
-      : await SyncService.start(node, repo, log, opts.service === true ? {} : opts.service);
+      : await SyncService.start(node, repo, log, {
+          ...(opts.service === true ? {} : opts.service),
+          ...(sharing ? { mayReceive: audience } : {}),
+        });
   service?.on('activity', (a) => activity.push(a));
+  let stopped: Promise<void> | undefined;
   service?.on('error', (e) => errors.push(e));
   return {
     name,
@@ -77,11 +148,20 @@ export async function testPeer(
     ...(service ? { service } : {}),
     activity,
     errors,
-    async stop() {
-      await service?.stop();
-      await repo.shutdown();
-      await node.stop();
-      log.close();
+    admit(next) {
+      admitted = next;
+      repo.shareConfigChanged();
+    },
+    /** Stops everything (once); resolves when the Repo's storage has nothing left to write. */
+    stop() {
+      stopped ??= (async () => {
+        await service?.stop();
+        await repo.shutdown();
+        await storage?.settled();
+        await node.stop();
+        log.close();
+      })();
+      return stopped;
     },
   };
 }
@@ -116,4 +196,29 @@ export async function until(
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The document `id` in `p`'s Repo, if it holds it (loaded and ready). */
+export function readyDoc<T>(p: TestPeer, id: DocumentId): T | undefined {
+  const h = p.repo.handles[id] as DocHandle<T> | undefined;
+  return h?.isReady() ? h.doc() : undefined;
+}
+
+/** Sends raw sync frames on one stream and returns every answer until the server closes. */
+export async function exchange(
+  from: TestPeer,
+  to: TestPeer,
+  frames: Uint8Array[],
+): Promise<SyncResponseMessage[]> {
+  const stream = await from.node.dialProtocol(addrOf(to.node), SYNC_PROTOCOL);
+  for (const f of frames) stream.send(f);
+  await stream.close();
+  const bytes = await readAll(stream);
+  const out: SyncResponseMessage[] = [];
+  for (let off = 0; off < bytes.byteLength; ) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset + off).getUint32(0);
+    out.push(decodeSyncResponse(bytes.subarray(off + 4, off + 4 + n)));
+    off += 4 + n;
+  }
+  return out;
 }

@@ -91,13 +91,16 @@ function startPeerService(store: ContentStore): void {
         replicate: { policy: { mayHold: net.holdGate(trust), ...budget } },
       });
       const connected = net.connectedPeersFinder(() => node.directPeers(), node.libp2p);
-      const trustClient = await startTrust(trustLayer, deviceKey, node, store, links);
+      // Who may receive which description follows the same trust view as the content.
+      const reshare = () => void syncReady().then((sync) => sync.reshare());
+      const trustClient = await startTrust(trustLayer, deviceKey, node, store, links, reshare);
       if (trustClient) {
         familyService = new familyLayer.Family({
           trust: trustClient,
           mySecret: deviceKey.raw,
           onError: (error) => console.warn('family cluster:', error),
         });
+        familyService.addEventListener('change', reshare);
         trustChanged.dispatchEvent(new Event('change'));
       }
       const listed = trustClient && trustLayer.trustHolderFinder(trustClient, node.libp2p);
@@ -109,9 +112,16 @@ function startPeerService(store: ContentStore): void {
         copies > 0
           ? new net.Replicator({ node, store, trust: () => trust, copies, finder: listed })
           : undefined;
-      // Shared descriptions sync with peers through this tab's node.
+      // Shared descriptions sync with peers through this tab's node, each peer receiving the
+      // descriptions of the items the delivery gate would deliver to it (refusals unlogged:
+      // every document is asked about for every peer).
+      const describedItems = deliveryGate(store, () => trust);
       void syncReady()
-        .then((sync) => sync.lead(node.libp2p))
+        .then((sync) =>
+          sync.lead(node.libp2p, (peer, hash) =>
+            describedItems(peer, hash, { op: 'have', blobHash: hash }),
+          ),
+        )
         .catch((error: unknown) => console.warn('sync could not start:', error));
       // Fetches this tab had sent to the old leader fail now and are retried here.
       current?.close();
@@ -151,6 +161,7 @@ async function startTrust(
   node: AddressSource,
   store: ContentStore,
   links: Map<string, string>,
+  onLinks: () => void,
 ): Promise<TrustClient | undefined> {
   const doorway = configuredDoorways()[0];
   if (!doorway) return undefined;
@@ -166,6 +177,7 @@ async function startTrust(
         const other = link.initiator === client.me ? link.otherAgent : link.initiator;
         links.set(other, link.type);
       }
+      onLinks();
     };
     client.on('state', () => void refreshLinks().catch(() => {}));
     trustClient = client;

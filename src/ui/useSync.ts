@@ -21,9 +21,11 @@ export function syncReady(): Promise<BrowserSync> {
 }
 
 /**
- * Puts a stored item in this agent's library with its metadata document: a new one for an
+ * Puts a stored item in this agent's libraries with its metadata document: a new one for an
  * item added here, or the one a share link named (so both holders edit the same document).
- * Private items stay out: the library is shared with peers.
+ * A commons item goes in the shared library, any other in the library that stays in this
+ * browser (src/sync/libraries.ts); a peer receives the description only where the item may go.
+ * Private items stay out: they never leave this device, so nobody would share the description.
  */
 export async function addToLibrary(
   manifest: StoredManifest,
@@ -31,12 +33,13 @@ export async function addToLibrary(
 ): Promise<void> {
   if (manifest.reach === 'private') return;
   const sync = await syncReady();
-  if (sync.library.doc()?.items[manifest.blob_hash]) return;
+  if (sync.libraries.entry(manifest.blob_hash)) return;
   const { seedItem, addItemToLibrary } = await import('../sync/index.ts');
   const { isValidDocumentId } = await import('@automerge/automerge-repo/slim');
-  const changed = [sync.library.documentId];
+  const library = sync.libraries.for(manifest.reach);
+  const changed = [library.documentId];
   if (options.metaDoc && isValidDocumentId(options.metaDoc)) {
-    addItemToLibrary(sync.library, {
+    addItemToLibrary(library, {
       hash: manifest.blob_hash,
       name: manifest.name ?? manifest.blob_hash,
       mime: manifest.mime_type,
@@ -47,7 +50,7 @@ export async function addToLibrary(
       meta_doc: options.metaDoc,
     });
   } else {
-    const { meta } = seedItem(sync.repo, sync.library, manifest, {
+    const { meta } = seedItem(sync.repo, library, manifest, {
       tracker: sync.tracker,
       ...(options.title ? { title: options.title } : {}),
     });
@@ -59,7 +62,7 @@ export async function addToLibrary(
   await sync.repo.flush(changed);
 }
 
-/** One subscription to the library document for the whole page, shared by every row. */
+/** One subscription to the libraries for the whole page, shared by every row. */
 let entries: Record<string, LibraryItem> = {};
 const entryListeners = new Set<() => void>();
 let watching = false;
@@ -69,15 +72,15 @@ function watchLibrary(): void {
   watching = true;
   void syncReady().then((sync) => {
     const update = () => {
-      entries = { ...(sync.library.doc()?.items ?? {}) };
+      entries = sync.libraries.entries();
       for (const listener of entryListeners) listener();
     };
-    sync.library.on('change', update);
+    sync.libraries.onChange(update);
     update();
   });
 }
 
-/** This agent's library entries by hash, kept current (empty until sync has opened). */
+/** This agent's library entries (both libraries) by hash, kept current (empty until sync has opened). */
 export function useLibraryEntries(): Record<string, LibraryItem> {
   const [current, setCurrent] = useState(entries);
   useEffect(() => {
