@@ -1,0 +1,67 @@
+import type { AbortOptions } from '@libp2p/interface';
+
+export type { AbortOptions };
+
+/** The reason an aborted signal carries, or a standard `AbortError` when it carries none. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+}
+
+/** Throws the signal's reason when it has fired; a no-op without a signal. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/**
+ * A signal that fires on the caller's abort or when no progress is made for `timeoutMs`
+ * (`Infinity`: never), with the error `onTimeout` makes as its reason, so the caller sees
+ * which operation timed out. Call `done()` when the operation ends, so no timer outlives it.
+ */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Restarts the timer: progress was made. */
+  touch(): void;
+  /** Stops the timer, e.g. while the caller holds a yielded value. */
+  hold(): void;
+  done(): void;
+}
+
+export function deadline(
+  options: AbortOptions,
+  timeoutMs: number,
+  onTimeout: () => Error,
+): Deadline {
+  const ac = new AbortController();
+  const outer = options.signal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    if (Number.isFinite(timeoutMs)) timer = setTimeout(() => ac.abort(onTimeout()), timeoutMs);
+  };
+  const onAbort = () => ac.abort(abortReason(outer as AbortSignal));
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  arm();
+  const stop = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  return {
+    signal: ac.signal,
+    touch() {
+      if (timer === undefined || ac.signal.aborted) return;
+      stop();
+      arm();
+    },
+    hold: stop,
+    done() {
+      stop();
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** The caller's signal bounded by `timeoutMs` (libp2p style: a timeout when no signal is given). */
+export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
