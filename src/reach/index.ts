@@ -47,6 +47,7 @@ export {
   saveAcceptedClusterKey,
 } from './cluster-keys.ts';
 export {
+  type DeliveryGate,
   deliveryGate,
   deviceKeyring,
   INVITED_CONTEXT,
