@@ -77,7 +77,7 @@ export interface NodeSnapshot {
   workingOffline: boolean;
 }
 
-/** A connection is direct when it is WebRTC and carries no relay limits (DESIGN §9). */
+/** A connection is direct when it is WebRTC and carries no relay limits (docs/design.md §9). */
 export function isDirect(connection: Connection): boolean {
   return connection.limits == null && WebRTC.matches(connection.remoteAddr);
 }
@@ -129,7 +129,7 @@ export class PeerNode extends EventTarget {
       addresses: { listen: ['/p2p-circuit', '/webrtc'] },
       transports: [
         webSockets(),
-        // 16 MiB of buffered data broke streams here; 2–8 MiB worked (DESIGN §9).
+        // 16 MiB of buffered data broke streams here; 2–8 MiB worked (docs/design.md §9).
         webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
         circuitRelayTransport(),
       ],

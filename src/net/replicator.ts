@@ -1,6 +1,6 @@
 /**
  * Keeping what this browser authored alive on other peers, so that it outlives this browser
- * (DESIGN §8, criterion 2), and helping keep alive what it keeps shards of for others. Runs in
+ * (docs/design.md §8, criterion 2), and helping keep alive what it keeps shards of for others. Runs in
  * the tab that runs the node.
  *
  * - `copies`: an item authored here (none/chunked) is offered whole (`replicate`,

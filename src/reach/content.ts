@@ -165,7 +165,7 @@ export type DeliveryGate = (
 
 /**
  * The shard server's delivery gate: a peer receives (or learns that we hold) an item only as
- * its reach and our trust links allow. The requesting PeerId is the agent key (DESIGN §2).
+ * its reach and our trust links allow. The requesting PeerId is the agent key (docs/design.md §2).
  * For `invited` items the named recipients come from the sealed header (cached per hash: the
  * bytes behind a hash never change).
  */

@@ -3,7 +3,7 @@ import type { AgentKey, DeviceKey } from '../reach/index.ts';
 
 /**
  * This browser's identity, loaded on demand (libp2p's key code and the reach module stay off
- * the first paint): the agent key (= the libp2p PeerId's Ed25519 key, DESIGN §2), its secret
+ * the first paint): the agent key (= the libp2p PeerId's Ed25519 key, docs/design.md §2), its secret
  * (invited items are sealed with relationship keys derived from it) and the non-extractable
  * key that seals private items.
  */
