@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REACHES } from '../content/manifest.ts';
+import { REACHES } from '../content/index.ts';
 import {
   compareReach,
   isEncryptedAtRest,

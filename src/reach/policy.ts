@@ -1,10 +1,10 @@
 /**
- * Reach policy (docs/design.md §7) as pure functions: which reaches are encrypted at rest, and the
- * two gates — delivery (answering a peer's request) and replication (pushing a copy to a
+ * Reach policy (docs/design.md §7) as pure functions: which reaches are encrypted at rest, and
+ * the two gates — delivery (answering a peer's request) and replication (pushing a copy to a
  * peer on our own initiative). The trust layer's knowledge comes in through {@link TrustView},
  * so the rules are testable as tables and independent of Holochain.
  */
-import { REACHES, type Reach } from '../content/manifest.ts';
+import { REACHES, type Reach } from '../content/index.ts';
 import type { AgentKey } from './agent.ts';
 
 export type { Reach };
