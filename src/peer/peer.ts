@@ -30,7 +30,7 @@ import {
 import type { SyncRuntime } from '../sync/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { logger, TypedEventEmitter } from '../wire/index.ts';
-import { startTrust, type TrustInit } from './trust.ts';
+import { loadTrustModules, startTrust, type TrustInit } from './trust.ts';
 
 const log = logger('peer');
 const gateLog = logger('gate');
@@ -114,6 +114,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const view = () => this.trustView;
     // One budget for everything others store here: copies, shards and pushes.
     const budget = init.budget ?? { maxBytes: 2 ** 30, spaceLeft: storageEstimate };
+    const doorway = init.doorways?.[0];
+    const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
     this.node = await PeerNode.start({
       doorways: init.doorways ?? [],
       store,
@@ -133,10 +135,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const node = this.node;
     this.#sync = init.sync?.();
     const connected = connectedPeersFinder(() => node.directPeers(), node.libp2p);
-    const doorway = init.doorways?.[0];
     const trust =
-      doorway && init.trust !== false
+      doorway && trustModules
         ? await startTrust(
+            trustModules,
             { ...(init.trust || {}), doorway },
             { privateKey: init.privateKey, node, store, links: this.#links },
             () => this.#changedTrust(),

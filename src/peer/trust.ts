@@ -7,6 +7,13 @@ import { logger } from '../wire/index.ts';
 
 const log = logger('peer:trust');
 
+type TrustModules = [typeof import('../trust/index.ts'), typeof import('../family/index.ts')];
+
+/** The trust and family code, loaded on demand (started early: it loads while the node starts). */
+export function loadTrustModules(): Promise<TrustModules> {
+  return Promise.all([import('../trust/index.ts'), import('../family/index.ts')]);
+}
+
 export interface TrustInit {
   /** The doorway that hosts the trust layer (HTTP origin). */
   doorway: string;
@@ -30,6 +37,7 @@ export interface TrustLayer {
  * only. `onChange`: the links changed.
  */
 export async function startTrust(
+  modules: Promise<TrustModules>,
   init: TrustInit,
   own: {
     privateKey: PrivateKey;
@@ -40,10 +48,7 @@ export async function startTrust(
   onChange: () => void,
 ): Promise<TrustLayer | undefined> {
   try {
-    const [trust, { Family }] = await Promise.all([
-      import('../trust/index.ts'),
-      import('../family/index.ts'),
-    ]);
+    const [trust, { Family }] = await modules;
     const client = await trust.HolochainTrustClient.create({
       doorway: init.doorway,
       deviceKey: own.privateKey,
