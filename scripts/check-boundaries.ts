@@ -26,7 +26,17 @@ export const SCANNED = ['src', 'worker', 'doorway', 'e2e', 'bench'];
 /** Where units live: every folder under it that has an `index.ts`. */
 export const UNITS_UNDER = 'src';
 /** Second public entries (besides each unit's `index.ts`), relative to the root. */
-export const ENTRIES = ['src/content/node.ts'];
+/**
+ * Second entries: Node-only ones (`node:` modules must stay out of browser bundles) and the
+ * page-only sync setup (Automerge's WASM by URL, loaded on demand).
+ */
+export const ENTRIES = [
+  'src/content/node.ts',
+  'src/identity/node.ts',
+  'src/peer/node.ts',
+  'src/sync/node.ts',
+  'src/sync/browser.ts',
+];
 /** A unit's entry for test code (see above). */
 export const TEST_ENTRY = 'test-support.ts';
 /** Folders whose every file is test code. */
