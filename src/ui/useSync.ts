@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
 import type { LibraryItem, SyncRuntime } from '../sync/index.ts';
+import { listen, TypedEventEmitter } from '../wire/index.ts';
 import { pagePeer } from './usePeerNode.ts';
 
 /** The page's sync runtime, opened on first use: Automerge's WASM stays off the first paint. */
@@ -21,7 +22,7 @@ export function addToLibrary(
 
 /** One subscription to the libraries for the whole page, shared by every row. */
 let entries: Record<string, LibraryItem> = {};
-const entryListeners = new Set<() => void>();
+const entriesChanged = new TypedEventEmitter<{ change: CustomEvent<void> }>();
 let watching = false;
 
 function watchLibrary(): void {
@@ -30,7 +31,7 @@ function watchLibrary(): void {
   void syncReady().then((sync) => {
     const update = () => {
       entries = sync.libraries.entries();
-      for (const listener of entryListeners) listener();
+      entriesChanged.safeDispatchEvent('change');
     };
     sync.libraries.onChange(update);
     update();
@@ -41,13 +42,11 @@ function watchLibrary(): void {
 export function useLibraryEntries(): Record<string, LibraryItem> {
   const [current, setCurrent] = useState(entries);
   useEffect(() => {
-    const listener = () => setCurrent(entries);
-    entryListeners.add(listener);
+    const update = () => setCurrent(entries);
+    const unsubscribe = listen(entriesChanged, 'change', update);
     watchLibrary();
-    listener();
-    return () => {
-      entryListeners.delete(listener);
-    };
+    update();
+    return unsubscribe;
   }, []);
   return current;
 }
