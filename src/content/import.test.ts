@@ -6,7 +6,7 @@ import { encode as rsEncode, StripeEncoder } from '../erasure/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { fakeLockManager } from '../test-support/locks.ts';
 import {
-  type ContentChangeEvent,
+  type ContentChange,
   type ContentStore,
   type ContentStoreOptions,
   cidOf,
@@ -131,8 +131,8 @@ describe('import round trips', () => {
       const data = bytes(size);
       const { src, dst, m } = await pair(data, srcOpts);
       expect(m.encoding).toBe(encoding);
-      const events: ContentChangeEvent[] = [];
-      dst.addEventListener('change', (e) => events.push(e));
+      const events: ContentChange[] = [];
+      dst.addEventListener('change', (e) => events.push(e.detail));
 
       const session = await dst.beginImport(remote(m));
       expect(session.alreadyStored).toBe(false);
@@ -321,8 +321,8 @@ describe('a lying manifest', () => {
     const { src, dst, m } = await pair(bytes(size), opts);
     const r = remote(m);
     lie(r);
-    const events: ContentChangeEvent[] = [];
-    dst.addEventListener('change', (e) => events.push(e));
+    const events: ContentChange[] = [];
+    dst.addEventListener('change', (e) => events.push(e.detail));
     const session = await dst.beginImport(r);
     await writeAll(session, shuffle(await piecesFrom(src, m, session)));
     expect((await counts(dst.dbName)).pieces).toBeGreaterThan(0);
@@ -629,8 +629,8 @@ describe('dedupe', () => {
     const data = bytes(5 * PIECE + 3);
     const { dst, m } = await pair(data);
     const mine = await dst.put(data);
-    const events: ContentChangeEvent[] = [];
-    dst.addEventListener('change', (e) => events.push(e));
+    const events: ContentChange[] = [];
+    dst.addEventListener('change', (e) => events.push(e.detail));
     const session = await dst.beginImport(remote(m));
     expect(session.alreadyStored).toBe(true);
     expect(session.needed).toEqual([]);
@@ -646,8 +646,8 @@ describe('dedupe', () => {
     const session = await dst.beginImport(remote(m));
     await writeAll(session, await piecesFrom(src, m, session));
     const mine = await dst.put(data);
-    const events: ContentChangeEvent[] = [];
-    dst.addEventListener('change', (e) => events.push(e));
+    const events: ContentChange[] = [];
+    dst.addEventListener('change', (e) => events.push(e.detail));
     expect(await session.commit()).toEqual(mine);
     expect(events).toEqual([]);
     expect(await counts(dst.dbName)).toEqual({
