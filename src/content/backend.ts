@@ -115,7 +115,11 @@ export interface ContentBackend {
    * the instances of this JS realm).
    */
   ownerAlive?(pending: PendingPut): boolean | undefined;
-  /** Removes what crashed writes left that no pending record names (the filesystem's temp files and orphans). */
+  /**
+   * Removes what a crash between the steps of a commit or a remove left (the filesystem's:
+   * a pending record beside its committed manifest, pieces nothing names). Runs before the
+   * sweep of dead puts.
+   */
   collectGarbage?(): Promise<void>;
   close(): void;
 }

@@ -438,6 +438,8 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
 
   async sweep(): Promise<number> {
     this.check();
+    // First what a crash between the steps of a commit or a remove left (the filesystem's).
+    await this.backend.collectGarbage?.();
     const pendings = await this.backend.listPending();
     let swept = 0;
     for (const p of pendings) {
@@ -454,7 +456,6 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
         if (await this.backend.discardPut(p.id)) swept++;
       }
     }
-    await this.backend.collectGarbage?.();
     return swept;
   }
 
