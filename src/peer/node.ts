@@ -2,8 +2,10 @@
  * The `Peer` in a Node process: TCP (and WebSockets) instead of WebRTC, its key in a file of
  * its data directory. Kept out of `index.ts` so browser bundles never see `node:` modules.
  */
+import { join } from 'node:path';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
+import { type FsContentStoreOptions, openFsContentStore } from '../content/node.ts';
 import { loadOrCreateKey } from '../identity/node.ts';
 import type { NetworkProfile } from '../net/index.ts';
 import { Peer, type PeerInit } from './peer.ts';
@@ -13,16 +15,25 @@ export function nodeNetwork(listen: string[] = ['/ip4/127.0.0.1/tcp/0']): Networ
   return { transports: [tcp(), webSockets()], listen, dialPrivate: true };
 }
 
-export interface NodePeerInit extends Omit<PeerInit, 'privateKey' | 'network'> {
-  /** Where the key is kept (`peer-key.pb`): the PeerId survives restarts. */
+export interface NodePeerInit extends Omit<PeerInit, 'privateKey' | 'network' | 'store'> {
+  /** Where the key (`peer-key.pb`) and the content store (`content/`) are kept. */
   dataDir: string;
   listen?: string[];
+  /** Thresholds, piece size and the like of the content store. */
+  content?: Omit<FsContentStoreOptions, 'dir'>;
 }
 
+/** Starts a `Peer` on its data directory; `peer.stop()` then `peer.store.close()` end it. */
 export async function startNodePeer(init: NodePeerInit): Promise<Peer> {
-  const { dataDir, listen, ...rest } = init;
+  const { dataDir, listen, content, ...rest } = init;
   const { key } = await loadOrCreateKey(dataDir);
-  return Peer.start({ ...rest, privateKey: key, network: nodeNetwork(listen) });
+  const store = await openFsContentStore({ ...content, dir: join(dataDir, 'content') });
+  try {
+    return await Peer.start({ ...rest, store, privateKey: key, network: nodeNetwork(listen) });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }
 
 export { Peer, type PeerEvents, type PeerInit } from './peer.ts';

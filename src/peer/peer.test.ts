@@ -1,6 +1,7 @@
 /**
- * Two `Peer`s in Node, over TCP on 127.0.0.1, through the same code a browser tab runs: they
- * replicate what one authors, fetch (verified) what the other holds, and sync descriptions.
+ * Two `Peer`s in Node, over TCP on 127.0.0.1, each with its filesystem store, through the same
+ * code a browser tab runs: they replicate what one authors, fetch (verified) what the other
+ * holds, and sync descriptions. (The sync event log is in fake-indexeddb.)
  */
 import 'fake-indexeddb/auto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import type { DocHandle, DocumentId } from '@automerge/automerge-repo';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore } from '../content/index.ts';
+import type { ContentStore } from '../content/index.ts';
 import type { ItemMeta, SyncRuntime } from '../sync/index.ts';
 import { EventLog } from '../sync/index.ts';
 import { openNodeSync } from '../sync/node.ts';
@@ -34,19 +35,15 @@ async function startPeer(name: string, copies: number): Promise<TestPeer> {
   const dataDir = await mkdtemp(join(tmpdir(), `elohim-peer-${name}-`));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   const n = ++counter;
-  const store = await openContentStore({
-    dbName: `peer-test-${n}-${Date.now()}`,
-    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-    chunkSize: 16 * KiB,
-    pieceSize: 16 * KiB,
-    locks: null,
-    hashing: 'inline',
-    broadcast: false,
-  });
   let sync: Promise<SyncRuntime> | undefined;
   const peer = await startNodePeer({
     dataDir,
-    store,
+    content: {
+      thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
+      chunkSize: 16 * KiB,
+      pieceSize: 16 * KiB,
+      hashing: 'inline',
+    },
     copies,
     // Nothing here asks the OS for free space: a fixed budget.
     budget: { maxBytes: 64 * 1024 * KiB, spaceLeft: async () => 64 * 1024 * KiB },
@@ -60,9 +57,9 @@ async function startPeer(name: string, copies: number): Promise<TestPeer> {
   cleanups.push(async () => {
     await peer.stop();
     await (await sync)?.shutdown();
-    store.close();
+    peer.store.close();
   });
-  return { peer, store, sync: await (sync as unknown as Promise<SyncRuntime>) };
+  return { peer, store: peer.store, sync: await (sync as unknown as Promise<SyncRuntime>) };
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000) {
