@@ -32,6 +32,7 @@ export {
   type NodeSnapshot,
   type PeerConnectionInfo,
   PeerNode,
+  type PeerNodeEvents,
   type PeerNodeOptions,
 } from './node.ts';
 export {
@@ -40,6 +41,7 @@ export {
   LeaderPeerService,
   type PeerFetchOptions,
   type PeerService,
+  type PeerServiceEvents,
 } from './peer-service.ts';
 export {
   type GateAnswer,
@@ -68,11 +70,12 @@ export {
   storageEstimate,
 } from './replicate/index.ts';
 export {
-  ReplicaChangeEvent,
+  type ReplicaChange,
   type ReplicaHealth,
   type ReplicaHealthState,
   Replicator,
+  type ReplicatorEvents,
   type ReplicatorNode,
   type ReplicatorOptions,
-} from './replicator.ts';
+} from './replicator/index.ts';
 export { ContentStreamer, type StreamStats } from './stream-fetch.ts';
