@@ -1,6 +1,6 @@
-import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, getContent, hashOfItemNamed, item, waitReachable } from './support/app.ts';
+import { refusalsOf, withAppLog } from './support/app-log.ts';
 import { writeRandomFile } from './support/files.ts';
 import { storedPieceBytes } from './support/idb.ts';
 import {
@@ -13,15 +13,6 @@ import {
 import { expectRecipientOpens, expectRefused, expectSealedAtOwner } from './support/sealed.ts';
 
 const files = specFiles();
-
-/** Collects the delivery gate's refusals the page logs (`refused <hash> to <peer>: <reason>`). */
-function refusalsOf(page: Page): string[] {
-  const lines: string[] = [];
-  page.on('console', (message) => {
-    if (message.text().startsWith('refused ')) lines.push(message.text());
-  });
-  return lines;
-}
 
 /**
  * A adds C as a contact only and B as family, so A's family key is granted to B alone.
@@ -44,7 +35,7 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
   test.setTimeout(300_000);
   const note = await writeRandomFile(files.dir, 'family.bin', 300_000);
 
-  const people = await threePeople(doorway, openProfile);
+  const people = await threePeople(doorway, withAppLog(openProfile));
   const { a, b, c } = people;
   const refusedByA = refusalsOf(a);
   const refusedByB = refusalsOf(b);

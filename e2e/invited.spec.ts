@@ -1,6 +1,7 @@
 import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, hashOfItemNamed, openApp, peerIdOf, trustConnected } from './support/app.ts';
+import { refusalsOf, withAppLog } from './support/app-log.ts';
 import { writeRandomFile } from './support/files.ts';
 import { expectRecipientOpens, expectRefused, expectSealedAtOwner } from './support/sealed.ts';
 
@@ -13,20 +14,16 @@ test('an invited item reaches the named agent and no one else; stored ciphertext
   test.setTimeout(300_000);
   const note = await writeRandomFile(files.dir, 'invited.bin', 300_000);
 
-  const a = await openApp((await openProfile()).context, doorway.url);
-  const b = await openApp((await openProfile()).context, doorway.url);
+  // Holders log each refusal.
+  const logged = withAppLog(openProfile);
+  const a = await openApp((await logged()).context, doorway.url);
+  const b = await openApp((await logged()).context, doorway.url);
   const c = await openApp((await openProfile()).context, doorway.url);
   for (const page of [a, b, c]) await trustConnected(page);
-  // Holders log each refusal.
   const refusals = new Map<Page, string[]>([
-    [a, []],
-    [b, []],
+    [a, refusalsOf(a)],
+    [b, refusalsOf(b)],
   ]);
-  for (const [holder, lines] of refusals) {
-    holder.on('console', (message) => {
-      if (message.text().startsWith('refused ')) lines.push(message.text());
-    });
-  }
 
   // Invited with nobody named: a clear error, nothing stored.
   await a.getByTestId('ingest-reach').selectOption('invited');

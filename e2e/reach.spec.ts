@@ -9,6 +9,7 @@ import {
   peerIdOf,
   waitReachable,
 } from './support/app.ts';
+import { refusalsOf, withAppLog } from './support/app-log.ts';
 import { writeRandomFile } from './support/files.ts';
 import { sharesA32ByteStretch, storedPieceBytes, storedPieces } from './support/idb.ts';
 
@@ -22,11 +23,8 @@ test('a private item is stored encrypted, opens for its owner, and reaches no ot
   const secret = await writeRandomFile(files.dir, 'secret.bin', 300_000);
   const shared = await writeRandomFile(files.dir, 'shared.bin', 200_000);
 
-  const a = await openApp((await openProfile()).context, doorway.url);
-  const refusals: string[] = [];
-  a.on('console', (message) => {
-    if (message.text().startsWith('refused ')) refusals.push(message.text());
-  });
+  const a = await openApp((await withAppLog(openProfile)()).context, doorway.url);
+  const refusals = refusalsOf(a);
   await a.getByTestId('ingest-reach').selectOption('private');
   await addFiles(a, [secret.path]);
   const secretHash = await hashOfItemNamed(a, 'secret.bin');

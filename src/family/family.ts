@@ -28,6 +28,7 @@ import {
   saveAcceptedClusterKey,
 } from '../reach/index.ts';
 import type { TrustClient, TrustClusterGrant, TrustRelationship } from '../trust/index.ts';
+import { TypedEventEmitter } from '../wire/index.ts';
 
 /** The relationship type that puts the other agent into my family cluster. */
 export const FAMILY = 'family';
@@ -102,8 +103,12 @@ function others(
   return [...new Set(relationships.flatMap((r) => (r.type === FAMILY ? (pick(r) ?? []) : [])))];
 }
 
-/** `change` events say the snapshot (and the gates' view) moved. */
-export class Family extends EventTarget {
+/** `change`: the snapshot (and the gates' view) moved; `detail` is the new snapshot. */
+export interface FamilyEvents {
+  change: CustomEvent<FamilySnapshot>;
+}
+
+export class Family extends TypedEventEmitter<FamilyEvents> {
   /** My family cluster's members: the `TrustView.cluster` of this device (kept up to date). */
   readonly members = new Set<AgentKey>();
   readonly #clusters = new Map<AgentKey, ReadonlySet<AgentKey>>();
@@ -179,7 +184,7 @@ export class Family extends EventTarget {
 
   #set(next: FamilySnapshot): void {
     this.#snapshot = next;
-    this.dispatchEvent(new Event('change'));
+    this.safeDispatchEvent<FamilySnapshot>('change', { detail: next });
   }
 
   async #pass(): Promise<void> {

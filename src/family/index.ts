@@ -6,12 +6,13 @@
  *   const family = new Family({ trust, mySecret: deviceKey.raw });
  *   const view: TrustView = { me, myDevices, links, cluster: family.members,
  *                             clusterOf: (owner) => family.clusterOf(owner) };
- *   family.addEventListener('change', () => render(family.snapshot()));
+ *   family.addEventListener('change', (e) => render(e.detail));
  *   await family.addMember(agent);        // names them family, grants them the key
  */
 export {
   FAMILY,
   Family,
+  type FamilyEvents,
   type FamilyMember,
   type FamilyMembership,
   type FamilyOptions,

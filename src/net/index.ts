@@ -33,6 +33,7 @@ export {
   type NodeSnapshot,
   type PeerConnectionInfo,
   PeerNode,
+  type PeerNodeEvents,
   type PeerNodeOptions,
 } from './node.ts';
 export {
@@ -41,6 +42,7 @@ export {
   LeaderPeerService,
   type PeerFetchOptions,
   type PeerService,
+  type PeerServiceEvents,
 } from './peer-service.ts';
 export {
   type GateAnswer,
@@ -69,11 +71,12 @@ export {
   storageEstimate,
 } from './replicate/index.ts';
 export {
-  ReplicaChangeEvent,
+  type ReplicaChange,
   type ReplicaHealth,
   type ReplicaHealthState,
   Replicator,
+  type ReplicatorEvents,
   type ReplicatorNode,
   type ReplicatorOptions,
-} from './replicator.ts';
+} from './replicator/index.ts';
 export { ContentStreamer, type StreamStats } from './stream-fetch.ts';

@@ -17,6 +17,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { TCP, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
+import { TypedEventEmitter, withTimeout } from '../wire/index.ts';
 import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
 import {
   type ReplicateServer,
@@ -118,11 +119,16 @@ function transportPrefix(address: string): string {
   return at === -1 ? address : address.slice(0, at);
 }
 
+/** `change`: the snapshot may differ (one event per burst of libp2p events). */
+export interface PeerNodeEvents {
+  change: CustomEvent<void>;
+}
+
 const DIAL_TIMEOUT_MS = 10_000;
 const DIAL_ATTEMPTS = 3;
 const MAX_BACKOFF_MS = 30_000;
 
-export class PeerNode extends EventTarget {
+export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #doorways = new Map<string, DoorwayState>();
   readonly #doorwayPeers = new Set<string>();
   /** Transport prefixes of configured doorways: the only private/`ws://` addresses we dial. */
@@ -284,7 +290,7 @@ export class PeerNode extends EventTarget {
     this.#changeQueued = true;
     queueMicrotask(() => {
       this.#changeQueued = false;
-      this.dispatchEvent(new Event('change'));
+      this.safeDispatchEvent('change');
     });
   }
 
@@ -312,16 +318,13 @@ export class PeerNode extends EventTarget {
       }
       try {
         this.#setDoorway(origin, { status: 'connecting' });
-        const info = await fetchDoorwayInfo(
-          origin,
-          AbortSignal.any([stop, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
-        );
+        const info = await fetchDoorwayInfo(origin, withTimeout(stop, DIAL_TIMEOUT_MS));
         for (const address of info.multiaddrs) this.#allowedPrefixes.add(transportPrefix(address));
         this.#doorwayPeers.add(info.peer_id);
         const closed = this.#whenDisconnected(info.peer_id);
         await this.libp2p.dial(
           info.multiaddrs.map((a) => multiaddr(a)),
-          { signal: AbortSignal.any([stop, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) },
+          { signal: withTimeout(stop, DIAL_TIMEOUT_MS) },
         );
         this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
         backoff = 1_000;
@@ -392,7 +395,7 @@ export class PeerNode extends EventTarget {
       for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !this.#stop.signal.aborted; attempt++) {
         try {
           await this.libp2p.dial(webrtc, {
-            signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]),
+            signal: withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS),
           });
           return;
         } catch {

@@ -12,6 +12,7 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
+import { TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
 import {
   connectedPeersFinder,
   type FetchProgress,
@@ -20,7 +21,7 @@ import {
   NoHoldersError,
 } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
-import type { ReplicaChangeEvent, ReplicaHealth, Replicator } from './replicator.ts';
+import type { ReplicaHealth, Replicator } from './replicator/index.ts';
 import { sleep } from './sleep.ts';
 import { ContentStreamer } from './stream-fetch.ts';
 
@@ -29,7 +30,12 @@ export interface PeerFetchOptions {
   onProgress?: (progress: FetchProgress) => void;
 }
 
-export interface PeerService extends EventTarget {
+/** `change`: the snapshot or the replica health may differ. */
+export interface PeerServiceEvents {
+  change: CustomEvent<void>;
+}
+
+export interface PeerService extends TypedEventTarget<PeerServiceEvents> {
   readonly role: 'leader' | 'follower';
   /** The node's state (undefined until a follower hears from the leader); `change` events. */
   snapshot(): NodeSnapshot | undefined;
@@ -82,7 +88,7 @@ const HEARTBEAT_MS = 1_000;
 const LEADER_TIMEOUT_MS = 3_500;
 
 /** Runs fetches in this tab's node and answers the other tabs. */
-export class LeaderPeerService extends EventTarget implements PeerService {
+export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> implements PeerService {
   readonly role = 'leader';
   readonly #channel = new BroadcastChannel(CHANNEL);
   readonly #id = crypto.randomUUID();
@@ -106,16 +112,16 @@ export class LeaderPeerService extends EventTarget implements PeerService {
     this.#replicas = new Map(replicator?.health().map((h) => [h.hash, h]));
     node.addEventListener('change', () => {
       this.#announce();
-      this.dispatchEvent(new Event('change'));
+      this.safeDispatchEvent('change');
     });
     replicator?.addEventListener('change', (event) => {
-      const { hash, health } = event as ReplicaChangeEvent;
+      const { hash, health } = event.detail;
       const next = new Map(this.#replicas);
       if (health) next.set(hash, health);
       else next.delete(hash);
       this.#replicas = next;
       this.#announceReplicas();
-      this.dispatchEvent(new Event('change'));
+      this.safeDispatchEvent('change');
     });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
     this.#heartbeat = setInterval(() => this.#announce(), HEARTBEAT_MS);
@@ -257,7 +263,10 @@ interface Pending {
 }
 
 /** A tab that does not run the node: it mirrors the leader's state and asks it to fetch. */
-export class FollowerPeerService extends EventTarget implements PeerService {
+export class FollowerPeerService
+  extends TypedEventEmitter<PeerServiceEvents>
+  implements PeerService
+{
   readonly role = 'follower';
   readonly #channel = new BroadcastChannel(CHANNEL);
   readonly #pending = new Map<string, Pending>();
@@ -368,12 +377,12 @@ export class FollowerPeerService extends EventTarget implements PeerService {
       }
       this.#lastHeard = Date.now();
       this.#snapshot = message.snapshot;
-      this.dispatchEvent(new Event('change'));
+      this.safeDispatchEvent('change');
       return;
     }
     if (message.type === 'replicas') {
       this.#replicas = new Map(message.replicas.map((h) => [h.hash, h]));
-      this.dispatchEvent(new Event('change'));
+      this.safeDispatchEvent('change');
       return;
     }
     if (message.type !== 'progress' && message.type !== 'done' && message.type !== 'failed') {

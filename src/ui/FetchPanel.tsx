@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import type { FetchProgress, PeerService } from '../net/index.ts';
+import { logger } from '../wire/index.ts';
 import { errorMessage, formatBytes } from './format.ts';
 import { contentUrl, downloadThroughWorker } from './serviceWorker.ts';
 import type { PeerState } from './usePeerNode.ts';
@@ -14,6 +15,8 @@ type FetchState =
 
 /** How long to keep looking for a holder before saying none was found. */
 const FIND_DEADLINE_MS = 60_000;
+
+const log = logger('library');
 
 /**
  * A share link: `/get/sha256-<hex>?name=<file name>&meta=<document id>`. `meta` names the
@@ -83,7 +86,7 @@ export function FetchPanel({
           // The item joins the library (with the shared description the link named) before
           // the fetch is reported done; the bytes are kept even if that fails.
           await addToLibrary(manifest, { metaDoc: meta, title: name }).catch((error: unknown) =>
-            console.warn('library:', error),
+            log.error('%s was fetched but not added to the library: %s', hash, errorMessage(error)),
           );
           setState({ status: 'done', name: manifest.name || name, progress: last });
           return;

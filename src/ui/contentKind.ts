@@ -1,5 +1,5 @@
 import type { StoredManifest } from '../content/index.ts';
-import { openedMime } from '../reach/mime.ts';
+import { openedMime } from '../reach/index.ts';
 
 export type ContentKind = 'image' | 'video' | 'audio' | 'text' | 'other';
 

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { AgentKey } from '../reach/index.ts';
 import type { TrustClient, TrustRelationship } from '../trust/index.ts';
+import { TypedEventEmitter } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
 
 export interface Contact {
@@ -16,11 +17,11 @@ export interface Contact {
   family: boolean;
 }
 
-/** Fired (on `window`) when this page changes its trust links, so every contact list reloads. */
-export const CONTACTS_CHANGED = 'elohim-contacts-changed';
+/** `change` fires when this page changes its trust links, so every contact list reloads. */
+const contactsBus = new TypedEventEmitter<{ change: CustomEvent<void> }>();
 
 export function contactsChanged(): void {
-  window.dispatchEvent(new Event(CONTACTS_CHANGED));
+  contactsBus.safeDispatchEvent('change');
 }
 
 /** Signals that mean someone linked to this agent: a link of mine, or a family key granted to me. */
@@ -80,11 +81,11 @@ export function useContacts(trust: TrustClient | undefined) {
         if (s.type && LINK_SIGNALS.has(s.type)) onChange();
       }),
     ];
-    window.addEventListener(CONTACTS_CHANGED, onChange);
+    contactsBus.addEventListener('change', onChange);
     onChange();
     return () => {
       for (const stop of stops) stop();
-      window.removeEventListener(CONTACTS_CHANGED, onChange);
+      contactsBus.removeEventListener('change', onChange);
     };
   }, [trust, refresh]);
 

@@ -2,6 +2,7 @@ import { useCallback, useRef, useState } from 'react';
 import type { ContentStore, Reach } from '../content/index.ts';
 import { pageIdentity, pageSealingKey } from '../identity/index.ts';
 import type { AgentKey } from '../reach/index.ts';
+import { logger } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
 import { addToLibrary } from './useSync.ts';
 
@@ -20,6 +21,8 @@ export interface IngestJob {
  * to be noticed. Failed and cancelled rows stay until dismissed: they carry a message.
  */
 const DONE_LINGER_MS = 4_000;
+
+const log = logger('library');
 
 /**
  * Files are stored one after another: IndexedDB writes are the bottleneck, so running puts in
@@ -71,7 +74,13 @@ export function useIngest(store: ContentStore | undefined) {
             });
             update(id, { state: 'done', bytesDone: file.size, hash: manifest.blob_hash });
             // Its shared description; the item is stored whatever happens to this.
-            void addToLibrary(manifest).catch((e) => console.warn('library:', e));
+            void addToLibrary(manifest).catch((e) =>
+              log.error(
+                '%s was stored but not added to the library: %s',
+                manifest.blob_hash,
+                errorMessage(e),
+              ),
+            );
             setTimeout(() => setJobs((all) => all.filter((job) => job.id !== id)), DONE_LINGER_MS);
           } catch (error) {
             if (controller.signal.aborted) update(id, { state: 'cancelled' });

@@ -1,17 +1,13 @@
 import 'fake-indexeddb/auto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore } from '../content/index.ts';
-import { type AgentKey, agentKeyOfPeer, type TrustView } from '../reach/index.ts';
-import { type ReplicaPolicy, registerReplicateProtocol } from './replicate/index.ts';
-import {
-  type ReplicaChangeEvent,
-  type ReplicaHealth,
-  Replicator,
-  type ReplicatorNode,
-} from './replicator.ts';
-import { registerShardProtocol } from './shard/index.ts';
-import { loopbackNode, testBytes } from './shard/test-support.ts';
+import { type ContentStore, openContentStore } from '../../content/index.ts';
+import { type AgentKey, agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { TypedEventEmitter } from '../../wire/index.ts';
+import { type ReplicaPolicy, registerReplicateProtocol } from '../replicate/index.ts';
+import { registerShardProtocol } from '../shard/index.ts';
+import { loopbackNode, testBytes } from '../shard/test-support.ts';
+import { type ReplicaHealth, Replicator, type ReplicatorNode } from './index.ts';
 
 const KiB = 1024;
 
@@ -23,7 +19,7 @@ interface Peer {
 }
 
 /** The sender's view of its connections: which peers count as direct is up to the test. */
-class TestNode extends EventTarget implements ReplicatorNode {
+class TestNode extends TypedEventEmitter<{ change: CustomEvent<void> }> implements ReplicatorNode {
   readonly #peers: string[] = [];
   constructor(readonly libp2p: Libp2p) {
     super();
@@ -33,14 +29,14 @@ class TestNode extends EventTarget implements ReplicatorNode {
   }
   connect(...peers: Peer[]): void {
     this.#peers.push(...peers.map((p) => p.node.peerId.toString()));
-    this.dispatchEvent(new Event('change'));
+    this.safeDispatchEvent('change');
   }
   disconnect(...peers: Peer[]): void {
     for (const p of peers) {
       const at = this.#peers.indexOf(p.node.peerId.toString());
       if (at !== -1) this.#peers.splice(at, 1);
     }
-    this.dispatchEvent(new Event('change'));
+    this.safeDispatchEvent('change');
   }
 }
 
@@ -146,7 +142,7 @@ describe('Replicator', () => {
     const replicator = start(net, { copies: 2 });
     const events: ReplicaHealth[] = [];
     replicator.addEventListener('change', (e) => {
-      const { health } = e as ReplicaChangeEvent;
+      const { health } = e.detail;
       if (health) events.push(health);
     });
 
@@ -400,7 +396,7 @@ describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => 
     for (const p of [...staying.slice(1), ...fresh]) {
       await reader.node.peerStore.merge(p.node.peerId, { multiaddrs: p.node.getMultiaddrs() });
     }
-    const { fetchContent } = await import('./fetch.ts');
+    const { fetchContent } = await import('../fetch.ts');
     const got = await fetchContent(
       { libp2p: reader.node, isDirectPeer: () => true },
       reader.store,

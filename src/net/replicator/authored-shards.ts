@@ -1,0 +1,72 @@
+/**
+ * `shards`: an rs-4-7 item authored here is spread one shard per peer: its 7 shards on 7
+ * distinct peers (any 4 rebuild it, at 7/4 of its size instead of N whole copies). A shard
+ * whose peer left, or no longer keeps it, goes elsewhere.
+ */
+import { replicationGate } from '../replicate/index.ts';
+import { census, placeShards } from '../shards.ts';
+import { SHARDS } from './health.ts';
+import {
+  authoredPeerChange,
+  type ItemRound,
+  type Outcome,
+  type ReplicaStrategy,
+  type StrategyDeps,
+} from './strategy.ts';
+
+export class AuthoredShardsStrategy implements ReplicaStrategy {
+  readonly kind = 'shards';
+  readonly wanted = SHARDS;
+  readonly perShard = true;
+  readonly afterPeerChange = authoredPeerChange;
+
+  constructor(private readonly deps: StrategyDeps) {}
+
+  async round(round: ItemRound): Promise<Outcome> {
+    const { node, store } = this.deps;
+    const { hash } = round.health;
+    const shards = [...(round.health.shards ?? [])];
+    const held = await census(
+      node.libp2p,
+      shards.filter((p): p is string => p !== null),
+      hash,
+      SHARDS,
+      round.signal,
+    );
+    shards.forEach((peer, s) => {
+      const h = peer === null ? undefined : held.get(peer);
+      if (!(h === 'all' || h?.includes(s))) shards[s] = null;
+    });
+    setShards(round, shards);
+    const missing = shards.flatMap((p, s) => (p === null ? [s] : []));
+    if (missing.length === 0) return { done: true };
+    const online = node.directPeers();
+    const candidates = online.filter((p) => !shards.includes(p));
+    if (candidates.length === 0) {
+      return { done: false, next: 'check', reason: fewPeers(missing.length, online.length) };
+    }
+    round.set({ state: 'replicating', reason: undefined });
+    await placeShards(node.libp2p, store, hash, missing, candidates, {
+      gate: replicationGate(round.item, round.trust),
+      signal: round.signal,
+      onPlaced: (shard, peer) => {
+        shards[shard] = peer;
+        setShards(round, shards);
+      },
+    });
+    const left = shards.filter((p) => p === null).length;
+    if (left === 0) return { done: true };
+    return { done: false, reason: fewPeers(left, online.length) };
+  }
+}
+
+function setShards(round: ItemRound, shards: (string | null)[]): void {
+  round.set({ shards: [...shards], stored: shards.filter((p): p is string => p !== null) });
+}
+
+function fewPeers(missing: number, online: number): string {
+  const placed = SHARDS - missing;
+  const risk =
+    placed < 4 ? `; until 4 peers keep a shard it cannot be rebuilt without this browser` : '';
+  return `${missing} shard(s) wait for peers that hold nothing of it (${online} peer(s) online)${risk}`;
+}

@@ -1,0 +1,77 @@
+/**
+ * `copies`: an item authored here (none/chunked) is offered whole (`replicate`,
+ * `/elohim/replicate/1.0.0`) to direct peers until `copies` of them confirmed storing it.
+ */
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { replicate, replicationGate } from '../replicate/index.ts';
+import { census } from '../shards.ts';
+import { SHARDS, shortPeer } from './health.ts';
+import {
+  authoredPeerChange,
+  type ItemRound,
+  type Outcome,
+  type ReplicaStrategy,
+  type StrategyDeps,
+} from './strategy.ts';
+
+export class CopiesStrategy implements ReplicaStrategy {
+  readonly kind = 'copies';
+  readonly perShard = false;
+  readonly afterPeerChange = authoredPeerChange;
+
+  constructor(
+    private readonly deps: StrategyDeps,
+    /** Peers that should hold a whole copy. */
+    readonly wanted: number,
+  ) {}
+
+  /** Keeps the copies that are still there, offers more to direct peers. */
+  async round(round: ItemRound): Promise<Outcome> {
+    const { node, store } = this.deps;
+    const { hash, wanted } = round.health;
+    const online = node.directPeers();
+    const before = await this.#stillHolding(round);
+    if (before.length >= wanted) return { done: true };
+    const candidates: PeerId[] = online
+      .filter((p) => !before.includes(p))
+      .map((p) => peerIdFromString(p));
+    if (candidates.length === 0) {
+      return {
+        done: false,
+        next: 'check',
+        reason:
+          online.length === 0 ? 'no other peer is online' : 'every peer online holds it already',
+      };
+    }
+    round.set({ state: 'replicating', reason: undefined });
+    const report = await replicate(node.libp2p, store, hash, candidates, {
+      copies: wanted - before.length,
+      gate: replicationGate(round.item, round.trust),
+      signal: round.signal,
+      // Each confirmation shows at once, not when the whole round ends.
+      onProgress: (p) => round.set({ stored: [...before, ...p.stored] }),
+    });
+    round.set({ stored: [...before, ...report.stored] });
+    if (round.health.stored.length >= wanted) return { done: true };
+    const misses = report.peers.filter((p) => p.state !== 'stored');
+    return {
+      done: false,
+      reason:
+        misses
+          .slice(0, 2)
+          .map((p) => `${shortPeer(p.peer)} ${p.state}: ${p.reason ?? 'no reason given'}`)
+          .join('; ') || 'too few peers online',
+    };
+  }
+
+  /** The stored peers that still hold the whole item (asked now); the others are dropped. */
+  async #stillHolding(round: ItemRound): Promise<string[]> {
+    const { stored, hash } = round.health;
+    if (stored.length === 0) return [];
+    const held = await census(this.deps.node.libp2p, stored, hash, SHARDS, round.signal);
+    const still = stored.filter((p) => held.get(p) === 'all');
+    if (still.length !== stored.length) round.set({ stored: still });
+    return still;
+  }
+}

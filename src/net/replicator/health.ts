@@ -1,0 +1,64 @@
+/**
+ * What the replicator reports about each item it looks after (shown by the UI, mirrored to the
+ * other tabs), and the pieces every strategy shares.
+ */
+import type { ContentHash } from '../../content/index.ts';
+
+/**
+ * - `local`: no peer this device knows may hold it (e.g. private with no other own device).
+ * - `replicating`: an offer round is running. `replicated`: all wanted copies or shards are
+ *   on live peers. `repairing`: this device is rebuilding missing shards.
+ * - `waiting`: short; retried after a pause, and whenever peers come or go.
+ */
+export type ReplicaHealthState = 'local' | 'replicating' | 'replicated' | 'waiting' | 'repairing';
+
+/**
+ * `copies`: whole copies of an item authored here; `shards`: the 7 shards of an rs-4-7 item
+ * authored here, one per peer; `kept`: an item this device keeps shards of for others.
+ */
+export type ReplicaKind = 'copies' | 'shards' | 'kept';
+
+export interface ReplicaHealth {
+  hash: ContentHash;
+  kind: ReplicaKind;
+  /** Copies asked for, or 7 (shards). */
+  wanted: number;
+  /**
+   * `copies`: peers that hold a copy; `shards`: peers that keep one of its shards; `kept`:
+   * the other live peers holding some of it, at the last check.
+   */
+  stored: string[];
+  /**
+   * `shards`: the peer keeping each shard (null: none yet); `kept`: for each shard, a live
+   * holder (`me` for this device), or null when no live holder has it.
+   */
+  shards?: (string | null)[];
+  /** `kept`: the shards this device keeps. */
+  mine?: number[];
+  state: ReplicaHealthState;
+  /** Why it is short or stays here, in words for people. */
+  reason?: string;
+}
+
+/** The `detail` of a replicator's `change` event: `health` is undefined once the item was removed. */
+export interface ReplicaChange {
+  hash: ContentHash;
+  health: ReplicaHealth | undefined;
+}
+
+/** The shards of an rs-4-7 item. */
+export const SHARDS = 7;
+
+export function shortPeer(peer: string): string {
+  return `…${peer.slice(-6)}`;
+}
+
+/** A copy the caller may keep: later changes to the replicator's own record do not reach it. */
+export function copyHealth(h: ReplicaHealth): ReplicaHealth {
+  return {
+    ...h,
+    stored: [...h.stored],
+    ...(h.shards ? { shards: [...h.shards] } : {}),
+    ...(h.mine ? { mine: [...h.mine] } : {}),
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * Keeping what this browser authored alive on other peers, and helping keep alive what it
+ * keeps shards of for others: one scheduler (`Replicator`), one strategy per kind of item.
+ *
+ *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
+ *   replicator.addEventListener('change', (e) => show(e.detail.hash, e.detail.health));
+ */
+export type { ReplicaChange, ReplicaHealth, ReplicaHealthState, ReplicaKind } from './health.ts';
+export { Replicator, type ReplicatorEvents, type ReplicatorOptions } from './replicator.ts';
+export type { ReplicatorNode } from './strategy.ts';
