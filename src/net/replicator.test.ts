@@ -3,6 +3,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore } from '../content/index.ts';
 import { type AgentKey, agentKeyOfPeer, type TrustView } from '../reach/index.ts';
+import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import { type ReplicaPolicy, registerReplicateProtocol } from './replicate/index.ts';
 import {
   type ReplicaChangeEvent,
@@ -11,7 +12,6 @@ import {
   type ReplicatorNode,
 } from './replicator.ts';
 import { registerShardProtocol } from './shard/index.ts';
-import { loopbackNode, testBytes } from './shard/test-support.ts';
 
 const KiB = 1024;
 
