@@ -77,7 +77,7 @@ export interface ReplicateServerOptions {
   timeoutMs?: number;
   /** Per-piece (and manifest) timeout of the pull. Default 20 s. */
   pieceTimeoutMs?: number;
-  /** Passed to `libp2p.handle` (e.g. `maxInboundStreams`). */
+  /** Passed to the registrar's `handle` (e.g. `maxInboundStreams`). */
   handlerOptions?: StreamHandlerOptions;
   /** Diagnostics, besides the `elohim:replicate` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;

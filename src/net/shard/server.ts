@@ -112,7 +112,7 @@ export interface ShardServerOptions {
   timeoutMs?: number;
   /** Also serve `/elohim/pieces/1.0.0`. Default true. */
   pieces?: boolean;
-  /** Passed to `libp2p.handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
+  /** Passed to the registrar's `handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
   handlerOptions?: StreamHandlerOptions;
   /** Diagnostics, besides the `elohim:shard` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
