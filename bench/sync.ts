@@ -45,8 +45,8 @@ import {
   WebSocketServerAdapter,
 } from '@automerge/automerge-repo-network-websocket';
 import { WebSocketServer } from 'ws';
-import { addrOf } from '../src/net/shard/test-support.ts';
 import { createItemMeta, type ItemMeta, setTitle } from '../src/sync/index.ts';
+import { addrOf } from '../src/test-support/libp2p.ts';
 import type { Metric } from './metrics.ts';
 
 export interface SyncBenchOptions {

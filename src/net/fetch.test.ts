@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
+import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import {
   AllHoldersFailedError,
   connectedPeersFinder,
@@ -15,7 +16,6 @@ import {
   ShardNotFoundError,
   shardHave,
 } from './shard/index.ts';
-import { loopbackNode, testBytes } from './shard/test-support.ts';
 
 const KiB = 1024;
 const PIECE = 4 * KiB;

@@ -13,6 +13,7 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
+import { WireStreamClosedError } from '../wire/index.ts';
 import {
   fetchHolding,
   fetchManifest,
@@ -21,7 +22,6 @@ import {
   type Libp2pDialLike,
   type RemoteManifest,
   ShardNotFoundError,
-  ShardStreamClosedError,
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
@@ -505,7 +505,7 @@ export class PieceScheduler {
 /** The transport, not the holder, ended the exchange: the stream or its connection closed. */
 function transportCut(error: unknown): boolean {
   return (
-    error instanceof ShardStreamClosedError ||
+    error instanceof WireStreamClosedError ||
     (error instanceof Error && error.name === 'ConnectionClosedError')
   );
 }

@@ -22,9 +22,9 @@ import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
 import {
   type ReplicateServer,
   type ReplicateServerOptions,
-  registerReplicateProtocol,
+  replicateServer,
 } from './replicate/index.ts';
-import { registerShardProtocol, type ShardServerOptions } from './shard/index.ts';
+import { type ShardServerOptions, shardServer } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
 export interface PeerNodeOptions {
@@ -180,11 +180,16 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         denyInboundConnection: () => mode.offline,
         denyInboundEncryptedConnection: () => mode.offline,
       },
-      services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
+      services: {
+        identify: identify(),
+        identifyPush: identifyPush(),
+        ping: ping(),
+        shard: shardServer({ ...options.shard, store: options.store }),
+        replicate: replicateServer({ ...options.replicate, store: options.store }),
+      },
     });
     const node = new PeerNode(libp2p, options, allowedPrefixes, mode);
-    await registerShardProtocol(libp2p, options.store, options.shard);
-    node.#replicas = await registerReplicateProtocol(libp2p, options.store, options.replicate);
+    node.#replicas = libp2p.services.replicate;
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       libp2p.addEventListener(event, () => node.#changed());
     }

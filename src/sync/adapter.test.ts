@@ -3,8 +3,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { cbor, type DocHandle, Repo, type PeerId as RepoPeerId } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFrame } from '../net/shard/stream.ts';
-import { addrOf, loopbackNode } from '../net/shard/test-support.ts';
+import { addrOf, loopbackNode } from '../test-support/libp2p.ts';
+import { writeFrame } from '../wire/index.ts';
 import {
   AUTOMERGE_PROTOCOL,
   addTag,

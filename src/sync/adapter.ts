@@ -35,8 +35,7 @@ import {
   type PeerId as RepoPeerId,
 } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
-import { FrameTooLargeError } from '../net/shard/errors.ts';
-import { FrameReader, writeFrame } from '../net/shard/stream.ts';
+import { FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.ts';
 import { SyncError, SyncFrameTooLargeError, SyncProtocolError, toError } from './errors.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMsgpack } from '../net/shard/msgpack.ts';
+import { encodeMsgpack } from '../wire/index.ts';
 import {
   decodeSyncRequest,
   decodeSyncResponse,

@@ -1,6 +1,6 @@
 /**
  * Wire codec of `/elohim/sync/1.0.0` (docs/design.md §4), with the shard protocol's framing and
- * rmp-serde enum conventions (see `src/net/shard/codec.ts`):
+ * rmp-serde enum conventions (see `src/wire` and `src/net/shard/codec.ts`):
  *
  * Framing: a 4-byte big-endian length, then that many bytes of MessagePack. A stream carries
  * any number of frames; each request is answered, in order, on the same stream; an
@@ -27,15 +27,15 @@
  * Served events carry the kind the server stored them with (`Local` for its own log); the
  * receiver stores them under its own classification.
  */
-import { bytesField } from '../net/shard/codec.ts';
-import { ShardProtocolError } from '../net/shard/errors.ts';
 import {
+  bytesField,
   decodeMsgpack,
   type Encodable,
   encodeMsgpack,
   IntBytes,
   type MsgValue,
-} from '../net/shard/msgpack.ts';
+  WireProtocolError,
+} from '../wire/index.ts';
 import { SyncFrameTooLargeError, SyncProtocolError } from './errors.ts';
 
 export const SYNC_PROTOCOL = '/elohim/sync/1.0.0';
@@ -219,12 +219,12 @@ function event(v: MsgValue | undefined): SyncEvent {
   };
 }
 
-/** Shard-layer decoding errors (bad MessagePack, bad bytes) become sync protocol errors. */
+/** Wire-layer decoding errors (bad MessagePack, bad bytes) become sync protocol errors. */
 function decoding<T>(payload: Uint8Array, decode: (v: MsgValue) => T): T {
   try {
     return decode(decodeMsgpack(payload));
   } catch (e) {
-    if (e instanceof ShardProtocolError) throw new SyncProtocolError(e.message, { cause: e });
+    if (e instanceof WireProtocolError) throw new SyncProtocolError(e.message, { cause: e });
     throw e;
   }
 }

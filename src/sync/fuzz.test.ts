@@ -23,9 +23,8 @@ import {
 import type { Libp2p, Stream } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Encodable, encodeMsgpack } from '../net/shard/msgpack.ts';
-import { FrameReader } from '../net/shard/stream.ts';
-import { addrOf, loopbackNode, readAll } from '../net/shard/test-support.ts';
+import { addrOf, loopbackNode, readAll } from '../test-support/libp2p.ts';
+import { type Encodable, encodeMsgpack, FrameReader } from '../wire/index.ts';
 import {
   AUTOMERGE_PROTOCOL,
   createLibrary,

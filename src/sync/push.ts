@@ -5,7 +5,7 @@
  * be dialled for the protocol is muted until it disconnects.
  */
 import type { Stream } from '@libp2p/interface';
-import { FrameReader, writeFrame } from '../net/shard/stream.ts';
+import { FrameReader, writeFrame } from '../wire/index.ts';
 import { decodeSyncResponse } from './codec.ts';
 import { RemoteSyncError, SyncClosedError, SyncProtocolError, toError } from './errors.ts';
 

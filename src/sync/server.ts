@@ -11,8 +11,7 @@
 import { getChangesSince, type getHeads, hasHeads } from '@automerge/automerge/slim';
 import { type DocumentId, isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { FrameTooLargeError, TruncatedFrameError } from '../net/shard/errors.ts';
-import { FrameReader, writeFrame } from '../net/shard/stream.ts';
+import { FrameReader, FrameTooLargeError, TruncatedFrameError, writeFrame } from '../wire/index.ts';
 import {
   decodeSyncRequest,
   encodeSyncMessage,

@@ -34,8 +34,7 @@ import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim
 import { isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { FrameTooLargeError } from '../net/shard/errors.ts';
-import { FrameReader, writeFrame } from '../net/shard/stream.ts';
+import { FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
 import type { Libp2pSyncNode } from './adapter.ts';
 import type { DocAudience } from './audience.ts';
 import { applyCheckedChanges } from './changes.ts';

@@ -17,7 +17,7 @@ import {
   type StorageKey,
 } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
-import { addrOf, loopbackNode, readAll } from '../net/shard/test-support.ts';
+import { addrOf, loopbackNode, readAll } from '../test-support/libp2p.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
 import type { DocAudience } from './audience.ts';
 import { decodeSyncResponse, SYNC_PROTOCOL, type SyncResponseMessage } from './codec.ts';

@@ -21,7 +21,7 @@ export interface Deadline {
   readonly signal: AbortSignal;
   /** Restarts the timer: progress was made. */
   touch(): void;
-  /** Stops the timer, e.g. while the caller holds a yielded value. */
+  /** Stops the timer until the next `touch()`, e.g. while the caller holds a yielded value. */
   hold(): void;
   done(): void;
 }
@@ -41,6 +41,8 @@ export function deadline(
   if (outer?.aborted) onAbort();
   else outer?.addEventListener('abort', onAbort, { once: true });
   arm();
+  // `hold()` stops the timer until the next `touch()`; only `done()` stops it for good.
+  let ended = false;
   const stop = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
@@ -48,12 +50,13 @@ export function deadline(
   return {
     signal: ac.signal,
     touch() {
-      if (timer === undefined || ac.signal.aborted) return;
+      if (ended || ac.signal.aborted) return;
       stop();
       arm();
     },
     hold: stop,
     done() {
+      ended = true;
       stop();
       outer?.removeEventListener('abort', onAbort);
     },

@@ -1,6 +1,7 @@
 /**
- * The layer below net, sync and trust: abort and deadline helpers, the one event mechanism
- * and the one logger. Import from here only.
+ * The layer below net, sync and trust: length-prefixed frames over libp2p streams,
+ * MessagePack, rmp-serde field readers, the wire errors, abort and deadline helpers, the one
+ * event mechanism and the one logger. Import from here only (README.md beside this file).
  */
 export {
   type AbortOptions,
@@ -10,5 +11,44 @@ export {
   throwIfAborted,
   withTimeout,
 } from './abort.ts';
+export {
+  BadBytesError,
+  BadMsgpackError,
+  FrameTooLargeError,
+  TruncatedFrameError,
+  UnexpectedMessageError,
+  WireError,
+  WireProtocolError,
+  WireStreamClosedError,
+  WireTimeoutError,
+} from './errors.ts';
 export { listen, TypedEventEmitter, type TypedEventTarget } from './events.ts';
+export {
+  bytesField,
+  fields,
+  newtype,
+  show,
+  stringField,
+  uintField,
+  unit,
+  variant,
+} from './fields.ts';
+export {
+  encodeFrame,
+  FrameReader,
+  type FrameReadOptions,
+  type FrameWriteOptions,
+  frameLength,
+  readFrame,
+  unframe,
+  waitForDrain,
+  writeFrame,
+} from './frames.ts';
 export { type Logger, logger } from './log.ts';
+export {
+  decodeMsgpack,
+  type Encodable,
+  encodeMsgpack,
+  IntBytes,
+  type MsgValue,
+} from './msgpack.ts';

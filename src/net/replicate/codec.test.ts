@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { agentKeyFromEd25519 } from '../../reach/index.ts';
-import { encodeFrame, UnexpectedMessageError, unframe } from '../shard/index.ts';
+import { encodeFrame, UnexpectedMessageError, unframe } from '../../wire/index.ts';
 import {
   decodeAnswer,
   decodeOffer,

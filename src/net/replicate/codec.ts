@@ -20,9 +20,15 @@ import { type ContentHash, parseContentHash } from '../../content/address.ts';
 import { InvalidHashError } from '../../content/errors.ts';
 import { REACHES, type Reach } from '../../content/manifest.ts';
 import { ed25519FromAgentKey, InvalidAgentKeyError } from '../../reach/index.ts';
-import { encodeFrame, show, variant } from '../shard/codec.ts';
-import { UnexpectedMessageError } from '../shard/errors.ts';
-import { decodeMsgpack, IntBytes, type MsgValue } from '../shard/msgpack.ts';
+import {
+  decodeMsgpack,
+  encodeFrame,
+  IntBytes,
+  type MsgValue,
+  show,
+  UnexpectedMessageError,
+  variant,
+} from '../../wire/index.ts';
 
 export const REPLICATE_PROTOCOL = '/elohim/replicate/1.0.0';
 

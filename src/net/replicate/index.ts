@@ -3,12 +3,18 @@
  * it over `/elohim/pieces/1.0.0` verifying every piece, and confirms. Wire shapes, flow and
  * decisions: README.md beside this file.
  *
- *   // every peer: serve pieces (offerers) and take offers (receivers)
- *   await registerShardProtocol(libp2p, store, { allow });
- *   await registerReplicateProtocol(libp2p, store, {
- *     policy: { maxBytes: 2 ** 30, mayHold: holdGate(trust) },
- *     onStored: (manifest) => announce(manifest.blob_hash),
+ *   // every peer: serve pieces (offerers) and take offers (receivers), as libp2p services
+ *   const libp2p = await createLibp2p({
+ *     services: {
+ *       shard: shardServer({ store, allow }),
+ *       replicate: replicateServer({
+ *         store,
+ *         policy: { maxBytes: 2 ** 30, mayHold: holdGate(trust) },
+ *         onStored: (manifest) => announce(manifest.blob_hash),
+ *       }),
+ *     },
  *   });
+ *   // (on a node made without them: registerShardProtocol / registerReplicateProtocol)
  *
  *   // after storing shareable content
  *   const report = await replicate(libp2p, store, m.blob_hash, candidates, {
@@ -56,6 +62,9 @@ export {
 export {
   type ReplicaPolicy,
   type ReplicateServer,
+  type ReplicateServerComponents,
+  type ReplicateServerInit,
   type ReplicateServerOptions,
   registerReplicateProtocol,
+  replicateServer,
 } from './server.ts';

@@ -1,6 +1,6 @@
 /**
  * The two replication gates, as functions the caller hands to `replicate` (sender: may this
- * peer hold it?) and to `registerReplicateProtocol` (receiver: may and will I hold it?), plus
+ * peer hold it?) and to `replicateServer` (receiver: may and will I hold it?), plus
  * ready-made ones over the reach policy and a `TrustView`.
  */
 import type { PeerId } from '@libp2p/interface';

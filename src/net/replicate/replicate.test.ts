@@ -10,8 +10,8 @@ import {
   type StoredManifest,
 } from '../../content/index.ts';
 import { agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { registerShardProtocol, shardGet } from '../shard/index.ts';
-import { loopbackNode, testBytes } from '../shard/test-support.ts';
 import {
   holdGate,
   NotHeldError,

@@ -1,16 +1,20 @@
 /**
  * Spreading a stored blob: offer it to candidate peers, in order, until `copies` of them have
  * stored it. Each accepting peer pulls the blob from us over `/elohim/pieces/1.0.0`, so this
- * node must serve the piece protocol (`registerShardProtocol`) to the peers it offers to; its
+ * node must serve the piece protocol (`shardServer`) to the peers it offers to; its
  * delivery gate will let them in, since a peer the replication gate allows is in the item's
  * audience (`mayReplicateTo` implies `mayDeliver`).
  */
 import type { PeerId, Stream } from '@libp2p/interface';
 import { parseContentHash } from '../../content/address.ts';
 import type { ContentStore } from '../../content/content-store.ts';
+import {
+  FrameReader,
+  WireStreamClosedError,
+  WireTimeoutError,
+  writeFrame,
+} from '../../wire/index.ts';
 import type { Libp2pDialLike } from '../shard/client.ts';
-import { ShardStreamClosedError, ShardTimeoutError } from '../shard/errors.ts';
-import { FrameReader, writeFrame } from '../shard/stream.ts';
 import {
   decodeAnswer,
   encodeOffer,
@@ -202,7 +206,7 @@ async function offerTo(
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expectWithin = (ms: number, what: string) => {
     clearTimeout(timer);
-    timer = setTimeout(() => ac.abort(new ShardTimeoutError(what, ms)), ms);
+    timer = setTimeout(() => ac.abort(new WireTimeoutError(what, ms)), ms);
   };
   expectWithin(
     options.offerTimeoutMs ?? 15_000,
@@ -241,7 +245,7 @@ async function offerTo(
   } catch (e) {
     stream?.abort(e instanceof Error ? e : new Error(String(e)));
     if (ac.signal.aborted) throw ac.signal.reason;
-    if (e instanceof ShardStreamClosedError) {
+    if (e instanceof WireStreamClosedError) {
       throw new ReplicaUnconfirmedError(id, offer.hash, `the stream was reset: ${e.message}`);
     }
     throw e;

@@ -6,20 +6,27 @@
  *
  * Nothing is ever half-stored: the pull is a store import, aborted (pieces and pending record
  * deleted) on any failure, on quota, when the offerer goes away and when the server stops.
+ *
+ * A libp2p-style service: `replicateServer(init)` returns the factory libp2p (or
+ * {@link registerReplicateProtocol}) calls with the node's components; `start()` registers
+ * the handler, `stop()` removes it and aborts the pulls in progress.
  */
-import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/interface';
+import type {
+  Connection,
+  PeerId,
+  Startable,
+  Stream,
+  StreamHandlerOptions,
+} from '@libp2p/interface';
 import type { ContentHash } from '../../content/address.ts';
 import type { ContentStore } from '../../content/content-store.ts';
 import { StorageQuotaError } from '../../content/errors.ts';
 import type { ImportSession, ShardImportSession } from '../../content/import.ts';
 import type { StoredManifest } from '../../content/manifest.ts';
 import type { Decision } from '../../reach/index.ts';
+import { FrameReader, logger, WireProtocolError, writeFrame } from '../../wire/index.ts';
 import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';
-import type { Libp2pDialLike } from '../shard/client.ts';
-import { PIECES_PROTOCOL } from '../shard/codec.ts';
-import { ShardProtocolError } from '../shard/errors.ts';
-import type { Libp2pHandleLike } from '../shard/server.ts';
-import { FrameReader, writeFrame } from '../shard/stream.ts';
+import { type Libp2pDialLike, type Libp2pHandleLike, PIECES_PROTOCOL } from '../shard/index.ts';
 import {
   decodeOffer,
   encodeAnswer,
@@ -70,17 +77,38 @@ export interface ReplicateServerOptions {
   timeoutMs?: number;
   /** Per-piece (and manifest) timeout of the pull. Default 20 s. */
   pieceTimeoutMs?: number;
-  /** Passed to `libp2p.handle` (e.g. `maxInboundStreams`). */
+  /** Passed to the registrar's `handle` (e.g. `maxInboundStreams`). */
   handlerOptions?: StreamHandlerOptions;
-  /** Diagnostics (default: nothing). */
+  /** Diagnostics, besides the `elohim:replicate` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
 }
 
-export interface ReplicateServer {
+/** What the server stores accepted offers into, and how it decides. */
+export interface ReplicateServerInit extends ReplicateServerOptions {
+  store: ContentStore;
+}
+
+/**
+ * What the server needs of the node: libp2p passes its components to a service factory. The
+ * pull dials the offerer through `connectionManager`.
+ */
+export interface ReplicateServerComponents {
+  registrar: Libp2pHandleLike;
+  connectionManager: {
+    openConnection(...args: Parameters<Libp2pDialLike['dial']>): ReturnType<Libp2pDialLike['dial']>;
+  };
+}
+
+export interface ReplicateServer extends Startable {
   readonly protocols: readonly string[];
+  /** Registers the handler. */
+  start(): Promise<void>;
   /** Unregisters the protocol and aborts the pulls in progress (their imports are discarded). */
   stop(): Promise<void>;
+  isStarted(): boolean;
 }
+
+const log = logger('replicate');
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -92,14 +120,41 @@ function offeredBytes(offer: ReplicaOffer): number {
 }
 
 /**
- * Serves `/elohim/replicate/1.0.0` on `libp2p`, storing accepted offers into `store`. The
- * node must also be able to dial the offerer (the pull goes over its `/elohim/pieces/1.0.0`).
+ * `/elohim/replicate/1.0.0` as a libp2p service, storing accepted offers into `init.store`:
+ * `services: { replicate: replicateServer({ store }) }`. The node must also be able to dial
+ * the offerer (the pull goes over its `/elohim/pieces/1.0.0`).
  */
+export function replicateServer(
+  init: ReplicateServerInit,
+): (components: ReplicateServerComponents) => ReplicateServer {
+  return ({ registrar, connectionManager }) =>
+    createReplicateServer(
+      registrar,
+      { dial: (peer, options) => connectionManager.openConnection(peer, options) },
+      init,
+    );
+}
+
+/** Starts a {@link replicateServer} on a libp2p node created without it. */
 export async function registerReplicateProtocol(
   libp2p: Libp2pHandleLike & Libp2pDialLike,
   store: ContentStore,
   options: ReplicateServerOptions = {},
 ): Promise<ReplicateServer> {
+  const server = replicateServer({ ...options, store })({
+    registrar: libp2p,
+    connectionManager: { openConnection: (peer, o) => libp2p.dial(peer, o) },
+  });
+  await server.start();
+  return server;
+}
+
+function createReplicateServer(
+  registrar: Libp2pHandleLike,
+  libp2p: Libp2pDialLike,
+  init: ReplicateServerInit,
+): ReplicateServer {
+  const { store, ...options } = init;
   const policy = options.policy ?? {};
   const budget: SpaceBudget = {
     maxBytes: policy.maxBytes ?? GiB,
@@ -117,6 +172,7 @@ export async function registerReplicateProtocol(
   const cancels = new Set<AbortController>();
 
   const report = (e: unknown, peer: string) => {
+    log.error('%s from %s: %e', REPLICATE_PROTOCOL, peer, e);
     try {
       options.onError?.(e, { peer, protocol: REPLICATE_PROTOCOL });
     } catch {}
@@ -315,7 +371,7 @@ export async function registerReplicateProtocol(
     } catch (e) {
       done = true;
       report(e, peer);
-      if (e instanceof ShardProtocolError && stream.writeStatus === 'writable') {
+      if (e instanceof WireProtocolError && stream.writeStatus === 'writable') {
         // A malformed or oversized Offer: say so, let the peer finish sending, then close.
         try {
           reader.discardRest();
@@ -338,14 +394,22 @@ export async function registerReplicateProtocol(
     return running.finally(() => handlers.delete(running));
   };
 
-  await libp2p.handle(REPLICATE_PROTOCOL, handler, options.handlerOptions);
+  let started = false;
   return {
     protocols: [REPLICATE_PROTOCOL],
+    async start() {
+      if (started) return;
+      await registrar.handle(REPLICATE_PROTOCOL, handler, options.handlerOptions);
+      started = true;
+    },
     async stop() {
-      await libp2p.unhandle(REPLICATE_PROTOCOL);
+      if (!started) return;
+      started = false;
+      await registrar.unhandle(REPLICATE_PROTOCOL);
       const reason = new ReplicateError('This peer is shutting down; offer it again later.');
       for (const cancel of cancels) cancel.abort(reason);
       await Promise.allSettled([...handlers]);
     },
+    isStarted: () => started,
   };
 }

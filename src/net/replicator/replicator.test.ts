@@ -3,10 +3,10 @@ import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore } from '../../content/index.ts';
 import { type AgentKey, agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { TypedEventEmitter } from '../../wire/index.ts';
 import { type ReplicaPolicy, registerReplicateProtocol } from '../replicate/index.ts';
 import { registerShardProtocol } from '../shard/index.ts';
-import { loopbackNode, testBytes } from '../shard/test-support.ts';
 import { type ReplicaHealth, Replicator, type ReplicatorNode } from './index.ts';
 
 const KiB = 1024;

@@ -5,8 +5,8 @@
  * whole exchange, dial included; for {@link fetchPieces} the dial and then each piece) and
  * fails with typed errors: `ShardNotFoundError` (peer does not have it / will not deliver),
  * `PeerReportedError` (peer answered `Error`), `PeerSentBadDataError` (bytes that do not
- * match their hash: drop the peer), `ShardTimeoutError`, `ShardProtocolError` subclasses
- * (malformed answer), `ShardStreamClosedError`, or the signal's reason on abort.
+ * match their hash: drop the peer), `WireTimeoutError`, `WireProtocolError` subclasses
+ * (malformed answer), `WireStreamClosedError`, or the signal's reason on abort.
  * Nothing unverified is ever returned.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
@@ -14,6 +14,15 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { type ContentHash, parseContentHash } from '../../content/address.ts';
 import { sha256Bytes } from '../../content/hasher.ts';
 import { pieceLength, shardLength } from '../../content/manifest.ts';
+import {
+  type AbortOptions,
+  deadline,
+  FrameReader,
+  TruncatedFrameError,
+  UnexpectedMessageError,
+  WireTimeoutError,
+  writeFrame,
+} from '../../wire/index.ts';
 import {
   DEFAULT_MAX_MANIFEST_BYTES,
   decodePieceResponse,
@@ -33,11 +42,7 @@ import {
   PeerSentBadDataError,
   ShardError,
   ShardNotFoundError,
-  ShardTimeoutError,
-  TruncatedFrameError,
-  UnexpectedMessageError,
 } from './errors.ts';
-import { FrameReader, writeFrame } from './stream.ts';
 
 export type PeerTarget = PeerId | Multiaddr | Multiaddr[];
 
@@ -46,8 +51,7 @@ export interface Libp2pDialLike {
   dial(peer: PeerTarget, options?: { signal?: AbortSignal }): Promise<Connection>;
 }
 
-export interface ShardRequestOptions {
-  signal?: AbortSignal;
+export interface ShardRequestOptions extends AbortOptions {
   /** Default 30 s. */
   timeoutMs?: number;
   /** Allow relayed (limited) connections. Default false: relays cap bytes (docs/design.md §9). */
@@ -76,38 +80,10 @@ export interface VerifiedPiece {
 
 const DEFAULT_TIMEOUT = 30_000;
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-}
-
-/** A signal that fires on the caller's abort or after `timeoutMs`, with a typed reason. */
-function deadline(opts: ShardRequestOptions, what: string) {
-  const ac = new AbortController();
+/** The caller's signal plus a progress timer whose expiry names `what` timed out. */
+function requestDeadline(opts: ShardRequestOptions, what: string) {
   const ms = opts.timeoutMs ?? DEFAULT_TIMEOUT;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => ac.abort(abortReason(opts.signal as AbortSignal));
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  if (Number.isFinite(ms)) {
-    timer = setTimeout(() => ac.abort(new ShardTimeoutError(what, ms)), ms);
-  }
-  return {
-    signal: ac.signal,
-    /** Restarts the timer (progress was made). */
-    touch() {
-      if (timer === undefined || ac.signal.aborted) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => ac.abort(new ShardTimeoutError(what, ms)), ms);
-    },
-    /** Stops the timer (while the caller holds a yielded value). */
-    hold() {
-      if (timer !== undefined) clearTimeout(timer);
-    },
-    done() {
-      if (timer !== undefined) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    },
-  };
+  return deadline(opts, ms, () => new WireTimeoutError(what, ms));
 }
 
 function targetName(peer: PeerTarget): string {
@@ -156,7 +132,7 @@ async function exchange<T>(
   opts: ShardRequestOptions,
   what: string,
 ): Promise<{ answer: T; peer: string }> {
-  const d = deadline(opts, what);
+  const d = requestDeadline(opts, what);
   let stream: Stream | undefined;
   let reader: FrameReader | undefined;
   let wrote = false;
@@ -374,7 +350,7 @@ export async function* fetchPieces(
   }
   const shardLen = shardLength(manifest, shard);
   const maxFrameBytes = 2 * manifest.piece_size + FRAME_OVERHEAD;
-  const d = deadline(opts, `fetching pieces of ${hash} from ${targetName(peer)}`);
+  const d = requestDeadline(opts, `fetching pieces of ${hash} from ${targetName(peer)}`);
   let stream: Stream | undefined;
   let reader: FrameReader | undefined;
   let complete = false;

@@ -2,26 +2,30 @@ import { describe, expect, it } from 'vitest';
 import {
   BadBytesError,
   BadMsgpackError,
+  decodeMsgpack,
+  encodeFrame,
+  encodeMsgpack,
+  FrameTooLargeError,
+  frameLength,
+  IntBytes,
+  TruncatedFrameError,
+  UnexpectedMessageError,
+  unframe,
+  WireProtocolError,
+} from '../../wire/index.ts';
+import {
   decodePieceRequest,
   decodePieceResponse,
   decodeShardRequest,
   decodeShardResponse,
   encodeDataHeader,
-  encodeFrame,
   encodePieceRequest,
   encodePieceResponse,
   encodeShardRequest,
   encodeShardResponse,
-  FrameTooLargeError,
-  frameLength,
   type RemoteManifest,
-  ShardProtocolError,
   shardLimits,
-  TruncatedFrameError,
-  UnexpectedMessageError,
-  unframe,
 } from './index.ts';
-import { decodeMsgpack, encodeMsgpack, IntBytes } from './msgpack.ts';
 
 const HEX = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const HASH = `sha256-${HEX}` as const;
@@ -162,7 +166,7 @@ describe('malformed input is rejected with typed errors', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(cls);
-    expect(err).toBeInstanceOf(ShardProtocolError);
+    expect(err).toBeInstanceOf(WireProtocolError);
     if (msg) expect((err as Error).message).toMatch(msg);
   };
 

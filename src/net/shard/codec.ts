@@ -1,7 +1,8 @@
 /**
- * Wire codecs.
+ * Wire codecs of the shard and piece protocols.
  *
- * Framing (both protocols): one 4-byte big-endian length, then that many bytes of MessagePack.
+ * Framing (both protocols, `src/wire`): one 4-byte big-endian length, then that many bytes
+ * of MessagePack.
  *
  * `/elohim/shard/1.0.0` (byte-compatible with the Rust node, rmp-serde enum shapes; one
  * request per stream, one response):
@@ -30,19 +31,21 @@ import { type ContentHash, parseContentHash } from '../../content/address.ts';
 import { InvalidHashError } from '../../content/errors.ts';
 import { piecesInShard, type StoredManifest, shardLength } from '../../content/manifest.ts';
 import {
-  BadBytesError,
-  BadMsgpackError,
-  FrameTooLargeError,
-  TruncatedFrameError,
-  UnexpectedMessageError,
-} from './errors.ts';
-import {
+  bytesField,
   decodeMsgpack,
   type Encodable,
-  encodeMsgpack,
+  encodeFrame,
+  fields,
   IntBytes,
   type MsgValue,
-} from './msgpack.ts';
+  newtype,
+  show,
+  stringField,
+  UnexpectedMessageError,
+  uintField,
+  unit,
+  variant,
+} from '../../wire/index.ts';
 
 export const SHARD_PROTOCOL = '/elohim/shard/1.0.0';
 export const PIECES_PROTOCOL = '/elohim/pieces/1.0.0';
@@ -105,90 +108,7 @@ export type PieceResponse =
   | { type: 'Error'; message: string };
 
 // ---------------------------------------------------------------------------------------------
-// Framing
-
-/** One frame: 4-byte big-endian length + MessagePack of `value`. */
-export function encodeFrame(value: Encodable): Uint8Array {
-  return encodeMsgpack(value, true);
-}
-
-/** The declared body length in a 4-byte header, checked against `maxFrameBytes`. */
-export function frameLength(header: Uint8Array, maxFrameBytes: number): number {
-  if (header.byteLength < 4) throw new TruncatedFrameError(header.byteLength, undefined);
-  const n = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
-  if (n > maxFrameBytes) throw new FrameTooLargeError(n, maxFrameBytes);
-  return n;
-}
-
-/** Splits one complete frame (header + body, nothing more) and returns the body. */
-export function unframe(frame: Uint8Array, maxFrameBytes: number): Uint8Array {
-  const n = frameLength(frame, maxFrameBytes);
-  if (frame.byteLength < 4 + n) throw new TruncatedFrameError(frame.byteLength, 4 + n);
-  if (frame.byteLength > 4 + n) {
-    throw new BadMsgpackError(`${frame.byteLength - 4 - n} extra byte(s) after the frame.`);
-  }
-  return frame.subarray(4);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shape helpers
-
-/** A value's shape for error messages: `bin(12)`, `map{Get}`, `"text"`. */
-export function show(v: MsgValue | undefined): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'nil';
-  if (v instanceof Uint8Array) return `bin(${v.byteLength})`;
-  if (v instanceof IntBytes) return `array(${v.bytes.byteLength})`;
-  if (Array.isArray(v)) return `array(${v.length})`;
-  if (v instanceof Map) return `map{${[...v.keys()].slice(0, 4).join(',')}}`;
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  return String(v);
-}
-
-/** `"Name"` → [Name, undefined]; `{"Name": value}` → [Name, value]. */
-export function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
-  if (typeof v === 'string') return [v, undefined];
-  if (v instanceof Map && v.size === 1) {
-    const [entry] = v;
-    if (entry) return entry;
-  }
-  throw new UnexpectedMessageError(
-    `Not a ${what}: expected a variant name or a one-key map, got ${show(v)}.`,
-  );
-}
-
-function unit(name: string, value: MsgValue | undefined): void {
-  if (value === undefined || value === null) return;
-  if (Array.isArray(value) && value.length === 0) return;
-  if (value instanceof IntBytes && value.bytes.byteLength === 0) return;
-  throw new UnexpectedMessageError(`"${name}" takes no value, got ${show(value)}.`);
-}
-
-/** Positional (`[a, b]`) or named (`{"a":…, "b":…}`) struct-variant fields. */
-function fields(name: string, value: MsgValue | undefined, names: readonly string[]): MsgValue[] {
-  if (value instanceof IntBytes) value = value.toNumbers();
-  if (Array.isArray(value)) {
-    if (value.length !== names.length) {
-      throw new UnexpectedMessageError(
-        `"${name}" takes ${names.length} field(s) [${names.join(', ')}], got ${value.length}.`,
-      );
-    }
-    return value;
-  }
-  if (value instanceof Map && value.size === names.length && names.every((n) => value.has(n))) {
-    return names.map((n) => value.get(n) as MsgValue);
-  }
-  throw new UnexpectedMessageError(
-    `"${name}" takes the fields [${names.join(', ')}] as an array, got ${show(value ?? null)}.`,
-  );
-}
-
-function newtype(name: string, value: MsgValue | undefined): MsgValue {
-  if (value === undefined) {
-    throw new UnexpectedMessageError(`"${name}" needs a value, got a bare variant name.`);
-  }
-  return value;
-}
+// Field helpers specific to these protocols
 
 function hashField(name: string, v: MsgValue | undefined): ContentHash {
   if (typeof v !== 'string') {
@@ -202,47 +122,6 @@ function hashField(name: string, v: MsgValue | undefined): ContentHash {
     if (e instanceof InvalidHashError) throw new UnexpectedMessageError(`"${name}": ${e.message}`);
     throw e;
   }
-}
-
-function uintField(name: string, field: string, v: MsgValue | undefined): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new UnexpectedMessageError(
-      `"${name}": ${field} must be a non-negative integer, got ${show(v ?? null)}.`,
-    );
-  }
-  return v;
-}
-
-function stringField(name: string, v: MsgValue | undefined): string {
-  if (typeof v !== 'string') {
-    throw new UnexpectedMessageError(`"${name}" takes a string, got ${show(v ?? null)}.`);
-  }
-  return v;
-}
-
-/** `bin` or an array of integers 0..255, at most `maxBytes` long. */
-export function bytesField(name: string, v: MsgValue | undefined, maxBytes: number): Uint8Array {
-  let out: Uint8Array;
-  if (v instanceof Uint8Array) out = v;
-  else if (v instanceof IntBytes) out = v.bytes;
-  else if (Array.isArray(v)) {
-    out = new Uint8Array(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 255) {
-        throw new BadBytesError(
-          `"${name}": element ${i} of the byte array is ${show(x ?? null)}, not an integer 0..255.`,
-        );
-      }
-      out[i] = x;
-    }
-  } else {
-    throw new BadBytesError(
-      `"${name}": expected bytes (bin or an array of integers 0..255), got ${show(v ?? null)}.`,
-    );
-  }
-  if (out.byteLength > maxBytes) throw new FrameTooLargeError(out.byteLength, maxBytes, 'payload');
-  return out;
 }
 
 function body(payload: Uint8Array): MsgValue {

@@ -18,6 +18,8 @@ import {
   DB_VERSION,
   openContentStore,
 } from '../../content/index.ts';
+import { addrOf, loopbackNode, readAll, testBytes } from '../../test-support/libp2p.ts';
+import { type Encodable, encodeFrame, encodeMsgpack, logger } from '../../wire/index.ts';
 import {
   decodeAnswer,
   encodeOffer,
@@ -28,7 +30,6 @@ import {
 import {
   decodePieceResponse,
   decodeShardResponse,
-  encodeFrame,
   encodePieceRequest,
   encodeShardRequest,
   PIECES_PROTOCOL,
@@ -38,8 +39,6 @@ import {
   shardHave,
   shardLimits,
 } from './index.ts';
-import { type Encodable, encodeMsgpack } from './msgpack.ts';
-import { addrOf, loopbackNode, readAll, testBytes } from './test-support.ts';
 
 const KiB = 1024;
 const PIECE = KiB;
@@ -933,7 +932,8 @@ describe('fuzzed frames against a live peer', () => {
       outcomes: [...row].map(([o, n]) => `${o} ${n}`).join(', '),
     }));
     const total = rows.reduce((a, r) => a + r.count, 0);
-    console.log(
+    // The outcome table, for whoever runs this with DEBUG=elohim:shard:fuzz.
+    logger('shard:fuzz')(
       `fuzzed shard / pieces / replicate frames (seed ${SEED.toString(16)}):\n` +
         rows
           .map((r) => `  ${r.category.padEnd(50)} ${String(r.count).padStart(5)}   ${r.outcomes}`)

@@ -1,8 +1,10 @@
 /**
  * The shard protocol `/elohim/shard/1.0.0` (wire-compatible with the Rust node) and our piece
- * protocol `/elohim/pieces/1.0.0` for large content. Wire formats: see `codec.ts`.
+ * protocol `/elohim/pieces/1.0.0` for large content. Wire formats: see `codec.ts`; frames,
+ * MessagePack and the framing errors are `src/wire`'s.
  *
- *   const server = await registerShardProtocol(libp2p, store, { allow });
+ *   // a libp2p service; on a node made without it: registerShardProtocol(libp2p, store, { allow })
+ *   const libp2p = await createLibp2p({ services: { shard: shardServer({ store, allow }) } });
  *   const bytes = await shardGet(libp2p, peerId, hash, { timeoutMs: 10_000 });
  *   const m = await fetchManifest(libp2p, peerId, hash);
  *   const held = await fetchHolding(libp2p, peerId, hash); // 'all' or [shard, …]
@@ -32,13 +34,11 @@ export {
   decodeShardRequest,
   decodeShardResponse,
   encodeDataHeader,
-  encodeFrame,
   encodePieceRequest,
   encodePieceResponse,
   encodeShardRequest,
   encodeShardResponse,
   FRAME_OVERHEAD,
-  frameLength,
   type Holding,
   MAX_HELD_SHARDS,
   manifestFromWire,
@@ -52,21 +52,12 @@ export {
   type ShardRequest,
   type ShardResponse,
   shardLimits,
-  unframe,
 } from './codec.ts';
 export {
-  BadBytesError,
-  BadMsgpackError,
-  FrameTooLargeError,
   PeerReportedError,
   PeerSentBadDataError,
   ShardError,
   ShardNotFoundError,
-  ShardProtocolError,
-  ShardStreamClosedError,
-  ShardTimeoutError,
-  TruncatedFrameError,
-  UnexpectedMessageError,
 } from './errors.ts';
 export {
   type AllowContext,
@@ -76,13 +67,8 @@ export {
   registerShardProtocol,
   type ShardOp,
   type ShardServer,
+  type ShardServerComponents,
+  type ShardServerInit,
   type ShardServerOptions,
+  shardServer,
 } from './server.ts';
-export {
-  FrameReader,
-  type FrameReadOptions,
-  type FrameWriteOptions,
-  readFrame,
-  waitForDrain,
-  writeFrame,
-} from './stream.ts';

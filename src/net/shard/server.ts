@@ -14,8 +14,18 @@
  * Every outgoing byte is read through `store.readPiece` (verified); a piece that fails
  * verification ends the answer with an `Error`. Errors never escape the handler: malformed
  * input gets `{"Error": …}` and the stream is closed; transport failures abort the stream.
+ *
+ * A libp2p-style service: `shardServer(init)` returns the factory libp2p (or
+ * {@link registerShardProtocol}) calls with the node's components; `start()` registers the
+ * handlers, `stop()` removes them.
  */
-import type { Connection, PeerId, Stream, StreamHandlerOptions } from '@libp2p/interface';
+import type {
+  Connection,
+  PeerId,
+  Startable,
+  Stream,
+  StreamHandlerOptions,
+} from '@libp2p/interface';
 import type { ContentHash } from '../../content/address.ts';
 import type { ContentStore } from '../../content/content-store.ts';
 import { sha256Bytes } from '../../content/hasher.ts';
@@ -26,6 +36,14 @@ import {
   type StoredManifest,
   shardLength,
 } from '../../content/manifest.ts';
+import {
+  FrameReader,
+  FrameTooLargeError,
+  logger,
+  WireStreamClosedError,
+  WireTimeoutError,
+  writeFrame,
+} from '../../wire/index.ts';
 import {
   DEFAULT_MAX_MANIFEST_BYTES,
   decodePieceRequest,
@@ -40,13 +58,9 @@ import {
   type ShardResponse,
   shardLimits,
 } from './codec.ts';
-import {
-  FrameTooLargeError,
-  ShardError,
-  ShardStreamClosedError,
-  ShardTimeoutError,
-} from './errors.ts';
-import { FrameReader, writeFrame } from './stream.ts';
+import { ShardError } from './errors.ts';
+
+const log = logger('shard');
 
 /** Cap on a request that carries no data: every one but a `Push` from a peer allowed to push. */
 const SMALL_REQUEST_BYTES = 4096;
@@ -98,25 +112,39 @@ export interface ShardServerOptions {
   timeoutMs?: number;
   /** Also serve `/elohim/pieces/1.0.0`. Default true. */
   pieces?: boolean;
-  /** Passed to `libp2p.handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
+  /** Passed to the registrar's `handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
   handlerOptions?: StreamHandlerOptions;
-  /** Diagnostics (default: nothing). */
+  /** Diagnostics, besides the `elohim:shard` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
 }
 
+/** What the server serves from, and how. */
+export interface ShardServerInit extends ShardServerOptions {
+  store: ContentStore;
+}
+
+/** The part of libp2p's registrar (or of a libp2p node) a protocol server needs. */
 export interface Libp2pHandleLike {
   handle(
-    protocol: string | string[],
+    protocol: string,
     handler: (stream: Stream, connection: Connection) => void | Promise<void>,
     options?: StreamHandlerOptions,
   ): Promise<void>;
-  unhandle(protocols: string | string[]): Promise<void>;
+  unhandle(protocol: string): Promise<void>;
 }
 
-export interface ShardServer {
+/** What the server needs of the node: libp2p passes its components to a service factory. */
+export interface ShardServerComponents {
+  registrar: Libp2pHandleLike;
+}
+
+export interface ShardServer extends Startable {
   readonly protocols: readonly string[];
+  /** Registers the protocols' handlers. */
+  start(): Promise<void>;
   /** Unregisters the protocols; streams in progress finish. */
   stop(): Promise<void>;
+  isStarted(): boolean;
 }
 
 interface ShardLocation {
@@ -139,8 +167,9 @@ class ShardIndex {
   private readonly onChange = () => {
     this.map = undefined;
   };
-  constructor(private readonly store: ContentStore) {
-    store.addEventListener('change', this.onChange);
+  constructor(private readonly store: ContentStore) {}
+  open(): void {
+    this.store.addEventListener('change', this.onChange);
   }
   async lookup(hash: ContentHash): Promise<ShardLocation | undefined> {
     if (!this.map) {
@@ -170,6 +199,7 @@ class ShardIndex {
   }
   close(): void {
     this.store.removeEventListener('change', this.onChange);
+    this.map = undefined;
   }
 }
 
@@ -217,19 +247,34 @@ interface StreamedData {
 }
 
 /**
- * Registers the shard protocol (and, unless `pieces: false`, the piece protocol) on a libp2p
- * node, serving from `store`.
+ * The shard protocol (and, unless `pieces: false`, the piece protocol) as a libp2p service
+ * serving from `init.store`: `services: { shard: shardServer({ store }) }`.
  */
+export function shardServer(
+  init: ShardServerInit,
+): (components: ShardServerComponents) => ShardServer {
+  return ({ registrar }) => createShardServer(registrar, init);
+}
+
+/** Starts a {@link shardServer} on a libp2p node created without it. */
 export async function registerShardProtocol(
   libp2p: Libp2pHandleLike,
   store: ContentStore,
   options: ShardServerOptions = {},
 ): Promise<ShardServer> {
+  const server = shardServer({ ...options, store })({ registrar: libp2p });
+  await server.start();
+  return server;
+}
+
+function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): ShardServer {
+  const { store, ...options } = init;
   const limits = shardLimits(options);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const allow: AllowHook = options.allow ?? (() => true);
   const index = new ShardIndex(store);
   const report = (e: unknown, peer: string, protocol: string) => {
+    log.error('%s from %s: %e', protocol, peer, e);
     try {
       options.onError?.(e, { peer, protocol });
     } catch {}
@@ -367,8 +412,8 @@ export async function registerShardProtocol(
     } catch (e) {
       report(e, peer, protocol);
       const transport =
-        e instanceof ShardStreamClosedError ||
-        e instanceof ShardTimeoutError ||
+        e instanceof WireStreamClosedError ||
+        e instanceof WireTimeoutError ||
         stream.status !== 'open' ||
         stream.writeStatus !== 'writable';
       if (!transport) {
@@ -492,16 +537,27 @@ export async function registerShardProtocol(
       (message) => encodePieceResponse({ type: 'Error', message }),
     );
 
-  const protocols = options.pieces === false ? [SHARD_PROTOCOL] : [SHARD_PROTOCOL, PIECES_PROTOCOL];
-  await libp2p.handle(SHARD_PROTOCOL, shardHandler, options.handlerOptions);
-  if (options.pieces !== false) {
-    await libp2p.handle(PIECES_PROTOCOL, pieceHandler, options.handlerOptions);
-  }
+  const handlers: [string, (stream: Stream, connection: Connection) => Promise<void>][] = [
+    [SHARD_PROTOCOL, shardHandler],
+  ];
+  if (options.pieces !== false) handlers.push([PIECES_PROTOCOL, pieceHandler]);
+  let started = false;
   return {
-    protocols,
-    async stop() {
-      index.close();
-      await libp2p.unhandle(protocols as string[]);
+    protocols: handlers.map(([protocol]) => protocol),
+    async start() {
+      if (started) return;
+      index.open();
+      for (const [protocol, handler] of handlers) {
+        await registrar.handle(protocol, handler, options.handlerOptions);
+      }
+      started = true;
     },
+    async stop() {
+      if (!started) return;
+      started = false;
+      index.close();
+      for (const [protocol] of handlers) await registrar.unhandle(protocol);
+    },
+    isStarted: () => started,
   };
 }

@@ -1,6 +1,6 @@
 /**
- * A small MessagePack encoder/decoder for the shard protocols, written for them instead of a
- * general library because:
+ * A small MessagePack encoder/decoder for the wire protocols (shard, pieces, replicate,
+ * sync), written for them instead of a general library because:
  * - the encoder must produce exactly what rmp-serde writes (minimal int/str/bin markers) and
  *   copy a 16 MiB payload once, straight into the length-prefixed frame;
  * - the decoder must read rmp-serde's `Vec<u8>` (an array of integers) into a Uint8Array

@@ -1,6 +1,10 @@
 /**
  * Length-prefixed frames over libp2p 3 streams, with real back-pressure both ways.
  *
+ * A frame is one 4-byte big-endian length, then that many bytes (MessagePack in every
+ * protocol of ours). Every protocol caps the length it accepts, so a peer cannot make us
+ * buffer more than the cap.
+ *
  * Reading: libp2p 3 streams push `message` events; Yamux grants the sender more window as
  * soon as data is delivered, unless the stream is paused. {@link FrameReader} therefore
  * pauses the stream whenever it holds what the current read needs (or `highWaterMark` bytes
@@ -14,8 +18,15 @@
  * so it stops applying back-pressure (docs/design.md §9).
  */
 import type { Stream } from '@libp2p/interface';
-import { frameLength } from './codec.ts';
-import { ShardStreamClosedError, ShardTimeoutError, TruncatedFrameError } from './errors.ts';
+import { abortReason } from './abort.ts';
+import {
+  BadMsgpackError,
+  FrameTooLargeError,
+  TruncatedFrameError,
+  WireStreamClosedError,
+  WireTimeoutError,
+} from './errors.ts';
+import { type Encodable, encodeMsgpack } from './msgpack.ts';
 
 /** Yamux's largest stream window: what a paused stream may still receive. */
 const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
@@ -26,20 +37,39 @@ export interface FrameReadOptions {
   /** Largest frame body accepted; a larger declared length fails with `FrameTooLargeError`. */
   maxFrameBytes: number;
   signal?: AbortSignal;
-  /** Fails with `ShardTimeoutError` when the whole frame has not arrived in this time. */
+  /** Fails with `WireTimeoutError` when the whole frame has not arrived in this time. */
   timeoutMs?: number;
 }
 
 export interface FrameWriteOptions {
   signal?: AbortSignal;
-  /** Fails with `ShardTimeoutError` when the stream does not drain for this long. */
+  /** Fails with `WireTimeoutError` when the stream does not drain for this long. */
   timeoutMs?: number;
   /** Bytes per `send` call. Default 256 KiB. */
   chunkBytes?: number;
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+/** One frame: 4-byte big-endian length + MessagePack of `value`. */
+export function encodeFrame(value: Encodable): Uint8Array {
+  return encodeMsgpack(value, true);
+}
+
+/** The declared body length in a 4-byte header, checked against `maxFrameBytes`. */
+export function frameLength(header: Uint8Array, maxFrameBytes: number): number {
+  if (header.byteLength < 4) throw new TruncatedFrameError(header.byteLength, undefined);
+  const n = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+  if (n > maxFrameBytes) throw new FrameTooLargeError(n, maxFrameBytes);
+  return n;
+}
+
+/** Splits one complete frame (header + body, nothing more) and returns the body. */
+export function unframe(frame: Uint8Array, maxFrameBytes: number): Uint8Array {
+  const n = frameLength(frame, maxFrameBytes);
+  if (frame.byteLength < 4 + n) throw new TruncatedFrameError(frame.byteLength, 4 + n);
+  if (frame.byteLength > 4 + n) {
+    throw new BadMsgpackError(`${frame.byteLength - 4 - n} extra byte(s) after the frame.`);
+  }
+  return frame.subarray(4);
 }
 
 interface PendingRead {
@@ -99,7 +129,7 @@ export class FrameReader {
   private onClose = (evt: Event): void => {
     const error = (evt as Event & { error?: Error }).error;
     if (error && this.failure === undefined) {
-      this.failure = new ShardStreamClosedError(error.message, { cause: error });
+      this.failure = new WireStreamClosedError(error.message, { cause: error });
     }
     this.onRemoteEnd();
   };
@@ -220,8 +250,8 @@ export class FrameReader {
   /**
    * The next frame's body; `undefined` when the remote closed cleanly between frames.
    * Rejects with `FrameTooLargeError` as soon as a header declares more than the cap,
-   * `TruncatedFrameError` when the stream ends mid-frame, `ShardTimeoutError`, the signal's
-   * reason on abort, or `ShardStreamClosedError` on reset.
+   * `TruncatedFrameError` when the stream ends mid-frame, `WireTimeoutError`, the signal's
+   * reason on abort, or `WireStreamClosedError` on reset.
    */
   read(opts: FrameReadOptions): Promise<Uint8Array | undefined> {
     if (this.pending) return Promise.reject(new Error('FrameReader: one read at a time'));
@@ -249,7 +279,7 @@ export class FrameReader {
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         timer = setTimeout(
-          () => this.finish(undefined, new ShardTimeoutError('waiting for a frame', timeoutMs)),
+          () => this.finish(undefined, new WireTimeoutError('waiting for a frame', timeoutMs)),
           timeoutMs,
         );
       }
@@ -286,7 +316,7 @@ export class FrameReader {
     if (this.disposed) return;
     this.disposed = true;
     this.discarding = false;
-    this.finish(undefined, new ShardStreamClosedError('the reader was disposed'));
+    this.finish(undefined, new WireStreamClosedError('the reader was disposed'));
     this.stream.removeEventListener('message', this.onMessage);
     this.stream.removeEventListener('close', this.onClose);
     this.stream.removeEventListener('remoteCloseWrite', this.onRemoteEnd);
@@ -326,7 +356,7 @@ export function waitForDrain(stream: Stream, opts: FrameWriteOptions = {}): Prom
     const onClose = (evt: Event) => {
       const error = (evt as Event & { error?: Error }).error;
       done(
-        new ShardStreamClosedError(error?.message ?? 'closed while waiting to send', {
+        new WireStreamClosedError(error?.message ?? 'closed while waiting to send', {
           cause: error,
         }),
       );
@@ -337,7 +367,7 @@ export function waitForDrain(stream: Stream, opts: FrameWriteOptions = {}): Prom
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
       timer = setTimeout(
-        () => done(new ShardTimeoutError('waiting for the peer to accept more data', timeoutMs)),
+        () => done(new WireTimeoutError('waiting for the peer to accept more data', timeoutMs)),
         timeoutMs,
       );
     }
@@ -359,7 +389,7 @@ export async function writeFrame(
     opts.signal?.throwIfAborted();
     while (stream.writableNeedsDrain) await waitForDrain(stream, opts);
     if (stream.writeStatus !== 'writable') {
-      throw new ShardStreamClosedError(`the stream is ${stream.writeStatus} for writing`);
+      throw new WireStreamClosedError(`the stream is ${stream.writeStatus} for writing`);
     }
     stream.send(frame.subarray(off, Math.min(frame.byteLength, off + chunk)));
   }

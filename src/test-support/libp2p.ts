@@ -8,7 +8,7 @@ import type { Libp2p, Stream } from '@libp2p/interface';
 import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import '../../test-support/node-websocket.ts';
+import './node-websocket.ts';
 
 /** `maxStreamWindow` caps Yamux's per-stream receive window (default: Yamux's 16 MiB). */
 export async function loopbackNode(listen = true, maxStreamWindow?: number): Promise<Libp2p> {
@@ -52,4 +52,4 @@ export async function readAll(stream: Stream, timeoutMs = 5_000): Promise<Uint8A
   return out;
 }
 
-export { pseudoRandomBytes as testBytes } from '../../test-support/bytes.ts';
+export { pseudoRandomBytes as testBytes } from './bytes.ts';

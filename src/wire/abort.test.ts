@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deadline } from './abort.ts';
+import { WireTimeoutError } from './errors.ts';
+
+describe('deadline', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const timeout = () => new WireTimeoutError('waiting for a test', 100);
+
+  it('aborts with the onTimeout error when no progress is made for timeoutMs', () => {
+    const d = deadline({}, 100, timeout);
+    vi.advanceTimersByTime(99);
+    expect(d.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(d.signal.reason).toBeInstanceOf(WireTimeoutError);
+    d.done();
+  });
+
+  it('touch() restarts the timer', () => {
+    const d = deadline({}, 100, timeout);
+    vi.advanceTimersByTime(80);
+    d.touch();
+    vi.advanceTimersByTime(80);
+    expect(d.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(20);
+    expect(d.signal.aborted).toBe(true);
+    d.done();
+  });
+
+  it('hold() stops the timer until the next touch(), which arms it again', () => {
+    const d = deadline({}, 100, timeout);
+    d.hold();
+    vi.advanceTimersByTime(1_000);
+    expect(d.signal.aborted).toBe(false);
+    d.touch();
+    vi.advanceTimersByTime(100);
+    expect(d.signal.reason).toBeInstanceOf(WireTimeoutError);
+    d.done();
+  });
+
+  it('done() stops it for good: a later touch() arms nothing', () => {
+    const d = deadline({}, 100, timeout);
+    d.done();
+    d.touch();
+    vi.advanceTimersByTime(1_000);
+    expect(d.signal.aborted).toBe(false);
+  });
+
+  it("follows the caller's abort with its reason, and never times out with Infinity", () => {
+    const caller = new AbortController();
+    const d = deadline({ signal: caller.signal }, Number.POSITIVE_INFINITY, timeout);
+    vi.advanceTimersByTime(10_000_000);
+    expect(d.signal.aborted).toBe(false);
+    const reason = new Error('the user left');
+    caller.abort(reason);
+    expect(d.signal.reason).toBe(reason);
+    d.done();
+  });
+});
