@@ -12,3 +12,4 @@ export {
 } from './abort.ts';
 export { listen, TypedEventEmitter, type TypedEventTarget } from './events.ts';
 export { type Logger, logger } from './log.ts';
+export * from './trust.ts';
