@@ -146,7 +146,7 @@ export function hasLinkTo(
 }
 
 /**
- * Whether `reader` may read the profile `owner` published at `reach` (DESIGN §7): the owner
+ * Whether `reader` may read the profile `owner` published at `reach` (docs/design.md §7): the owner
  * always; `private` nobody else; `invited` the agents the owner made any relationship to;
  * `local` the owner's family (agents the owner named `family`); wider reaches everyone.
  */

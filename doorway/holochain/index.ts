@@ -72,12 +72,12 @@ export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Pr
 }
 
 export {
-  type Challenge,
+  type ChallengeWire as Challenge,
   CONNECT_GRANT_PURPOSE,
   connectGrantText,
   DEV_TOKEN_PURPOSE,
   devTokenText,
-} from './challenge.ts';
+} from '../../src/wire/index.ts';
 export { agentKeyFromEd25519, hashFromB64, hashToB64 } from './hash.ts';
 export { APP_TOKEN_TTL_S, EMULATOR_CONDUCTOR_ID, SESSION_TTL_S } from './http.ts';
 export { JWT_SECRET_FILE, TokenError } from './jwt.ts';

@@ -1,13 +1,13 @@
 /**
- * The trust layer (DESIGN §6): who holds what, who is who, who trusts whom — through the
+ * The trust layer (docs/design.md §6): who holds what, who is who, who trusts whom — through the
  * doorway's Holochain app interface, with the real @holochain/client, signed by this device's
  * key. Changes go through a persistent outbox, so they survive the doorway being away and
  * reloads. Design notes: src/trust/README.md.
  *
  *   const deviceKey = await loadOrCreateDeviceKey();           // src/net: also the libp2p key
  *   const trust = await HolochainTrustClient.create({ doorway: location.origin, deviceKey });
- *   trust.on('state', (s) => render(s.status, s.error));       // connecting | connected | offline
- *   trust.on('queue', ({ queued }) => render(queued));
+ *   listen<TrustState>(trust, 'state', (s) => render(s.status, s.error)); // src/wire; connecting | connected | offline
+ *   listen<TrustEvents['queue']>(trust, 'queue', ({ queued }) => render(queued));
  *
  *   node.addEventListener('change', () => void trust.setAddresses(node.snapshot().webrtcAddrs));
  *   await trust.registerAgent({ display_name: 'Ana' });        // 'sent' | 'queued'
@@ -26,6 +26,7 @@ export {
   DoorwayUnreachableError,
   InvalidContactLinkError,
   TrustAuthError,
+  TrustClosedError,
   TrustError,
   TrustInputError,
   TrustOfflineError,
@@ -43,6 +44,7 @@ export type {
   RegisterAgentInput,
   TrustClient,
   TrustClusterGrant,
+  TrustEventMap,
   TrustEvents,
   TrustFamilyCluster,
   TrustHolder,

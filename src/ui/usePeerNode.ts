@@ -4,6 +4,7 @@ import type { Family, FamilySnapshot } from '../family/index.ts';
 import type { NodeSnapshot, PeerService, SpaceBudget } from '../net/index.ts';
 import type { AgentKey, TrustView } from '../reach/index.ts';
 import type { AddressSource, TrustClient } from '../trust/index.ts';
+import { listen } from '../wire/index.ts';
 import { savedDisplayName } from './displayName.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
@@ -179,7 +180,7 @@ async function startTrust(
       }
       onLinks();
     };
-    client.on('state', () => void refreshLinks().catch(() => {}));
+    listen(client, 'state', () => void refreshLinks().catch(() => {}));
     trustClient = client;
     trustChanged.dispatchEvent(new Event('change'));
     return client;

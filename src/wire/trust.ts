@@ -324,3 +324,97 @@ export type TrustSignalWire =
       payload: CommittedSignal & { grant: ClusterKeyGrantWire };
     };
 export type TrustSignalType = TrustSignalWire['type'];
+
+// ---------------------------------------------------------------- the doorway's /hc routes
+
+/** `POST /hc/challenge` answers this: what an agent signs, good for one request there. */
+export interface ChallengeWire {
+  /** 43 base64url characters: 32 random bytes, redeemed once. */
+  nonce: string;
+  /** The doorway's libp2p PeerId. */
+  doorway: string;
+  /** The origin the challenge was asked at (`https://doorway.example`). */
+  origin: string;
+  /** Milliseconds since the Unix epoch. */
+  expiresAt: number;
+}
+
+/** First line of what a dev-token request signs. */
+export const DEV_TOKEN_PURPOSE = 'elohim-doorway-dev-token/v2';
+/** First line of what an agent signs to let another key act on its cells. */
+export const CONNECT_GRANT_PURPOSE = 'elohim-doorway-connect-grant/v1';
+
+type Signed = Pick<ChallengeWire, 'nonce' | 'doorway' | 'origin'>;
+
+/** The text an agent signs (UTF-8): purpose, the challenge's doorway and origin, fields, nonce. */
+function challengeText(purpose: string, challenge: Signed, fields: [string, string][]): string {
+  return [
+    purpose,
+    `doorway: ${challenge.doorway}`,
+    `origin: ${challenge.origin}`,
+    ...fields.map(([name, value]) => `${name}: ${value}`),
+    `nonce: ${challenge.nonce}`,
+  ].join('\n');
+}
+
+/** What `agent` (uhCAk…) signs to get a session token. */
+export function devTokenText(challenge: Signed, agent: string): string {
+  return challengeText(DEV_TOKEN_PURPOSE, challenge, [['agent', agent]]);
+}
+
+/**
+ * What `agent` signs to let `signingKey` (uhCAk…) call its cells with the capability secret
+ * whose SHA-256 is `capSecretSha256` (base64url).
+ */
+export function connectGrantText(
+  challenge: Signed,
+  agent: string,
+  signingKey: string,
+  capSecretSha256: string,
+): string {
+  return challengeText(CONNECT_GRANT_PURPOSE, challenge, [
+    ['agent', agent],
+    ['signing-key', signingKey],
+    ['cap-secret-sha256', capSecretSha256],
+  ]);
+}
+
+/** `POST /hc/dev/token`. */
+export interface DevTokenRequest {
+  /** `uhCAk…`. */
+  agentPubKey: string;
+  nonce: string;
+  /** Standard base64 (padded) of the Ed25519 signature over {@link devTokenText}. */
+  signature: string;
+}
+
+export interface DevTokenAnswer {
+  /** The session JWT. */
+  token: string;
+  agentPubKey: string;
+  /** Milliseconds since the Unix epoch. */
+  expiresAt: number;
+}
+
+/** `POST /hc/connect` (Bearer session JWT). Base64 here is standard and padded, as the Rust doorway's. */
+export interface ConnectRequest {
+  /** The 39-byte key to grant. */
+  signingKey: string;
+  /** 64 bytes. */
+  capSecret: string;
+  /** Only for a key other than the session's agent: its signature over {@link connectGrantText}. */
+  grant?: { nonce: string; signature: string };
+}
+
+export interface ConnectAnswer {
+  appToken: string;
+  /** The doorway's own HTTP port: the app interface is `/hc/app/{appPort}` on it. */
+  appPort: number | undefined;
+  agentPubKey: string;
+  installedAppId: string;
+  conductorId: string;
+  /** role → [dna, agent], base64. */
+  cellIds: Record<string, [string, string]>;
+  /** A fresh session JWT. */
+  token: string;
+}
