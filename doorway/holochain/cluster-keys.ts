@@ -7,14 +7,7 @@ import { sameBytes } from './hash.ts';
 import { FAMILY, hasLinkTo } from './imagodei.ts';
 import { agentKey, checkPattern, integer, record, text } from './validation.ts';
 import { ValidationError } from './wire.ts';
-import {
-  commit,
-  fromRow,
-  type RowOf,
-  rowsOfCaller,
-  type ZomeContext,
-  type ZomeFn,
-} from './zome-context.ts';
+import { commit, recordsOfCaller, type ZomeContext, type ZomeFn } from './zome-context.ts';
 
 /**
  * The `imagodei` zome's family clusters: cluster key grants and who is in whose family. A
@@ -126,12 +119,12 @@ export const grantClusterKey: ZomeFn<'grant_cluster_key'> = (ctx, payload) => {
 
 /** Grants the caller made or received, oldest change first. */
 export const getMyClusterKeyGrants: ZomeFn<'get_my_cluster_key_grants'> = (ctx) =>
-  rowsOfCaller<RowOf<ClusterKeyGrantWire>>(
+  recordsOfCaller<ClusterKeyGrantWire>(
     ctx,
     'cluster_key_grants',
     ['granter', 'grantee'],
     'updated_at',
-  ).map((row) => fromRow(row));
+  );
 
 /**
  * An agent's family cluster: the agents it named family (`members`, oldest first) and the

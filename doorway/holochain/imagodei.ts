@@ -22,9 +22,8 @@ import {
 import { ValidationError, ZomeError } from './wire.ts';
 import {
   commit,
-  fromRow,
   type RowOf,
-  rowsOfCaller,
+  recordsOfCaller,
   type ZomeContext,
   type ZomeFn,
 } from './zome-context.ts';
@@ -253,9 +252,9 @@ export const createRelationship: ZomeFn<'create_relationship'> = (ctx, payload) 
 };
 
 export const getMyRelationships: ZomeFn<'get_my_relationships'> = (ctx) =>
-  rowsOfCaller<RowOf<RelationshipWire>>(
+  recordsOfCaller<RelationshipWire>(
     ctx,
     'relationships',
     ['initiator', 'other_agent'],
     'created_at',
-  ).map((row) => fromRow(row));
+  );

@@ -4,7 +4,6 @@ import {
   type DoorwayRegistrationWire,
   type EndpointWire,
   MAX_ENDPOINTS,
-  type Reach,
 } from '../../src/wire/index.ts';
 import { hashToB64, sameBytes } from './hash.ts';
 import {
@@ -191,20 +190,11 @@ export const getMyContentServers: ZomeFn<'get_my_content_servers'> = (ctx) => {
   return rows.map(toContentServer);
 };
 
-interface DoorwayRow {
-  id: string;
-  operator: Buffer;
-  url: string;
-  capabilities_json: string;
-  reach: Reach;
-  region: string | null;
-  bandwidth_mbps: number | null;
-  version: string;
-  tier: string;
-  registered_at: number;
-  updated_at: number;
-  action_hash: Buffer;
-}
+/** A `doorways` row: the operator as its key bytes, times in µs, and the action that wrote it. */
+type DoorwayRow = Omit<
+  DoorwayRegistrationWire,
+  'operator_agent' | 'operator_human' | 'registered_at' | 'updated_at'
+> & { operator: Buffer; registered_at: number; updated_at: number; action_hash: Buffer };
 
 function toDoorwayOutput(row: DoorwayRow) {
   const doorway: DoorwayRegistrationWire = {

@@ -58,18 +58,19 @@ export function fromRow<W>(row: RowOf<W>): W {
 }
 
 /**
- * The caller's own rows of a projection shared by two agents (`parties`: the columns that may
- * name it), in `order` — what the `get_my_*` functions list.
+ * The caller's own records in a projection whose rows name two agents (`parties`: the two
+ * columns), in `order` — what `get_my_relationships` and `get_my_cluster_key_grants` list.
  */
-export function rowsOfCaller<R>(
+export function recordsOfCaller<W>(
   ctx: ZomeContext,
   table: string,
   parties: readonly [string, string],
   order: string,
-): R[] {
-  return ctx.store
+): W[] {
+  const rows = ctx.store
     .stmt(
       `SELECT * FROM ${table} WHERE ${parties[0]} = @me OR ${parties[1]} = @me ORDER BY ${order}`,
     )
-    .all({ me: ctx.cell[1] }) as R[];
+    .all({ me: ctx.cell[1] }) as RowOf<W>[];
+  return rows.map((row) => fromRow(row));
 }

@@ -13,6 +13,7 @@ import {
 import type { PrivateKey } from '@libp2p/interface';
 import {
   isWireErrorKind,
+  logger,
   TRUST_ROLE_OF,
   type TrustFunction,
   type TrustInput,
@@ -40,6 +41,8 @@ export interface ConnectionOptions {
   callTimeoutMs: number;
   connectTimeoutMs: number;
 }
+
+const log = logger('trust');
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -146,6 +149,7 @@ export class TrustConnection implements ZomeCalls {
 
   #setState(state: TrustState): void {
     this.#state = state;
+    log('%s %s%s', this.options.doorway, state.status, state.error ? `: ${state.error}` : '');
     this.events.safeDispatchEvent('state', { detail: { ...state } });
   }
 

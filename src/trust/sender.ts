@@ -3,11 +3,13 @@
  * caller what became of its change: sent, still queued, superseded by a later change, or
  * refused by the trust layer (README.md, "Outbox").
  */
-import type { TypedEventTarget } from '../wire/index.ts';
+import { logger, type TypedEventTarget } from '../wire/index.ts';
 import { abortable } from './abortable.ts';
 import { TrustClosedError, TrustRefusedError } from './errors.ts';
 import type { Outbox, OutboxEntry, OutboxOp } from './outbox.ts';
 import type { Delivery, TrustEventMap } from './types.ts';
+
+const log = logger('trust');
 
 export interface SenderOptions {
   outbox: Outbox;
@@ -125,6 +127,7 @@ export class OutboxSender {
     } catch (error) {
       if (!(error instanceof TrustRefusedError)) return 'offline';
       // Retrying would be refused again: drop it and say so.
+      log.error('dropped the refused change %s: %s', entry.key, error.message);
       await outbox.remove(entry);
       await this.#countQueue();
       this.#settle(entry.seq, error);
