@@ -6,8 +6,8 @@
  */
 import { AppWebsocket, decodeHashFromBase64, WsClient } from '@holochain/client';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { HolochainTrustClient, type TrustState } from '../src/trust/index.ts';
-import { openDoorwaySession } from '../src/trust/session.ts';
+import { HolochainTrustClient, openDoorwaySession, type TrustState } from '../src/trust/index.ts';
+
 import { listen } from '../src/wire/index.ts';
 import { randomBytes } from './random.ts';
 

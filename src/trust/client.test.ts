@@ -16,7 +16,7 @@ import {
   createClusterKey,
   deriveRelationshipKey,
   grantClusterKey,
-} from '../reach/keys.ts';
+} from '../reach/index.ts';
 import { listen } from '../wire/index.ts';
 import { HolochainTrustClient } from './client.ts';
 import { TrustInputError, TrustOfflineError, TrustRefusedError } from './errors.ts';

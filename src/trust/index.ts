@@ -34,6 +34,7 @@ export {
 } from './errors.ts';
 export { combinedFinder, type TrustFinderOptions, trustHolderFinder } from './finder.ts';
 export { type AddressSource, linkTrust, type TrustLinkOptions } from './link.ts';
+export { type DoorwaySession, openDoorwaySession } from './session.ts';
 export type {
   AnnounceInput,
   Announcement,

@@ -4,8 +4,8 @@
  * `get_my_relationships`).
  */
 import { decodeHashFromBase64, encodeHashToBase64 } from '@holochain/client';
-import type { Reach } from '../content/manifest.ts';
-import { type AgentKey, ed25519FromAgentKey } from '../reach/agent.ts';
+import type { Reach } from '../content/index.ts';
+import { type AgentKey, ed25519FromAgentKey } from '../reach/index.ts';
 import { MAX_DISPLAY_NAME, type RelationshipWire } from '../wire/index.ts';
 import { checkMultiaddrs, sameAddresses } from './content-servers.ts';
 import { TrustInputError } from './errors.ts';

@@ -3,9 +3,8 @@
  * milliseconds) and the {@link TrustClient} interface the UI and the fetch path depend on.
  */
 import type { PeerId } from '@libp2p/interface';
-import type { Reach } from '../content/manifest.ts';
-import type { AgentKey } from '../reach/agent.ts';
-import type { ClusterKeyGrant } from '../reach/keys.ts';
+import type { Reach } from '../content/index.ts';
+import type { AgentKey, ClusterKeyGrant } from '../reach/index.ts';
 import type { EndpointWire, TypedEventTarget } from '../wire/index.ts';
 
 export type TrustStatus = 'connecting' | 'connected' | 'offline';
