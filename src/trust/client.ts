@@ -6,10 +6,8 @@
 import { decodeHashFromBase64 } from '@holochain/client';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import type { Reach } from '../content/index.ts';
-import { parseContentHash } from '../content/index.ts';
-import type { ClusterKeyGrant } from '../reach/index.ts';
-import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
+import { parseContentHash, type Reach } from '../content/index.ts';
+import { type AgentKey, agentKeyFromEd25519, type ClusterKeyGrant } from '../reach/index.ts';
 import { MAX_ENDPOINTS, TypedEventEmitter } from '../wire/index.ts';
 import { familyCluster, grantOp, myClusterKeyGrants, sendGrant } from './cluster-grants.ts';
 import { TrustConnection } from './connection.ts';

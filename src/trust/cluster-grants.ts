@@ -4,8 +4,7 @@
  * for an agent's family cluster (README.md, "Family cluster key grants").
  */
 import { decodeHashFromBase64, encodeHashToBase64 } from '@holochain/client';
-import type { ClusterKeyGrant } from '../reach/index.ts';
-import { type AgentKey, ed25519FromAgentKey } from '../reach/index.ts';
+import { type AgentKey, type ClusterKeyGrant, ed25519FromAgentKey } from '../reach/index.ts';
 import { CLUSTER_ID_PATTERN, GRANT_VERSION } from '../wire/index.ts';
 import { TrustInputError } from './errors.ts';
 import type { OutboxOp } from './outbox.ts';
