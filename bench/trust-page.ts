@@ -6,8 +6,9 @@
  */
 import { AppWebsocket, decodeHashFromBase64, WsClient } from '@holochain/client';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { HolochainTrustClient } from '../src/trust/index.ts';
-import { openDoorwaySession } from '../src/trust/session.ts';
+import { HolochainTrustClient, openDoorwaySession, type TrustState } from '../src/trust/index.ts';
+
+import { listen } from '../src/wire/index.ts';
 import { randomBytes } from './random.ts';
 
 let client: HolochainTrustClient | undefined;
@@ -38,7 +39,7 @@ async function start(timeoutMs = 30_000): Promise<{ agent: string; peerId: strin
         reject(new Error(`trust client not connected after ${timeoutMs} ms: ${trust.state.error}`)),
       timeoutMs,
     );
-    const off = trust.on('state', (state) => {
+    const off = listen<TrustState>(trust, 'state', (state) => {
       if (state.status !== 'connected') return;
       clearTimeout(timer);
       off();

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeHashToBase64 } from '@holochain/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reach } from '../../src/wire/index.ts';
 import { connectAgent, startTrustServer, type TrustServer } from './test-support.ts';
-import type { Reach } from './validation.ts';
 import { peerIdOfAgent } from './zomes.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AppWebsocket, type CellId, encodeHashToBase64 } from '@holochain/client';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { devTokenText } from './challenge.ts';
+import { devTokenText } from '../../src/wire/index.ts';
 import {
   challengeOf,
   connectGrant,

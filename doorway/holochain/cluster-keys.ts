@@ -1,67 +1,24 @@
+import {
+  CLUSTER_ID_PATTERN,
+  type ClusterKeyGrantWire,
+  GRANT_VERSION,
+} from '../../src/wire/index.ts';
 import { sameBytes } from './hash.ts';
 import { FAMILY, hasLinkTo } from './imagodei.ts';
 import { agentKey, checkPattern, integer, record, text } from './validation.ts';
 import { ValidationError } from './wire.ts';
-import { commit, type ZomeContext, type ZomeFn } from './zome-context.ts';
+import { commit, recordsOfCaller, type ZomeContext, type ZomeFn } from './zome-context.ts';
 
 /**
  * The `imagodei` zome's family clusters: cluster key grants and who is in whose family. A
  * person's family is whoever THEY named `family` (their relationships), never whoever names them.
  */
 
-const CLUSTER_ID = /^[A-Za-z0-9_-]{16,64}$/;
 /** Printable ASCII: the context is part of a NUL-separated label the grant's wrapping authenticates. */
 const GRANT_CONTEXT = /^[\x20-\x7e]{1,128}$/;
 /** 12-byte AES-GCM IV and a 32-byte AES key + 16-byte tag, both base64url without padding. */
 const GRANT_IV = /^[A-Za-z0-9_-]{16}$/;
 const GRANT_WRAPPED_KEY = /^[A-Za-z0-9_-]{64}$/;
-const GRANT_VERSION = 1;
-
-/**
- * A cluster key wrapped for one member (src/reach/keys.ts `ClusterKeyGrant`): the granter
- * wrapped the cluster's AES key with the key it shares with the grantee (X25519 + HKDF of
- * their two agent keys and `context`). Safe to publish: only the grantee can unwrap it.
- */
-export interface ClusterKeyGrant {
-  cluster: string;
-  granter: Uint8Array;
-  grantee: Uint8Array;
-  context: string;
-  version: number;
-  iv: string;
-  wrapped_key: string;
-  created_at: number;
-  updated_at: number;
-  action_hash: Uint8Array;
-}
-
-interface ClusterKeyGrantRow {
-  cluster: string;
-  granter: Buffer;
-  grantee: Buffer;
-  context: string;
-  version: number;
-  iv: string;
-  wrapped_key: string;
-  created_at: number;
-  updated_at: number;
-  action_hash: Buffer;
-}
-
-function toClusterKeyGrant(row: ClusterKeyGrantRow): ClusterKeyGrant {
-  return {
-    cluster: row.cluster,
-    granter: new Uint8Array(row.granter),
-    grantee: new Uint8Array(row.grantee),
-    context: row.context,
-    version: row.version,
-    iv: row.iv,
-    wrapped_key: row.wrapped_key,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    action_hash: new Uint8Array(row.action_hash),
-  };
-}
 
 /** Whether `owner` has put `member` in its family (a `family` relationship `owner` → `member`). */
 function inFamilyOf(ctx: ZomeContext, owner: Uint8Array, member: Uint8Array): boolean {
@@ -76,7 +33,7 @@ function inFamilyOf(ctx: ZomeContext, owner: Uint8Array, member: Uint8Array): bo
  * The grantee's app gets a `ClusterKeyGranted` remote signal, the caller's own sockets
  * `ClusterKeyGrantCommitted`.
  */
-export const grantClusterKey: ZomeFn = (ctx, payload) => {
+export const grantClusterKey: ZomeFn<'grant_cluster_key'> = (ctx, payload) => {
   const fn = 'grant_cluster_key';
   const input = record(fn, payload);
   const granter = ctx.cell[1];
@@ -86,7 +43,12 @@ export const grantClusterKey: ZomeFn = (ctx, payload) => {
   const version = integer(fn, input, 'version');
   const iv = text(fn, input, 'iv');
   const wrappedKey = text(fn, input, 'wrapped_key');
-  checkPattern('cluster', cluster, CLUSTER_ID, '16 to 64 base64url characters (a random id)');
+  checkPattern(
+    'cluster',
+    cluster,
+    CLUSTER_ID_PATTERN,
+    '16 to 64 base64url characters (a random id)',
+  );
   checkPattern('context', context, GRANT_CONTEXT, '1 to 128 printable ASCII characters');
   if (version !== GRANT_VERSION) {
     throw new ValidationError(
@@ -143,7 +105,7 @@ export const grantClusterKey: ZomeFn = (ctx, payload) => {
          updated_at = excluded.updated_at, action_hash = excluded.action_hash`,
     )
     .run({ ...entry, action_hash: committed.actionHash });
-  const grant: ClusterKeyGrant = { ...entry, action_hash: committed.actionHash };
+  const grant: ClusterKeyGrantWire = { ...entry, action_hash: committed.actionHash };
   const signal = {
     action_hash: committed.actionHash,
     entry_hash: committed.entryHash,
@@ -156,23 +118,20 @@ export const grantClusterKey: ZomeFn = (ctx, payload) => {
 };
 
 /** Grants the caller made or received, oldest change first. */
-export const getMyClusterKeyGrants: ZomeFn = (ctx) => {
-  const me = ctx.cell[1];
-  const rows = ctx.store
-    .stmt(
-      `SELECT * FROM cluster_key_grants WHERE granter = @me OR grantee = @me
-       ORDER BY updated_at`,
-    )
-    .all({ me }) as ClusterKeyGrantRow[];
-  return rows.map(toClusterKeyGrant);
-};
+export const getMyClusterKeyGrants: ZomeFn<'get_my_cluster_key_grants'> = (ctx) =>
+  recordsOfCaller<ClusterKeyGrantWire>(
+    ctx,
+    'cluster_key_grants',
+    ['granter', 'grantee'],
+    'updated_at',
+  );
 
 /**
  * An agent's family cluster: the agents it named family (`members`, oldest first) and the
  * cluster ids it granted keys for. Family is not public: only the owner and its members see
  * it; anyone else gets nil.
  */
-export const getFamilyCluster: ZomeFn = (ctx, payload) => {
+export const getFamilyCluster: ZomeFn<'get_family_cluster'> = (ctx, payload) => {
   const owner = agentKey('get_family_cluster', payload, 'input');
   const viewer = ctx.cell[1];
   const members = (

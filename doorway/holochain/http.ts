@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import {
+  type ChallengeWire,
+  type ConnectAnswer,
+  connectGrantText,
+  type DevTokenAnswer,
+  devTokenText,
+} from '../../src/wire/index.ts';
 import type { Logger } from '../log.ts';
 import { type Route, sendJson } from '../routes.ts';
-import {
-  type Challenge,
-  Challenges,
-  connectGrantText,
-  devTokenText,
-  sha256Base64url,
-} from './challenge.ts';
+import { Challenges, sha256Base64url } from './challenge.ts';
 import type { ConductorEmulator } from './conductor.ts';
 import { verifyEd25519 } from './ed25519.ts';
 import {
@@ -185,7 +186,11 @@ export function hcHttp(options: HcHttpOptions) {
    * The challenge `body[field]` names, taken out (one try per nonce): refused when unknown,
    * used, expired, or asked for at another origin than this request's.
    */
-  function redeem(req: IncomingMessage, body: Record<string, unknown>, field: string): Challenge {
+  function redeem(
+    req: IncomingMessage,
+    body: Record<string, unknown>,
+    field: string,
+  ): ChallengeWire {
     const nonce = body[field];
     if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
       throw new HttpError(400, `${field} must be the nonce of a challenge from POST /hc/challenge`);
@@ -245,7 +250,11 @@ export function hcHttp(options: HcHttpOptions) {
     );
     const { token, exp } = sessions.issue(agentB64, SESSION_TTL_S);
     log.info(`hc: dev token issued to ${agentB64}`);
-    sendJson(res, 200, { token, agentPubKey: agentB64, expiresAt: exp * 1000 });
+    sendJson(res, 200, {
+      token,
+      agentPubKey: agentB64,
+      expiresAt: exp * 1000,
+    } satisfies DevTokenAnswer);
   });
 
   /**
@@ -310,7 +319,7 @@ export function hcHttp(options: HcHttpOptions) {
       conductorId: EMULATOR_CONDUCTOR_ID,
       cellIds: Object.fromEntries(ROLES.map((role) => [role, [b64(DNA_HASHES[role]), b64(agent)]])),
       token,
-    });
+    } satisfies ConnectAnswer);
   });
 
   const routes: Route[] = [

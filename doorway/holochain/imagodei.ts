@@ -1,5 +1,12 @@
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
+import {
+  type HumanWire,
+  MAX_DISPLAY_NAME,
+  MAX_MULTIADDRS,
+  type Reach,
+  type RelationshipWire,
+} from '../../src/wire/index.ts';
 import { ed25519OfAgent, sameBytes } from './hash.ts';
 import {
   agentKey,
@@ -8,14 +15,18 @@ import {
   checkPattern,
   checkReach,
   list,
-  MAX_MULTIADDRS,
   optionalText,
-  type Reach,
   record,
   text,
 } from './validation.ts';
 import { ValidationError, ZomeError } from './wire.ts';
-import { commit, type ZomeContext, type ZomeFn } from './zome-context.ts';
+import {
+  commit,
+  type RowOf,
+  recordsOfCaller,
+  type ZomeContext,
+  type ZomeFn,
+} from './zome-context.ts';
 
 /**
  * The `imagodei` zome's people: profiles (`Human`) and the relationships agents make. Who may
@@ -23,29 +34,10 @@ import { commit, type ZomeContext, type ZomeFn } from './zome-context.ts';
  * owner (README.md, "Who may read what").
  */
 
-export interface Human {
-  agent: Uint8Array;
-  display_name: string;
-  /** libp2p PeerId of the agent's Ed25519 key (docs/design.md §2: the same key). */
-  peer_id: string;
-  multiaddrs: string[];
-  profile_reach: Reach;
-  created_at: number;
-  updated_at: number;
-}
+/** A `humans` row: multiaddrs as JSON text, and the action that last wrote it. */
+type HumanRow = Omit<RowOf<HumanWire>, 'multiaddrs'> & { multiaddrs: string; action_hash: Buffer };
 
-interface HumanRow {
-  agent: Buffer;
-  display_name: string;
-  peer_id: string;
-  multiaddrs: string;
-  profile_reach: Reach;
-  created_at: number;
-  updated_at: number;
-  action_hash: Buffer;
-}
-
-function toHuman(row: HumanRow): Human {
+function toHuman(row: HumanRow): HumanWire {
   return {
     agent: new Uint8Array(row.agent),
     display_name: row.display_name,
@@ -61,7 +53,7 @@ export function peerIdOfAgent(agent: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(ed25519OfAgent(agent))).toString();
 }
 
-export const createHuman: ZomeFn = (ctx, payload) => {
+export const createHuman: ZomeFn<'create_human'> = (ctx, payload) => {
   const fn = 'create_human';
   const input = record(fn, payload);
   const agent = ctx.cell[1];
@@ -70,7 +62,7 @@ export const createHuman: ZomeFn = (ctx, payload) => {
   const multiaddrs = list(fn, input, 'multiaddrs');
   const profileReach = optionalText(fn, input, 'profile_reach') ?? 'commons';
 
-  checkLength('display_name', displayName.trim(), 1, 128);
+  checkLength('display_name', displayName.trim(), 1, MAX_DISPLAY_NAME);
   const expectedPeerId = peerIdOfAgent(agent);
   if (peerId !== expectedPeerId) {
     throw new ValidationError(
@@ -92,7 +84,7 @@ export const createHuman: ZomeFn = (ctx, payload) => {
     | { created_at: number }
     | undefined;
   const now = Date.now() * 1000;
-  const human: Human = {
+  const human: HumanWire = {
     agent,
     display_name: displayName,
     peer_id: peerId,
@@ -177,7 +169,7 @@ function mayReadProfile(
 }
 
 /** A profile, or nil when there is none or the calling agent may not read it. */
-export const getHuman: ZomeFn = (ctx, payload) => {
+export const getHuman: ZomeFn<'get_human'> = (ctx, payload) => {
   const agent = agentKey('get_human', payload, 'input');
   const row = ctx.store.stmt('SELECT * FROM humans WHERE agent = ?').get(agent) as
     | HumanRow
@@ -190,7 +182,7 @@ export const getHuman: ZomeFn = (ctx, payload) => {
  * The agent behind a PeerId, or nil — also when its profile is one the caller may not read, so
  * the answer never tells whether a private profile exists.
  */
-export const getAgentByPeerId: ZomeFn = (ctx, payload) => {
+export const getAgentByPeerId: ZomeFn<'get_agent_by_peer_id'> = (ctx, payload) => {
   if (typeof payload !== 'string') {
     throw new ZomeError(
       'Wasm error while working with Ribosome: Deserialize("get_agent_by_peer_id input: expected the PeerId as a string")',
@@ -204,39 +196,7 @@ export const getAgentByPeerId: ZomeFn = (ctx, payload) => {
   return mayReadProfile(ctx, agent, row.profile_reach, ctx.cell[1]) ? agent : null;
 };
 
-export interface Relationship {
-  initiator: Uint8Array;
-  other_agent: Uint8Array;
-  relationship_type: string;
-  reach: Reach;
-  created_at: number;
-  updated_at: number;
-  action_hash: Uint8Array;
-}
-
-interface RelationshipRow {
-  initiator: Buffer;
-  other_agent: Buffer;
-  relationship_type: string;
-  reach: Reach;
-  created_at: number;
-  updated_at: number;
-  action_hash: Buffer;
-}
-
-function toRelationship(row: RelationshipRow): Relationship {
-  return {
-    initiator: new Uint8Array(row.initiator),
-    other_agent: new Uint8Array(row.other_agent),
-    relationship_type: row.relationship_type,
-    reach: row.reach,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    action_hash: new Uint8Array(row.action_hash),
-  };
-}
-
-export const createRelationship: ZomeFn = (ctx, payload) => {
+export const createRelationship: ZomeFn<'create_relationship'> = (ctx, payload) => {
   const fn = 'create_relationship';
   const input = record(fn, payload);
   const initiator = ctx.cell[1];
@@ -278,7 +238,7 @@ export const createRelationship: ZomeFn = (ctx, payload) => {
          action_hash = excluded.action_hash`,
     )
     .run({ ...entry, action_hash: committed.actionHash });
-  const relationship: Relationship = { ...entry, action_hash: committed.actionHash };
+  const relationship: RelationshipWire = { ...entry, action_hash: committed.actionHash };
   ctx.emitSignal({
     type: 'RelationshipCommitted',
     payload: {
@@ -291,13 +251,10 @@ export const createRelationship: ZomeFn = (ctx, payload) => {
   return { action_hash: committed.actionHash, relationship };
 };
 
-export const getMyRelationships: ZomeFn = (ctx) => {
-  const me = ctx.cell[1];
-  const rows = ctx.store
-    .stmt(
-      `SELECT * FROM relationships WHERE initiator = @me OR other_agent = @me
-       ORDER BY created_at`,
-    )
-    .all({ me }) as RelationshipRow[];
-  return rows.map(toRelationship);
-};
+export const getMyRelationships: ZomeFn<'get_my_relationships'> = (ctx) =>
+  recordsOfCaller<RelationshipWire>(
+    ctx,
+    'relationships',
+    ['initiator', 'other_agent'],
+    'created_at',
+  );

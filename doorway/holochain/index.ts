@@ -72,17 +72,14 @@ export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Pr
 }
 
 export {
-  type Challenge,
+  type ChallengeWire as Challenge,
   CONNECT_GRANT_PURPOSE,
   connectGrantText,
   DEV_TOKEN_PURPOSE,
   devTokenText,
-} from './challenge.ts';
+} from '../../src/wire/index.ts';
 export { agentKeyFromEd25519, hashFromB64, hashToB64 } from './hash.ts';
 export { APP_TOKEN_TTL_S, EMULATOR_CONDUCTOR_ID, SESSION_TTL_S } from './http.ts';
 export { JWT_SECRET_FILE, TokenError } from './jwt.ts';
 export { DEFAULT_LIMITS, type TrustLimits } from './limits.ts';
 export { DB_FILE, DNA_HASHES, ROLES, type RoleName, StoreError } from './store.ts';
-export { REACHES, type Reach } from './validation.ts';
-export type { WireErrorKind } from './wire.ts';
-export type { ContentServer, Human, Relationship } from './zomes.ts';

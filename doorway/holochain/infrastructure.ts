@@ -1,3 +1,10 @@
+import {
+  CAPABILITY_PATTERN,
+  type ContentServerWire,
+  type DoorwayRegistrationWire,
+  type EndpointWire,
+  MAX_ENDPOINTS,
+} from '../../src/wire/index.ts';
 import { hashToB64, sameBytes } from './hash.ts';
 import {
   checkContentHash,
@@ -7,16 +14,14 @@ import {
   checkReach,
   checkUrl,
   list,
-  MAX_ENDPOINTS,
   optionalBoolean,
   optionalInteger,
   optionalText,
-  type Reach,
   record,
   text,
 } from './validation.ts';
 import { ValidationError, ZomeError } from './wire.ts';
-import { commit, type ZomeContext, type ZomeFn } from './zome-context.ts';
+import { commit, type RowOf, type ZomeContext, type ZomeFn } from './zome-context.ts';
 
 /**
  * The `infrastructure` zome: who holds which content (content servers) and which doorways
@@ -27,42 +32,17 @@ const DEFAULT_PRIORITY = 50;
 const DEFAULT_FIND_LIMIT = 10;
 const MAX_FIND_LIMIT = 1000;
 
-interface Endpoint {
-  url: string;
-  protocol: string;
-  priority: number;
-}
-
-/** `ContentServer` as find_publishers returns it. */
-export interface ContentServer {
-  content_hash: string;
-  capability: string;
-  endpoints: Endpoint[];
-  online: boolean;
-  priority: number;
-  region: string | null;
-  /** The holder's agent key. */
-  agent: Uint8Array;
-  /** Microseconds since the Unix epoch. */
-  updated_at: number;
-}
-
-interface ContentServerRow {
-  agent: Buffer;
-  content_hash: string;
-  capability: string;
+/** A `content_servers` row: endpoints as JSON text, online as 0/1. */
+type ContentServerRow = Omit<RowOf<ContentServerWire>, 'endpoints' | 'online'> & {
   endpoints: string;
   online: number;
-  priority: number;
-  region: string | null;
-  updated_at: number;
-}
+};
 
-function toContentServer(row: ContentServerRow): ContentServer {
+function toContentServer(row: ContentServerRow): ContentServerWire {
   return {
     content_hash: row.content_hash,
     capability: row.capability,
-    endpoints: JSON.parse(row.endpoints) as Endpoint[],
+    endpoints: JSON.parse(row.endpoints) as EndpointWire[],
     online: row.online === 1,
     priority: row.priority,
     region: row.region,
@@ -71,7 +51,7 @@ function toContentServer(row: ContentServerRow): ContentServer {
   };
 }
 
-function readEndpoints(fn: string, input: Record<string, unknown>): Endpoint[] {
+function readEndpoints(fn: string, input: Record<string, unknown>): EndpointWire[] {
   const items = list(fn, input, 'endpoints');
   if (items.length === 0 || items.length > MAX_ENDPOINTS) {
     throw new ValidationError(
@@ -98,7 +78,7 @@ function readEndpoints(fn: string, input: Record<string, unknown>): Endpoint[] {
   });
 }
 
-function writeContentServer(ctx: ZomeContext, server: ContentServer) {
+function writeContentServer(ctx: ZomeContext, server: ContentServerWire) {
   const committed = commit(ctx, 'ContentServer', { ...server }, server.agent);
   ctx.store
     .stmt(
@@ -129,10 +109,10 @@ function writeContentServer(ctx: ZomeContext, server: ContentServer) {
   return { action_hash: committed.actionHash, server };
 }
 
-export const registerContentServer: ZomeFn = (ctx, payload) => {
+export const registerContentServer: ZomeFn<'register_content_server'> = (ctx, payload) => {
   const fn = 'register_content_server';
   const input = record(fn, payload);
-  const server: ContentServer = {
+  const server: ContentServerWire = {
     content_hash: text(fn, input, 'content_hash'),
     capability: text(fn, input, 'capability'),
     endpoints: readEndpoints(fn, input),
@@ -146,7 +126,7 @@ export const registerContentServer: ZomeFn = (ctx, payload) => {
   checkPattern(
     'capability',
     server.capability,
-    /^[a-z0-9][a-z0-9_-]{0,63}$/,
+    CAPABILITY_PATTERN,
     'a lowercase name such as blob_serving (letters, digits, _ and -)',
   );
   checkRange('priority', server.priority, 0, 255);
@@ -154,7 +134,7 @@ export const registerContentServer: ZomeFn = (ctx, payload) => {
   return writeContentServer(ctx, server);
 };
 
-export const markContentServerOffline: ZomeFn = (ctx, payload) => {
+export const markContentServerOffline: ZomeFn<'mark_content_server_offline'> = (ctx, payload) => {
   const fn = 'mark_content_server_offline';
   const contentHash = text(fn, record(fn, payload), 'content_hash');
   const row = ctx.store
@@ -172,7 +152,7 @@ export const markContentServerOffline: ZomeFn = (ctx, payload) => {
   });
 };
 
-export const findPublishers: ZomeFn = (ctx, payload) => {
+export const findPublishers: ZomeFn<'find_publishers'> = (ctx, payload) => {
   const fn = 'find_publishers';
   const input = record(fn, payload);
   const contentHash = text(fn, input, 'content_hash');
@@ -203,46 +183,21 @@ export const findPublishers: ZomeFn = (ctx, payload) => {
   return rows.map(toContentServer);
 };
 
-export const getMyContentServers: ZomeFn = (ctx) => {
+export const getMyContentServers: ZomeFn<'get_my_content_servers'> = (ctx) => {
   const rows = ctx.store
     .stmt('SELECT * FROM content_servers WHERE agent = ? ORDER BY updated_at DESC')
     .all(ctx.cell[1]) as ContentServerRow[];
   return rows.map(toContentServer);
 };
 
-/** `DoorwayRegistration`, with the Rust entry's fields (timestamps are strings there). */
-interface DoorwayRegistration {
-  id: string;
-  url: string;
-  operator_agent: string;
-  operator_human: string | null;
-  capabilities_json: string;
-  reach: Reach;
-  region: string | null;
-  bandwidth_mbps: number | null;
-  version: string;
-  tier: string;
-  registered_at: string;
-  updated_at: string;
-}
-
-interface DoorwayRow {
-  id: string;
-  operator: Buffer;
-  url: string;
-  capabilities_json: string;
-  reach: Reach;
-  region: string | null;
-  bandwidth_mbps: number | null;
-  version: string;
-  tier: string;
-  registered_at: number;
-  updated_at: number;
-  action_hash: Buffer;
-}
+/** A `doorways` row: the operator as its key bytes, times in µs, and the action that wrote it. */
+type DoorwayRow = Omit<
+  DoorwayRegistrationWire,
+  'operator_agent' | 'operator_human' | 'registered_at' | 'updated_at'
+> & { operator: Buffer; registered_at: number; updated_at: number; action_hash: Buffer };
 
 function toDoorwayOutput(row: DoorwayRow) {
-  const doorway: DoorwayRegistration = {
+  const doorway: DoorwayRegistrationWire = {
     id: row.id,
     url: row.url,
     operator_agent: hashToB64(new Uint8Array(row.operator)),
@@ -345,7 +300,7 @@ function writeDoorway(
   return output;
 }
 
-export const registerDoorway: ZomeFn = (ctx, payload) => {
+export const registerDoorway: ZomeFn<'register_doorway'> = (ctx, payload) => {
   const input = readDoorwayInput('register_doorway', payload);
   if (doorwayRow(ctx, input.id)) {
     throw new ZomeError(
@@ -355,7 +310,7 @@ export const registerDoorway: ZomeFn = (ctx, payload) => {
   return writeDoorway(ctx, input, Date.now() * 1000, 'Emerging');
 };
 
-export const updateDoorway: ZomeFn = (ctx, payload) => {
+export const updateDoorway: ZomeFn<'update_doorway'> = (ctx, payload) => {
   const input = readDoorwayInput('update_doorway', payload);
   const existing = doorwayRow(ctx, input.id);
   if (!existing) {
@@ -367,7 +322,7 @@ export const updateDoorway: ZomeFn = (ctx, payload) => {
   return writeDoorway(ctx, input, existing.registered_at, existing.tier);
 };
 
-export const getDoorwayById: ZomeFn = (ctx, payload) => {
+export const getDoorwayById: ZomeFn<'get_doorway_by_id'> = (ctx, payload) => {
   if (typeof payload !== 'string') {
     throw new ZomeError(
       'Wasm error while working with Ribosome: Deserialize("get_doorway_by_id input: expected the doorway id as a string")',

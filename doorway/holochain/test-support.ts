@@ -16,9 +16,14 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadOrCreateKey } from '../../src/identity/node.ts';
+import {
+  type ChallengeWire as Challenge,
+  connectGrantText,
+  devTokenText,
+} from '../../src/wire/index.ts';
 import { createLogger } from '../log.ts';
 import { dispatch, sendJson } from '../routes.ts';
-import { type Challenge, connectGrantText, devTokenText, sha256Base64url } from './challenge.ts';
+import { sha256Base64url } from './challenge.ts';
 import { startTrustLayer, type TrustLayer, type TrustLayerConfig } from './index.ts';
 
 export interface TrustServer {

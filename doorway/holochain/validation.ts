@@ -1,4 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr';
+import { REACHES, type Reach } from '../../src/wire/index.ts';
 import { isHoloHash } from './hash.ts';
 import { ValidationError, ZomeError } from './wire.ts';
 
@@ -9,22 +10,7 @@ import { ValidationError, ZomeError } from './wire.ts';
  * Both reach the client as `ribosome_error`.
  */
 
-/** docs/design.md §7. `regional` is the Rust SDK's name between bioregional and commons. */
-export const REACHES = [
-  'private',
-  'invited',
-  'local',
-  'neighborhood',
-  'municipal',
-  'bioregional',
-  'regional',
-  'commons',
-] as const;
-export type Reach = (typeof REACHES)[number];
-
 export const CONTENT_HASH_PATTERN = /^sha256-[0-9a-f]{64}$/;
-export const MAX_ENDPOINTS = 16;
-export const MAX_MULTIADDRS = 16;
 
 export type Payload = Record<string, unknown>;
 

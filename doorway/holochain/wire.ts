@@ -1,4 +1,5 @@
 import { encode } from '@msgpack/msgpack';
+import type { WireErrorKind } from '../../src/wire/index.ts';
 import { isHoloHash } from './hash.ts';
 import { decodeChecked } from './msgpack.ts';
 
@@ -20,15 +21,7 @@ import { decodeChecked } from './msgpack.ts';
  */
 
 /** `ExternalApiWireError` variants (snake_case), as the client reports them in `error.name`. */
-export type WireErrorKind =
-  | 'internal_error'
-  | 'deserialization'
-  | 'dna_read_error'
-  | 'ribosome_error'
-  | 'activate_app'
-  | 'zome_call_authentication_failed'
-  | 'zome_call_unauthorized'
-  | 'countersigning_session_error';
+export type { WireErrorKind };
 
 export interface WireError {
   type: 'error';

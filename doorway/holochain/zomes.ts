@@ -1,3 +1,4 @@
+import { TRUST_ROLE_OF, type TrustFunction } from '../../src/wire/index.ts';
 import { getFamilyCluster, getMyClusterKeyGrants, grantClusterKey } from './cluster-keys.ts';
 import {
   createHuman,
@@ -18,6 +19,34 @@ import {
 import type { RoleName } from './store.ts';
 import type { ZomeFn } from './zome-context.ts';
 
+/** One implementation per function of the wire (src/wire/trust.ts): none missing, none extra. */
+const FUNCTIONS: { readonly [F in TrustFunction]: ZomeFn<F> } = {
+  register_content_server: registerContentServer,
+  mark_content_server_offline: markContentServerOffline,
+  find_publishers: findPublishers,
+  get_my_content_servers: getMyContentServers,
+  register_doorway: registerDoorway,
+  update_doorway: updateDoorway,
+  get_doorway_by_id: getDoorwayById,
+  create_human: createHuman,
+  get_human: getHuman,
+  get_agent_by_peer_id: getAgentByPeerId,
+  create_relationship: createRelationship,
+  get_my_relationships: getMyRelationships,
+  grant_cluster_key: grantClusterKey,
+  get_my_cluster_key_grants: getMyClusterKeyGrants,
+  get_family_cluster: getFamilyCluster,
+};
+
+/** The functions of `role`'s coordinator zome, by name. */
+function zomeOf(role: RoleName): ReadonlyMap<string, ZomeFn> {
+  return new Map(
+    (Object.keys(FUNCTIONS) as TrustFunction[])
+      .filter((fn) => TRUST_ROLE_OF[fn] === role)
+      .map((fn) => [fn, FUNCTIONS[fn] as ZomeFn]),
+  );
+}
+
 /**
  * The zome functions of the Elohim hApp, emulated in TypeScript over SQLite: role → zome →
  * function. Each role's coordinator zome has the role's name, as in the Rust DNA manifests.
@@ -32,43 +61,9 @@ export const ZOMES: ReadonlyMap<
   ReadonlyMap<string, ReadonlyMap<string, ZomeFn>>
 > = new Map<RoleName, ReadonlyMap<string, ReadonlyMap<string, ZomeFn>>>([
   ['lamad', new Map()],
-  [
-    'infrastructure',
-    new Map([
-      [
-        'infrastructure',
-        new Map([
-          ['register_content_server', registerContentServer],
-          ['mark_content_server_offline', markContentServerOffline],
-          ['find_publishers', findPublishers],
-          ['get_my_content_servers', getMyContentServers],
-          ['register_doorway', registerDoorway],
-          ['update_doorway', updateDoorway],
-          ['get_doorway_by_id', getDoorwayById],
-        ]),
-      ],
-    ]),
-  ],
-  [
-    'imagodei',
-    new Map([
-      [
-        'imagodei',
-        new Map([
-          ['create_human', createHuman],
-          ['get_human', getHuman],
-          ['get_agent_by_peer_id', getAgentByPeerId],
-          ['create_relationship', createRelationship],
-          ['get_my_relationships', getMyRelationships],
-          ['grant_cluster_key', grantClusterKey],
-          ['get_my_cluster_key_grants', getMyClusterKeyGrants],
-          ['get_family_cluster', getFamilyCluster],
-        ]),
-      ],
-    ]),
-  ],
+  ['infrastructure', new Map([['infrastructure', zomeOf('infrastructure')]])],
+  ['imagodei', new Map([['imagodei', zomeOf('imagodei')]])],
 ]);
 
-export { type Human, peerIdOfAgent, type Relationship } from './imagodei.ts';
-export type { ContentServer } from './infrastructure.ts';
+export { peerIdOfAgent } from './imagodei.ts';
 export type { ZomeContext } from './zome-context.ts';

@@ -27,8 +27,14 @@ import {
   loadOwnClusterKey,
   saveAcceptedClusterKey,
 } from '../reach/index.ts';
-import type { TrustClient, TrustClusterGrant, TrustRelationship } from '../trust/index.ts';
-import { TypedEventEmitter } from '../wire/index.ts';
+import type {
+  TrustClient,
+  TrustClusterGrant,
+  TrustRelationship,
+  TrustSignal,
+  TrustState,
+} from '../trust/index.ts';
+import { listen, TypedEventEmitter } from '../wire/index.ts';
 
 /** The relationship type that puts the other agent into my family cluster. */
 export const FAMILY = 'family';
@@ -124,10 +130,10 @@ export class Family extends TypedEventEmitter<FamilyEvents> {
     this.#db = options.keysDb ? { dbName: options.keysDb } : {};
     const { trust } = options;
     this.#stops.push(
-      trust.on('state', (s) => {
+      listen<TrustState>(trust, 'state', (s) => {
         if (s.status === 'connected') void this.sync();
       }),
-      trust.on('signal', (s) => {
+      listen<TrustSignal>(trust, 'signal', (s) => {
         if (s.zome === 'imagodei' && s.type && SIGNALS.has(s.type)) void this.sync();
       }),
     );

@@ -3,7 +3,7 @@ import type { ContentStore } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import type { HolderFinder, PeerNode } from '../net/index.ts';
 import type { TrustClient } from '../trust/index.ts';
-import { logger } from '../wire/index.ts';
+import { listen, logger } from '../wire/index.ts';
 
 const log = logger('peer:trust');
 
@@ -65,7 +65,7 @@ export async function startTrust(
       }
       onChange();
     };
-    client.on('state', () => void refreshLinks().catch(() => {}));
+    listen(client, 'state', () => void refreshLinks().catch(() => {}));
     const family = new Family({
       trust: client,
       mySecret: own.privateKey.raw,

@@ -16,7 +16,8 @@ import {
   createClusterKey,
   deriveRelationshipKey,
   grantClusterKey,
-} from '../reach/keys.ts';
+} from '../reach/index.ts';
+import { listen } from '../wire/index.ts';
 import { HolochainTrustClient } from './client.ts';
 import { TrustInputError, TrustOfflineError, TrustRefusedError } from './errors.ts';
 import { startTestDoorway, type TestDoorway } from './test-support.ts';
@@ -112,7 +113,7 @@ describe('HolochainTrustClient with a running doorway', () => {
     const a = await newClient(doorway.url, keyA);
     const b = await newClient(doorway.url, await generateKeyPair('Ed25519'));
     const signals: TrustSignal[] = [];
-    a.on('signal', (s) => signals.push(s));
+    listen<TrustSignal>(a, 'signal', (s) => signals.push(s));
     await connected(a);
     await connected(b);
     expect(a.me).toMatch(/^uhCAk/);
@@ -190,7 +191,7 @@ describe('HolochainTrustClient with a running doorway', () => {
     const c = await newClient(doorway.url, await generateKeyPair('Ed25519'));
     await Promise.all([connected(a), connected(b), connected(c)]);
     const signals: TrustSignal[] = [];
-    b.on('signal', (s) => signals.push(s));
+    listen<TrustSignal>(b, 'signal', (s) => signals.push(s));
 
     await a.createRelationship(b.me, 'family');
     await a.createRelationship(c.me, 'contact');
@@ -294,7 +295,7 @@ describe('HolochainTrustClient when the doorway goes away', () => {
       const a = await newClient(url, keyA, dbA);
       const b = await newClient(url, await generateKeyPair('Ed25519'));
       const states: TrustState['status'][] = [];
-      b.on('state', (s) => states.push(s.status));
+      listen<TrustState>(b, 'state', (s) => states.push(s.status));
       await Promise.all([connected(a), connected(b)]);
 
       const kept = randomHash();
@@ -308,7 +309,7 @@ describe('HolochainTrustClient when the doorway goes away', () => {
       expect(b.state.error).toBeTruthy();
 
       const queueEvents: number[] = [];
-      a.on('queue', ({ queued }) => queueEvents.push(queued));
+      listen<{ queued: number }>(a, 'queue', ({ queued }) => queueEvents.push(queued));
       const fresh = randomHash();
       const gone = randomHash();
       expect(await a.announce(fresh, { multiaddrs: [addr] })).toBe('queued');
@@ -324,7 +325,7 @@ describe('HolochainTrustClient when the doorway goes away', () => {
       const a2 = await newClient(url, keyA, dbA);
       expect(a2.queued).toBe(3);
       const replayed: string[] = [];
-      a2.on('signal', (s) => {
+      listen<TrustSignal>(a2, 'signal', (s) => {
         const server = (s.payload as { server?: { content_hash: string } }).server;
         if (s.type === 'ContentServerCommitted' && server) replayed.push(server.content_hash);
       });

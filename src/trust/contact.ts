@@ -3,7 +3,7 @@
  * `<origin>/contact/<agent key>?name=<display name>` opens the app at the sharer's doorway;
  * the name is only a hint for the UI — the key is what a relationship is made with.
  */
-import { type AgentKey, ed25519FromAgentKey } from '../reach/agent.ts';
+import { type AgentKey, ed25519FromAgentKey } from '../reach/index.ts';
 import { InvalidContactLinkError } from './errors.ts';
 
 export interface ContactLink {

@@ -7,6 +7,14 @@ export class TrustError extends Error {
   override name = 'TrustError';
 }
 
+/** A change was asked of a client after `close()`. */
+export class TrustClosedError extends TrustError {
+  override name = 'TrustClosedError';
+  constructor() {
+    super('This trust client is closed: create a new one.');
+  }
+}
+
 /** A lookup was asked for while the doorway's trust layer is not connected. */
 export class TrustOfflineError extends TrustError {
   override name = 'TrustOfflineError';

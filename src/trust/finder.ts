@@ -5,7 +5,7 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { HolderFinder } from '../net/fetch.ts';
+import type { HolderFinder } from '../net/index.ts';
 import type { Libp2pDialLike } from '../net/shard/index.ts';
 import { TrustOfflineError } from './errors.ts';
 import type { TrustClient, TrustHolder } from './types.ts';

@@ -6,8 +6,8 @@
  *
  *   const deviceKey = await loadOrCreateDeviceKey();           // src/net: also the libp2p key
  *   const trust = await HolochainTrustClient.create({ doorway: location.origin, deviceKey });
- *   trust.on('state', (s) => render(s.status, s.error));       // connecting | connected | offline
- *   trust.on('queue', ({ queued }) => render(queued));
+ *   listen<TrustState>(trust, 'state', (s) => render(s.status, s.error)); // src/wire; connecting | connected | offline
+ *   listen<TrustEvents['queue']>(trust, 'queue', ({ queued }) => render(queued));
  *
  *   node.addEventListener('change', () => void trust.setAddresses(node.snapshot().webrtcAddrs));
  *   await trust.registerAgent({ display_name: 'Ana' });        // 'sent' | 'queued'
@@ -26,6 +26,7 @@ export {
   DoorwayUnreachableError,
   InvalidContactLinkError,
   TrustAuthError,
+  TrustClosedError,
   TrustError,
   TrustInputError,
   TrustOfflineError,
@@ -33,6 +34,7 @@ export {
 } from './errors.ts';
 export { combinedFinder, type TrustFinderOptions, trustHolderFinder } from './finder.ts';
 export { type AddressSource, linkTrust, type TrustLinkOptions } from './link.ts';
+export { type DoorwaySession, openDoorwaySession } from './session.ts';
 export type {
   AnnounceInput,
   Announcement,
@@ -43,6 +45,7 @@ export type {
   RegisterAgentInput,
   TrustClient,
   TrustClusterGrant,
+  TrustEventMap,
   TrustEvents,
   TrustFamilyCluster,
   TrustHolder,

@@ -10,6 +10,7 @@
  * refuses every connection) and announced again when they come back.
  */
 import type { ContentChange, ContentStore } from '../content/index.ts';
+import { listen } from '../wire/index.ts';
 import type { TrustClient } from './types.ts';
 
 /** Capabilities of a content-location record: the whole blob, or some of its shards. */
@@ -102,7 +103,7 @@ export function linkTrust(
 
   node.addEventListener('change', onNodeChange);
   store.addEventListener('change', onStoreChange);
-  const stopState = trust.on('state', () => void reconcile());
+  const stopState = listen(trust, 'state', () => void reconcile());
   onNodeChange();
   void trust.registerAgent({ display_name: displayName }).catch(onError);
   void reconcile();

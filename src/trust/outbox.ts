@@ -8,8 +8,8 @@
  * The same database keeps this device's capability secret for the doorway's grant.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import type { Reach } from '../content/manifest.ts';
-import type { ClusterKeyGrant } from '../reach/keys.ts';
+import type { Reach } from '../content/index.ts';
+import type { ClusterKeyGrant } from '../reach/index.ts';
 
 export type OutboxOp =
   | {

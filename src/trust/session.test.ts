@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { decodeHashFromBase64 } from '@holochain/client';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentKeyFromEd25519 } from '../reach/agent.ts';
+import { agentKeyFromEd25519 } from '../reach/index.ts';
 import { TrustAuthError } from './errors.ts';
 import { openDoorwaySession } from './session.ts';
 import { startTestDoorway, type TestDoorway } from './test-support.ts';

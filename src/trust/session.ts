@@ -5,32 +5,16 @@
  * doorway's own origin.
  */
 import type { PrivateKey } from '@libp2p/interface';
+import {
+  type ChallengeWire,
+  type ConnectRequest,
+  type DevTokenRequest,
+  devTokenText,
+} from '../wire/index.ts';
 import { DoorwayUnreachableError, TrustAuthError } from './errors.ts';
 
-/** First line of what a dev-token request signs (the doorway's `DEV_TOKEN_PURPOSE`). */
-export const DEV_TOKEN_PURPOSE = 'elohim-doorway-dev-token/v2';
-
-/** `POST /hc/challenge`: what the doorway asks us to sign, good for one request there. */
-interface Challenge {
-  nonce: string;
-  /** The doorway's libp2p PeerId. */
-  doorway: string;
-  origin: string;
-}
-
-/**
- * The text the device key signs for a session at `challenge`'s doorway, line for line as the
- * doorway rebuilds it (doorway/holochain/README.md, "Dev tokens").
- */
-export function devTokenText(challenge: Challenge, agent: string): string {
-  return [
-    DEV_TOKEN_PURPOSE,
-    `doorway: ${challenge.doorway}`,
-    `origin: ${challenge.origin}`,
-    `agent: ${agent}`,
-    `nonce: ${challenge.nonce}`,
-  ].join('\n');
-}
+/** `POST /hc/challenge` as this client reads it: its expiry is the doorway's business. */
+type Challenge = Pick<ChallengeWire, 'nonce' | 'doorway' | 'origin'>;
 
 /**
  * Reads a challenge, refusing one that names another origin than the doorway we asked: a
@@ -131,14 +115,18 @@ export async function openDoorwaySession(
   const session = await postJson(
     doorway,
     '/hc/dev/token',
-    { agentPubKey: agentText, nonce: challenge.nonce, signature: toBase64(signature) },
+    {
+      agentPubKey: agentText,
+      nonce: challenge.nonce,
+      signature: toBase64(signature),
+    } satisfies DevTokenRequest,
     'dev-token',
     signal,
   );
   const granted = await postJson(
     doorway,
     '/hc/connect',
-    { signingKey: toBase64(agent), capSecret: toBase64(capSecret) },
+    { signingKey: toBase64(agent), capSecret: toBase64(capSecret) } satisfies ConnectRequest,
     'connect',
     signal,
     String(session.token),

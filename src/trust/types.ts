@@ -3,9 +3,9 @@
  * milliseconds) and the {@link TrustClient} interface the UI and the fetch path depend on.
  */
 import type { PeerId } from '@libp2p/interface';
-import type { Reach } from '../content/manifest.ts';
-import type { AgentKey } from '../reach/agent.ts';
-import type { ClusterKeyGrant } from '../reach/keys.ts';
+import type { Reach } from '../content/index.ts';
+import type { AgentKey, ClusterKeyGrant } from '../reach/index.ts';
+import type { EndpointWire, TypedEventTarget } from '../wire/index.ts';
 
 export type TrustStatus = 'connecting' | 'connected' | 'offline';
 
@@ -65,7 +65,7 @@ export interface TrustHolder {
 export interface Announcement {
   hash: string;
   capability: string;
-  endpoints: { url: string; protocol: string; priority: number }[];
+  endpoints: EndpointWire[];
   online: boolean;
   priority: number;
   region: string | null;
@@ -112,7 +112,7 @@ export interface TrustFamilyCluster {
 /** An app signal from the trust layer (sent to this agent's own sockets, e.g. its other tabs). */
 export interface TrustSignal {
   zome: string;
-  /** e.g. `ContentServerCommitted`, `HumanCommitted`, `RelationshipCommitted`, `ClusterKeyGranted`. */
+  /** A `TrustSignalType` (src/wire/trust.ts), e.g. `HumanCommitted`, `ClusterKeyGranted`. */
   type: string | undefined;
   payload: unknown;
 }
@@ -123,6 +123,7 @@ export interface RefusedChange {
   error: Error;
 }
 
+/** Each event's `detail`. */
 export interface TrustEvents {
   state: TrustState;
   /** How many changes wait for the doorway (persisted across reloads). */
@@ -130,6 +131,9 @@ export interface TrustEvents {
   signal: TrustSignal;
   refused: RefusedChange;
 }
+
+/** The client's events: listen with `listen(client, 'state', fn)` (src/wire) or addEventListener. */
+export type TrustEventMap = { [K in keyof TrustEvents]: CustomEvent<TrustEvents[K]> };
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -141,13 +145,12 @@ export interface CallOptions {
  * written to a persistent outbox first and sent in order, so they survive the doorway being
  * away and the page reloading; lookups need a live connection.
  */
-export interface TrustClient {
+export interface TrustClient extends TypedEventTarget<TrustEventMap> {
   /** This device's agent key (its Ed25519 device key). */
   readonly me: AgentKey;
   readonly state: TrustState;
   /** Changes waiting in the outbox. */
   readonly queued: number;
-  on<K extends keyof TrustEvents>(type: K, listener: (payload: TrustEvents[K]) => void): () => void;
 
   /** The addresses this device is dialable at now; re-announces everything when they change. */
   setAddresses(multiaddrs: readonly string[]): Promise<void>;

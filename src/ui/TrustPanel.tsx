@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useId, useState } from 'react';
 import type { Family, FamilySnapshot } from '../family/index.ts';
 import type { AgentKey } from '../reach/index.ts';
 import type { TrustClient, TrustState } from '../trust/index.ts';
+import { listen } from '../wire/index.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { NAME_KEY, savedDisplayName } from './displayName.ts';
 import { FamilyCluster } from './FamilyCluster.tsx';
@@ -45,7 +46,10 @@ function useTrustState(trust: TrustClient) {
   const [state, setState] = useState(trust.state);
   const [queued, setQueued] = useState(trust.queued);
   useEffect(() => {
-    const stops = [trust.on('state', setState), trust.on('queue', (q) => setQueued(q.queued))];
+    const stops = [
+      listen<TrustState>(trust, 'state', setState),
+      listen<{ queued: number }>(trust, 'queue', (q) => setQueued(q.queued)),
+    ];
     setState(trust.state);
     setQueued(trust.queued);
     return () => {

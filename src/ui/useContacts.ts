@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { AgentKey } from '../reach/index.ts';
-import type { TrustClient, TrustRelationship } from '../trust/index.ts';
-import { TypedEventEmitter } from '../wire/index.ts';
+import type { TrustClient, TrustRelationship, TrustSignal, TrustState } from '../trust/index.ts';
+import { listen, TypedEventEmitter } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
 
 export interface Contact {
@@ -74,10 +74,10 @@ export function useContacts(trust: TrustClient | undefined) {
     if (!trust) return;
     const onChange = () => void refresh();
     const stops = [
-      trust.on('state', (s) => {
+      listen<TrustState>(trust, 'state', (s) => {
         if (s.status === 'connected') onChange();
       }),
-      trust.on('signal', (s) => {
+      listen<TrustSignal>(trust, 'signal', (s) => {
         if (s.type && LINK_SIGNALS.has(s.type)) onChange();
       }),
     ];

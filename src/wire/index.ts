@@ -52,3 +52,4 @@ export {
   IntBytes,
   type MsgValue,
 } from './msgpack.ts';
+export * from './trust.ts';
