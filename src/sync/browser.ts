@@ -11,7 +11,8 @@ import wasmUrl from '@automerge/automerge/automerge.wasm?url';
 import { initializeWasm, Repo } from '@automerge/automerge-repo/slim';
 import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
 import { IndexedDBStorageAdapter } from '@automerge/automerge-repo-storage-indexeddb';
-import { Libp2pNetworkAdapter, type Libp2pSyncNode } from './adapter.ts';
+import { logger } from '../wire/index.ts';
+import { type Libp2pSyncNode, libp2pNetworkAdapter } from './adapter.ts';
 import { docAudience, type ItemAudience } from './audience.ts';
 import type { DocTracker } from './documents.ts';
 import { EventLog } from './event-log.ts';
@@ -19,6 +20,8 @@ import { type Libraries, openLibraries } from './libraries.ts';
 import { ChangeRecorder } from './recorder.ts';
 import { SyncService } from './service.ts';
 import { RepoSharing } from './share.ts';
+
+const syncLog = logger('sync');
 
 /** Serialises opening (and creating, migrating) the libraries across tabs. */
 const LIBRARY_LOCK = 'elohim-library-doc';
@@ -48,7 +51,7 @@ export async function openBrowserSync(agent: string): Promise<BrowserSync> {
   await initializeWasm(wasmUrl);
   const tabs = new BroadcastChannelNetworkAdapter({ channelName: 'elohim-automerge' });
   const sharing = new RepoSharing(tabs, (error, docId) =>
-    console.warn(`sync: could not decide who may receive ${docId}; nobody does:`, error),
+    syncLog.error('could not decide who may receive %s; nobody does: %e', docId, error),
   );
   const repo = new Repo({
     storage: new IndexedDBStorageAdapter('elohim-automerge'),
@@ -65,7 +68,11 @@ export async function openBrowserSync(agent: string): Promise<BrowserSync> {
     openLibraries(repo, agent, localStorage, {
       tracker,
       onMissing: (id, error) =>
-        console.warn(`The library document ${id} is not in storage; starting a new one.`, error),
+        syncLog.error(
+          'the library document %s is not in storage; starting a new one: %e',
+          id,
+          error,
+        ),
     }),
   );
   const reshare = () => repo.shareConfigChanged();
@@ -79,7 +86,7 @@ export async function openBrowserSync(agent: string): Promise<BrowserSync> {
     reshare,
     async lead(libp2p, mayReceiveItem) {
       if (service) return service;
-      const adapter = new Libp2pNetworkAdapter(libp2p);
+      const adapter = libp2pNetworkAdapter()(libp2p);
       const audience = docAudience({ repo, libraries, mayReceiveItem });
       sharing.shareWith(repo, adapter, audience);
       repo.networkSubsystem.addNetworkAdapter(adapter);
