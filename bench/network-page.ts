@@ -7,6 +7,7 @@ import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { type ContentStore, openContentStore } from '../src/content/index.ts';
+import { loadOrCreateDeviceKey } from '../src/identity/index.ts';
 import {
   connectedPeersFinder,
   type FetchProgress,
@@ -48,7 +49,12 @@ async function until(ready: () => boolean, timeoutMs: number, what: string): Pro
  */
 async function start(doorway: string): Promise<{ peerId: string; webrtcAddr: string }> {
   store = await openContentStore({ dbName: 'bench-network' });
-  node = await PeerNode.start({ doorways: [doorway], store, discoveryIntervalMs: 2 ** 30 });
+  node = await PeerNode.start({
+    doorways: [doorway],
+    store,
+    privateKey: await loadOrCreateDeviceKey(),
+    discoveryIntervalMs: 2 ** 30,
+  });
   const n = node;
   await until(() => n.snapshot().webrtcAddrs.length > 0, 30_000, 'relay reservation');
   return { peerId: n.peerId, webrtcAddr: n.snapshot().webrtcAddrs[0] ?? '' };

@@ -1,3 +1,4 @@
+export { IdentityError, KEY_FILE, loadOrCreateKey } from '../src/identity/node.ts';
 export {
   ConfigError,
   DEFAULT_RELAY_DATA_LIMIT,
@@ -18,7 +19,6 @@ export {
   type TrustLayer,
   type TrustLayerConfig,
 } from './holochain/index.ts';
-export { IdentityError, KEY_FILE, loadOrCreateKey } from './identity.ts';
 export { createLogger, type Logger } from './log.ts';
 export { type DoorwayP2p, type P2pConfig, startP2p } from './p2p.ts';
 export {

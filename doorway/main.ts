@@ -1,8 +1,8 @@
 // Must come first: libp2p needs Promise.withResolvers, which Node 20 lacks.
 import './polyfills.ts';
+import { IdentityError } from '../src/identity/node.ts';
 import { ConfigError, HELP, loadConfig } from './config.ts';
 import { StoreError, TokenError } from './holochain/index.ts';
-import { IdentityError } from './identity.ts';
 import { createLogger } from './log.ts';
 import { MissingBuildError, startDoorway } from './server.ts';
 

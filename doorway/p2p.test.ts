@@ -6,7 +6,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IdentityError, KEY_FILE } from './identity.ts';
+import { IdentityError, KEY_FILE } from '../src/identity/node.ts';
 import '../src/test-support/node-websocket.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';

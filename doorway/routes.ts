@@ -70,7 +70,7 @@ const AGENT_PREFIX = [0x84, 0x20, 0x24];
 
 /**
  * Reads the id in `/signal/{pubkey}`: a libp2p PeerId string (`12D3KooW…`), or a Holochain
- * agent key (`uhCAk…`), which wraps the same Ed25519 public key (DESIGN §2).
+ * agent key (`uhCAk…`), which wraps the same Ed25519 public key (docs/design.md §2).
  */
 export function parsePubkey(text: string): string {
   if (text.startsWith('u') && text.length === 53) {

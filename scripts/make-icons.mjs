@@ -1,15 +1,18 @@
 /**
- * Draws the app's icons (PNG, for the web app manifest) from code, so no binary image is kept in
- * the repository: a ring of seven dots (the 7 shards of rs-4-7, four of them filled: any four
- * rebuild the whole) on the theme colour. `maskable` keeps the drawing inside the safe zone
- * (the inner 80%), as Android crops maskable icons to shapes.
+ * Renders the app's PNG icons (for the web app manifest, the page and iOS) from the icon's
+ * source, `public/icon.svg`, so no binary image is kept in the repository. Only what that
+ * file uses is understood — `<title>` (skipped), `<rect>` (with `rx`) and `<circle>` with a
+ * `fill` or a `stroke`, colours as `#rrggbb` — anti-aliased by distance; anything else in it
+ * fails the build rather than being drawn wrong. `maskable` fills the whole square with the background (the first
+ * shape) and shrinks the rest into the safe zone (the inner 80%), as Android crops maskable
+ * icons to shapes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 
-const BACKGROUND = [0x1f, 0x3a, 0x8a];
-const FILLED = [0xff, 0xff, 0xff];
-const HOLLOW = [0x9d, 0xb4, 0xf0];
+const SOURCE = new URL('../public/icon.svg', import.meta.url);
+const OUT = new URL('../public/icons/', import.meta.url);
+const SAFE_ZONE = 0.8;
 
 function crc32(bytes) {
   let crc = ~0;
@@ -50,43 +53,142 @@ function png(size, pixel) {
   ]);
 }
 
-function icon(size, { maskable }) {
-  const c = size / 2;
-  const scale = maskable ? 0.8 : 1;
-  const ring = size * 0.3 * scale;
-  const dot = size * 0.085 * scale;
-  const dots = Array.from({ length: 7 }, (_, i) => {
-    const angle = -Math.PI / 2 + (i * 2 * Math.PI) / 7;
-    return { x: c + ring * Math.cos(angle), y: c + ring * Math.sin(angle), filled: i < 4 };
-  });
-  const corner = maskable ? 0 : size * 0.2;
-  return png(size, (x, y) => {
-    // Rounded square background (full bleed when maskable), anti-aliased by distance.
-    const dx = Math.max(corner - x, x - (size - corner), 0);
-    const dy = Math.max(corner - y, y - (size - corner), 0);
-    const outside = Math.hypot(dx, dy) - corner;
-    const alpha = Math.round(255 * Math.min(Math.max(0.5 - outside, 0), 1));
-    let color = BACKGROUND;
-    for (const d of dots) {
-      const distance = Math.hypot(x - d.x, y - d.y);
-      const cover = Math.min(Math.max(dot - distance + 0.5, 0), 1);
-      const hollow = !d.filled && distance < dot * 0.55;
-      if (cover > 0 && !hollow) {
-        const target = d.filled ? FILLED : HOLLOW;
-        color = color.map((v, k) => Math.round(v + (target[k] - v) * cover));
-      }
+function colour(value, where) {
+  if (value === undefined || value === 'none') return undefined;
+  const hex = /^#([0-9a-f]{6})$/i.exec(value)?.[1];
+  if (!hex) throw new Error(`${where}: colours must be #rrggbb or none, not "${value}"`);
+  return [0, 2, 4].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+}
+
+/** The shapes of the SVG, in drawing order, in viewBox units. */
+function parse(svg) {
+  const text = svg.replace(/<!--[\s\S]*?-->/g, '');
+  const viewBox = /viewBox="0 0 ([\d.]+) ([\d.]+)"/.exec(text);
+  if (!viewBox || viewBox[1] !== viewBox[2])
+    throw new Error('icon.svg: needs a square viewBox at 0 0');
+  const shapes = [];
+  for (const [, tag, attrs] of text.matchAll(/<(\w+)\b([^>]*)>/g)) {
+    if (tag === 'svg' || tag === 'title') continue;
+    const a = Object.fromEntries(
+      [...attrs.matchAll(/([\w-]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    const n = (key, fallback) => {
+      const v = a[key] ?? fallback;
+      if (v === undefined || Number.isNaN(Number(v)))
+        throw new Error(`icon.svg: <${tag}> needs ${key}`);
+      return Number(v);
+    };
+    const paint = {
+      fill: colour(a.fill, `<${tag}> fill`),
+      stroke: colour(a.stroke, `<${tag}> stroke`),
+      width: n('stroke-width', 0),
+    };
+    if (tag === 'rect') {
+      shapes.push({
+        kind: 'rect',
+        x: n('x', 0),
+        y: n('y', 0),
+        w: n('width'),
+        h: n('height'),
+        rx: n('rx', 0),
+        ...paint,
+      });
+    } else if (tag === 'circle') {
+      shapes.push({ kind: 'circle', cx: n('cx'), cy: n('cy'), r: n('r'), ...paint });
+    } else {
+      throw new Error(
+        `icon.svg: <${tag}> is not drawn by scripts/make-icons.mjs (rect and circle are)`,
+      );
     }
-    return [...color, alpha];
+  }
+  return { side: Number(viewBox[1]), shapes };
+}
+
+const clamp01 = (v) => Math.min(Math.max(v, 0), 1);
+
+/** How much of the pixel centred at (x, y) the shape's fill and stroke cover, in pixels. */
+function cover(shape, x, y) {
+  let distance; // signed distance to the outline: negative inside
+  if (shape.kind === 'circle') {
+    distance = Math.hypot(x - shape.cx, y - shape.cy) - shape.r;
+  } else {
+    const { x: x0, y: y0, w, h, rx } = shape;
+    const dx = Math.max(x0 + rx - x, x - (x0 + w - rx), 0);
+    const dy = Math.max(y0 + rx - y, y - (y0 + h - rx), 0);
+    const inside = Math.min(
+      Math.max(x - x0, 0),
+      Math.max(x0 + w - x, 0),
+      Math.max(y - y0, 0),
+      Math.max(y0 + h - y, 0),
+    );
+    distance = dx > 0 || dy > 0 ? Math.hypot(dx, dy) - rx : -Math.max(inside, rx);
+  }
+  return {
+    fill: shape.fill ? clamp01(0.5 - distance) : 0,
+    stroke: shape.stroke ? clamp01(shape.width / 2 - Math.abs(distance) + 0.5) : 0,
+  };
+}
+
+/** Paints `rgb` at coverage `a` over the straight-alpha pixel `under`. */
+function over(under, rgb, a) {
+  const alpha = a + under[3] * (1 - a);
+  if (alpha === 0) return under;
+  const mix = (k) => (rgb[k] * a + under[k] * under[3] * (1 - a)) / alpha;
+  return [mix(0), mix(1), mix(2), alpha];
+}
+
+function icon(drawing, size, { maskable }) {
+  const k = size / drawing.side;
+  const c = drawing.side / 2;
+  const [background, ...rest] = drawing.shapes;
+  const shrink = (s) =>
+    s.kind === 'circle'
+      ? {
+          ...s,
+          cx: c + (s.cx - c) * SAFE_ZONE,
+          cy: c + (s.cy - c) * SAFE_ZONE,
+          r: s.r * SAFE_ZONE,
+          width: s.width * SAFE_ZONE,
+        }
+      : {
+          ...s,
+          x: c + (s.x - c) * SAFE_ZONE,
+          y: c + (s.y - c) * SAFE_ZONE,
+          w: s.w * SAFE_ZONE,
+          h: s.h * SAFE_ZONE,
+          rx: s.rx * SAFE_ZONE,
+          width: s.width * SAFE_ZONE,
+        };
+  const shapes = maskable
+    ? [
+        { ...background, kind: 'rect', x: 0, y: 0, w: drawing.side, h: drawing.side, rx: 0 },
+        ...rest.map(shrink),
+      ]
+    : drawing.shapes;
+  // In pixels, so anti-aliasing spans one pixel at every size.
+  const scaled = shapes.map((s) =>
+    s.kind === 'circle'
+      ? { ...s, cx: s.cx * k, cy: s.cy * k, r: s.r * k, width: s.width * k }
+      : { ...s, x: s.x * k, y: s.y * k, w: s.w * k, h: s.h * k, rx: s.rx * k, width: s.width * k },
+  );
+  return png(size, (x, y) => {
+    let pixel = [0, 0, 0, 0];
+    for (const s of scaled) {
+      const { fill, stroke } = cover(s, x, y);
+      if (fill > 0) pixel = over(pixel, s.fill, fill);
+      if (stroke > 0) pixel = over(pixel, s.stroke, stroke);
+    }
+    return [...pixel.slice(0, 3).map(Math.round), Math.round(pixel[3] * 255)];
   });
 }
 
-const out = new URL('../public/icons/', import.meta.url);
-mkdirSync(out, { recursive: true });
+const drawing = parse(readFileSync(SOURCE, 'utf8'));
+mkdirSync(OUT, { recursive: true });
 for (const [name, size, maskable] of [
   ['icon-192.png', 192, false],
   ['icon-512.png', 512, false],
   ['maskable-512.png', 512, true],
   ['apple-touch-icon.png', 180, true],
 ]) {
-  writeFileSync(new URL(name, out), icon(size, { maskable }));
+  writeFileSync(new URL(name, OUT), icon(drawing, size, { maskable }));
 }

@@ -1,6 +1,6 @@
 /**
  * Messages between the service worker and the app's windows for content the browser does not
- * hold yet. A service worker cannot own a libp2p connection (DESIGN §1), so for
+ * hold yet. A service worker cannot own a libp2p connection (docs/design.md §1), so for
  * `/content/<hash>` it asks a window, over a MessageChannel, to open a stream of the blob and
  * to fetch the pieces each range needs (the window's tab, or the tab leading the network,
  * fetches and verifies them into IndexedDB). The window answers `ack` at once, so that a

@@ -5,6 +5,7 @@ import {
   openContentStore,
   parseContentHash,
 } from '../src/content/index.ts';
+import { loadDeviceIdentity } from '../src/identity/index.ts';
 import {
   deviceKeyring,
   isSealed,
@@ -15,7 +16,6 @@ import {
   unseal,
 } from '../src/reach/index.ts';
 import type { ContentReadFailed } from './bridge-protocol.ts';
-import { loadDeviceIdentity } from './device-identity.ts';
 import { askWindow, NoWindowError } from './peer-bridge.ts';
 import { parseRange } from './range.ts';
 

@@ -32,7 +32,7 @@ export function hashBytes(kind: HashKind, bytes: Uint8Array): Uint8Array {
   return holoHash(kind, blake2b(bytes, { dkLen: 32 }));
 }
 
-/** The Holochain agent key wrapping an Ed25519 public key (DESIGN §2: also the libp2p PeerId). */
+/** The Holochain agent key wrapping an Ed25519 public key (docs/design.md §2: also the libp2p PeerId). */
 export function agentKeyFromEd25519(publicKey: Uint8Array): Uint8Array {
   return holoHash('agent', publicKey);
 }

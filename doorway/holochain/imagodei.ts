@@ -26,7 +26,7 @@ import { commit, type ZomeContext, type ZomeFn } from './zome-context.ts';
 export interface Human {
   agent: Uint8Array;
   display_name: string;
-  /** libp2p PeerId of the agent's Ed25519 key (DESIGN §2: the same key). */
+  /** libp2p PeerId of the agent's Ed25519 key (docs/design.md §2: the same key). */
   peer_id: string;
   multiaddrs: string[];
   profile_reach: Reach;
@@ -153,7 +153,7 @@ export function hasLinkTo(
 }
 
 /**
- * Whether `reader` may read the profile `owner` published at `reach` (DESIGN §7): the owner
+ * Whether `reader` may read the profile `owner` published at `reach` (docs/design.md §7): the owner
  * always; `private` nobody else; `invited` the agents the owner made any relationship to;
  * `local` the owner's family (agents the owner named `family`); wider reaches everyone.
  */

@@ -15,7 +15,7 @@ import { encode } from '@msgpack/msgpack';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { expect } from 'vitest';
 import { WebSocket } from 'ws';
-import { loadOrCreateKey } from '../identity.ts';
+import { loadOrCreateKey } from '../../src/identity/node.ts';
 import { createLogger } from '../log.ts';
 import { dispatch, sendJson } from '../routes.ts';
 import { type Challenge, connectGrantText, devTokenText, sha256Base64url } from './challenge.ts';

@@ -9,7 +9,7 @@ import { ValidationError, ZomeError } from './wire.ts';
  * Both reach the client as `ribosome_error`.
  */
 
-/** DESIGN §7. `regional` is the Rust SDK's name between bioregional and commons. */
+/** docs/design.md §7. `regional` is the Rust SDK's name between bioregional and commons. */
 export const REACHES = [
   'private',
   'invited',

@@ -22,7 +22,7 @@ import type { ZomeFn } from './zome-context.ts';
  * The zome functions of the Elohim hApp, emulated in TypeScript over SQLite: role → zome →
  * function. Each role's coordinator zome has the role's name, as in the Rust DNA manifests.
  * `lamad` (content & learning in the Rust project) has a cell but no emulated zomes: the web
- * peer keeps content out of the trust layer (DESIGN: WHO HAS WHAT, never WHAT).
+ * peer keeps content out of the trust layer (docs/design.md §6: who has what, never what).
  *
  * Maps, not objects: a caller names the zome and function, and a name like `constructor` or
  * `__proto__` must find nothing rather than something on Object's prototype.

@@ -3,6 +3,7 @@
  * store whose pieces come out with one byte flipped. Fetchers must catch every such piece.
  */
 import { type ContentStore, openContentStore } from '../../src/content/index.ts';
+import { loadOrCreateDeviceKey } from '../../src/identity/index.ts';
 import { PeerNode } from '../../src/net/index.ts';
 
 function lyingStore(store: ContentStore): ContentStore {
@@ -24,7 +25,11 @@ function lyingStore(store: ContentStore): ContentStore {
 async function start(doorway: string, file: File): Promise<{ hash: string; peerId: string }> {
   const store = await openContentStore({ dbName: 'lying-peer' });
   const manifest = await store.put(file, { name: file.name });
-  const node = await PeerNode.start({ doorways: [doorway], store: lyingStore(store) });
+  const node = await PeerNode.start({
+    doorways: [doorway],
+    store: lyingStore(store),
+    privateKey: await loadOrCreateDeviceKey(),
+  });
   while (node.snapshot().webrtcAddrs.length === 0) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

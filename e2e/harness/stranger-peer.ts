@@ -4,6 +4,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id';
 import { openContentStore, sha256Bytes } from '../../src/content/index.ts';
+import { loadOrCreateDeviceKey } from '../../src/identity/index.ts';
 import { PeerNode } from '../../src/net/index.ts';
 import { shardPush } from '../../src/net/shard/index.ts';
 
@@ -13,6 +14,7 @@ async function start(doorway: string): Promise<string> {
   node = await PeerNode.start({
     doorways: [doorway],
     store: await openContentStore({ dbName: 'stranger-peer' }),
+    privateKey: await loadOrCreateDeviceKey(),
   });
   return node.peerId;
 }

@@ -2,7 +2,7 @@ import type { Page } from '@playwright/test';
 
 /**
  * Direct access to the content store's IndexedDB records from inside the page, for tests
- * that damage or count what is stored. Mirrors the schema in src/content/store.ts.
+ * that damage or count what is stored. Mirrors the schema in src/content/idb-backend.ts.
  */
 export const CONTENT_DB = 'elohim-content';
 

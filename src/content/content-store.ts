@@ -1,9 +1,14 @@
 /**
- * `ContentStore`: the seam between the UI / network layer and the bytes in IndexedDB.
+ * `ContentStore`: the seam between the UI / network layer and the stored bytes. One
+ * implementation over a {@link ContentBackend}: IndexedDB ({@link openContentStore}) or a
+ * directory in Node (`openFsContentStore`, from `node.ts`).
  */
+import { TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
 import { type ContentHash, parseContentHash } from './address.ts';
+import type { ContentBackend, ShardHolding } from './backend.ts';
 import { ContentError, CorruptPieceError, InvalidManifestError, NotFoundError } from './errors.ts';
 import { createHashService, type HashService, sha256Bytes } from './hasher.ts';
+import { DEFAULT_DB_NAME, openIdbBackend } from './idb-backend.ts';
 import {
   beginImport,
   beginShardImport,
@@ -39,16 +44,6 @@ import {
   readVerifiedPiece,
   repairBlob,
 } from './read.ts';
-import {
-  asBytes,
-  type Db,
-  DEFAULT_DB_NAME,
-  discardPut,
-  dropShards,
-  openDatabase,
-  removeBlob,
-  type ShardHolding,
-} from './store.ts';
 
 export interface ContentStoreOptions {
   /** IndexedDB database name. Default `elohim-content`. */
@@ -71,20 +66,17 @@ export interface ContentStoreOptions {
 /** `held`: the shards of a blob this device keeps for the network changed (see {@link ShardHolding}). */
 export type ChangeKind = 'added' | 'removed' | 'repaired' | 'held';
 
-/** Fired on the store after a blob became visible, was removed or was repaired, here or in another tab. */
-export class ContentChangeEvent extends Event {
-  constructor(
-    readonly kind: ChangeKind,
-    readonly hash: ContentHash,
-    /** True when the change happened in another tab (via BroadcastChannel). */
-    readonly remote: boolean,
-  ) {
-    super('change');
-  }
+/** What changed: a blob became visible, was removed or repaired, or its held shards changed. */
+export interface ContentChange {
+  kind: ChangeKind;
+  hash: ContentHash;
+  /** True when the change happened in another tab (via BroadcastChannel). */
+  remote: boolean;
 }
 
+/** `store.addEventListener('change', (e) => e.detail.hash)`: here or in another tab. */
 export interface ContentStoreEventMap {
-  change: ContentChangeEvent;
+  change: CustomEvent<ContentChange>;
 }
 
 export interface ContentStats {
@@ -106,31 +98,8 @@ export interface ContentStats {
   persisted?: boolean;
 }
 
-/** Typed `EventTarget`: `store.addEventListener('change', (e) => e.hash)`. */
-interface TypedEventTarget<M> extends EventTarget {
-  addEventListener<K extends keyof M & string>(
-    type: K,
-    listener: (ev: M[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  removeEventListener<K extends keyof M & string>(
-    type: K,
-    listener: (ev: M[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-}
-
 export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
+  /** The IndexedDB database name, or the directory of a filesystem store. */
   readonly dbName: string;
   readonly pieceSize: number;
   /**
@@ -224,7 +193,7 @@ async function collectBlob(stream: ReadableStream<Uint8Array>, type: string): Pr
 /** Store instances alive in this JS realm: the sweep fallback when Web Locks are missing. */
 const liveInstances = new Set<string>();
 
-class IdbContentStore extends EventTarget implements ContentStore {
+class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implements ContentStore {
   private readonly channel: BroadcastChannel | undefined;
   private readonly ingestCtx: IngestContext;
   /** Imports in progress: closing the store releases their locks (the next open sweeps them). */
@@ -232,8 +201,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
   private closed = false;
 
   constructor(
-    private readonly db: Db,
-    readonly dbName: string,
+    private readonly backend: ContentBackend,
     private readonly hashes: HashService,
     private readonly instanceId: string,
     private readonly locks: LockManagerLike | undefined,
@@ -243,7 +211,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
     super();
     const pieceSize = options.pieceSize ?? MiB;
     this.ingestCtx = {
-      db,
+      backend,
       hashes,
       thresholds,
       chunkSize: options.chunkSize ?? MiB,
@@ -255,14 +223,19 @@ class IdbContentStore extends EventTarget implements ContentStore {
       maxInflightWrites: options.tuning?.maxInflightWrites ?? 2,
     };
     if ((options.broadcast ?? true) && typeof BroadcastChannel !== 'undefined') {
-      this.channel = new BroadcastChannel(`elohim-content:${dbName}`);
+      this.channel = new BroadcastChannel(`elohim-content:${backend.name}`);
       // Node keeps the event loop alive for an open channel; a store must not pin a process.
       (this.channel as unknown as { unref?: () => void }).unref?.();
       this.channel.onmessage = (ev: MessageEvent<{ kind: ChangeKind; hash: ContentHash }>) => {
         const { kind, hash } = ev.data ?? {};
-        if (kind && hash) this.dispatchEvent(new ContentChangeEvent(kind, hash, true));
+        if (kind && hash)
+          this.safeDispatchEvent('change', { detail: { kind, hash, remote: true } });
       };
     }
+  }
+
+  get dbName(): string {
+    return this.backend.name;
   }
 
   get pieceSize(): number {
@@ -270,11 +243,11 @@ class IdbContentStore extends EventTarget implements ContentStore {
   }
 
   private get readCtx() {
-    return { db: this.db };
+    return { backend: this.backend };
   }
 
   private emit(kind: ChangeKind, hash: ContentHash): void {
-    this.dispatchEvent(new ContentChangeEvent(kind, hash, false));
+    this.safeDispatchEvent('change', { detail: { kind, hash, remote: false } });
     try {
       this.channel?.postMessage({ kind, hash });
     } catch {}
@@ -300,9 +273,9 @@ class IdbContentStore extends EventTarget implements ContentStore {
   }
 
   private get importCtx() {
-    const { db, hashes, instanceId, locks } = this.ingestCtx;
+    const { backend, hashes, instanceId, locks } = this.ingestCtx;
     return {
-      db,
+      backend,
       hashes,
       instanceId,
       locks,
@@ -323,18 +296,18 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   async holding(hash: string): Promise<ShardHolding | undefined> {
     this.check();
-    return this.db.get('holdings', parseContentHash(hash));
+    return this.backend.getHolding(parseContentHash(hash));
   }
 
   async holdings(): Promise<ShardHolding[]> {
     this.check();
-    return this.db.getAll('holdings');
+    return this.backend.listHoldings();
   }
 
   async dropShards(hash: string, shards?: readonly number[]): Promise<number[]> {
     this.check();
     const key = parseContentHash(hash);
-    const dropped = await dropShards(this.db, key, shards);
+    const dropped = await this.backend.dropShards(key, shards);
     if (dropped.length > 0) this.emit('held', key);
     return dropped;
   }
@@ -342,7 +315,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
   async manifest(hash: string): Promise<StoredManifest | undefined> {
     this.check();
     const key = parseContentHash(hash);
-    const m = await this.db.get('manifests', key);
+    const m = await this.backend.getManifest(key);
     if (m === undefined) return undefined;
     if (!isStoredManifest(m)) {
       throw new InvalidManifestError(
@@ -376,21 +349,21 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   async has(hash: string): Promise<boolean> {
     this.check();
-    return (await this.db.count('manifests', parseContentHash(hash))) > 0;
+    return this.backend.hasManifest(parseContentHash(hash));
   }
 
   async list(): Promise<StoredManifest[]> {
     this.check();
-    const all = await this.db.getAllFromIndex('manifests', 'by_created_at');
+    const all = await this.backend.listManifests();
     return all.reverse();
   }
 
   async remove(hash: string): Promise<boolean> {
     this.check();
     const key = parseContentHash(hash);
-    const removed = await removeBlob(this.db, key);
+    const removed = await this.backend.removeBlob(key);
     if (removed) this.emit('removed', key);
-    if ((await dropShards(this.db, key)).length > 0) this.emit('held', key);
+    if ((await this.backend.dropShards(key)).length > 0) this.emit('held', key);
     return removed;
   }
 
@@ -404,19 +377,17 @@ class IdbContentStore extends EventTarget implements ContentStore {
       heldBlobs: 0,
       heldBytes: 0,
     };
-    let cursor = await this.db.transaction('manifests').store.openCursor();
-    while (cursor) {
+    for (const m of await this.backend.listManifests()) {
       s.items++;
-      s.logicalBytes += cursor.value.total_size;
-      s.storedBytes += storedBytes(cursor.value);
-      cursor = await cursor.continue();
+      s.logicalBytes += m.total_size;
+      s.storedBytes += storedBytes(m);
     }
-    for (const h of await this.db.getAll('holdings')) {
+    for (const h of await this.backend.listHoldings()) {
       s.heldBlobs++;
       s.heldBytes += h.shards.length * h.manifest.shard_size;
     }
     s.storedBytes += s.heldBytes;
-    s.pendingPuts = await this.db.count('pending');
+    s.pendingPuts = (await this.backend.listPending()).length;
     const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
     try {
       const est = await storage?.estimate?.();
@@ -436,7 +407,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
   }
 
   private async readHeldPiece(hash: ContentHash, shard: number, piece: number) {
-    const holding = await this.db.get('holdings', hash);
+    const holding = await this.backend.getHolding(hash);
     const held = holding?.shards.find((s) => s.index === shard);
     if (!holding || !held) throw new NotFoundError(hash);
     const m = holding.manifest;
@@ -444,7 +415,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
     if (!Number.isInteger(piece) || piece < 0 || piece >= piecesInShard(length, m.piece_size)) {
       throw new RangeError(`${hash} has no shard ${shard} piece ${piece}: see its manifest.`);
     }
-    const bytes = asBytes(await this.db.get('pieces', [held.storage_key, shard, piece]));
+    const [bytes] = await this.backend.readPieces(held.storage_key, [{ shard, piece }]);
     if (!bytes) throw new CorruptPieceError(hash, shard, piece, 'missing');
     if (
       bytes.byteLength !== pieceLength(length, m.piece_size, piece) ||
@@ -459,10 +430,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
     const m = await this.required(hash);
     const report = await repairBlob(this.readCtx, m, opts.signal);
     if (report.unrecoverable.length === 0) {
-      const tx = this.db.transaction('manifests', 'readwrite');
-      const cur = await tx.store.get(m.blob_hash);
-      if (cur) await tx.store.put({ ...cur, verified_at: new Date().toISOString() });
-      await tx.done;
+      await this.backend.setVerifiedAt(m.blob_hash, new Date().toISOString());
     }
     if (report.repaired.length > 0) this.emit('repaired', m.blob_hash);
     return report;
@@ -470,17 +438,22 @@ class IdbContentStore extends EventTarget implements ContentStore {
 
   async sweep(): Promise<number> {
     this.check();
-    const pendings = await this.db.getAll('pending');
+    // First what a crash between the steps of a commit or a remove left (the filesystem's).
+    await this.backend.collectGarbage?.();
+    const pendings = await this.backend.listPending();
     let swept = 0;
     for (const p of pendings) {
-      if (this.locks) {
+      const alive = this.backend.ownerAlive?.(p);
+      if (alive !== undefined) {
+        if (!alive && (await this.backend.discardPut(p.id))) swept++;
+      } else if (this.locks) {
         // Holding the put's lock proves its owner is gone: owners hold it from before the
         // pending record is written until after it is deleted.
         await this.locks.request(putLockName(p.id), { ifAvailable: true }, async (lock) => {
-          if (lock && (await discardPut(this.db, p.id))) swept++;
+          if (lock && (await this.backend.discardPut(p.id))) swept++;
         });
       } else if (!liveInstances.has(p.owner)) {
-        if (await discardPut(this.db, p.id)) swept++;
+        if (await this.backend.discardPut(p.id)) swept++;
       }
     }
     return swept;
@@ -493,7 +466,7 @@ class IdbContentStore extends EventTarget implements ContentStore {
     for (const i of [...this.imports]) i.detach();
     this.channel?.close();
     this.hashes.close();
-    this.db.close();
+    this.backend.close();
   }
 }
 
@@ -508,21 +481,36 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
+/** Opens the IndexedDB content store (the browser's; `fake-indexeddb` in tests). */
 export async function openContentStore(options: ContentStoreOptions = {}): Promise<ContentStore> {
-  const dbName = options.dbName ?? DEFAULT_DB_NAME;
+  const checked = checkOptions(options);
+  const backend = await openIdbBackend(options.dbName ?? DEFAULT_DB_NAME);
+  const locks = options.locks === null ? undefined : (options.locks ?? defaultLocks());
+  return openStore(backend, locks, options, checked);
+}
+
+/** The options a store needs whatever its backend, checked before anything is opened. */
+export function checkOptions(options: ContentStoreOptions): Thresholds {
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   if (!(thresholds.chunkedAbove < thresholds.rsAbove)) {
     throw new ContentError('thresholds.chunkedAbove must be below thresholds.rsAbove.');
   }
   positiveInt('chunkSize', options.chunkSize ?? MiB);
   positiveInt('pieceSize', options.pieceSize ?? MiB);
-  const db = await openDatabase(dbName);
-  const locks = options.locks === null ? undefined : (options.locks ?? defaultLocks());
+  return thresholds;
+}
+
+/** A store over an opened backend; sweeps what dead puts left before it is handed out. */
+export async function openStore(
+  backend: ContentBackend,
+  locks: LockManagerLike | undefined,
+  options: ContentStoreOptions,
+  thresholds: Thresholds,
+): Promise<ContentStore> {
   const instanceId = crypto.randomUUID();
   liveInstances.add(instanceId);
-  const store = new IdbContentStore(
-    db,
-    dbName,
+  const store = new BackendContentStore(
+    backend,
     createHashService(options.hashing),
     instanceId,
     locks,
@@ -531,4 +519,9 @@ export async function openContentStore(options: ContentStoreOptions = {}): Promi
   );
   await store.sweep();
   return store;
+}
+
+/** Whether a store instance of this JS realm is open (the filesystem backend's liveness test). */
+export function isLiveInstance(id: string): boolean {
+  return liveInstances.has(id);
 }

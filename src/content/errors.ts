@@ -3,6 +3,7 @@
  * caller (or the person behind the UI) can do about it, because these strings reach
  * the UI unchanged.
  */
+import type { PieceRef } from './backend.ts';
 
 export class ContentError extends Error {
   override name = 'ContentError';
@@ -53,7 +54,7 @@ export class CorruptPieceError extends ContentError {
   }
 }
 
-/** The browser refused to store more bytes. */
+/** The browser (or the disk, for the filesystem backend) refused to store more bytes. */
 export class StorageQuotaError extends ContentError {
   override name = 'StorageQuotaError';
   constructor(override readonly cause?: unknown) {
@@ -72,12 +73,81 @@ export class InvalidManifestError extends ContentError {
 
 export function isQuotaError(e: unknown): boolean {
   if (e instanceof StorageQuotaError) return true;
-  const name = (e as { name?: unknown } | null)?.name;
-  // Firefox used NS_ERROR_DOM_QUOTA_REACHED before standardising on QuotaExceededError.
-  return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED';
+  const { name, code } = (e ?? {}) as { name?: unknown; code?: unknown };
+  // Firefox used NS_ERROR_DOM_QUOTA_REACHED before standardising on QuotaExceededError; the
+  // filesystem backend's disk full (or over its quota) is ENOSPC / EDQUOT.
+  return (
+    name === 'QuotaExceededError' ||
+    name === 'NS_ERROR_DOM_QUOTA_REACHED' ||
+    code === 'ENOSPC' ||
+    code === 'EDQUOT'
+  );
 }
 
-/** What we throw on abort: the signal's own reason, as `AbortSignal.throwIfAborted` does. */
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+/** A piece given to `writePiece` does not match the manifest: the peer that sent it is wrong. */
+export class PieceMismatchError extends ContentError {
+  override name = 'PieceMismatchError';
+  constructor(
+    readonly hash: string,
+    readonly shardIndex: number,
+    readonly pieceIndex: number,
+    readonly reason: 'length' | 'hash',
+    detail: string,
+  ) {
+    super(
+      `${hash}: the bytes given for shard ${shardIndex} piece ${pieceIndex} do not match the ` +
+        `manifest (${detail}). The peer that sent them is wrong or broken: drop it and fetch ` +
+        'this piece from another peer. Nothing was written; the import goes on.',
+    );
+  }
+}
+
+/**
+ * The pieces all match `piece_hashes`, but the blob they add up to does not match the rest of
+ * the manifest (blob hash, a shard hash, rs parity or padding): the manifest itself lied.
+ */
+export class ManifestMismatchError extends ContentError {
+  override name = 'ManifestMismatchError';
+  constructor(
+    readonly hash: string,
+    readonly field: 'blob_hash' | 'shard_hashes' | 'piece_hashes' | 'padding',
+    readonly shardIndex: number | undefined,
+    readonly pieceIndex: number | undefined,
+    detail: string,
+  ) {
+    super(
+      `The manifest of ${hash} does not describe its own pieces: ${detail}. ` +
+        'The peer that sent this manifest is wrong or malicious: drop it and get the manifest ' +
+        'from another peer. Nothing of this import was kept.',
+    );
+  }
+}
+
+/** `commit` was called before every needed piece was written. The import stays open. */
+export class ImportIncompleteError extends ContentError {
+  override name = 'ImportIncompleteError';
+  constructor(
+    readonly hash: string,
+    readonly missing: readonly PieceRef[],
+  ) {
+    const first = missing
+      .slice(0, 4)
+      .map((r) => `${r.shard}/${r.piece}`)
+      .join(', ');
+    super(
+      `${hash}: ${missing.length} needed piece(s) are not written yet (shard/piece ${first}` +
+        `${missing.length > 4 ? ', …' : ''}). Write them (see session.missing()), then commit.`,
+    );
+  }
+}
+
+/** The import was already committed, aborted or discarded after an error. */
+export class ImportClosedError extends ContentError {
+  override name = 'ImportClosedError';
+  constructor(
+    readonly hash: string,
+    readonly state: string,
+  ) {
+    super(`The import of ${hash} is ${state}; begin a new import to store it.`);
+  }
 }

@@ -9,9 +9,10 @@
  * where `Worker` is missing (Node, vitest) the same hash-wasm code runs in-thread.
  */
 import { createSHA256 } from 'hash-wasm';
+import { abortReason } from '../wire/index.ts';
 import { type ContentHash, hashFromHex, toHex } from './address.ts';
 import { forEachSlice } from './blob-reader.ts';
-import { abortReason, ContentError } from './errors.ts';
+import { ContentError } from './errors.ts';
 import type { FromHashWorker, ToHashWorker } from './hash-protocol.ts';
 
 export interface UpdateBlobOptions {

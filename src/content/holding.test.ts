@@ -4,7 +4,7 @@ import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
-  type ContentChangeEvent,
+  type ContentChange,
   type ContentStore,
   DB_VERSION,
   ImportIncompleteError,
@@ -170,8 +170,8 @@ describe('shard holdings', () => {
   it('holds shards without the blob: served piece by piece, invisible to has/list/get', async () => {
     const { src, m } = await source();
     const dst = await open();
-    const events: ContentChangeEvent[] = [];
-    dst.addEventListener('change', (e) => events.push(e));
+    const events: ContentChange[] = [];
+    dst.addEventListener('change', (e) => events.push(e.detail));
 
     const session = await dst.beginShardImport(remote(m), [5]);
     expect(session.alreadyHeld).toBe(false);
@@ -254,7 +254,7 @@ describe('shard holdings', () => {
       await shards.writePiece(p.shard, p.piece, p.bytes);
     await shards.commit();
     const kinds: string[] = [];
-    dst.addEventListener('change', (e) => kinds.push(e.kind));
+    dst.addEventListener('change', (e) => kinds.push(e.detail.kind));
 
     const whole = await dst.beginImport(remote(m));
     for (const p of await piecesOf(src, m, [0, 1, 2, 3])) {

@@ -1,6 +1,7 @@
 /**
  * Content-addressed store in IndexedDB. See src/content/README.md for the design and the
- * on-disk schema.
+ * on-disk schema. The filesystem store (Node only) is `openFsContentStore` in `node.ts`, kept
+ * out of this entry so browser bundles never see a `node:` import.
  *
  *   const store = await openContentStore();
  *   const m = await store.put(file, { onProgress: (p) => … });
@@ -14,9 +15,10 @@ export {
   isContentHash,
   parseContentHash,
 } from './address.ts';
+export type { PieceRef, ShardHolding } from './backend.ts';
 export {
   type ChangeKind,
-  ContentChangeEvent,
+  type ContentChange,
   type ContentStats,
   type ContentStore,
   type ContentStoreEventMap,
@@ -26,9 +28,13 @@ export {
 export {
   ContentError,
   CorruptPieceError,
+  ImportClosedError,
+  ImportIncompleteError,
   InvalidHashError,
   InvalidManifestError,
+  ManifestMismatchError,
   NotFoundError,
+  PieceMismatchError,
   StorageQuotaError,
 } from './errors.ts';
 export {
@@ -38,20 +44,18 @@ export {
   sha256Bytes,
   type UpdateBlobOptions,
 } from './hasher.ts';
-export {
-  ImportClosedError,
-  type ImportCommitOptions,
-  ImportIncompleteError,
-  type ImportProgress,
-  type ImportSession,
-  MAX_IMPORT_PIECE_SIZE,
-  ManifestMismatchError,
-  PieceMismatchError,
-  type PieceRef,
-  type RemoteManifest,
-  type ShardImportSession,
-  validateRemoteManifest,
+export { DB_VERSION, DEFAULT_DB_NAME } from './idb-backend.ts';
+export type {
+  ImportCommitOptions,
+  ImportProgress,
+  ImportSession,
+  ShardImportSession,
 } from './import.ts';
+export {
+  MAX_IMPORT_PIECE_SIZE,
+  type RemoteManifest,
+  validateRemoteManifest,
+} from './import-manifest.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
 export {
   DEFAULT_REACH,
@@ -65,7 +69,7 @@ export {
   toShardManifest,
 } from './manifest.ts';
 export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
-export { DB_VERSION, DEFAULT_DB_NAME, type ShardHolding } from './store.ts';
+export { rebuildStripe, type StripePiece } from './stripe.ts';
 
 /** Asks the browser not to evict this origin's storage under pressure (true if granted). */
 export async function requestPersistentStorage(): Promise<boolean> {

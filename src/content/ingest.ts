@@ -1,12 +1,13 @@
 /**
- * The put pipeline: Blob → pieces in IndexedDB → manifest, in bounded memory.
+ * The put pipeline: Blob → pieces in the backend (IndexedDB, or a directory in Node) →
+ * manifest, in bounded memory.
  *
  * Three things run concurrently:
  *  1. the piece pipeline: read a batch of slices (the next batch is prefetched), hash each
  *     piece with WebCrypto, erasure-code (rs-4-7), write the batch in ONE transaction and
  *     keep at most `maxInflightWrites` transactions in flight;
  *  2. shard hashers (hash-wasm, in the hash worker when there is one) fed with the pieces
- *     right after the IndexedDB `put` calls have structured-cloned them, so the buffers can
+ *     right after the backend has taken its copy (IndexedDB `put` structured-clones), so the buffers can
  *     be transferred instead of copied;
  *  3. the blob hash. `none`/`chunked` visit the file in order, so the pieces feed it too.
  *     rs stripes visit the file out of order, so there it is a second, sequential pass over
@@ -22,9 +23,11 @@
  */
 
 import * as E from '../erasure/index.ts';
+import { abortReason } from '../wire/index.ts';
 import { type ContentHash, cidOf } from './address.ts';
+import { type ContentBackend, newPending, quiet } from './backend.ts';
 import { readSliceInto } from './blob-reader.ts';
-import { abortReason, ContentError, isQuotaError, StorageQuotaError } from './errors.ts';
+import { ContentError, isQuotaError, StorageQuotaError } from './errors.ts';
 import { type HashService, hashBlob, type IncrementalHasher, sha256Bytes } from './hasher.ts';
 import {
   chooseEncoding,
@@ -37,13 +40,12 @@ import {
   type StoredManifest,
   type Thresholds,
 } from './manifest.ts';
-import { commitPut, type Db, discardPut, exactBuffer, quiet, recordPending } from './store.ts';
 
 export type PutPhase = 'buffering' | 'writing' | 'hashing' | 'committing' | 'done';
 
 export interface PutProgress {
   phase: PutPhase;
-  /** Blob bytes whose pieces have been handed to IndexedDB. */
+  /** Blob bytes whose pieces have been handed to the backend. */
   bytesDone: number;
   /** Blob bytes covered by the (concurrent) whole-blob hash. */
   hashedBytes: number;
@@ -77,14 +79,14 @@ export interface LockManagerLike {
 }
 
 export interface IngestContext {
-  db: Db;
+  backend: ContentBackend;
   hashes: HashService;
   thresholds: Thresholds;
   chunkSize: number;
   pieceSize: number;
   instanceId: string;
   locks: LockManagerLike | undefined;
-  /** Bytes per IndexedDB transaction for none/chunked (rs writes one stripe per transaction). */
+  /** Bytes per write (one IndexedDB transaction) for none/chunked (rs writes one stripe per write). */
   writeBatchBytes: number;
   maxInflightWrites: number;
 }
@@ -143,29 +145,18 @@ interface PieceOut {
   bytes: Uint8Array;
 }
 
-/** Writes batches of pieces, one transaction per batch, with bounded transactions in flight. */
+/** Writes batches of pieces, one backend write (transaction) per batch, with bounded writes in flight. */
 class PieceWriter {
   private inflight: Promise<void>[] = [];
   constructor(
-    private readonly db: Db,
+    private readonly backend: ContentBackend,
     private readonly key: string,
     private readonly maxInflight: number,
   ) {}
 
-  /** Returns once the values are cloned (the buffers may then be transferred) and the window allows more. */
+  /** Returns once the backend has its copy (the buffers may then be transferred) and the window allows more. */
   async write(pieces: readonly PieceOut[]): Promise<void> {
-    const tx = this.db.transaction('pieces', 'readwrite');
-    const store = tx.objectStore('pieces');
-    try {
-      for (const p of pieces) quiet(store.put(exactBuffer(p.bytes), [this.key, p.shard, p.piece]));
-    } catch (e) {
-      try {
-        tx.abort();
-      } catch {}
-      quiet(tx.done);
-      throw e;
-    }
-    const done = tx.done;
+    const done = this.backend.writePieces(this.key, pieces);
     quiet(done);
     this.inflight.push(done);
     while (this.inflight.length >= this.maxInflight) await this.inflight.shift();
@@ -199,16 +190,13 @@ async function ingestBlob(
   const onOuterAbort = () => inner.abort(abortReason(signal as AbortSignal));
   signal?.addEventListener('abort', onOuterAbort, { once: true });
   const hashers: IncrementalHasher[] = [];
-  const writer = new PieceWriter(ctx.db, id, ctx.maxInflightWrites);
+  const writer = new PieceWriter(ctx.backend, id, ctx.maxInflightWrites);
   let pendingWritten = false;
   try {
     if (signal?.aborted) throw abortReason(signal);
-    await recordPending(ctx.db, {
-      id,
-      owner: ctx.instanceId,
-      totalSize: blob.size,
-      name: opts.name,
-    });
+    await ctx.backend.recordPending(
+      newPending({ id, owner: ctx.instanceId, totalSize: blob.size, name: opts.name }),
+    );
     pendingWritten = true;
     report('writing');
 
@@ -271,7 +259,7 @@ async function ingestBlob(
       piece_hashes: layout.pieceHashes,
       storage_key: id,
     };
-    const result = await commitPut(ctx.db, manifest);
+    const result = await ctx.backend.commitPut(manifest);
     pendingWritten = false;
     report('done');
     return result;
@@ -281,7 +269,7 @@ async function ingestBlob(
     await writer.settle();
     if (pendingWritten) {
       // If this fails too, the pending record stays and the next open sweeps it.
-      await discardPut(ctx.db, id).catch(() => {});
+      await ctx.backend.discardPut(id).catch(() => {});
     }
     if (signal?.aborted) throw abortReason(signal);
     if (isQuotaError(e)) throw new StorageQuotaError(e);
@@ -301,7 +289,7 @@ interface Layout {
 
 /**
  * Piece-sized buffers reused for one put. A buffer is taken for a read or a parity copy,
- * written (IndexedDB clones it), transferred to the hash worker and given back when hashed,
+ * written (the backend copies it), transferred to the hash worker and given back when hashed,
  * so a put allocates only as many as are in flight at once.
  */
 class BufferPool {

@@ -10,10 +10,9 @@
 import type { ContentHash } from './address.ts';
 
 /**
- * Who may receive the content (DESIGN.md §7). This store records it but does not yet
- * enforce or encrypt by it. Default for `put` is `'commons'`: a peer that shares
- * unencrypted bytes by hash is a commons peer unless told otherwise, and the private
- * reaches need encryption, which arrives with its own issue.
+ * Who may receive the content (docs/design.md §7). This store only records it: src/reach
+ * seals the encrypted reaches before `put` and gates delivery and replication by it.
+ * Default for `put` is `'commons'`: bytes stored in clear are a commons item unless told otherwise.
  */
 export type Reach =
   | 'private'

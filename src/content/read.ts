@@ -3,14 +3,15 @@
  * has matched the manifest. For `rs-4-7`, a bad or missing piece is rebuilt from the other
  * pieces of its stripe (any 4 verified of 7) and the rebuilt piece is verified as well.
  */
-import { reconstructShards } from '../erasure/index.ts';
-import { abortReason, CorruptPieceError } from './errors.ts';
+import { abortReason } from '../wire/index.ts';
+import { type ContentBackend, type PieceRef, quiet } from './backend.ts';
+import { CorruptPieceError } from './errors.ts';
 import { sha256Bytes } from './hasher.ts';
 import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
-import { asBytes, type Db, exactBuffer, quiet } from './store.ts';
+import { rebuildStripe as rebuildFrom } from './stripe.ts';
 
 export interface ReadContext {
-  db: Db;
+  backend: ContentBackend;
 }
 
 export interface GetProgress {
@@ -40,10 +41,7 @@ export interface PartialReadOptions extends GetOptions {
   readAhead?: number;
 }
 
-export interface PieceRef {
-  shard: number;
-  piece: number;
-}
+export type { PieceRef };
 
 export interface PieceResult {
   bytes: Uint8Array;
@@ -51,8 +49,9 @@ export interface PieceResult {
   rebuilt: boolean;
 }
 
-async function loadPiece(db: Db, m: StoredManifest, shard: number, piece: number) {
-  return asBytes(await db.get('pieces', [m.storage_key, shard, piece]));
+async function loadPiece(backend: ContentBackend, m: StoredManifest, shard: number, piece: number) {
+  const [bytes] = await backend.readPieces(m.storage_key, [{ shard, piece }]);
+  return bytes;
 }
 
 async function verified(
@@ -70,19 +69,16 @@ async function verified(
 
 /** All pieces of stripe j, each verified; unverifiable ones are `null`. */
 async function readStripe(
-  db: Db,
+  backend: ContentBackend,
   m: StoredManifest,
   j: number,
 ): Promise<{ pieces: (Uint8Array | null)[]; bad: number[] }> {
-  const tx = db.transaction('pieces', 'readonly');
-  const store = tx.objectStore('pieces');
-  const raw = await Promise.all(
-    Array.from({ length: m.total_shards }, (_, s) => store.get([m.storage_key, s, j])),
+  const raw = await backend.readPieces(
+    m.storage_key,
+    Array.from({ length: m.total_shards }, (_, s) => ({ shard: s, piece: j })),
   );
-  quiet(tx.done);
   const pieces = await Promise.all(
-    raw.map(async (v, s) => {
-      const bytes = asBytes(v);
+    raw.map(async (bytes, s) => {
       return (await verified(m, s, j, bytes)) === 'ok' ? (bytes as Uint8Array) : null;
     }),
   );
@@ -97,7 +93,7 @@ async function rebuildStripe(
   j: number,
   wanted: number,
 ): Promise<{ pieces: Uint8Array[]; bad: number[] }> {
-  const { pieces, bad } = await readStripe(ctx.db, m, j);
+  const { pieces, bad } = await readStripe(ctx.backend, m, j);
   if (bad.length === 0) return { pieces: pieces as Uint8Array[], bad };
   const present = m.total_shards - bad.length;
   if (present < m.data_shards) {
@@ -109,7 +105,9 @@ async function rebuildStripe(
       `only ${present} of ${m.total_shards} pieces of stripe ${j} verify (bad: shards ${bad.join(', ')})`,
     );
   }
-  const all = reconstructShards(pieces);
+  const all = pieces.slice() as Uint8Array[];
+  const verifiedPieces = pieces.flatMap((bytes, shard) => (bytes ? [{ shard, bytes }] : []));
+  for (const r of rebuildFrom(verifiedPieces, bad)) all[r.shard] = r.bytes;
   for (const s of bad) {
     if ((await verified(m, s, j, all[s])) !== 'ok') {
       throw new CorruptPieceError(
@@ -143,7 +141,7 @@ export async function readVerifiedPiece(
       `${m.blob_hash} has no shard ${shard} piece ${piece}: see manifest.piece_hashes for the layout.`,
     );
   }
-  const bytes = await loadPiece(ctx.db, m, shard, piece);
+  const bytes = await loadPiece(ctx.backend, m, shard, piece);
   const state = await verified(m, shard, piece, bytes);
   if (state === 'ok') return { bytes: bytes as Uint8Array, rebuilt: false };
   if (m.encoding !== 'rs-4-7') throw new CorruptPieceError(m.blob_hash, shard, piece, state);
@@ -270,7 +268,7 @@ export function readStream(
         cleanup();
       },
     },
-    // One piece buffered ahead: overlaps the next IndexedDB read with the consumer.
+    // One piece buffered ahead: overlaps the next backend read with the consumer.
     { highWaterMark: 1 },
   );
 }
@@ -301,7 +299,7 @@ export async function repairBlob(
       for (let p = 0; p < piecesInShard(shardLength(m, s), m.piece_size); p++) {
         if (signal?.aborted) throw abortReason(signal);
         report.checkedPieces++;
-        if ((await verified(m, s, p, await loadPiece(ctx.db, m, s, p))) !== 'ok') {
+        if ((await verified(m, s, p, await loadPiece(ctx.backend, m, s, p))) !== 'ok') {
           report.unrecoverable.push({ shard: s, piece: p });
         }
       }
@@ -317,25 +315,18 @@ export async function repairBlob(
       rebuilt = await rebuildStripe(ctx, m, j, 0);
     } catch (e) {
       if (!(e instanceof CorruptPieceError)) throw e;
-      const { bad } = await readStripe(ctx.db, m, j);
+      const { bad } = await readStripe(ctx.backend, m, j);
       for (const s of bad) report.unrecoverable.push({ shard: s, piece: j });
       continue;
     }
     if (rebuilt.bad.length === 0) continue;
-    const tx = ctx.db.transaction(['manifests', 'pieces'], 'readwrite');
-    // Only write if the blob still exists: a concurrent remove must not resurrect pieces.
-    const still = await tx.objectStore('manifests').get(m.blob_hash);
-    if (still?.storage_key === m.storage_key) {
-      for (const s of rebuilt.bad) {
-        quiet(
-          tx
-            .objectStore('pieces')
-            .put(exactBuffer(rebuilt.pieces[s] as Uint8Array), [m.storage_key, s, j]),
-        );
-        report.repaired.push({ shard: s, piece: j });
-      }
-    }
-    await tx.done;
+    // Only written if the blob still exists: a concurrent remove must not resurrect pieces.
+    const wrote = await ctx.backend.rewritePieces(
+      m.blob_hash,
+      m.storage_key,
+      rebuilt.bad.map((s) => ({ shard: s, piece: j, bytes: rebuilt.pieces[s] as Uint8Array })),
+    );
+    if (wrote) for (const s of rebuilt.bad) report.repaired.push({ shard: s, piece: j });
   }
   return report;
 }

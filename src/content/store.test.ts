@@ -6,7 +6,7 @@ import { encode as rsEncode } from '../erasure/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { fakeLockManager } from '../test-support/locks.ts';
 import {
-  type ContentChangeEvent,
+  type ContentChange,
   ContentError,
   type ContentStore,
   type ContentStoreOptions,
@@ -242,7 +242,7 @@ describe('catalogue', () => {
   it('has / manifest / list (newest first) / remove / stats / events', async () => {
     const store = await open();
     const events: string[] = [];
-    store.addEventListener('change', (e: ContentChangeEvent) =>
+    store.addEventListener('change', ({ detail: e }: CustomEvent<ContentChange>) =>
       events.push(`${e.kind}:${e.remote}`),
     );
     const a = await store.put(bytes(10, 1));
@@ -293,8 +293,8 @@ describe('catalogue', () => {
     const a = await open();
     const b = await openContentStore({ dbName: a.dbName, thresholds: SMALL, locks: null });
     stores.push(b);
-    const got = new Promise<ContentChangeEvent>((resolve) =>
-      b.addEventListener('change', (e: ContentChangeEvent) => resolve(e)),
+    const got = new Promise<ContentChange>((resolve) =>
+      b.addEventListener('change', (e) => resolve(e.detail)),
     );
     const m = await a.put(bytes(5));
     const e = await got;

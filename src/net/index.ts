@@ -25,10 +25,11 @@ export {
   type HolderFinder,
   NoHoldersError,
 } from './fetch.ts';
-export { loadOrCreateDeviceKey } from './identity.ts';
 export {
+  browserNetwork,
   type DoorwayState,
   isDirect,
+  type NetworkProfile,
   type NodeSnapshot,
   type PeerConnectionInfo,
   PeerNode,

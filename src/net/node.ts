@@ -14,11 +14,10 @@ import { isPrivate } from '@libp2p/utils';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
-import { createLibp2p } from 'libp2p';
+import { TCP, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
+import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
 import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
-import { loadOrCreateDeviceKey } from './identity.ts';
 import {
   type ReplicateServer,
   type ReplicateServerOptions,
@@ -31,8 +30,8 @@ export interface PeerNodeOptions {
   /** HTTP origins of the doorways to use, e.g. `http://127.0.0.1:8080`. */
   doorways: string[];
   store: ContentStore;
-  /** Default: this device's persisted key. */
-  privateKey?: PrivateKey;
+  /** This peer's identity (src/identity): its PeerId. */
+  privateKey: PrivateKey;
   /** How often to ask the doorways who else is online. Default 3 s. */
   discoveryIntervalMs?: number;
   /**
@@ -40,6 +39,8 @@ export interface PeerNodeOptions {
    * needs them (the trust layer says who holds what), and those who dial us are accepted.
    */
   dialListedPeers?: boolean;
+  /** Transports and listen addresses. Default {@link browserNetwork}. */
+  network?: NetworkProfile;
   /** Passed to the shard server (delivery gate, caps). */
   shard?: ShardServerOptions;
   /**
@@ -77,9 +78,38 @@ export interface NodeSnapshot {
   workingOffline: boolean;
 }
 
-/** A connection is direct when it is WebRTC and carries no relay limits (DESIGN §9). */
+/** How a node reaches others: what differs between a browser tab and a Node process. */
+export interface NetworkProfile {
+  transports: NonNullable<Libp2pOptions['transports']>;
+  listen: string[];
+  /**
+   * Dial private and `ws://` addresses freely (a Node peer on loopback or a LAN). Off (a
+   * browser), only the configured doorways' such addresses are dialled.
+   */
+  dialPrivate: boolean;
+}
+
+/** A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers. */
+export function browserNetwork(): NetworkProfile {
+  return {
+    transports: [
+      webSockets(),
+      // 16 MiB of buffered data broke streams here; 2–8 MiB worked (docs/design.md §9).
+      webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
+      circuitRelayTransport(),
+    ],
+    listen: ['/p2p-circuit', '/webrtc'],
+    dialPrivate: false,
+  };
+}
+
+/**
+ * A connection is direct when it carries no relay limits and goes browser to browser (WebRTC)
+ * or process to process (TCP), not through a doorway's relay (docs/design.md §9).
+ */
 export function isDirect(connection: Connection): boolean {
-  return connection.limits == null && WebRTC.matches(connection.remoteAddr);
+  const address = connection.remoteAddr;
+  return connection.limits == null && (WebRTC.matches(address) || TCP.matches(address));
 }
 
 /** The transport part of a doorway address (`/ip4/…/tcp/…/ws`), which relayed addresses start with. */
@@ -122,17 +152,13 @@ export class PeerNode extends EventTarget {
   }
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
+    const network = options.network ?? browserNetwork();
     const allowedPrefixes = new Set<string>();
     const mode = { offline: false };
     const libp2p = await createLibp2p({
-      privateKey: options.privateKey ?? (await loadOrCreateDeviceKey()),
-      addresses: { listen: ['/p2p-circuit', '/webrtc'] },
-      transports: [
-        webSockets(),
-        // 16 MiB of buffered data broke streams here; 2–8 MiB worked (DESIGN §9).
-        webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
-        circuitRelayTransport(),
-      ],
+      privateKey: options.privateKey,
+      addresses: { listen: network.listen },
+      transports: network.transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: {
@@ -140,6 +166,7 @@ export class PeerNode extends EventTarget {
         // loopback or a LAN (and peers reached through it) must stay dialable.
         denyDialMultiaddr: (ma: Multiaddr) => {
           if (mode.offline) return true;
+          if (network.dialPrivate) return false;
           const text = ma.toString();
           for (const prefix of allowedPrefixes) if (text.startsWith(prefix)) return false;
           return WebSockets.matches(ma) || isPrivate(ma);

@@ -1,6 +1,6 @@
 /**
  * Keeping what this browser authored alive on other peers, so that it outlives this browser
- * (DESIGN §8, criterion 2), and helping keep alive what it keeps shards of for others. Runs in
+ * (docs/design.md §8, criterion 2), and helping keep alive what it keeps shards of for others. Runs in
  * the tab that runs the node.
  *
  * - `copies`: an item authored here (none/chunked) is offered whole (`replicate`,
@@ -24,7 +24,7 @@
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type {
-  ContentChangeEvent,
+  ContentChange,
   ContentHash,
   ContentStore,
   RemoteManifest,
@@ -196,7 +196,7 @@ export class Replicator extends EventTarget {
     await this.#running;
   }
 
-  readonly #onStoreChange = (event: ContentChangeEvent) => {
+  readonly #onStoreChange = ({ detail: event }: CustomEvent<ContentChange>) => {
     // Remote changes count too: a file added in another tab of this browser is authored here.
     if (event.kind === 'removed') this.#untrack(event.hash);
     else if (event.kind === 'added' || event.kind === 'held') void this.#retrack(event.hash);

@@ -6,8 +6,12 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { ContentStore, RemoteManifest, ShardImportSession } from '../content/index.ts';
-import { reconstructShards } from '../erasure/index.ts';
+import {
+  type ContentStore,
+  type RemoteManifest,
+  rebuildStripe,
+  type ShardImportSession,
+} from '../content/index.ts';
 import { AllHoldersFailedError, type FetchNode, PieceScheduler } from './fetch.ts';
 import { type ReplicationGate, replicate } from './replicate/index.ts';
 import { fetchHolding, type Holding, type Libp2pDialLike } from './shard/index.ts';
@@ -175,12 +179,13 @@ export async function rebuildShards(
     const stripes = (manifest.piece_hashes[0] as string[]).length;
     for (let j = 0; j < stripes && !session.complete; j++) {
       signal.throwIfAborted();
-      const stripe: (Uint8Array | null)[] = new Array(manifest.total_shards).fill(null);
-      for (const s of sources.slice(0, manifest.data_shards)) {
-        stripe[s] = await store.readPiece(manifest.blob_hash, s, j);
+      const present = [];
+      for (const shard of sources.slice(0, manifest.data_shards)) {
+        present.push({ shard, bytes: await store.readPiece(manifest.blob_hash, shard, j) });
       }
-      const all = reconstructShards(stripe);
-      for (const t of session.shards) await session.writePiece(t, j, all[t] as Uint8Array);
+      for (const p of rebuildStripe(present, session.shards)) {
+        await session.writePiece(p.shard, j, p.bytes);
+      }
     }
     await session.commit({ signal });
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
- * Agent keys: the device's Ed25519 public key as a Holochain AgentPubKey (DESIGN §2), in the
- * base64 form the trust layer uses (`u` + base64url of `84 20 24` + 32-byte key + 4 location
- * bytes). Policy compares these strings; key agreement needs the 32 raw bytes inside.
+ * Agent keys: the device's Ed25519 public key as a Holochain AgentPubKey (docs/design.md §2),
+ * in the base64 form the trust layer uses (`u` + base64url of `84 20 24` + 32-byte key + 4
+ * location bytes). Policy compares these strings; key agreement needs the 32 raw bytes inside.
  */
 import { blake2b } from '@noble/hashes/blake2.js';
 import { equalBytes, fromBase64Url, toBase64Url } from './bytes.ts';
@@ -64,7 +64,7 @@ export interface PeerIdLike {
 
 /**
  * The agent behind an authenticated libp2p peer: its Ed25519 PeerId key IS its agent key
- * (DESIGN §2). Other key types (RSA, secp256k1) map to no agent: `undefined`, which the
+ * (docs/design.md §2). Other key types (RSA, secp256k1) map to no agent: `undefined`, which the
  * gates treat as an unknown peer (commons only).
  */
 export function agentKeyOfPeer(peer: PeerIdLike): AgentKey | undefined {

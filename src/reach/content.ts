@@ -4,9 +4,8 @@
  * server. The store itself knows nothing of keys: a sealed item is an ordinary blob whose
  * manifest type says it is sealed and what it holds.
  */
-import type { ContentStore, PutOptions, StoredManifest } from '../content/index.ts';
-import type { AllowHook } from '../net/shard/index.ts';
-import { type AgentKey, agentKeyOfPeer } from './agent.ts';
+import type { ContentHash, ContentStore, PutOptions, StoredManifest } from '../content/index.ts';
+import { type AgentKey, agentKeyOfPeer, type PeerIdLike } from './agent.ts';
 import { concat } from './bytes.ts';
 import type { ClusterKey } from './cluster-keys.ts';
 import { NoFamilyClusterError } from './errors.ts';
@@ -154,8 +153,19 @@ export async function invitedOf(store: ContentStore, hash: string): Promise<Agen
 }
 
 /**
+ * What the delivery gate is asked: may `peer` receive (or learn that we hold) `hash`, which
+ * belongs to `blobHash`? Reach defines the shape itself, so it depends on no network code;
+ * it is structural, and the shard server's `allow` option (src/net/shard) accepts it as is.
+ */
+export type DeliveryGate = (
+  peer: PeerIdLike,
+  hash: ContentHash,
+  ctx: { readonly op?: string; readonly blobHash: ContentHash },
+) => Promise<boolean>;
+
+/**
  * The shard server's delivery gate: a peer receives (or learns that we hold) an item only as
- * its reach and our trust links allow. The requesting PeerId is the agent key (DESIGN §2).
+ * its reach and our trust links allow. The requesting PeerId is the agent key (docs/design.md §2).
  * For `invited` items the named recipients come from the sealed header (cached per hash: the
  * bytes behind a hash never change).
  */
@@ -163,7 +173,7 @@ export function deliveryGate(
   store: ContentStore,
   trust: () => TrustView,
   onRefused?: (peer: string, hash: string, reason: string) => void,
-): AllowHook {
+): DeliveryGate {
   const invitedCache = new Map<string, Promise<AgentKey[]>>();
   const invitedFor = (hash: string) => {
     let found = invitedCache.get(hash);

@@ -1,6 +1,6 @@
 /**
- * Reach (DESIGN §7): who may receive content, and sealing for the reaches that are encrypted
- * at rest. Design, formats and threat model: src/reach/README.md.
+ * Reach (docs/design.md §7): who may receive content, and sealing for the reaches that are
+ * encrypted at rest. Design, formats and threat model: src/reach/README.md.
  *
  *   // gates (shard server, replication)
  *   const d = mayDeliver({ reach, owner, invited }, agentKeyOfPeer(peerId), trust);
@@ -47,6 +47,7 @@ export {
   saveAcceptedClusterKey,
 } from './cluster-keys.ts';
 export {
+  type DeliveryGate,
   deliveryGate,
   deviceKeyring,
   INVITED_CONTEXT,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REACHES } from '../content/manifest.ts';
+import { REACHES } from '../content/index.ts';
 import {
   compareReach,
   isEncryptedAtRest,
@@ -40,7 +40,7 @@ const requesters: Record<Kind, string | undefined> = {
   stranger,
 };
 
-/** Who may receive an item I own, by reach (DESIGN §7). */
+/** Who may receive an item I own, by reach (docs/design.md §7). */
 const expected: Record<Reach, Kind[]> = {
   private: ['owner', 'myDevice'],
   invited: ['owner', 'myDevice', 'invitee'],

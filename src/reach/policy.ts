@@ -1,10 +1,10 @@
 /**
- * Reach policy (DESIGN §7) as pure functions: which reaches are encrypted at rest, and the
- * two gates — delivery (answering a peer's request) and replication (pushing a copy to a
+ * Reach policy (docs/design.md §7) as pure functions: which reaches are encrypted at rest, and
+ * the two gates — delivery (answering a peer's request) and replication (pushing a copy to a
  * peer on our own initiative). The trust layer's knowledge comes in through {@link TrustView},
  * so the rules are testable as tables and independent of Holochain.
  */
-import { REACHES, type Reach } from '../content/manifest.ts';
+import { REACHES, type Reach } from '../content/index.ts';
 import type { AgentKey } from './agent.ts';
 
 export type { Reach };
@@ -46,8 +46,8 @@ export type RelationshipType = string;
 
 /**
  * What the trust layer tells us, from this device's point of view. Each device is its own
- * agent (DESIGN §2); a person's other devices are `myDevices`. Live views are fine: the gates
- * read them on every call.
+ * agent (docs/design.md §2); a person's other devices are `myDevices`. Live views are fine:
+ * the gates read them on every call.
  */
 export interface TrustView {
   /** This device's agent key. */
@@ -118,7 +118,7 @@ function linkBetween(
 /**
  * May `requester` receive `item` from this device (a `Get`, a piece request, or even a `Have`
  * answer)? `requester` is `undefined` when the peer maps to no agent: such peers get commons
- * only. Refused requests must get `NotFound` and zero bytes (DESIGN §7).
+ * only. Refused requests must get `NotFound` and zero bytes (docs/design.md §7).
  *
  * | reach                                   | who receives it                                              |
  * |-----------------------------------------|--------------------------------------------------------------|

@@ -1,5 +1,5 @@
 /**
- * Wire codec of `/elohim/sync/1.0.0` (DESIGN §4), with the shard protocol's framing and
+ * Wire codec of `/elohim/sync/1.0.0` (docs/design.md §4), with the shard protocol's framing and
  * rmp-serde enum conventions (see `src/net/shard/codec.ts`):
  *
  * Framing: a 4-byte big-endian length, then that many bytes of MessagePack. A stream carries

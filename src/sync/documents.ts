@@ -118,7 +118,7 @@ export function removeItemFromLibrary(library: DocHandle<LibraryDoc>, hash: stri
   });
 }
 
-/** Sets an item's reach (who may receive it, DESIGN §7). */
+/** Sets an item's reach (who may receive it, docs/design.md §7). */
 export function setItemReach(library: DocHandle<LibraryDoc>, hash: string, reach: Reach): void {
   library.change((d) => {
     const item = d.items[hash];

@@ -38,7 +38,7 @@
  * Only one tab runs the libp2p node (src/net/peer-service.ts). The other tabs use the same
  * Repo setup without the libp2p adapter, the same EventLog database, and a ChangeRecorder
  * instead of the SyncService; the node's SyncService announces what they record
- * (`browser.ts` does all of this in a page):
+ * (`openSyncRuntime` does all of this, in a page through `browser.ts`):
  *
  *   const log = await EventLog.open();
  *   const recorder = new ChangeRecorder(repo, log);
@@ -53,7 +53,6 @@ export {
   libp2pNetworkAdapter,
 } from './adapter.ts';
 export { type DocAudience, docAudience, type ItemAudience } from './audience.ts';
-export type { BrowserSync } from './browser.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,
@@ -121,6 +120,7 @@ export {
   SHARED_LIBRARY_KEY,
 } from './libraries.ts';
 export { ChangeRecorder, type ChangeRecorderEvents, type RecorderError } from './recorder.ts';
+export { openSyncRuntime, type SyncRuntime, type SyncRuntimeInit } from './runtime.ts';
 export {
   type Libp2pSyncServiceNode,
   type SyncActivity,

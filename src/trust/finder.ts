@@ -22,7 +22,7 @@ export interface TrustFinderOptions {
   retryFailedAfterMs?: number;
 }
 
-/** About 1 relay-signalled WebRTC dial in 20 times out (DESIGN §9): one retry. */
+/** About 1 relay-signalled WebRTC dial in 20 times out (docs/design.md §9): one retry. */
 const DIAL_ATTEMPTS = 2;
 
 export function trustHolderFinder(

@@ -1,5 +1,5 @@
 /**
- * The trust layer (DESIGN §6): who holds what, who is who, who trusts whom — through the
+ * The trust layer (docs/design.md §6): who holds what, who is who, who trusts whom — through the
  * doorway's Holochain app interface, with the real @holochain/client, signed by this device's
  * key. Changes go through a persistent outbox, so they survive the doorway being away and
  * reloads. Design notes: src/trust/README.md.

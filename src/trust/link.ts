@@ -9,7 +9,7 @@
  * When the person works offline, everything is marked offline (nobody should dial a peer that
  * refuses every connection) and announced again when they come back.
  */
-import type { ContentChangeEvent, ContentStore } from '../content/index.ts';
+import type { ContentChange, ContentStore } from '../content/index.ts';
 import type { TrustClient } from './types.ts';
 
 /** Capabilities of a content-location record: the whole blob, or some of its shards. */
@@ -58,7 +58,7 @@ export function linkTrust(
   const withdrawAll = async () => {
     for (const a of await trust.myAnnouncements()) if (a.online) await trust.withdraw(a.hash);
   };
-  const onStoreChange = (event: ContentChangeEvent) => {
+  const onStoreChange = ({ detail: event }: CustomEvent<ContentChange>) => {
     if (event.kind === 'added') {
       if (offline) return; // announced on the way back
       void serving(event.hash)

@@ -1,8 +1,8 @@
 import { useCallback, useRef, useState } from 'react';
 import type { ContentStore, Reach } from '../content/index.ts';
+import { pageIdentity, pageSealingKey } from '../identity/index.ts';
 import type { AgentKey } from '../reach/index.ts';
 import { errorMessage } from './format.ts';
-import { myAgent, myIdentitySecret, mySealingKey } from './identity.ts';
 import { addToLibrary } from './useSync.ts';
 
 export interface IngestJob {
@@ -57,10 +57,10 @@ export function useIngest(store: ContentStore | undefined) {
             const cluster = reach === 'local' ? await loadOwnClusterKey() : undefined;
             const manifest = await putAtReach(store, file, {
               reach,
-              owner: await myAgent(),
-              ...(isEncryptedAtRest(reach) ? { device: await mySealingKey() } : {}),
+              owner: (await pageIdentity()).agent,
+              ...(isEncryptedAtRest(reach) ? { device: await pageSealingKey() } : {}),
               ...(reach === 'invited'
-                ? { invited: invited ?? [], mySecret: await myIdentitySecret() }
+                ? { invited: invited ?? [], mySecret: (await pageIdentity()).secret }
                 : {}),
               ...(cluster ? { cluster } : {}),
               name: file.name,

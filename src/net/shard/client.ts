@@ -50,7 +50,7 @@ export interface ShardRequestOptions {
   signal?: AbortSignal;
   /** Default 30 s. */
   timeoutMs?: number;
-  /** Allow relayed (limited) connections. Default false: relays cap bytes (DESIGN.md §9). */
+  /** Allow relayed (limited) connections. Default false: relays cap bytes (docs/design.md §9). */
   runOnLimitedConnection?: boolean;
 }
 

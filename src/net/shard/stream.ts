@@ -11,7 +11,7 @@
  * Writing: {@link writeFrame} sends in chunks and, whenever `writableNeedsDrain` is true,
  * waits for the stream's `drain` event. It does not use `stream.onDrain()`: in
  * @libp2p/utils 7.4.1 that promise is created once and stays resolved after the first drain,
- * so it stops applying back-pressure (DESIGN.md §9).
+ * so it stops applying back-pressure (docs/design.md §9).
  */
 import type { Stream } from '@libp2p/interface';
 import { frameLength } from './codec.ts';

@@ -7,7 +7,7 @@ const DEVICE_KEY = 'device';
 
 /**
  * The device's Ed25519 key: its public half is both the libp2p PeerId and the Holochain agent
- * key (DESIGN §2), so it is made once per browser profile and kept in IndexedDB. Two tabs
+ * key (docs/design.md §2), so it is made once per browser profile and kept in IndexedDB. Two tabs
  * opening at once race to create it; `add` lets exactly one win and the other reads it back.
  */
 export async function loadOrCreateDeviceKey(dbName = 'elohim-identity'): Promise<PrivateKey> {

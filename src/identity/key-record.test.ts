@@ -1,9 +1,9 @@
 import 'fake-indexeddb/auto';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { describe, expect, it } from 'vitest';
-import { loadOrCreateDeviceKey as loadApp } from '../src/net/identity.ts';
-import { agentKeyFromEd25519 } from '../src/reach/index.ts';
-import { ed25519SeedFromProtobuf, loadDeviceIdentity } from './device-identity.ts';
+import { agentKeyFromEd25519 } from '../reach/index.ts';
+import { loadOrCreateDeviceKey as loadApp } from './device-key.ts';
+import { ed25519SeedFromProtobuf, loadDeviceIdentity } from './key-record.ts';
 
 describe('the identity key as the service worker reads it', () => {
   it('is the seed of the key libp2p stores', async () => {

@@ -1,13 +1,13 @@
 /**
  * This browser's identity key, read by the service worker so it can open invited items named
  * for this agent (the relationship key is derived from it). The app keeps the key as libp2p's
- * protobuf (`elohim-identity` / `keys` / `device`, src/net/identity.ts); libp2p's key code is
+ * protobuf (`elohim-identity` / `keys` / `device`, `device-key.ts`); libp2p's key code is
  * not bundled here, so the few bytes of protobuf are read directly. The worker never creates
  * the key: the app does, on its first start.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { openDB } from 'idb';
-import { type AgentKey, agentKeyFromEd25519 } from '../src/reach/index.ts';
+import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
 
 const IDENTITY_DB = 'elohim-identity';
 const STORE = 'keys';

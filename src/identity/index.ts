@@ -1,0 +1,14 @@
+/**
+ * Who this peer is: one Ed25519 key that is the device key, the libp2p PeerId and the trust
+ * layer's agent key (docs/design.md §2).
+ *
+ * - In a page: `pageIdentity()` (made once per browser profile, kept in IndexedDB by
+ *   `loadOrCreateDeviceKey`), `pageSealingKey()` for private items.
+ * - In the service worker, without libp2p's key code: `loadDeviceIdentity()` reads the same
+ *   record.
+ * - In Node: `loadOrCreateKey(dir)` from `./node.ts` (a key file), kept out of this entry so
+ *   browser bundles never see `node:` modules.
+ */
+export { loadOrCreateDeviceKey } from './device-key.ts';
+export { type DeviceIdentity, ed25519SeedFromProtobuf, loadDeviceIdentity } from './key-record.ts';
+export { type Identity, pageIdentity, pageSealingKey } from './page.ts';

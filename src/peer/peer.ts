@@ -1,0 +1,197 @@
+/**
+ * The composition root: one `Peer` owns the content store, the libp2p node and its protocol
+ * services, the trust layer, the family cluster, the replicator and sync, and is the one place
+ * that decides what is wired to what. It runs the same in a browser tab (the tab holding the
+ * node's Web Lock, `src/ui/usePeerNode.ts`) and in Node (`./node.ts`); the caller passes what
+ * differs: the store, the key, the transports and the sync runtime.
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import type { ContentStore, StoredManifest } from '../content/index.ts';
+import type { Family } from '../family/index.ts';
+import {
+  connectedPeersFinder,
+  type FetchOptions,
+  fetchContent,
+  type HolderFinder,
+  holdGate,
+  type NetworkProfile,
+  PeerNode,
+  pushPolicy,
+  Replicator,
+  type SpaceBudget,
+  storageEstimate,
+} from '../net/index.ts';
+import {
+  type AgentKey,
+  agentKeyFromEd25519,
+  deliveryGate,
+  type TrustView,
+} from '../reach/index.ts';
+import type { SyncRuntime } from '../sync/index.ts';
+import type { TrustClient } from '../trust/index.ts';
+import { logger, TypedEventEmitter } from '../wire/index.ts';
+import { loadTrustModules, startTrust, type TrustInit } from './trust.ts';
+
+const log = logger('peer');
+const gateLog = logger('gate');
+
+export interface PeerInit {
+  store: ContentStore;
+  /** The device key: PeerId, agent key and trust-layer signer (src/identity). */
+  privateKey: PrivateKey;
+  /** HTTP origins of the doorways to use; the first also hosts the trust layer. Default none. */
+  doorways?: string[];
+  /** Transports and listen addresses; default the browser's (WebSockets, WebRTC, relay). */
+  network?: NetworkProfile;
+  /** Dial every peer the doorways list (default) or only the holders a fetch needs. */
+  dialListedPeers?: boolean;
+  /** Direct peers that keep a copy of each item authored here; 0 turns replication off. Default 2. */
+  copies?: number;
+  /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
+  budget?: SpaceBudget;
+  /** The trust layer through the first doorway (`false`: none). */
+  trust?: Omit<TrustInit, 'doorway'> | false;
+  /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
+  sync?: () => Promise<SyncRuntime>;
+}
+
+export interface PeerEvents {
+  /** The family cluster or the trust links changed: who may receive what, too. */
+  trust: CustomEvent<void>;
+}
+
+const nobody: ReadonlySet<AgentKey> = new Set();
+
+export class Peer extends TypedEventEmitter<PeerEvents> {
+  /**
+   * What the gates know of people: this agent, its trust links and its family (nobody's family
+   * until the trust layer has been asked). Every gate reads it live.
+   */
+  readonly trustView: TrustView;
+  readonly #links = new Map<string, string>();
+  #family: Family | undefined;
+  #trustClient: TrustClient | undefined;
+  #sync: Promise<SyncRuntime> | undefined;
+  #stopSync: (() => Promise<void>) | undefined;
+  /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
+  finder!: HolderFinder;
+  node!: PeerNode;
+  replicator: Replicator | undefined;
+
+  private constructor(
+    readonly store: ContentStore,
+    readonly agent: AgentKey,
+  ) {
+    super();
+    const peer = this;
+    this.trustView = {
+      me: agent,
+      myDevices: new Set(),
+      links: this.#links,
+      get cluster() {
+        return peer.#family?.members ?? nobody;
+      },
+      clusterOf: (owner) => peer.#family?.clusterOf(owner),
+    };
+  }
+
+  get trustClient(): TrustClient | undefined {
+    return this.#trustClient;
+  }
+
+  get family(): Family | undefined {
+    return this.#family;
+  }
+
+  static async start(init: PeerInit): Promise<Peer> {
+    const peer = new Peer(init.store, agentKeyFromEd25519(init.privateKey.publicKey.raw));
+    await peer.#start(init);
+    return peer;
+  }
+
+  async #start(init: PeerInit): Promise<void> {
+    const { store } = this;
+    const view = () => this.trustView;
+    // One budget for everything others store here: copies, shards and pushes.
+    const budget = init.budget ?? { maxBytes: 2 ** 30, spaceLeft: storageEstimate };
+    const doorway = init.doorways?.[0];
+    const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
+    this.node = await PeerNode.start({
+      doorways: init.doorways ?? [],
+      store,
+      privateKey: init.privateKey,
+      ...(init.network ? { network: init.network } : {}),
+      ...(init.dialListedPeers === undefined ? {} : { dialListedPeers: init.dialListedPeers }),
+      shard: {
+        allow: deliveryGate(store, view, (peer, hash, reason) =>
+          gateLog(`refused ${hash} to ${peer}: ${reason}`),
+        ),
+        // A Push stores someone's bytes here unasked: only this person's other devices may.
+        push: pushPolicy(view, budget),
+      },
+      // Copies other peers offer: what this device could receive anyway (commons, for now).
+      replicate: { policy: { mayHold: holdGate(this.trustView), ...budget } },
+    });
+    const node = this.node;
+    this.#sync = init.sync?.();
+    const connected = connectedPeersFinder(() => node.directPeers(), node.libp2p);
+    const trust =
+      doorway && trustModules
+        ? await startTrust(
+            trustModules,
+            { ...(init.trust || {}), doorway },
+            { privateKey: init.privateKey, node, store, links: this.#links },
+            () => this.#changedTrust(),
+          )
+        : undefined;
+    this.#trustClient = trust?.client;
+    this.#family = trust?.family;
+    this.#family?.addEventListener('change', () => this.#changedTrust());
+    this.finder = trust ? trust.finder(connected) : connected;
+    const copies = init.copies ?? 2;
+    // What this peer authors is offered to `copies` direct peers (rs-4-7: one shard per peer),
+    // as its reach allows; shards it keeps for others are kept online with their other holders.
+    this.replicator =
+      copies > 0
+        ? new Replicator({ node, store, trust: view, copies, finder: trust?.listed })
+        : undefined;
+    if (this.#family) this.safeDispatchEvent('trust');
+    if (this.#sync) void this.#lead(this.#sync);
+  }
+
+  /**
+   * Shared descriptions sync with peers through this node, each peer receiving the
+   * descriptions of the items the delivery gate would deliver to it (refusals unlogged: every
+   * document is asked about for every peer).
+   */
+  async #lead(opening: Promise<SyncRuntime>): Promise<void> {
+    try {
+      const sync = await opening;
+      const describedItems = deliveryGate(this.store, () => this.trustView);
+      const service = await sync.lead(this.node.libp2p, (peer, hash) =>
+        describedItems(peer, hash, { op: 'have', blobHash: hash }),
+      );
+      this.#stopSync = () => service.stop();
+    } catch (error) {
+      log.error('sync could not start: %e', error);
+    }
+  }
+
+  /** Who may receive which description follows the same trust view as the content. */
+  #changedTrust(): void {
+    void this.#sync?.then((sync) => sync.reshare());
+    this.safeDispatchEvent('trust');
+  }
+
+  /** Fetches `hash` from the peers that hold it, verified, into the store. */
+  fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
+    return fetchContent(this.node, this.store, this.finder, hash, options);
+  }
+
+  async stop(): Promise<void> {
+    await this.replicator?.close();
+    this.#family?.close();
+    await this.#stopSync?.();
+    await this.node.stop();
+  }
+}
