@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addrOf, loopbackNode } from '../test-support/libp2p.ts';
 import { writeFrame } from '../wire/index.ts';
 import {
+  AdapterNotConnectedError,
   AUTOMERGE_PROTOCOL,
   addTag,
   createLibrary,
@@ -13,6 +14,7 @@ import {
   type ItemMeta,
   Libp2pNetworkAdapter,
   type LibraryDoc,
+  libp2pNetworkAdapter,
   SyncFrameTooLargeError,
   SyncProtocolError,
   seedItem,
@@ -95,6 +97,21 @@ describe('Libp2pNetworkAdapter (/elohim/automerge/1.0.0)', () => {
     const doc = repoA.create({ hello: 'world' });
     const found = await repoB.find<{ hello: string }>(doc.url);
     expect(found.doc().hello).toBe('world');
+  });
+
+  it('is a service: the Repo starts it (registering the protocol) and stops it (unregistering)', async () => {
+    const node = await loopbackNode();
+    cleanup.push(async () => node.stop());
+    const adapter = libp2pNetworkAdapter()(node);
+    // Without a Repo it has no repo peer id to say hello with.
+    await expect(adapter.start()).rejects.toBeInstanceOf(AdapterNotConnectedError);
+    expect(node.getProtocols()).not.toContain(AUTOMERGE_PROTOCOL);
+
+    const repo = new Repo({ network: [adapter], peerId: 'service' as RepoPeerId });
+    await until(() => node.getProtocols().includes(AUTOMERGE_PROTOCOL), 'the handler');
+    await adapter.whenReady();
+    await repo.shutdown();
+    await until(() => !node.getProtocols().includes(AUTOMERGE_PROTOCOL), 'the handler to go');
   });
 
   it('merges concurrent offline edits after reconnecting (tags x and y)', async () => {

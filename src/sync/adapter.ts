@@ -25,6 +25,12 @@
  *
  * Connections with relay limits (circuit relay v2) are skipped unless
  * `runOnLimitedConnection`: a relay's data cap would cut a document sync midway.
+ *
+ * A service, libp2p style (like `@libp2p/ping`): {@link libp2pNetworkAdapter} takes its init
+ * and returns a factory that, given the node, makes the adapter; `start()` registers the
+ * handler (and opens streams to the peers connected), `stop()` unregisters it and ends every
+ * stream. The Repo drives both: `connect` (which names this repo peer) starts it,
+ * `disconnect` stops it.
  */
 
 import {
@@ -34,12 +40,20 @@ import {
   type PeerMetadata,
   type PeerId as RepoPeerId,
 } from '@automerge/automerge-repo/slim';
-import type { Connection, Libp2p, Stream } from '@libp2p/interface';
-import { FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
+import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface';
+import { FrameReader, FrameTooLargeError, logger, writeFrame } from '../wire/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.ts';
-import { SyncError, SyncFrameTooLargeError, SyncProtocolError, toError } from './errors.ts';
+import {
+  AdapterNotConnectedError,
+  SyncError,
+  SyncFrameTooLargeError,
+  SyncProtocolError,
+  toError,
+} from './errors.ts';
 
 export const AUTOMERGE_PROTOCOL = '/elohim/automerge/1.0.0';
+
+const log = logger('sync');
 
 /** What the adapter needs of a libp2p node (the browser node and a Node node both fit). */
 export type Libp2pSyncNode = Pick<
@@ -59,8 +73,14 @@ export interface Libp2pNetworkAdapterOptions {
   readyTimeoutMs?: number;
   /** Time allowed to open a stream and exchange hellos, and for each write to drain. Default 10 s. */
   timeoutMs?: number;
-  /** Diagnostics (default: nothing). Never throws into the adapter. */
+  /** Diagnostics (default: the `elohim:sync` logger). Never throws into the adapter. */
   onError?: (error: unknown, ctx: { peer: string }) => void;
+}
+
+export function libp2pNetworkAdapter(
+  init: Libp2pNetworkAdapterOptions = {},
+): (components: Libp2pSyncNode) => Libp2pNetworkAdapter {
+  return (components) => new Libp2pNetworkAdapter(components, init);
 }
 
 interface Hello {
@@ -102,7 +122,7 @@ class Link {
   }
 }
 
-export class Libp2pNetworkAdapter extends NetworkAdapter {
+export class Libp2pNetworkAdapter extends NetworkAdapter implements Startable {
   readonly #libp2p: Libp2pSyncNode;
   readonly #maxFrameBytes: number;
   readonly #timeoutMs: number;
@@ -153,16 +173,28 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return this.#repoPeers.get(repoPeer);
   }
 
+  /** The Repo names this repo peer and starts the adapter. */
   connect(peerId: RepoPeerId, peerMetadata?: PeerMetadata): void {
     this.peerId = peerId;
     this.peerMetadata = peerMetadata ?? {};
+    void this.start();
+  }
+
+  /** The Repo stops the adapter. */
+  disconnect(): void {
+    void this.stop();
+  }
+
+  /**
+   * Registers the handler, then opens a stream to each peer already connected (and to each
+   * that connects); ready once each said hello, or after `readyTimeoutMs`. Failures are
+   * reported (`onError`), not thrown: peers can still open streams to us.
+   */
+  async start(): Promise<void> {
+    if (!this.peerId) throw new AdapterNotConnectedError();
     if (this.#running) return;
     this.#running = true;
     this.#libp2p.addEventListener('connection:open', this.#onConnectionOpen);
-    void this.#start();
-  }
-
-  async #start(): Promise<void> {
     try {
       await this.#libp2p.handle(AUTOMERGE_PROTOCOL, this.#onIncoming, {
         runOnLimitedConnection: this.#opts.runOnLimitedConnection ?? false,
@@ -170,6 +202,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     } catch (e) {
       this.#report(e, 'local');
     }
+    void this.#openExisting();
+  }
+
+  async #openExisting(): Promise<void> {
     // Ready once each existing peer said hello (or failed to), or after readyTimeoutMs.
     const initial = this.#libp2p
       .getConnections()
@@ -179,11 +215,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#markReady();
   }
 
-  disconnect(): void {
+  /** Unregisters the handler and ends every stream; the Repo's peers here are disconnected. */
+  async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
     this.#libp2p.removeEventListener('connection:open', this.#onConnectionOpen);
-    this.#libp2p.unhandle(AUTOMERGE_PROTOCOL).catch((e) => this.#report(e, 'local'));
+    const unhandled = this.#libp2p
+      .unhandle(AUTOMERGE_PROTOCOL)
+      .catch((e) => this.#report(e, 'local'));
     const departed = [...this.#active.values()];
     this.#active.clear();
     this.#repoPeers.clear();
@@ -194,6 +233,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     for (const link of departed) {
       if (link.repoPeer) this.emit('peer-disconnected', { peerId: link.repoPeer });
     }
+    await unhandled;
   }
 
   send(message: Message): void {
@@ -232,7 +272,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
   #report(error: unknown, peer: string): void {
     try {
-      this.#opts.onError?.(error, { peer });
+      if (this.#opts.onError) this.#opts.onError(error, { peer });
+      else log.error('%s with %s: %e', AUTOMERGE_PROTOCOL, peer, error);
     } catch {}
   }
 

@@ -220,3 +220,18 @@ export function findItemMeta(
 ): Promise<DocHandle<ItemMeta>> {
   return repo.find<ItemMeta>(item.meta_doc, options);
 }
+
+/**
+ * The Repo's handle for `id`, in one of `states`: the cached one when ready (no lookup),
+ * else found (loaded from storage if there; with `'unavailable'`, an empty one to fill).
+ */
+export async function findHandle(
+  repo: Repo,
+  id: DocumentId,
+  states: string[],
+  signal?: AbortSignal,
+): Promise<DocHandle<unknown>> {
+  const cached = repo.handles[id];
+  if (cached?.isReady()) return cached;
+  return repo.find(id, { allowableStates: states, ...(signal ? { signal } : {}) });
+}

@@ -125,6 +125,17 @@ export class SyncClosedError extends SyncError {
   override name = 'SyncClosedError';
 }
 
+/** The automerge adapter was started before a Repo connected it (it needs the repo's id). */
+export class AdapterNotConnectedError extends SyncError {
+  override name = 'AdapterNotConnectedError';
+  constructor() {
+    super(
+      'The libp2p network adapter starts when a Repo connects it: pass it to the Repo ' +
+        '(`network`, or `repo.networkSubsystem.addNetworkAdapter`) instead of calling start().',
+    );
+  }
+}
+
 /** The message of anything thrown. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

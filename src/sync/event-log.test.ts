@@ -123,8 +123,8 @@ describe('EventLog (IndexedDB)', () => {
     ]);
     const here: StoredNotice[] = [];
     const there: StoredNotice[] = [];
-    tab1.on('stored', (n) => here.push(n));
-    tab2.on('stored', (n) => there.push(n));
+    tab1.addEventListener('stored', (n) => here.push(n.detail));
+    tab2.addEventListener('stored', (n) => there.push(n.detail));
     await tab1.appendLocal(DOC, hash(1));
     await tab1.addRemote('peer-a', [{ event: remote(1), kind: 'New' }]);
     await vi.waitFor(() => expect(there).toHaveLength(2));

@@ -27,6 +27,7 @@
  * other tabs (and announces them), and how every tab can show the activity feed.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
+import { TypedEventEmitter } from '../wire/index.ts';
 import {
   EVENT_KINDS,
   type EventKind,
@@ -34,7 +35,6 @@ import {
   isDocIdShape,
   type SyncEvent,
 } from './codec.ts';
-import { TypedEmitter } from './emitter.ts';
 import { ConflictingEventError } from './errors.ts';
 
 export const DEFAULT_SYNC_DB_NAME = 'elohim-sync';
@@ -78,8 +78,8 @@ export interface StoredNotice {
   here: boolean;
 }
 
-export interface EventLogEvents extends Record<string, unknown> {
-  stored: StoredNotice;
+export interface EventLogEvents {
+  stored: CustomEvent<StoredNotice>;
 }
 
 /** A notice from another tab, checked before it is believed. */
@@ -97,7 +97,7 @@ function isNotice(v: unknown): v is Omit<StoredNotice, 'here'> {
   );
 }
 
-export class EventLog extends TypedEmitter<EventLogEvents> {
+export class EventLog extends TypedEventEmitter<EventLogEvents> {
   private readonly channel: BroadcastChannel | undefined;
 
   private constructor(
@@ -108,7 +108,8 @@ export class EventLog extends TypedEmitter<EventLogEvents> {
     if (channelName !== undefined && typeof BroadcastChannel === 'function') {
       this.channel = new BroadcastChannel(channelName);
       this.channel.onmessage = (m: MessageEvent) => {
-        if (isNotice(m.data)) this.emit('stored', { ...m.data, here: false });
+        if (isNotice(m.data))
+          this.safeDispatchEvent('stored', { detail: { ...m.data, here: false } });
       };
     }
   }
@@ -138,7 +139,7 @@ export class EventLog extends TypedEmitter<EventLogEvents> {
   }
 
   private notify(event: SyncEvent, kind: EventKind, origin: string | undefined): void {
-    this.emit('stored', { event, kind, origin, here: true });
+    this.safeDispatchEvent('stored', { detail: { event, kind, origin, here: true } });
     this.channel?.postMessage({ event, kind, origin });
   }
 

@@ -1,24 +1,13 @@
 /** Deadlines and per-key ordering for the sync service. */
+import { type AbortOptions, type Deadline, deadline } from '../wire/index.ts';
 import { SyncTimeoutError } from './errors.ts';
 
-/** A signal that aborts on the caller's signal or after `ms`, with a typed reason. */
-export function deadline(
-  ms: number,
-  what: string,
-  outer?: AbortSignal,
-): { signal: AbortSignal; done(): void } {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new SyncTimeoutError(what, ms)), ms);
-  const onAbort = () => ac.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: ac.signal,
-    done() {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    },
-  };
+/**
+ * The caller's signal bounded by `timeoutMs`, whose timeout says what was waited for
+ * (`SyncTimeoutError`), so that a caller sees which exchange was too slow.
+ */
+export function timeLimit(options: AbortOptions, timeoutMs: number, what: string): Deadline {
+  return deadline(options, timeoutMs, () => new SyncTimeoutError(what, timeoutMs));
 }
 
 /** Runs tasks one after another per key. */

@@ -3,7 +3,8 @@
  * (BroadcastChannel) and peers (libp2p), with numbered events so a peer catches up with a
  * delta. Two protocols (wire formats: `adapter.ts`, `codec.ts`):
  *  - `/elohim/automerge/1.0.0`: automerge-repo's own sync, via {@link Libp2pNetworkAdapter};
- *  - `/elohim/sync/1.0.0`: stream positions, via {@link SyncService} and its {@link EventLog}.
+ *  - `/elohim/sync/1.0.0`: stream positions, via {@link SyncService} (serving, pulling and
+ *    pushing over the protocol service in `protocol.ts`) and its {@link EventLog}.
  *
  * Partial sync, by reach: a libp2p peer receives a document — its content, the events that
  * name it, even whether we have it — only if it may receive what the document describes
@@ -24,13 +25,13 @@
  *                           network: [tabs], shareConfig: sharing.config });
  *   const log = await EventLog.open();
  *   const libraries = await openLibraries(repo, me, localStorage, { tracker });  // under a lock
- *   const adapter = new Libp2pNetworkAdapter(node.libp2p);
+ *   const adapter = libp2pNetworkAdapter()(node.libp2p);
  *   const audience = docAudience({ repo, libraries,
  *     mayReceiveItem: (peer, hash) => gate(peer, hash, { op: 'have', blobHash: hash }) });
  *   sharing.shareWith(repo, adapter, audience);
  *   repo.networkSubsystem.addNetworkAdapter(adapter);
  *   const sync = await SyncService.start(node.libp2p, repo, log, { mayReceive: audience });
- *   sync.on('activity', ({ event, kind, peer }) => feed.push({ event, kind, peer }));
+ *   sync.addEventListener('activity', ({ detail: { event, kind, peer } }) => feed.push(…));
  *   const { item, meta } = seedItem(repo, libraries.for(manifest.reach), manifest, { tracker: sync });
  *   setTitle(meta, 'Holiday photos'); addTag(meta, 'family');
  *
@@ -42,13 +43,14 @@
  *   const log = await EventLog.open();
  *   const recorder = new ChangeRecorder(repo, log);
  *   const { meta } = seedItem(repo, library, manifest, { tracker: recorder });
- *   log.on('stored', ({ event, kind, origin }) => …)   // the activity feed, in any tab
+ *   log.addEventListener('stored', ({ detail }) => …)   // the activity feed, in any tab
  */
 export {
   AUTOMERGE_PROTOCOL,
   Libp2pNetworkAdapter,
   type Libp2pNetworkAdapterOptions,
   type Libp2pSyncNode,
+  libp2pNetworkAdapter,
 } from './adapter.ts';
 export { type DocAudience, docAudience, type ItemAudience } from './audience.ts';
 export {
@@ -86,6 +88,7 @@ export {
   tagsOf,
 } from './documents.ts';
 export {
+  AdapterNotConnectedError,
   BadChangesError,
   ConflictingEventError,
   LimitOutOfRangeError,
@@ -116,11 +119,12 @@ export {
   openLibraries,
   SHARED_LIBRARY_KEY,
 } from './libraries.ts';
-export { ChangeRecorder, type ChangeRecorderEvents } from './recorder.ts';
+export { ChangeRecorder, type ChangeRecorderEvents, type RecorderError } from './recorder.ts';
 export { openSyncRuntime, type SyncRuntime, type SyncRuntimeInit } from './runtime.ts';
 export {
   type Libp2pSyncServiceNode,
   type SyncActivity,
+  type SyncFailure,
   SyncService,
   type SyncServiceEvents,
   type SyncServiceOptions,

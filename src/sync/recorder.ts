@@ -11,20 +11,26 @@
 
 import { getActorId, getChangesMetaSince, getHeads, type Heads } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
+import { TypedEventEmitter } from '../wire/index.ts';
 import type { SyncEvent } from './codec.ts';
 import type { DocTracker } from './documents.ts';
-import { TypedEmitter } from './emitter.ts';
 import type { EventLog } from './event-log.ts';
 
-export interface ChangeRecorderEvents extends Record<string, unknown> {
+/** An append (or a restore) that failed. */
+export interface RecorderError {
+  error: unknown;
+  docId: string;
+}
+
+export interface ChangeRecorderEvents {
   /** A Local event was appended for an edit made through this recorder's handles. */
-  recorded: SyncEvent;
-  error: { error: unknown; docId: string };
+  recorded: CustomEvent<SyncEvent>;
+  error: CustomEvent<RecorderError>;
 }
 
 type AnyDoc = Parameters<typeof getHeads>[0];
 
-export class ChangeRecorder extends TypedEmitter<ChangeRecorderEvents> implements DocTracker {
+export class ChangeRecorder extends TypedEventEmitter<ChangeRecorderEvents> implements DocTracker {
   readonly #log: EventLog;
   readonly #repo: Repo;
   readonly #tracked = new Map<DocumentId, () => void>();
@@ -80,9 +86,9 @@ export class ChangeRecorder extends TypedEmitter<ChangeRecorderEvents> implement
     this.#tail = this.#tail.then(async () => {
       try {
         const event = await this.#log.appendLocal(docId, hash);
-        if (event) this.emit('recorded', event);
+        if (event) this.safeDispatchEvent('recorded', { detail: event });
       } catch (error) {
-        this.emit('error', { error, docId });
+        this.safeDispatchEvent('error', { detail: { error, docId } });
       }
     });
   }
@@ -96,7 +102,7 @@ export class ChangeRecorder extends TypedEmitter<ChangeRecorderEvents> implement
           const handle = await this.#repo.find(id as DocumentId, { signal });
           this.track(handle);
         } catch (error) {
-          if (!signal.aborted) this.emit('error', { error, docId: id });
+          if (!signal.aborted) this.safeDispatchEvent('error', { detail: { error, docId: id } });
         }
       }),
     );

@@ -15,7 +15,7 @@ import {
 } from '@automerge/automerge-repo/slim';
 import type { StoredManifest } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
-import { Libp2pNetworkAdapter, type Libp2pSyncNode } from './adapter.ts';
+import { type Libp2pSyncNode, libp2pNetworkAdapter } from './adapter.ts';
 import { docAudience, type ItemAudience } from './audience.ts';
 import { addItemToLibrary, type DocTracker, seedItem } from './documents.ts';
 import type { EventLog } from './event-log.ts';
@@ -101,7 +101,7 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     reshare,
     async lead(libp2p, mayReceiveItem) {
       if (service) return service;
-      const adapter = new Libp2pNetworkAdapter(libp2p);
+      const adapter = libp2pNetworkAdapter()(libp2p);
       const audience = docAudience({ repo, libraries, mayReceiveItem });
       sharing.shareWith(repo, adapter, audience);
       repo.networkSubsystem.addNetworkAdapter(adapter);

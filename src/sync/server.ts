@@ -29,11 +29,11 @@ import {
   UnknownDocumentError,
 } from './errors.ts';
 import type { EventLog } from './event-log.ts';
-import { deadline } from './flow.ts';
+import { timeLimit } from './flow.ts';
 
 export type Doc = Parameters<typeof getHeads>[0];
 
-/** What answering needs of the service. */
+/** What answering needs of the service (`protocol.ts` provides `stopping`). */
 export interface SyncServerContext {
   readonly log: EventLog;
   readonly maxFrameBytes: number;
@@ -138,7 +138,7 @@ async function answerRequest(
       ) {
         throw new UnknownDocumentError(req.docId);
       }
-      const d = deadline(ctx.timeoutMs, `loading document ${req.docId}`, ctx.stopping);
+      const d = timeLimit({ signal: ctx.stopping }, ctx.timeoutMs, `loading document ${req.docId}`);
       let doc: Doc;
       try {
         doc = await ctx.load(id, d.signal);

@@ -22,7 +22,12 @@ import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapte
 import type { DocAudience } from './audience.ts';
 import { decodeSyncResponse, SYNC_PROTOCOL, type SyncResponseMessage } from './codec.ts';
 import { EventLog } from './event-log.ts';
-import { type SyncActivity, SyncService, type SyncServiceOptions } from './service.ts';
+import {
+  type SyncActivity,
+  type SyncFailure,
+  SyncService,
+  type SyncServiceOptions,
+} from './service.ts';
 import { RepoSharing } from './share.ts';
 
 let counter = 0;
@@ -79,7 +84,7 @@ export interface TestPeer {
   adapter?: Libp2pNetworkAdapter;
   service?: SyncService;
   activity: SyncActivity[];
-  errors: { error: unknown; peer: string; op: string }[];
+  errors: SyncFailure[];
   /**
    * With `reachAware`: from now on libp2p peers receive what `audience` admits (before the
    * first call: nothing).
@@ -135,9 +140,9 @@ export async function testPeer(
           ...(opts.service === true ? {} : opts.service),
           ...(sharing ? { mayReceive: audience } : {}),
         });
-  service?.on('activity', (a) => activity.push(a));
+  service?.addEventListener('activity', (a) => activity.push(a.detail));
   let stopped: Promise<void> | undefined;
-  service?.on('error', (e) => errors.push(e));
+  service?.addEventListener('error', (e) => errors.push(e.detail));
   return {
     name,
     node,

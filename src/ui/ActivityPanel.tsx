@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { StoredNotice } from '../sync/index.ts';
+import { listen } from '../wire/index.ts';
 import { syncReady } from './useSync.ts';
 
 const SHOWN = 30;
@@ -22,7 +23,7 @@ export function ActivityPanel() {
     let live = true;
     void syncReady().then((sync) => {
       if (!live) return;
-      stop = sync.log.on('stored', (notice) =>
+      stop = listen<StoredNotice>(sync.log, 'stored', (notice) =>
         setEvents((all) => [notice, ...all].slice(0, SHOWN)),
       );
     });
