@@ -61,10 +61,13 @@ export {
   DEFAULT_REACH,
   DEFAULT_THRESHOLDS,
   type Encoding,
+  pieceLength,
+  piecesInShard,
   REACHES,
   type Reach,
   type ShardManifest,
   type StoredManifest,
+  shardLength,
   type Thresholds,
   toShardManifest,
 } from './manifest.ts';

@@ -11,7 +11,7 @@ import {
   saveAcceptedClusterKey,
 } from './cluster-keys.ts';
 import { createClusterKey, unwrapWith, wrapWith } from './keys.ts';
-import { testAgent } from './test-agents.ts';
+import { testAgent } from './test-support.ts';
 
 let db = 0;
 const dbName = () => `reach-cluster-keys-${++db}-${Date.now()}`;

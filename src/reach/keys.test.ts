@@ -14,7 +14,7 @@ import {
   unwrapWith,
   wrapWith,
 } from './keys.ts';
-import { testAgent } from './test-agents.ts';
+import { testAgent } from './test-support.ts';
 
 const AAD = utf8('test');
 const ITEM_USAGES: KeyUsage[] = ['encrypt', 'decrypt'];

@@ -10,7 +10,7 @@ import {
   type ReachItem,
   type TrustView,
 } from './policy.ts';
-import { testAgent } from './test-agents.ts';
+import { testAgent } from './test-support.ts';
 
 const [me, myLaptop, invitee, cousin, neighbor, stranger, other] = Array.from(
   { length: 7 },

@@ -28,7 +28,7 @@ import {
   seal,
   unseal,
 } from './sealed.ts';
-import { testAgent } from './test-agents.ts';
+import { testAgent } from './test-support.ts';
 
 const S = 1024;
 const owner = testAgent();

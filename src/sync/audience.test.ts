@@ -11,7 +11,7 @@ import {
   putAtReach,
   type TrustView,
 } from '../reach/index.ts';
-import { testAgent } from '../reach/test-agents.ts';
+import { testAgent } from '../reach/test-support.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
   docAudience,

@@ -17,8 +17,8 @@
  */
 import type { Repo } from '@automerge/automerge-repo/slim';
 import type { PeerId } from '@libp2p/interface';
-import { type ContentHash, isContentHash } from '../content/address.ts';
-import { agentKeyOfPeer } from '../reach/agent.ts';
+import { type ContentHash, isContentHash } from '../content/index.ts';
+import { agentKeyOfPeer } from '../reach/index.ts';
 import type { ItemMeta, LibraryDoc } from './documents.ts';
 import { type Libraries, listsRestricted } from './libraries.ts';
 

@@ -23,7 +23,7 @@
  * event (a Repo records `create(initialValue)` before anyone can listen).
  */
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
-import type { Reach } from '../content/manifest.ts';
+import type { Reach } from '../content/index.ts';
 
 export interface LibraryItem {
   /** `sha256-<hex>` of the content. */

@@ -18,7 +18,7 @@
  */
 import { decodeChange, getAllChanges, view } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
-import type { Reach } from '../content/manifest.ts';
+import type { Reach } from '../content/index.ts';
 import {
   addItemToLibrary,
   createLibrary,

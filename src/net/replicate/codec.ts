@@ -16,9 +16,13 @@
  * Option<String>, total_size: u64 } }` and `enum ReplicateResponse { Accepted, Progress(u64),
  * Stored(String), Declined(String), Error(String) }`.
  */
-import { type ContentHash, parseContentHash } from '../../content/address.ts';
-import { InvalidHashError } from '../../content/errors.ts';
-import { REACHES, type Reach } from '../../content/manifest.ts';
+import {
+  type ContentHash,
+  InvalidHashError,
+  parseContentHash,
+  REACHES,
+  type Reach,
+} from '../../content/index.ts';
 import { ed25519FromAgentKey, InvalidAgentKeyError } from '../../reach/index.ts';
 import {
   decodeMsgpack,

@@ -4,7 +4,7 @@
  * ready-made ones over the reach policy and a `TrustView`.
  */
 import type { PeerId } from '@libp2p/interface';
-import type { Reach } from '../../content/manifest.ts';
+import type { Reach } from '../../content/index.ts';
 import {
   agentKeyOfPeer,
   type Decision,

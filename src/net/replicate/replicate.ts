@@ -6,15 +6,15 @@
  * audience (`mayReplicateTo` implies `mayDeliver`).
  */
 import type { PeerId, Stream } from '@libp2p/interface';
-import { parseContentHash } from '../../content/address.ts';
-import type { ContentStore } from '../../content/content-store.ts';
+import type { ContentStore } from '../../content/index.ts';
+import { parseContentHash } from '../../content/index.ts';
 import {
   FrameReader,
   WireStreamClosedError,
   WireTimeoutError,
   writeFrame,
 } from '../../wire/index.ts';
-import type { Libp2pDialLike } from '../shard/client.ts';
+import type { Libp2pDialLike } from '../shard/index.ts';
 import {
   decodeAnswer,
   encodeOffer,

@@ -18,11 +18,14 @@ import type {
   Stream,
   StreamHandlerOptions,
 } from '@libp2p/interface';
-import type { ContentHash } from '../../content/address.ts';
-import type { ContentStore } from '../../content/content-store.ts';
-import { StorageQuotaError } from '../../content/errors.ts';
-import type { ImportSession, ShardImportSession } from '../../content/import.ts';
-import type { StoredManifest } from '../../content/manifest.ts';
+import type {
+  ContentHash,
+  ContentStore,
+  ImportSession,
+  ShardImportSession,
+  StoredManifest,
+} from '../../content/index.ts';
+import { StorageQuotaError } from '../../content/index.ts';
 import type { Decision } from '../../reach/index.ts';
 import { FrameReader, logger, WireProtocolError, writeFrame } from '../../wire/index.ts';
 import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';

@@ -11,9 +11,13 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { type ContentHash, parseContentHash } from '../../content/address.ts';
-import { sha256Bytes } from '../../content/hasher.ts';
-import { pieceLength, shardLength } from '../../content/manifest.ts';
+import {
+  type ContentHash,
+  parseContentHash,
+  pieceLength,
+  sha256Bytes,
+  shardLength,
+} from '../../content/index.ts';
 import {
   type AbortOptions,
   deadline,

@@ -27,9 +27,14 @@
  * The manifest map is the `StoredManifest` without `storage_key` (a local detail): the Rust
  * `ShardManifest` fields plus `format`, `piece_size`, `piece_hashes` and `name?`.
  */
-import { type ContentHash, parseContentHash } from '../../content/address.ts';
-import { InvalidHashError } from '../../content/errors.ts';
-import { piecesInShard, type StoredManifest, shardLength } from '../../content/manifest.ts';
+import {
+  type ContentHash,
+  InvalidHashError,
+  parseContentHash,
+  piecesInShard,
+  type StoredManifest,
+  shardLength,
+} from '../../content/index.ts';
 import {
   bytesField,
   decodeMsgpack,

@@ -26,16 +26,14 @@ import type {
   Stream,
   StreamHandlerOptions,
 } from '@libp2p/interface';
-import type { ContentHash } from '../../content/address.ts';
-import type { ContentStore } from '../../content/content-store.ts';
-import { sha256Bytes } from '../../content/hasher.ts';
-import type { RemoteManifest } from '../../content/import.ts';
+import type { ContentHash, ContentStore, RemoteManifest } from '../../content/index.ts';
 import {
   pieceLength,
   piecesInShard,
   type StoredManifest,
+  sha256Bytes,
   shardLength,
-} from '../../content/manifest.ts';
+} from '../../content/index.ts';
 import {
   FrameReader,
   FrameTooLargeError,
