@@ -5,11 +5,12 @@ import {
   isBridgeRequest,
 } from '../../worker/bridge-protocol.ts';
 import type { PeerService } from '../net/index.ts';
+import { listen, TypedEventEmitter } from '../wire/index.ts';
 
 export type { ContentReadFailed };
 
 let workbox: Workbox | undefined;
-const updateListeners = new Set<() => void>();
+const updates = new TypedEventEmitter<{ waiting: CustomEvent<void> }>();
 let updateWaiting = false;
 
 /** Registers the service worker (offline shell and `/content/` URLs). */
@@ -21,7 +22,7 @@ export function registerServiceWorker(): void {
   // so nothing in progress (an ingest, a fetch) is cut off by an update.
   workbox.addEventListener('waiting', () => {
     updateWaiting = true;
-    for (const listener of updateListeners) listener();
+    updates.safeDispatchEvent('waiting');
   });
   void workbox.register();
 }
@@ -64,9 +65,9 @@ export function answerContentRequests(service: () => Promise<PeerService>): void
 
 /** Calls `listener` when a new version is ready (at once if one already is). */
 export function onUpdateReady(listener: () => void): () => void {
-  updateListeners.add(listener);
+  const unsubscribe = listen(updates, 'waiting', listener);
   if (updateWaiting) listener();
-  return () => updateListeners.delete(listener);
+  return unsubscribe;
 }
 
 /** Activates the waiting version and reloads into it. */

@@ -1,5 +1,6 @@
 import { useSyncExternalStore } from 'react';
 import type { PeerService, ReplicaHealth } from '../net/index.ts';
+import { listen, TypedEventEmitter } from '../wire/index.ts';
 import { watchPeerService } from './usePeerNode.ts';
 
 /**
@@ -9,7 +10,7 @@ import { watchPeerService } from './usePeerNode.ts';
  * only when its own item's health changes.
  */
 let replicas: ReadonlyMap<string, ReplicaHealth> = new Map();
-const listeners = new Set<() => void>();
+const changed = new TypedEventEmitter<{ change: CustomEvent<void> }>();
 let stopWatching: (() => void) | undefined;
 
 function follow(): () => void {
@@ -23,7 +24,7 @@ function follow(): () => void {
       const next = service.replicas();
       if (next === replicas) return;
       replicas = next;
-      for (const listener of listeners) listener();
+      changed.safeDispatchEvent('change');
     };
     service.addEventListener('change', update);
     unfollow = () => service.removeEventListener('change', update);
@@ -36,11 +37,11 @@ function follow(): () => void {
 }
 
 function subscribe(listener: () => void): () => void {
-  listeners.add(listener);
+  const unsubscribe = listen(changed, 'change', listener);
   stopWatching ??= follow();
   return () => {
-    listeners.delete(listener);
-    if (listeners.size > 0) return;
+    unsubscribe();
+    if (changed.listenerCount('change') > 0) return;
     stopWatching?.();
     stopWatching = undefined;
   };
