@@ -13,9 +13,11 @@ import {
   type ContentStoreOptions,
   CorruptPieceError,
   ImportClosedError,
+  type ImportSession,
   ManifestMismatchError,
   NotFoundError,
   PieceMismatchError,
+  type PieceRef,
   type RemoteManifest,
   type StoredManifest,
 } from './index.ts';
@@ -57,6 +59,18 @@ async function piecesOf(store: ContentStore, m: StoredManifest, shards: number[]
     }
   }
   return out;
+}
+
+/** Writes `refs` (default: every needed piece) of an import, each read verified from `src`. */
+async function copyPieces(
+  src: ContentStore,
+  m: StoredManifest,
+  session: { needed: ReadonlyArray<PieceRef>; writePiece: ImportSession['writePiece'] },
+  refs: readonly PieceRef[] = session.needed,
+): Promise<void> {
+  for (const r of refs) {
+    await session.writePiece(r.shard, r.piece, await src.readPiece(m.blob_hash, r.shard, r.piece));
+  }
 }
 
 export function runContentStoreTests(name: string, makeHarness: () => Promise<StoreHarness>) {
@@ -188,14 +202,7 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
         const data = pseudoRandomBytes(size, 7);
         const m = await src.put(data);
         const session = await dst.beginImport(remote(m));
-        const refs = [...session.needed].reverse();
-        for (const r of refs) {
-          await session.writePiece(
-            r.shard,
-            r.piece,
-            await src.readPiece(m.blob_hash, r.shard, r.piece),
-          );
-        }
+        await copyPieces(src, m, session, [...session.needed].reverse());
         const got = await session.commit();
         expect(got.blob_hash).toBe(m.blob_hash);
         expect(sha(await readAll(dst.get(m.blob_hash)))).toBe(sha(data));
@@ -216,13 +223,7 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
       const liar = { ...remote(other), blob_hash: m.blob_hash, blob_cid: m.blob_cid };
       liar.shard_hashes = [m.blob_hash];
       const lie = await dst.beginImport(liar);
-      for (const r of lie.needed) {
-        await lie.writePiece(
-          r.shard,
-          r.piece,
-          await src.readPiece(other.blob_hash, r.shard, r.piece),
-        );
-      }
+      await copyPieces(src, other, lie);
       await expect(lie.commit()).rejects.toBeInstanceOf(ManifestMismatchError);
       await expect(lie.writePiece(0, 0, new Uint8Array(1))).rejects.toBeInstanceOf(
         ImportClosedError,
@@ -265,13 +266,7 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
         await shards.writePiece(p.shard, p.piece, p.bytes);
       await shards.commit();
       const whole = await dst.beginImport(remote(m));
-      for (const r of whole.needed) {
-        await whole.writePiece(
-          r.shard,
-          r.piece,
-          await src.readPiece(m.blob_hash, r.shard, r.piece),
-        );
-      }
+      await copyPieces(src, m, whole);
       await whole.commit();
       expect(await dst.holding(m.blob_hash)).toBeUndefined();
       expect(await dst.stats()).toMatchObject({
@@ -286,12 +281,7 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
       const { open, store: first } = await setup();
       const m = await src.put(pseudoRandomBytes(200 * KiB, 13));
       const session = await first.beginImport(remote(m));
-      const r = session.needed[0] as { shard: number; piece: number };
-      await session.writePiece(
-        r.shard,
-        r.piece,
-        await src.readPiece(m.blob_hash, r.shard, r.piece),
-      );
+      await copyPieces(src, m, session, session.needed.slice(0, 1));
       // A second store on the same storage: its sweep on open leaves the live import alone.
       const second = await open();
       expect(await second.sweep()).toBe(0);
@@ -301,13 +291,7 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
       expect(await second.stats()).toMatchObject({ pendingPuts: 0, items: 0, storedBytes: 0 });
       // The same blob imports again from scratch.
       const again = await second.beginImport(remote(m));
-      for (const p of again.needed) {
-        await again.writePiece(
-          p.shard,
-          p.piece,
-          await src.readPiece(m.blob_hash, p.shard, p.piece),
-        );
-      }
+      await copyPieces(src, m, again);
       await again.commit();
       expect(sha(await readAll(second.get(m.blob_hash)))).toBe(m.blob_hash);
     });

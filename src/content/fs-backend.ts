@@ -6,7 +6,8 @@
  *   holdings/<64 hex>.json       shards of a blob kept for the network
  *   pending/<put id>.json        a put or import in progress (or crashed)
  *   pieces/<put id>/<shard>/<piece>   the bytes of one piece
- *   tmp/<random>                 files being written, renamed into place when complete
+ *   tmp/<pid>.<random>/<random>  files being written (one directory per open store), renamed
+ *                                into place when complete
  *
  * Every name comes from a content hash (checked `sha256-<64 hex>`), a put id this store made
  * (a UUID, checked) or a shard/piece number: nothing a peer sends becomes a path, so there is
@@ -25,13 +26,13 @@
  * (crash between the two steps of a commit) is dropped alone. Pieces that nothing names any
  * more (a crash in the middle of a remove) and stale temp files are collected too.
  *
- * One process writes a directory at a time; within it, a mutex orders the metadata changes
- * (IndexedDB's transactions do that in the browser) and a per-put lock orders an import's
- * writes against its discard.
+ * One process writes a directory at a time; within it, a mutex shared by the stores open on
+ * the directory orders the metadata changes (IndexedDB's transactions do that in the
+ * browser) and a per-put lock orders an import's writes against its discard.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type ContentBackend,
   mergeShards,
@@ -121,20 +122,51 @@ class Locks {
 
 const META = '';
 
-export async function openFsBackend(dir: string): Promise<ContentBackend> {
-  for (const sub of ['manifests', 'holdings', 'pending', 'pieces', 'tmp']) {
-    await mkdir(join(dir, sub), { recursive: true });
+/** One set of locks per directory, shared by every store of this process open on it. */
+const locksByDir = new Map<string, Locks>();
+/** Temp directories of the backends open in this process: the others' writers are gone. */
+const liveTmp = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists, it is someone else's.
+    return (e as { code?: unknown }).code === 'EPERM';
   }
-  // No write of this instance is under way yet: every temp file is a crashed write's.
-  await rm(join(dir, 'tmp'), { recursive: true, force: true });
-  await mkdir(join(dir, 'tmp'));
-  return new FsBackend(dir);
+}
+
+export async function openFsBackend(dir: string): Promise<ContentBackend> {
+  const root = resolve(dir);
+  for (const sub of ['manifests', 'holdings', 'pending', 'pieces', 'tmp']) {
+    await mkdir(join(root, sub), { recursive: true });
+  }
+  // Each backend writes its temp files in `tmp/<pid>.<random>`; those of dead writers go.
+  for (const entry of await names(join(root, 'tmp'))) {
+    const pid = Number(entry.split('.')[0]);
+    const dead = pid === process.pid ? !liveTmp.has(join(root, 'tmp', entry)) : !processAlive(pid);
+    if (dead || !Number.isSafeInteger(pid)) {
+      await rm(join(root, 'tmp', entry), { recursive: true, force: true });
+    }
+  }
+  const tmp = join(root, 'tmp', `${process.pid}.${randomUUID()}`);
+  await mkdir(tmp);
+  liveTmp.add(tmp);
+  let locks = locksByDir.get(root);
+  if (!locks) {
+    locks = new Locks();
+    locksByDir.set(root, locks);
+  }
+  return new FsBackend(root, tmp, locks);
 }
 
 class FsBackend implements ContentBackend {
-  private readonly locks = new Locks();
-
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly tmp: string,
+    private readonly locks: Locks,
+  ) {}
 
   private path(...parts: string[]): string {
     return join(this.name, ...parts);
@@ -156,7 +188,7 @@ class FsBackend implements ContentBackend {
 
   /** Writes `data` to a temp file, fsyncs it and renames it to `path`. */
   private async writeDurable(path: string, data: Uint8Array | string): Promise<void> {
-    const tmp = this.path('tmp', randomUUID());
+    const tmp = join(this.tmp, randomUUID());
     try {
       const fh = await open(tmp, 'wx');
       try {
@@ -427,13 +459,7 @@ class FsBackend implements ContentBackend {
    */
   ownerAlive(p: PendingPut): boolean | undefined {
     if (p.pid === undefined || p.pid === process.pid) return undefined;
-    try {
-      process.kill(p.pid, 0);
-      return true;
-    } catch (e) {
-      // EPERM: the process exists, it is someone else's.
-      return (e as { code?: unknown }).code === 'EPERM';
-    }
+    return processAlive(p.pid);
   }
 
   /**
@@ -468,5 +494,9 @@ class FsBackend implements ContentBackend {
     });
   }
 
-  close(): void {}
+  /** Writes still in flight fail; what they leave is swept on the next open. */
+  close(): void {
+    liveTmp.delete(this.tmp);
+    void rm(this.tmp, { recursive: true, force: true }).catch(() => {});
+  }
 }

@@ -87,6 +87,29 @@ describe('filesystem store: unfinished puts', () => {
     expect(await files(dir)).toEqual([]);
   });
 
+  it('a crash between the steps of a commit (marker beside its manifest) and orphaned pieces: the blob stays, the rest goes', async () => {
+    const dir = await tempDir();
+    const first = await open(dir);
+    const m = await first.put(pseudoRandomBytes(200 * 1024, 4));
+    first.close();
+    const marker = {
+      id: m.storage_key,
+      owner: 'gone',
+      started_at: m.created_at,
+      total_size: m.total_size,
+      pid: process.pid,
+    };
+    await writeFile(join(dir, 'pending', `${m.storage_key}.json`), JSON.stringify(marker));
+    const orphan = crypto.randomUUID();
+    await mkdir(join(dir, 'pieces', orphan, '3'), { recursive: true });
+    await writeFile(join(dir, 'pieces', orphan, '3', '0'), pseudoRandomBytes(16384, 9));
+
+    const store = await open(dir);
+    expect((await store.stats()).pendingPuts).toBe(0);
+    expect((await readAll(store.get(m.blob_hash))).byteLength).toBe(m.total_size);
+    expect((await files(dir)).some((f) => f.includes(orphan))).toBe(false);
+  });
+
   it('a process killed mid-put leaves no visible item, and the next open sweeps it', async () => {
     const dir = await tempDir();
     const child = spawn(
