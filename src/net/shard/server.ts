@@ -37,6 +37,7 @@ import {
   shardLength,
 } from '../../content/manifest.ts';
 import {
+  errorMessage,
   FrameReader,
   FrameTooLargeError,
   logger,
@@ -420,7 +421,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
         // Malformed request, gate or store failure: say so, then let the peer finish sending.
         try {
           reader.discardRest();
-          await send(errorFrame(e instanceof Error ? e.message : String(e)));
+          await send(errorFrame(errorMessage(e)));
           await closeWrite();
           if (
             e instanceof FrameTooLargeError &&
@@ -521,7 +522,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
           try {
             data = await store.readPiece(manifest.blob_hash, shard, piece);
           } catch (e) {
-            const msg = e instanceof Error ? e.message : String(e);
+            const msg = errorMessage(e);
             const resp: PieceResponse = {
               type: 'Error',
               message: `cannot read piece ${shard}/${piece}: ${msg}`,
