@@ -7,6 +7,7 @@ import {
   connectGrantText,
   type DevTokenAnswer,
   devTokenText,
+  ElohimError,
 } from '../../src/wire/index.ts';
 import type { Logger } from '../log.ts';
 import { type Route, sendJson } from '../routes.ts';
@@ -41,8 +42,7 @@ const APP_PATH = /^\/hc\/app\/(?<port>\d{1,5})$/;
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 
-class HttpError extends Error {
-  override name = 'HttpError';
+class HttpError extends ElohimError.named('HttpError') {
   constructor(
     readonly status: number,
     message: string,

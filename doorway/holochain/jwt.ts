@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ElohimError } from '../../src/wire/index.ts';
 import { makePrivateDir, restrictFiles } from './files.ts';
 
 /** File, inside the data dir, holding the HS256 secret of the doorway's session tokens. */
@@ -18,9 +19,7 @@ export interface SessionClaims {
 
 export const JWT_ISSUER = 'elohim-doorway';
 
-export class TokenError extends Error {
-  override name = 'TokenError';
-}
+export class TokenError extends ElohimError.named('TokenError') {}
 
 /**
  * Session tokens (JWT, HS256) of the doorway's `/hc` endpoints. The secret lives in the data dir

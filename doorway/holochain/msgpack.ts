@@ -1,4 +1,5 @@
 import { decode } from '@msgpack/msgpack';
+import { ElohimError } from '../../src/wire/index.ts';
 
 /**
  * MessagePack from clients, decoded only after a cheap look at its structure.
@@ -12,9 +13,7 @@ import { decode } from '@msgpack/msgpack';
  * the input's size), truncated values, the never-used byte 0xc1 and trailing bytes.
  */
 
-export class StructureError extends Error {
-  override name = 'StructureError';
-}
+export class StructureError extends ElohimError.named('StructureError') {}
 
 /** Bytes after the type byte that hold a length, for the kinds whose length is stored. */
 function lengthField(bytes: Uint8Array, at: number, size: 1 | 2 | 4): number {

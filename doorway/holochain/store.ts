@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import Database from 'better-sqlite3';
+import { ElohimError } from '../../src/wire/index.ts';
 import { privateKeyFromSeed, publicKeyOf, signEd25519 } from './ed25519.ts';
 import { makePrivateDir, makePrivateFile, restrictFiles } from './files.ts';
 import { hashBytes, hashToB64, sameBytes } from './hash.ts';
@@ -190,9 +191,7 @@ const SCHEMA_V3 = `DELETE FROM cap_grants WHERE assignee <> agent;`;
 /** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
 const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
+export class StoreError extends ElohimError.named('StoreError') {}
 
 export function nowMicros(): number {
   return Date.now() * 1000;

@@ -1,5 +1,5 @@
 import { encode } from '@msgpack/msgpack';
-import type { WireErrorKind } from '../../src/wire/index.ts';
+import { ElohimError, type WireErrorKind } from '../../src/wire/index.ts';
 import { isHoloHash } from './hash.ts';
 import { decodeChecked } from './msgpack.ts';
 
@@ -33,8 +33,7 @@ export function wireError(kind: WireErrorKind, message: string): WireError {
 }
 
 /** A problem answered as an `AppResponse::Error`; thrown inside request handling. */
-export class ConductorError extends Error {
-  override name = 'ConductorError';
+export class ConductorError extends ElohimError.named('ConductorError') {
   constructor(
     readonly kind: WireErrorKind,
     message: string,
@@ -47,15 +46,13 @@ export class ConductorError extends Error {
  * A zome function refused (a guest error) or a commit failed validation. Holochain reports
  * both as `ribosome_error`; the message names what to change.
  */
-export class ZomeError extends ConductorError {
-  override name = 'ZomeError';
+export class ZomeError extends ConductorError.named('ZomeError') {
   constructor(message: string) {
     super('ribosome_error', message);
   }
 }
 
-export class ValidationError extends ZomeError {
-  override name = 'ValidationError';
+export class ValidationError extends ZomeError.named('ValidationError') {
   constructor(reason: string) {
     // Holochain's wording for a commit refused by app validation inside a zome call.
     super(`Source chain error: InvalidCommit error: Validation failed: ${reason}`);
@@ -82,9 +79,7 @@ export const NONCE_LENGTH = 32;
 export const SIGNATURE_LENGTH = 64;
 
 /** Thrown when bytes are not the structure they claim to be; `kind` as Holochain answers it. */
-export class DecodeError extends ConductorError {
-  override name = 'DecodeError';
-}
+export class DecodeError extends ConductorError.named('DecodeError') {}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
@@ -174,9 +169,7 @@ export type Envelope =
   | { type: 'signal'; data: Uint8Array };
 
 /** Thrown by `readEnvelope`; its message is short enough for a websocket close reason. */
-export class EnvelopeError extends Error {
-  override name = 'EnvelopeError';
-}
+export class EnvelopeError extends ElohimError.named('EnvelopeError') {}
 
 export function readEnvelope(bytes: Uint8Array, maxDepth: number): Envelope {
   let raw: unknown;

@@ -3,26 +3,23 @@
  * caller (or the person behind the UI) can do about it, because these strings reach
  * the UI unchanged.
  */
+import { clip, ElohimError } from '../wire/index.ts';
 import type { PieceRef } from './backend.ts';
 
-export class ContentError extends Error {
-  override name = 'ContentError';
-}
+export class ContentError extends ElohimError.named('ContentError') {}
 
 /** The input is not a content address we understand. */
-export class InvalidHashError extends ContentError {
-  override name = 'InvalidHashError';
+export class InvalidHashError extends ContentError.named('InvalidHashError') {
   constructor(readonly input: string) {
     super(
-      `"${input.length > 80 ? `${input.slice(0, 80)}…` : input}" is not a content address. ` +
+      `"${clip(input, 80)}" is not a content address. ` +
         'Use sha256-<64 lowercase hex>, a bare 64-hex sha256, or a CIDv1 raw sha2-256 (bafkrei…).',
     );
   }
 }
 
 /** No committed manifest for this hash in the local store. */
-export class NotFoundError extends ContentError {
-  override name = 'NotFoundError';
+export class NotFoundError extends ContentError.named('NotFoundError') {
   constructor(readonly hash: string) {
     super(`${hash} is not in the local store. Add it, or fetch it from a peer first.`);
   }
@@ -32,8 +29,7 @@ export class NotFoundError extends ContentError {
  * A stored piece does not match its hash (or is missing) and could not be rebuilt.
  * Wrong bytes are never emitted: the read stops here.
  */
-export class CorruptPieceError extends ContentError {
-  override name = 'CorruptPieceError';
+export class CorruptPieceError extends ContentError.named('CorruptPieceError') {
   constructor(
     readonly hash: string,
     readonly shardIndex: number,
@@ -55,21 +51,19 @@ export class CorruptPieceError extends ContentError {
 }
 
 /** The browser (or the disk, for the filesystem backend) refused to store more bytes. */
-export class StorageQuotaError extends ContentError {
-  override name = 'StorageQuotaError';
-  constructor(override readonly cause?: unknown) {
+export class StorageQuotaError extends ContentError.named('StorageQuotaError') {
+  constructor(cause?: unknown) {
     super(
       'Not enough storage space for this content: the browser refused the write. ' +
         'Free space (remove content you no longer need) or request persistent storage, then try again. ' +
         'Nothing partial was kept.',
+      { cause },
     );
   }
 }
 
 /** The stored data does not look like something this version wrote (schema drift, manual edits). */
-export class InvalidManifestError extends ContentError {
-  override name = 'InvalidManifestError';
-}
+export class InvalidManifestError extends ContentError.named('InvalidManifestError') {}
 
 export function isQuotaError(e: unknown): boolean {
   if (e instanceof StorageQuotaError) return true;
@@ -85,8 +79,7 @@ export function isQuotaError(e: unknown): boolean {
 }
 
 /** A piece given to `writePiece` does not match the manifest: the peer that sent it is wrong. */
-export class PieceMismatchError extends ContentError {
-  override name = 'PieceMismatchError';
+export class PieceMismatchError extends ContentError.named('PieceMismatchError') {
   constructor(
     readonly hash: string,
     readonly shardIndex: number,
@@ -106,8 +99,7 @@ export class PieceMismatchError extends ContentError {
  * The pieces all match `piece_hashes`, but the blob they add up to does not match the rest of
  * the manifest (blob hash, a shard hash, rs parity or padding): the manifest itself lied.
  */
-export class ManifestMismatchError extends ContentError {
-  override name = 'ManifestMismatchError';
+export class ManifestMismatchError extends ContentError.named('ManifestMismatchError') {
   constructor(
     readonly hash: string,
     readonly field: 'blob_hash' | 'shard_hashes' | 'piece_hashes' | 'padding',
@@ -124,8 +116,7 @@ export class ManifestMismatchError extends ContentError {
 }
 
 /** `commit` was called before every needed piece was written. The import stays open. */
-export class ImportIncompleteError extends ContentError {
-  override name = 'ImportIncompleteError';
+export class ImportIncompleteError extends ContentError.named('ImportIncompleteError') {
   constructor(
     readonly hash: string,
     readonly missing: readonly PieceRef[],
@@ -142,8 +133,7 @@ export class ImportIncompleteError extends ContentError {
 }
 
 /** The import was already committed, aborted or discarded after an error. */
-export class ImportClosedError extends ContentError {
-  override name = 'ImportClosedError';
+export class ImportClosedError extends ContentError.named('ImportClosedError') {
   constructor(
     readonly hash: string,
     readonly state: string,

@@ -7,33 +7,16 @@
  * value and verify on every read). For `rs-4-7`, piece j of all 7 shards is *stripe* j: the
  * same byte range of every shard, so any 4 verified pieces of a stripe rebuild the other 3.
  */
+import type { Reach } from '../wire/index.ts';
 import type { ContentHash } from './address.ts';
 
 /**
- * Who may receive the content (docs/design.md §7). This store only records it: src/reach
- * seals the encrypted reaches before `put` and gates delivery and replication by it.
- * Default for `put` is `'commons'`: bytes stored in clear are a commons item unless told otherwise.
+ * Who may receive the content: the trust layer's reaches (src/wire). This store only records
+ * it: src/reach seals the encrypted reaches before `put` and gates delivery and replication by
+ * it. Default for `put` is `'commons'`: bytes stored in clear are a commons item unless told
+ * otherwise.
  */
-export type Reach =
-  | 'private'
-  | 'invited'
-  | 'local'
-  | 'neighborhood'
-  | 'municipal'
-  | 'bioregional'
-  | 'regional'
-  | 'commons';
-
-export const REACHES: readonly Reach[] = [
-  'private',
-  'invited',
-  'local',
-  'neighborhood',
-  'municipal',
-  'bioregional',
-  'regional',
-  'commons',
-];
+export { REACHES, type Reach } from '../wire/index.ts';
 
 export const DEFAULT_REACH: Reach = 'commons';
 

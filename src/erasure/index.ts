@@ -12,6 +12,13 @@
  */
 
 import {
+  ErasureArgumentError,
+  ErasureError,
+  InsufficientShardsError,
+  KernelUnavailableError,
+  ShardSizeMismatchError,
+} from './errors.ts';
+import {
   RELAXED_SIMD_WASM_BASE64,
   SCALAR_WASM_BASE64,
   SIMD_WASM_BASE64,
@@ -27,44 +34,14 @@ import {
   writeTables,
 } from './gf.ts';
 
+/** The errors this module throws (errors.ts). */
+export * from './errors.ts';
+
 export const DATA_SHARDS = 4;
 export const PARITY_SHARDS = 3;
 export const TOTAL_SHARDS = 7;
 
 export type ErasureKernel = 'relaxed-simd' | 'simd' | 'scalar';
-
-// ---------------------------------------------------------------------------------------
-// Errors
-
-/** Base class of every error thrown by this module. */
-export class ErasureError extends Error {
-  override name = 'ErasureError';
-}
-
-/** Fewer than 4 of the 7 shards are available. */
-export class InsufficientShardsError extends ErasureError {
-  override name = 'InsufficientShardsError';
-  constructor(readonly present: number) {
-    super(
-      `only ${present} of ${TOTAL_SHARDS} shards present; any ${DATA_SHARDS} are needed — fetch more shards from other peers before rebuilding`,
-    );
-  }
-}
-
-/** Present shards have different lengths, or a length that disagrees with the total size. */
-export class ShardSizeMismatchError extends ErasureError {
-  override name = 'ShardSizeMismatchError';
-}
-
-/** A call was made with arguments outside the API's contract. */
-export class ErasureArgumentError extends ErasureError {
-  override name = 'ErasureArgumentError';
-}
-
-/** A kernel was requested that this engine cannot run. */
-export class KernelUnavailableError extends ErasureError {
-  override name = 'KernelUnavailableError';
-}
 
 // ---------------------------------------------------------------------------------------
 // Kernel selection

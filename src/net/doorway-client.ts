@@ -1,4 +1,5 @@
 /** The doorway's HTTP side, as the browser uses it: where the relay is, and who else is online. */
+import { ElohimError } from '../wire/index.ts';
 
 export interface DoorwayInfo {
   peer_id: string;
@@ -11,9 +12,7 @@ export interface SignalPeer {
   multiaddrs: string[];
 }
 
-export class DoorwayUnreachableError extends Error {
-  override name = 'DoorwayUnreachableError';
-}
+export class DoorwayUnreachableError extends ElohimError.named('DoorwayUnreachableError') {}
 
 async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
   let response: Response;

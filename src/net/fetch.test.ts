@@ -4,12 +4,8 @@ import type { Libp2p, PeerId } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
 import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
-import {
-  AllHoldersFailedError,
-  connectedPeersFinder,
-  fetchContent,
-  type HolderFinder,
-} from './fetch.ts';
+import { AllHoldersFailedError } from './errors.ts';
+import { connectedPeersFinder, fetchContent, type HolderFinder } from './fetch.ts';
 import {
   fetchHolding,
   registerShardProtocol,

@@ -13,7 +13,8 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { WireStreamClosedError } from '../wire/index.ts';
+import { errorMessage, WireStreamClosedError } from '../wire/index.ts';
+import { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 import {
   fetchHolding,
   fetchManifest,
@@ -62,34 +63,6 @@ export interface FetchOptions {
 const STREAM_RETRIES = 2;
 /** Wait before asking again, times the attempt: a closing connection must leave first. */
 const RETRY_BACKOFF_MS = 250;
-
-export class FetchError extends Error {
-  override name = 'FetchError';
-}
-
-/** Nobody we can reach holds the hash. */
-export class NoHoldersError extends FetchError {
-  override name = 'NoHoldersError';
-  constructor(readonly hash: string) {
-    super(
-      `No connected peer holds ${hash}. Ask someone who has it to open the app, then try again.`,
-    );
-  }
-}
-
-/** Every holder failed before the blob was complete. */
-export class AllHoldersFailedError extends FetchError {
-  override name = 'AllHoldersFailedError';
-  constructor(
-    readonly hash: string,
-    readonly reasons: string[],
-  ) {
-    super(
-      `Every peer holding ${hash} failed before the transfer finished (${reasons.join('; ')}). ` +
-        'Try again when more holders are online.',
-    );
-  }
-}
 
 /** What a fetch needs of the node: dialling, and whether a peer's connection is direct. */
 export interface FetchNode {
@@ -141,10 +114,6 @@ function planRanges(
   return ranges;
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export async function fetchContent(
   node: FetchNode,
   store: ContentStore,
@@ -181,7 +150,7 @@ export async function fetchContent(
   }
   const drop = (id: string, error: unknown) => {
     const peer = peers.get(id);
-    if (peer) Object.assign(peer, { state: 'dropped', reason: message(error) });
+    if (peer) Object.assign(peer, { state: 'dropped', reason: errorMessage(error) });
     report();
   };
 

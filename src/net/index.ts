@@ -13,17 +13,15 @@ export {
   fetchDoorwayInfo,
   fetchSignalPeers,
 } from './doorway-client.ts';
+export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
-  AllHoldersFailedError,
   connectedPeersFinder,
-  FetchError,
   type FetchNode,
   type FetchOptions,
   type FetchPeerProgress,
   type FetchProgress,
   fetchContent,
   type HolderFinder,
-  NoHoldersError,
 } from './fetch.ts';
 export {
   browserNetwork,

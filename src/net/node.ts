@@ -17,7 +17,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { TCP, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
-import { TypedEventEmitter, withTimeout } from '../wire/index.ts';
+import { errorMessage, TypedEventEmitter, withTimeout } from '../wire/index.ts';
 import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
 import {
   type ReplicateServer,
@@ -344,7 +344,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         if (stop.aborted) return;
         this.#setDoorway(origin, {
           status: 'offline',
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
       }
       if (this.#mode.offline) continue;

@@ -12,13 +12,13 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
+import { ElohimError, TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
+import { NoHoldersError } from './errors.ts';
 import {
   connectedPeersFinder,
   type FetchProgress,
   fetchContent,
   type HolderFinder,
-  NoHoldersError,
 } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
 import type { ReplicaHealth, Replicator } from './replicator/index.ts';
@@ -62,8 +62,7 @@ export interface PeerService extends TypedEventTarget<PeerServiceEvents> {
 }
 
 /** The tab running the node closed (or changed) while a fetch ran through it: try again. */
-export class LeaderGoneError extends Error {
-  override name = 'LeaderGoneError';
+export class LeaderGoneError extends ElohimError.named('LeaderGoneError') {
   constructor() {
     super('The tab that ran the network closed during the transfer; it is being retried here.');
   }

@@ -12,7 +12,9 @@ import {
   rebuildStripe,
   type ShardImportSession,
 } from '../content/index.ts';
-import { AllHoldersFailedError, type FetchNode, PieceScheduler } from './fetch.ts';
+import { errorMessage } from '../wire/index.ts';
+import { AllHoldersFailedError } from './errors.ts';
+import { type FetchNode, PieceScheduler } from './fetch.ts';
 import { type ReplicationGate, replicate } from './replicate/index.ts';
 import { fetchHolding, type Holding, type Libp2pDialLike } from './shard/index.ts';
 
@@ -143,8 +145,7 @@ export async function fetchShards(
           joined: () => {},
           state: () => {},
           bytes: () => {},
-          dropped: (id, error) =>
-            failures.push(`${id}: ${error instanceof Error ? error.message : String(error)}`),
+          dropped: (id, error) => failures.push(`${id}: ${errorMessage(error)}`),
         },
       );
       await scheduler.run(sources, async () => []);

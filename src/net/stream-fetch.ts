@@ -23,14 +23,9 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import {
-  AllHoldersFailedError,
-  type FetchNode,
-  findManifest,
-  type HolderFinder,
-  NoHoldersError,
-  PieceScheduler,
-} from './fetch.ts';
+import { errorMessage } from '../wire/index.ts';
+import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
+import { type FetchNode, findManifest, type HolderFinder, PieceScheduler } from './fetch.ts';
 import type { Holding } from './shard/index.ts';
 import { census } from './shards.ts';
 
@@ -149,8 +144,7 @@ export class ContentStreamer {
     const holders = await this.finder.findHolders(hash, { signal });
     if (holders.length === 0) throw new NoHoldersError(hash);
     const failures: string[] = [];
-    const drop = (id: string, error: unknown) =>
-      failures.push(`${id}: ${error instanceof Error ? error.message : String(error)}`);
+    const drop = (id: string, error: unknown) => failures.push(`${id}: ${errorMessage(error)}`);
     const manifest = await findManifest(
       this.node,
       holders,
@@ -220,8 +214,7 @@ export class ContentStreamer {
       bytes: (_id, bytes) => {
         stream.stats.bytesFetched += bytes;
       },
-      dropped: (id, error) =>
-        stream.failures.push(`${id}: ${error instanceof Error ? error.message : String(error)}`),
+      dropped: (id, error) => stream.failures.push(`${id}: ${errorMessage(error)}`),
     });
     await scheduler.run(stream.holders, async () => {
       stream.holders = await this.finder.findHolders(hash, { signal });

@@ -10,7 +10,13 @@
  */
 import type { AgentKey } from './agent.ts';
 import { toBase64Url } from './bytes.ts';
-import { createClusterKey, type DeviceKeyOptions, KEY_STORE, openKeyStore } from './keys.ts';
+import {
+  addOrReadWinner,
+  createClusterKey,
+  type DeviceKeyOptions,
+  KEY_STORE,
+  openKeyStore,
+} from './keys.ts';
 
 export interface ClusterKey {
   /** The cluster's id in sealed items' slots and in the trust layer: 16 random bytes, base64url. */
@@ -60,12 +66,7 @@ export async function loadOrCreateOwnClusterKey(
   const created: ClusterKey = { id: newClusterId(), key: await createClusterKey() };
   const db = await openKeyStore(options);
   try {
-    await db.add(KEY_STORE, created, OWN_RECORD);
-    return created;
-  } catch (error) {
-    if (!(error instanceof DOMException && error.name === 'ConstraintError')) throw error;
-    const winner = (await db.get(KEY_STORE, OWN_RECORD)) as ClusterKey;
-    return { id: winner.id, key: winner.key };
+    return await addOrReadWinner(db, OWN_RECORD, created);
   } finally {
     db.close();
   }

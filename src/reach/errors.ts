@@ -2,64 +2,56 @@
  * Typed errors of the reach layer. Messages say what happened and what to do, because they
  * reach logs and the UI unchanged.
  */
+import { clip, ElohimError } from '../wire/index.ts';
 
-export class ReachError extends Error {
-  override name = 'ReachError';
-}
+export class ReachError extends ElohimError.named('ReachError') {}
 
 /** A string that should be a Holochain agent key (`uhCAk…`) is not one. */
-export class InvalidAgentKeyError extends ReachError {
-  override name = 'InvalidAgentKeyError';
+export class InvalidAgentKeyError extends ReachError.named('InvalidAgentKeyError') {
   constructor(
     readonly input: string,
     reason: string,
   ) {
     super(
-      `"${input.length > 60 ? `${input.slice(0, 60)}…` : input}" is not an agent key (${reason}). ` +
+      `"${clip(input, 60)}" is not an agent key (${reason}). ` +
         'Use the base64 HoloHash form the trust layer gives (u + base64url of 84 20 24, the 32-byte Ed25519 key and 4 location bytes).',
     );
   }
 }
 
 /** Two agents' keys could not be turned into a shared key. */
-export class KeyAgreementError extends ReachError {
-  override name = 'KeyAgreementError';
-}
+export class KeyAgreementError extends ReachError.named('KeyAgreementError') {}
 
 /**
  * Ciphertext failed authentication: wrong key, or bytes/position/item changed since sealing.
  * Nothing of the failing segment is released.
  */
-export class DecryptionError extends ReachError {
-  override name = 'DecryptionError';
+export class DecryptionError extends ReachError.named('DecryptionError') {
   constructor(
     readonly what: string,
-    override readonly cause?: unknown,
+    cause?: unknown,
   ) {
     super(
       `Could not decrypt ${what}: the key is wrong or the bytes were altered, reordered or truncated. ` +
         'Discard this copy and fetch the item again from another peer; if every copy fails, ask the owner to share it with you again.',
+      { cause },
     );
   }
 }
 
 /** A wrapped key (cluster key grant, item key slot) does not open with the key offered. */
-export class KeyUnwrapError extends ReachError {
-  override name = 'KeyUnwrapError';
-  constructor(
-    what: string,
-    override readonly cause?: unknown,
-  ) {
+export class KeyUnwrapError extends ReachError.named('KeyUnwrapError') {
+  constructor(what: string, cause?: unknown) {
     super(
       `Could not unwrap ${what}: it was not wrapped for this key, or it was altered. ` +
         'Check that the relationship (or device) it names is yours, or ask its sender to wrap it for you again.',
+      { cause },
     );
   }
 }
 
 /** No slot of a sealed item opens with any key this device has. */
-export class NoKeyError extends ReachError {
-  override name = 'NoKeyError';
+export class NoKeyError extends ReachError.named('NoKeyError') {
   constructor(readonly reach: string) {
     super(
       `This ${reach} item was not sealed for this device: none of its key slots opens with a key held here. ` +
@@ -69,8 +61,7 @@ export class NoKeyError extends ReachError {
 }
 
 /** Bytes that should be a sealed item are not one (or use a version this code does not know). */
-export class SealedFormatError extends ReachError {
-  override name = 'SealedFormatError';
+export class SealedFormatError extends ReachError.named('SealedFormatError') {
   constructor(detail: string) {
     super(
       `Not a sealed item this version can read: ${detail}. ` +
@@ -80,8 +71,7 @@ export class SealedFormatError extends ReachError {
 }
 
 /** A family (`local`) item was to be stored, but this person has no family cluster key yet. */
-export class NoFamilyClusterError extends ReachError {
-  override name = 'NoFamilyClusterError';
+export class NoFamilyClusterError extends ReachError.named('NoFamilyClusterError') {
   constructor() {
     super(
       'An item for your family is sealed with your family cluster key, and there is none yet: ' +

@@ -1,7 +1,8 @@
 /** Changes a peer sent for a document, checked before any is applied. */
 import { applyChanges, decodeChange, hasHeads } from '@automerge/automerge/slim';
 import type { DocHandle } from '@automerge/automerge-repo/slim';
-import { BadChangesError, errorMessage } from './errors.ts';
+import { errorMessage } from '../wire/index.ts';
+import { BadChangesError } from './errors.ts';
 
 /**
  * Applies `changes` from `peer` to the handle's document in one update, after checking that

@@ -32,8 +32,13 @@ import {
   decodeMsgpack,
   type Encodable,
   encodeMsgpack,
+  fields,
   IntBytes,
   type MsgValue,
+  show,
+  stringField,
+  uintField,
+  variant,
   WireProtocolError,
 } from '../wire/index.ts';
 import { SyncFrameTooLargeError, SyncProtocolError } from './errors.ts';
@@ -125,70 +130,36 @@ export function encodeSyncMessage(
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
+//
+// The wire's field readers (variant, fields, uintField, stringField) throw wire errors;
+// `decoding` turns every one into a SyncProtocolError with the same message.
 
-function show(v: MsgValue | undefined): string {
-  if (v === undefined || v === null) return 'nil';
-  if (v instanceof Uint8Array) return `bin(${v.byteLength})`;
-  if (v instanceof IntBytes) return `array(${v.bytes.byteLength})`;
-  if (Array.isArray(v)) return `array(${v.length})`;
-  if (v instanceof Map) return `map{${[...v.keys()].slice(0, 4).join(',')}}`;
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  return String(v);
+/** A value's shape for error messages; a missing value shows as `nil`. */
+function shown(v: MsgValue | undefined): string {
+  return show(v ?? null);
 }
 
 function bad(message: string): never {
   throw new SyncProtocolError(message);
 }
 
-/** `"Name"` → [Name, undefined]; `{"Name": value}` → [Name, value]. */
-function variant(v: MsgValue, what: string): [string, MsgValue | undefined] {
-  if (typeof v === 'string') return [v, undefined];
-  if (v instanceof Map && v.size === 1) {
-    const [entry] = v;
-    if (entry) return entry;
-  }
-  return bad(`Not a ${what}: expected a variant name or a one-key map, got ${show(v)}.`);
-}
-
-/** Positional (`[a, b]`) or named (`{"a":…, "b":…}`) struct fields. */
-function fields(name: string, value: MsgValue | undefined, names: readonly string[]): MsgValue[] {
-  if (value instanceof IntBytes) value = value.toNumbers();
-  if (Array.isArray(value)) {
-    if (value.length !== names.length) {
-      bad(`"${name}" takes ${names.length} field(s) [${names.join(', ')}], got ${value.length}.`);
-    }
-    return value;
-  }
-  if (value instanceof Map && value.size === names.length && names.every((n) => value.has(n))) {
-    return names.map((n) => value.get(n) as MsgValue);
-  }
-  return bad(`"${name}" takes the fields [${names.join(', ')}] as an array, got ${show(value)}.`);
-}
-
 /** An array (an all-small-integers array decodes as IntBytes: give its numbers back). */
 function list(name: string, field: string, v: MsgValue | undefined): MsgValue[] {
   if (v instanceof IntBytes) return v.toNumbers();
-  if (!Array.isArray(v)) bad(`"${name}": ${field} must be an array, got ${show(v)}.`);
-  return v;
-}
-
-function uint(name: string, field: string, v: MsgValue | undefined): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    bad(`"${name}": ${field} must be a non-negative integer, got ${show(v)}.`);
-  }
+  if (!Array.isArray(v)) bad(`"${name}": ${field} must be an array, got ${shown(v)}.`);
   return v;
 }
 
 function changeHash(name: string, field: string, v: MsgValue | undefined): string {
   if (!isChangeHash(v)) {
-    bad(`"${name}": ${field} must be a 64-character lowercase hex change hash, got ${show(v)}.`);
+    bad(`"${name}": ${field} must be a 64-character lowercase hex change hash, got ${shown(v)}.`);
   }
   return v;
 }
 
 function docId(name: string, v: MsgValue | undefined): string {
   if (!isDocIdShape(v)) {
-    bad(`"${name}": doc_id must be an automerge-repo document id (base58), got ${show(v)}.`);
+    bad(`"${name}": doc_id must be an automerge-repo document id (base58), got ${shown(v)}.`);
   }
   return v;
 }
@@ -196,7 +167,7 @@ function docId(name: string, v: MsgValue | undefined): string {
 function kind(v: MsgValue | undefined): EventKind {
   const [name, value] = variant(v ?? null, 'event kind');
   if (value !== undefined && value !== null) {
-    bad(`The event kind "${name}" takes no value, got ${show(value)}.`);
+    bad(`The event kind "${name}" takes no value, got ${shown(value)}.`);
   }
   if (!(EVENT_KINDS as readonly string[]).includes(name)) {
     bad(`Unknown event kind "${name}": expected ${EVENT_KINDS.join(', ')}.`);
@@ -208,14 +179,14 @@ const EVENT_FIELDS = ['position', 'doc_id', 'change_hash', 'kind', 'timestamp'] 
 
 function event(v: MsgValue | undefined): SyncEvent {
   const [p, d, h, k, t] = fields('SyncEvent', v, EVENT_FIELDS);
-  const position = uint('SyncEvent', 'position', p);
+  const position = uintField('SyncEvent', 'position', p);
   if (position < 1) bad('"SyncEvent": positions start at 1.');
   return {
     position,
     doc_id: docId('SyncEvent', d),
     change_hash: changeHash('SyncEvent', 'change_hash', h),
     kind: kind(k),
-    timestamp: uint('SyncEvent', 'timestamp', t),
+    timestamp: uintField('SyncEvent', 'timestamp', t),
   };
 }
 
@@ -238,8 +209,8 @@ export function decodeSyncRequest(payload: Uint8Array): SyncRequestMessage {
         const [since, limit] = fields(name, value, ['since', 'limit']);
         return {
           type: name,
-          since: uint(name, 'since', since),
-          limit: uint(name, 'limit', limit),
+          since: uintField(name, 'since', since),
+          limit: uintField(name, 'limit', limit),
         };
       }
       case 'DocRequest': {
@@ -283,10 +254,8 @@ export function decodeSyncResponse(
           changes: list(name, 'changes', c).map((x) => bytesField(name, x, maxChangeBytes)),
         };
       }
-      case 'Error': {
-        if (typeof value !== 'string') bad(`"Error" takes a string, got ${show(value)}.`);
-        return { type: name, message: value };
-      }
+      case 'Error':
+        return { type: name, message: stringField(name, value) };
       default:
         return bad(`Unknown sync response "${name}": expected SyncResponse, DocResponse or Error.`);
     }

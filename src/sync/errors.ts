@@ -2,19 +2,15 @@
  * Typed errors of the sync layer. Messages say what happened and what to do, because they
  * reach logs, the activity feed and peers (as `{"Error": message}`) unchanged.
  */
+import { ElohimError } from '../wire/index.ts';
 
-export class SyncError extends Error {
-  override name = 'SyncError';
-}
+export class SyncError extends ElohimError.named('SyncError') {}
 
 /** The bytes on the wire are not a valid message of the protocol (ours or the peer's fault). */
-export class SyncProtocolError extends SyncError {
-  override name = 'SyncProtocolError';
-}
+export class SyncProtocolError extends SyncError.named('SyncProtocolError') {}
 
 /** A frame (or a message we were about to send) is over the frame cap. */
-export class SyncFrameTooLargeError extends SyncProtocolError {
-  override name = 'SyncFrameTooLargeError';
+export class SyncFrameTooLargeError extends SyncProtocolError.named('SyncFrameTooLargeError') {
   constructor(
     readonly size: number,
     readonly cap: number,
@@ -33,8 +29,7 @@ export class SyncFrameTooLargeError extends SyncProtocolError {
  * log, not loadable, or one the asker may not receive — one message for all, so that the
  * answer does not tell whether the document exists.
  */
-export class UnknownDocumentError extends SyncError {
-  override name = 'UnknownDocumentError';
+export class UnknownDocumentError extends SyncError.named('UnknownDocumentError') {
   constructor(
     readonly docId: string,
     options?: { cause?: unknown },
@@ -49,13 +44,10 @@ export class UnknownDocumentError extends SyncError {
 }
 
 /** A position that cannot be right: past the end of the log, or far beyond what we know. */
-export class PositionOutOfRangeError extends SyncError {
-  override name = 'PositionOutOfRangeError';
-}
+export class PositionOutOfRangeError extends SyncError.named('PositionOutOfRangeError') {}
 
 /** `SyncRequest.limit` outside 1…max. */
-export class LimitOutOfRangeError extends SyncError {
-  override name = 'LimitOutOfRangeError';
+export class LimitOutOfRangeError extends SyncError.named('LimitOutOfRangeError') {
   constructor(
     readonly limit: number,
     readonly max: number,
@@ -68,8 +60,7 @@ export class LimitOutOfRangeError extends SyncError {
  * Changes from a peer that cannot be applied: undecodable, missing their dependencies, or not
  * containing the change an event announced. Nothing of them was applied or stored.
  */
-export class BadChangesError extends SyncError {
-  override name = 'BadChangesError';
+export class BadChangesError extends SyncError.named('BadChangesError') {
   constructor(
     readonly peer: string,
     readonly docId: string,
@@ -83,8 +74,7 @@ export class BadChangesError extends SyncError {
 }
 
 /** A peer's event at a position we already hold names a different change: its log was reset or it lies. */
-export class ConflictingEventError extends SyncError {
-  override name = 'ConflictingEventError';
+export class ConflictingEventError extends SyncError.named('ConflictingEventError') {
   constructor(
     readonly origin: string,
     readonly position: number,
@@ -99,8 +89,7 @@ export class ConflictingEventError extends SyncError {
 }
 
 /** The peer answered `{"Error": text}`. */
-export class RemoteSyncError extends SyncError {
-  override name = 'RemoteSyncError';
+export class RemoteSyncError extends SyncError.named('RemoteSyncError') {
   constructor(
     readonly peer: string,
     readonly remoteMessage: string,
@@ -110,8 +99,7 @@ export class RemoteSyncError extends SyncError {
 }
 
 /** No answer in time. */
-export class SyncTimeoutError extends SyncError {
-  override name = 'SyncTimeoutError';
+export class SyncTimeoutError extends SyncError.named('SyncTimeoutError') {
   constructor(
     readonly what: string,
     readonly timeoutMs: number,
@@ -121,24 +109,16 @@ export class SyncTimeoutError extends SyncError {
 }
 
 /** The stream or the service closed before the exchange finished. */
-export class SyncClosedError extends SyncError {
-  override name = 'SyncClosedError';
-}
+export class SyncClosedError extends SyncError.named('SyncClosedError') {}
 
 /** The automerge adapter was started before a Repo connected it (it needs the repo's id). */
-export class AdapterNotConnectedError extends SyncError {
-  override name = 'AdapterNotConnectedError';
+export class AdapterNotConnectedError extends SyncError.named('AdapterNotConnectedError') {
   constructor() {
     super(
       'The libp2p network adapter starts when a Repo connects it: pass it to the Repo ' +
         '(`network`, or `repo.networkSubsystem.addNetworkAdapter`) instead of calling start().',
     );
   }
-}
-
-/** The message of anything thrown. */
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Anything thrown, as an Error (streams are aborted with one). */

@@ -8,7 +8,7 @@
 import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { AbortOptions } from '../wire/index.ts';
-import { FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
+import { errorMessage, FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
 import {
   decodeSyncResponse,
   encodeSyncMessage,
@@ -17,7 +17,6 @@ import {
   type SyncResponseMessage,
 } from './codec.ts';
 import {
-  errorMessage,
   RemoteSyncError,
   SyncClosedError,
   SyncError,

@@ -11,7 +11,13 @@
 import { getChangesSince, type getHeads, hasHeads } from '@automerge/automerge/slim';
 import { type DocumentId, isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import { FrameReader, FrameTooLargeError, TruncatedFrameError, writeFrame } from '../wire/index.ts';
+import {
+  errorMessage,
+  FrameReader,
+  FrameTooLargeError,
+  TruncatedFrameError,
+  writeFrame,
+} from '../wire/index.ts';
 import {
   decodeSyncRequest,
   encodeSyncMessage,
@@ -21,7 +27,6 @@ import {
   type SyncResponseMessage,
 } from './codec.ts';
 import {
-  errorMessage,
   LimitOutOfRangeError,
   PositionOutOfRangeError,
   SyncFrameTooLargeError,

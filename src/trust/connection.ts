@@ -12,6 +12,7 @@ import {
 } from '@holochain/client';
 import type { PrivateKey } from '@libp2p/interface';
 import {
+  errorMessage,
   isWireErrorKind,
   logger,
   TRUST_ROLE_OF,
@@ -43,10 +44,6 @@ export interface ConnectionOptions {
 }
 
 const log = logger('trust');
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * What we use of the client's socket: a DOM WebSocket in the page, the `ws` package's (same
@@ -129,8 +126,8 @@ export class TrustConnection implements ZomeCalls {
       }
       // Closed mid-call or timed out: this socket is done for; reconnect from scratch (the
       // client's own transparent reconnect would reuse tokens that may have expired).
-      if (this.#ws === ws) this.#dropConnection?.(`${fn} failed: ${messageOf(error)}`);
-      throw new TrustOfflineError(this.options.doorway, messageOf(error));
+      if (this.#ws === ws) this.#dropConnection?.(`${fn} failed: ${errorMessage(error)}`);
+      throw new TrustOfflineError(this.options.doorway, errorMessage(error));
     }
   }
 
@@ -166,7 +163,7 @@ export class TrustConnection implements ZomeCalls {
         backoff = minBackoffMs;
         reason = await this.#serve(ws);
       } catch (error) {
-        reason = messageOf(error);
+        reason = errorMessage(error);
       }
       if (stop.aborted) return;
       this.#setState({ status: 'offline', error: reason, retryAt: Date.now() + backoff });

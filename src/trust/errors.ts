@@ -2,22 +2,19 @@
  * Typed errors of the trust-layer client. Messages say what happened and what to do, because
  * they reach the UI unchanged.
  */
+import { clip, ElohimError, errorMessage } from '../wire/index.ts';
 
-export class TrustError extends Error {
-  override name = 'TrustError';
-}
+export class TrustError extends ElohimError.named('TrustError') {}
 
 /** A change was asked of a client after `close()`. */
-export class TrustClosedError extends TrustError {
-  override name = 'TrustClosedError';
+export class TrustClosedError extends TrustError.named('TrustClosedError') {
   constructor() {
     super('This trust client is closed: create a new one.');
   }
 }
 
 /** A lookup was asked for while the doorway's trust layer is not connected. */
-export class TrustOfflineError extends TrustError {
-  override name = 'TrustOfflineError';
+export class TrustOfflineError extends TrustError.named('TrustOfflineError') {
   constructor(
     readonly doorway: string,
     readonly lastError: string | undefined,
@@ -30,22 +27,21 @@ export class TrustOfflineError extends TrustError {
 }
 
 /** The doorway could not be reached over HTTP (down, wrong address, or no network). */
-export class DoorwayUnreachableError extends TrustError {
-  override name = 'DoorwayUnreachableError';
+export class DoorwayUnreachableError extends TrustError.named('DoorwayUnreachableError') {
   constructor(
     readonly doorway: string,
-    override readonly cause: unknown,
+    cause: unknown,
   ) {
     super(
-      `Cannot reach the doorway at ${doorway} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      `Cannot reach the doorway at ${doorway} (${errorMessage(cause)}). ` +
         'Check the network and that the doorway is running; the client keeps retrying.',
+      { cause },
     );
   }
 }
 
 /** The doorway refused to open a session or grant this device (dev tokens off, bad signature…). */
-export class TrustAuthError extends TrustError {
-  override name = 'TrustAuthError';
+export class TrustAuthError extends TrustError.named('TrustAuthError') {
   constructor(
     readonly step: 'dev-token' | 'connect' | 'app-interface',
     readonly status: number | undefined,
@@ -68,8 +64,7 @@ export class TrustAuthError extends TrustError {
  * ("Source chain error: …"), an unknown function, a payload it cannot read, a capability it
  * does not grant. `kind` is the Holochain error name (`ribosome_error`, `zome_call_unauthorized`…).
  */
-export class TrustRefusedError extends TrustError {
-  override name = 'TrustRefusedError';
+export class TrustRefusedError extends TrustError.named('TrustRefusedError') {
   constructor(
     readonly fn: string,
     readonly kind: string,
@@ -80,19 +75,16 @@ export class TrustRefusedError extends TrustError {
 }
 
 /** An argument that the trust layer would refuse anyway, caught before anything is queued. */
-export class TrustInputError extends TrustError {
-  override name = 'TrustInputError';
-}
+export class TrustInputError extends TrustError.named('TrustInputError') {}
 
 /** A contact link that is not `<origin>/contact/<agent key>[?name=…]`. */
-export class InvalidContactLinkError extends TrustError {
-  override name = 'InvalidContactLinkError';
+export class InvalidContactLinkError extends TrustError.named('InvalidContactLinkError') {
   constructor(
     readonly input: string,
     reason: string,
   ) {
     super(
-      `"${input.length > 100 ? `${input.slice(0, 100)}…` : input}" is not a contact link (${reason}). ` +
+      `"${clip(input, 100)}" is not a contact link (${reason}). ` +
         'Ask for the link again: it looks like https://<doorway>/contact/uhCAk…?name=…',
     );
   }

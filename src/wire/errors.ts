@@ -4,19 +4,15 @@
  * wraps them in its own error where its callers need one (sync does); messages say what
  * happened and what to do, because they reach logs, remote peers and the UI unchanged.
  */
+import { ElohimError } from './elohim-error.ts';
 
-export class WireError extends Error {
-  override name = 'WireError';
-}
+export class WireError extends ElohimError.named('WireError') {}
 
 /** The bytes on the wire are not a valid message of the protocol (ours or the peer's fault). */
-export class WireProtocolError extends WireError {
-  override name = 'WireProtocolError';
-}
+export class WireProtocolError extends WireError.named('WireProtocolError') {}
 
 /** The stream ended in the middle of a frame (or before the expected response). */
-export class TruncatedFrameError extends WireProtocolError {
-  override name = 'TruncatedFrameError';
+export class TruncatedFrameError extends WireProtocolError.named('TruncatedFrameError') {
   constructor(
     readonly received: number,
     readonly expected: number | undefined,
@@ -30,8 +26,7 @@ export class TruncatedFrameError extends WireProtocolError {
 }
 
 /** A frame's declared length (or a payload inside it) is over the configured cap. */
-export class FrameTooLargeError extends WireProtocolError {
-  override name = 'FrameTooLargeError';
+export class FrameTooLargeError extends WireProtocolError.named('FrameTooLargeError') {
   constructor(
     readonly size: number,
     readonly cap: number,
@@ -47,23 +42,16 @@ export class FrameTooLargeError extends WireProtocolError {
 }
 
 /** The frame is not well-formed MessagePack (or uses a type we do not accept, e.g. ext). */
-export class BadMsgpackError extends WireProtocolError {
-  override name = 'BadMsgpackError';
-}
+export class BadMsgpackError extends WireProtocolError.named('BadMsgpackError') {}
 
 /** Well-formed MessagePack, but not one of the protocol's messages (wrong variant or shape). */
-export class UnexpectedMessageError extends WireProtocolError {
-  override name = 'UnexpectedMessageError';
-}
+export class UnexpectedMessageError extends WireProtocolError.named('UnexpectedMessageError') {}
 
 /** A byte field is neither `bin` nor an array of integers 0..255. */
-export class BadBytesError extends WireProtocolError {
-  override name = 'BadBytesError';
-}
+export class BadBytesError extends WireProtocolError.named('BadBytesError') {}
 
 /** No progress for `timeoutMs`. */
-export class WireTimeoutError extends WireError {
-  override name = 'WireTimeoutError';
+export class WireTimeoutError extends WireError.named('WireTimeoutError') {
   constructor(
     readonly what: string,
     readonly timeoutMs: number,
@@ -73,8 +61,7 @@ export class WireTimeoutError extends WireError {
 }
 
 /** The stream was reset or closed by the transport before the exchange finished. */
-export class WireStreamClosedError extends WireError {
-  override name = 'WireStreamClosedError';
+export class WireStreamClosedError extends WireError.named('WireStreamClosedError') {
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`The stream closed before the exchange finished: ${detail}`, options);
   }

@@ -11,6 +11,7 @@ export {
   throwIfAborted,
   withTimeout,
 } from './abort.ts';
+export { clip, ElohimError, errorMessage } from './elohim-error.ts';
 export {
   BadBytesError,
   BadMsgpackError,

@@ -124,19 +124,28 @@ class Writer {
     this.view.setUint32(this.pos, n);
     this.pos += 4;
   }
+  /** `tag8` + uint8, `tag16` + uint16 or `tag32` + uint32: the smallest that holds `n`. */
+  sized(n: number, tag8: number, tag16: number, tag32: number) {
+    if (n < 0x100) {
+      this.u8(tag8);
+      this.u8(n);
+    } else if (n < 0x10000) {
+      this.u8(tag16);
+      this.u16(n);
+    } else {
+      this.u8(tag32);
+      this.u32(n);
+    }
+  }
+  raw(b: Uint8Array) {
+    this.buf.set(b, this.pos);
+    this.pos += b.byteLength;
+  }
   int(n: number) {
     if (n >= 0) {
       if (n < 0x80) this.u8(n);
-      else if (n < 0x100) {
-        this.u8(0xcc);
-        this.u8(n);
-      } else if (n < 0x10000) {
-        this.u8(0xcd);
-        this.u16(n);
-      } else if (n < 0x100000000) {
-        this.u8(0xce);
-        this.u32(n);
-      } else {
+      else if (n < 0x100000000) this.sized(n, 0xcc, 0xcd, 0xce);
+      else {
         this.u8(0xcf);
         this.view.setBigUint64(this.pos, BigInt(n));
         this.pos += 8;
@@ -194,34 +203,13 @@ class Writer {
       const b = strBytes(v, this.cache);
       const n = b.byteLength;
       if (n < 32) this.u8(0xa0 | n);
-      else if (n < 0x100) {
-        this.u8(0xd9);
-        this.u8(n);
-      } else if (n < 0x10000) {
-        this.u8(0xda);
-        this.u16(n);
-      } else {
-        this.u8(0xdb);
-        this.u32(n);
-      }
-      this.buf.set(b, this.pos);
-      this.pos += n;
+      else this.sized(n, 0xd9, 0xda, 0xdb);
+      this.raw(b);
       return;
     }
     if (v instanceof Uint8Array) {
-      const n = v.byteLength;
-      if (n < 0x100) {
-        this.u8(0xc4);
-        this.u8(n);
-      } else if (n < 0x10000) {
-        this.u8(0xc5);
-        this.u16(n);
-      } else {
-        this.u8(0xc6);
-        this.u32(n);
-      }
-      this.buf.set(v, this.pos);
-      this.pos += n;
+      this.sized(v.byteLength, 0xc4, 0xc5, 0xc6);
+      this.raw(v);
       return;
     }
     if (Array.isArray(v)) {
@@ -260,6 +248,9 @@ export function encodeMsgpack(value: Encodable, lengthPrefix = false): Uint8Arra
 // ---------------------------------------------------------------------------------------------
 // Decoder.
 
+/** DataView's getters, for {@link Reader.num}. */
+const dv = DataView.prototype;
+
 class Reader {
   pos = 0;
   readonly view: DataView;
@@ -279,17 +270,18 @@ class Reader {
     this.need(1, what);
     return this.buf[this.pos++] as number;
   }
-  u16(what: string): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
+  /** A big-endian number of `size` bytes, read with `get` (one of DataView's getters). */
+  num(size: number, what: string, get: (this: DataView, at: number) => number): number {
+    this.need(size, what);
+    const v = get.call(this.view, this.pos);
+    this.pos += size;
     return v;
   }
+  u16(what: string): number {
+    return this.num(2, what, dv.getUint16);
+  }
   u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return v;
+    return this.num(4, what, dv.getUint32);
   }
   bytes(n: number, what: string): Uint8Array {
     this.need(n, what);
@@ -399,18 +391,10 @@ class Reader {
         return this.bytes(this.u16('a bin16 length'), 'bin16 data');
       case 0xc6:
         return this.bytes(this.u32('a bin32 length'), 'bin32 data');
-      case 0xca: {
-        this.need(4, 'a float32');
-        const v = this.view.getFloat32(this.pos);
-        this.pos += 4;
-        return v;
-      }
-      case 0xcb: {
-        this.need(8, 'a float64');
-        const v = this.view.getFloat64(this.pos);
-        this.pos += 8;
-        return v;
-      }
+      case 0xca:
+        return this.num(4, 'a float32', dv.getFloat32);
+      case 0xcb:
+        return this.num(8, 'a float64', dv.getFloat64);
       case 0xcc:
         return this.u8('a uint8');
       case 0xcd:
@@ -419,22 +403,12 @@ class Reader {
         return this.u32('a uint32');
       case 0xcf:
         return this.big(false);
-      case 0xd0: {
-        this.need(1, 'an int8');
-        return this.view.getInt8(this.pos++);
-      }
-      case 0xd1: {
-        this.need(2, 'an int16');
-        const v = this.view.getInt16(this.pos);
-        this.pos += 2;
-        return v;
-      }
-      case 0xd2: {
-        this.need(4, 'an int32');
-        const v = this.view.getInt32(this.pos);
-        this.pos += 4;
-        return v;
-      }
+      case 0xd0:
+        return this.num(1, 'an int8', dv.getInt8);
+      case 0xd1:
+        return this.num(2, 'an int16', dv.getInt16);
+      case 0xd2:
+        return this.num(4, 'an int32', dv.getInt32);
       case 0xd3:
         return this.big(true);
       case 0xd9:

@@ -2,14 +2,12 @@
  * Typed errors of replication. Messages say what happened and what to do: they reach logs,
  * the UI and (cut to 2000 characters) the other peer unchanged.
  */
+import { ElohimError } from '../../wire/index.ts';
 
-export class ReplicateError extends Error {
-  override name = 'ReplicateError';
-}
+export class ReplicateError extends ElohimError.named('ReplicateError') {}
 
 /** `replicate` was asked to spread a blob this device does not hold. */
-export class NotHeldError extends ReplicateError {
-  override name = 'NotHeldError';
+export class NotHeldError extends ReplicateError.named('NotHeldError') {
   constructor(
     readonly hash: string,
     readonly shard?: number,
@@ -23,8 +21,7 @@ export class NotHeldError extends ReplicateError {
 }
 
 /** The manifest the offering peer serves does not describe what it offered. */
-export class OfferMismatchError extends ReplicateError {
-  override name = 'OfferMismatchError';
+export class OfferMismatchError extends ReplicateError.named('OfferMismatchError') {
   constructor(
     readonly peer: string,
     readonly hash: string,
@@ -38,8 +35,7 @@ export class OfferMismatchError extends ReplicateError {
 }
 
 /** The offering peer closed or reset the offer stream while the receiver was pulling. */
-export class OfferWithdrawnError extends ReplicateError {
-  override name = 'OfferWithdrawnError';
+export class OfferWithdrawnError extends ReplicateError.named('OfferWithdrawnError') {
   constructor(
     readonly peer: string,
     readonly hash: string,
@@ -52,8 +48,7 @@ export class OfferWithdrawnError extends ReplicateError {
 }
 
 /** The receiver ended the exchange without saying whether it stored the blob. */
-export class ReplicaUnconfirmedError extends ReplicateError {
-  override name = 'ReplicaUnconfirmedError';
+export class ReplicaUnconfirmedError extends ReplicateError.named('ReplicaUnconfirmedError') {
   constructor(
     readonly peer: string,
     readonly hash: string,

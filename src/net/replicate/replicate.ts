@@ -9,6 +9,7 @@ import type { PeerId, Stream } from '@libp2p/interface';
 import type { ContentStore } from '../../content/index.ts';
 import { parseContentHash } from '../../content/index.ts';
 import {
+  errorMessage,
   FrameReader,
   WireStreamClosedError,
   WireTimeoutError,
@@ -77,10 +78,6 @@ export interface ReplicateOptions {
 /** How an offer ends, as the receiver says it. */
 type FinalAnswer = Extract<ReplicateAnswer, { type: 'Stored' | 'Declined' | 'Error' }>;
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * Offers `hash` to `candidates` in order until `copies` peers stored it. Up to `copies`
  * offers run at once, but never more than the copies still missing, so no more copies are
@@ -142,7 +139,7 @@ export async function replicate(
     try {
       decision = toDecision(await gate(peer), 'the replication gate');
     } catch (e) {
-      decision = { allow: false, reason: `the replication gate failed: ${message(e)}` };
+      decision = { allow: false, reason: `the replication gate failed: ${errorMessage(e)}` };
     }
     if (!decision.allow) {
       Object.assign(entry, { state: 'refused', reason: decision.reason });
@@ -166,7 +163,7 @@ export async function replicate(
       }
     } catch (e) {
       if (signal.aborted) throw signal.reason;
-      Object.assign(entry, { state: 'failed', reason: message(e) });
+      Object.assign(entry, { state: 'failed', reason: errorMessage(e) });
     }
     progress();
   };

@@ -27,7 +27,13 @@ import type {
 } from '../../content/index.ts';
 import { StorageQuotaError } from '../../content/index.ts';
 import type { Decision } from '../../reach/index.ts';
-import { FrameReader, logger, WireProtocolError, writeFrame } from '../../wire/index.ts';
+import {
+  errorMessage,
+  FrameReader,
+  logger,
+  WireProtocolError,
+  writeFrame,
+} from '../../wire/index.ts';
 import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';
 import { type Libp2pDialLike, type Libp2pHandleLike, PIECES_PROTOCOL } from '../shard/index.ts';
 import {
@@ -113,10 +119,6 @@ export interface ReplicateServer extends Startable {
 
 const log = logger('replicate');
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** Bytes an offer would take here: the blob, or one rs-4-7 shard of it. */
 function offeredBytes(offer: ReplicaOffer): number {
   return offer.shard === undefined ? offer.totalSize : Math.ceil(offer.totalSize / 4);
@@ -191,7 +193,7 @@ function createReplicateServer(
       hold = toDecision(await mayHold(offer, from), 'the hold policy');
     } catch (e) {
       report(e, from.toString());
-      hold = { allow: false, reason: `the hold policy failed: ${message(e)}` };
+      hold = { allow: false, reason: `the hold policy failed: ${errorMessage(e)}` };
     }
     if (!hold.allow) return `reach: ${hold.reason}`;
     const tooBig = await overBudget(offeredBytes(offer), budget);
@@ -220,7 +222,7 @@ function createReplicateServer(
     const manifest = await findManifest(node, [from], offer.hash, signal, pieceTimeoutMs, remember);
     if (!manifest) {
       throw new ReplicateError(
-        `Could not get the manifest of ${offer.hash} from the offering peer (${message(lastFailure)}). ` +
+        `Could not get the manifest of ${offer.hash} from the offering peer (${errorMessage(lastFailure)}). ` +
           `The offerer must serve ${PIECES_PROTOCOL} to the peers it offers to.`,
       );
     }
@@ -337,7 +339,7 @@ function createReplicateServer(
           reason: `quota: this peer ran out of storage while receiving ${offer.hash}; nothing of it was kept`,
         };
       }
-      return { type: 'Error', message: message(signal.aborted ? signal.reason : e) };
+      return { type: 'Error', message: errorMessage(signal.aborted ? signal.reason : e) };
     } finally {
       pulling.delete(offer.hash);
     }
@@ -378,7 +380,7 @@ function createReplicateServer(
         // A malformed or oversized Offer: say so, let the peer finish sending, then close.
         try {
           reader.discardRest();
-          await send({ type: 'Error', message: message(e) });
+          await send({ type: 'Error', message: errorMessage(e) });
           await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
           if (await reader.waitEnd(Math.min(timeoutMs, ERROR_LINGER_MS))) return;
         } catch {}

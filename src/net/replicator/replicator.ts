@@ -29,7 +29,7 @@ import {
   type ReachItem,
   type TrustView,
 } from '../../reach/index.ts';
-import { TypedEventEmitter } from '../../wire/index.ts';
+import { errorMessage, TypedEventEmitter } from '../../wire/index.ts';
 import type { HolderFinder } from '../fetch.ts';
 import { AuthoredShardsStrategy } from './authored-shards.ts';
 import { CopiesStrategy } from './copies.ts';
@@ -73,10 +73,6 @@ interface Entry {
   dueAt: number;
   /** Aborts this item's round when the item is removed. */
   cancel: AbortController;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
@@ -274,7 +270,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
     } catch (e) {
       // Closed or removed: nothing more to say about this item.
       if (signal.aborted) return;
-      outcome = { done: false, reason: message(e) };
+      outcome = { done: false, reason: errorMessage(e) };
     }
     this.#schedule(entry, outcome);
   }

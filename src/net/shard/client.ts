@@ -36,6 +36,7 @@ import {
   FRAME_OVERHEAD,
   type Holding,
   PIECES_PROTOCOL,
+  type PieceResponse,
   type RemoteManifest,
   SHARD_PROTOCOL,
   type ShardResponse,
@@ -169,11 +170,15 @@ async function exchange<T>(
   }
 }
 
+/** The frame cap for answers without a payload: room for an `Error` text. */
+const SMALL_ANSWER_BYTES = FRAME_OVERHEAD + 64 * 1024;
+
 function unexpected(op: string, got: { type: string }): never {
   throw new UnexpectedMessageError(`Unexpected answer "${got.type}" to a ${op} request.`);
 }
 
-function commonAnswers(resp: ShardResponse, peer: string, hash: ContentHash): void {
+/** Throws the error for a `NotFound` or `Error` answer (either protocol). */
+function commonAnswers(resp: ShardResponse | PieceResponse, peer: string, hash: ContentHash): void {
   if (resp.type === 'NotFound') throw new ShardNotFoundError(peer, hash);
   if (resp.type === 'Error') throw new PeerReportedError(peer, resp.message);
 }
@@ -223,7 +228,7 @@ export async function shardHave(
     peer,
     SHARD_PROTOCOL,
     encodeShardRequest({ type: 'Have', hash: h }),
-    FRAME_OVERHEAD + 64 * 1024, // room for an Error text
+    SMALL_ANSWER_BYTES,
     (p) => decodeShardResponse(p, { maxBytes: 0 }),
     opts,
     `asking ${targetName(peer)} for ${h}`,
@@ -248,7 +253,7 @@ export async function shardPush(
     peer,
     SHARD_PROTOCOL,
     encodeShardRequest({ type: 'Push', hash: h, data }),
-    FRAME_OVERHEAD + 64 * 1024,
+    SMALL_ANSWER_BYTES,
     (p) => decodeShardResponse(p, { maxBytes: 0 }),
     { timeoutMs: 120_000, ...opts },
     `pushing ${h} to ${targetName(peer)}`,
@@ -275,8 +280,7 @@ export async function fetchManifest(
     opts,
     `getting the manifest of ${h} from ${targetName(peer)}`,
   );
-  if (answer.type === 'NotFound') throw new ShardNotFoundError(name, h);
-  if (answer.type === 'Error') throw new PeerReportedError(name, answer.message);
+  commonAnswers(answer, name, h);
   if (answer.type !== 'Manifest') unexpected('Manifest', answer);
   if (answer.manifest.blob_hash !== h) {
     throw new PeerSentBadDataError(
@@ -304,13 +308,12 @@ export async function fetchHolding(
     peer,
     PIECES_PROTOCOL,
     encodePieceRequest({ type: 'Holds', hash: h }),
-    FRAME_OVERHEAD + 64 * 1024, // room for an Error text
+    SMALL_ANSWER_BYTES,
     (p) => decodePieceResponse(p, 0),
     opts,
     `asking ${targetName(peer)} what it holds of ${h}`,
   );
-  if (answer.type === 'NotFound') throw new ShardNotFoundError(name, h);
-  if (answer.type === 'Error') throw new PeerReportedError(name, answer.message);
+  commonAnswers(answer, name, h);
   if (answer.type !== 'Holds') unexpected('Holds', answer);
   const { holding } = answer;
   const total = opts.totalShards;

@@ -83,12 +83,14 @@ export type ShardRequest =
   | { type: 'Have'; hash: ContentHash }
   | { type: 'Push'; hash: ContentHash; data: Uint8Array };
 
+/** The answers both protocols end an exchange with when they do not deliver. */
+export type Refusal = { type: 'NotFound' } | { type: 'Error'; message: string };
+
 export type ShardResponse =
   | { type: 'Data'; data: Uint8Array }
   | { type: 'Have'; have: boolean }
   | { type: 'PushAck' }
-  | { type: 'NotFound' }
-  | { type: 'Error'; message: string };
+  | Refusal;
 
 /** A manifest as it travels on `/elohim/pieces/1.0.0`. */
 export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
@@ -109,8 +111,7 @@ export type PieceResponse =
   | { type: 'Holds'; holding: Holding }
   | { type: 'Piece'; shard: number; piece: number; data: Uint8Array }
   | { type: 'End' }
-  | { type: 'NotFound' }
-  | { type: 'Error'; message: string };
+  | Refusal;
 
 // ---------------------------------------------------------------------------------------------
 // Field helpers specific to these protocols
@@ -131,6 +132,21 @@ function hashField(name: string, v: MsgValue | undefined): ContentHash {
 
 function body(payload: Uint8Array): MsgValue {
   return decodeMsgpack(payload);
+}
+
+/** The requests whose one field is the hash (`Get`, `Have`, `Manifest`, `Holds`). */
+function hashRequest(name: string, value: MsgValue | undefined): ContentHash {
+  return hashField(name, fields(name, value, ['hash'])[0]);
+}
+
+function encodeRefusal(resp: Refusal): Uint8Array {
+  return resp.type === 'NotFound' ? encodeFrame('NotFound') : encodeFrame({ Error: resp.message });
+}
+
+function decodeRefusal(name: Refusal['type'], value: MsgValue | undefined): Refusal {
+  if (name === 'Error') return { type: 'Error', message: stringField(name, newtype(name, value)) };
+  unit(name, value);
+  return { type: 'NotFound' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,9 +172,8 @@ export function encodeShardResponse(resp: ShardResponse): Uint8Array {
     case 'PushAck':
       return encodeFrame('PushAck');
     case 'NotFound':
-      return encodeFrame('NotFound');
     case 'Error':
-      return encodeFrame({ Error: resp.message });
+      return encodeRefusal(resp);
   }
 }
 
@@ -187,9 +202,9 @@ export function decodeShardRequest(
   const [name, value] = variant(body(payload), 'shard request');
   switch (name) {
     case 'Get':
-      return { type: 'Get', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+      return { type: 'Get', hash: hashRequest(name, value) };
     case 'Have':
-      return { type: 'Have', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+      return { type: 'Have', hash: hashRequest(name, value) };
     case 'Push': {
       const [h, d] = fields(name, value, ['hash', 'data']);
       return { type: 'Push', hash: hashField(name, h), data: bytesField(name, d, limits.maxBytes) };
@@ -220,10 +235,8 @@ export function decodeShardResponse(
       unit(name, value);
       return { type: 'PushAck' };
     case 'NotFound':
-      unit(name, value);
-      return { type: 'NotFound' };
     case 'Error':
-      return { type: 'Error', message: stringField(name, newtype(name, value)) };
+      return decodeRefusal(name, value);
     default:
       throw new UnexpectedMessageError(
         `Unknown shard response "${name}": expected Data, Have, PushAck, NotFound or Error.`,
@@ -268,9 +281,8 @@ export function encodePieceResponse(resp: PieceResponse): Uint8Array {
     case 'End':
       return encodeFrame('End');
     case 'NotFound':
-      return encodeFrame('NotFound');
     case 'Error':
-      return encodeFrame({ Error: resp.message });
+      return encodeRefusal(resp);
   }
 }
 
@@ -278,7 +290,7 @@ export function decodePieceRequest(payload: Uint8Array): PieceRequest {
   const [name, value] = variant(body(payload), 'piece request');
   switch (name) {
     case 'Manifest':
-      return { type: 'Manifest', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+      return { type: 'Manifest', hash: hashRequest(name, value) };
     case 'Pieces': {
       const [h, s, f, c] = fields(name, value, ['hash', 'shard', 'first', 'count']);
       const count = uintField(name, 'count', c);
@@ -292,7 +304,7 @@ export function decodePieceRequest(payload: Uint8Array): PieceRequest {
       };
     }
     case 'Holds':
-      return { type: 'Holds', hash: hashField(name, fields(name, value, ['hash'])[0]) };
+      return { type: 'Holds', hash: hashRequest(name, value) };
     default:
       throw new UnexpectedMessageError(
         `Unknown piece request "${name}": expected Manifest, Pieces or Holds.`,
@@ -320,10 +332,8 @@ export function decodePieceResponse(payload: Uint8Array, maxPieceBytes: number):
       unit(name, value);
       return { type: 'End' };
     case 'NotFound':
-      unit(name, value);
-      return { type: 'NotFound' };
     case 'Error':
-      return { type: 'Error', message: stringField(name, newtype(name, value)) };
+      return decodeRefusal(name, value);
     default:
       throw new UnexpectedMessageError(
         `Unknown piece response "${name}": expected Manifest, Piece, Holds, End, NotFound or Error.`,

@@ -6,13 +6,10 @@
  */
 import { WireError } from '../../wire/index.ts';
 
-export class ShardError extends WireError {
-  override name = 'ShardError';
-}
+export class ShardError extends WireError.named('ShardError') {}
 
 /** The peer answered `NotFound` (or refused to deliver, which looks the same by design). */
-export class ShardNotFoundError extends ShardError {
-  override name = 'ShardNotFoundError';
+export class ShardNotFoundError extends ShardError.named('ShardNotFoundError') {
   constructor(
     readonly peer: string,
     readonly hash: string,
@@ -22,8 +19,7 @@ export class ShardNotFoundError extends ShardError {
 }
 
 /** The peer answered `{"Error": text}`. */
-export class PeerReportedError extends ShardError {
-  override name = 'PeerReportedError';
+export class PeerReportedError extends ShardError.named('PeerReportedError') {
   constructor(
     readonly peer: string,
     readonly remoteMessage: string,
@@ -36,8 +32,7 @@ export class PeerReportedError extends ShardError {
  * The peer sent bytes that do not match their hash (a piece, a blob, a manifest for another
  * hash). Drop this peer for this content and fetch from another one.
  */
-export class PeerSentBadDataError extends ShardError {
-  override name = 'PeerSentBadDataError';
+export class PeerSentBadDataError extends ShardError.named('PeerSentBadDataError') {
   constructor(
     readonly peer: string,
     readonly hash: string,

@@ -35,6 +35,7 @@ import {
   shardLength,
 } from '../../content/index.ts';
 import {
+  errorMessage,
   FrameReader,
   FrameTooLargeError,
   logger,
@@ -418,7 +419,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
         // Malformed request, gate or store failure: say so, then let the peer finish sending.
         try {
           reader.discardRest();
-          await send(errorFrame(e instanceof Error ? e.message : String(e)));
+          await send(errorFrame(errorMessage(e)));
           await closeWrite();
           if (
             e instanceof FrameTooLargeError &&
@@ -519,7 +520,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
           try {
             data = await store.readPiece(manifest.blob_hash, shard, piece);
           } catch (e) {
-            const msg = e instanceof Error ? e.message : String(e);
+            const msg = errorMessage(e);
             const resp: PieceResponse = {
               type: 'Error',
               message: `cannot read piece ${shard}/${piece}: ${msg}`,

@@ -1,0 +1,29 @@
+/**
+ * Typed errors of fetching content from peers. Messages say what happened and what to do,
+ * because they reach the UI (and the service worker's /content/ route) unchanged.
+ */
+import { ElohimError } from '../wire/index.ts';
+
+export class FetchError extends ElohimError.named('FetchError') {}
+
+/** Nobody we can reach holds the hash. */
+export class NoHoldersError extends FetchError.named('NoHoldersError') {
+  constructor(readonly hash: string) {
+    super(
+      `No connected peer holds ${hash}. Ask someone who has it to open the app, then try again.`,
+    );
+  }
+}
+
+/** Every holder failed before the blob was complete. */
+export class AllHoldersFailedError extends FetchError.named('AllHoldersFailedError') {
+  constructor(
+    readonly hash: string,
+    readonly reasons: string[],
+  ) {
+    super(
+      `Every peer holding ${hash} failed before the transfer finished (${reasons.join('; ')}). ` +
+        'Try again when more holders are online.',
+    );
+  }
+}
