@@ -1,37 +1,20 @@
-/**
- * Who may read what, and what a caller can name. Profiles are readable by the links their
- * OWNER made (declaring someone your friend gives you nothing of theirs), a PeerId lookup does
- * not reveal a profile the caller may not read, and zome and function names are looked up as
- * the emulator's own entries, never on Object's prototype.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeHashToBase64 } from '@holochain/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Reach } from '../../src/wire/index.ts';
-import { connectAgent, startTrustServer, type TrustServer } from './test-support.ts';
+import { connectAgent, sharedTrustServer } from './test-support.ts';
 import { peerIdOfAgent } from './zomes.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
 
 describe('who may read a profile', () => {
-  let dir: string;
-  let server: TrustServer;
+  const server = sharedTrustServer('hc-access-');
   const agents: Agent[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hc-access-'));
-    server = await startTrustServer({ dataDir: dir, hcConductor: undefined, hcDevTokens: true });
-  });
   afterAll(async () => {
     for (const agent of agents) await agent.close();
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   async function agent(): Promise<Agent> {
-    const a = await connectAgent(server.url);
+    const a = await connectAgent(server().url);
     agents.push(a);
     return a;
   }
@@ -130,7 +113,13 @@ describe('who may read a profile', () => {
   describe('zome and function names', () => {
     const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
     /** Things of the emulator's own that an answer must never carry. */
-    const leaks = () => [dir, 'hc-emulator', 'signingPublicKey', 'statements', 'evidence'];
+    const leaks = () => [
+      server().dataDir,
+      'hc-emulator',
+      'signingPublicKey',
+      'statements',
+      'evidence',
+    ];
 
     async function refusal(caller: Agent, zome_name: string, fn_name: string) {
       return caller.ws
