@@ -36,6 +36,15 @@ describe('who may read a profile', () => {
       relationship_type: type,
     });
 
+  /** An owner whose profile has `reach`, and a reader who has no link to it yet. */
+  async function ownerAndReader(reach: Reach) {
+    const owner = await agent();
+    const reader = await agent();
+    return { owner, reader, peerId: await profile(owner, reach) };
+  }
+  /** What a reader learns of a profile it may not see. */
+  const hidden = { human: null, byPeer: null };
+
   /** What `reader` learns of `owner`: the profile's name and the PeerId lookup's answer. */
   async function seen(reader: Agent, owner: Agent, peerId: string) {
     const human = await reader.call<{ display_name: string } | null>(
@@ -51,10 +60,7 @@ describe('who may read a profile', () => {
   }
 
   it('invited: only agents the owner made a relationship to, not agents who named the owner', async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'invited');
-    const hidden = { human: null, byPeer: null };
+    const { owner, reader, peerId } = await ownerAndReader('invited');
 
     await link(reader, owner, 'friend');
     await link(reader, owner, 'family');
@@ -68,10 +74,7 @@ describe('who may read a profile', () => {
   });
 
   it("local: only the owner's family, not its friends, nor agents who call it family", async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'local');
-    const hidden = { human: null, byPeer: null };
+    const { owner, reader, peerId } = await ownerAndReader('local');
 
     await link(reader, owner, 'family');
     expect(await seen(reader, owner, peerId)).toEqual(hidden);
@@ -83,9 +86,7 @@ describe('who may read a profile', () => {
   });
 
   it('private: the owner only; a PeerId lookup by anyone else answers nil as for no profile', async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'private');
+    const { owner, reader, peerId } = await ownerAndReader('private');
     await link(owner, reader, 'family');
     await link(reader, owner, 'family');
     expect(await seen(reader, owner, peerId)).toEqual({ human: null, byPeer: null });
