@@ -32,3 +32,21 @@ export function framed(body: Uint8Array, declared = body.byteLength): Uint8Array
 }
 
 export const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+
+/**
+ * The frame bodies of a whole answer (each a 4-byte big-endian length, then that many bytes),
+ * or 'undecodable' when it ends inside a length or a body.
+ */
+export function splitFrames(raw: Uint8Array): Uint8Array[] | 'undecodable' {
+  const bodies: Uint8Array[] = [];
+  let off = 0;
+  while (off < raw.byteLength) {
+    if (raw.byteLength - off < 4) return 'undecodable';
+    const n = new DataView(raw.buffer, raw.byteOffset + off, 4).getUint32(0);
+    const body = raw.subarray(off + 4, off + 4 + n);
+    if (body.byteLength < n) return 'undecodable';
+    off += 4 + n;
+    bodies.push(body);
+  }
+  return bodies;
+}

@@ -13,7 +13,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentHash, ContentStore } from '../../content/index.ts';
 import { openTestStore, recordCounts } from '../../test-support/content-store.ts';
-import { concat, framed, prng, type Rng } from '../../test-support/fuzz.ts';
+import { concat, framed, prng, type Rng, splitFrames } from '../../test-support/fuzz.ts';
 import { addrOf, loopbackNode, readAll, testBytes } from '../../test-support/libp2p.ts';
 import { type Encodable, encodeFrame, encodeMsgpack, logger } from '../../wire/index.ts';
 import {
@@ -669,14 +669,10 @@ function generate(f: Fixture): Case[] {
 /** Splits a whole answer into frames and sums it up as an Outcome. */
 function classify(protocol: Protocol, raw: Uint8Array, small: Uint8Array): Outcome {
   if (raw.byteLength === 0) return 'closed';
+  const bodies = splitFrames(raw);
+  if (bodies === 'undecodable') return bodies;
   const kinds: string[] = [];
-  let off = 0;
-  while (off < raw.byteLength) {
-    if (raw.byteLength - off < 4) return 'undecodable';
-    const n = new DataView(raw.buffer, raw.byteOffset + off, 4).getUint32(0);
-    const body = raw.subarray(off + 4, off + 4 + n);
-    if (body.byteLength < n) return 'undecodable';
-    off += 4 + n;
+  for (const body of bodies) {
     try {
       if (protocol === SHARD_PROTOCOL) {
         const a = decodeShardResponse(body, { maxBytes: MAX_BYTES });
