@@ -18,18 +18,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 import { openProfile, type Profile } from '../e2e/support/browser.ts';
-import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
 import { writeRandomFile } from '../e2e/support/files.ts';
-import { buildHarness } from '../e2e/support/harness.ts';
+import { serveHarness } from '../e2e/support/harness.ts';
 import { type CpuSample, cpuSince, profileCpu } from './cpu.ts';
 import { type Metric, mbps } from './metrics.ts';
 import type { NetworkBench } from './network-page.ts';
 import { pageCaller } from './page-call.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
 
 export interface NetworkOptions {
@@ -97,14 +94,8 @@ export async function networkSuite(options: NetworkOptions): Promise<Metric[]> {
   const dials = options.dials ?? 20;
   const metrics: Metric[] = [];
 
-  const outDir = join(ROOT, '.tmp', 'bench-network');
-  await buildHarness('bench/network-page.ts', outDir);
   const scratch = await mkdtemp(join(tmpdir(), 'elohim-bench-net-'));
-  const doorway = await startDoorwayProcess([
-    '--static',
-    outDir,
-    '--log-level',
-    'silent',
+  const doorway = await serveHarness('bench/network-page.ts', 'bench-network', [
     '--data-dir',
     join(scratch, 'doorway'),
   ]);

@@ -7,18 +7,14 @@
  * measurement (bench/sync.ts);
  * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts).
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openProfile } from '../e2e/support/browser.ts';
-import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
-import { buildHarness } from '../e2e/support/harness.ts';
+import { serveHarness } from '../e2e/support/harness.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
 import { syncSuite } from './sync.ts';
 import { trustSuite } from './trust.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
 const json = process.argv.includes('--json') || process.env.npm_config_json === 'true';
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
@@ -45,9 +41,7 @@ function printTable(metrics: Metric[]): void {
 async function pageSuites(emit: (metric: Metric) => void): Promise<void> {
   const suites = SUITES.filter(selected);
   if (suites.length === 0) return;
-  const outDir = join(ROOT, '.tmp', 'bench-harness');
-  await buildHarness('bench/page.ts', outDir);
-  const doorway = await startDoorwayProcess(['--static', outDir, '--log-level', 'silent']);
+  const doorway = await serveHarness('bench/page.ts', 'bench-harness');
   const profile = await openProfile();
   try {
     const page = await profile.context.newPage();
@@ -77,25 +71,13 @@ async function main(): Promise<void> {
     if (json) console.log(JSON.stringify(metric));
   };
   await pageSuites(emit);
-  if (selected('network')) {
-    if (!json) console.error('running network…');
-    const log = json ? () => {} : (line: string) => console.error(line);
-    for (const metric of await networkSuite({ log })) emit(metric);
-  }
-  if (selected('pwa')) {
-    if (!json) console.error('running pwa…');
-    const log = json ? () => {} : (line: string) => console.error(line);
-    for (const metric of await pwaSuite({ log })) emit(metric);
-  }
-  if (selected('sync')) {
-    if (!json) console.error('running sync…');
-    const log = json ? () => {} : (line: string) => console.error(line);
-    for (const metric of await syncSuite({ log })) emit(metric);
-  }
-  if (selected('trust')) {
-    if (!json) console.error('running trust…');
-    const log = json ? () => {} : (line: string) => console.error(line);
-    for (const metric of await trustSuite({ log })) emit(metric);
+  // The suites that drive browsers and doorways themselves, in this order.
+  const nodeSuites = { network: networkSuite, pwa: pwaSuite, sync: syncSuite, trust: trustSuite };
+  const log = json ? () => {} : (line: string) => console.error(line);
+  for (const [name, suite] of Object.entries(nodeSuites)) {
+    if (!selected(name)) continue;
+    if (!json) console.error(`running ${name}…`);
+    for (const metric of await suite({ log })) emit(metric);
   }
   if (!json) printTable(all);
 }

@@ -17,20 +17,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AppWebsocket, WsClient } from '@holochain/client';
 import type { Page } from '@playwright/test';
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../doorway/holochain/store.ts';
 import { authorizeCells, devToken, hcConnect, newKey } from '../doorway/holochain/test-support.ts';
 import { openProfile, type Profile } from '../e2e/support/browser.ts';
-import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
-import { buildHarness } from '../e2e/support/harness.ts';
+import { serveHarness } from '../e2e/support/harness.ts';
 import type { Metric } from './metrics.ts';
 import { pageCaller } from './page-call.ts';
 import type { TrustBench } from './trust-page.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface TrustOptions {
   /** Progress lines (stderr), or nothing. */
@@ -138,18 +134,9 @@ export async function trustSuite(options: TrustOptions): Promise<Metric[]> {
   const concurrency = options.concurrency ?? 16;
   const metrics: Metric[] = [];
 
-  const outDir = join(ROOT, '.tmp', 'bench-trust');
-  await buildHarness('bench/trust-page.ts', outDir);
   const scratch = await mkdtemp(join(tmpdir(), 'elohim-bench-trust-'));
   const dataDir = join(scratch, 'doorway');
-  const doorway = await startDoorwayProcess([
-    '--static',
-    outDir,
-    '--log-level',
-    'silent',
-    '--data-dir',
-    dataDir,
-  ]);
+  const doorway = await serveHarness('bench/trust-page.ts', 'bench-trust', ['--data-dir', dataDir]);
   const origin = new URL(doorway.url).origin;
   let profile: Profile | undefined;
   let page: Page | undefined;

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { APP_FILES, sharedTempDir } from './test-support.ts';
 
 /** Runs `doorway/main.ts` as `npm start` does (through tsx), collecting its output. */
 function run(args: string[]) {
@@ -32,25 +31,16 @@ function run(args: string[]) {
 }
 
 describe('doorway main', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'doorway-main-'));
-    await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = sharedTempDir('doorway-main-', APP_FILES);
 
   it('says where it is once HTTP and libp2p listen, and stops cleanly on SIGTERM', async () => {
     const doorway = run([
       '--port',
       '0',
       '--static',
-      dir,
+      dir(),
       '--data-dir',
-      join(dir, 'state'),
+      join(dir(), 'state'),
       '--log-level',
       'info',
     ]);

@@ -10,7 +10,7 @@ import { IdentityError, KEY_FILE } from '../src/identity/node.ts';
 import '../src/test-support/node-websocket.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
-import { newClient, testConfig, until } from './test-support.ts';
+import { APP_FILES, newClient, sharedTempDir, testConfig, until } from './test-support.ts';
 
 const silent = createLogger('silent');
 
@@ -172,23 +172,14 @@ describe('doorway relay limits', () => {
 });
 
 describe('doorway identity', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'doorway-id-'));
-    await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = sharedTempDir('doorway-id-', APP_FILES);
 
   it('keeps its PeerId across restarts with the same data dir', async () => {
-    const first = await startDoorway(testConfig(dir), silent);
+    const first = await startDoorway(testConfig(dir()), silent);
     const id = first.p2p.peerId;
     await first.close();
     await first.close(); // idempotent
-    const second = await startDoorway(testConfig(dir), silent);
+    const second = await startDoorway(testConfig(dir()), silent);
     try {
       expect(second.p2p.peerId).toBe(id);
       const { body } = await getJson<{ peer_id: string }>(second, '/api/v1/p2p/info');
@@ -196,7 +187,10 @@ describe('doorway identity', () => {
     } finally {
       await second.close();
     }
-    const elsewhere = await startDoorway(testConfig(dir, { dataDir: join(dir, 'other') }), silent);
+    const elsewhere = await startDoorway(
+      testConfig(dir(), { dataDir: join(dir(), 'other') }),
+      silent,
+    );
     try {
       expect(elsewhere.p2p.peerId).not.toBe(id);
     } finally {
@@ -205,11 +199,13 @@ describe('doorway identity', () => {
   });
 
   it('refuses a data dir whose key file is not a key', async () => {
-    const dataDir = join(dir, 'broken');
+    const dataDir = join(dir(), 'broken');
     await rm(dataDir, { recursive: true, force: true });
     const { mkdir } = await import('node:fs/promises');
     await mkdir(dataDir);
     await writeFile(join(dataDir, KEY_FILE), 'garbage');
-    await expect(startDoorway(testConfig(dir, { dataDir }), silent)).rejects.toThrow(IdentityError);
+    await expect(startDoorway(testConfig(dir(), { dataDir }), silent)).rejects.toThrow(
+      IdentityError,
+    );
   });
 });

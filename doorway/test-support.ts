@@ -9,6 +9,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { type Ping, ping } from '@libp2p/ping';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
+import { afterAll, beforeAll } from 'vitest';
 import type { DoorwayConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
@@ -42,6 +43,39 @@ export function testConfig(dir: string, overrides: Partial<DoorwayConfig> = {}):
   };
 }
 
+/** The stand-in app a test doorway serves. */
+export const APP_FILES: Readonly<Record<string, string>> = {
+  'index.html': '<!doctype html><title>app</title>',
+};
+
+/** Writes `files` (path → text) below `dir`, making the folders they need. */
+async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+}
+
+/**
+ * A temporary dir (named after `prefix`, holding `files`) for the tests of the file or describe
+ * block this is called in: made before all of them, removed after all of them (after the hooks
+ * registered later, which vitest runs first). The getter gives it to the tests and hooks.
+ */
+export function sharedTempDir(prefix: string, files: Record<string, string> = {}): () => string {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+    await writeFiles(dir, files);
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('the temporary dir is made in beforeAll: read it in a test or hook');
+    return dir;
+  };
+}
+
 /**
  * A silent doorway over a throwaway folder with a stand-in app and `files` (path → text) beside
  * it; `stop` removes both.
@@ -51,11 +85,7 @@ export async function startTestDoorway(
   files: Record<string, string> = {},
 ): Promise<{ doorway: Doorway; dir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'doorway-'));
-  await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
+  await writeFiles(dir, { ...APP_FILES, ...files });
   const doorway = await startDoorway(testConfig(dir, overrides), createLogger('silent'));
   return {
     doorway,

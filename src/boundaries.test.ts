@@ -12,9 +12,10 @@ describe('check-boundaries', () => {
     root = undefined;
   });
 
+  /** The units below, and `files`, written to a new temporary root. */
   function tree(files: Record<string, string>): string {
     root = mkdtempSync(join(tmpdir(), 'elohim-boundaries-'));
-    for (const [path, text] of Object.entries(files)) {
+    for (const [path, text] of Object.entries({ ...units, ...files })) {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), text);
     }
@@ -32,7 +33,6 @@ describe('check-boundaries', () => {
 
   it('reports an import of another folder’s internals, with its file and line', () => {
     const dir = tree({
-      ...units,
       'src/b/index.ts': "// import { x } from '../a/x.ts' in a comment does not count\n",
       'src/b/uses.ts':
         "import { y } from '../a/index.ts';\n\nimport {\n  x,\n} from '../a/x.ts';\n",
@@ -46,7 +46,6 @@ describe('check-boundaries', () => {
 
   it('allows index.ts (named or as the folder), a listed entry, and a folder’s own internals', () => {
     const dir = tree({
-      ...units,
       'src/b/index.ts': "import { x } from '../a/index.ts';\nimport { y } from '../a/sub';\n",
       'src/b/node-only.ts': "export { n } from '../a/node.ts';\n",
       'src/a/x.test.ts': "import { x } from './x.ts';\nimport { y } from './sub/y.ts';\n",
@@ -62,7 +61,6 @@ describe('check-boundaries', () => {
 
   it('lets test code, and only test code, use a folder’s test-support.ts', () => {
     const dir = tree({
-      ...units,
       'src/b/b.test.ts': "import { fake } from '../a/test-support.ts';\n",
       'e2e/spec.ts': "import { fake } from '../src/a/test-support.ts';\n",
       'src/b/b.ts': "import { fake } from '../a/test-support.ts';\n",

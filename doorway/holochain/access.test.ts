@@ -1,37 +1,20 @@
-/**
- * Who may read what, and what a caller can name. Profiles are readable by the links their
- * OWNER made (declaring someone your friend gives you nothing of theirs), a PeerId lookup does
- * not reveal a profile the caller may not read, and zome and function names are looked up as
- * the emulator's own entries, never on Object's prototype.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeHashToBase64 } from '@holochain/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Reach } from '../../src/wire/index.ts';
-import { connectAgent, startTrustServer, type TrustServer } from './test-support.ts';
+import { connectAgent, sharedTrustServer } from './test-support.ts';
 import { peerIdOfAgent } from './zomes.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
 
 describe('who may read a profile', () => {
-  let dir: string;
-  let server: TrustServer;
+  const server = sharedTrustServer('hc-access-');
   const agents: Agent[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hc-access-'));
-    server = await startTrustServer({ dataDir: dir, hcConductor: undefined, hcDevTokens: true });
-  });
   afterAll(async () => {
     for (const agent of agents) await agent.close();
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   async function agent(): Promise<Agent> {
-    const a = await connectAgent(server.url);
+    const a = await connectAgent(server().url);
     agents.push(a);
     return a;
   }
@@ -53,6 +36,15 @@ describe('who may read a profile', () => {
       relationship_type: type,
     });
 
+  /** An owner whose profile has `reach`, and a reader who has no link to it yet. */
+  async function ownerAndReader(reach: Reach) {
+    const owner = await agent();
+    const reader = await agent();
+    return { owner, reader, peerId: await profile(owner, reach) };
+  }
+  /** What a reader learns of a profile it may not see. */
+  const hidden = { human: null, byPeer: null };
+
   /** What `reader` learns of `owner`: the profile's name and the PeerId lookup's answer. */
   async function seen(reader: Agent, owner: Agent, peerId: string) {
     const human = await reader.call<{ display_name: string } | null>(
@@ -68,10 +60,7 @@ describe('who may read a profile', () => {
   }
 
   it('invited: only agents the owner made a relationship to, not agents who named the owner', async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'invited');
-    const hidden = { human: null, byPeer: null };
+    const { owner, reader, peerId } = await ownerAndReader('invited');
 
     await link(reader, owner, 'friend');
     await link(reader, owner, 'family');
@@ -85,10 +74,7 @@ describe('who may read a profile', () => {
   });
 
   it("local: only the owner's family, not its friends, nor agents who call it family", async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'local');
-    const hidden = { human: null, byPeer: null };
+    const { owner, reader, peerId } = await ownerAndReader('local');
 
     await link(reader, owner, 'family');
     expect(await seen(reader, owner, peerId)).toEqual(hidden);
@@ -100,9 +86,7 @@ describe('who may read a profile', () => {
   });
 
   it('private: the owner only; a PeerId lookup by anyone else answers nil as for no profile', async () => {
-    const owner = await agent();
-    const reader = await agent();
-    const peerId = await profile(owner, 'private');
+    const { owner, reader, peerId } = await ownerAndReader('private');
     await link(owner, reader, 'family');
     await link(reader, owner, 'family');
     expect(await seen(reader, owner, peerId)).toEqual({ human: null, byPeer: null });
@@ -130,7 +114,13 @@ describe('who may read a profile', () => {
   describe('zome and function names', () => {
     const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
     /** Things of the emulator's own that an answer must never carry. */
-    const leaks = () => [dir, 'hc-emulator', 'signingPublicKey', 'statements', 'evidence'];
+    const leaks = () => [
+      server().dataDir,
+      'hc-emulator',
+      'signingPublicKey',
+      'statements',
+      'evidence',
+    ];
 
     async function refusal(caller: Agent, zome_name: string, fn_name: string) {
       return caller.ws

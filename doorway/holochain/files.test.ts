@@ -4,10 +4,10 @@
  * whatever an older version left.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sharedTempDir } from '../test-support.ts';
 import { DB_FILE } from './store.ts';
 import { devToken, newKey, startTrustServer } from './test-support.ts';
 
@@ -32,26 +32,19 @@ async function expectPrivate(dataDir: string): Promise<void> {
 }
 
 describe('data dir and file modes', () => {
-  let root: string;
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'hc-files-'));
-  });
-  afterAll(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
+  const root = sharedTempDir('hc-files-');
 
   it('makes a new data dir 0700 and every secret file 0600, even with umask 0', async () => {
     const umask = process.umask(0);
     try {
-      await expectPrivate(join(root, 'fresh'));
+      await expectPrivate(join(root(), 'fresh'));
     } finally {
       process.umask(umask);
     }
   });
 
   it('closes a data dir and files an older version left open to others, keeping them', async () => {
-    const dataDir = join(root, 'older');
+    const dataDir = join(root(), 'older');
     await mkdir(dataDir, { mode: 0o755 });
     await chmod(dataDir, 0o755);
     const key = randomBytes(32);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { AppWebsocket, encodeHashToBase64 } from '@holochain/client';
 import { decode, encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedTempDir } from '../test-support.ts';
 import { DNA_HASHES, ROLES } from './store.ts';
 import {
   authorizeCells,
@@ -16,6 +17,7 @@ import {
   newKey,
   postJson,
   rawSocket,
+  sharedTrustServer,
   startTrustServer,
   upgradeStatus,
 } from './test-support.ts';
@@ -23,25 +25,16 @@ import {
 type Server = Awaited<ReturnType<typeof startTrustServer>>;
 
 describe('/hc HTTP endpoints', () => {
-  let dir: string;
-  let server: Server;
+  const server = sharedTrustServer('hc-http-');
+  const scratch = sharedTempDir('hc-http-off-');
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hc-http-'));
-    server = await startTrustServer({ dataDir: dir, hcConductor: undefined, hcDevTokens: true });
-  });
-  afterAll(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const signedTokenRequest = async (key = newKey(), url = server.url) =>
+  const signedTokenRequest = async (key = newKey(), url = server().url) =>
     devTokenRequest(await challengeOf(url), key);
 
   it('issues a dev token to whoever proves the agent key', async () => {
     const key = newKey();
     const { status, body } = await postJson(
-      `${server.url}/hc/dev/token`,
+      `${server().url}/hc/dev/token`,
       await signedTokenRequest(key),
     );
     expect(status).toBe(200);
@@ -80,7 +73,7 @@ describe('/hc HTTP endpoints', () => {
     ];
     for (const [change, status, error] of cases) {
       const body = await change(await signedTokenRequest(key));
-      const answer = await postJson(`${server.url}/hc/dev/token`, body);
+      const answer = await postJson(`${server().url}/hc/dev/token`, body);
       expect(answer.status, JSON.stringify(answer.body)).toBe(status);
       expect(answer.body.error).toMatch(error);
     }
@@ -88,10 +81,10 @@ describe('/hc HTTP endpoints', () => {
 
   it('answers /hc/connect in the Rust doorway shape, granting the signing key on every cell', async () => {
     const agent = newKey();
-    const jwt = await devToken(server.url, agent);
+    const jwt = await devToken(server().url, agent);
     const secret = new Uint8Array(randomBytes(64));
     const { status, body } = await postJson(
-      `${server.url}/hc/connect`,
+      `${server().url}/hc/connect`,
       {
         signingKey: Buffer.from(agent.agent).toString('base64'),
         capSecret: Buffer.from(secret).toString('base64'),
@@ -111,7 +104,7 @@ describe('/hc HTTP endpoints', () => {
       ].sort(),
     );
     expect(body.agentPubKey).toBe(Buffer.from(agent.agent).toString('base64'));
-    expect(body.appPort).toBe(server.port);
+    expect(body.appPort).toBe(server().port);
     expect(body.cellIds).toEqual(
       Object.fromEntries(
         ROLES.map((role) => [
@@ -121,27 +114,36 @@ describe('/hc HTTP endpoints', () => {
       ),
     );
     // Connecting twice with the same key does not pile up grants.
-    const again = await hcConnect(server.url, jwt, agent.agent, secret);
+    const again = await hcConnect(server().url, jwt, agent.agent, secret);
     expect(again.installedAppId).toBe(body.installedAppId);
   });
 
   it('refuses /hc/connect without a valid session or with malformed keys', async () => {
-    const jwt = await devToken(server.url, newKey());
+    const jwt = await devToken(server().url, newKey());
     const good = {
       signingKey: Buffer.from(newKey().agent).toString('base64'),
       capSecret: Buffer.from(randomBytes(64)).toString('base64'),
     };
-    expect((await postJson(`${server.url}/hc/connect`, good)).status).toBe(401);
+    expect((await postJson(`${server().url}/hc/connect`, good)).status).toBe(401);
     expect(
-      (await postJson(`${server.url}/hc/connect`, good, { Authorization: 'Bearer x.y.z' })).status,
+      (await postJson(`${server().url}/hc/connect`, good, { Authorization: 'Bearer x.y.z' }))
+        .status,
     ).toBe(401);
     const auth = { Authorization: `Bearer ${jwt}` };
-    const short = await postJson(`${server.url}/hc/connect`, { ...good, signingKey: 'AAAA' }, auth);
+    const short = await postJson(
+      `${server().url}/hc/connect`,
+      { ...good, signingKey: 'AAAA' },
+      auth,
+    );
     expect(short).toMatchObject({
       status: 400,
       body: { error: expect.stringMatching(/39 bytes/) },
     });
-    const secret = await postJson(`${server.url}/hc/connect`, { ...good, capSecret: 'AAAA' }, auth);
+    const secret = await postJson(
+      `${server().url}/hc/connect`,
+      { ...good, capSecret: 'AAAA' },
+      auth,
+    );
     expect(secret).toMatchObject({
       status: 400,
       body: { error: expect.stringMatching(/64 bytes/) },
@@ -150,24 +152,24 @@ describe('/hc HTTP endpoints', () => {
 
   it('answers CORS preflights for the POST endpoints', async () => {
     for (const path of ['/hc/challenge', '/hc/dev/token', '/hc/connect']) {
-      const response = await fetch(`${server.url}${path}`, { method: 'OPTIONS' });
+      const response = await fetch(`${server().url}${path}`, { method: 'OPTIONS' });
       expect(response.status).toBe(204);
       expect(response.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
     }
   });
 
   it('refuses app websockets without a session token or on another port', async () => {
-    const jwt = await devToken(server.url, newKey());
-    const base = `ws://127.0.0.1:${server.port}/hc/app`;
-    expect(await upgradeStatus(`${base}/${server.port}`)).toBe(401);
-    expect(await upgradeStatus(`${base}/${server.port}?token=bad`)).toBe(401);
+    const jwt = await devToken(server().url, newKey());
+    const base = `ws://127.0.0.1:${server().port}/hc/app`;
+    expect(await upgradeStatus(`${base}/${server().port}`)).toBe(401);
+    expect(await upgradeStatus(`${base}/${server().port}?token=bad`)).toBe(401);
     expect(await upgradeStatus(`${base}/1?token=${jwt}`)).toBe(404);
   });
 
   it('closes a socket that sends a request before authenticating', async () => {
-    const jwt = await devToken(server.url, newKey());
+    const jwt = await devToken(server().url, newKey());
     const socket = await rawSocket(
-      `ws://127.0.0.1:${server.port}/hc/app/${server.port}?token=${jwt}`,
+      `ws://127.0.0.1:${server().port}/hc/app/${server().port}?token=${jwt}`,
     );
     socket.ws.send(
       encode({ type: 'request', id: 0, data: encode({ type: 'app_info', value: null }) }),
@@ -178,7 +180,7 @@ describe('/hc HTTP endpoints', () => {
 
   it('refuses dev tokens when they are off', async () => {
     const off = await startTrustServer({
-      dataDir: join(dir, 'off'),
+      dataDir: join(scratch(), 'off'),
       hcConductor: undefined,
       hcDevTokens: false,
     });

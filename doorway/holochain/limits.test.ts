@@ -5,15 +5,14 @@
  * was checked, froze the doorway (/health) for 20 s and grew it to 2.8 GB.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppWebsocket, type CellId } from '@holochain/client';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
 import { startDoorway } from '../server.ts';
-import { testConfig } from '../test-support.ts';
+import { sharedTempDir, testConfig } from '../test-support.ts';
 import { DEFAULT_LIMITS, type TrustLimits } from './limits.ts';
 import {
   authorizeCells,
@@ -43,19 +42,12 @@ const appInfoRequest = encode({
 });
 
 describe('the app interface under hostile frames', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hc-limits-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = sharedTempDir('hc-limits-');
 
   /** A trust server with `limits`, an agent connected to it, and its app websocket URL. */
   async function serverWithAgent(name: string, limits: Partial<TrustLimits> = {}) {
     const server = await startTrustServer({
-      dataDir: join(dir, name),
+      dataDir: join(dir(), name),
       hcConductor: undefined,
       hcDevTokens: true,
       limits,
@@ -74,9 +66,12 @@ describe('the app interface under hostile frames', () => {
   }
 
   it('refuses a 15.9 MiB frame of nested arrays at once, and /health answers meanwhile', async () => {
-    const root = join(dir, 'doorway');
-    await writeFile(join(dir, 'index.html'), '<!doctype html><title>app</title>');
-    const doorway = await startDoorway(testConfig(dir, { dataDir: root }), createLogger('silent'));
+    const root = join(dir(), 'doorway');
+    await writeFile(join(dir(), 'index.html'), '<!doctype html><title>app</title>');
+    const doorway = await startDoorway(
+      testConfig(dir(), { dataDir: root }),
+      createLogger('silent'),
+    );
     try {
       const base = new URL(doorway.url).origin;
       const port = new URL(doorway.url).port;

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppWebsocket } from '@holochain/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sharedTempDir } from '../test-support.ts';
 import { findPublishers, registerContentServer } from './infrastructure.ts';
 import { DNA_HASHES, EmulatorStore } from './store.ts';
 import {
@@ -31,17 +30,10 @@ function context(store: EmulatorStore, cell: CellId): ZomeContext {
 }
 
 describe('emulator persistence', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hc-store-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = sharedTempDir('hc-store-');
 
   it('keeps chains, projections, grants, tokens and nonces across a doorway restart', async () => {
-    const config = { dataDir: dir, hcConductor: undefined, hcDevTokens: true };
+    const config = { dataDir: dir(), hcConductor: undefined, hcDevTokens: true };
     const agent = newKey();
     const signer = newKey();
     const secret = new Uint8Array(randomBytes(64));
@@ -92,7 +84,7 @@ describe('emulator persistence', () => {
       await server.close();
     }
 
-    const store = EmulatorStore.open(dir);
+    const store = EmulatorStore.open(dir());
     try {
       const indexes = store.db.pragma('index_list(content_servers)') as { name: string }[];
       expect(indexes.map((i) => i.name)).toContain('content_servers_by_hash');
@@ -124,7 +116,7 @@ describe('emulator persistence', () => {
   });
 
   it('brings a version 1 database (before cluster key grants) up to date, keeping its data', () => {
-    const file = join(dir, 'v1');
+    const file = join(dir(), 'v1');
     let store = EmulatorStore.open(file);
     const agent = newKey().agent;
     store.installApp(agent);
@@ -146,7 +138,7 @@ describe('emulator persistence', () => {
   });
 
   it('revokes, on update to version 3, grants /hc/connect gave keys the agent never signed for', () => {
-    const file = join(dir, 'v2');
+    const file = join(dir(), 'v2');
     let store = EmulatorStore.open(file);
     const agent = newKey().agent;
     const stranger = newKey().agent;
@@ -173,7 +165,7 @@ describe('emulator persistence', () => {
   });
 
   it('finds publishers quickly with 10,000 content servers registered', async () => {
-    const store = EmulatorStore.open(join(dir, 'bulk'));
+    const store = EmulatorStore.open(join(dir(), 'bulk'));
     try {
       const agents = Array.from({ length: 50 }, () => store.installApp(newKey().agent));
       const hashes = Array.from({ length: 2000 }, randomHash);

@@ -13,7 +13,7 @@ import {
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { encode } from '@msgpack/msgpack';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadOrCreateKey } from '../../src/identity/node.ts';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../../src/wire/index.ts';
 import { createLogger } from '../log.ts';
 import { dispatch, sendJson } from '../routes.ts';
+import { sharedTempDir } from '../test-support.ts';
 import { sha256Base64url } from './challenge.ts';
 import { startTrustLayer, type TrustLayer, type TrustLayerConfig } from './index.ts';
 
@@ -73,6 +74,28 @@ export async function startTrustServer(
         server.closeAllConnections();
       });
     },
+  };
+}
+
+/**
+ * A trust server with dev tokens on a temporary data dir (named after `prefix`) for the tests of
+ * the file or describe block this is called in: started before all of them; stopped, and its dir
+ * removed, after all of them. The getter gives it, and its data dir, to the tests.
+ */
+export function sharedTrustServer(prefix: string): () => TrustServer & { dataDir: string } {
+  const dir = sharedTempDir(prefix);
+  let server: (TrustServer & { dataDir: string }) | undefined;
+  beforeAll(async () => {
+    const dataDir = dir();
+    const started = await startTrustServer({ dataDir, hcConductor: undefined, hcDevTokens: true });
+    server = Object.assign(started, { dataDir });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => {
+    if (!server) throw new Error('the trust server starts in beforeAll: read it in a test or hook');
+    return server;
   };
 }
 

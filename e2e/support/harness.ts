@@ -31,9 +31,16 @@ export async function buildHarness(entry: string, outDir: string): Promise<void>
   );
 }
 
-/** Bundles `entry` (see {@link buildHarness}) into `.tmp/<name>` and serves it from a doorway of its own. */
-export async function serveHarness(entry: string, name: string): Promise<DoorwayProcess> {
+/**
+ * Bundles `entry` (see {@link buildHarness}) into `.tmp/<name>` and serves it from a silent
+ * doorway of its own, started with `args` besides (e.g. its `--data-dir`).
+ */
+export async function serveHarness(
+  entry: string,
+  name: string,
+  args: string[] = [],
+): Promise<DoorwayProcess> {
   const outDir = join(ROOT, '.tmp', name);
   await buildHarness(entry, outDir);
-  return startDoorwayProcess(['--static', outDir, '--log-level', 'silent']);
+  return startDoorwayProcess(['--static', outDir, '--log-level', 'silent', ...args]);
 }

@@ -3,12 +3,9 @@
  * clients (fake-indexeddb for their outboxes and the reach key stores).
  */
 import 'fake-indexeddb/auto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openContentStore } from '../content/index.ts';
 import {
   acceptedClusterKeys,
@@ -21,24 +18,14 @@ import {
 } from '../reach/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { HolochainTrustClient } from '../trust/index.ts';
-import { startTestDoorway, type TestDoorway } from '../trust/test-support.ts';
+import { sharedTestDoorway } from '../trust/test-support.ts';
 import { Family, type FamilySnapshot } from './family.ts';
 
 let n = 0;
 const open: { close(): unknown }[] = [];
-let dir: string;
-let doorway: TestDoorway;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'family-'));
-  doorway = await startTestDoorway(dir);
-});
+const doorway = sharedTestDoorway('family-');
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
-});
-afterAll(async () => {
-  await doorway.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Person {
@@ -52,7 +39,7 @@ interface Person {
 async function person(): Promise<Person> {
   const key = await generateKeyPair('Ed25519');
   const trust = await HolochainTrustClient.create({
-    doorway: doorway.url,
+    doorway: doorway().url,
     deviceKey: key,
     dbName: `family-trust-${++n}`,
     minBackoffMs: 50,

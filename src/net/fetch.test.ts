@@ -2,10 +2,16 @@ import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
+import type { ContentStore, StoredManifest } from '../content/index.ts';
+import { openTestStore } from '../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import { AllHoldersFailedError } from './errors.ts';
-import { connectedPeersFinder, fetchContent, type HolderFinder } from './fetch.ts';
+import {
+  connectedPeersFinder,
+  type FetchOptions,
+  fetchContent,
+  type HolderFinder,
+} from './fetch.ts';
 import {
   fetchHolding,
   registerShardProtocol,
@@ -19,22 +25,13 @@ const PIECE = 4 * KiB;
 const SIZE = 4 * 16 * PIECE + 4 * 1000 + 3 + 256 * KiB;
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
 
-let dbCounter = 0;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function newStore(): Promise<ContentStore> {
-  const store = await openContentStore({
-    dbName: `fetch-test-${++dbCounter}-${Date.now()}`,
-    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-    chunkSize: 16 * KiB,
-    pieceSize: PIECE,
-    locks: null,
-    hashing: 'inline',
-    broadcast: false,
-  });
+  const store = await openTestStore('fetch-test', { pieceSize: PIECE });
   cleanups.push(() => store.close());
   return store;
 }
@@ -85,16 +82,24 @@ async function holder(
   return { node, store, shard, served: () => served };
 }
 
+const listed = (peers: Libp2p[]): HolderFinder => ({
+  findHolders: async () => peers.map((p) => p.peerId as PeerId),
+});
+
+/** A node that knows `peers`, its own store, and `fetchBlob`: fetchContent from them, all direct. */
 async function fetcher(peers: Libp2p[]) {
   const node = await loopbackNode(false);
   for (const p of peers) await node.peerStore.merge(p.peerId, { multiaddrs: p.getMultiaddrs() });
   cleanups.push(() => node.stop());
-  return { node, store: await newStore() };
+  const store = await newStore();
+  const fetchBlob = (hash: string, options: FetchOptions) =>
+    fetchContent({ libp2p: node, isDirectPeer: () => true }, store, listed(peers), hash, options);
+  return { node, store, fetchBlob };
 }
 
-const listed = (peers: Libp2p[]): HolderFinder => ({
-  findHolders: async () => peers.map((p) => p.peerId as PeerId),
-});
+/** The hash of the bytes `store` holds for `hash`. */
+const storedSha = async (store: ContentStore, hash: string) =>
+  sha(new Uint8Array(await (await store.getBlob(hash)).arrayBuffer()));
 
 async function spread(shards: number[], onServe?: Parameters<typeof holder>[3]) {
   const src = await newStore();
@@ -138,45 +143,29 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
       cut = true;
       for (const c of node.getConnections(fetcherId)) c.abort(new Error('connection replaced'));
     });
-    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const { node, store, fetchBlob } = await fetcher(holders.map((h) => h.node));
     fetcherId = node.peerId;
     const dropped: string[] = [];
-    const got = await fetchContent(
-      { libp2p: node, isDirectPeer: () => true },
-      store,
-      listed(holders.map((h) => h.node)),
-      m.blob_hash,
-      {
-        timeoutMs: 5_000,
-        onProgress: (p) =>
-          dropped.push(...p.peers.filter((x) => x.state === 'dropped').map((x) => x.peerId)),
-      },
-    );
+    const got = await fetchBlob(m.blob_hash, {
+      timeoutMs: 5_000,
+      onProgress: (p) =>
+        dropped.push(...p.peers.filter((x) => x.state === 'dropped').map((x) => x.peerId)),
+    });
     expect(cut).toBe(true);
     expect(dropped).toEqual([]);
     expect(got.blob_hash).toBe(m.blob_hash);
-    expect(sha(new Uint8Array(await (await store.getBlob(m.blob_hash)).arrayBuffer()))).toBe(
-      sha(data),
-    );
+    expect(await storedSha(store, m.blob_hash)).toBe(sha(data));
   });
 
   it('7 holders with 3 of them gone: the other 4 rebuild it, verified', async () => {
     const { data, m, holders } = await spread([0, 1, 2, 3, 4, 5, 6]);
     // Data shards 0, 2 and 3 are gone: two of the four must come from parity.
     for (const h of [holders[0], holders[2], holders[3]] as Holder[]) await h.node.stop();
-    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const { store, fetchBlob } = await fetcher(holders.map((h) => h.node));
     const live = [holders[1], holders[4], holders[5], holders[6]] as Holder[];
-    const got = await fetchContent(
-      { libp2p: node, isDirectPeer: () => true },
-      store,
-      listed(holders.map((h) => h.node)),
-      m.blob_hash,
-      { timeoutMs: 3_000 },
-    );
+    const got = await fetchBlob(m.blob_hash, { timeoutMs: 3_000 });
     expect(got.blob_hash).toBe(m.blob_hash);
-    expect(sha(new Uint8Array(await (await store.getBlob(m.blob_hash)).arrayBuffer()))).toBe(
-      sha(data),
-    );
+    expect(await storedSha(store, m.blob_hash)).toBe(sha(data));
     const perShard = (m.piece_hashes[0] as string[]).length;
     for (const h of live) expect(h.served()).toBe(perShard);
     expect((await store.repair(m.blob_hash)).repaired).toEqual([]);
@@ -188,30 +177,16 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
       if (node === victim && served === 3) void node.stop();
     });
     victim = (holders[0] as Holder).node;
-    const { node, store } = await fetcher(holders.map((h) => h.node));
-    const got = await fetchContent(
-      { libp2p: node, isDirectPeer: () => true },
-      store,
-      listed(holders.map((h) => h.node)),
-      m.blob_hash,
-      { timeoutMs: 3_000, piecesPerRequest: 2 },
-    );
-    expect(sha(new Uint8Array(await (await store.getBlob(got.blob_hash)).arrayBuffer()))).toBe(
-      sha(data),
-    );
+    const { store, fetchBlob } = await fetcher(holders.map((h) => h.node));
+    const got = await fetchBlob(m.blob_hash, { timeoutMs: 3_000, piecesPerRequest: 2 });
+    expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
     expect((holders[4] as Holder).served()).toBeGreaterThan(0); // shard 5 stood in for shard 0
   });
 
   it('only 3 shards online: fails with AllHoldersFailedError, and keeps nothing', async () => {
     const { m, holders } = await spread([1, 4, 6]);
-    const { node, store } = await fetcher(holders.map((h) => h.node));
-    const error = await fetchContent(
-      { libp2p: node, isDirectPeer: () => true },
-      store,
-      listed(holders.map((h) => h.node)),
-      m.blob_hash,
-      { timeoutMs: 3_000 },
-    ).catch((e: unknown) => e);
+    const { store, fetchBlob } = await fetcher(holders.map((h) => h.node));
+    const error = await fetchBlob(m.blob_hash, { timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AllHoldersFailedError);
     expect(await store.has(m.blob_hash)).toBe(false);
     expect((await store.stats()).pendingPuts).toBe(0);

@@ -33,6 +33,11 @@ const stores: ContentStore[] = [];
 afterEach(() => {
   for (const s of stores.splice(0)) s.close();
 });
+/** `me`'s trust view: no other devices, links nor cluster unless `more` says so. */
+function viewOf(me: TrustView['me'], more: Partial<TrustView> = {}): TrustView {
+  return { me, myDevices: new Set(), links: new Map(), cluster: new Set(), ...more };
+}
+
 async function open() {
   const store = await openContentStore({ dbName: `reach-content-${++n}`, locks: null });
   stores.push(store);
@@ -234,12 +239,7 @@ describe('deliveryGate', () => {
     const me = await agent();
     const stranger = await agent();
     const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
-    const view: TrustView = {
-      me: me.agent,
-      myDevices: new Set(),
-      links: new Map(),
-      cluster: new Set(),
-    };
+    const view = viewOf(me.agent);
     const refused: string[] = [];
     const allow = deliveryGate(
       store,
@@ -273,12 +273,7 @@ describe('deliveryGate for shards kept for the network', () => {
     const dst = await openContentStore({ dbName: `reach-content-${++n}`, locks: null, ...small });
     stores.push(src, dst);
     const [me, stranger, friend] = await Promise.all([agent(), agent(), agent()]);
-    const view: TrustView = {
-      me: me.agent,
-      myDevices: new Set(),
-      links: new Map([[friend.agent, 'friend']]),
-      cluster: new Set(),
-    };
+    const view = viewOf(me.agent, { links: new Map([[friend.agent, 'friend']]) });
     const allow = deliveryGate(dst, () => view);
     const keep = async (reach: 'commons' | 'neighborhood', seed: number) => {
       const m = await src.put(pseudoRandomBytes(10_000, seed), { reach, authorId: me.agent });
@@ -369,12 +364,7 @@ describe('deliveryGate for invited items', () => {
       mime: m.mime_type,
     });
     expect(copy.blob_hash).toBe(m.blob_hash);
-    const view: TrustView = {
-      me: holder.agent,
-      myDevices: new Set(),
-      links: new Map([[owner.agent, 'contact']]),
-      cluster: new Set(),
-    };
+    const view = viewOf(holder.agent, { links: new Map([[owner.agent, 'contact']]) });
     const allow = deliveryGate(holderStore, () => view);
     const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
     expect(await allow(owner.peer, m.blob_hash as never, ctx)).toBe(true);
@@ -390,12 +380,7 @@ describe('deliveryGate for invited items', () => {
       authorId: me.agent,
     });
     expect(await invitedOf(store, m.blob_hash)).toEqual([]);
-    const view: TrustView = {
-      me: me.agent,
-      myDevices: new Set(),
-      links: new Map(),
-      cluster: new Set(),
-    };
+    const view = viewOf(me.agent);
     const allow = deliveryGate(store, () => view);
     const ctx = { op: 'get' as const, blobHash: m.blob_hash as never };
     expect(await allow(bob.peer, m.blob_hash as never, ctx)).toBe(false);

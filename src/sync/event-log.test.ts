@@ -14,6 +14,12 @@ const remote = (position: number, h = hash(position)): SyncEvent => ({
   timestamp: 1,
 });
 
+/** Two logs on one new database, as two tabs of the app open it. */
+function twoTabs(): Promise<[EventLog, EventLog]> {
+  const name = dbName();
+  return Promise.all([EventLog.open({ dbName: name }), EventLog.open({ dbName: name })]);
+}
+
 describe('EventLog (IndexedDB)', () => {
   it('numbers local events 1, 2, 3… and keeps the numbers across reopen', async () => {
     const name = dbName();
@@ -42,11 +48,7 @@ describe('EventLog (IndexedDB)', () => {
   });
 
   it('gives unique, gapless positions to concurrent appends from two connections (tabs)', async () => {
-    const name = dbName();
-    const [tab1, tab2] = await Promise.all([
-      EventLog.open({ dbName: name }),
-      EventLog.open({ dbName: name }),
-    ]);
+    const [tab1, tab2] = await twoTabs();
     const appended = await Promise.all(
       Array.from({ length: 20 }, (_, i) => (i % 2 ? tab1 : tab2).appendLocal(DOC, hash(100 + i))),
     );
@@ -116,11 +118,7 @@ describe('EventLog (IndexedDB)', () => {
   });
 
   it('tells the other tabs (instances on the same database) what it stored', async () => {
-    const name = dbName();
-    const [tab1, tab2] = await Promise.all([
-      EventLog.open({ dbName: name }),
-      EventLog.open({ dbName: name }),
-    ]);
+    const [tab1, tab2] = await twoTabs();
     const here: StoredNotice[] = [];
     const there: StoredNotice[] = [];
     tab1.addEventListener('stored', (n) => here.push(n.detail));

@@ -6,6 +6,7 @@ import {
   stringifyAutomergeUrl,
 } from '@automerge/automerge-repo';
 import type { Stream } from '@libp2p/interface';
+import { concat, framed, prng, type Rng } from '../test-support/fuzz.ts';
 import { readAll } from '../test-support/libp2p.ts';
 import { type Encodable, encodeMsgpack, FrameReader } from '../wire/index.ts';
 import { decodeSyncRequest, decodeSyncResponse, encodeSyncMessage } from './index.ts';
@@ -19,40 +20,11 @@ export const SEED = 0x5eed_5c0d;
 export const TIMEOUT_MS = 1_500;
 export const MAX_GAP = 1_000;
 
-/** mulberry32: small, fast, and the same sequence on every run. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return {
-    int,
-    pick: <T>(items: readonly T[]): T => items[int(items.length)] as T,
-    bytes: (n: number) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = int(256);
-      return out;
-    },
-  };
-}
-export type Rng = ReturnType<typeof prng>;
+// Shared with the shard fuzz suite; re-exported so the sync cases take all they use from here.
+export { concat, framed, prng, type Rng };
 
 export const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** The 4-byte big-endian length header followed by `body`. */
-export function framed(body: Uint8Array, declared = body.byteLength): Uint8Array {
-  const out = new Uint8Array(4 + body.byteLength);
-  new DataView(out.buffer).setUint32(0, declared);
-  out.set(body, 4);
-  return out;
-}
-
-export const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 export const msgpackFrame = (v: Encodable) => framed(encodeMsgpack(v));
 export const cborFrame = (v: unknown) => framed(cbor.encode(v));
 

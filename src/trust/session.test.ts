@@ -1,20 +1,12 @@
-/**
- * The connect flow's challenge, from the browser's side: it signs the doorway's challenge, and
- * refuses to sign one that names another origin than the doorway it asked — what a doorway
- * passing on another doorway's challenge would hand it.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { decodeHashFromBase64 } from '@holochain/client';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { agentKeyFromEd25519 } from '../reach/index.ts';
 import { TrustAuthError } from './errors.ts';
 import { openDoorwaySession } from './session.ts';
-import { startTestDoorway, type TestDoorway } from './test-support.ts';
+import { sharedTestDoorway } from './test-support.ts';
 
 /** A doorway that forwards every request to `target` as it came, and notes each path. */
 async function startRelay(
@@ -41,17 +33,7 @@ async function startRelay(
 }
 
 describe('openDoorwaySession', () => {
-  let dir: string;
-  let doorway: TestDoorway;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'trust-session-'));
-    doorway = await startTestDoorway(dir);
-  });
-  afterAll(async () => {
-    await doorway.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const doorway = sharedTestDoorway('trust-session-');
 
   async function device() {
     const key = await generateKeyPair('Ed25519');
@@ -59,35 +41,24 @@ describe('openDoorwaySession', () => {
     return { key, agentText, agent: decodeHashFromBase64(agentText) };
   }
   const capSecret = () => crypto.getRandomValues(new Uint8Array(64));
+  /** A new device opens a session on the doorway at `url`. */
+  async function openAs(url: string) {
+    const { key, agent, agentText } = await device();
+    return openDoorwaySession(url, key, agent, agentText, capSecret(), AbortSignal.timeout(10_000));
+  }
 
   it("signs the doorway's challenge and gets an app interface on the doorway's origin", async () => {
-    const { key, agent, agentText } = await device();
-    const session = await openDoorwaySession(
-      doorway.url,
-      key,
-      agent,
-      agentText,
-      capSecret(),
-      AbortSignal.timeout(10_000),
-    );
-    expect(session.appUrl.origin).toBe(doorway.url.replace('http:', 'ws:'));
+    const session = await openAs(doorway().url);
+    expect(session.appUrl.origin).toBe(doorway().url.replace('http:', 'ws:'));
     expect(session.appToken).toHaveLength(32);
   });
 
   it('refuses to sign a challenge naming another origin, and asks for no session', async () => {
-    const relay = await startRelay(doorway.url);
+    const relay = await startRelay(doorway().url);
     try {
-      const { key, agent, agentText } = await device();
-      const error = await openDoorwaySession(
-        relay.url,
-        key,
-        agent,
-        agentText,
-        capSecret(),
-        AbortSignal.timeout(10_000),
-      ).catch((e: unknown) => e);
+      const error = await openAs(relay.url).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TrustAuthError);
-      expect((error as Error).message).toContain(`names ${doorway.url}, not ${relay.url}`);
+      expect((error as Error).message).toContain(`names ${doorway().url}, not ${relay.url}`);
       expect(relay.paths).not.toContain('/hc/dev/token');
     } finally {
       await new Promise<void>((resolve) => relay.server.close(() => resolve()));

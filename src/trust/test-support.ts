@@ -2,7 +2,11 @@
  * Test helpers: the doorway's trust layer (the conductor EMULATOR) on 127.0.0.1, restartable on
  * the same data dir and port — a doorway going away and coming back.
  */
-import { startTrustServer, type TrustServer } from '../../doorway/holochain/test-support.ts';
+import {
+  sharedTrustServer,
+  startTrustServer,
+  type TrustServer,
+} from '../../doorway/holochain/test-support.ts';
 
 export type TestDoorway = Pick<TrustServer, 'url' | 'port' | 'peerId' | 'close'>;
 
@@ -10,3 +14,10 @@ export type TestDoorway = Pick<TrustServer, 'url' | 'port' | 'peerId' | 'close'>
 export function startTestDoorway(dataDir: string, port = 0): Promise<TestDoorway> {
   return startTrustServer({ dataDir, hcConductor: undefined, hcDevTokens: true }, port);
 }
+
+/**
+ * A test doorway on a temporary data dir (named after `prefix`) for the tests of the file or
+ * describe block this is called in: started before all of them; stopped, and its dir removed,
+ * after all of them. The getter gives it to the tests.
+ */
+export const sharedTestDoorway: (prefix: string) => () => TestDoorway = sharedTrustServer;

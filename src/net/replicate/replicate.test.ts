@@ -1,15 +1,10 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import type { Libp2p, PeerId } from '@libp2p/interface';
-import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type ContentStore,
-  DB_VERSION,
-  openContentStore,
-  type StoredManifest,
-} from '../../content/index.ts';
+import type { ContentStore, StoredManifest } from '../../content/index.ts';
 import { agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { openTestStore, recordCounts } from '../../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { registerShardProtocol, shardGet } from '../shard/index.ts';
 import {
@@ -35,7 +30,6 @@ interface Peer {
   bytesIn: () => number;
 }
 
-let dbCounter = 0;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -44,15 +38,7 @@ afterEach(async () => {
 async function peer(
   opts: { policy?: ReplicaPolicy; pieceSize?: number; onError?: (e: unknown) => void } = {},
 ): Promise<Peer> {
-  const store = await openContentStore({
-    dbName: `replicate-test-${++dbCounter}-${Date.now()}`,
-    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-    chunkSize: 16 * KiB,
-    pieceSize: opts.pieceSize ?? 16 * KiB,
-    locks: null,
-    hashing: 'inline',
-    broadcast: false,
-  });
+  const store = await openTestStore('replicate-test', { pieceSize: opts.pieceSize ?? 16 * KiB });
   const node = await loopbackNode();
   let bytesIn = 0;
   // Every inbound stream of every protocol counts its bytes.
@@ -106,17 +92,7 @@ async function group<T extends Promise<Peer>[]>(
 }
 
 /** Records of the store's database: nothing half-stored means all three stay as they were. */
-async function counts(store: ContentStore) {
-  // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  const db = await openDB<any>(store.dbName, DB_VERSION);
-  const r = {
-    manifests: await db.count('manifests'),
-    pieces: await db.count('pieces'),
-    pending: await db.count('pending'),
-  };
-  db.close();
-  return r;
-}
+const counts = (store: ContentStore) => recordCounts(store, ['manifests', 'pieces', 'pending']);
 const EMPTY = { manifests: 0, pieces: 0, pending: 0 };
 
 async function eventually(check: () => Promise<boolean>, what: string, ms = 5_000) {

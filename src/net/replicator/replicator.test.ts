@@ -1,8 +1,9 @@
 import 'fake-indexeddb/auto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore } from '../../content/index.ts';
+import type { ContentStore } from '../../content/index.ts';
 import { type AgentKey, agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { openTestStore } from '../../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { TypedEventEmitter } from '../../wire/index.ts';
 import { type ReplicaPolicy, registerReplicateProtocol } from '../replicate/index.ts';
@@ -40,22 +41,13 @@ class TestNode extends TypedEventEmitter<{ change: CustomEvent<void> }> implemen
   }
 }
 
-let dbCounter = 0;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function peer(policy: ReplicaPolicy = {}): Promise<Peer> {
-  const store = await openContentStore({
-    dbName: `replicator-test-${++dbCounter}-${Date.now()}`,
-    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-    chunkSize: 16 * KiB,
-    pieceSize: 16 * KiB,
-    locks: null,
-    hashing: 'inline',
-    broadcast: false,
-  });
+  const store = await openTestStore('replicator-test');
   const node = await loopbackNode();
   let offers = 0;
   const shard = await registerShardProtocol(node, store, { timeoutMs: 5_000 });

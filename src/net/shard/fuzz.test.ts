@@ -10,14 +10,10 @@ import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import type { Libp2p } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { openDB } from 'idb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ContentHash,
-  type ContentStore,
-  DB_VERSION,
-  openContentStore,
-} from '../../content/index.ts';
+import type { ContentHash, ContentStore } from '../../content/index.ts';
+import { openTestStore, recordCounts } from '../../test-support/content-store.ts';
+import { concat, framed, prng, type Rng, splitFrames } from '../../test-support/fuzz.ts';
 import { addrOf, loopbackNode, readAll, testBytes } from '../../test-support/libp2p.ts';
 import { type Encodable, encodeFrame, encodeMsgpack, logger } from '../../wire/index.ts';
 import {
@@ -52,29 +48,6 @@ const SEED = 0x5eed_f022;
 
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}` as const;
 
-/** mulberry32: small, fast, and the same sequence on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return {
-    int,
-    pick: <T>(items: readonly T[]): T => items[int(items.length)] as T,
-    bytes: (n: number) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = int(256);
-      return out;
-    },
-  };
-}
-type Rng = ReturnType<typeof prng>;
-
 type Protocol = typeof SHARD_PROTOCOL | typeof PIECES_PROTOCOL | typeof REPLICATE_PROTOCOL;
 
 /** How the server's answer is summed up: the first answer, and the last when there are several. */
@@ -88,18 +61,6 @@ interface Case {
   allowed: readonly Outcome[];
   /** A valid Push: the only input allowed to change the store. */
   push?: { hash: string; size: number };
-}
-
-/** The 4-byte big-endian length header followed by `body`. */
-function framed(body: Uint8Array, declared = body.byteLength): Uint8Array {
-  const out = new Uint8Array(4 + body.byteLength);
-  new DataView(out.buffer).setUint32(0, declared);
-  out.set(body, 4);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
 }
 
 /** `{"<name>": [<fields>]}` with each field given as raw MessagePack (for values our encoder never writes). */
@@ -225,6 +186,8 @@ function generate(f: Fixture): Case[] {
     return encodeOffer({ hash: smallHash, reach: 'commons', owner: null, totalSize: 3000 });
   };
   const ERROR = ['Error'];
+  /** A frame the server must answer with an Error. */
+  const refused = (protocol: Protocol, bytes: Uint8Array) => ({ protocol, bytes, allowed: ERROR });
 
   add(
     60,
@@ -257,14 +220,14 @@ function generate(f: Fixture): Case[] {
       const protocol = r.pick(protocols);
       const cap = protocol === SHARD_PROTOCOL ? SHARD_FRAME_CAP : SMALL_FRAME_CAP;
       const declared = cap + 1 + r.int(2 ** 32 - cap - 2);
-      return { protocol, bytes: framed(r.bytes(r.int(64)), declared), allowed: ERROR };
+      return refused(protocol, framed(r.bytes(r.int(64)), declared));
     },
     'declared length over cap',
   );
 
   add(
     120,
-    () => ({ protocol: r.pick(protocols), bytes: framed(r.bytes(1 + r.int(200))), allowed: ERROR }),
+    () => refused(r.pick(protocols), framed(r.bytes(1 + r.int(200)))),
     'random msgpack garbage',
   );
 
@@ -327,10 +290,10 @@ function generate(f: Fixture): Case[] {
             ),
             Uint8Array.of(0xd4, 0x01, 0x00),
           ]);
-          return { protocol, bytes: framed(concat(head, tail)), allowed: ERROR };
+          return refused(protocol, framed(concat(head, tail)));
         }
       }
-      return { protocol, bytes: encodeFrame(value), allowed: ERROR };
+      return refused(protocol, encodeFrame(value));
     },
     'valid msgpack, wrong shape or types',
   );
@@ -343,11 +306,7 @@ function generate(f: Fixture): Case[] {
         r.int(2) === 0
           ? sha(r.bytes(data.byteLength))
           : `sha256-${Buffer.from(r.bytes(32)).toString('hex')}`;
-      return {
-        protocol: SHARD_PROTOCOL,
-        bytes: encodeFrame({ Push: [claimed, data] }),
-        allowed: ERROR,
-      };
+      return refused(SHARD_PROTOCOL, encodeFrame({ Push: [claimed, data] }));
     },
     'Push with a wrong hash',
   );
@@ -377,11 +336,7 @@ function generate(f: Fixture): Case[] {
         default: // integer array with an element out of 0..255
           sent = [...Array.from(data.subarray(1)), r.pick([256, -1, 1.5])];
       }
-      return {
-        protocol: SHARD_PROTOCOL,
-        bytes: encodeFrame({ Push: [hash, sent] }),
-        allowed: ERROR,
-      };
+      return refused(SHARD_PROTOCOL, encodeFrame({ Push: [hash, sent] }));
     },
     'Push with wrong bytes for the hash',
   );
@@ -391,7 +346,7 @@ function generate(f: Fixture): Case[] {
     () => {
       const name = r.pick(['Get', 'Have', 'Manifest']);
       const protocol = name === 'Manifest' ? PIECES_PROTOCOL : SHARD_PROTOCOL;
-      return { protocol, bytes: encodeFrame({ [name]: [notAHash(r)] }), allowed: ERROR };
+      return refused(protocol, encodeFrame({ [name]: [notAHash(r)] }));
     },
     'Get / Have / Manifest with a malformed hash',
   );
@@ -405,77 +360,53 @@ function generate(f: Fixture): Case[] {
       const h = field(hash);
       switch (i % 10) {
         case 0:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodePieceRequest({
+          return refused(
+            PIECES_PROTOCOL,
+            encodePieceRequest({
               type: 'Pieces',
               hash,
               shard: f.chunkedShards + r.int(1000),
               first: 0,
               count: 1,
             }),
-            allowed: ERROR,
-          };
+          );
         case 1:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodePieceRequest({
+          return refused(
+            PIECES_PROTOCOL,
+            encodePieceRequest({
               type: 'Pieces',
               hash,
               shard: 0,
               first: n + r.int(100),
               count: 1,
             }),
-            allowed: ERROR,
-          };
+          );
         case 2:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodePieceRequest({
+          return refused(
+            PIECES_PROTOCOL,
+            encodePieceRequest({
               type: 'Pieces',
               hash,
               shard: 0,
               first: r.int(n),
               count: n + 1 + r.int(2 ** 31),
             }),
-            allowed: ERROR,
-          };
+          );
         case 3:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: rawVariant('Pieces', [h, field(0), field(0), field(0)]),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, rawVariant('Pieces', [h, field(0), field(0), field(0)]));
         case 4:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: rawVariant('Pieces', [h, field(-1 - r.int(1000)), field(0), field(1)]),
-            allowed: ERROR,
-          };
+          return refused(
+            PIECES_PROTOCOL,
+            rawVariant('Pieces', [h, field(-1 - r.int(1000)), field(0), field(1)]),
+          );
         case 5:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: rawVariant('Pieces', [h, field(0), U64_MAX, field(1)]),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, rawVariant('Pieces', [h, field(0), U64_MAX, field(1)]));
         case 6:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: rawVariant('Pieces', [h, field(0), field(0), I64_MIN]),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, rawVariant('Pieces', [h, field(0), field(0), I64_MIN]));
         case 7:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodeFrame({ Pieces: [hash, 0.5, 0, 1] }),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, encodeFrame({ Pieces: [hash, 0.5, 0, 1] }));
         case 8:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodeFrame({ Pieces: [hash, 0, 2 ** 53 + 2, 1] }),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, encodeFrame({ Pieces: [hash, 0, 2 ** 53 + 2, 1] }));
         default: // a hash nobody here holds: not found, whatever the range
           return {
             protocol: PIECES_PROTOCOL,
@@ -541,29 +472,20 @@ function generate(f: Fixture): Case[] {
             allowed: ['Accepted→Error', 'Declined'],
           };
         case 4:
-          return {
-            protocol: p,
-            bytes: offer([unknown, r.pick(['galactic', '', 'COMMONS', 7]), null, 1]),
-            allowed: ERROR,
-          };
+          return refused(p, offer([unknown, r.pick(['galactic', '', 'COMMONS', 7]), null, 1]));
         case 5:
-          return {
-            protocol: p,
-            bytes: offer([unknown, 'commons', r.pick([owner, 'alice', 42, '']), 1]),
-            allowed: ERROR,
-          };
+          return refused(p, offer([unknown, 'commons', r.pick([owner, 'alice', 42, '']), 1]));
         case 6:
-          return {
-            protocol: p,
-            bytes: offer([unknown, 'commons', null, r.pick([-1, 0.5, 'big', null, 2 ** 53 + 2])]),
-            allowed: ERROR,
-          };
+          return refused(
+            p,
+            offer([unknown, 'commons', null, r.pick([-1, 0.5, 'big', null, 2 ** 53 + 2])]),
+          );
         case 7:
-          return { protocol: p, bytes: offer([notAHash(r), 'commons', null, 1]), allowed: ERROR };
+          return refused(p, offer([notAHash(r), 'commons', null, 1]));
         case 8: // answers sent as requests
-          return {
-            protocol: p,
-            bytes: encodeFrame(
+          return refused(
+            p,
+            encodeFrame(
               r.pick<Encodable>([
                 'Accepted',
                 { Stored: smallHash },
@@ -571,14 +493,9 @@ function generate(f: Fixture): Case[] {
                 { Progress: 5 },
               ]),
             ),
-            allowed: ERROR,
-          };
+          );
         default:
-          return {
-            protocol: p,
-            bytes: offer(Array.from({ length: r.pick([0, 1, 3, 5, 9]) }, () => junk(r))),
-            allowed: ERROR,
-          };
+          return refused(p, offer(Array.from({ length: r.pick([0, 1, 3, 5, 9]) }, () => junk(r))));
       }
     },
     'replicate Offers (bad, declined, held, accepted)',
@@ -592,11 +509,7 @@ function generate(f: Fixture): Case[] {
       const shardOffer = (fields: Encodable) => encodeFrame({ OfferShard: fields });
       switch (i % 12) {
         case 0:
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodeFrame({ Holds: [notAHash(r)] }),
-            allowed: ERROR,
-          };
+          return refused(PIECES_PROTOCOL, encodeFrame({ Holds: [notAHash(r)] }));
         case 1:
           return {
             protocol: PIECES_PROTOCOL,
@@ -610,29 +523,27 @@ function generate(f: Fixture): Case[] {
             allowed: ['Holds'],
           };
         case 3: // a shard the peer does not keep
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodePieceRequest({
+          return refused(
+            PIECES_PROTOCOL,
+            encodePieceRequest({
               type: 'Pieces',
               hash: held,
               shard: other,
               first: 0,
               count: 1,
             }),
-            allowed: ERROR,
-          };
+          );
         case 4: // the shard it keeps, past its end
-          return {
-            protocol: PIECES_PROTOCOL,
-            bytes: encodePieceRequest({
+          return refused(
+            PIECES_PROTOCOL,
+            encodePieceRequest({
               type: 'Pieces',
               hash: held,
               shard: f.heldShard,
               first: f.heldPieces,
               count: 1 + r.int(5),
             }),
-            allowed: ERROR,
-          };
+          );
         case 5: // the blob of a kept shard is not served whole on the Rust protocol
           return {
             protocol: SHARD_PROTOCOL,
@@ -662,23 +573,15 @@ function generate(f: Fixture): Case[] {
             allowed: ['Stored'],
           };
         case 8:
-          return {
-            protocol: REPLICATE_PROTOCOL,
-            bytes: shardOffer([
-              sha(r.bytes(8)),
-              r.pick([-1, 0.5, 'two', null]),
-              'commons',
-              null,
-              9,
-            ]),
-            allowed: ERROR,
-          };
+          return refused(
+            REPLICATE_PROTOCOL,
+            shardOffer([sha(r.bytes(8)), r.pick([-1, 0.5, 'two', null]), 'commons', null, 9]),
+          );
         case 9:
-          return {
-            protocol: REPLICATE_PROTOCOL,
-            bytes: shardOffer(Array.from({ length: r.pick([0, 4, 6]) }, () => junk(r))),
-            allowed: ERROR,
-          };
+          return refused(
+            REPLICATE_PROTOCOL,
+            shardOffer(Array.from({ length: r.pick([0, 4, 6]) }, () => junk(r))),
+          );
         case 10: // accepted, then the pull from this peer (which serves no pieces) fails
           return {
             protocol: REPLICATE_PROTOCOL,
@@ -766,14 +669,10 @@ function generate(f: Fixture): Case[] {
 /** Splits a whole answer into frames and sums it up as an Outcome. */
 function classify(protocol: Protocol, raw: Uint8Array, small: Uint8Array): Outcome {
   if (raw.byteLength === 0) return 'closed';
+  const bodies = splitFrames(raw);
+  if (bodies === 'undecodable') return bodies;
   const kinds: string[] = [];
-  let off = 0;
-  while (off < raw.byteLength) {
-    if (raw.byteLength - off < 4) return 'undecodable';
-    const n = new DataView(raw.buffer, raw.byteOffset + off, 4).getUint32(0);
-    const body = raw.subarray(off + 4, off + 4 + n);
-    if (body.byteLength < n) return 'undecodable';
-    off += 4 + n;
+  for (const body of bodies) {
     try {
       if (protocol === SHARD_PROTOCOL) {
         const a = decodeShardResponse(body, { maxBytes: MAX_BYTES });
@@ -801,18 +700,8 @@ function classify(protocol: Protocol, raw: Uint8Array, small: Uint8Array): Outco
   return kinds.join('→');
 }
 
-async function dbCounts(store: ContentStore) {
-  // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  const db = await openDB<any>(store.dbName, DB_VERSION);
-  const r = {
-    manifests: await db.count('manifests'),
-    pieces: await db.count('pieces'),
-    pending: await db.count('pending'),
-    holdings: await db.count('holdings'),
-  };
-  db.close();
-  return r;
-}
+const dbCounts = (store: ContentStore) =>
+  recordCounts(store, ['manifests', 'pieces', 'pending', 'holdings']);
 
 describe('fuzzed frames against a live peer', () => {
   let server: Libp2p;
@@ -825,26 +714,11 @@ describe('fuzzed frames against a live peer', () => {
   let fixture: Fixture;
 
   beforeAll(async () => {
-    store = await openContentStore({
-      dbName: `fuzz-${Date.now()}`,
-      thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-      chunkSize: 16 * KiB,
-      pieceSize: PIECE,
-      locks: null,
-      hashing: 'inline',
-      broadcast: false,
-    });
+    store = await openTestStore('fuzz', { pieceSize: PIECE });
     await store.put(small);
     const chunked = await store.put(testBytes(80 * KiB, 2));
     // Shard 2 of an rs-4-7 blob stored elsewhere, kept here for the network.
-    const elsewhere = await openContentStore({
-      dbName: `fuzz-source-${Date.now()}`,
-      thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-      pieceSize: PIECE,
-      locks: null,
-      hashing: 'inline',
-      broadcast: false,
-    });
+    const elsewhere = await openTestStore('fuzz-source', { pieceSize: PIECE });
     const { storage_key: _k, ...spread } = await elsewhere.put(testBytes(300 * KiB, 3));
     const keep = await store.beginShardImport(spread, [2]);
     for (const { piece } of keep.needed) {

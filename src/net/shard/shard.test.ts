@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ContentStore, CorruptPieceError, openContentStore } from '../../content/index.ts';
+import { type ContentStore, CorruptPieceError } from '../../content/index.ts';
+import { openTestStore } from '../../test-support/content-store.ts';
 import { addrOf, loopbackNode, readAll, testBytes } from '../../test-support/libp2p.ts';
 import {
   encodeFrame,
@@ -38,20 +39,11 @@ const KiB = 1024;
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}` as const;
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
-let dbCounter = 0;
 async function store(
   pieceSize: number,
   thresholds = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
 ) {
-  return openContentStore({
-    dbName: `shard-test-${++dbCounter}-${Date.now()}`,
-    thresholds,
-    chunkSize: 16 * KiB,
-    pieceSize,
-    locks: null,
-    hashing: 'inline',
-    broadcast: false,
-  });
+  return openTestStore('shard-test', { thresholds, pieceSize });
 }
 
 describe('shard protocols between two libp2p nodes on loopback', () => {
