@@ -5,7 +5,7 @@
  * checked ({@link verifyRs}). Any disagreement is a `ManifestMismatchError`.
  */
 import * as E from '../erasure/index.ts';
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentBackend, type PieceRef, type PieceWrite, quiet } from './backend.ts';
 import { CorruptPieceError, ManifestMismatchError } from './errors.ts';
 import { type HashService, type IncrementalHasher, sha256Bytes } from './hasher.ts';
@@ -116,7 +116,7 @@ export async function verifySequential(
         : undefined;
     if (shardHasher) hashers.push(shardHasher);
     for await (const { bytes } of readInOrder(ctx.backend, m, refs)) {
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       done += bytes.byteLength;
       await shardHasher?.update(bytes);
       await blobHasher.update(bytes, { transfer: true });
@@ -150,7 +150,7 @@ export async function rebuildMissingData(
 ): Promise<void> {
   const stripes = piecesInShard(m.shard_size, m.piece_size);
   for (let j = 0; j < stripes; j++) {
-    if (signal.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     const lost = Array.from({ length: m.data_shards }, (_, k) => k).filter((k) => !written(k, j));
     if (lost.length === 0) continue;
     const have = Array.from({ length: m.total_shards }, (_, s) => s).filter((s) => written(s, j));
@@ -222,7 +222,7 @@ export async function verifyRs(
         );
       let next = stripes > 0 ? read(0) : undefined;
       for (let j = 0; j < stripes; j++) {
-        if (signal.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         const data = await (next as Promise<Uint8Array[]>);
         next = j + 1 < stripes ? read(j + 1) : undefined;
         if (next) quiet(next);
@@ -280,7 +280,7 @@ export async function verifyRs(
     const refs: PieceRef[] = [];
     for (let k = 0; k < D; k++) for (let p = 0; p < stripes; p++) refs.push({ shard: k, piece: p });
     for await (const { ref, bytes } of readInOrder(ctx.backend, m, refs)) {
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       const start = ref.shard * ss + ref.piece * P;
       const useful = Math.max(0, Math.min(bytes.byteLength, size - start));
       for (let i = useful; i < bytes.byteLength; i++) {

@@ -23,7 +23,7 @@
  */
 
 import * as E from '../erasure/index.ts';
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentHash, cidOf } from './address.ts';
 import { type ContentBackend, newPending, quiet } from './backend.ts';
 import { readSliceInto } from './blob-reader.ts';
@@ -100,7 +100,7 @@ export const putLockName = (id: string) => `elohim-put-${id}`;
 async function toBlob(source: PutSource, signal: AbortSignal | undefined): Promise<Blob> {
   if (source instanceof Blob) return source;
   if (source instanceof Uint8Array) return new Blob([source as Uint8Array<ArrayBuffer>]);
-  if (signal?.aborted) throw abortReason(signal);
+  throwIfAborted(signal);
   // A stream locked by Response cannot be cancelled directly; a pipe with a signal can
   // (it cancels the source and errors what Response is reading).
   const readable = signal
@@ -109,7 +109,7 @@ async function toBlob(source: PutSource, signal: AbortSignal | undefined): Promi
   try {
     return await new Response(readable as ReadableStream<Uint8Array<ArrayBuffer>>).blob();
   } catch (e) {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     throw e;
   }
 }
@@ -193,7 +193,7 @@ async function ingestBlob(
   const writer = new PieceWriter(ctx.backend, id, ctx.maxInflightWrites);
   let pendingWritten = false;
   try {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     await ctx.backend.recordPending(
       newPending({ id, owner: ctx.instanceId, totalSize: blob.size, name: opts.name }),
     );
@@ -234,7 +234,7 @@ async function ingestBlob(
     await writer.drain();
     if (progress.hashedBytes < blob.size) report('hashing');
     const blobHash = await blobHashP;
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     report('committing');
 
     const now = new Date().toISOString();
@@ -271,7 +271,7 @@ async function ingestBlob(
       // If this fails too, the pending record stays and the next open sweeps it.
       await ctx.backend.discardPut(id).catch(() => {});
     }
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     if (isQuotaError(e)) throw new StorageQuotaError(e);
     throw e;
   } finally {
@@ -378,7 +378,7 @@ async function writeSequential(
     Promise.all(b.map(async (p) => ({ ...p, bytes: await readSlice(blob, p.start, p.end, pool) })));
   let next = plan[0] ? read(plan[0]) : undefined;
   for (let i = 0; i < plan.length; i++) {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     const pieces = await (next as ReturnType<typeof read>);
     next = plan[i + 1] ? read(plan[i + 1] as (typeof plan)[number]) : undefined;
     if (next) quiet(next);
@@ -469,7 +469,7 @@ async function writeRs(
     let prevHashes: Promise<unknown> = Promise.resolve();
     let next = stripes > 0 ? read(0) : undefined;
     for (let j = 0; j < stripes; j++) {
-      if (signal?.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       const len = pieceLength(ss, P, j);
       const data = await (next as ReturnType<typeof read>);
       next = j + 1 < stripes ? read(j + 1) : undefined;
