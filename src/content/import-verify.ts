@@ -95,6 +95,18 @@ export function expectShardHash(
   );
 }
 
+/** Throws unless the bytes `what` names hash to the manifest's blob hash. */
+function expectBlobHash(m: RemoteManifest, actual: string, what: string): void {
+  if (actual === m.blob_hash) return;
+  throw new ManifestMismatchError(
+    m.blob_hash,
+    'blob_hash',
+    undefined,
+    undefined,
+    `${what} add up to ${actual}`,
+  );
+}
+
 /** none / chunked: one in-order pass feeds the blob hasher and the current shard's hasher. */
 export async function verifySequential(
   ctx: VerifyContext,
@@ -124,16 +136,7 @@ export async function verifySequential(
     }
     if (shardHasher) expectShardHash(m, s, await shardHasher.digest());
   }
-  const actual = await blobHasher.digest();
-  if (actual !== m.blob_hash) {
-    throw new ManifestMismatchError(
-      m.blob_hash,
-      'blob_hash',
-      undefined,
-      undefined,
-      `its pieces add up to ${actual}`,
-    );
-  }
+  expectBlobHash(m, await blobHasher.digest(), 'its pieces');
 }
 
 /**
@@ -302,16 +305,7 @@ export async function verifyRs(
       blobBytes = Math.min(size, start + useful);
       progress();
     }
-    const actual = await blobHasher.digest();
-    if (actual !== m.blob_hash) {
-      throw new ManifestMismatchError(
-        m.blob_hash,
-        'blob_hash',
-        undefined,
-        undefined,
-        `its data shards add up to ${actual}`,
-      );
-    }
+    expectBlobHash(m, await blobHasher.digest(), 'its data shards');
   };
 
   const fail = (e: unknown) => {

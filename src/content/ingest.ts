@@ -176,6 +176,18 @@ class PieceWriter {
 
 type Reporter = (phase?: PutPhase) => void;
 
+/** What both layouts' writers work on: one put's blob, its piece writer and its progress. */
+interface WriteJob {
+  ctx: IngestContext;
+  blob: Blob;
+  writer: PieceWriter;
+  /** Every hasher the put opens, so a failed put can release them all. */
+  hashers: IncrementalHasher[];
+  signal: AbortSignal | undefined;
+  progress: PutProgress;
+  report: Reporter;
+}
+
 async function ingestBlob(
   ctx: IngestContext,
   id: string,
@@ -191,6 +203,7 @@ async function ingestBlob(
   signal?.addEventListener('abort', onOuterAbort, { once: true });
   const hashers: IncrementalHasher[] = [];
   const writer = new PieceWriter(ctx.backend, id, ctx.maxInflightWrites);
+  const job: WriteJob = { ctx, blob, writer, hashers, signal, progress, report };
   let pendingWritten = false;
   try {
     throwIfAborted(signal);
@@ -211,24 +224,13 @@ async function ingestBlob(
         },
       });
       quiet(blobHashP);
-      layout = await writeRs(ctx, blob, writer, hashers, signal, progress, report);
+      layout = await writeRs(job);
     } else {
       const shardSize = encoding === 'none' ? blob.size : ctx.chunkSize;
       const pool = new BufferPool(Math.min(ctx.pieceSize, shardSize));
       const blobHasher = ctx.hashes.createHasher({ sizeHint: blob.size, recycle: pool.give });
       hashers.push(blobHasher);
-      layout = await writeSequential(
-        ctx,
-        encoding,
-        blob,
-        pool,
-        writer,
-        hashers,
-        blobHasher,
-        signal,
-        progress,
-        report,
-      );
+      layout = await writeSequential(job, encoding, pool, blobHasher);
       blobHashP = blobHasher.digest();
     }
     await writer.drain();
@@ -329,17 +331,12 @@ async function readSlice(
 
 /** `none` (one shard = the blob) and `chunked` (sequential chunkSize shards). */
 async function writeSequential(
-  ctx: IngestContext,
+  job: WriteJob,
   encoding: Exclude<Encoding, 'rs-4-7'>,
-  blob: Blob,
   pool: BufferPool,
-  writer: PieceWriter,
-  hashers: IncrementalHasher[],
   blobHasher: IncrementalHasher,
-  signal: AbortSignal | undefined,
-  progress: PutProgress,
-  report: Reporter,
 ): Promise<Layout> {
+  const { ctx, blob, writer, hashers, signal, progress, report } = job;
   const size = blob.size;
   const P = ctx.pieceSize;
   const shardSize = encoding === 'none' ? size : ctx.chunkSize;
@@ -433,15 +430,8 @@ async function writeSequential(
 }
 
 /** `rs-4-7`: stripe j = piece j of every shard, encoded in WASM and written in one transaction. */
-async function writeRs(
-  ctx: IngestContext,
-  blob: Blob,
-  writer: PieceWriter,
-  hashers: IncrementalHasher[],
-  signal: AbortSignal | undefined,
-  progress: PutProgress,
-  report: Reporter,
-): Promise<Layout> {
+async function writeRs(job: WriteJob): Promise<Layout> {
+  const { ctx, blob, writer, hashers, signal, progress, report } = job;
   const D = E.DATA_SHARDS;
   const T = E.TOTAL_SHARDS;
   const size = blob.size;
