@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
   counts,
+  EMPTY,
   open,
   PIECE,
   piecesOf,
@@ -23,6 +24,9 @@ import {
   openContentStore,
   StorageQuotaError,
 } from './index.ts';
+
+/** A database with no rows at all, holdings included. */
+const NOTHING_HELD = { ...EMPTY, holdings: 0 };
 
 /** rs-4-7 of 17 pieces per shard, the last one short. */
 const SIZE = 4 * 16 * PIECE + 4 * 1000 + 3;
@@ -114,12 +118,7 @@ describe('an rs-4-7 blob imported from any 4 of its shards', () => {
     const error = await session.commit().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ManifestMismatchError);
     expect(error).toMatchObject({ field: 'piece_hashes', shardIndex: 0, pieceIndex: 0 });
-    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual({
-      manifests: 0,
-      pieces: 0,
-      pending: 0,
-      holdings: 0,
-    });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 });
 
@@ -174,12 +173,7 @@ describe('shard holdings', () => {
     });
     expect(await dst.dropShards(m.blob_hash)).toEqual([2]);
     expect(await dst.holding(m.blob_hash)).toBeUndefined();
-    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual({
-      manifests: 0,
-      pieces: 0,
-      pending: 0,
-      holdings: 0,
-    });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 
   it('a shard that does not hash to the manifest → ManifestMismatchError, nothing kept', async () => {
@@ -193,12 +187,7 @@ describe('shard holdings', () => {
     const error = await session.commit().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ManifestMismatchError);
     expect(error).toMatchObject({ field: 'shard_hashes', shardIndex: 3 });
-    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual({
-      manifests: 0,
-      pieces: 0,
-      pending: 0,
-      holdings: 0,
-    });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 
   it('refuses what it cannot hold: another layout of a held blob, other encodings, bad shard lists', async () => {
@@ -263,12 +252,7 @@ describe('shard holdings', () => {
       await aborted.writePiece(p.shard, p.piece, p.bytes);
     }
     await aborted.abort();
-    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual({
-      manifests: 0,
-      pieces: 0,
-      pending: 0,
-      holdings: 0,
-    });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
 
     const proto = IDBObjectStore.prototype;
     const original = proto.put;
@@ -289,12 +273,7 @@ describe('shard holdings', () => {
     } finally {
       proto.put = original;
     }
-    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual({
-      manifests: 0,
-      pieces: 0,
-      pending: 0,
-      holdings: 0,
-    });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 });
 
