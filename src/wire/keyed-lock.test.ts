@@ -16,16 +16,23 @@ function gate(log: string[], name: string) {
   return { task, release };
 }
 
+/** Gated tasks a then b run under keys `ka` and `kb`, once whatever can start has started. */
+async function twoTasks(ka: string, kb: string) {
+  const lock = new KeyedLock();
+  const log: string[] = [];
+  const a = gate(log, 'a');
+  const b = gate(log, 'b');
+  const pa = lock.run(ka, a.task);
+  const pb = lock.run(kb, b.task);
+  // A started task logs in the microtask after its turn comes; two ticks cover both.
+  await Promise.resolve();
+  await Promise.resolve();
+  return { log, a, b, pa, pb };
+}
+
 describe('KeyedLock', () => {
   it('runs tasks of one key one after another, in call order', async () => {
-    const lock = new KeyedLock();
-    const log: string[] = [];
-    const a = gate(log, 'a');
-    const b = gate(log, 'b');
-    const pa = lock.run('k', a.task);
-    const pb = lock.run('k', b.task);
-    await Promise.resolve();
-    await Promise.resolve();
+    const { log, a, b, pa, pb } = await twoTasks('k', 'k');
     expect(log).toEqual(['start a']);
     b.release();
     a.release();
@@ -34,14 +41,7 @@ describe('KeyedLock', () => {
   });
 
   it('runs tasks of different keys concurrently', async () => {
-    const lock = new KeyedLock();
-    const log: string[] = [];
-    const a = gate(log, 'a');
-    const b = gate(log, 'b');
-    const pa = lock.run('x', a.task);
-    const pb = lock.run('y', b.task);
-    await Promise.resolve();
-    await Promise.resolve();
+    const { log, a, b, pa, pb } = await twoTasks('x', 'y');
     expect(log).toEqual(['start a', 'start b']);
     b.release();
     expect(await pb).toBe('b');
