@@ -4,7 +4,6 @@
  * {@link runContentStoreTests} with a harness that opens its store and damages a piece the
  * way a disk or another program could.
  */
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
@@ -18,9 +17,9 @@ import {
   NotFoundError,
   PieceMismatchError,
   type PieceRef,
-  type RemoteManifest,
   type StoredManifest,
 } from './index.ts';
+import { KiB, PIECE, piecesOf, readAll, remote, SMALL, sha } from './test-helpers.ts';
 
 export interface StoreHarness {
   /** Opens the store under test; every call of one harness opens the same storage. */
@@ -31,35 +30,11 @@ export interface StoreHarness {
   cleanup(): Promise<void>;
 }
 
-const KiB = 1024;
-const PIECE = 16 * KiB;
 export const TEST_OPTIONS: Partial<ContentStoreOptions> = {
-  thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
+  thresholds: SMALL,
   chunkSize: PIECE,
   pieceSize: PIECE,
 };
-
-const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function remote(m: StoredManifest): RemoteManifest {
-  const { storage_key: _, ...rest } = m;
-  return structuredClone(rest);
-}
-
-/** Every piece of `shards`, read (verified) from `store`. */
-async function piecesOf(store: ContentStore, m: StoredManifest, shards: number[]) {
-  const out: { shard: number; piece: number; bytes: Uint8Array }[] = [];
-  for (const shard of shards) {
-    for (let piece = 0; piece < (m.piece_hashes[shard] as string[]).length; piece++) {
-      out.push({ shard, piece, bytes: await store.readPiece(m.blob_hash, shard, piece) });
-    }
-  }
-  return out;
-}
 
 /** Writes `refs` (default: every needed piece) of an import, each read verified from `src`. */
 async function copyPieces(

@@ -33,6 +33,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { KeyedLock } from '../wire/index.ts';
 import {
   type ContentBackend,
   mergeShards,
@@ -105,25 +106,10 @@ async function unlinkOptional(path: string): Promise<void> {
   });
 }
 
-/** Runs tasks one at a time per key, in call order. */
-class Locks {
-  private readonly tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
 const META = '';
 
 /** One set of locks per directory, shared by every store of this process open on it. */
-const locksByDir = new Map<string, Locks>();
+const locksByDir = new Map<string, KeyedLock>();
 /** Temp directories of the backends open in this process: the others' writers are gone. */
 const liveTmp = new Set<string>();
 
@@ -155,7 +141,7 @@ export async function openFsBackend(dir: string): Promise<ContentBackend> {
   liveTmp.add(tmp);
   let locks = locksByDir.get(root);
   if (!locks) {
-    locks = new Locks();
+    locks = new KeyedLock();
     locksByDir.set(root, locks);
   }
   return new FsBackend(root, tmp, locks);
@@ -165,7 +151,7 @@ class FsBackend implements ContentBackend {
   constructor(
     readonly name: string,
     private readonly tmp: string,
-    private readonly locks: Locks,
+    private readonly locks: KeyedLock,
   ) {}
 
   private path(...parts: string[]): string {

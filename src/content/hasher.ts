@@ -9,7 +9,7 @@
  * where `Worker` is missing (Node, vitest) the same hash-wasm code runs in-thread.
  */
 import { createSHA256 } from 'hash-wasm';
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentHash, hashFromHex, toHex } from './address.ts';
 import { forEachSlice } from './blob-reader.ts';
 import { ContentError } from './errors.ts';
@@ -95,14 +95,14 @@ export class InlineHashService implements HashService {
       async updateBlob(blob, opts = {}) {
         const h = await ready;
         const { signal } = opts;
-        if (signal?.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         await forEachSlice(blob, opts.sliceSize ?? DEFAULT_SLICE, (bytes, end) => {
           if (signal?.aborted || cancelled) return false;
           h.update(bytes);
           opts.onProgress?.(end);
           return true;
         });
-        if (signal?.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
       },
       async digest() {
         return hashFromHex((await ready).digest('hex'));
@@ -279,7 +279,7 @@ export class WorkerHashService implements HashService {
       updateBlob: async (blob, opts = {}) => {
         if (error) throw error;
         const { signal } = opts;
-        if (signal?.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         const onAbort = () => {
           this.waiters.delete(id);
           if (!this.failure) this.send({ t: 'cancel', id });

@@ -1,68 +1,35 @@
 import 'fake-indexeddb/auto';
-import { createHash } from 'node:crypto';
 import { openDB } from 'idb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import {
+  counts,
+  EMPTY,
+  open,
+  PIECE,
+  piecesOf,
+  readAll,
+  remote,
+  SMALL,
+  sha,
+  stores,
+  WITH_HOLDINGS,
+} from './import-test-support.ts';
+import {
   type ContentChange,
-  type ContentStore,
-  DB_VERSION,
   ImportIncompleteError,
   InvalidManifestError,
   ManifestMismatchError,
   NotFoundError,
   openContentStore,
-  type RemoteManifest,
   StorageQuotaError,
-  type StoredManifest,
 } from './index.ts';
 
-const KiB = 1024;
-const PIECE = 16 * KiB;
-const SMALL = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB };
+/** A database with no rows at all, holdings included. */
+const NOTHING_HELD = { ...EMPTY, holdings: 0 };
+
 /** rs-4-7 of 17 pieces per shard, the last one short. */
 const SIZE = 4 * 16 * PIECE + 4 * 1000 + 3;
-
-const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
-
-let dbCounter = 0;
-const stores: ContentStore[] = [];
-async function open(): Promise<ContentStore> {
-  const store = await openContentStore({
-    dbName: `holding-test-${++dbCounter}-${Date.now()}`,
-    thresholds: SMALL,
-    chunkSize: PIECE,
-    pieceSize: PIECE,
-    locks: null,
-  });
-  stores.push(store);
-  return store;
-}
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-});
-
-async function counts(name: string) {
-  // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  const db = await openDB<any>(name, DB_VERSION);
-  const r = {
-    manifests: await db.count('manifests'),
-    pieces: await db.count('pieces'),
-    pending: await db.count('pending'),
-    holdings: await db.count('holdings'),
-  };
-  db.close();
-  return r;
-}
-
-function remote(m: StoredManifest): RemoteManifest {
-  const { storage_key: _k, ...rest } = m;
-  return structuredClone(rest);
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
 
 async function source(size = SIZE) {
   const src = await open();
@@ -70,17 +37,6 @@ async function source(size = SIZE) {
   const m = await src.put(data, { name: 'x.bin' });
   expect(m.encoding).toBe('rs-4-7');
   return { src, data, m };
-}
-
-/** Every piece of `shards`, read (verified) from the source. */
-async function piecesOf(src: ContentStore, m: StoredManifest, shards: number[]) {
-  const out: { shard: number; piece: number; bytes: Uint8Array }[] = [];
-  for (const shard of shards) {
-    for (let piece = 0; piece < (m.piece_hashes[shard] as string[]).length; piece++) {
-      out.push({ shard, piece, bytes: await src.readPiece(m.blob_hash, shard, piece) });
-    }
-  }
-  return out;
 }
 
 /** All 35 ways to pick 4 of the 7 shards. */
@@ -114,7 +70,7 @@ describe('an rs-4-7 blob imported from any 4 of its shards', () => {
       const report = await dst.repair(m.blob_hash);
       expect(report.repaired).toEqual([]);
       expect(report.unrecoverable).toEqual([]);
-      expect((await counts(dst.dbName)).pieces).toBe(m.piece_hashes.flat().length);
+      expect((await counts(dst.dbName, WITH_HOLDINGS)).pieces).toBe(m.piece_hashes.flat().length);
     },
   );
 
@@ -162,7 +118,7 @@ describe('an rs-4-7 blob imported from any 4 of its shards', () => {
     const error = await session.commit().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ManifestMismatchError);
     expect(error).toMatchObject({ field: 'piece_hashes', shardIndex: 0, pieceIndex: 0 });
-    expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 });
 
@@ -204,14 +160,20 @@ describe('shard holdings', () => {
     expect((await more.commit())?.shards.map((s) => s.index)).toEqual([2, 5]);
     expect((await dst.beginShardImport(remote(m), [5])).alreadyHeld).toBe(true);
     const perShard = (m.piece_hashes[0] as string[]).length;
-    expect(await counts(dst.dbName)).toMatchObject({ pieces: 2 * perShard, holdings: 1 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toMatchObject({
+      pieces: 2 * perShard,
+      holdings: 1,
+    });
 
     expect(await dst.dropShards(m.blob_hash, [5])).toEqual([5]);
     expect((await dst.holding(m.blob_hash))?.shards.map((s) => s.index)).toEqual([2]);
-    expect(await counts(dst.dbName)).toMatchObject({ pieces: perShard, holdings: 1 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toMatchObject({
+      pieces: perShard,
+      holdings: 1,
+    });
     expect(await dst.dropShards(m.blob_hash)).toEqual([2]);
     expect(await dst.holding(m.blob_hash)).toBeUndefined();
-    expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 
   it('a shard that does not hash to the manifest → ManifestMismatchError, nothing kept', async () => {
@@ -225,7 +187,7 @@ describe('shard holdings', () => {
     const error = await session.commit().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ManifestMismatchError);
     expect(error).toMatchObject({ field: 'shard_hashes', shardIndex: 3 });
-    expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 
   it('refuses what it cannot hold: another layout of a held blob, other encodings, bad shard lists', async () => {
@@ -263,7 +225,7 @@ describe('shard holdings', () => {
     await whole.commit();
     expect(kinds).toEqual(['added', 'held']);
     expect(await dst.holding(m.blob_hash)).toBeUndefined();
-    expect(await counts(dst.dbName)).toMatchObject({
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toMatchObject({
       manifests: 1,
       pieces: m.piece_hashes.flat().length,
       holdings: 0,
@@ -290,7 +252,7 @@ describe('shard holdings', () => {
       await aborted.writePiece(p.shard, p.piece, p.bytes);
     }
     await aborted.abort();
-    expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
 
     const proto = IDBObjectStore.prototype;
     const original = proto.put;
@@ -311,14 +273,14 @@ describe('shard holdings', () => {
     } finally {
       proto.put = original;
     }
-    expect(await counts(dst.dbName)).toEqual({ manifests: 0, pieces: 0, pending: 0, holdings: 0 });
+    expect(await counts(dst.dbName, WITH_HOLDINGS)).toEqual(NOTHING_HELD);
   });
 });
 
 describe('a database of the version before holdings', () => {
   it('opens upgraded in place: its blobs stay, holdings work', async () => {
     const { src, data, m } = await source();
-    const name = `holding-upgrade-${++dbCounter}-${Date.now()}`;
+    const name = `holding-upgrade-${Date.now()}`;
     // Version 1 as it was: manifests, pieces and pending, no holdings.
     const old = await openDB(name, 1, {
       upgrade(db) {

@@ -5,6 +5,7 @@ import {
   bytes,
   counts,
   EMPTY,
+  importing,
   open,
   PIECE,
   type Piece,
@@ -25,9 +26,7 @@ import {
 
 describe('abort and cleanup', () => {
   it('abort() mid-way deletes everything; the session is closed afterwards', async () => {
-    const { src, dst, m } = await pair(bytes(16 * PIECE + 13));
-    const session = await dst.beginImport(remote(m));
-    const pieces = await piecesFrom(src, m, session);
+    const { dst, m, session, pieces } = await importing(bytes(16 * PIECE + 13));
     await writeAll(session, pieces.slice(0, 7));
     // A write racing the abort must not leave an orphan piece.
     const racing = session.writePiece(
@@ -68,9 +67,8 @@ describe('abort and cleanup', () => {
     ['none', 3 * PIECE + 5],
     ['rs-4-7', 16 * PIECE + 13],
   ])('aborting the commit (%s) rejects with the reason and keeps nothing', async (_e, size) => {
-    const { src, dst, m } = await pair(bytes(size));
-    const session = await dst.beginImport(remote(m));
-    await writeAll(session, await piecesFrom(src, m, session));
+    const { dst, m, session, pieces } = await importing(bytes(size));
+    await writeAll(session, pieces);
     const ac = new AbortController();
     const reason = new Error('stop');
     const commit = session.commit({
@@ -85,9 +83,8 @@ describe('abort and cleanup', () => {
   });
 
   it('abort() during commit stops it', async () => {
-    const { src, dst, m } = await pair(bytes(16 * PIECE + 13));
-    const session = await dst.beginImport(remote(m));
-    await writeAll(session, await piecesFrom(src, m, session));
+    const { dst, session, pieces } = await importing(bytes(16 * PIECE + 13));
+    await writeAll(session, pieces);
     let aborting: Promise<void> | undefined;
     const commit = session.commit({
       onProgress: (p) => {
@@ -164,9 +161,7 @@ describe('quota', () => {
   }
 
   it('a quota error in writePiece → StorageQuotaError, the import is discarded', async () => {
-    const { src, dst, m } = await pair(bytes(5 * PIECE + 3));
-    const session = await dst.beginImport(remote(m));
-    const pieces = await piecesFrom(src, m, session);
+    const { dst, session, pieces } = await importing(bytes(5 * PIECE + 3));
     const restore = failPiecePuts(3);
     try {
       await writeAll(session, pieces.slice(0, 3));
@@ -184,9 +179,8 @@ describe('quota', () => {
   });
 
   it('a quota error while writing rs parity at commit → StorageQuotaError, nothing left', async () => {
-    const { src, dst, m } = await pair(bytes(16 * PIECE + 13));
-    const session = await dst.beginImport(remote(m));
-    await writeAll(session, await piecesFrom(src, m, session));
+    const { dst, session, pieces } = await importing(bytes(16 * PIECE + 13));
+    await writeAll(session, pieces);
     const restore = failPiecePuts(4);
     try {
       await expect(session.commit()).rejects.toBeInstanceOf(StorageQuotaError);
@@ -215,9 +209,8 @@ describe('dedupe', () => {
 
   it("a blob stored while the import ran: the import's pieces are dropped at commit", async () => {
     const data = bytes(16 * PIECE + 13);
-    const { src, dst, m } = await pair(data);
-    const session = await dst.beginImport(remote(m));
-    await writeAll(session, await piecesFrom(src, m, session));
+    const { dst, m, session, pieces } = await importing(data);
+    await writeAll(session, pieces);
     const mine = await dst.put(data);
     const events: ContentChange[] = [];
     dst.addEventListener('change', (e) => events.push(e.detail));

@@ -4,7 +4,7 @@
  * that trusts nothing it was told ({@link PieceImportBase}).
  */
 
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import type { ContentHash } from './address.ts';
 import { type ContentBackend, newPending, type PieceRef, quiet } from './backend.ts';
 import {
@@ -74,7 +74,7 @@ export async function openPending(
   // As for put: the lock is held from before the pending record exists until after it is gone.
   const release = ctx.locks ? await holdLock(ctx.locks, putLockName(id)) : () => {};
   try {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     await ctx.backend.recordPending(
       newPending({
         id,
@@ -85,7 +85,7 @@ export async function openPending(
     );
   } catch (e) {
     release();
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     if (isQuotaError(e)) throw new StorageQuotaError(e);
     throw e;
   }
@@ -292,7 +292,7 @@ export abstract class PieceImportBase<R> {
       const report = (bytesDone: number) => onProgress?.({ bytesDone, totalBytes: m.total_size });
       report(0);
       await this.verify(signal, hashers, report);
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       const { value, announce } = await this.publish();
       this.state = 'committed';
       this.finish();
@@ -303,7 +303,7 @@ export abstract class PieceImportBase<R> {
       this.state = 'failed';
       this.closing = this.discard();
       await this.closing;
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       if (isQuotaError(e)) throw new StorageQuotaError(e);
       throw e;
     }

@@ -1,26 +1,21 @@
-/** What the import tests share: small thresholds, stores that are closed after each test, a source/destination pair. */
+/**
+ * What the IndexedDB store tests share: stores that are closed after each test, raw access to
+ * their databases, a source/destination pair. Re-exports the backend-free helpers.
+ */
 import 'fake-indexeddb/auto';
-import { createHash } from 'node:crypto';
 import { openDB } from 'idb';
-import { afterEach, expect } from 'vitest';
-import { pseudoRandomBytes } from '../test-support/bytes.ts';
+import { afterEach } from 'vitest';
 import {
   type ContentStore,
   type ContentStoreOptions,
   DB_VERSION,
   type ImportSession,
   openContentStore,
-  type RemoteManifest,
   type StoredManifest,
 } from './index.ts';
+import { PIECE, type Piece, remote, SMALL } from './test-helpers.ts';
 
-export const KiB = 1024;
-export const PIECE = 16 * KiB;
-export const SMALL = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB };
-
-export const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
-
-export const bytes = pseudoRandomBytes;
+export * from './test-helpers.ts';
 
 /** Deterministic Fisher–Yates. */
 export function shuffle<T>(items: readonly T[], seed = 7): T[] {
@@ -36,9 +31,10 @@ export function shuffle<T>(items: readonly T[], seed = 7): T[] {
 
 let dbCounter = 0;
 export const stores: ContentStore[] = [];
+/** A fresh store (own database) with the small test sizes; closed after the test. */
 export async function open(extra: ContentStoreOptions = {}): Promise<ContentStore> {
   const store = await openContentStore({
-    dbName: `import-test-${++dbCounter}-${Date.now()}`,
+    dbName: `content-test-${++dbCounter}-${Date.now()}`,
     thresholds: SMALL,
     chunkSize: PIECE,
     pieceSize: PIECE,
@@ -52,37 +48,29 @@ afterEach(() => {
   for (const s of stores.splice(0)) s.close();
 });
 
-export async function counts(name: string) {
+/** A second connection to a store's database, as a test (or the e2e tamperer) would use. */
+export async function raw(name: string) {
   // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  const db = await openDB<any>(name, DB_VERSION);
-  const r = {
-    manifests: await db.count('manifests'),
-    pieces: await db.count('pieces'),
-    pending: await db.count('pending'),
-  };
+  return openDB<any>(name, DB_VERSION);
+}
+
+const TABLES = ['manifests', 'pieces', 'pending'] as const;
+type Table = (typeof TABLES)[number];
+/** The tables counted with the holdings (partial shard imports) too. */
+export const WITH_HOLDINGS = [...TABLES, 'holdings'] as const;
+
+/** Rows per table of a store's database (by default those a put or import writes). */
+export async function counts<T extends string = Table>(
+  name: string,
+  tables: readonly T[] = TABLES as readonly Table[] as readonly T[],
+): Promise<Record<T, number>> {
+  const db = await raw(name);
+  const r = {} as Record<T, number>;
+  for (const t of tables) r[t] = await db.count(t);
   db.close();
   return r;
 }
 export const EMPTY = { manifests: 0, pieces: 0, pending: 0 };
-
-export function same(actual: Uint8Array, expected: Uint8Array): void {
-  expect(actual.length).toBe(expected.length);
-  expect(Buffer.compare(actual, expected)).toBe(0);
-}
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-export function remote(m: StoredManifest): RemoteManifest {
-  const { storage_key: _k, ...rest } = m;
-  return structuredClone(rest);
-}
-
-export interface Piece {
-  shard: number;
-  piece: number;
-  bytes: Uint8Array;
-}
 
 /** What a peer would send: every needed piece, read (verified) from the source store. */
 export async function piecesFrom(src: ContentStore, m: StoredManifest, session: ImportSession) {
@@ -103,4 +91,12 @@ export async function pair(data: Uint8Array, srcOpts: ContentStoreOptions = {}) 
 
 export async function writeAll(session: ImportSession, pieces: readonly Piece[]) {
   for (const p of pieces) await session.writePiece(p.shard, p.piece, p.bytes);
+}
+
+/** {@link pair}, with an import of `data` begun on the destination and the pieces it needs. */
+export async function importing(data: Uint8Array) {
+  const { src, dst, m } = await pair(data);
+  const session = await dst.beginImport(remote(m));
+  const pieces = await piecesFrom(src, m, session);
+  return { src, dst, m, session, pieces };
 }

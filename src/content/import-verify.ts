@@ -5,7 +5,7 @@
  * checked ({@link verifyRs}). Any disagreement is a `ManifestMismatchError`.
  */
 import * as E from '../erasure/index.ts';
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentBackend, type PieceRef, type PieceWrite, quiet } from './backend.ts';
 import { CorruptPieceError, ManifestMismatchError } from './errors.ts';
 import { type HashService, type IncrementalHasher, sha256Bytes } from './hasher.ts';
@@ -95,6 +95,18 @@ export function expectShardHash(
   );
 }
 
+/** Throws unless the bytes `what` names hash to the manifest's blob hash. */
+function expectBlobHash(m: RemoteManifest, actual: string, what: string): void {
+  if (actual === m.blob_hash) return;
+  throw new ManifestMismatchError(
+    m.blob_hash,
+    'blob_hash',
+    undefined,
+    undefined,
+    `${what} add up to ${actual}`,
+  );
+}
+
 /** none / chunked: one in-order pass feeds the blob hasher and the current shard's hasher. */
 export async function verifySequential(
   ctx: VerifyContext,
@@ -116,7 +128,7 @@ export async function verifySequential(
         : undefined;
     if (shardHasher) hashers.push(shardHasher);
     for await (const { bytes } of readInOrder(ctx.backend, m, refs)) {
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       done += bytes.byteLength;
       await shardHasher?.update(bytes);
       await blobHasher.update(bytes, { transfer: true });
@@ -124,16 +136,7 @@ export async function verifySequential(
     }
     if (shardHasher) expectShardHash(m, s, await shardHasher.digest());
   }
-  const actual = await blobHasher.digest();
-  if (actual !== m.blob_hash) {
-    throw new ManifestMismatchError(
-      m.blob_hash,
-      'blob_hash',
-      undefined,
-      undefined,
-      `its pieces add up to ${actual}`,
-    );
-  }
+  expectBlobHash(m, await blobHasher.digest(), 'its pieces');
 }
 
 /**
@@ -150,7 +153,7 @@ export async function rebuildMissingData(
 ): Promise<void> {
   const stripes = piecesInShard(m.shard_size, m.piece_size);
   for (let j = 0; j < stripes; j++) {
-    if (signal.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     const lost = Array.from({ length: m.data_shards }, (_, k) => k).filter((k) => !written(k, j));
     if (lost.length === 0) continue;
     const have = Array.from({ length: m.total_shards }, (_, s) => s).filter((s) => written(s, j));
@@ -222,7 +225,7 @@ export async function verifyRs(
         );
       let next = stripes > 0 ? read(0) : undefined;
       for (let j = 0; j < stripes; j++) {
-        if (signal.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         const data = await (next as Promise<Uint8Array[]>);
         next = j + 1 < stripes ? read(j + 1) : undefined;
         if (next) quiet(next);
@@ -280,7 +283,7 @@ export async function verifyRs(
     const refs: PieceRef[] = [];
     for (let k = 0; k < D; k++) for (let p = 0; p < stripes; p++) refs.push({ shard: k, piece: p });
     for await (const { ref, bytes } of readInOrder(ctx.backend, m, refs)) {
-      if (signal.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       const start = ref.shard * ss + ref.piece * P;
       const useful = Math.max(0, Math.min(bytes.byteLength, size - start));
       for (let i = useful; i < bytes.byteLength; i++) {
@@ -302,16 +305,7 @@ export async function verifyRs(
       blobBytes = Math.min(size, start + useful);
       progress();
     }
-    const actual = await blobHasher.digest();
-    if (actual !== m.blob_hash) {
-      throw new ManifestMismatchError(
-        m.blob_hash,
-        'blob_hash',
-        undefined,
-        undefined,
-        `its data shards add up to ${actual}`,
-      );
-    }
+    expectBlobHash(m, await blobHasher.digest(), 'its data shards');
   };
 
   const fail = (e: unknown) => {

@@ -5,6 +5,7 @@ import {
   bytes,
   counts,
   EMPTY,
+  importing,
   KiB,
   open,
   PIECE,
@@ -112,9 +113,7 @@ describe('import round trips', () => {
 
 describe('bad pieces', () => {
   it('wrong bytes → PieceMismatchError, nothing written, the import goes on', async () => {
-    const { src, dst, m } = await pair(bytes(16 * PIECE + 13));
-    const session = await dst.beginImport(remote(m));
-    const pieces = await piecesFrom(src, m, session);
+    const { dst, session, pieces } = await importing(bytes(16 * PIECE + 13));
     const first = pieces[0] as Piece;
     const flipped = first.bytes.slice();
     flipped[5] = (flipped[5] as number) ^ 1;
@@ -145,9 +144,7 @@ describe('bad pieces', () => {
   });
 
   it('committing before every needed piece is written → ImportIncompleteError, import stays open', async () => {
-    const { src, dst, m } = await pair(bytes(5 * PIECE + 3));
-    const session = await dst.beginImport(remote(m));
-    const pieces = await piecesFrom(src, m, session);
+    const { dst, m, session, pieces } = await importing(bytes(5 * PIECE + 3));
     await writeAll(session, pieces.slice(2));
     const err = await session.commit().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImportIncompleteError);
@@ -165,28 +162,23 @@ describe('bad pieces', () => {
 describe('a lying manifest', () => {
   const otherHash = sha(new Uint8Array([1, 2, 3]));
   type Lie = (r: RemoteManifest) => void;
+  /** Claims another blob (hash and CID agree, so only the bytes can tell). */
+  const otherBlob: Lie = (r) => {
+    r.blob_hash = otherHash as RemoteManifest['blob_hash'];
+    r.blob_cid = cidOf(otherHash);
+  };
   const lies: [string, number, ContentStoreOptions, Lie, string][] = [
     [
       'none: blob hash (and shard 0)',
       3 * PIECE + 5,
       {},
       (r) => {
-        r.blob_hash = otherHash as RemoteManifest['blob_hash'];
-        r.blob_cid = cidOf(otherHash);
+        otherBlob(r);
         r.shard_hashes = [otherHash];
       },
       'blob_hash',
     ],
-    [
-      'chunked: blob hash',
-      5 * PIECE + 3,
-      {},
-      (r) => {
-        r.blob_hash = otherHash as RemoteManifest['blob_hash'];
-        r.blob_cid = cidOf(otherHash);
-      },
-      'blob_hash',
-    ],
+    ['chunked: blob hash', 5 * PIECE + 3, {}, otherBlob, 'blob_hash'],
     [
       'chunked: a multi-piece shard hash',
       SMALL.rsAbove,
@@ -196,16 +188,7 @@ describe('a lying manifest', () => {
       },
       'shard_hashes',
     ],
-    [
-      'rs-4-7: blob hash',
-      16 * PIECE + 13,
-      {},
-      (r) => {
-        r.blob_hash = otherHash as RemoteManifest['blob_hash'];
-        r.blob_cid = cidOf(otherHash);
-      },
-      'blob_hash',
-    ],
+    ['rs-4-7: blob hash', 16 * PIECE + 13, {}, otherBlob, 'blob_hash'],
     [
       'rs-4-7: a parity piece hash',
       16 * PIECE + 13,

@@ -15,7 +15,7 @@
  * transaction pattern as `put`. Any mismatch discards everything of the import.
  */
 
-import { abortReason } from '../wire/index.ts';
+import { throwIfAborted } from '../wire/index.ts';
 import type { PieceRef, ShardHolding } from './backend.ts';
 import { ContentError, InvalidManifestError } from './errors.ts';
 import type { IncrementalHasher } from './hasher.ts';
@@ -114,7 +114,7 @@ export async function beginImport(
   opts: { signal?: AbortSignal } = {},
 ): Promise<ImportSession> {
   const { signal } = opts;
-  if (signal?.aborted) throw abortReason(signal);
+  throwIfAborted(signal);
   const manifest = validateRemoteManifest(input);
   const stored = await ctx.backend.getManifest(manifest.blob_hash);
   if (stored) return new StoredImport(ctx, manifest, stored);
@@ -134,7 +134,7 @@ export async function beginShardImport(
   opts: { signal?: AbortSignal } = {},
 ): Promise<ShardImportSession> {
   const { signal } = opts;
-  if (signal?.aborted) throw abortReason(signal);
+  throwIfAborted(signal);
   const manifest = validateRemoteManifest(input);
   if (manifest.encoding !== 'rs-4-7') {
     throw new InvalidManifestError(
@@ -190,7 +190,7 @@ abstract class NothingToImport<R> {
     );
   }
   async commit(opts: ImportCommitOptions = {}): Promise<R> {
-    if (opts.signal?.aborted) throw abortReason(opts.signal);
+    throwIfAborted(opts.signal);
     return this.current();
   }
   async abort(): Promise<void> {}
@@ -334,7 +334,7 @@ class ShardImport extends PieceImportBase<ShardHolding | undefined> implements S
         refs.length > 1 ? this.ctx.hashes.createHasher({ sizeHint: shardLength(m, s) }) : undefined;
       if (hasher) hashers.push(hasher);
       for await (const { bytes } of readInOrder(this.ctx.backend, m, refs)) {
-        if (_signal.aborted) throw abortReason(_signal);
+        throwIfAborted(_signal);
         done += bytes.byteLength;
         await hasher?.update(bytes, { transfer: true });
         report(Math.min(done, m.total_size));

@@ -23,7 +23,7 @@
  */
 
 import * as E from '../erasure/index.ts';
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentHash, cidOf } from './address.ts';
 import { type ContentBackend, newPending, quiet } from './backend.ts';
 import { readSliceInto } from './blob-reader.ts';
@@ -100,7 +100,7 @@ export const putLockName = (id: string) => `elohim-put-${id}`;
 async function toBlob(source: PutSource, signal: AbortSignal | undefined): Promise<Blob> {
   if (source instanceof Blob) return source;
   if (source instanceof Uint8Array) return new Blob([source as Uint8Array<ArrayBuffer>]);
-  if (signal?.aborted) throw abortReason(signal);
+  throwIfAborted(signal);
   // A stream locked by Response cannot be cancelled directly; a pipe with a signal can
   // (it cancels the source and errors what Response is reading).
   const readable = signal
@@ -109,7 +109,7 @@ async function toBlob(source: PutSource, signal: AbortSignal | undefined): Promi
   try {
     return await new Response(readable as ReadableStream<Uint8Array<ArrayBuffer>>).blob();
   } catch (e) {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     throw e;
   }
 }
@@ -176,6 +176,18 @@ class PieceWriter {
 
 type Reporter = (phase?: PutPhase) => void;
 
+/** What both layouts' writers work on: one put's blob, its piece writer and its progress. */
+interface WriteJob {
+  ctx: IngestContext;
+  blob: Blob;
+  writer: PieceWriter;
+  /** Every hasher the put opens, so a failed put can release them all. */
+  hashers: IncrementalHasher[];
+  signal: AbortSignal | undefined;
+  progress: PutProgress;
+  report: Reporter;
+}
+
 async function ingestBlob(
   ctx: IngestContext,
   id: string,
@@ -191,9 +203,10 @@ async function ingestBlob(
   signal?.addEventListener('abort', onOuterAbort, { once: true });
   const hashers: IncrementalHasher[] = [];
   const writer = new PieceWriter(ctx.backend, id, ctx.maxInflightWrites);
+  const job: WriteJob = { ctx, blob, writer, hashers, signal, progress, report };
   let pendingWritten = false;
   try {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     await ctx.backend.recordPending(
       newPending({ id, owner: ctx.instanceId, totalSize: blob.size, name: opts.name }),
     );
@@ -211,30 +224,19 @@ async function ingestBlob(
         },
       });
       quiet(blobHashP);
-      layout = await writeRs(ctx, blob, writer, hashers, signal, progress, report);
+      layout = await writeRs(job);
     } else {
       const shardSize = encoding === 'none' ? blob.size : ctx.chunkSize;
       const pool = new BufferPool(Math.min(ctx.pieceSize, shardSize));
       const blobHasher = ctx.hashes.createHasher({ sizeHint: blob.size, recycle: pool.give });
       hashers.push(blobHasher);
-      layout = await writeSequential(
-        ctx,
-        encoding,
-        blob,
-        pool,
-        writer,
-        hashers,
-        blobHasher,
-        signal,
-        progress,
-        report,
-      );
+      layout = await writeSequential(job, encoding, pool, blobHasher);
       blobHashP = blobHasher.digest();
     }
     await writer.drain();
     if (progress.hashedBytes < blob.size) report('hashing');
     const blobHash = await blobHashP;
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     report('committing');
 
     const now = new Date().toISOString();
@@ -271,7 +273,7 @@ async function ingestBlob(
       // If this fails too, the pending record stays and the next open sweeps it.
       await ctx.backend.discardPut(id).catch(() => {});
     }
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     if (isQuotaError(e)) throw new StorageQuotaError(e);
     throw e;
   } finally {
@@ -329,17 +331,12 @@ async function readSlice(
 
 /** `none` (one shard = the blob) and `chunked` (sequential chunkSize shards). */
 async function writeSequential(
-  ctx: IngestContext,
+  job: WriteJob,
   encoding: Exclude<Encoding, 'rs-4-7'>,
-  blob: Blob,
   pool: BufferPool,
-  writer: PieceWriter,
-  hashers: IncrementalHasher[],
   blobHasher: IncrementalHasher,
-  signal: AbortSignal | undefined,
-  progress: PutProgress,
-  report: Reporter,
 ): Promise<Layout> {
+  const { ctx, blob, writer, hashers, signal, progress, report } = job;
   const size = blob.size;
   const P = ctx.pieceSize;
   const shardSize = encoding === 'none' ? size : ctx.chunkSize;
@@ -378,7 +375,7 @@ async function writeSequential(
     Promise.all(b.map(async (p) => ({ ...p, bytes: await readSlice(blob, p.start, p.end, pool) })));
   let next = plan[0] ? read(plan[0]) : undefined;
   for (let i = 0; i < plan.length; i++) {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     const pieces = await (next as ReturnType<typeof read>);
     next = plan[i + 1] ? read(plan[i + 1] as (typeof plan)[number]) : undefined;
     if (next) quiet(next);
@@ -433,15 +430,8 @@ async function writeSequential(
 }
 
 /** `rs-4-7`: stripe j = piece j of every shard, encoded in WASM and written in one transaction. */
-async function writeRs(
-  ctx: IngestContext,
-  blob: Blob,
-  writer: PieceWriter,
-  hashers: IncrementalHasher[],
-  signal: AbortSignal | undefined,
-  progress: PutProgress,
-  report: Reporter,
-): Promise<Layout> {
+async function writeRs(job: WriteJob): Promise<Layout> {
+  const { ctx, blob, writer, hashers, signal, progress, report } = job;
   const D = E.DATA_SHARDS;
   const T = E.TOTAL_SHARDS;
   const size = blob.size;
@@ -469,7 +459,7 @@ async function writeRs(
     let prevHashes: Promise<unknown> = Promise.resolve();
     let next = stripes > 0 ? read(0) : undefined;
     for (let j = 0; j < stripes; j++) {
-      if (signal?.aborted) throw abortReason(signal);
+      throwIfAborted(signal);
       const len = pieceLength(ss, P, j);
       const data = await (next as ReturnType<typeof read>);
       next = j + 1 < stripes ? read(j + 1) : undefined;

@@ -1,31 +1,10 @@
 import 'fake-indexeddb/auto';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openContentStore } from './index.ts';
+import { describe, expect, it } from 'vitest';
+import { KiB, open as openStore, PIECE, readAll } from './import-test-support.ts';
 
-const KiB = 1024;
-const PIECE = 16 * KiB;
-
-let counter = 0;
-const stores: ContentStore[] = [];
-async function open(): Promise<ContentStore> {
-  const store = await openContentStore({
-    dbName: `range-${++counter}-${Date.now()}`,
-    thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
-    chunkSize: 2 * PIECE,
-    pieceSize: PIECE,
-    locks: null,
-  });
-  stores.push(store);
-  return store;
-}
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
-});
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+/** Chunked shards of two pieces, so ranges cross piece boundaries inside a shard as well as shard boundaries. */
+const open = () => openStore({ chunkSize: 2 * PIECE });
 
 describe('ranged reads', () => {
   it.each([

@@ -3,7 +3,7 @@
  * has matched the manifest. For `rs-4-7`, a bad or missing piece is rebuilt from the other
  * pieces of its stripe (any 4 verified of 7) and the rebuilt piece is verified as well.
  */
-import { abortReason } from '../wire/index.ts';
+import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentBackend, type PieceRef, quiet } from './backend.ts';
 import { CorruptPieceError } from './errors.ts';
 import { sha256Bytes } from './hasher.ts';
@@ -201,7 +201,7 @@ export function readStream(
   return new ReadableStream<Uint8Array>(
     {
       async start(controller) {
-        if (signal?.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         onAbort = () => controller.error(abortReason(signal as AbortSignal));
         signal?.addEventListener('abort', onAbort, { once: true });
         m = await manifest();
@@ -225,7 +225,7 @@ export function readStream(
       },
       async pull(controller) {
         try {
-          if (signal?.aborted) throw abortReason(signal);
+          throwIfAborted(signal);
           const shardStart = m.encoding === 'none' ? 0 : shard * m.shard_size;
           const offset = shardStart + piece * m.piece_size;
           if (shard >= m.data_shards || offset >= end) {
@@ -238,14 +238,14 @@ export function readStream(
             if (current && !asked.has(`${shard}/${piece}`)) ask([current]);
             // The read-ahead starts once this piece is in, so it never competes with it.
             await asked.get(`${shard}/${piece}`);
-            if (signal?.aborted) throw abortReason(signal);
+            throwIfAborted(signal);
             const fresh = next.filter((r) => !asked.has(`${r.shard}/${r.piece}`));
             // Batches of at least half the window, or what is left at the end of the range.
             if (fresh.length > 0 && (fresh.length * 2 >= readAhead || next.length < readAhead - 1))
               ask(fresh);
           }
           const r = await readVerifiedPiece(ctx, m, shard, piece);
-          if (signal?.aborted) throw abortReason(signal);
+          throwIfAborted(signal);
           const from = Math.max(start - offset, 0);
           const to = Math.min(r.bytes.length, end - offset);
           if (r.rebuilt) progress.rebuiltPieces++;
@@ -297,7 +297,7 @@ export async function repairBlob(
   if (m.encoding !== 'rs-4-7') {
     for (let s = 0; s < m.total_shards; s++) {
       for (let p = 0; p < piecesInShard(shardLength(m, s), m.piece_size); p++) {
-        if (signal?.aborted) throw abortReason(signal);
+        throwIfAborted(signal);
         report.checkedPieces++;
         if ((await verified(m, s, p, await loadPiece(ctx.backend, m, s, p))) !== 'ok') {
           report.unrecoverable.push({ shard: s, piece: p });
@@ -308,7 +308,7 @@ export async function repairBlob(
   }
   const stripes = piecesInShard(m.shard_size, m.piece_size);
   for (let j = 0; j < stripes; j++) {
-    if (signal?.aborted) throw abortReason(signal);
+    throwIfAborted(signal);
     report.checkedPieces += m.total_shards;
     let rebuilt: { pieces: Uint8Array[]; bad: number[] };
     try {

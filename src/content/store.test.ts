@@ -1,18 +1,26 @@
 import 'fake-indexeddb/auto';
-import { createHash } from 'node:crypto';
-import { openDB } from 'idb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encode as rsEncode } from '../erasure/index.ts';
-import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { fakeLockManager } from '../test-support/locks.ts';
+import {
+  bytes,
+  counts,
+  KiB,
+  open,
+  PIECE,
+  raw,
+  readAll,
+  SMALL,
+  same,
+  sha,
+  stores,
+} from './import-test-support.ts';
 import {
   type ContentChange,
   ContentError,
   type ContentStore,
-  type ContentStoreOptions,
   CorruptPieceError,
   cidOf,
-  DB_VERSION,
   InvalidHashError,
   NotFoundError,
   openContentStore,
@@ -22,55 +30,6 @@ import {
   toShardManifest,
 } from './index.ts';
 
-const KiB = 1024;
-const PIECE = 16 * KiB;
-const SMALL = { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB };
-
-const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
-
-const bytes = pseudoRandomBytes;
-
-let dbCounter = 0;
-const stores: ContentStore[] = [];
-async function open(extra: ContentStoreOptions = {}): Promise<ContentStore> {
-  const store = await openContentStore({
-    dbName: `test-${++dbCounter}-${Date.now()}`,
-    thresholds: SMALL,
-    chunkSize: PIECE,
-    pieceSize: PIECE,
-    locks: null,
-    ...extra,
-  });
-  stores.push(store);
-  return store;
-}
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-});
-
-/** A second connection, as a test (or the e2e tamperer) would use. */
-async function raw(name: string) {
-  // biome-ignore lint/suspicious/noExplicitAny: schema-free access to the same database
-  return openDB<any>(name, DB_VERSION);
-}
-async function counts(name: string) {
-  const db = await raw(name);
-  const r = {
-    manifests: await db.count('manifests'),
-    pieces: await db.count('pieces'),
-    pending: await db.count('pending'),
-  };
-  db.close();
-  return r;
-}
-/** Byte equality without vitest's slow element-wise diff of large typed arrays. */
-function same(actual: Uint8Array, expected: Uint8Array): void {
-  expect(actual.length).toBe(expected.length);
-  expect(Buffer.compare(actual, expected)).toBe(0);
-}
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
 async function flipByte(store: ContentStore, m: StoredManifest, shard: number, piece: number) {
   const db = await raw(store.dbName);
   const key = [m.storage_key, shard, piece];

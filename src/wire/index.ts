@@ -45,6 +45,7 @@ export {
   waitForDrain,
   writeFrame,
 } from './frames.ts';
+export { KeyedLock } from './keyed-lock.ts';
 export { type Logger, logger } from './log.ts';
 export {
   decodeMsgpack,
