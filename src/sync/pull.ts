@@ -17,13 +17,13 @@ import { getHeads, hasHeads } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import { isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, PeerId, Startable } from '@libp2p/interface';
-import type { AbortOptions } from '../wire/index.ts';
+import { type AbortOptions, KeyedLock } from '../wire/index.ts';
 import { applyCheckedChanges } from './changes.ts';
 import type { EventKind, SyncEvent } from './codec.ts';
 import { findHandle } from './documents.ts';
 import { PositionOutOfRangeError, SyncProtocolError } from './errors.ts';
 import type { EventLog } from './event-log.ts';
-import { KeyedQueue, timeLimit } from './flow.ts';
+import { timeLimit } from './flow.ts';
 import type { SyncProtocol } from './protocol.ts';
 
 export interface PullInit {
@@ -48,7 +48,7 @@ export interface PullInit {
 
 export class Puller implements Startable {
   readonly #init: PullInit;
-  readonly #origins = new KeyedQueue();
+  readonly #origins = new KeyedLock();
   #running = false;
 
   constructor(init: PullInit) {

@@ -14,12 +14,12 @@ import { hasHeads } from '@automerge/automerge/slim';
 import type { DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { FrameReader, listen, writeFrame } from '../wire/index.ts';
+import { FrameReader, KeyedLock, listen, writeFrame } from '../wire/index.ts';
 import { decodeSyncResponse, encodeSyncMessage, type SyncEvent } from './codec.ts';
 import { findHandle } from './documents.ts';
 import { RemoteSyncError, SyncClosedError, SyncProtocolError, toError } from './errors.ts';
 import type { EventLog, StoredNotice } from './event-log.ts';
-import { KeyedQueue, timeLimit } from './flow.ts';
+import { timeLimit } from './flow.ts';
 import type { SyncProtocol } from './protocol.ts';
 import type { ChangeRecorder, RecorderError } from './recorder.ts';
 import type { Doc } from './server.ts';
@@ -44,7 +44,7 @@ export class Pusher {
   readonly #init: PushInit;
   readonly #self: string;
   /** Announces to each peer, in order (each waits for the audience's answer). */
-  readonly #pushes = new KeyedQueue();
+  readonly #pushes = new KeyedLock();
   #run: { stopping: AbortController; streams: AnnounceStreams; off: (() => void)[] } | undefined;
 
   constructor(init: PushInit) {
