@@ -6,7 +6,7 @@ import {
   stringifyAutomergeUrl,
 } from '@automerge/automerge-repo';
 import type { Stream } from '@libp2p/interface';
-import { concat, framed, prng, type Rng } from '../test-support/fuzz.ts';
+import { concat, framed, prng, type Rng, splitFrames } from '../test-support/fuzz.ts';
 import { readAll } from '../test-support/libp2p.ts';
 import { type Encodable, encodeMsgpack, FrameReader } from '../wire/index.ts';
 import { decodeSyncRequest, decodeSyncResponse, encodeSyncMessage } from './index.ts';
@@ -146,14 +146,10 @@ export interface CaseContext {
 /** Splits a whole sync-protocol answer into frames and sums it up. */
 export function classifySync(raw: Uint8Array): Outcome {
   if (raw.byteLength === 0) return 'closed';
+  const bodies = splitFrames(raw);
+  if (bodies === 'undecodable') return bodies;
   const kinds: string[] = [];
-  let off = 0;
-  while (off < raw.byteLength) {
-    if (raw.byteLength - off < 4) return 'undecodable';
-    const n = new DataView(raw.buffer, raw.byteOffset + off, 4).getUint32(0);
-    const body = raw.subarray(off + 4, off + 4 + n);
-    if (body.byteLength < n) return 'undecodable';
-    off += 4 + n;
+  for (const body of bodies) {
     try {
       kinds.push(decodeSyncResponse(body).type);
     } catch {

@@ -8,6 +8,7 @@ import type { Libp2p, Stream } from '@libp2p/interface';
 import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { concat } from './fuzz.ts';
 import './node-websocket.ts';
 
 /** `maxStreamWindow` caps Yamux's per-stream receive window (default: Yamux's 16 MiB). */
@@ -43,13 +44,7 @@ export async function readAll(stream: Stream, timeoutMs = 5_000): Promise<Uint8A
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
+  return concat(...parts);
 }
 
 export { pseudoRandomBytes as testBytes } from './bytes.ts';
