@@ -267,5 +267,5 @@ describe('fuzzed sync frames against a live peer', () => {
     // The bad answers were really asked for (the Announce and catch-up cases reached the rogue).
     expect(rogueState.asked.doc).toBeGreaterThan(150);
     expect(rogueState.asked.page).toBeGreaterThanOrEqual(84);
-  }, 120_000);
+  }, 300_000);
 });
