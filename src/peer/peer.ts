@@ -71,6 +71,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #links = new Map<string, string>();
   #family: Family | undefined;
   #trustClient: TrustClient | undefined;
+  #closeTrust: (() => Promise<void>) | undefined;
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
   /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
@@ -146,6 +147,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         : undefined;
     this.#trustClient = trust?.client;
     this.#family = trust?.family;
+    this.#closeTrust = trust?.close;
     this.#family?.addEventListener('change', () => this.#changedTrust());
     this.finder = trust ? trust.finder(connected) : connected;
     const copies = init.copies ?? 2;
@@ -179,7 +181,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /** Who may receive which description follows the same trust view as the content. */
   #changedTrust(): void {
-    void this.#sync?.then((sync) => sync.reshare());
+    // A sync runtime that failed to open was reported when it failed.
+    void this.#sync?.then((sync) => sync.reshare()).catch(() => {});
     this.safeDispatchEvent('trust');
   }
 
@@ -190,7 +193,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   async stop(): Promise<void> {
     await this.replicator?.close();
-    this.#family?.close();
+    await this.#closeTrust?.();
     await this.#stopSync?.();
     await this.node.stop();
   }

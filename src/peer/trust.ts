@@ -28,6 +28,8 @@ export interface TrustLayer {
   listed: HolderFinder;
   /** `connected` and the listed holders together. */
   finder(connected: HolderFinder): HolderFinder;
+  /** Stops announcing, closes the family cluster and the connection. */
+  close(): Promise<void>;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startTrust(
       doorway: init.doorway,
       deviceKey: own.privateKey,
     });
-    trust.linkTrust(client, own.node, own.store, {
+    const unlink = trust.linkTrust(client, own.node, own.store, {
       displayName: init.displayName ?? 'Someone on Elohim',
       onError: (error) => log.error('could not announce: %e', error),
     });
@@ -77,6 +79,11 @@ export async function startTrust(
       family,
       listed,
       finder: (connected) => trust.combinedFinder(connected, listed),
+      async close() {
+        unlink();
+        family.close();
+        await client.close();
+      },
     };
   } catch (error) {
     log.error('trust layer unavailable: %e', error);
