@@ -1,6 +1,6 @@
 /**
  * What the UI uses of the network, the same in every tab. One tab per browser profile runs the
- * libp2p node (it holds the Web Lock, see src/ui/usePeerNode.ts): its service is the *leader*.
+ * libp2p node (it holds the Web Lock, see src/peer/page.ts): its service is the *leader*.
  * Other tabs get a *follower* that talks to the leader over a BroadcastChannel: they see the
  * same network snapshot and their fetches run in the leader's node. When the leader's tab
  * closes, a follower takes the lock and becomes the leader; fetches in flight through the old

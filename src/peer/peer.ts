@@ -2,7 +2,7 @@
  * The composition root: one `Peer` owns the content store, the libp2p node and its protocol
  * services, the trust layer, the family cluster, the replicator and sync, and is the one place
  * that decides what is wired to what. It runs the same in a browser tab (the tab holding the
- * node's Web Lock, `src/ui/usePeerNode.ts`) and in Node (`./node.ts`); the caller passes what
+ * node's Web Lock, `./page.ts`) and in Node (`./node.ts`); the caller passes what
  * differs: the store, the key, the transports and the sync runtime.
  */
 import type { PrivateKey } from '@libp2p/interface';
