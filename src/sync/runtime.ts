@@ -22,6 +22,7 @@ import type { EventLog } from './event-log.ts';
 import { type Libraries, type LibraryIds, openLibraries } from './libraries.ts';
 import { ChangeRecorder } from './recorder.ts';
 import { SyncService } from './service.ts';
+import { SettlingStorage } from './settling-storage.ts';
 import { RepoSharing } from './share.ts';
 
 const log = logger('sync');
@@ -65,6 +66,7 @@ export interface SyncRuntime {
    * the description). Resolves once the changed documents are on disk.
    */
   addItem(manifest: StoredManifest, options?: { metaDoc?: string; title?: string }): Promise<void>;
+  /** Stops syncing and resolves once every write to storage has ended. */
   shutdown(): Promise<void>;
 }
 
@@ -72,8 +74,10 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
   const sharing = new RepoSharing(init.tabs, (error, docId) =>
     log.error('could not decide who may receive %s; nobody does: %e', docId, error),
   );
+  // Shutdown waits for writes already under way: a Node process may exit right after.
+  const storage = new SettlingStorage(init.storage);
   const repo = new Repo({
-    storage: init.storage,
+    storage,
     network: init.tabs ? [init.tabs] : [],
     shareConfig: sharing.config,
   });
@@ -142,6 +146,7 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
       await service?.stop();
       await recorder?.stop();
       await repo.shutdown();
+      await storage.settled();
     },
   };
 }

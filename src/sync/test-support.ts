@@ -7,14 +7,12 @@
  * Node, which the /slim imports of the modules under test then share.
  */
 import {
-  type Chunk,
   type DocHandle,
   type DocumentId,
   type NetworkAdapterInterface,
   Repo,
   type PeerId as RepoPeerId,
   type StorageAdapterInterface,
-  type StorageKey,
 } from '@automerge/automerge-repo';
 import type { Libp2p } from '@libp2p/interface';
 import { addrOf, loopbackNode, readAll } from '../test-support/libp2p.ts';
@@ -28,52 +26,10 @@ import {
   SyncService,
   type SyncServiceOptions,
 } from './service.ts';
+import { SettlingStorage } from './settling-storage.ts';
 import { RepoSharing } from './share.ts';
 
 let counter = 0;
-
-/**
- * A storage adapter that knows which of its operations are still running. A Repo saves on a
- * timer and `Repo.shutdown` does not wait for a save already under way (nor for a compaction
- * removing old chunks), so a test that deletes the storage directory must first wait for
- * {@link settled}, or a late write lands in a directory being removed (ENOTEMPTY).
- */
-export class SettlingStorage implements StorageAdapterInterface {
-  readonly #inner: StorageAdapterInterface;
-  readonly #running = new Set<Promise<unknown>>();
-
-  constructor(inner: StorageAdapterInterface) {
-    this.#inner = inner;
-  }
-
-  #track<T>(op: Promise<T>): Promise<T> {
-    this.#running.add(op);
-    const done = () => this.#running.delete(op);
-    op.then(done, done);
-    return op;
-  }
-
-  load(key: StorageKey): Promise<Uint8Array | undefined> {
-    return this.#track(this.#inner.load(key));
-  }
-  save(key: StorageKey, data: Uint8Array): Promise<void> {
-    return this.#track(this.#inner.save(key, data));
-  }
-  remove(key: StorageKey): Promise<void> {
-    return this.#track(this.#inner.remove(key));
-  }
-  loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
-    return this.#track(this.#inner.loadRange(keyPrefix));
-  }
-  removeRange(keyPrefix: StorageKey): Promise<void> {
-    return this.#track(this.#inner.removeRange(keyPrefix));
-  }
-
-  /** Resolves once no operation is running (including ones started while waiting). */
-  async settled(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
-  }
-}
 
 export interface TestPeer {
   name: string;
