@@ -146,7 +146,7 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
       await service?.stop();
       await recorder?.stop();
       await repo.shutdown();
-      await storage.settled();
+      await storage.quiet();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from '@automerge/auto
 export class SettlingStorage implements StorageAdapterInterface {
   readonly #inner: StorageAdapterInterface;
   readonly #running = new Set<Promise<unknown>>();
+  #started = 0;
 
   constructor(inner: StorageAdapterInterface) {
     this.#inner = inner;
@@ -17,6 +18,7 @@ export class SettlingStorage implements StorageAdapterInterface {
 
   #track<T>(op: Promise<T>): Promise<T> {
     this.#running.add(op);
+    this.#started++;
     const done = () => this.#running.delete(op);
     op.then(done, done);
     return op;
@@ -41,5 +43,19 @@ export class SettlingStorage implements StorageAdapterInterface {
   /** Resolves once no operation is running (including ones started while waiting). */
   async settled(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * Resolves once no operation has started for `quietMs`: the Repo's throttled saves (100 ms
+   * by default) still fire after `Repo.shutdown` has flushed. Gives up after `maxMs`.
+   */
+  async quiet(quietMs = 250, maxMs = 5_000): Promise<void> {
+    const end = Date.now() + maxMs;
+    for (;;) {
+      await this.settled();
+      const seen = this.#started;
+      await new Promise((resolve) => setTimeout(resolve, quietMs));
+      if ((this.#started === seen && this.#running.size === 0) || Date.now() > end) return;
+    }
   }
 }
