@@ -1,3 +1,6 @@
+// The trust client keeps its outbox in IndexedDB; the doorway's lives in memory, which is
+// enough: what the doorway keeps is announced again from its store at every start.
+import 'fake-indexeddb/auto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -5,6 +8,7 @@ import { resolve } from 'node:path';
 import sirv from 'sirv';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
+import { storeUse } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { type DoorwayP2p, startP2p } from './p2p.ts';
 import { dispatch, p2pRoutes, type Route, sendJson } from './routes.ts';
@@ -87,7 +91,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   let trust: TrustLayer;
   try {
     // Challenges name the doorway by its PeerId, so a signature made for it is good nowhere else.
-    trust = await startTrustLayer({ ...config, peerId: p2p.peerId }, log);
+    trust = await startTrustLayer(
+      { ...config, peerId: p2p.peerId, selfAgent: p2p.peer.agent },
+      log,
+    );
   } catch (error) {
     await p2p.stop();
     throw error;
@@ -98,11 +105,12 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     {
       method: 'GET',
       path: /\/health/,
-      handle: ({ res }) =>
+      handle: async ({ res }) =>
         sendJson(res, 200, {
           status: 'ok',
           uptime_s: (Date.now() - startedAt) / 1000,
           p2p: { peer_id: p2p.peerId, peers: p2p.peers.size },
+          store: { kept: await storeUse(p2p.peer.store, config.storeQuota) },
         }),
     },
     {
@@ -154,9 +162,15 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}/`;
+  // The doorway's peer is listed in its own trust layer like any holder (through HTTP, as a
+  // browser would, so a real conductor behind the doorway sees the same calls).
+  if (trust.mode === 'emulator') {
+    await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
+  }
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}/`,
+    url,
     p2p,
     trust,
     close() {

@@ -49,6 +49,8 @@ export interface PeerInit {
   copies?: number;
   /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
   budget?: SpaceBudget;
+  /** Keep the copies other peers offer (within `budget`, as reach allows). Default true. */
+  keepForOthers?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
   trust?: Omit<TrustInit, 'doorway'> | false;
   /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
@@ -61,6 +63,7 @@ export interface PeerEvents {
 }
 
 const nobody: ReadonlySet<AgentKey> = new Set();
+const noHolders: HolderFinder = { findHolders: async () => [] };
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
   /**
@@ -68,6 +71,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
    * until the trust layer has been asked). Every gate reads it live.
    */
   readonly trustView: TrustView;
+  readonly agent: AgentKey;
   readonly #links = new Map<string, string>();
   #family: Family | undefined;
   #trustClient: TrustClient | undefined;
@@ -75,15 +79,24 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
   /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
-  finder!: HolderFinder;
+  readonly finder: HolderFinder = {
+    findHolders: (hash, options) => (this.#finder ?? noHolders).findHolders(hash, options),
+  };
+  #finder: HolderFinder | undefined;
+  #listed: HolderFinder | undefined;
   node!: PeerNode;
   replicator: Replicator | undefined;
 
+  readonly #privateKey: PrivateKey;
+
   private constructor(
     readonly store: ContentStore,
-    readonly agent: AgentKey,
+    privateKey: PrivateKey,
   ) {
     super();
+    this.#privateKey = privateKey;
+    this.agent = agentKeyFromEd25519(privateKey.publicKey.raw);
+    const agent = this.agent;
     const peer = this;
     this.trustView = {
       me: agent,
@@ -105,7 +118,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   static async start(init: PeerInit): Promise<Peer> {
-    const peer = new Peer(init.store, agentKeyFromEd25519(init.privateKey.publicKey.raw));
+    const peer = new Peer(init.store, init.privateKey);
     await peer.#start(init);
     return peer;
   }
@@ -131,34 +144,73 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         push: pushPolicy(view, budget),
       },
       // Copies other peers offer: what this device could receive anyway (commons, for now).
-      replicate: { policy: { mayHold: holdGate(this.trustView), ...budget } },
+      replicate: {
+        policy: {
+          mayHold:
+            init.keepForOthers === false
+              ? () => ({ allow: false, reason: 'this peer keeps no copies for others' })
+              : holdGate(this.trustView),
+          ...budget,
+        },
+      },
     });
     const node = this.node;
     this.#sync = init.sync?.();
-    const connected = connectedPeersFinder(() => node.directPeers(), node.libp2p);
-    const trust =
-      doorway && trustModules
-        ? await startTrust(
-            trustModules,
-            { ...(init.trust || {}), doorway },
-            { privateKey: init.privateKey, node, store, links: this.#links },
-            () => this.#changedTrust(),
-          )
-        : undefined;
-    this.#trustClient = trust?.client;
-    this.#family = trust?.family;
-    this.#closeTrust = trust?.close;
-    this.#family?.addEventListener('change', () => this.#changedTrust());
-    this.finder = trust ? trust.finder(connected) : connected;
+    // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
+    // served over the WebSocket connection a browser already has to it).
+    this.#finder = connectedPeersFinder(
+      () => [...node.directPeers(), ...node.connectedDoorways()],
+      node.libp2p,
+    );
     const copies = init.copies ?? 2;
     // What this peer authors is offered to `copies` direct peers (rs-4-7: one shard per peer),
     // as its reach allows; shards it keeps for others are kept online with their other holders.
     this.replicator =
       copies > 0
-        ? new Replicator({ node, store, trust: view, copies, finder: trust?.listed })
+        ? new Replicator({
+            node,
+            store,
+            trust: view,
+            copies,
+            finder: {
+              findHolders: (hash, options) =>
+                (this.#listed ?? noHolders).findHolders(hash, options),
+            },
+          })
         : undefined;
-    if (this.#family) this.safeDispatchEvent('trust');
+    if (doorway && trustModules)
+      await this.#joinTrust(trustModules, { ...(init.trust || {}), doorway });
     if (this.#sync) void this.#lead(this.#sync);
+  }
+
+  /**
+   * Joins the trust layer a doorway hosts, after start: a doorway's own peer does so once its
+   * HTTP server listens. Resolves false when the trust layer could not be reached (logged).
+   */
+  async joinTrust(init: TrustInit): Promise<boolean> {
+    return this.#joinTrust(loadTrustModules(), init);
+  }
+
+  async #joinTrust(
+    modules: ReturnType<typeof loadTrustModules>,
+    init: TrustInit,
+  ): Promise<boolean> {
+    if (this.#trustClient) throw new Error('This peer already uses a trust layer.');
+    const trust = await startTrust(
+      modules,
+      init,
+      { privateKey: this.#privateKey, node: this.node, store: this.store, links: this.#links },
+      () => this.#changedTrust(),
+    );
+    if (!trust) return false;
+    this.#trustClient = trust.client;
+    this.#family = trust.family;
+    this.#closeTrust = trust.close;
+    this.#listed = trust.listed;
+    this.#finder = trust.finder(this.#finder ?? noHolders);
+    this.#family.addEventListener('change', () => this.#changedTrust());
+    this.safeDispatchEvent('trust');
+    return true;
   }
 
   /**
