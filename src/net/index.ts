@@ -8,6 +8,8 @@
  *   // keep copies of what this browser authors on other peers
  *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
  */
+
+export { dispositionName, fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,

@@ -9,12 +9,15 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import {
+  AllHoldersFailedError,
   connectedPeersFinder,
   type FetchOptions,
   fetchContent,
+  fetchThroughDoorway,
   type HolderFinder,
   holdGate,
   type NetworkProfile,
+  NoHoldersError,
   PeerNode,
   pushPolicy,
   Replicator,
@@ -88,6 +91,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   replicator: Replicator | undefined;
 
   readonly #privateKey: PrivateKey;
+  #doorways: readonly string[] = [];
 
   private constructor(
     readonly store: ContentStore,
@@ -128,6 +132,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const view = () => this.trustView;
     // One budget for everything others store here: copies, shards and pushes.
     const budget = init.budget ?? { maxBytes: 2 ** 30, spaceLeft: storageEstimate };
+    this.#doorways = init.doorways ?? [];
     const doorway = init.doorways?.[0];
     const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
     this.node = await PeerNode.start({
@@ -238,9 +243,26 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.safeDispatchEvent('trust');
   }
 
-  /** Fetches `hash` from the peers that hold it, verified, into the store. */
-  fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
-    return fetchContent(this.node, this.store, this.finder, hash, options);
+  /**
+   * Fetches `hash` from the peers that hold it, verified, into the store. When none of them
+   * can be reached directly, a commons item comes through the doorway's HTTP bridge instead
+   * (it pulls from the holders connected to it).
+   */
+  async fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
+    try {
+      return await fetchContent(this.node, this.store, this.finder, hash, options);
+    } catch (error) {
+      const doorway = this.#doorways[0];
+      const unreachable = error instanceof NoHoldersError || error instanceof AllHoldersFailedError;
+      if (!doorway || !unreachable || options.signal?.aborted) throw error;
+      log('no holder of %s reachable directly: through the doorway %s', hash, doorway);
+      try {
+        return await fetchThroughDoorway(doorway, this.store, hash, options);
+      } catch (viaDoorway) {
+        // The doorway found no holder either: the first answer says it best.
+        throw viaDoorway instanceof NoHoldersError ? error : viaDoorway;
+      }
+    }
   }
 
   async stop(): Promise<void> {
