@@ -223,4 +223,52 @@ describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
     expect(sha(new Uint8Array(await new Response(all).arrayBuffer()))).toBe(sha(data));
     await expect.poll(() => store.has(m.blob_hash), { timeout: 10_000 }).toBe(true);
   });
+  it('accept sees the manifest first: a refused item is asked no piece and leaves nothing', async () => {
+    const { ContentStreamer } = await import('./stream-fetch.ts');
+    const { m, holders } = await spread([0, 1, 2, 3]);
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const seen: string[] = [];
+    const refusal = new Error('not for this streamer');
+    const streamer = new ContentStreamer(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      {
+        timeoutMs: 3_000,
+        accept: (manifest) => {
+          seen.push(manifest.blob_hash);
+          throw refusal;
+        },
+      },
+    );
+    cleanups.push(() => streamer.close());
+    await expect(streamer.open(m.blob_hash)).rejects.toBe(refusal);
+    expect(seen).toEqual([m.blob_hash]);
+    expect(holders.map((h) => h.served())).toEqual([0, 0, 0, 0]);
+    expect((await store.stats()).pendingPuts).toBe(0);
+    expect(await streamer.stats(m.blob_hash)).toBeUndefined();
+  });
+
+  it('discard ends one stream and removes what it wrote', async () => {
+    const { ContentStreamer } = await import('./stream-fetch.ts');
+    const { m, holders } = await spread([0, 1, 2, 3]);
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    const streamer = new ContentStreamer(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      listed(holders.map((h) => h.node)),
+      { timeoutMs: 3_000 },
+    );
+    cleanups.push(() => streamer.close());
+    await streamer.open(m.blob_hash);
+    await streamer.ensure(m.blob_hash, [{ shard: 0, piece: 0 }]);
+    expect((await streamer.stats(m.blob_hash))?.bytesFetched).toBe(PIECE);
+    expect((await store.stats()).pendingPuts).toBe(1);
+    streamer.discard(m.blob_hash);
+    expect(await streamer.stats(m.blob_hash)).toBeUndefined();
+    await expect.poll(async () => (await store.stats()).pendingPuts).toBe(0);
+    await expect(streamer.ensure(m.blob_hash, [{ shard: 0, piece: 1 }])).rejects.toThrow(
+      /open it first/,
+    );
+  });
 });

@@ -79,4 +79,4 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
-export { ContentStreamer, type StreamStats } from './stream-fetch.ts';
+export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';
