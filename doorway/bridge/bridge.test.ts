@@ -371,8 +371,8 @@ describe('the cache of what was pulled', () => {
     expect((await request(`${world.url}/store/${a.blob_hash}`)).status).toBe(200);
     expect(h.served()).toBe(served);
     await pull(c.blob_hash);
+    await expect.poll(() => world.cache.store.has(b.blob_hash)).toBe(false);
     await world.cache.settled();
-    expect(await world.cache.store.has(b.blob_hash)).toBe(false);
     expect(await world.cache.store.has(a.blob_hash)).toBe(true);
     expect(world.cache.stats()).toEqual({
       items: 2,

@@ -51,7 +51,8 @@ export class ContentCache {
   /** Readers per hash: a blob being read is never evicted. */
   readonly #pins = new Map<string, number>();
   #bytes = 0;
-  #evicting: Promise<void> = Promise.resolve();
+  /** Changes and evictions, one at a time, in order. */
+  #work: Promise<void> = Promise.resolve();
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #saving: Promise<void> = Promise.resolve();
   readonly #unlisten: () => void;
@@ -64,7 +65,7 @@ export class ContentCache {
     private readonly onError: (error: unknown) => void,
   ) {
     this.#unlisten = listen<ContentChange>(store, 'change', ({ kind, hash }) => {
-      if (kind === 'added') void this.#added(hash);
+      if (kind === 'added') this.#queue(() => this.#added(hash));
       if (kind === 'removed') this.#forget(hash);
     });
   }
@@ -87,7 +88,9 @@ export class ContentCache {
     try {
       await cache.#load();
     } catch (error) {
-      cache.close();
+      // Not `close()`: that would write an order read only in part over the real one.
+      cache.#unlisten();
+      store.close();
       throw error;
     }
     return cache;
@@ -120,13 +123,13 @@ export class ContentCache {
       const left = (this.#pins.get(hash) ?? 1) - 1;
       if (left > 0) this.#pins.set(hash, left);
       else this.#pins.delete(hash);
-      this.#evict();
+      this.#queue(() => this.#evict());
     };
   }
 
-  /** Resolves once evictions under way have ended (tests, shutdown). */
+  /** Resolves once the changes seen so far are counted and their evictions done. */
   settled(): Promise<void> {
-    return this.#evicting;
+    return this.#work;
   }
 
   /** Writes the LRU order and closes the store. */
@@ -135,7 +138,7 @@ export class ContentCache {
     this.#closed = true;
     this.#unlisten();
     clearTimeout(this.#saveTimer);
-    await this.#evicting;
+    await this.#work;
     await this.#save().catch(this.onError);
     this.store.close();
   }
@@ -152,8 +155,7 @@ export class ContentCache {
     // Not in the index: committed after its last write, so recent. `list` is newest first.
     for (const [hash, bytes] of [...sizes].reverse()) this.#entries.set(hash, bytes);
     for (const bytes of this.#entries.values()) this.#bytes += bytes;
-    this.#evict();
-    await this.#evicting;
+    await this.#evict();
   }
 
   async #readIndex(): Promise<ContentHash[]> {
@@ -173,7 +175,7 @@ export class ContentCache {
     this.#entries.set(hash, storedBytes(m));
     this.#bytes += storedBytes(m);
     this.#scheduleSave();
-    this.#evict();
+    await this.#evict();
   }
 
   #forget(hash: ContentHash): void {
@@ -184,21 +186,18 @@ export class ContentCache {
     this.#scheduleSave();
   }
 
+  #queue(job: () => Promise<void>): void {
+    this.#work = this.#work.then(job).catch(this.onError);
+  }
+
   /** Removes least recently used, unpinned blobs until the cache fits its budget. */
-  #evict(): void {
-    this.#evicting = this.#evicting.then(async () => {
-      while (this.#bytes > this.maxBytes && !this.#closed) {
-        const victim = [...this.#entries.keys()].find((hash) => !this.#pins.has(hash));
-        if (!victim) return;
-        this.#forget(victim);
-        try {
-          await this.store.remove(victim);
-        } catch (error) {
-          this.onError(error);
-          return;
-        }
-      }
-    });
+  async #evict(): Promise<void> {
+    while (this.#bytes > this.maxBytes && !this.#closed) {
+      const victim = [...this.#entries.keys()].find((hash) => !this.#pins.has(hash));
+      if (!victim) return;
+      this.#forget(victim);
+      await this.store.remove(victim);
+    }
   }
 
   #scheduleSave(): void {

@@ -126,6 +126,13 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
     const unpinPulled = cache.pin(hash);
     try {
       const miss = await misses.open(hash, signal);
+      try {
+        // A pull that committed meanwhile answers with the cache's manifest, unchecked so far.
+        checkServable(miss.manifest);
+      } catch (error) {
+        miss.release();
+        throw error;
+      }
       return {
         manifest: miss.manifest,
         read: (range, s) =>
