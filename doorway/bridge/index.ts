@@ -3,7 +3,7 @@
  * /store/{hash}` and `/api/blob/{hash}` for commons items, from the doorway's stores or pulled
  * from peers into an LRU cache.
  *
- *   const cache = await ContentCache.open({ dir: join(storeDir, 'cache'), maxBytes });
+ *   const cache = await ContentCache.open({ dir, maxBytes, onError: (e) => log.error(String(e)) });
  *   const bridge = bridgeRoutes({ kept: peer.store, cache, node: peer.node, finder: peer.finder, log });
  *   routes.push(...bridge.routes);
  *   // shutdown: await bridge.close(); await cache.close();
