@@ -70,11 +70,14 @@ export function checkServable(manifest: RemoteManifest): void {
   }
 }
 
-/** The status and message of an error from finding or reading an item. */
+/**
+ * The status and message of an error from finding or reading an item. Another error's own
+ * message stays in the log: it may name the doorway's files.
+ */
 function failure(error: unknown): { status: number; message: string } {
   if (error instanceof NotServedError) return { status: 404, message: error.message };
   if (error instanceof AllHoldersFailedError) return { status: 502, message: error.message };
-  return { status: 502, message: `Reading the item failed: ${errorMessage(error)}` };
+  return { status: 502, message: 'Reading the item failed here; try again later.' };
 }
 
 export function bridgeRoutes(init: BridgeInit): Bridge {
@@ -180,7 +183,10 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
       return;
     }
     try {
-      await respond(req, res, hash, source, controller.signal, failure);
+      await respond(req, res, hash, source, controller.signal, (error) => {
+        log.info(`${req.method} ${hash} failed before its first byte: ${errorMessage(error)}`);
+        return failure(error);
+      });
     } catch (error) {
       // The response is cut: the client sees a short body, never a wrong byte.
       res.destroy();
