@@ -4,8 +4,10 @@ import 'fake-indexeddb/auto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import sirv from 'sirv';
+import { errorMessage } from '../src/wire/index.ts';
+import { bridgeRoutes, ContentCache } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import { storeUse } from './keeper.ts';
@@ -89,6 +91,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
 
   const p2p = await startP2p(config, log);
   let trust: TrustLayer;
+  let cache: ContentCache;
   try {
     // Challenges name the doorway by its PeerId, so a signature made for it is good nowhere else.
     trust = await startTrustLayer(
@@ -99,6 +102,25 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     await p2p.stop();
     throw error;
   }
+  try {
+    cache = await ContentCache.open({
+      dir: join(config.storeDir, 'cache'),
+      maxBytes: config.cacheQuota,
+      onError: (error) => log.error(`cache: ${errorMessage(error)}`),
+    });
+  } catch (error) {
+    await trust.close();
+    await p2p.stop();
+    throw error;
+  }
+  const { peer } = p2p;
+  const bridge = bridgeRoutes({
+    kept: peer.store,
+    cache,
+    node: peer.node,
+    finder: peer.finder,
+    log,
+  });
 
   // The route table: add routes here (or concatenate another module's list).
   const routes: Route[] = [
@@ -110,7 +132,11 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
           status: 'ok',
           uptime_s: (Date.now() - startedAt) / 1000,
           p2p: { peer_id: p2p.peerId, peers: p2p.peers.size },
-          store: { kept: await storeUse(p2p.peer.store, config.storeQuota) },
+          store: {
+            kept: await storeUse(peer.store, config.storeQuota),
+            cache: cache.stats(),
+          },
+          bridge: { pulling: bridge.openStreams(), pulled_bytes: bridge.pulledBytes() },
         }),
     },
     {
@@ -125,6 +151,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         }),
     },
     ...p2pRoutes(p2p),
+    ...bridge.routes,
     ...trust.routes,
   ];
 
@@ -156,6 +183,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
       server.listen(config.port, config.host, () => resolveListen());
     });
   } catch (error) {
+    await bridge.close();
+    await cache.close();
     await trust.close();
     await p2p.stop();
     throw error;
@@ -181,7 +210,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
           server.close(() => resolveClose());
           server.closeAllConnections();
         }),
-      ]).then(() => p2p.stop());
+      ])
+        .then(() => bridge.close())
+        .then(() => p2p.stop())
+        .then(() => cache.close());
       return closing;
     },
   };

@@ -56,10 +56,15 @@ export interface MissRead {
 export class Misses {
   readonly #streamer: ContentStreamer;
   readonly #slots = new Map<ContentHash, Slot>();
+  /** Verified bytes pulled from peers since start. */
+  pulledBytes = 0;
 
   constructor(private readonly init: MissesInit) {
     this.#streamer = new ContentStreamer(init.node, init.store, init.finder, {
       accept: init.check,
+      onBytes: (bytes) => {
+        this.pulledBytes += bytes;
+      },
       ...(init.pieceTimeoutMs === undefined ? {} : { timeoutMs: init.pieceTimeoutMs }),
     });
   }

@@ -46,6 +46,8 @@ export interface Bridge {
   routes: Route[];
   /** Items being pulled from peers (or kept for their next reader) right now. */
   openStreams(): number;
+  /** Verified bytes pulled from peers since start. */
+  pulledBytes(): number;
   /** Ends every pull (what it wrote is discarded). The stores stay open: they are the caller's. */
   close(): Promise<void>;
 }
@@ -231,6 +233,7 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
   return {
     routes,
     openStreams: () => misses.size,
+    pulledBytes: () => misses.pulledBytes,
     close: async () => misses.close(),
   };
 }

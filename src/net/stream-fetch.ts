@@ -70,6 +70,8 @@ export interface ContentStreamerOptions {
   piecesPerRequest?: number;
   /** Throws to refuse a holder's manifest; `open` then rejects with what it threw. */
   accept?: (manifest: RemoteManifest) => void;
+  /** Told of every verified piece written, with its length (a running total for operators). */
+  onBytes?: (bytes: number) => void;
 }
 
 interface Opening {
@@ -246,6 +248,7 @@ export class ContentStreamer {
       state: () => {},
       bytes: (_id, bytes) => {
         stream.stats.bytesFetched += bytes;
+        this.options.onBytes?.(bytes);
       },
       dropped: (id, error) => stream.failures.push(`${id}: ${errorMessage(error)}`),
     });
