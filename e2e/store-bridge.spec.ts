@@ -3,16 +3,14 @@
  * items held only by a browser are pulled piece by piece for the range asked, a lying holder
  * never gets a wrong byte to the client, and items of any other reach get 404 and zero bytes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { pseudoRandomBytes } from '../src/test-support/bytes.ts';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, hashOfItemNamed, item, openApp, trustConnected } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
+import { startNodeHolder } from './support/node-holder.ts';
 import { familyOfTwo, threePeople } from './support/people.ts';
 
 const MiB = 1024 * 1024;
@@ -108,44 +106,27 @@ test('a range in the middle of a 200 MiB item held by a browser moves only the p
 test('a lying holder never gets a wrong byte to the web client', async () => {
   test.setTimeout(120_000);
   const doorway = await startDoorwayProcess(['--store-quota', '0']);
-  const dir = await mkdtemp(join(tmpdir(), 'elohim-liar-'));
   const size = 3 * MiB;
-  let liar: ChildProcess | undefined;
   try {
-    liar = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'e2e/harness/lying-node-peer.ts',
-        doorway.url.replace(/\/$/, ''),
-        dir,
-        `${size}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    liar.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    liar.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    await expect.poll(() => output, { timeout: 60_000 }).toMatch(/announced/);
-    const hash = /hash (\S+)/.exec(output)?.[1] as string;
-    const truth = Buffer.from(pseudoRandomBytes(size, 99));
-    expect(`sha256-${createHash('sha256').update(truth).digest('hex')}`).toBe(hash);
+    const liar = await startNodeHolder(doorway.url, { size, seed: 99, lie: true });
+    try {
+      const [hash] = liar.hashes;
+      const truth = Buffer.from(pseudoRandomBytes(size, 99));
+      expect(`sha256-${createHash('sha256').update(truth).digest('hex')}`).toBe(hash);
 
-    const got = await get(new URL(`/store/${hash}`, doorway.url).toString());
-    // Refused outright (502: every holder lied) or cut: never a wrong byte, never all of it.
-    expect(got.status === 502 || got.broken).toBe(true);
-    expect(got.body.length).toBeLessThan(size);
-    if (got.status !== 502) expect(got.body.equals(truth.subarray(0, got.body.length))).toBe(true);
-    expect((await health(doorway.url)).store.cache.items).toBe(0);
+      const got = await get(new URL(`/store/${hash}`, doorway.url).toString());
+      // Refused outright (502: every holder lied) or cut: never a wrong byte, never all of it.
+      expect(got.status === 502 || got.broken).toBe(true);
+      expect(got.body.length).toBeLessThan(size);
+      if (got.status !== 502) {
+        expect(got.body.equals(truth.subarray(0, got.body.length))).toBe(true);
+      }
+      expect((await health(doorway.url)).store.cache.items).toBe(0);
+    } finally {
+      await liar.stop();
+    }
   } finally {
-    liar?.kill('SIGKILL');
     await doorway.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 });
 
