@@ -7,7 +7,18 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { pseudoRandomBytes } from '../src/test-support/bytes.ts';
 import { expect, specFiles, test } from './fixtures.ts';
-import { addFiles, hashOfItemNamed, item, openApp, trustConnected } from './support/app.ts';
+import {
+  addFiles,
+  fetchByLink,
+  getContent,
+  hashOfItemNamed,
+  item,
+  openApp,
+  peerEntry,
+  peerIdOf,
+  shareLinkOf,
+  trustConnected,
+} from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 import { startNodeHolder } from './support/node-holder.ts';
@@ -171,4 +182,40 @@ test('private, invited and family items get 404 and zero bytes at /store', async
   await expect.poll(async () => (await get(store)).status, { timeout: 60_000 }).toBe(200);
   const whole = await get(store);
   expect(`sha256-${createHash('sha256').update(whole.body).digest('hex')}`).toBe(open.hash);
+});
+
+test('behind a hard NAT (no WebRTC path to the holder) a share link still fetches, through the doorway', async ({
+  openProfile,
+}) => {
+  test.setTimeout(240_000);
+  // Keeps nothing: the item can only come from A, pulled by the doorway over A's connection.
+  const doorway = await startDoorwayProcess(['--store-quota', '0']);
+  try {
+    const file = await writeRandomFile(files.dir, 'nat.bin', 2 * MiB);
+    const a = await openApp((await openProfile()).context, doorway.url);
+    await trustConnected(a);
+    await addFiles(a, [file.path]);
+    const hash = await hashOfItemNamed(a, 'nat.bin');
+    const link = await shareLinkOf(a, hash);
+    const aId = await peerIdOf(a);
+
+    // B's WebRTC may use relayed candidates only, and there is no TURN server: no direct path.
+    const bContext = (await openProfile()).context;
+    await bContext.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super({ ...config, iceTransportPolicy: 'relay' });
+        }
+      };
+    });
+    const b = await openApp(bContext, doorway.url);
+    await fetchByLink(b, link);
+    const got = await getContent(b, hash);
+    expect(got.status).toBe(200);
+    expect(got.sha).toBe(file.hash);
+    await expect(peerEntry(b, aId)).not.toHaveAttribute('data-direct', 'true');
+  } finally {
+    await doorway.stop();
+  }
 });

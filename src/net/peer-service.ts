@@ -16,6 +16,7 @@ import { ElohimError, TypedEventEmitter, type TypedEventTarget } from '../wire/i
 import { NoHoldersError } from './errors.ts';
 import {
   connectedPeersFinder,
+  type FetchOptions,
   type FetchProgress,
   fetchContent,
   type HolderFinder,
@@ -104,6 +105,12 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     replicator?: Replicator,
     /** Who holds a hash. Default: ask the directly connected peers. */
     finder?: HolderFinder,
+    /** What a fetch that reached no holder tries next (the doorway's bridge); tried once per fetch. */
+    private readonly fallBack?: (
+      hash: string,
+      error: unknown,
+      options: FetchOptions,
+    ) => Promise<StoredManifest>,
   ) {
     super();
     this.#finder = finder ?? connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
@@ -142,12 +149,19 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
   ): Promise<StoredManifest> {
     const hash = parseContentHash(input);
     const signal = options.signal ?? new AbortController().signal;
-    return this.#whileHoldersConnect(signal, options.findForMs ?? 60_000, () =>
-      fetchContent(this.node, this.store, this.#finder, hash, {
-        signal,
-        onProgress: options.onProgress,
-      }),
-    );
+    const fetchOptions = { signal, onProgress: options.onProgress };
+    let fallBack = this.fallBack;
+    return this.#whileHoldersConnect(signal, options.findForMs ?? 60_000, async () => {
+      try {
+        return await fetchContent(this.node, this.store, this.#finder, hash, fetchOptions);
+      } catch (error) {
+        if (!fallBack) throw error;
+        const tried = fallBack;
+        fallBack = undefined;
+        // Rethrows `error` when the doorway has no holder either: the search goes on.
+        return await tried(hash, error, fetchOptions);
+      }
+    });
   }
 
   openStream(

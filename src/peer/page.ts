@@ -121,7 +121,9 @@ export class PagePeer extends TypedEventEmitter<PagePeerEvents> {
       // Fetches this tab had sent to the old leader fail now and are retried here.
       this.#service?.close();
       this.#setService(
-        new net.LeaderPeerService(peer.node, peer.store, peer.replicator, peer.finder),
+        new net.LeaderPeerService(peer.node, peer.store, peer.replicator, peer.finder, (h, e, o) =>
+          peer.fallBack(h, e, o),
+        ),
       );
     } catch (error) {
       this.#fail(error);

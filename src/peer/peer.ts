@@ -244,24 +244,35 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /**
-   * Fetches `hash` from the peers that hold it, verified, into the store. When none of them
-   * can be reached directly, a commons item comes through the doorway's HTTP bridge instead
-   * (it pulls from the holders connected to it).
+   * Fetches `hash` from the peers that hold it, verified, into the store; when none of them
+   * can be reached directly, through the doorway ({@link fallBack}).
    */
-  async fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
+  fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
+    return fetchContent(this.node, this.store, this.finder, hash, options).catch((error) =>
+      this.fallBack(hash, error, options),
+    );
+  }
+
+  /**
+   * What a fetch that failed with `error` does next: when no holder could be reached directly
+   * (a hard NAT; a holder whose only link is its doorway), a commons item comes through the
+   * doorway's HTTP bridge, which pulls it from the holders connected to it. Rethrows `error`
+   * otherwise, and when the doorway has no holder either.
+   */
+  async fallBack(
+    hash: string,
+    error: unknown,
+    options: FetchOptions = {},
+  ): Promise<StoredManifest> {
+    const doorway = this.#doorways[0];
+    const unreachable = error instanceof NoHoldersError || error instanceof AllHoldersFailedError;
+    if (!doorway || !unreachable || options.signal?.aborted) throw error;
+    log('no holder of %s reachable directly: through the doorway %s', hash, doorway);
     try {
-      return await fetchContent(this.node, this.store, this.finder, hash, options);
-    } catch (error) {
-      const doorway = this.#doorways[0];
-      const unreachable = error instanceof NoHoldersError || error instanceof AllHoldersFailedError;
-      if (!doorway || !unreachable || options.signal?.aborted) throw error;
-      log('no holder of %s reachable directly: through the doorway %s', hash, doorway);
-      try {
-        return await fetchThroughDoorway(doorway, this.store, hash, options);
-      } catch (viaDoorway) {
-        // The doorway found no holder either: the first answer says it best.
-        throw viaDoorway instanceof NoHoldersError ? error : viaDoorway;
-      }
+      return await fetchThroughDoorway(doorway, this.store, hash, options);
+    } catch (viaDoorway) {
+      // The doorway found no holder either: the first answer says it best.
+      throw viaDoorway instanceof NoHoldersError ? error : viaDoorway;
     }
   }
 
