@@ -255,6 +255,19 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       .map((p) => p.peerId);
   }
 
+  /**
+   * Doorways with an open connection now: over WebSockets, without relay limits, so a whole
+   * item can be offered to one (the replicator keeps commons items there).
+   */
+  connectedDoorways(): string[] {
+    const open = this.libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open' && c.limits == null)
+      .map((c) => c.remotePeer.toString())
+      .filter((p) => this.#doorwayPeers.has(p));
+    return [...new Set(open)];
+  }
+
   isDirectPeer(peerId: string): boolean {
     return this.libp2p
       .getConnections()

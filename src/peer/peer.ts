@@ -47,6 +47,8 @@ export interface PeerInit {
   dialListedPeers?: boolean;
   /** Direct peers that keep a copy of each item authored here; 0 turns replication off. Default 2. */
   copies?: number;
+  /** Offer commons items authored here whole to the connected doorways too (read live). Default true. */
+  keepOnDoorway?: boolean | (() => boolean);
   /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
   budget?: SpaceBudget;
   /** The trust layer through the first doorway (`false`: none). */
@@ -155,7 +157,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // as its reach allows; shards it keeps for others are kept online with their other holders.
     this.replicator =
       copies > 0
-        ? new Replicator({ node, store, trust: view, copies, finder: trust?.listed })
+        ? new Replicator({
+            node,
+            store,
+            trust: view,
+            copies,
+            finder: trust?.listed,
+            keepOnDoorway: init.keepOnDoorway,
+          })
         : undefined;
     if (this.#family) this.safeDispatchEvent('trust');
     if (this.#sync) void this.#lead(this.#sync);
