@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** Everything the doorway can be told, from flags first, then environment, then defaults. */
@@ -46,6 +47,12 @@ export interface DoorwayConfig {
   hcConductor: string | undefined;
   /** Whether `POST /hc/dev/token` issues session tokens to anyone proving an agent key. */
   hcDevTokens: boolean;
+  /** Folder of the doorway's content: `kept/` (copies kept for others) and `cache/` (HTTP). */
+  storeDir: string;
+  /** Bytes of copies the doorway keeps for others; 0 keeps none. */
+  storeQuota: number;
+  /** Bytes of content fetched for HTTP clients kept for the next ones (least recently used goes first). */
+  cacheQuota: number;
 }
 
 /** libp2p's own relay defaults (go-libp2p's too): enough for WebRTC signalling, not for bulk data. */
@@ -60,6 +67,8 @@ export const DEFAULT_P2P_MAX_CONNECTIONS = 300;
 export const DEFAULT_P2P_INBOUND_RATE = 5;
 export const DEFAULT_P2P_MAX_PENDING = 10;
 export const DEFAULT_HTTP_REQUEST_TIMEOUT_S = 30;
+export const DEFAULT_STORE_QUOTA = 10 * 2 ** 30;
+export const DEFAULT_CACHE_QUOTA = 2 * 2 ** 30;
 /** Node's default (60 s) lets a client dribble headers for a minute. */
 export const MAX_HEADERS_TIMEOUT_MS = 10_000;
 
@@ -102,6 +111,12 @@ Options (environment variable in brackets):
   --hc-dev-tokens <on|off>         POST /hc/dev/token hands a session token to whoever
                       proves an agent key (no account) [ELOHIM_HC_DEV_TOKENS]
                       default on when --host is loopback, else off
+  --store-dir <dir>   the doorway's content: copies it keeps of public (commons) items,
+                      and its HTTP cache [ELOHIM_STORE_DIR]       default <data-dir>/store
+  --store-quota <bytes>            space for copies kept for others; 0 keeps none
+                      [ELOHIM_STORE_QUOTA]                        default ${DEFAULT_STORE_QUOTA} (10 GiB)
+  --cache-quota <bytes>            space for what /store/{hash} fetched from peers
+                      [ELOHIM_CACHE_QUOTA]                        default ${DEFAULT_CACHE_QUOTA} (2 GiB)
   --help              show this text
 
 The relay defaults carry WebRTC signalling only (that is all browsers need to connect
@@ -163,6 +178,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'http-request-timeout': { type: 'string' },
       'hc-conductor': { type: 'string' },
       'hc-dev-tokens': { type: 'string' },
+      'store-dir': { type: 'string' },
+      'store-quota': { type: 'string' },
+      'cache-quota': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -200,6 +218,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   }
   const dataDir = values['data-dir'] ?? env.ELOHIM_DATA_DIR ?? '.doorway';
   if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
+  const storeDir = values['store-dir'] ?? env.ELOHIM_STORE_DIR ?? join(dataDir, 'store');
+  if (storeDir.trim() === '') throw new ConfigError('--store-dir must not be empty');
   const hcConductor = values['hc-conductor'] ?? env.ELOHIM_HC_CONDUCTOR ?? '';
   if (hcConductor !== '' && !isWsUrl(hcConductor)) {
     throw new ConfigError(
@@ -282,6 +302,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       ) * 1000,
     hcConductor: hcConductor === '' ? undefined : hcConductor,
     hcDevTokens: devTokens === 'on',
+    storeDir,
+    storeQuota: integer(
+      '--store-quota',
+      values['store-quota'] ?? env.ELOHIM_STORE_QUOTA ?? String(DEFAULT_STORE_QUOTA),
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    cacheQuota: integer(
+      '--cache-quota',
+      values['cache-quota'] ?? env.ELOHIM_CACHE_QUOTA ?? String(DEFAULT_CACHE_QUOTA),
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
   };
 }
 

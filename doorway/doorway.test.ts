@@ -28,7 +28,17 @@ describe('loadConfig', () => {
       httpRequestTimeoutMs: 30_000,
       hcConductor: undefined,
       hcDevTokens: true,
+      storeDir: join('.doorway', 'store'),
+      storeQuota: 10 * 2 ** 30,
+      cacheQuota: 2 * 2 ** 30,
     });
+    expect(
+      loadConfig(['--store-dir', 'kept-here', '--store-quota', '0'], {
+        ELOHIM_CACHE_QUOTA: '1024',
+      }),
+    ).toMatchObject({ storeDir: 'kept-here', storeQuota: 0, cacheQuota: 1024 });
+    expect(() => loadConfig(['--store-quota=-1'], {})).toThrow(ConfigError);
+    expect(() => loadConfig(['--store-dir', ' '], {})).toThrow(ConfigError);
     expect(loadConfig([], { ELOHIM_PORT: '9000', ELOHIM_HOST: '::1' })).toMatchObject({
       host: '::1',
       port: 9000,
@@ -206,6 +216,7 @@ describe('startDoorway', () => {
     expect(await response.json()).toMatchObject({
       status: 'ok',
       p2p: { peer_id: doorway.p2p.peerId, peers: 0 },
+      store: { kept: { items: 0, bytes: 0, quota: 64 * 2 ** 20 } },
     });
   });
 

@@ -125,7 +125,7 @@ describe('doorway HTTP limits', () => {
     // A route's own methods are still its own: a wrong one names them.
     expect(await ask(door.doorway.url, 'TRACE', '/health')).toMatchObject({
       status: 405,
-      allow: 'GET',
+      allow: 'GET, HEAD',
     });
   });
 

@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityError, KEY_FILE } from '../src/identity/node.ts';
-import '../src/test-support/node-websocket.ts';
+import '../src/peer/node-websocket.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
 import { APP_FILES, newClient, sharedTempDir, testConfig, until } from './test-support.ts';
@@ -95,7 +95,8 @@ describe('doorway p2p', () => {
     expect(listed.total).toBe(listed.peers.length);
     expect(listed.peers[0]).toMatchObject({
       peer_id: doorway.p2p.peerId,
-      capabilities: ['relay'],
+      // A full peer: it serves what it keeps over the shard protocol, and relays.
+      capabilities: ['shard', 'relay'],
       nat_status: 'public',
     });
     const aEntry = listed.peers.find((p) => p.peer_id === aId) as PeerJson;

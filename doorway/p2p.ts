@@ -1,19 +1,18 @@
 import { isIPv6 } from 'node:net';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
+import { join } from 'node:path';
 import {
   type CircuitRelayService,
   circuitRelayServer,
   RELAY_V2_HOP_CODEC,
   RELAY_V2_STOP_CODEC,
 } from '@libp2p/circuit-relay-v2';
-import { identify, identifyPush } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
-import { ping } from '@libp2p/ping';
 import { webSockets } from '@libp2p/websockets';
-import { createLibp2p } from 'libp2p';
-import { loadOrCreateKey } from '../src/identity/node.ts';
+import type { ContentStore } from '../src/content/node.ts';
+import type { NetworkProfile } from '../src/net/index.ts';
+import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import type { DoorwayConfig } from './config.ts';
+import { keeperBudget } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { PeerRegistry } from './peers.ts';
 import { guardedRegistrar, guardStop } from './relay-guard.ts';
@@ -31,9 +30,13 @@ export type P2pConfig = Pick<
   | 'p2pInboundRate'
   | 'p2pMaxPending'
   | 'p2pTrustLoopback'
+  | 'storeDir'
+  | 'storeQuota'
 >;
 
 export interface DoorwayP2p {
+  /** The doorway's peer: its content store keeps copies of commons items for others. */
+  readonly peer: Peer;
   readonly node: Libp2p<{ relay: CircuitRelayService }>;
   readonly peerId: string;
   readonly peers: PeerRegistry;
@@ -88,25 +91,17 @@ function guardedRelayServer(
  * they announce in `peers`.
  */
 export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP2p> {
-  const { key, created } = await loadOrCreateKey(config.dataDir);
   const ip = isIPv6(config.p2pHost) ? 'ip6' : 'ip4';
   const listen = `/${ip}/${config.p2pHost}/tcp/${config.p2pPort}/ws`;
   const unlimited = config.relayDataLimit === 0 && config.relayDurationLimit === 0;
+  const keptDir = join(config.storeDir, 'kept');
 
-  const node = await createLibp2p({
-    privateKey: key,
-    addresses: {
-      listen: [listen],
-      ...(config.p2pAnnounce.length > 0 ? { announce: config.p2pAnnounce } : {}),
-    },
+  const network: NetworkProfile = {
     transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // Node's default gater already allows private and loopback addresses; say so explicitly.
-    connectionGater: {
-      denyDialMultiaddr: () => false,
-      denyInboundConnection: () => false,
-    },
+    listen: [listen],
+    // It dials no one today; were it to, any address goes (it is not a browser).
+    dialPrivate: true,
+    announce: config.p2pAnnounce,
     connectionManager: {
       maxConnections: config.p2pMaxConnections,
       inboundConnectionThreshold: config.p2pInboundRate,
@@ -114,9 +109,6 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       allow: config.p2pTrustLoopback ? LOOPBACK_ALLOW : [],
     },
     services: {
-      identify: identify(),
-      identifyPush: identifyPush(),
-      ping: ping(),
       relay: guardedRelayServer({
         hopTimeout: HOP_TIMEOUT_MS,
         maxInboundHopStreams: MAX_HOP_STREAMS,
@@ -134,13 +126,29 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
         },
       }),
     },
+  };
+  // The same Peer as a browser's, on the node browsers connect to: it serves what it keeps
+  // over their WebSocket connection, and keeps the commons copies they offer (holdGate: the
+  // doorway's agent is in no one's family, so commons is all it may hold).
+  let store: ContentStore | undefined;
+  const peer = await startNodePeer({
+    dataDir: config.dataDir,
+    contentDir: keptDir,
+    network,
+    copies: 0,
+    dialListedPeers: false,
+    keepForOthers: config.storeQuota > 0,
+    budget: keeperBudget(config.storeQuota, keptDir, () => store as ContentStore),
+    trust: false,
   });
+  store = peer.store;
+  const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService }>;
 
   // The relay reads the destination's answer on stop streams we open: same size limits.
   node.use(RELAY_V2_STOP_CODEC, guardStop);
 
   const self = node.peerId.toString();
-  log.info(`p2p identity ${self} (${created ? 'new, saved in' : 'from'} ${config.dataDir})`);
+  log.info(`p2p identity ${self} (key in ${config.dataDir}); keeps copies in ${keptDir}`);
   const peers = new PeerRegistry();
 
   node.addEventListener('peer:connect', ({ detail }) => {
@@ -185,13 +193,17 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
 
   let stopping: Promise<void> | undefined;
   return {
+    peer,
     node,
     peerId: self,
     peers,
     multiaddrs: () => node.getMultiaddrs().map((ma) => ma.toString()),
     protocols: () => node.getProtocols(),
     stop() {
-      stopping ??= Promise.resolve(node.stop()).then(() => peers.clear());
+      stopping ??= peer.stop().then(() => {
+        peer.store.close();
+        peers.clear();
+      });
       return stopping;
     },
   };

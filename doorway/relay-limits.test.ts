@@ -3,7 +3,7 @@ import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import '../src/test-support/node-websocket.ts';
+import '../src/peer/node-websocket.ts';
 import type { DoorwayConfig } from './config.ts';
 import { MAX_HOP_STREAMS } from './p2p.ts';
 import { RELAY_HANDSHAKE_BUDGET } from './relay-guard.ts';

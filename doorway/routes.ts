@@ -60,6 +60,8 @@ export async function dispatch(
     return true;
   }
   if (allowed.length === 0) return false;
+  // A GET route answers HEAD too (above).
+  if (allowed.includes('GET')) allowed.splice(allowed.indexOf('GET') + 1, 0, 'HEAD');
   res.setHeader('Allow', allowed.join(', '));
   sendJson(res, 405, { error: `use ${allowed.join(' or ')}` });
   return true;

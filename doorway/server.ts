@@ -1,10 +1,16 @@
+// The trust client keeps its outbox in IndexedDB; the doorway's lives in memory, which is
+// enough: what the doorway keeps is announced again from its store at every start.
+import 'fake-indexeddb/auto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import sirv from 'sirv';
+import { errorMessage } from '../src/wire/index.ts';
+import { bridgeRoutes, ContentCache } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
+import { storeUse } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { type DoorwayP2p, startP2p } from './p2p.ts';
 import { dispatch, p2pRoutes, type Route, sendJson } from './routes.ts';
@@ -85,24 +91,52 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
 
   const p2p = await startP2p(config, log);
   let trust: TrustLayer;
+  let cache: ContentCache;
   try {
     // Challenges name the doorway by its PeerId, so a signature made for it is good nowhere else.
-    trust = await startTrustLayer({ ...config, peerId: p2p.peerId }, log);
+    trust = await startTrustLayer(
+      { ...config, peerId: p2p.peerId, selfAgent: p2p.peer.agent },
+      log,
+    );
   } catch (error) {
     await p2p.stop();
     throw error;
   }
+  try {
+    cache = await ContentCache.open({
+      dir: join(config.storeDir, 'cache'),
+      maxBytes: config.cacheQuota,
+      onError: (error) => log.error(`cache: ${errorMessage(error)}`),
+    });
+  } catch (error) {
+    await trust.close();
+    await p2p.stop();
+    throw error;
+  }
+  const { peer } = p2p;
+  const bridge = bridgeRoutes({
+    kept: peer.store,
+    cache,
+    node: peer.node,
+    finder: peer.finder,
+    log,
+  });
 
   // The route table: add routes here (or concatenate another module's list).
   const routes: Route[] = [
     {
       method: 'GET',
       path: /\/health/,
-      handle: ({ res }) =>
+      handle: async ({ res }) =>
         sendJson(res, 200, {
           status: 'ok',
           uptime_s: (Date.now() - startedAt) / 1000,
           p2p: { peer_id: p2p.peerId, peers: p2p.peers.size },
+          store: {
+            kept: await storeUse(peer.store, config.storeQuota),
+            cache: cache.stats(),
+          },
+          bridge: { pulling: bridge.openStreams(), pulled_bytes: bridge.pulledBytes() },
         }),
     },
     {
@@ -117,6 +151,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         }),
     },
     ...p2pRoutes(p2p),
+    ...bridge.routes,
     ...trust.routes,
   ];
 
@@ -148,15 +183,23 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
       server.listen(config.port, config.host, () => resolveListen());
     });
   } catch (error) {
+    await bridge.close();
+    await cache.close();
     await trust.close();
     await p2p.stop();
     throw error;
   }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}/`;
+  // The doorway's peer is listed in its own trust layer like any holder (through HTTP, as a
+  // browser would, so a real conductor behind the doorway sees the same calls).
+  if (trust.mode === 'emulator') {
+    await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
+  }
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}/`,
+    url,
     p2p,
     trust,
     close() {
@@ -167,7 +210,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
           server.close(() => resolveClose());
           server.closeAllConnections();
         }),
-      ]).then(() => p2p.stop());
+      ])
+        .then(() => bridge.close())
+        .then(() => p2p.stop())
+        .then(() => cache.close());
       return closing;
     },
   };

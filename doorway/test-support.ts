@@ -39,6 +39,9 @@ export function testConfig(dir: string, overrides: Partial<DoorwayConfig> = {}):
     httpRequestTimeoutMs: 30_000,
     hcConductor: undefined,
     hcDevTokens: true,
+    storeDir: join(dir, 'state', 'store'),
+    storeQuota: 64 * 2 ** 20,
+    cacheQuota: 64 * 2 ** 20,
     ...overrides,
   };
 }

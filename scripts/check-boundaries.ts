@@ -34,6 +34,8 @@ export const ENTRIES = [
   'src/content/node.ts',
   'src/identity/node.ts',
   'src/peer/node.ts',
+  // Installs a WebSocket client on Node 20 for libp2p dials (side effect only).
+  'src/peer/node-websocket.ts',
   'src/sync/node.ts',
   'src/sync/browser.ts',
 ];

@@ -1,9 +1,11 @@
 import type { StoredManifest } from '../src/content/index.ts';
 import {
   type ContentStore,
+  contentDisposition,
   InvalidHashError,
   openContentStore,
   parseContentHash,
+  parseRange,
 } from '../src/content/index.ts';
 import { loadDeviceIdentity } from '../src/identity/index.ts';
 import {
@@ -17,7 +19,6 @@ import {
 } from '../src/reach/index.ts';
 import type { ContentReadFailed } from './bridge-protocol.ts';
 import { askWindow, NoWindowError } from './peer-bridge.ts';
-import { parseRange } from './range.ts';
 
 let store: Promise<ContentStore> | undefined;
 
@@ -32,12 +33,6 @@ function problem(status: number, message: string): Response {
     status,
     headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
   });
-}
-
-/** RFC 6266 filename for non-ASCII names, with a plain fallback. */
-function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 /** Finding a holder and its manifest can take a while (peers connecting). */

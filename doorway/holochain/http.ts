@@ -163,6 +163,11 @@ export interface HcHttpOptions {
   devTokens: boolean;
   /** The doorway's libp2p PeerId: every challenge names it. */
   peerId: string;
+  /**
+   * The doorway's own agent key (base64): its peer proves this key like anyone, and gets a
+   * session token even with dev tokens off (it announces what the doorway keeps).
+   */
+  selfAgent?: string;
   limits: Readonly<TrustLimits>;
   /** Exactly one of these: the emulator, or the proxy to a real conductor. */
   emulator?: ConductorEmulator;
@@ -226,14 +231,14 @@ export function hcHttp(options: HcHttpOptions) {
   });
 
   const devToken = handled(async (req, res) => {
-    if (!devTokens) {
+    const body = devTokens || options.selfAgent ? await readJson(req) : undefined;
+    const agent = body ? agentField(body, 'agentPubKey') : undefined;
+    if (!body || !agent || (!devTokens && hashToB64(agent) !== options.selfAgent)) {
       throw new HttpError(
         403,
         'Dev tokens are off on this doorway: start it with --hc-dev-tokens on (trusted networks only)',
       );
     }
-    const body = await readJson(req);
-    const agent = agentField(body, 'agentPubKey');
     if (body.nonce === undefined && body.timestamp !== undefined) {
       throw new HttpError(
         400,

@@ -24,6 +24,8 @@ export interface TrustLayer {
 export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | 'hcDevTokens'> & {
   /** The doorway's libp2p PeerId: challenges name it, so a signature is good on this doorway only. */
   peerId: string;
+  /** The doorway's own agent key (base64), which may always get a session token. */
+  selfAgent?: string;
   /** Size and time limits other than the defaults (limits.ts); tests use smaller ones. */
   limits?: Partial<TrustLimits>;
 };
@@ -36,7 +38,14 @@ export type TrustLayerConfig = Pick<DoorwayConfig, 'dataDir' | 'hcConductor' | '
 export async function startTrustLayer(config: TrustLayerConfig, log: Logger): Promise<TrustLayer> {
   const sessions = await SessionTokens.open(config.dataDir);
   const limits = trustLimits(config.limits);
-  const common = { sessions, devTokens: config.hcDevTokens, peerId: config.peerId, limits, log };
+  const common = {
+    sessions,
+    devTokens: config.hcDevTokens,
+    peerId: config.peerId,
+    ...(config.selfAgent ? { selfAgent: config.selfAgent } : {}),
+    limits,
+    log,
+  };
   if (config.hcConductor) {
     const proxy = new ConductorProxy(new URL(config.hcConductor), log);
     const http = hcHttp({ ...common, proxy });

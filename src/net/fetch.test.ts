@@ -18,6 +18,7 @@ import {
   ShardNotFoundError,
   shardHave,
 } from './shard/index.ts';
+import { ContentStreamer, type ContentStreamerOptions } from './stream-fetch.ts';
 
 const KiB = 1024;
 const PIECE = 4 * KiB;
@@ -193,18 +194,23 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
   });
 });
 
+/** A `ContentStreamer` over `fetcher`'s store, pulling from holders of `shards` of a spread blob. */
+async function streaming(shards: number[], options: ContentStreamerOptions = {}) {
+  const { data, m, holders } = await spread(shards);
+  const { node, store } = await fetcher(holders.map((h) => h.node));
+  const streamer = new ContentStreamer(
+    { libp2p: node, isDirectPeer: () => true },
+    store,
+    listed(holders.map((h) => h.node)),
+    { timeoutMs: 3_000, ...options },
+  );
+  cleanups.push(() => streamer.close());
+  return { data, m, holders, store, streamer };
+}
+
 describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
   it('a range in a shard nobody has is rebuilt from the stripe; the import completes', async () => {
-    const { ContentStreamer } = await import('./stream-fetch.ts');
-    const { data, m, holders } = await spread([1, 3, 4, 6]);
-    const { node, store } = await fetcher(holders.map((h) => h.node));
-    const streamer = new ContentStreamer(
-      { libp2p: node, isDirectPeer: () => true },
-      store,
-      listed(holders.map((h) => h.node)),
-      { timeoutMs: 3_000 },
-    );
-    cleanups.push(() => streamer.close());
+    const { data, m, store, streamer } = await streaming([1, 3, 4, 6]);
     const opened = await streamer.open(m.blob_hash);
     // Bytes of data shard 0 (nobody has it), from its third piece on, then into shard 1.
     const start = 2 * PIECE + 17;
@@ -222,5 +228,35 @@ describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
     });
     expect(sha(new Uint8Array(await new Response(all).arrayBuffer()))).toBe(sha(data));
     await expect.poll(() => store.has(m.blob_hash), { timeout: 10_000 }).toBe(true);
+  });
+
+  it('accept sees the manifest first: a refused item is asked no piece and leaves nothing', async () => {
+    const seen: string[] = [];
+    const refusal = new Error('not for this streamer');
+    const { m, holders, store, streamer } = await streaming([0, 1, 2, 3], {
+      accept: (manifest) => {
+        seen.push(manifest.blob_hash);
+        throw refusal;
+      },
+    });
+    await expect(streamer.open(m.blob_hash)).rejects.toBe(refusal);
+    expect(seen).toEqual([m.blob_hash]);
+    expect(holders.map((h) => h.served())).toEqual([0, 0, 0, 0]);
+    expect((await store.stats()).pendingPuts).toBe(0);
+    expect(await streamer.stats(m.blob_hash)).toBeUndefined();
+  });
+
+  it('discard ends one stream and removes what it wrote', async () => {
+    const { m, store, streamer } = await streaming([0, 1, 2, 3]);
+    await streamer.open(m.blob_hash);
+    await streamer.ensure(m.blob_hash, [{ shard: 0, piece: 0 }]);
+    expect((await streamer.stats(m.blob_hash))?.bytesFetched).toBe(PIECE);
+    expect((await store.stats()).pendingPuts).toBe(1);
+    streamer.discard(m.blob_hash);
+    expect(await streamer.stats(m.blob_hash)).toBeUndefined();
+    await expect.poll(async () => (await store.stats()).pendingPuts).toBe(0);
+    await expect(streamer.ensure(m.blob_hash, [{ shard: 0, piece: 1 }])).rejects.toThrow(
+      /open it first/,
+    );
   });
 });

@@ -71,7 +71,7 @@ export interface FetchNode {
 }
 
 /**
- * Asks every directly connected peer (never a doorway) whether it holds the blob, or shards of
+ * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
  * it (`Holds` on the piece protocol).
  */
 export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {

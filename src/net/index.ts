@@ -8,6 +8,8 @@
  *   // keep copies of what this browser authors on other peers
  *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
  */
+
+export { dispositionName, fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
@@ -77,4 +79,4 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
-export { ContentStreamer, type StreamStats } from './stream-fetch.ts';
+export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

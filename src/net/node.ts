@@ -75,6 +75,11 @@ export interface NodeSnapshot {
   peers: PeerConnectionInfo[];
   /** Where other browsers can reach us (…/p2p-circuit/webrtc/p2p/<us>), once reserved. */
   webrtcAddrs: string[];
+  /**
+   * What this peer tells the trust layer others may dial: its WebRTC addresses in a browser,
+   * every address it listens on (or announces) in Node.
+   */
+  dialAddrs: string[];
   /** The person chose to work offline: no connection in or out until they go back online. */
   workingOffline: boolean;
 }
@@ -88,6 +93,12 @@ export interface NetworkProfile {
    * browser), only the configured doorways' such addresses are dialled.
    */
   dialPrivate: boolean;
+  /** Addresses to announce instead of the listening ones (a doorway behind a reverse proxy). */
+  announce?: string[];
+  /** Connection limits (libp2p's); its defaults when absent. */
+  connectionManager?: Libp2pOptions['connectionManager'];
+  /** Services besides the peer's own, e.g. a doorway's relay server. */
+  services?: Libp2pOptions['services'];
 }
 
 /** A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers. */
@@ -163,7 +174,11 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     const mode = { offline: false };
     const libp2p = await createLibp2p({
       privateKey: options.privateKey,
-      addresses: { listen: network.listen },
+      addresses: {
+        listen: network.listen,
+        ...(network.announce?.length ? { announce: network.announce } : {}),
+      },
+      ...(network.connectionManager ? { connectionManager: network.connectionManager } : {}),
       transports: network.transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -181,6 +196,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         denyInboundEncryptedConnection: () => mode.offline,
       },
       services: {
+        ...network.services,
         identify: identify(),
         identifyPush: identifyPush(),
         ping: ping(),
@@ -203,6 +219,10 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   }
 
   snapshot(): NodeSnapshot {
+    const webrtcAddrs = this.libp2p
+      .getMultiaddrs()
+      .filter((ma) => WebRTC.matches(ma))
+      .map(String);
     const peers = new Map<string, PeerConnectionInfo>();
     for (const connection of this.libp2p.getConnections()) {
       const peerId = connection.remotePeer.toString();
@@ -220,10 +240,10 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       peerId: this.peerId,
       doorways: [...this.#doorways.values()].map((d) => ({ ...d })),
       peers: [...peers.values()],
-      webrtcAddrs: this.libp2p
-        .getMultiaddrs()
-        .filter((ma) => WebRTC.matches(ma))
-        .map(String),
+      webrtcAddrs,
+      dialAddrs: this.options.network?.dialPrivate
+        ? this.libp2p.getMultiaddrs().map(String)
+        : webrtcAddrs,
       workingOffline: this.#mode.offline,
     };
   }
@@ -256,8 +276,9 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   }
 
   /**
-   * Doorways with an open connection now: over WebSockets, without relay limits, so a whole
-   * item can be offered to one (the replicator keeps commons items there).
+   * The configured doorways with an open connection now (their PeerIds): over WebSockets,
+   * without relay limits, so a whole item can be offered to one (the replicator keeps commons
+   * items there) or fetched from one.
    */
   connectedDoorways(): string[] {
     const open = this.libp2p

@@ -11,6 +11,10 @@
  * so once every piece has been streamed the import commits and the blob joins the library.
  * Until then the import is a put in progress: closing the tab discards it on the next open.
  *
+ * `accept` sees a holder's manifest before the import begins and may refuse it (the doorway
+ * serves commons only): a refused item is never asked a piece of and leaves nothing in the
+ * store. `discard(hash)` ends one stream (pieces written so far go with it).
+ *
  * An rs-4-7 blob may be held only as shards spread over peers: a data piece whose shard no
  * holder has is read by rebuilding its stripe, so for those stripes all 4 data pieces are
  * asked for, and the scheduler fetches parity in place of the shards nobody has.
@@ -26,7 +30,7 @@ import {
 import { errorMessage } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchNode, findManifest, type HolderFinder, PieceScheduler } from './fetch.ts';
-import type { Holding } from './shard/index.ts';
+import type { Holding, RemoteManifest } from './shard/index.ts';
 import { census } from './shards.ts';
 
 export interface StreamStats {
@@ -60,14 +64,30 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
   });
 }
 
+export interface ContentStreamerOptions {
+  /** Per-piece (and dial) timeout. Default 20 s. */
+  timeoutMs?: number;
+  piecesPerRequest?: number;
+  /** Throws to refuse a holder's manifest; `open` then rejects with what it threw. */
+  accept?: (manifest: RemoteManifest) => void;
+  /** Told of every verified piece written, with its length (a running total for operators). */
+  onBytes?: (bytes: number) => void;
+}
+
+interface Opening {
+  stream: Promise<Stream>;
+  /** Stops finding holders and fetching, from the first step on (see {@link discard}). */
+  controller: AbortController;
+}
+
 export class ContentStreamer {
-  readonly #streams = new Map<string, Promise<Stream>>();
+  readonly #streams = new Map<string, Opening>();
 
   constructor(
     private readonly node: FetchNode,
     private readonly store: ContentStore,
     private readonly finder: HolderFinder,
-    private readonly options: { timeoutMs?: number; piecesPerRequest?: number } = {},
+    private readonly options: ContentStreamerOptions = {},
   ) {}
 
   /**
@@ -79,13 +99,15 @@ export class ContentStreamer {
     const hash = parseContentHash(input);
     const stored = await this.store.manifest(hash);
     if (stored) return stored;
-    let stream = this.#streams.get(hash);
-    if (!stream) {
-      stream = this.#begin(hash);
-      this.#streams.set(hash, stream);
-      stream.catch(() => this.#streams.delete(hash));
+    let opening = this.#streams.get(hash);
+    if (!opening) {
+      const controller = new AbortController();
+      const begun: Opening = { stream: this.#begin(hash, controller), controller };
+      this.#streams.set(hash, begun);
+      begun.stream.catch(() => this.#forget(hash, begun));
+      opening = begun;
     }
-    return (await withSignal(stream, signal)).session.partialManifest;
+    return (await withSignal(opening.stream, signal)).session.partialManifest;
   }
 
   /** Resolves once every piece in `pieces` is verified and written (fetching what is missing). */
@@ -96,7 +118,7 @@ export class ContentStreamer {
   ): Promise<void> {
     const hash = parseContentHash(input);
     if (await this.store.has(hash)) return;
-    const pending = this.#streams.get(hash);
+    const pending = this.#streams.get(hash)?.stream;
     if (!pending) {
       throw new Error(`No stream of ${hash} is open in this tab: open it first, then ask again.`);
     }
@@ -120,26 +142,38 @@ export class ContentStreamer {
 
   /** Bytes fetched for an open stream, or undefined. */
   async stats(input: string): Promise<StreamStats | undefined> {
-    const stream = await this.#streams.get(parseContentHash(input))?.catch(() => undefined);
+    const opening = this.#streams.get(parseContentHash(input));
+    const stream = await opening?.stream.catch(() => undefined);
     return stream ? { ...stream.stats } : undefined;
+  }
+
+  /**
+   * Stops the stream of `hash` (finding holders, the manifest, or fetching pieces) and discards
+   * what it wrote. A blob whose stream already committed stays.
+   */
+  discard(input: string): void {
+    const hash = parseContentHash(input);
+    const opening = this.#streams.get(hash);
+    if (!opening) return;
+    this.#forget(hash, opening);
+    opening.controller.abort(new Error(`The stream of ${hash} was discarded.`));
+    void opening.stream.then(
+      (stream) => stream.session.abort(),
+      () => {},
+    );
   }
 
   /** Stops every stream's fetches and discards what they wrote. */
   close(): void {
-    for (const pending of this.#streams.values()) {
-      void pending.then(
-        (stream) => {
-          stream.controller.abort(new Error('The tab stopped streaming.'));
-          return stream.session.abort();
-        },
-        () => {},
-      );
-    }
-    this.#streams.clear();
+    for (const hash of [...this.#streams.keys()]) this.discard(hash);
   }
 
-  async #begin(hash: string): Promise<Stream> {
-    const controller = new AbortController();
+  /** Forgets `opening` unless a newer stream of the hash has replaced it. */
+  #forget(hash: string, opening: Opening): void {
+    if (this.#streams.get(hash) === opening) this.#streams.delete(hash);
+  }
+
+  async #begin(hash: string, controller: AbortController): Promise<Stream> {
     const { signal } = controller;
     const holders = await this.finder.findHolders(hash, { signal });
     if (holders.length === 0) throw new NoHoldersError(hash);
@@ -154,6 +188,7 @@ export class ContentStreamer {
       drop,
     );
     if (!manifest) throw new AllHoldersFailedError(hash, failures);
+    this.options.accept?.(manifest);
     const session = await this.store.beginImport(manifest, { signal });
     const holdings = new Map<string, Holding>();
     if (manifest.encoding === 'rs-4-7') {
@@ -213,6 +248,7 @@ export class ContentStreamer {
       state: () => {},
       bytes: (_id, bytes) => {
         stream.stats.bytesFetched += bytes;
+        this.options.onBytes?.(bytes);
       },
       dropped: (id, error) => stream.failures.push(`${id}: ${errorMessage(error)}`),
     });
@@ -226,12 +262,13 @@ export class ContentStreamer {
 
   /** Every piece has been streamed: keep the blob, as a full fetch would. */
   async #commit(hash: string, stream: Stream): Promise<void> {
+    const opening = this.#streams.get(hash);
     try {
       await stream.session.commit({ signal: stream.controller.signal });
     } catch {
       // A commit that fails (the manifest lied) discards the import; the next open starts over.
     } finally {
-      this.#streams.delete(hash);
+      if (opening) this.#forget(hash, opening);
     }
   }
 }

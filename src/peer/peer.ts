@@ -9,12 +9,15 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import {
+  AllHoldersFailedError,
   connectedPeersFinder,
   type FetchOptions,
   fetchContent,
+  fetchThroughDoorway,
   type HolderFinder,
   holdGate,
   type NetworkProfile,
+  NoHoldersError,
   PeerNode,
   pushPolicy,
   Replicator,
@@ -51,6 +54,8 @@ export interface PeerInit {
   keepOnDoorway?: boolean | (() => boolean);
   /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
   budget?: SpaceBudget;
+  /** Keep the copies other peers offer (within `budget`, as reach allows). Default true. */
+  keepForOthers?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
   trust?: Omit<TrustInit, 'doorway'> | false;
   /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
@@ -63,6 +68,7 @@ export interface PeerEvents {
 }
 
 const nobody: ReadonlySet<AgentKey> = new Set();
+const noHolders: HolderFinder = { findHolders: async () => [] };
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
   /**
@@ -70,6 +76,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
    * until the trust layer has been asked). Every gate reads it live.
    */
   readonly trustView: TrustView;
+  readonly agent: AgentKey;
   readonly #links = new Map<string, string>();
   #family: Family | undefined;
   #trustClient: TrustClient | undefined;
@@ -77,15 +84,25 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
   /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
-  finder!: HolderFinder;
+  readonly finder: HolderFinder = {
+    findHolders: (hash, options) => (this.#finder ?? noHolders).findHolders(hash, options),
+  };
+  #finder: HolderFinder | undefined;
+  #listed: HolderFinder | undefined;
   node!: PeerNode;
   replicator: Replicator | undefined;
 
+  readonly #privateKey: PrivateKey;
+  #doorways: readonly string[] = [];
+
   private constructor(
     readonly store: ContentStore,
-    readonly agent: AgentKey,
+    privateKey: PrivateKey,
   ) {
     super();
+    this.#privateKey = privateKey;
+    this.agent = agentKeyFromEd25519(privateKey.publicKey.raw);
+    const agent = this.agent;
     const peer = this;
     this.trustView = {
       me: agent,
@@ -107,7 +124,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   static async start(init: PeerInit): Promise<Peer> {
-    const peer = new Peer(init.store, agentKeyFromEd25519(init.privateKey.publicKey.raw));
+    const peer = new Peer(init.store, init.privateKey);
     await peer.#start(init);
     return peer;
   }
@@ -117,6 +134,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const view = () => this.trustView;
     // One budget for everything others store here: copies, shards and pushes.
     const budget = init.budget ?? { maxBytes: 2 ** 30, spaceLeft: storageEstimate };
+    this.#doorways = init.doorways ?? [];
     const doorway = init.doorways?.[0];
     const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
     this.node = await PeerNode.start({
@@ -133,25 +151,24 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         push: pushPolicy(view, budget),
       },
       // Copies other peers offer: what this device could receive anyway (commons, for now).
-      replicate: { policy: { mayHold: holdGate(this.trustView), ...budget } },
+      replicate: {
+        policy: {
+          mayHold:
+            init.keepForOthers === false
+              ? () => ({ allow: false, reason: 'this peer keeps no copies for others' })
+              : holdGate(this.trustView),
+          ...budget,
+        },
+      },
     });
     const node = this.node;
     this.#sync = init.sync?.();
-    const connected = connectedPeersFinder(() => node.directPeers(), node.libp2p);
-    const trust =
-      doorway && trustModules
-        ? await startTrust(
-            trustModules,
-            { ...(init.trust || {}), doorway },
-            { privateKey: init.privateKey, node, store, links: this.#links },
-            () => this.#changedTrust(),
-          )
-        : undefined;
-    this.#trustClient = trust?.client;
-    this.#family = trust?.family;
-    this.#closeTrust = trust?.close;
-    this.#family?.addEventListener('change', () => this.#changedTrust());
-    this.finder = trust ? trust.finder(connected) : connected;
+    // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
+    // served over the WebSocket connection a browser already has to it).
+    this.#finder = connectedPeersFinder(
+      () => [...node.directPeers(), ...node.connectedDoorways()],
+      node.libp2p,
+    );
     const copies = init.copies ?? 2;
     // What this peer authors is offered to `copies` direct peers (rs-4-7: one shard per peer),
     // as its reach allows; shards it keeps for others are kept online with their other holders.
@@ -162,12 +179,46 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
             store,
             trust: view,
             copies,
-            finder: trust?.listed,
+            finder: {
+              findHolders: (hash, options) =>
+                (this.#listed ?? noHolders).findHolders(hash, options),
+            },
             keepOnDoorway: init.keepOnDoorway,
           })
         : undefined;
-    if (this.#family) this.safeDispatchEvent('trust');
+    if (doorway && trustModules)
+      await this.#joinTrust(trustModules, { ...(init.trust || {}), doorway });
     if (this.#sync) void this.#lead(this.#sync);
+  }
+
+  /**
+   * Joins the trust layer a doorway hosts, after start: a doorway's own peer does so once its
+   * HTTP server listens. Resolves false when the trust layer could not be reached (logged).
+   */
+  async joinTrust(init: TrustInit): Promise<boolean> {
+    return this.#joinTrust(loadTrustModules(), init);
+  }
+
+  async #joinTrust(
+    modules: ReturnType<typeof loadTrustModules>,
+    init: TrustInit,
+  ): Promise<boolean> {
+    if (this.#trustClient) throw new Error('This peer already uses a trust layer.');
+    const trust = await startTrust(
+      modules,
+      init,
+      { privateKey: this.#privateKey, node: this.node, store: this.store, links: this.#links },
+      () => this.#changedTrust(),
+    );
+    if (!trust) return false;
+    this.#trustClient = trust.client;
+    this.#family = trust.family;
+    this.#closeTrust = trust.close;
+    this.#listed = trust.listed;
+    this.#finder = trust.finder(this.#finder ?? noHolders);
+    this.#family.addEventListener('change', () => this.#changedTrust());
+    this.safeDispatchEvent('trust');
+    return true;
   }
 
   /**
@@ -195,9 +246,26 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.safeDispatchEvent('trust');
   }
 
-  /** Fetches `hash` from the peers that hold it, verified, into the store. */
-  fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
-    return fetchContent(this.node, this.store, this.finder, hash, options);
+  /**
+   * Fetches `hash` from the peers that hold it, verified, into the store. When none of them
+   * can be reached directly, a commons item comes through the doorway's HTTP bridge instead
+   * (it pulls from the holders connected to it).
+   */
+  async fetch(hash: string, options: FetchOptions = {}): Promise<StoredManifest> {
+    try {
+      return await fetchContent(this.node, this.store, this.finder, hash, options);
+    } catch (error) {
+      const doorway = this.#doorways[0];
+      const unreachable = error instanceof NoHoldersError || error instanceof AllHoldersFailedError;
+      if (!doorway || !unreachable || options.signal?.aborted) throw error;
+      log('no holder of %s reachable directly: through the doorway %s', hash, doorway);
+      try {
+        return await fetchThroughDoorway(doorway, this.store, hash, options);
+      } catch (viaDoorway) {
+        // The doorway found no holder either: the first answer says it best.
+        throw viaDoorway instanceof NoHoldersError ? error : viaDoorway;
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -9,7 +9,7 @@ import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { concat } from './fuzz.ts';
-import './node-websocket.ts';
+import '../peer/node-websocket.ts';
 
 /** `maxStreamWindow` caps Yamux's per-stream receive window (default: Yamux's 16 MiB). */
 export async function loopbackNode(listen = true, maxStreamWindow?: number): Promise<Libp2p> {

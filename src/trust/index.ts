@@ -9,7 +9,7 @@
  *   listen<TrustState>(trust, 'state', (s) => render(s.status, s.error)); // src/wire; connecting | connected | offline
  *   listen<TrustEvents['queue']>(trust, 'queue', ({ queued }) => render(queued));
  *
- *   node.addEventListener('change', () => void trust.setAddresses(node.snapshot().webrtcAddrs));
+ *   node.addEventListener('change', () => void trust.setAddresses(node.snapshot().dialAddrs));
  *   await trust.registerAgent({ display_name: 'Ana' });        // 'sent' | 'queued'
  *   store 'added'   → void trust.announce(hash);
  *   store 'removed' → void trust.withdraw(hash);

@@ -33,12 +33,12 @@ async function client(doorway: string, key: PrivateKey) {
 /** A node whose dialable address is a browser-shaped WebRTC address. */
 function fakeNode(key: PrivateKey) {
   const node = new EventTarget() as EventTarget & {
-    snapshot(): { webrtcAddrs: string[]; workingOffline: boolean };
+    snapshot(): { dialAddrs: string[]; workingOffline: boolean };
   };
   const relay = peerIdFromPrivateKey(key); // any valid peer id will do for the relay part
   const addr = `/ip4/127.0.0.1/tcp/4001/ws/p2p/${relay}/p2p-circuit/webrtc/p2p/${peerIdFromPrivateKey(key)}`;
   let workingOffline = false;
-  node.snapshot = () => ({ webrtcAddrs: [addr], workingOffline });
+  node.snapshot = () => ({ dialAddrs: [addr], workingOffline });
   const setOffline = (offline: boolean) => {
     workingOffline = offline;
     node.dispatchEvent(new Event('change'));

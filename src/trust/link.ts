@@ -19,7 +19,7 @@ export const SHARD_SERVING = 'shard_serving';
 
 /** What the link needs of the node: its dialable addresses, and `change` when they move. */
 export interface AddressSource extends EventTarget {
-  snapshot(): { webrtcAddrs: string[]; workingOffline?: boolean };
+  snapshot(): { dialAddrs: string[]; workingOffline?: boolean };
 }
 
 export interface TrustLinkOptions {
@@ -46,7 +46,7 @@ export function linkTrust(
   let offline = node.snapshot().workingOffline === true;
   const onNodeChange = () => {
     const snapshot = node.snapshot();
-    void trust.setAddresses(snapshot.webrtcAddrs).catch(onError);
+    void trust.setAddresses(snapshot.dialAddrs).catch(onError);
     const nowOffline = snapshot.workingOffline === true;
     if (nowOffline === offline) return;
     offline = nowOffline;

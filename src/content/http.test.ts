@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange } from './range.ts';
+import { contentDisposition, parseRange } from './http.ts';
 
 describe('parseRange', () => {
   const size = 1000;
@@ -26,5 +26,27 @@ describe('parseRange', () => {
     expect(parseRange('bytes=5-1', size)).toBeUndefined();
     expect(parseRange('bytes=-', size)).toBeUndefined();
     expect(parseRange('bytes=abc', size)).toBeUndefined();
+  });
+});
+
+describe('contentDisposition', () => {
+  it('gives an ASCII fallback and the exact name in filename* (RFC 6266, RFC 8187)', () => {
+    expect(contentDisposition('inline', 'a b.txt')).toBe(
+      `inline; filename="a b.txt"; filename*=UTF-8''a%20b.txt`,
+    );
+    expect(contentDisposition('attachment', 'été "x"\\.pdf')).toBe(
+      `attachment; filename="_t_ _x__.pdf"; filename*=UTF-8''%C3%A9t%C3%A9%20%22x%22%5C.pdf`,
+    );
+  });
+
+  it("escapes what RFC 8187 does not allow bare: ' ( ) *", () => {
+    expect(contentDisposition('inline', "it's (1)*")).toBe(
+      `inline; filename="it's (1)*"; filename*=UTF-8''it%27s%20%281%29%2A`,
+    );
+  });
+
+  it('never lets a line break or a control character into the header', () => {
+    const header = contentDisposition('inline', 'a\r\nSet-Cookie: x\u0000');
+    expect(header).not.toMatch(/[\r\n\0]/);
   });
 });

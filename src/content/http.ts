@@ -1,3 +1,8 @@
+/**
+ * Serving content over HTTP: what the service worker's `/content/` route and the doorway's
+ * `/store/` bridge both read from a request or write into a response. Pure functions, no I/O.
+ */
+
 /** A single byte range of a resource, `end` exclusive. */
 export interface ByteRange {
   start: number;
@@ -31,4 +36,16 @@ export function parseRange(
   if (last !== '' && Number(last) < start) return undefined;
   if (start >= size) return 'unsatisfiable';
   return { start, end };
+}
+
+/** RFC 6266 `Content-Disposition` for any name: a plain ASCII fallback and the UTF-8 `filename*`. */
+export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  // RFC 8187 allows fewer characters unescaped than encodeURIComponent leaves: `'` would end
+  // the charset part early.
+  const encoded = encodeURIComponent(name).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -1,0 +1,239 @@
+/**
+ * `GET`/`HEAD /store/{hash}` and `/api/blob/{hash}` (the Rust doorway's routes): anyone may ask,
+ * only commons items are answered. Served from `kept` (what the doorway keeps for others) when
+ * it holds the item, else from the cache, else pulled from the peers that hold it.
+ */
+import type { ServerResponse } from 'node:http';
+import {
+  type ContentHash,
+  type ContentStore,
+  InvalidHashError,
+  MAX_IMPORT_PIECE_SIZE,
+  parseContentHash,
+  type RemoteManifest,
+} from '../../src/content/index.ts';
+import { AllHoldersFailedError, type FetchNode, type HolderFinder } from '../../src/net/index.ts';
+import { isSealed } from '../../src/reach/index.ts';
+import { errorMessage } from '../../src/wire/index.ts';
+import type { Logger } from '../log.ts';
+import type { Route, RouteContext } from '../routes.ts';
+import type { ContentCache } from './cache.ts';
+import { BridgeBusyError, NotServedError } from './errors.ts';
+import { Misses } from './misses.ts';
+import { CORS_HEADERS, type ItemSource, respond, sendProblem } from './respond.ts';
+
+export interface BridgeInit {
+  /** Copies of commons items the doorway keeps for others: served when it holds the item. */
+  kept: ContentStore;
+  /** What the doorway fetched for HTTP clients (pulls are imported into `cache.store`). */
+  cache: ContentCache;
+  /** The doorway peer's node and holder finder (`peer.node`, `peer.finder`), for misses. */
+  node: FetchNode;
+  finder: HolderFinder;
+  log: Logger;
+  /** Finding holders and the manifest of a miss; beyond it, 404. Default 5 s. */
+  openTimeoutMs?: number;
+  /** Items pulled from peers at once; beyond it, 503. Default 16. */
+  maxOpenStreams?: number;
+  /** How long a partly pulled item nobody reads is kept for its next reader. Default 30 s. */
+  idleMs?: number;
+  /** Per-piece (and dial) timeout of pulls from holders. Default 20 s. */
+  pieceTimeoutMs?: number;
+}
+
+export interface Bridge {
+  /** Mount with the doorway's other routes (`dispatch`). */
+  routes: Route[];
+  /** Items being pulled from peers (or kept for their next reader) right now. */
+  openStreams(): number;
+  /** Verified bytes pulled from peers since start. */
+  pulledBytes(): number;
+  /** Ends every pull (what it wrote is discarded). The stores stay open: they are the caller's. */
+  close(): Promise<void>;
+}
+
+/** A hash in any accepted form is at most this long (`sha256-` + 64 hex); longer is not parsed. */
+const MAX_HASH_CHARS = 80;
+/**
+ * Pieces above this are not served: a response holds about two in memory. Default pieces are
+ * 1 MiB; the store accepts up to `MAX_IMPORT_PIECE_SIZE`.
+ */
+export const MAX_SERVED_PIECE_BYTES = Math.min(16 * 1024 * 1024, MAX_IMPORT_PIECE_SIZE);
+
+/** Throws {@link NotServedError} unless anyone may receive the item, in the clear. */
+export function checkServable(manifest: RemoteManifest): void {
+  const hash = manifest.blob_hash;
+  if (manifest.reach !== 'commons') {
+    throw new NotServedError(hash, `its reach is ${manifest.reach}, not commons`);
+  }
+  if (isSealed(manifest)) throw new NotServedError(hash, 'it is sealed');
+  if (manifest.piece_size > MAX_SERVED_PIECE_BYTES) {
+    throw new NotServedError(hash, `its pieces of ${manifest.piece_size} bytes are too big`);
+  }
+}
+
+/**
+ * The status and message of an error from finding or reading an item. Another error's own
+ * message stays in the log: it may name the doorway's files.
+ */
+function failure(error: unknown): { status: number; message: string } {
+  if (error instanceof NotServedError) return { status: 404, message: error.message };
+  if (error instanceof AllHoldersFailedError) return { status: 502, message: error.message };
+  return { status: 502, message: 'Reading the item failed here; try again later.' };
+}
+
+export function bridgeRoutes(init: BridgeInit): Bridge {
+  const { kept, cache, log } = init;
+  const openTimeoutMs = init.openTimeoutMs ?? 5_000;
+  const misses = new Misses({
+    node: init.node,
+    finder: init.finder,
+    store: cache.store,
+    check: checkServable,
+    openTimeoutMs,
+    maxOpen: init.maxOpenStreams ?? 16,
+    idleMs: init.idleMs ?? 30_000,
+    ...(init.pieceTimeoutMs === undefined ? {} : { pieceTimeoutMs: init.pieceTimeoutMs }),
+  });
+
+  /** The item's source: kept, cached or pulled. `release` when the response is done. */
+  async function locate(
+    hash: ContentHash,
+    signal: AbortSignal,
+  ): Promise<ItemSource & { release: () => void }> {
+    const keptManifest = await kept.manifest(hash);
+    if (keptManifest) {
+      checkServable(keptManifest);
+      return {
+        manifest: keptManifest,
+        read: (range, s) => kept.get(hash, { ...range, signal: s }),
+        release: () => {},
+      };
+    }
+    const unpin = cache.acquire(hash);
+    const cached = unpin && (await cache.store.manifest(hash).catch(() => undefined));
+    if (unpin && cached) {
+      try {
+        checkServable(cached);
+      } catch (error) {
+        unpin();
+        throw error;
+      }
+      return {
+        manifest: cached,
+        read: (range, s) => cache.store.get(hash, { ...range, signal: s }),
+        release: unpin,
+      };
+    }
+    unpin?.();
+    // Pinned from the start: a pull that completes mid-read commits into the cache, and must
+    // stay there until this reader is done.
+    const unpinPulled = cache.pin(hash);
+    try {
+      const miss = await misses.open(hash, signal);
+      try {
+        // A pull that committed meanwhile answers with the cache's manifest, unchecked so far.
+        checkServable(miss.manifest);
+      } catch (error) {
+        miss.release();
+        throw error;
+      }
+      return {
+        manifest: miss.manifest,
+        read: (range, s) =>
+          cache.store.readPartial(miss.manifest, { ...range, signal: s, ensure: miss.ensure }),
+        release: () => {
+          miss.release();
+          unpinPulled();
+        },
+      };
+    } catch (error) {
+      unpinPulled();
+      throw error;
+    }
+  }
+
+  async function serve({ req, res, params }: RouteContext): Promise<void> {
+    const raw = params.hash ?? '';
+    if (raw.length > MAX_HASH_CHARS) {
+      sendProblem(
+        res,
+        400,
+        `A content hash is sha256-<64 hex> or 64 hex; this is ${raw.length} characters.`,
+      );
+      return;
+    }
+    let hash: ContentHash;
+    try {
+      hash = parseContentHash(raw);
+    } catch (error) {
+      if (!(error instanceof InvalidHashError)) throw error;
+      sendProblem(res, 400, error.message);
+      return;
+    }
+    // The client going away stops finding, pulling and reading for it.
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('The HTTP client went away.'));
+    });
+    let source: Awaited<ReturnType<typeof locate>>;
+    try {
+      source = await locate(hash, controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      answerFailure(res, hash, error);
+      return;
+    }
+    try {
+      await respond(req, res, hash, source, controller.signal, (error) => {
+        log.info(`${req.method} ${hash} failed before its first byte: ${errorMessage(error)}`);
+        return failure(error);
+      });
+    } catch (error) {
+      // The response is cut: the client sees a short body, never a wrong byte.
+      res.destroy();
+      if (!controller.signal.aborted) log.info(`${req.method} ${hash} cut: ${errorMessage(error)}`);
+    } finally {
+      source.release();
+    }
+  }
+
+  function answerFailure(res: ServerResponse, hash: string, error: unknown): void {
+    if (error instanceof BridgeBusyError) {
+      sendProblem(res, 503, error.message, { 'Retry-After': String(error.retryAfterS) });
+      return;
+    }
+    if (error instanceof NotServedError) {
+      log.debug(`not serving ${hash}: ${error.reason}`);
+    } else if (!(error instanceof AllHoldersFailedError)) {
+      throw error;
+    }
+    const { status, message } = failure(error);
+    sendProblem(res, status, message);
+  }
+
+  /** CORS preflight: a page elsewhere may send `Range` and conditions. */
+  const preflight = ({ res }: RouteContext) => {
+    res.writeHead(204, {
+      ...CORS_HEADERS,
+      'Access-Control-Allow-Methods': 'GET, HEAD',
+      'Access-Control-Allow-Headers': 'Range, If-None-Match, If-Range',
+      'Access-Control-Max-Age': '86400',
+    });
+    res.end();
+  };
+
+  // Anything under these prefixes is ours: `/store/a/b` is a bad hash, not the app.
+  const routes: Route[] = [/^\/store\/(?<hash>.*)$/, /^\/api\/blob\/(?<hash>.*)$/].flatMap(
+    (path): Route[] => [
+      { method: 'GET', path, handle: serve },
+      { method: 'OPTIONS', path, handle: preflight },
+    ],
+  );
+  return {
+    routes,
+    openStreams: () => misses.size,
+    pulledBytes: () => misses.pulledBytes,
+    close: async () => misses.close(),
+  };
+}
