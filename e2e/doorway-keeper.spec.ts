@@ -72,6 +72,18 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     const keptA = await kept(doorway.url);
     expect(keptA.items).toBe(1);
     expect(keptA.bytes).toBeGreaterThanOrEqual(file.size);
+    // Another tab of A's browser follows the leading tab's replicator: it says so too.
+    const follower = await profileA.context.newPage();
+    await follower.goto(a.url());
+    await expect(item(follower, file.hash).getByTestId('replica-health')).toHaveText(
+      /: Kept on the doorway · 0 of 1 copy on peers$/,
+      { timeout: 30_000 },
+    );
+    await expect(item(follower, file.hash).getByTestId('replica-health')).toHaveAttribute(
+      'data-doorway',
+      'kept',
+    );
+    await follower.close();
     // The details say where the copy lives, in words.
     await item(a, file.hash).getByRole('button', { name: 'public.bin', exact: true }).click();
     await expect(a.getByTestId('copy-location-doorway')).toContainText('The doorway');
