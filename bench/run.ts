@@ -5,10 +5,12 @@
  * one page; `network` drives several browser profiles from here (bench/network.ts), and `pwa`
  * drives the built app itself (bench/pwa.ts); `sync` runs in Node, a fresh process per
  * measurement (bench/sync.ts);
- * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts).
+ * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts);
+ * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts).
  */
 import { openProfile } from '../e2e/support/browser.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
+import { bridgeSuite } from './bridge.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
@@ -72,7 +74,13 @@ async function main(): Promise<void> {
   };
   await pageSuites(emit);
   // The suites that drive browsers and doorways themselves, in this order.
-  const nodeSuites = { network: networkSuite, pwa: pwaSuite, sync: syncSuite, trust: trustSuite };
+  const nodeSuites = {
+    network: networkSuite,
+    pwa: pwaSuite,
+    sync: syncSuite,
+    trust: trustSuite,
+    bridge: bridgeSuite,
+  };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {
     if (!selected(name)) continue;

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFrontDoor } from './front-door.ts';
 
@@ -29,16 +32,38 @@ export const TEST_DOORWAY_ARGS = [
 
 export interface DoorwayProcess {
   url: string;
+  /** The process, for measuring it (its memory in bench/bridge.ts). */
+  pid: number;
   /** Everything the process printed so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
 }
 
-/** Starts a real doorway process (see {@link TEST_DOORWAY_ARGS}) and waits until it is ready. */
+/**
+ * Starts a real doorway process (see {@link TEST_DOORWAY_ARGS}) and waits until it is ready.
+ * Without `--data-dir` it gets a fresh one of its own, removed when it stops: doorways never
+ * share a key, a trust database or a content store (one process writes a store).
+ */
 export async function startDoorwayProcess(
   args: string[] = [],
   timeoutMs = 20_000,
 ): Promise<DoorwayProcess> {
+  if (!args.includes('--data-dir')) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
+    try {
+      const doorway = await startDoorwayProcess([...args, '--data-dir', dataDir], timeoutMs);
+      return {
+        ...doorway,
+        async stop() {
+          await doorway.stop();
+          await rm(dataDir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', 'doorway/main.ts', ...TEST_DOORWAY_ARGS, ...args],
@@ -73,6 +98,7 @@ export async function startDoorwayProcess(
 
   return {
     url,
+    pid: child.pid as number,
     output: () => log,
     async stop() {
       if (child.exitCode !== null) return;
@@ -102,6 +128,11 @@ export interface RestartableDoorway extends DoorwayProcess {
  * trust-layer state across restarts.
  */
 export async function startRestartableDoorway(args: string[] = []): Promise<RestartableDoorway> {
+  // One data dir for all its lives unless the caller chose one: a restart keeps its PeerId.
+  const ownDir = args.includes('--data-dir')
+    ? undefined
+    : await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
+  if (ownDir) args = [...args, '--data-dir', ownDir];
   const front = await openFrontDoor();
   let current: DoorwayProcess | undefined;
   let earlier = '';
@@ -118,10 +149,14 @@ export async function startRestartableDoorway(args: string[] = []): Promise<Rest
     await start();
   } catch (error) {
     await front.close();
+    if (ownDir) await rm(ownDir, { recursive: true, force: true });
     throw error;
   }
   return {
     url: front.url,
+    get pid() {
+      return current?.pid ?? 0;
+    },
     output: () => earlier + (current?.output() ?? ''),
     relayPort() {
       const port = RELAY.exec(current?.output() ?? '')?.[1];
@@ -133,6 +168,7 @@ export async function startRestartableDoorway(args: string[] = []): Promise<Rest
     async close() {
       await stop();
       await front.close();
+      if (ownDir) await rm(ownDir, { recursive: true, force: true });
     },
   };
 }
