@@ -16,7 +16,7 @@ import {
   waitReachable,
 } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
-import { tempDir, writeRandomFile } from './support/files.ts';
+import { writeRandomFile } from './support/files.ts';
 
 const MiB = 1024 * 1024;
 
@@ -47,9 +47,8 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
   openProfile,
 }) => {
   test.setTimeout(240_000);
-  // A doorway of this test's own, on an empty data directory: its store figures start at 0.
-  const data = await tempDir();
-  const doorway = await startDoorwayProcess(['--data-dir', data.dir]);
+  // A doorway of this test's own (a fresh data directory): its store figures start at 0.
+  const doorway = await startDoorwayProcess();
   try {
     const doorwayId = await doorwayPeerId(doorway.url);
     expect(await kept(doorway.url)).toMatchObject({ items: 0, bytes: 0 });
@@ -123,6 +122,5 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     expect(await kept(doorway.url)).toEqual(keptA);
   } finally {
     await doorway.stop();
-    await data.remove();
   }
 });
