@@ -65,10 +65,12 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   // A asks for 2 copies of what it stores; a chunked file goes whole (rs-4-7 files go one
   // shard per peer instead: e2e/shards.spec.ts).
   const profileA = await openProfile();
+  // Peers alone keep it here (the doorway keeping it: e2e/doorway-keeper.spec.ts).
   const a = await openApp(profileA.context, doorway.url, {
     copies: 2,
     chunkedAbove: MiB,
     rsAbove: 8 * MiB,
+    keepOnDoorway: 0,
   });
   await a.getByTestId('ingest-reach').selectOption('private');
   await addFiles(a, [secret.path]);

@@ -53,7 +53,8 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
 
   // A stores it; 7 peers come online and each takes one shard.
   const profileA = await openProfile();
-  const a = await openApp(profileA.context, doorway.url, KEEPER);
+  // Peers alone keep it: a doorway holding the whole file would leave no shard to rebuild.
+  const a = await openApp(profileA.context, doorway.url, { ...KEEPER, keepOnDoorway: 0 });
   await addFiles(a, [file.path]);
   await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7', {
     timeout: 60_000,

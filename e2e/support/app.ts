@@ -10,6 +10,8 @@ export interface StoreSettings {
   copies?: number;
   /** 0: dial only the holders a fetch needs, not every peer the doorway lists (`?dialListed=`). */
   dialListed?: 0 | 1;
+  /** 0: offer no commons item to the doorway to keep (`?keepOnDoorway=`, the Settings checkbox). */
+  keepOnDoorway?: 0 | 1;
 }
 
 /** Small thresholds so a few hundred KiB exercise all three encodings. */

@@ -275,11 +275,18 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       .map((p) => p.peerId);
   }
 
-  /** The configured doorways with an open connection now (their PeerIds). */
+  /**
+   * The configured doorways with an open connection now (their PeerIds): over WebSockets,
+   * without relay limits, so a whole item can be offered to one (the replicator keeps commons
+   * items there) or fetched from one.
+   */
   connectedDoorways(): string[] {
-    return [...this.#doorwayPeers].filter((id) =>
-      this.libp2p.getConnections().some((c) => c.remotePeer.toString() === id),
-    );
+    const open = this.libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open' && c.limits == null)
+      .map((c) => c.remotePeer.toString())
+      .filter((p) => this.#doorwayPeers.has(p));
+    return [...new Set(open)];
   }
 
   isDirectPeer(peerId: string): boolean {

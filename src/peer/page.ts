@@ -21,6 +21,8 @@ export interface PagePeerInit {
   doorways: string[];
   dialListedPeers: boolean;
   copies: number;
+  /** Whether commons items authored here are offered to the doorways; read before each offer. */
+  keepOnDoorway: () => boolean;
   displayName: string;
 }
 
@@ -113,6 +115,7 @@ export class PagePeer extends TypedEventEmitter<PagePeerEvents> {
         doorways: init.doorways,
         dialListedPeers: init.dialListedPeers,
         copies: init.copies,
+        keepOnDoorway: init.keepOnDoorway,
         trust: { displayName: init.displayName },
         sync: () => this.sync(),
       });

@@ -50,6 +50,8 @@ export interface PeerInit {
   dialListedPeers?: boolean;
   /** Direct peers that keep a copy of each item authored here; 0 turns replication off. Default 2. */
   copies?: number;
+  /** Offer commons items authored here whole to the connected doorways too (read live). Default true. */
+  keepOnDoorway?: boolean | (() => boolean);
   /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
   budget?: SpaceBudget;
   /** Keep the copies other peers offer (within `budget`, as reach allows). Default true. */
@@ -181,6 +183,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
               findHolders: (hash, options) =>
                 (this.#listed ?? noHolders).findHolders(hash, options),
             },
+            keepOnDoorway: init.keepOnDoorway,
           })
         : undefined;
     if (doorway && trustModules)

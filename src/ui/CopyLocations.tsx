@@ -16,10 +16,12 @@ interface Props {
    * connected peers `Have` when someone fetches. When the node keeps that answer, pass it here.
    */
   holders?: KnownHolder[];
+  /** Doorways that confirmed keeping a whole copy. */
+  doorways?: number;
 }
 
 /** Where the copies of an item live: here, and (when known) on which peers. */
-export function CopyLocations({ item, holders = [] }: Props) {
+export function CopyLocations({ item, holders = [], doorways = 0 }: Props) {
   return (
     <ul className="locations" data-testid="copy-locations">
       <li>
@@ -33,7 +35,13 @@ export function CopyLocations({ item, holders = [] }: Props) {
           {holder.shard !== undefined && ` — shard ${holder.shard}`}
         </li>
       ))}
-      {holders.length === 0 && (
+      {doorways > 0 && (
+        <li data-testid="copy-location-doorway">
+          <strong>{doorways === 1 ? 'The doorway' : `${doorways} doorways`}</strong> — keeps a whole
+          copy and serves it to anyone with the link while this browser is away.
+        </li>
+      )}
+      {holders.length === 0 && doorways === 0 && (
         <li className="muted">
           Peers that hold it are found when someone fetches it: anyone with the share link asks the
           peers online, and takes pieces from every one that has it.

@@ -1,37 +1,7 @@
 import type { Reach, StoredManifest } from '../content/index.ts';
-import type { ReplicaHealth } from '../net/index.ts';
 import { CopyLocations } from './CopyLocations.tsx';
+import { replicaHealthDot, replicaHealthText, replicaHealthTitle } from './replicaHealthText.ts';
 import { useReplicaHealth } from './useReplicaHealth.ts';
-
-/**
- * "2 of 2 copies on peers", "1 of 2 copies on peers — waiting for peers", "7 of 7 shards on
- * distinct peers", "private: stays on this device"; for shards kept for others, "7 of 7
- * shards online", "4 of 7 shards online — rebuilding…".
- */
-export function replicaHealthText(health: ReplicaHealth, reach: Reach): string {
-  if (health.state === 'local') return `${reach}: stays on this device`;
-  const placed = (health.shards ?? []).filter((p) => p !== null).length;
-  const count =
-    health.kind === 'copies'
-      ? `${health.stored.length} of ${health.wanted} ${health.wanted === 1 ? 'copy' : 'copies'} on peers`
-      : health.kind === 'shards'
-        ? `${placed} of ${health.wanted} shards on distinct peers`
-        : `${placed} of ${health.wanted} shards online`;
-  if (health.state === 'replicating') return `${count} — copying…`;
-  if (health.state === 'repairing') return `${count} — rebuilding the missing shards…`;
-  if (health.state === 'waiting') {
-    return health.kind === 'kept' ? `${count} — short` : `${count} — waiting for peers`;
-  }
-  return count;
-}
-
-const DOT: Record<ReplicaHealth['state'], string> = {
-  replicated: 'dot--ok',
-  replicating: 'dot--wait',
-  repairing: 'dot--wait',
-  waiting: 'dot--wait',
-  local: '',
-};
 
 /**
  * Whether enough peers keep a copy of an item stored here, so it outlives this browser.
@@ -43,12 +13,13 @@ export function ReplicaHealthChip({ hash, reach }: { hash: string; reach: Reach 
   return (
     <span
       className="chip"
-      title={health.reason ?? 'Peers that keep a copy serve it while this browser is away'}
+      title={replicaHealthTitle(health)}
       data-testid="replica-health"
       data-state={health.state}
       data-stored={health.stored.length}
+      data-doorway={health.doorways?.length ? 'kept' : undefined}
     >
-      <span className={`dot ${DOT[health.state]}`} aria-hidden="true" />
+      <span className={`dot ${replicaHealthDot(health)}`} aria-hidden="true" />
       <span className="visually-hidden">{health.kind === 'copies' ? 'Copies: ' : 'Shards: '}</span>
       {replicaHealthText(health, reach)}
     </span>
@@ -71,6 +42,7 @@ export function ReplicaLocations({ item }: { item: StoredManifest }) {
       {/* Replicas are only ever pulled over direct connections. */}
       <CopyLocations
         item={item}
+        doorways={health?.doorways?.length ?? 0}
         holders={
           health?.kind === 'shards'
             ? health.shards?.flatMap((peerId, shard) =>

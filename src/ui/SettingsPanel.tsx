@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useRef, useState } from 'react';
 import { parseDoorway, saveDoorways, savedDoorways } from './doorwaySettings.ts';
+import { keepOnDoorway, setKeepOnDoorway } from './replicaSettings.ts';
 import { configuredDoorways } from './usePeerNode.ts';
 
 /** Settings that change how this browser joins the network; saved at once, applied on reload. */
@@ -14,6 +15,9 @@ export function SettingsPanel() {
   const inputId = useId();
   const errorId = useId();
   const hintId = useId();
+  const keepId = useId();
+  const keepHintId = useId();
+  const [keep, setKeep] = useState(keepOnDoorway);
 
   const effective = saved.length > 0 ? saved : [location.origin];
   const changed = effective.join('\n') !== running.join('\n');
@@ -49,7 +53,7 @@ export function SettingsPanel() {
       <h3>Doorways</h3>
       <p className="muted small">
         Doorways introduce this browser to other peers and help set up direct connections. Files go
-        peer to peer, not through them.
+        peer to peer; a doorway keeps only the public items it is given (below).
       </p>
       <ul className="doorway-list" aria-label="Doorways">
         {effective.map((origin) => (
@@ -108,6 +112,27 @@ export function SettingsPanel() {
           Reload now
         </button>
       )}
+      <h3>Public items</h3>
+      <label className="settings__check" htmlFor={keepId}>
+        <input
+          id={keepId}
+          type="checkbox"
+          checked={keep}
+          aria-describedby={keepHintId}
+          data-testid="keep-on-doorway"
+          onChange={(event) => {
+            const on = event.currentTarget.checked;
+            setKeepOnDoorway(on);
+            setKeep(on);
+          }}
+        />
+        Keep public items on the doorway
+      </label>
+      <p id={keepHintId} className="muted small">
+        The public (commons) items you store are also given to the doorway, which keeps a copy and
+        serves it to anyone with the link while this browser is away. Turned off, nothing new is
+        given to it; what the doorway keeps already stays there. Applies at once.
+      </p>
     </section>
   );
 }

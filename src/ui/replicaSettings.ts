@@ -38,3 +38,24 @@ export function dialListedPeers(search: string = location.search): boolean {
   if (text === '0' || text === '1') localStorage.setItem(DIAL_LISTED_KEY, text);
   return localStorage.getItem(DIAL_LISTED_KEY) !== '0';
 }
+
+const KEEP_ON_DOORWAY_KEY = 'elohim.keepOnDoorway';
+
+/**
+ * Whether commons items authored here are offered to the doorways to keep (default on). Read
+ * before every offer, so a change in any tab applies at once; turning it off stops new offers,
+ * and what a doorway keeps already stays there.
+ */
+export function keepOnDoorway(): boolean {
+  return localStorage.getItem(KEEP_ON_DOORWAY_KEY) !== '0';
+}
+
+/** `?keepOnDoorway=0` (or `1`) in the URL saves the setting for this browser, like `copies`. */
+export function keepOnDoorwayFromUrl(search: string = location.search): void {
+  const text = new URLSearchParams(search).get('keepOnDoorway');
+  if (text === '0' || text === '1') localStorage.setItem(KEEP_ON_DOORWAY_KEY, text);
+}
+
+export function setKeepOnDoorway(on: boolean): void {
+  localStorage.setItem(KEEP_ON_DOORWAY_KEY, on ? '1' : '0');
+}

@@ -12,7 +12,12 @@ import { listen } from '../wire/index.ts';
 import { savedDisplayName } from './displayName.ts';
 import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
-import { dialListedPeers, replicaCopies } from './replicaSettings.ts';
+import {
+  dialListedPeers,
+  keepOnDoorway,
+  keepOnDoorwayFromUrl,
+  replicaCopies,
+} from './replicaSettings.ts';
 
 export type PeerState =
   | { status: 'starting' }
@@ -110,11 +115,13 @@ export function usePeerNode(store: ContentStore | undefined): PeerState {
       update();
     };
     const stopFollowing = listen(pagePeer, 'change', follow);
+    keepOnDoorwayFromUrl();
     pagePeer.start({
       store,
       doorways: configuredDoorways(),
       dialListedPeers: dialListedPeers(),
       copies: replicaCopies(),
+      keepOnDoorway,
       displayName: savedDisplayName(),
     });
     follow();

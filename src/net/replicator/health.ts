@@ -35,6 +35,12 @@ export interface ReplicaHealth {
   shards?: (string | null)[];
   /** `kept`: the shards this device keeps. */
   mine?: number[];
+  /**
+   * Authored commons items: the doorways that confirmed holding a whole copy at the last check
+   * (asked with `Holds` like any holder). They come in addition to `stored`, not among them:
+   * an item a doorway keeps outlives this browser even while too few peers hold it.
+   */
+  doorways?: string[];
   state: ReplicaHealthState;
   /** Why it is short or stays here, in words for people. */
   reason?: string;
@@ -60,5 +66,6 @@ export function copyHealth(h: ReplicaHealth): ReplicaHealth {
     stored: [...h.stored],
     ...(h.shards ? { shards: [...h.shards] } : {}),
     ...(h.mine ? { mine: [...h.mine] } : {}),
+    ...(h.doorways ? { doorways: [...h.doorways] } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Keeping what this browser authored alive on other peers, and helping keep alive what it
- * keeps shards of for others: one scheduler (`Replicator`), one strategy per kind of item.
+ * keeps shards of for others: one scheduler (`Replicator`), one strategy per kind of item, and
+ * a step that offers commons items authored here to the connected doorways (`keepOnDoorway`).
  *
  *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
  *   replicator.addEventListener('change', (e) => show(e.detail.hash, e.detail.health));

@@ -1,130 +1,23 @@
 import 'fake-indexeddb/auto';
-import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContentStore } from '../../content/index.ts';
 import { type AgentKey, agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
-import { openTestStore } from '../../test-support/content-store.ts';
-import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
-import { TypedEventEmitter } from '../../wire/index.ts';
-import { type ReplicaPolicy, registerReplicateProtocol } from '../replicate/index.ts';
-import { registerShardProtocol } from '../shard/index.ts';
-import { type ReplicaHealth, Replicator, type ReplicatorNode } from './index.ts';
+import { testBytes } from '../../test-support/libp2p.ts';
+import { type ReplicaHealth, Replicator } from './index.ts';
+import {
+  atCleanUp,
+  cleanUp,
+  eventually,
+  healthOf,
+  KiB,
+  network,
+  type Peer,
+  peer,
+  start,
+  TestNode,
+  whenState,
+} from './test-support.ts';
 
-const KiB = 1024;
-
-interface Peer {
-  node: Libp2p;
-  store: ContentStore;
-  /** Offers that reached this peer's policy (a refused peer is never offered anything). */
-  offers: () => number;
-}
-
-/** The sender's view of its connections: which peers count as direct is up to the test. */
-class TestNode extends TypedEventEmitter<{ change: CustomEvent<void> }> implements ReplicatorNode {
-  readonly #peers: string[] = [];
-  constructor(readonly libp2p: Libp2p) {
-    super();
-  }
-  directPeers(): string[] {
-    return [...this.#peers];
-  }
-  connect(...peers: Peer[]): void {
-    this.#peers.push(...peers.map((p) => p.node.peerId.toString()));
-    this.safeDispatchEvent('change');
-  }
-  disconnect(...peers: Peer[]): void {
-    for (const p of peers) {
-      const at = this.#peers.indexOf(p.node.peerId.toString());
-      if (at !== -1) this.#peers.splice(at, 1);
-    }
-    this.safeDispatchEvent('change');
-  }
-}
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function peer(policy: ReplicaPolicy = {}): Promise<Peer> {
-  const store = await openTestStore('replicator-test');
-  const node = await loopbackNode();
-  let offers = 0;
-  const shard = await registerShardProtocol(node, store, { timeoutMs: 5_000 });
-  const repl = await registerReplicateProtocol(node, store, {
-    policy: {
-      ...policy,
-      willing: () => {
-        offers++;
-        return policy.willing?.() ?? true;
-      },
-    },
-    timeoutMs: 5_000,
-    pieceTimeoutMs: 5_000,
-  });
-  cleanups.push(async () => {
-    await repl.stop();
-    await shard.stop();
-    await node.stop();
-    store.close();
-  });
-  return { node, store, offers: () => offers };
-}
-
-/** A sender and receivers that can dial each other by PeerId (not yet "direct" to the sender). */
-async function network(receivers: number, policies: ReplicaPolicy[] = []) {
-  const [a, ...others] = await Promise.all([
-    peer(),
-    ...Array.from({ length: receivers }, (_, i) => peer(policies[i])),
-  ]);
-  const sender = a as Peer;
-  for (const x of [sender, ...others]) {
-    for (const y of [sender, ...others]) {
-      if (x !== y)
-        await x.node.peerStore.merge(y.node.peerId, { multiaddrs: y.node.getMultiaddrs() });
-    }
-  }
-  const me = agentKeyOfPeer(sender.node.peerId) as AgentKey;
-  const trust: TrustView = { me, myDevices: new Set(), links: new Map(), cluster: new Set() };
-  return { a: sender, others, node: new TestNode(sender.node), me, trust };
-}
-
-function start(
-  net: Awaited<ReturnType<typeof network>>,
-  options: Partial<ConstructorParameters<typeof Replicator>[0]> = {},
-): Replicator {
-  const replicator = new Replicator({
-    node: net.node,
-    store: net.a.store,
-    trust: () => net.trust,
-    ...options,
-  });
-  cleanups.push(() => replicator.close());
-  return replicator;
-}
-
-async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const healthOf = (r: Replicator, hash: string): ReplicaHealth | undefined =>
-  r.health().find((h) => h.hash === hash);
-
-const whenState = (r: Replicator, hash: string, state: ReplicaHealth['state']) =>
-  eventually(() => {
-    const h = healthOf(r, hash);
-    return h?.state === state && h;
-  }, `${hash} is ${state}`);
+afterEach(cleanUp);
 
 describe('Replicator', () => {
   it('offers what this device authored to `copies` direct peers; others’ items stay put', async () => {
@@ -297,7 +190,7 @@ function keepAll(peers: Peer[]): Replicator[] {
       cluster: new Set(),
     };
     const r = new Replicator({ node, store: p.store, trust: () => trust, checkEveryMs: 200 });
-    cleanups.push(() => r.close());
+    atCleanUp(() => r.close());
     return r;
   });
 }

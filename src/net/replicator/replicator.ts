@@ -6,7 +6,9 @@
  * The `Replicator` is the scheduler: it tracks the items the store holds, runs one round at a
  * time for the item that is due, and decides when each item is due again (backoff when short,
  * the periodic check, peers coming or going). What a round does is up to the item's strategy:
- * `copies` (copies.ts), `shards` (authored-shards.ts) or `kept` (kept.ts).
+ * `copies` (copies.ts), `shards` (authored-shards.ts) or `kept` (kept.ts). Beside the strategy,
+ * each round of a commons item authored here offers it whole to the connected doorways
+ * (doorways.ts), which keep it in addition to the copies or shards on peers.
  *
  * Every item is checked again every `checkEveryMs` and whenever peers come or go: holders are
  * asked what they hold (`Holds`), so a holder that left for good stops counting and its copy
@@ -33,9 +35,10 @@ import { errorMessage, TypedEventEmitter } from '../../wire/index.ts';
 import type { HolderFinder } from '../fetch.ts';
 import { AuthoredShardsStrategy } from './authored-shards.ts';
 import { CopiesStrategy } from './copies.ts';
+import { DoorwayKeeper } from './doorways.ts';
 import { copyHealth, type ReplicaChange, type ReplicaHealth, SHARDS } from './health.ts';
 import { KeptShardsStrategy } from './kept.ts';
-import type { Outcome, ReplicaStrategy, ReplicatorNode } from './strategy.ts';
+import type { ItemRound, Outcome, ReplicaStrategy, ReplicatorNode } from './strategy.ts';
 
 export interface ReplicatorOptions {
   node: ReplicatorNode;
@@ -56,6 +59,11 @@ export interface ReplicatorOptions {
   repairBelow?: number;
   /** Holders beyond the direct peers (e.g. the trust layer's), for kept items. */
   finder?: HolderFinder;
+  /**
+   * Offer commons items authored here whole to the connected doorways too (read before every
+   * offer: a setting the person may change at any time). Default true.
+   */
+  keepOnDoorway?: boolean | (() => boolean);
 }
 
 /** `change`: an item's health changed (`detail.health` undefined: it is no longer tracked). */
@@ -80,12 +88,15 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
   readonly #store: ContentStore;
   readonly #trust: () => TrustView;
   readonly #strategies: Record<ReplicaHealth['kind'], ReplicaStrategy>;
+  readonly #doorwayKeeper: DoorwayKeeper;
   readonly #retry: { firstMs: number; maxMs: number; attempts: number };
   readonly #checkEveryMs: number;
   readonly #entries = new Map<ContentHash, Entry>();
   readonly #stop = new AbortController();
   /** Direct peers at the last node change: one not among them is new. */
   #peers = new Set<string>();
+  /** Doorways connected at the last node change: one not among them is new. */
+  #doorways = new Set<string>();
   /** Ends the loop's idle wait early (an item or a peer arrived). */
   #poke: () => void = () => {};
   readonly #running: Promise<void>;
@@ -109,6 +120,8 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       shards: new AuthoredShardsStrategy(deps),
       kept: new KeptShardsStrategy(deps, { repairBelow, finder: options.finder }),
     };
+    const keep = options.keepOnDoorway ?? true;
+    this.#doorwayKeeper = new DoorwayKeeper(deps, typeof keep === 'function' ? keep : () => keep);
     this.#retry = {
       firstMs: options.retry?.firstMs ?? 2_000,
       maxMs: options.retry?.maxMs ?? 60_000,
@@ -116,6 +129,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
     };
     this.#checkEveryMs = options.checkEveryMs ?? 60_000;
     this.#peers = new Set(this.#node.directPeers());
+    this.#doorways = new Set(this.#node.connectedDoorways());
     this.#store.addEventListener('change', this.#onStoreChange);
     this.#node.addEventListener('change', this.#onNodeChange);
     this.#running = this.#run();
@@ -146,10 +160,17 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
     const arrived = [...now].some((p) => !this.#peers.has(p));
     const left = [...this.#peers].filter((p) => !now.has(p));
     this.#peers = now;
-    if (!arrived && left.length === 0) return;
+    const doorways = new Set(this.#node.connectedDoorways());
+    const doorwayArrived =
+      [...doorways].some((d) => !this.#doorways.has(d)) && this.#doorwayKeeper.offering;
+    this.#doorways = doorways;
+    if (!arrived && left.length === 0 && !doorwayArrived) return;
     for (const entry of this.#entries.values()) {
       const { state } = entry.health;
       if (state === 'replicating' || state === 'repairing') continue;
+      if (doorwayArrived && this.#doorwayKeeper.concerns(entry.health.kind, entry.item.reach)) {
+        entry.dueAt = 0;
+      }
       const settleMs = entry.strategy.afterPeerChange(entry.health, { arrived, left });
       if (settleMs !== undefined) {
         entry.retries = 0;
@@ -189,6 +210,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       state: 'waiting',
     };
     if (strategy.perShard) health.shards = new Array(manifest.total_shards).fill(null);
+    if (this.#doorwayKeeper.concerns(kind, manifest.reach)) health.doorways = [];
     const entry: Entry = {
       health,
       item: { reach: manifest.reach, owner: (manifest.author_id ?? this.#trust().me) as AgentKey },
@@ -257,7 +279,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
         });
         return;
       }
-      outcome = await entry.strategy.round({
+      const round: ItemRound = {
         get health() {
           return entry.health;
         },
@@ -266,7 +288,16 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
         signal,
         set: (patch) => this.#set(entry, patch),
         untrack: () => this.#untrack(entry.health.hash),
-      });
+      };
+      // The doorways in parallel with the peers: each its own upload, neither waits on the
+      // other. Both end before the item is scheduled again, so rounds never overlap.
+      const [strategy] = await Promise.allSettled([
+        entry.strategy.round(round),
+        this.#doorwayKeeper.round(round),
+      ]);
+      signal.throwIfAborted();
+      if (strategy.status === 'rejected') throw strategy.reason;
+      outcome = strategy.value;
     } catch (e) {
       // Closed or removed: nothing more to say about this item.
       if (signal.aborted) return;

@@ -18,6 +18,11 @@ export interface ReplicatorNode
   readonly libp2p: Libp2pDialLike;
   /** Peers other than doorways with a direct connection now; `change` fires when they may differ. */
   directPeers(): string[];
+  /**
+   * Doorways with an open connection now (WebSockets: no relay limits), which keep whole copies
+   * of commons items offered to them; `change` fires when they may differ.
+   */
+  connectedDoorways(): string[];
 }
 
 /** What every strategy works with: the node to reach peers through and the local store. */
