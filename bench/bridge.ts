@@ -48,7 +48,7 @@ async function rss(pid: number): Promise<number> {
 export async function bridgeSuite({ log }: BridgeOptions): Promise<Metric[]> {
   const site = await tempDir();
   await writeFile(join(site.dir, 'index.html'), '<!doctype html><title>bench</title>');
-  const plain = await writeRandomFile(site.dir, 'plain.bin', 256 * MiB);
+  await writeRandomFile(site.dir, 'plain.bin', 256 * MiB);
   const doorway = await startDoorwayProcess([
     '--static',
     site.dir,
