@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentDisposition, parseRange } from './http.ts';
+import { contentDisposition, dispositionName, parseRange } from './http.ts';
 
 describe('parseRange', () => {
   const size = 1000;
@@ -48,5 +48,17 @@ describe('contentDisposition', () => {
   it('never lets a line break or a control character into the header', () => {
     const header = contentDisposition('inline', 'a\r\nSet-Cookie: x\u0000');
     expect(header).not.toMatch(/[\r\n\0]/);
+  });
+});
+
+describe('dispositionName', () => {
+  it('reads RFC 6266 names', () => {
+    expect(dispositionName(`inline; filename="a.txt"`)).toBe('a.txt');
+    expect(dispositionName(`inline; filename="_.txt"; filename*=UTF-8''%C3%BC.txt`)).toBe('ü.txt');
+    expect(dispositionName(`inline; filename*=UTF-8''%E0%A4%A`)).toBeUndefined();
+    expect(dispositionName(null)).toBeUndefined();
+    for (const name of ['plain.txt', 'Grüße (1).pdf', "it's *.bin"]) {
+      expect(dispositionName(contentDisposition('inline', name))).toBe(name);
+    }
   });
 });

@@ -44,7 +44,7 @@ export {
   sha256Bytes,
   type UpdateBlobOptions,
 } from './hasher.ts';
-export { type ByteRange, contentDisposition, parseRange } from './http.ts';
+export { type ByteRange, contentDisposition, dispositionName, parseRange } from './http.ts';
 export { DB_VERSION, DEFAULT_DB_NAME } from './idb-backend.ts';
 export type {
   ImportCommitOptions,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, openFsContentStore, sha256Bytes } from '../content/node.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
-import { dispositionName, fetchThroughDoorway } from './bridge-fetch.ts';
+import { fetchThroughDoorway } from './bridge-fetch.ts';
 import { FetchError, NoHoldersError } from './errors.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -75,12 +75,5 @@ describe('fetching through the doorway', () => {
     await expect(fetchThroughDoorway(await bridge(undefined), store, hash)).rejects.toThrow(
       NoHoldersError,
     );
-  });
-
-  it('reads RFC 6266 names', () => {
-    expect(dispositionName(`inline; filename="a.txt"`)).toBe('a.txt');
-    expect(dispositionName(`inline; filename="_.txt"; filename*=UTF-8''%C3%BC.txt`)).toBe('ü.txt');
-    expect(dispositionName(`inline; filename*=UTF-8''%E0%A4%A`)).toBeUndefined();
-    expect(dispositionName(null)).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@
 import {
   type ContentStore,
   createIncrementalHasher,
+  dispositionName,
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
@@ -17,20 +18,6 @@ import type { FetchOptions } from './fetch.ts';
 
 /** Held in memory until verified, so bounded: larger items come from their holders directly. */
 export const MAX_BRIDGE_FETCH_BYTES = 1024 * 2 ** 20;
-
-/** The file name a `Content-Disposition` header gives (RFC 6266 `filename*` first). */
-export function dispositionName(header: string | null): string | undefined {
-  if (!header) return undefined;
-  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
-  if (extended?.[1]) {
-    try {
-      return decodeURIComponent(extended[1].trim());
-    } catch {
-      // fall through to the plain name
-    }
-  }
-  return /filename\s*=\s*"([^"]*)"/i.exec(header)?.[1];
-}
 
 /** Fetches commons `hash` through the doorway at `origin` into `store`. */
 export async function fetchThroughDoorway(

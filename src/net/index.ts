@@ -9,7 +9,7 @@
  *   const replicator = new Replicator({ node, store, trust: () => trust, copies: 2 });
  */
 
-export { dispositionName, fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
+export { fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
