@@ -4,6 +4,7 @@
  * fetches it from the doorway over WebSockets once the author is gone. With "Keep public
  * items on the doorway" off, nothing new goes to it.
  */
+import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
@@ -15,7 +16,7 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { startRestartableDoorway } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 
 const MiB = 1024 * 1024;
@@ -47,8 +48,9 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
   openProfile,
 }) => {
   test.setTimeout(240_000);
-  // A doorway of this test's own (a fresh data directory): its store figures start at 0.
-  const doorway = await startDoorwayProcess();
+  // A doorway of this test's own (a fresh data directory, kept across its restart): its store
+  // figures start at 0.
+  const doorway = await startRestartableDoorway();
   try {
     const doorwayId = await doorwayPeerId(doorway.url);
     expect(await kept(doorway.url)).toMatchObject({ items: 0, bytes: 0 });
@@ -91,6 +93,20 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     // A's browser goes away for good.
     await profileA.close();
 
+    // A plain web client (as curl would) gets the same bytes from the doorway's copy.
+    const store = new URL(`/store/${file.hash}`, doorway.url);
+    const response = await fetch(store);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ETag')).toBe(`"${file.hash}"`);
+    expect(response.headers.get('Content-Disposition')).toContain('public.bin');
+    const body = Buffer.from(await response.arrayBuffer());
+    expect(`sha256-${createHash('sha256').update(body).digest('hex')}`).toBe(file.hash);
+
+    // The doorway restarts (same data directory): what it kept is still there.
+    await doorway.stop();
+    await doorway.start();
+    expect(await kept(doorway.url)).toEqual(keptA);
+
     // B never met A: the link is served by the doorway, over the WebSocket B already has.
     const profileB = await openProfile();
     const b = await openApp(profileB.context, doorway.url);
@@ -121,6 +137,6 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     // The doorway keeps what it kept before, and nothing of C's item.
     expect(await kept(doorway.url)).toEqual(keptA);
   } finally {
-    await doorway.stop();
+    await doorway.close();
   }
 });

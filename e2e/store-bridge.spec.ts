@@ -169,6 +169,12 @@ test('private, invited and family items get 404 and zero bytes at /store', async
     // Within a few seconds, not a minute.
     expect(Date.now() - started).toBeLessThan(15_000);
   }
+  // A hash nobody holds: 404 as quickly; a malformed one: 400 at once.
+  const unknown = Date.now();
+  const nobody = await get(new URL(`/store/${'ab'.repeat(32)}`, doorway.url).toString());
+  expect(nobody.status).toBe(404);
+  expect(Date.now() - unknown).toBeLessThan(15_000);
+  expect((await get(new URL('/store/sha256-xyz', doorway.url).toString())).status).toBe(400);
   const after = await health(doorway.url);
   expect(after.bridge.pulled_bytes).toBe(before.bridge.pulled_bytes);
   expect(after.store.cache.items).toBe(before.store.cache.items);
