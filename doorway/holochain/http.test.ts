@@ -197,6 +197,37 @@ describe('/hc HTTP endpoints', () => {
       await off.close();
     }
   });
+
+  it("with dev tokens off, gives one only to the doorway's own agent, proven by its own key", async () => {
+    const doorwayKey = newKey();
+    const self = encodeHashToBase64(doorwayKey.agent);
+    const off = await startTrustServer({
+      dataDir: join(scratch(), 'self'),
+      hcConductor: undefined,
+      hcDevTokens: false,
+      selfAgent: self,
+    });
+    try {
+      const own = await postJson(
+        `${off.url}/hc/dev/token`,
+        await signedTokenRequest(doorwayKey, off.url),
+      );
+      expect(own).toMatchObject({ status: 200, body: { agentPubKey: self } });
+      // Anyone else: refused. Claiming the doorway's agent with another key: the signature fails.
+      const other = await postJson(
+        `${off.url}/hc/dev/token`,
+        await signedTokenRequest(newKey(), off.url),
+      );
+      expect(other.status).toBe(403);
+      const forged = {
+        ...(await signedTokenRequest(newKey(), off.url)),
+        agentPubKey: self,
+      };
+      expect((await postJson(`${off.url}/hc/dev/token`, forged)).status).toBe(401);
+    } finally {
+      await off.close();
+    }
+  });
 });
 
 describe('proxy mode (--hc-conductor)', () => {
