@@ -225,6 +225,29 @@ describe('what the bridge refuses', () => {
     await expect.poll(() => world.bridge.openStreams(), { timeout: 3_000 }).toBe(0);
   });
 
+  it('beyond maxResponses → 503 at once; a response that ends frees its place', async () => {
+    const world = await startWorld(cleanups, {
+      finder: stallingFinder,
+      maxResponses: 1,
+      openTimeoutMs: 20_000,
+    });
+    const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([3]))}`, { agent: false });
+    waiting.on('error', () => {});
+    waiting.end();
+    await expect.poll(() => world.bridge.openStreams()).toBe(1);
+    const busy = await request(`${world.url}/store/${sha(new Uint8Array([4]))}`);
+    expect(busy.status).toBe(503);
+    expect(busy.headers['retry-after']).toBe('1');
+    // The refused request started nothing: no second pull.
+    expect(world.bridge.openStreams()).toBe(1);
+    // Its place is free once the first client goes: a request is answered again (400 here).
+    expect((await request(`${world.url}/store/sha256-xyz`)).status).toBe(503);
+    waiting.destroy();
+    await expect
+      .poll(async () => (await request(`${world.url}/store/sha256-xyz`)).status, { timeout: 3_000 })
+      .toBe(400);
+  });
+
   it('a pull nobody reads gives its place to a new one instead of a 503', async () => {
     const world = await startWorld(cleanups, { maxOpenStreams: 1 });
     const h = await world.holder('h');

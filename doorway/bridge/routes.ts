@@ -39,6 +39,11 @@ export interface BridgeInit {
   idleMs?: number;
   /** Per-piece (and dial) timeout of pulls from holders. Default 20 s. */
   pieceTimeoutMs?: number;
+  /**
+   * Responses being sent at once (each holds about two pieces in memory); beyond it, 503.
+   * Default 256.
+   */
+  maxResponses?: number;
 }
 
 export interface Bridge {
@@ -85,6 +90,8 @@ function failure(error: unknown): { status: number; message: string } {
 export function bridgeRoutes(init: BridgeInit): Bridge {
   const { kept, cache, log } = init;
   const openTimeoutMs = init.openTimeoutMs ?? 5_000;
+  const maxResponses = init.maxResponses ?? 256;
+  let active = 0;
   const misses = new Misses({
     node: init.node,
     finder: init.finder,
@@ -154,6 +161,16 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
   }
 
   async function serve({ req, res, params }: RouteContext): Promise<void> {
+    if (active >= maxResponses) {
+      sendProblem(res, 503, `The doorway is sending ${active} items at once: try again shortly.`, {
+        'Retry-After': '1',
+      });
+      return;
+    }
+    active++;
+    res.once('close', () => {
+      active--;
+    });
     const raw = params.hash ?? '';
     if (raw.length > MAX_HASH_CHARS) {
       sendProblem(
