@@ -85,10 +85,11 @@ function guardedRelayServer(
 }
 
 /**
- * The doorway's libp2p node: a WebSocket listener (browsers dial `ws://`), Noise, Yamux,
- * identify + identify-push, ping and a circuit-relay-v2 server, with a persistent identity.
- * It never dials browsers; it only accepts them, relays between them, and records what
- * they announce in `peers`.
+ * The doorway's libp2p node, which is its `Peer`'s: a WebSocket listener (browsers dial
+ * `ws://`), Noise, Yamux, identify + identify-push, ping, the content protocols and a
+ * circuit-relay-v2 server, with a persistent identity. Browsers connect to it; it relays
+ * between them, records what they announce in `peers`, keeps the commons copies they offer,
+ * and pulls from them over those same connections for the HTTP bridge.
  */
 export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP2p> {
   const ip = isIPv6(config.p2pHost) ? 'ip6' : 'ip4';
