@@ -13,7 +13,7 @@ import {
   type StoredManifest,
 } from '../content/index.ts';
 import { ElohimError, TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
-import { NoHoldersError } from './errors.ts';
+import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import {
   connectedPeersFinder,
   type FetchOptions,
@@ -25,6 +25,9 @@ import type { NodeSnapshot, PeerNode } from './node.ts';
 import type { ReplicaHealth, Replicator } from './replicator/index.ts';
 import { sleep } from './sleep.ts';
 import { ContentStreamer } from './stream-fetch.ts';
+
+/** Fetches tried again after every holder failed (see `#whileHoldersConnect`). */
+const FAILED_RETRIES = 2;
 
 export interface PeerFetchOptions {
   signal?: AbortSignal;
@@ -155,11 +158,14 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
       try {
         return await fetchContent(this.node, this.store, this.#finder, hash, fetchOptions);
       } catch (error) {
-        if (!fallBack) throw error;
         const tried = fallBack;
         fallBack = undefined;
-        // Rethrows `error` when the doorway has no holder either: the search goes on.
-        return await tried(hash, error, fetchOptions);
+        if (!tried || signal.aborted) throw error;
+        // The doorway, once. Whatever it answers, the peers' failure is the one to report
+        // (and to retry on): it says what the person can do.
+        return await tried(hash, error, fetchOptions).catch(() => {
+          throw error;
+        });
       }
     });
   }
@@ -174,7 +180,11 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     );
   }
 
-  /** Runs `attempt` again while it finds no holder, for up to `findForMs`: they may still be connecting. */
+  /**
+   * Runs `attempt` again while it finds no holder, for up to `findForMs`: they may still be
+   * connecting; and up to twice when every holder failed (a connection cut under load drops a
+   * holder for that attempt; a fresh one finds it again).
+   */
   async #whileHoldersConnect<T>(
     signal: AbortSignal,
     findForMs: number,
@@ -182,13 +192,15 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
   ): Promise<T> {
     await this.node.whenDiscovered();
     const deadline = Date.now() + findForMs;
+    let failedRetries = 0;
     for (;;) {
       try {
         return await attempt();
       } catch (error) {
-        if (signal.aborted || !(error instanceof NoHoldersError) || Date.now() >= deadline) {
-          throw error;
-        }
+        const again =
+          error instanceof NoHoldersError ||
+          (error instanceof AllHoldersFailedError && failedRetries++ < FAILED_RETRIES);
+        if (signal.aborted || !again || Date.now() >= deadline) throw error;
         // Ask the doorway for peers again, then retry.
         await this.node.discoverNow();
         await sleep(1_000, signal);
