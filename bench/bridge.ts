@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
 import { tempDir, writeRandomFile } from '../e2e/support/files.ts';
 import { startNodeHolder } from '../e2e/support/node-holder.ts';
-import { type Metric, mbps } from './metrics.ts';
+import { type Metric, mbps, median } from './metrics.ts';
 
 const MiB = 2 ** 20;
 
@@ -35,9 +35,6 @@ async function timedGet(url: string, headers: Record<string, string> = {}) {
   }
   return { bytes, firstByteMs, totalMs: performance.now() - started };
 }
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 /** The resident set of process `pid`, in bytes (Linux). */
 async function rss(pid: number): Promise<number> {

@@ -17,6 +17,12 @@ export function mbps(bytes: number, ms: number): number {
   return bytes / MB / (ms / 1000);
 }
 
+/** The middle value (the upper one of an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
 /**
  * Median time of `runs` runs of `work` after one warm-up, so JIT tiering and first-touch
  * page faults do not count, and one slow run (GC, a background task) does not decide.
@@ -32,6 +38,5 @@ export async function medianMs(
     await work();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+  return median(times);
 }

@@ -19,7 +19,7 @@ import { openProfile, type Profile } from '../e2e/support/browser.ts';
 import { startDoorwayProcess } from '../e2e/support/doorway-process.ts';
 import { tempDir, writeRandomFile } from '../e2e/support/files.ts';
 import { storedPieceBytes } from '../e2e/support/idb.ts';
-import type { Metric } from './metrics.ts';
+import { type Metric, median } from './metrics.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
@@ -80,11 +80,6 @@ async function reloadToInteractive(page: Page): Promise<number> {
   );
   return Date.now() - start;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 
 /** First byte of `bytes=start-` through `/content/`, then the read is cancelled. */
 async function firstByteMs(page: Page, hash: string, start: number): Promise<number> {

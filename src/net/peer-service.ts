@@ -14,13 +14,7 @@ import {
 } from '../content/index.ts';
 import { ElohimError, TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
-import {
-  connectedPeersFinder,
-  type FetchOptions,
-  type FetchProgress,
-  fetchContent,
-  type HolderFinder,
-} from './fetch.ts';
+import { type FetchOptions, type FetchProgress, fetchContent, type HolderFinder } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
 import type { ReplicaHealth, Replicator } from './replicator/index.ts';
 import { sleep } from './sleep.ts';
@@ -105,9 +99,9 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
   constructor(
     private readonly node: PeerNode,
     private readonly store: ContentStore,
-    replicator?: Replicator,
-    /** Who holds a hash. Default: ask the directly connected peers. */
-    finder?: HolderFinder,
+    replicator: Replicator | undefined,
+    /** Who holds a hash: the peer's finder (connected peers, doorways, the trust layer). */
+    finder: HolderFinder,
     /** What a fetch that reached no holder tries next (the doorway's bridge); tried once per fetch. */
     private readonly fallBack?: (
       hash: string,
@@ -116,7 +110,7 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     ) => Promise<StoredManifest>,
   ) {
     super();
-    this.#finder = finder ?? connectedPeersFinder(() => this.node.directPeers(), this.node.libp2p);
+    this.#finder = finder;
     this.#streamer = new ContentStreamer(node, store, this.#finder);
     this.#replicas = new Map(replicator?.health().map((h) => [h.hash, h]));
     node.addEventListener('change', () => {
