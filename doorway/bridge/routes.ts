@@ -108,12 +108,16 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
     hash: ContentHash,
     signal: AbortSignal,
   ): Promise<ItemSource & { release: () => void }> {
+    // Stored items are read 3 pieces ahead while few responses run (a cached read then keeps
+    // pace with a static file), 1 beyond: the buffers stay within 2 pieces per response at most
+    // once many clients read.
+    const bufferPieces = active <= 16 ? 3 : 1;
     const keptManifest = await kept.manifest(hash);
     if (keptManifest) {
       checkServable(keptManifest);
       return {
         manifest: keptManifest,
-        read: (range, s) => kept.get(hash, { ...range, signal: s }),
+        read: (range, s) => kept.get(hash, { ...range, bufferPieces, signal: s }),
         release: () => {},
       };
     }
@@ -128,7 +132,7 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
       }
       return {
         manifest: cached,
-        read: (range, s) => cache.store.get(hash, { ...range, signal: s }),
+        read: (range, s) => cache.store.get(hash, { ...range, bufferPieces, signal: s }),
         release: unpin,
       };
     }

@@ -74,7 +74,10 @@ function isMissing(e: unknown): boolean {
 
 async function readOptional(path: string): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await readFile(path));
+    // A view, not `new Uint8Array(buffer)`, which would copy every piece read (readFile gives
+    // each file an ArrayBuffer of its own, never a pooled slice).
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;

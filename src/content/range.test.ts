@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KiB, open as openStore, PIECE, readAll } from './import-test-support.ts';
 
 /** Chunked shards of two pieces, so ranges cross piece boundaries inside a shard as well as shard boundaries. */
@@ -55,5 +55,22 @@ describe('ranged reads', () => {
       RangeError,
     );
     await expect(readAll(store.get(m.blob_hash, { start: -1 }))).rejects.toThrow(RangeError);
+  });
+
+  it('holds bufferPieces verified pieces ahead of a reader that has not read yet', async () => {
+    const store = await open();
+    const m = await store.put(new Uint8Array(randomBytes(10 * PIECE)));
+    const ahead = { one: 0, three: 0 };
+    // Neither stream is read: what each holds is what it pulled on its own.
+    const one = store.get(m.blob_hash, { onProgress: (p) => (ahead.one = p.bytesDone) });
+    const three = store.get(m.blob_hash, {
+      bufferPieces: 3,
+      onProgress: (p) => (ahead.three = p.bytesDone),
+    });
+    await vi.waitFor(() => expect(ahead.three).toBe(3 * PIECE));
+    // The default stream had the same time and stopped after one piece.
+    expect(ahead.one).toBe(PIECE);
+    await one.cancel();
+    await three.cancel();
   });
 });

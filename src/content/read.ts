@@ -28,6 +28,12 @@ export interface GetOptions {
   start?: number;
   /** One past the last byte to return (default: the blob's size). */
   end?: number;
+  /**
+   * Verified pieces a stream holds ahead of its reader (default 1). More absorbs a busy
+   * machine's jitter between reading, hashing and a fast consumer (the doorway's HTTP bridge),
+   * at one piece of memory each.
+   */
+  bufferPieces?: number;
 }
 
 export interface PartialReadOptions extends GetOptions {
@@ -268,8 +274,8 @@ export function readStream(
         cleanup();
       },
     },
-    // One piece buffered ahead: overlaps the next backend read with the consumer.
-    { highWaterMark: 1 },
+    // Pieces buffered ahead overlap the next backend reads and hashes with the consumer.
+    { highWaterMark: Math.max(1, opts.bufferPieces ?? 1) },
   );
 }
 
