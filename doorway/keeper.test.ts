@@ -9,10 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openFsContentStore } from '../src/content/node.ts';
 import { replicate } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import { pseudoRandomBytes } from '../src/test-support/bytes.ts';
+import { storeStats } from './keeper.ts';
 import { createLogger } from './log.ts';
 import { type Doorway, startDoorway } from './server.ts';
 import { APP_FILES, testConfig, until } from './test-support.ts';
@@ -153,5 +155,23 @@ describe('the doorway keeps commons items for others', () => {
     });
     expect(report.stored).toEqual([]);
     expect((await closed.p2p.peer.store.stats()).items).toBe(0);
+  });
+});
+
+describe('storeStats', () => {
+  it('counts a store once per change however often it is asked', async () => {
+    const store = await openFsContentStore({ dir: await tempDir('stats') });
+    cleanups.push(async () => store.close());
+    const count = vi.spyOn(store, 'stats');
+    // A burst of /health requests and offers at once: one count.
+    const burst = await Promise.all(Array.from({ length: 50 }, () => storeStats(store)));
+    expect(burst.every((s) => s.items === 0)).toBe(true);
+    expect(count).toHaveBeenCalledTimes(1);
+    await storeStats(store);
+    expect(count).toHaveBeenCalledTimes(1);
+    // A change makes the next answer a fresh count.
+    await store.put(pseudoRandomBytes(10 * KiB, 7));
+    expect((await storeStats(store)).items).toBe(1);
+    expect(count).toHaveBeenCalledTimes(2);
   });
 });
