@@ -4,13 +4,20 @@
  * `/content/<hash>` it asks a window, over a MessageChannel, to open a stream of the blob and
  * to fetch the pieces each range needs (the window's tab, or the tab leading the network,
  * fetches and verifies them into IndexedDB). The window answers `ack` at once, so that a
- * window without the app (a raw `/content/` tab) is skipped quickly, then the result.
+ * window without the app (a raw `/content/` tab) is skipped quickly, then the result. The
+ * worker sends `cancel` on the same port when the range no longer needs the answer (the
+ * player seeked away), so the window stops fetching what only that range wanted.
  */
 import type { PieceRef, StoredManifest } from '../src/content/index.ts';
 
 export type BridgeRequest =
   | { type: 'elohim-content-open'; hash: string }
   | { type: 'elohim-content-ensure'; hash: string; pieces: PieceRef[] };
+
+/** Sent over a request's port when the HTTP request that needed it went away. */
+export interface BridgeCancel {
+  type: 'cancel';
+}
 
 export type BridgeReply =
   | { type: 'ack' }

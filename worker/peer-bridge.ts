@@ -1,5 +1,5 @@
 /// <reference lib="webworker" />
-import type { BridgeReply, BridgeRequest } from './bridge-protocol.ts';
+import type { BridgeCancel, BridgeReply, BridgeRequest } from './bridge-protocol.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -26,7 +26,10 @@ function ask(
   const channel = new MessageChannel();
   return new Promise<BridgeReply | 'no-ack'>((resolve, reject) => {
     let timer = setTimeout(() => finish(() => resolve('no-ack')), ACK_MS);
-    const onAbort = () => finish(() => reject(signal?.reason));
+    const onAbort = () => {
+      channel.port1.postMessage({ type: 'cancel' } satisfies BridgeCancel);
+      finish(() => reject(signal?.reason));
+    };
     const finish = (settle: () => void) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

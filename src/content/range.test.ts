@@ -73,4 +73,22 @@ describe('ranged reads', () => {
     await one.cancel();
     await three.cancel();
   });
+
+  it('cancelling a partial read withdraws what it asked for ahead', async () => {
+    const store = await open();
+    const m = await store.put(new Uint8Array(randomBytes(10 * PIECE)));
+    const signals: AbortSignal[] = [];
+    const stream = store.readPartial(m, {
+      readAhead: 4,
+      ensure: async (_pieces, signal) => {
+        if (signal) signals.push(signal);
+      },
+    });
+    const reader = stream.getReader();
+    await reader.read();
+    await vi.waitFor(() => expect(signals.length).toBeGreaterThan(1)); // the read-ahead asked
+    expect(signals.some((s) => s.aborted)).toBe(false);
+    await reader.cancel(new Error('seeked away'));
+    expect(signals.every((s) => s.aborted)).toBe(true);
+  });
 });

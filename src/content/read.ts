@@ -188,8 +188,11 @@ export function readStream(
   const readAhead = Math.max(1, ('readAhead' in opts ? opts.readAhead : undefined) ?? 4);
   /** `shard/piece` → the `ensure` call that asked for it. */
   const asked = new Map<string, Promise<void>>();
+  // Cancelling the stream (a player seeking away) withdraws what it asked for ahead.
+  const withdrawn = new AbortController();
+  const askSignal = signal ? AbortSignal.any([signal, withdrawn.signal]) : withdrawn.signal;
   const ask = (refs: PieceRef[]) => {
-    const done = (ensure as NonNullable<typeof ensure>)(refs, signal);
+    const done = (ensure as NonNullable<typeof ensure>)(refs, askSignal);
     quiet(done);
     for (const r of refs) asked.set(`${r.shard}/${r.piece}`, done);
   };
@@ -270,8 +273,9 @@ export function readStream(
           throw e;
         }
       },
-      cancel() {
+      cancel(reason) {
         cleanup();
+        withdrawn.abort(reason ?? new Error('The reader stopped reading.'));
       },
     },
     // Pieces buffered ahead overlap the next backend reads and hashes with the consumer.

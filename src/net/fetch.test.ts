@@ -50,7 +50,7 @@ async function holder(
   src: ContentStore,
   m: StoredManifest,
   shard: number,
-  onServe?: (served: number, node: Libp2p) => void,
+  onServe?: (served: number, node: Libp2p) => void | Promise<void>,
 ): Promise<Holder> {
   const store = await newStore();
   const { storage_key: _k, ...manifest } = m;
@@ -67,7 +67,7 @@ async function holder(
       if (property === 'readPiece') {
         return async (hash: string, s: number, p: number) => {
           served++;
-          onServe?.(served, node);
+          await onServe?.(served, node);
           return target.readPiece(hash, s, p);
         };
       }
@@ -195,8 +195,12 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
 });
 
 /** A `ContentStreamer` over `fetcher`'s store, pulling from holders of `shards` of a spread blob. */
-async function streaming(shards: number[], options: ContentStreamerOptions = {}) {
-  const { data, m, holders } = await spread(shards);
+async function streaming(
+  shards: number[],
+  options: ContentStreamerOptions = {},
+  onServe?: Parameters<typeof holder>[3],
+) {
+  const { data, m, holders } = await spread(shards, onServe);
   const { node, store } = await fetcher(holders.map((h) => h.node));
   const streamer = new ContentStreamer(
     { libp2p: node, isDirectPeer: () => true },
@@ -258,5 +262,49 @@ describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
     await expect(streamer.ensure(m.blob_hash, [{ shard: 0, piece: 1 }])).rejects.toThrow(
       /open it first/,
     );
+  });
+
+  it('a range that goes away stops what only it waited for; shared pieces still come', async () => {
+    // Holders answer only once the gate opens: the fetches are in flight when ranges go away.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let asked = 0;
+    const { data, m, store, streamer } = await streaming([0, 1, 2, 3], {}, async () => {
+      asked++;
+      await gate;
+    });
+    const opened = await streamer.open(m.blob_hash);
+    const first = [{ shard: 0, piece: 0 }];
+    const shared = [{ shard: 1, piece: 0 }];
+
+    // Alone on its pieces: aborting it stops that fetch, so asking again fetches anew.
+    const leaving = new AbortController();
+    const left = streamer.ensure(m.blob_hash, first, { signal: leaving.signal });
+    await expect.poll(() => asked).toBe(1);
+    leaving.abort(new Error('seeked away'));
+    await expect(left).rejects.toThrow('seeked away');
+    const again = streamer.ensure(m.blob_hash, first);
+    await expect.poll(() => asked).toBe(2);
+
+    // Two ranges on the same piece: one leaving does not stop it for the other.
+    const quitter = new AbortController();
+    const quits = streamer.ensure(m.blob_hash, shared, { signal: quitter.signal });
+    const stays = streamer.ensure(m.blob_hash, shared);
+    await expect.poll(() => asked).toBe(3);
+    quitter.abort(new Error('seeked away'));
+    await expect(quits).rejects.toThrow('seeked away');
+
+    open();
+    await again;
+    await stays;
+    expect(asked).toBe(3);
+    const read = store.readPartial(opened, {
+      start: 0,
+      end: 10,
+      ensure: (pieces, signal) => streamer.ensure(m.blob_hash, pieces, { signal }),
+    });
+    expect(new Uint8Array(await new Response(read).arrayBuffer())).toEqual(data.subarray(0, 10));
   });
 });

@@ -39,11 +39,21 @@ export interface StreamStats {
   totalBytes: number;
 }
 
+/** One `ensure`'s fetch of the pieces nobody was fetching yet. */
+interface Batch {
+  done: Promise<void>;
+  /** Stops this fetch alone (the stream goes on). */
+  controller: AbortController;
+  /** Ranges waiting for it: at 0 before it is done, nobody needs it and it stops. */
+  waiters: number;
+  keys: string[];
+}
+
 interface Stream {
   session: ImportSession;
   holders: PeerId[];
   /** `shard/piece` → its fetch, shared by every range that needs it. */
-  inFlight: Map<string, Promise<void>>;
+  inFlight: Map<string, Batch>;
   /** Aborts the fetches when the streamer closes (a range's own signal only stops waiting). */
   controller: AbortController;
   stats: StreamStats;
@@ -110,7 +120,11 @@ export class ContentStreamer {
     return (await withSignal(opening.stream, signal)).session.partialManifest;
   }
 
-  /** Resolves once every piece in `pieces` is verified and written (fetching what is missing). */
+  /**
+   * Resolves once every piece in `pieces` is verified and written (fetching what is missing).
+   * When `signal` aborts, fetches that no other range waits for stop: a seek abandons the
+   * read-ahead of the range it left, which would otherwise hold up the range it went to.
+   */
   async ensure(
     input: string,
     pieces: readonly PieceRef[],
@@ -125,19 +139,41 @@ export class ContentStreamer {
     const stream = await withSignal(pending, signal);
     const wanted = pieces.filter((r) => !stream.session.has(r.shard, r.piece));
     const toFetch = wanted.filter((r) => !stream.inFlight.has(key(r)));
-    if (toFetch.length > 0) {
-      const fetching = this.#fetch(hash, stream, toFetch);
-      for (const r of toFetch) stream.inFlight.set(key(r), fetching);
-      void fetching
-        .catch(() => {})
-        .finally(() => {
-          for (const r of toFetch) stream.inFlight.delete(key(r));
-        });
+    if (toFetch.length > 0) this.#startBatch(hash, stream, toFetch);
+    const batches = [...new Set(wanted.flatMap((r) => stream.inFlight.get(key(r)) ?? []))];
+    for (const batch of batches) batch.waiters++;
+    try {
+      await withSignal(Promise.all(batches.map((b) => b.done)), signal);
+    } finally {
+      for (const batch of batches) {
+        batch.waiters--;
+        if (batch.waiters === 0) this.#stopBatch(stream, batch);
+      }
     }
-    await withSignal(
-      Promise.all(wanted.map((r) => stream.inFlight.get(key(r)) ?? Promise.resolve())),
-      signal,
-    );
+  }
+
+  #startBatch(hash: string, stream: Stream, pieces: PieceRef[]): void {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([stream.controller.signal, controller.signal]);
+    const batch: Batch = {
+      done: this.#fetch(hash, stream, pieces, signal),
+      controller,
+      waiters: 0,
+      keys: pieces.map(key),
+    };
+    for (const k of batch.keys) stream.inFlight.set(k, batch);
+    void batch.done.catch(() => {}).finally(() => this.#forgetBatch(stream, batch));
+  }
+
+  /** Stops a fetch nobody waits for; done or not, its pieces are no longer in flight. */
+  #stopBatch(stream: Stream, batch: Batch): void {
+    // Forgotten first, so that a range asking for these pieces next starts a fetch of its own.
+    this.#forgetBatch(stream, batch);
+    batch.controller.abort(new Error('No range needs these pieces any more.'));
+  }
+
+  #forgetBatch(stream: Stream, batch: Batch): void {
+    for (const k of batch.keys) if (stream.inFlight.get(k) === batch) stream.inFlight.delete(k);
   }
 
   /** Bytes fetched for an open stream, or undefined. */
@@ -239,8 +275,12 @@ export class ContentStreamer {
     return out;
   }
 
-  async #fetch(hash: string, stream: Stream, pieces: PieceRef[]): Promise<void> {
-    const { signal } = stream.controller;
+  async #fetch(
+    hash: string,
+    stream: Stream,
+    pieces: PieceRef[],
+    signal: AbortSignal,
+  ): Promise<void> {
     const options = { ...this.options, holdings: stream.holdings };
     const wanted = this.#toFetch(stream, pieces);
     const scheduler = new PieceScheduler(stream.session, wanted, this.node, signal, options, {

@@ -1,5 +1,6 @@
 import { Workbox } from 'workbox-window';
 import {
+  type BridgeCancel,
   type BridgeReply,
   type ContentReadFailed,
   isBridgeRequest,
@@ -40,14 +41,20 @@ export function answerContentRequests(service: () => Promise<PeerService>): void
     const port = event.ports[0];
     if (!isBridgeRequest(request) || !port) return;
     const reply = (message: BridgeReply) => port.postMessage(message);
+    // The worker cancels when the range went away: what only it needed stops being fetched.
+    const cancelled = new AbortController();
+    port.onmessage = (message: MessageEvent<BridgeCancel>) => {
+      if (message.data?.type === 'cancel') cancelled.abort(new Error('The range was cancelled.'));
+    };
     reply({ type: 'ack' });
     void (async () => {
       try {
         const peers = await service();
+        const { signal } = cancelled;
         if (request.type === 'elohim-content-open') {
-          reply({ type: 'ok', manifest: await peers.openStream(request.hash) });
+          reply({ type: 'ok', manifest: await peers.openStream(request.hash, { signal }) });
         } else {
-          await peers.ensurePieces(request.hash, request.pieces);
+          await peers.ensurePieces(request.hash, request.pieces, { signal });
           reply({ type: 'ok' });
         }
       } catch (error) {
