@@ -30,7 +30,7 @@ export const CLOSE_UNAUTHENTICATED = 1008;
 export const CLOSE_TOO_BIG = 1009;
 
 /** A websocket close reason holds at most 123 bytes of UTF-8. */
-function closeReason(text: string): string {
+export function closeReason(text: string): string {
   const bytes = Buffer.from(text);
   return bytes.length <= 123
     ? text
