@@ -15,7 +15,6 @@ import {
   rawSocket,
   sendSigned,
   signCall,
-  upgradeStatus,
   within,
 } from './test-support.ts';
 
