@@ -1,17 +1,15 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { type AllowedOrigins, DOORWAY_ADMIN_ORIGIN } from '../holochain/index.ts';
+import {
+  type AllowedOrigins,
+  type ConductorInterfacesConfig,
+  DOORWAY_ADMIN_ORIGIN,
+} from '../holochain/index.ts';
 
 /** What `npm run conductor` can be told: flags first, then environment, then defaults. */
-export interface ConductorConfig {
-  host: string;
-  adminPort: number;
-  appPort: number;
-  dataDir: string;
-  adminOrigins: AllowedOrigins;
-  appOrigins: AllowedOrigins;
+export type ConductorConfig = Omit<ConductorInterfacesConfig, 'limits'> & {
   logLevel: 'silent' | 'info' | 'debug';
-}
+};
 
 export const HELP = `Usage: conductor [options]   (npm run conductor -- [options])
 

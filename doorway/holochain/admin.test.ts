@@ -4,10 +4,9 @@ import { AdminWebsocket, AppWebsocket, type CellId } from '@holochain/client';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createLogger } from '../log.ts';
 import { sharedTempDir } from '../test-support.ts';
-import { DOORWAY_ADMIN_ORIGIN, startConductorInterfaces } from './index.ts';
-import type { ConductorInterfaces } from './interfaces.ts';
+import type { ConductorInterfaces } from './index.ts';
+import { DOORWAY_ADMIN_ORIGIN } from './index.ts';
 import {
   authorizeCells,
   expectTokenRefused,
@@ -15,6 +14,7 @@ import {
   rawSocket,
   sendSigned,
   signCall,
+  startTestConductor,
   within,
 } from './test-support.ts';
 
@@ -27,18 +27,9 @@ describe('conductor emulator process: admin interface', () => {
   const appUrl = () => new URL(`ws://127.0.0.1:${conductor.appPort}`);
 
   beforeAll(async () => {
-    conductor = await startConductorInterfaces(
-      {
-        host: '127.0.0.1',
-        adminPort: 0,
-        appPort: 0,
-        dataDir: join(dir(), 'conductor'),
-        adminOrigins: [DOORWAY_ADMIN_ORIGIN],
-        appOrigins: '*',
-        limits: { maxAdminConnections: 3, maxAdminMessageBytes: 8 * 1024 },
-      },
-      createLogger('silent'),
-    );
+    conductor = await startTestConductor(join(dir(), 'conductor'), {
+      limits: { maxAdminConnections: 3, maxAdminMessageBytes: 8 * 1024 },
+    });
     admin = await AdminWebsocket.connect({
       url: adminUrl(),
       wsClientOptions: { origin: DOORWAY_ADMIN_ORIGIN },

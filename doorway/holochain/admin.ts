@@ -2,17 +2,17 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log.ts';
 import { CLOSE_NOT_HOLOCHAIN, type ConductorEmulator, closeReason } from './conductor.ts';
 import { hashToB64, hasValidLocation, isHoloHash } from './hash.ts';
-import { decodeChecked } from './msgpack.ts';
 import { DNA_HASHES, type EmulatorStore, ROLES, roleOfDna } from './store.ts';
 import {
+  answerRequest,
   CAP_SECRET_LENGTH,
   type CellId,
   ConductorError,
   type Envelope,
   EnvelopeError,
+  isRecord,
   readEnvelope,
   responseMessage,
-  wireError,
 } from './wire.ts';
 
 /**
@@ -60,10 +60,6 @@ const UNSUPPORTED = new Set([
   'revoke_app_authentication_token',
   'get_compatible_cells',
 ]);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
-}
 
 function refuse(message: string): ConductorError {
   return new ConductorError('internal_error', message);
@@ -116,27 +112,9 @@ export class AdminApi {
 
   /** Answers one AdminRequest with an AdminResponse (errors included). */
   request(data: Uint8Array): unknown {
-    let request: unknown;
-    try {
-      request = decodeChecked(data, this.maxDepth);
-    } catch (error) {
-      return wireError(
-        'deserialization',
-        `AdminRequest is not MessagePack: ${(error as Error).message}`,
-      );
-    }
-    if (!isRecord(request) || typeof request.type !== 'string') {
-      return wireError('deserialization', 'AdminRequest must be a map {type, value}');
-    }
-    try {
-      return this.answer(request.type, request.value);
-    } catch (error) {
-      if (error instanceof ConductorError) return wireError(error.kind, error.message);
-      const report = `hc admin: ${request.type} failed: ${(error as Error)?.stack ?? error}`;
-      if ((error as Error)?.name === 'SqliteError') this.log.error(report);
-      else this.log.debug(report);
-      return wireError('internal_error', `emulator error: ${(error as Error)?.message ?? error}`);
-    }
+    return answerRequest(data, 'AdminRequest', this.maxDepth, this.log, (type, value) =>
+      this.answer(type, value),
+    );
   }
 
   private answer(type: string, value: unknown): unknown {

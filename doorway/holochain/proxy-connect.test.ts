@@ -3,16 +3,15 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { AppWebsocket } from '@holochain/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../log.ts';
 import { sharedTempDir } from '../test-support.ts';
-import { DOORWAY_ADMIN_ORIGIN, startConductorInterfaces } from './index.ts';
-import type { ConductorInterfaces } from './interfaces.ts';
+import type { ConductorInterfaces } from './index.ts';
 import {
   authorizeCells,
   devToken,
   hcConnect,
   newKey,
   postJson,
+  startTestConductor,
   startTrustServer,
   type TrustServer,
 } from './test-support.ts';
@@ -39,17 +38,7 @@ describe('proxy mode /hc/connect through the conductor admin interface', () => {
     });
 
   beforeAll(async () => {
-    conductor = await startConductorInterfaces(
-      {
-        host: '127.0.0.1',
-        adminPort: 0,
-        appPort: 0,
-        dataDir: join(dir(), 'conductor'),
-        adminOrigins: [DOORWAY_ADMIN_ORIGIN],
-        appOrigins: '*',
-      },
-      createLogger('silent'),
-    );
+    conductor = await startTestConductor(join(dir(), 'conductor'));
     one = await doorway('one', `ws://127.0.0.1:${conductor.adminPort}`);
     two = await doorway('two', `ws://127.0.0.1:${conductor.adminPort}`);
     // Something that accepts connections and hangs up at once: a conductor that is not there.
@@ -156,17 +145,9 @@ describe('proxy mode /hc/connect through the conductor admin interface', () => {
   it('answers 502, naming no internal address, when the admin interface does not answer or refuses the doorway’s Origin', async () => {
     const port = (silent.address() as { port: number }).port;
     const down = await doorway('down', `ws://127.0.0.1:${port}`);
-    const strict = await startConductorInterfaces(
-      {
-        host: '127.0.0.1',
-        adminPort: 0,
-        appPort: 0,
-        dataDir: join(dir(), 'strict'),
-        adminOrigins: ['https://only.example'],
-        appOrigins: '*',
-      },
-      createLogger('silent'),
-    );
+    const strict = await startTestConductor(join(dir(), 'strict'), {
+      adminOrigins: ['https://only.example'],
+    });
     const refused = await doorway('refused', `ws://127.0.0.1:${strict.adminPort}`);
     try {
       for (const server of [down, refused]) {
