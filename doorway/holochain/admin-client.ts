@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AdminWebsocket, type AppInfo, type CellId, type WsClientOptions } from '@holochain/client';
-import { errorMessage } from '../../src/wire/index.ts';
+import { type AbortOptions, errorMessage, throwIfAborted } from '../../src/wire/index.ts';
 import type { Logger } from '../log.ts';
 import { APP_TOKEN_TTL_S, type Chaperone, ChaperoneError, type Granted } from './chaperone.ts';
 import { hashToB64 } from './hash.ts';
@@ -68,6 +68,7 @@ export class AdminChaperone implements Chaperone {
     agent: Uint8Array,
     signingKey: Uint8Array,
     capSecret: Uint8Array,
+    { signal }: AbortOptions = {},
   ): Promise<Granted> {
     if (this.#pending >= this.options.maxPending) {
       throw new ChaperoneError(
@@ -77,7 +78,7 @@ export class AdminChaperone implements Chaperone {
     }
     this.#pending += 1;
     try {
-      return await this.#connect(agent, signingKey, capSecret);
+      return await this.#connect(agent, signingKey, capSecret, signal);
     } finally {
       this.#pending -= 1;
     }
@@ -87,16 +88,20 @@ export class AdminChaperone implements Chaperone {
     agent: Uint8Array,
     signingKey: Uint8Array,
     capSecret: Uint8Array,
+    signal: AbortSignal | undefined,
   ): Promise<Granted> {
     const admin = await this.#connection();
     const installedAppId = `elohim-${hashToB64(agent)}`;
+    // Each call is bounded by the client's timeout; between calls, one who left stops the rest.
     const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+      throwIfAborted(signal);
       try {
         return await run();
       } catch (error) {
         throw this.#failed(what, error);
       }
     };
+    throwIfAborted(signal);
     try {
       await admin.installApp({
         source: { type: 'path', value: ELOHIM_HAPP_PATH },

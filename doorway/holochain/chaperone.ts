@@ -1,4 +1,4 @@
-import { ElohimError } from '../../src/wire/index.ts';
+import { type AbortOptions, ElohimError } from '../../src/wire/index.ts';
 import { DNA_HASHES, type EmulatorStore, ROLES } from './store.ts';
 import type { CellId } from './wire.ts';
 
@@ -19,10 +19,16 @@ export interface Granted {
 /**
  * The conductor side of `/hc/connect` (the Rust doorway's "chaperone"): install the agent's app
  * if new, grant `signingKey` an assigned capability with `capSecret` on every cell, and issue an
- * app token good for {@link APP_TOKEN_TTL_S}. Who may ask is decided before (http.ts).
+ * app token good for {@link APP_TOKEN_TTL_S}. Who may ask is decided before (http.ts). The
+ * signal (the asker went away) stops it between steps.
  */
 export interface Chaperone {
-  connect(agent: Uint8Array, signingKey: Uint8Array, capSecret: Uint8Array): Promise<Granted>;
+  connect(
+    agent: Uint8Array,
+    signingKey: Uint8Array,
+    capSecret: Uint8Array,
+    options?: AbortOptions,
+  ): Promise<Granted>;
   close(): Promise<void>;
 }
 

@@ -306,7 +306,13 @@ export function hcHttp(options: HcHttpOptions) {
     }
     let granted: Awaited<ReturnType<Chaperone['connect']>>;
     try {
-      granted = await chaperone.connect(agent, signingKey, capSecret);
+      // A client that leaves stops the sign-in between the conductor's steps.
+      const left = new AbortController();
+      // (The response's close, not the request's: that one fires once the body is read.)
+      res.once('close', () => {
+        if (!res.writableEnded) left.abort(new HttpError(499, 'the client went away'));
+      });
+      granted = await chaperone.connect(agent, signingKey, capSecret, { signal: left.signal });
     } catch (error) {
       if (!(error instanceof ChaperoneError)) throw error;
       throw new HttpError(error.busy ? 503 : 502, error.message);

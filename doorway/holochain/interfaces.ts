@@ -63,7 +63,12 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
-function httpOnlyUpgrades(server: Server): void {
+/**
+ * An HTTP server for one interface: a client has 10 s to send its upgrade request (Node's
+ * defaults give it minutes), and anything but an upgrade is answered 426.
+ */
+function interfaceServer(): Server {
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 10_000 });
   server.on('request', (_req, res) => {
     res.writeHead(426, { 'Content-Type': 'application/json', Connection: 'close' });
     res.end(
@@ -72,6 +77,7 @@ function httpOnlyUpgrades(server: Server): void {
       }),
     );
   });
+  return server;
 }
 
 /**
@@ -105,8 +111,7 @@ export async function startConductorInterfaces(
 
   /** Open admin sockets, counted from the upgrade so a burst of handshakes is bounded too. */
   const adminSockets = new Set<Duplex>();
-  const adminServer = createServer();
-  httpOnlyUpgrades(adminServer);
+  const adminServer = interfaceServer();
   adminServer.on('upgrade', (req, socket: Duplex, head) => {
     if (!originAllowed(req, config.adminOrigins)) {
       log.debug(`hc admin: refused a websocket from Origin ${req.headers.origin ?? '(none)'}`);
@@ -122,8 +127,7 @@ export async function startConductorInterfaces(
     adminWss.handleUpgrade(req, socket, head, (ws) => admin.serve(ws));
   });
 
-  const appServer = createServer();
-  httpOnlyUpgrades(appServer);
+  const appServer = interfaceServer();
   appServer.on('upgrade', (req, socket: Duplex, head) => {
     if (!originAllowed(req, config.appOrigins)) {
       rejectUpgrade(socket, 403, 'this Origin may not use the app interface');

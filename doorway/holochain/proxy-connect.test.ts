@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { AppWebsocket } from '@holochain/client';
+import { AdminWebsocket, AppWebsocket } from '@holochain/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../log.ts';
 import { sharedTempDir } from '../test-support.ts';
+import { AdminChaperone, DOORWAY_ADMIN_ORIGIN } from './admin-client.ts';
 import type { ConductorInterfaces } from './index.ts';
 import {
   authorizeCells,
@@ -165,6 +167,31 @@ describe('proxy mode /hc/connect through the conductor admin interface', () => {
       await down.close();
       await refused.close();
       await strict.close();
+    }
+  });
+
+  it("stops between the conductor's steps once the one signing in has gone", async () => {
+    const chaperone = new AdminChaperone(
+      new URL(`ws://127.0.0.1:${conductor.adminPort}`),
+      createLogger('silent'),
+    );
+    const admin = await AdminWebsocket.connect({
+      url: new URL(`ws://127.0.0.1:${conductor.adminPort}`),
+      wsClientOptions: { origin: DOORWAY_ADMIN_ORIGIN },
+    });
+    try {
+      const key = newKey();
+      const gone = new Error('gone');
+      await expect(
+        chaperone.connect(key.agent, key.agent, new Uint8Array(64), {
+          signal: AbortSignal.abort(gone),
+        }),
+      ).rejects.toBe(gone);
+      const apps = await admin.listApps({});
+      expect(apps.map((app) => b64(app.agent_pub_key))).not.toContain(b64(key.agent));
+    } finally {
+      await chaperone.close();
+      await (admin.client as unknown as { close(): Promise<unknown> }).close();
     }
   });
 });
