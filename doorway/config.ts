@@ -45,6 +45,11 @@ export interface DoorwayConfig {
    * forwarded to it byte for byte. Unset: the doorway's conductor emulator answers them.
    */
   hcConductor: string | undefined;
+  /**
+   * That conductor's admin interface (`ws://…`): `/hc/connect` grants and issues app tokens
+   * through it. Only with `hcConductor`.
+   */
+  hcAdmin?: string | undefined;
   /** Whether `POST /hc/dev/token` issues session tokens to anyone proving an agent key. */
   hcDevTokens: boolean;
   /** Folder of the doorway's content: `kept/` (copies kept for others) and `cache/` (HTTP). */
@@ -108,6 +113,9 @@ Options (environment variable in brackets):
   --hc-conductor <ws url>          forward /hc/app websockets to this real conductor's
                       app interface instead of the built-in conductor EMULATOR
                       [ELOHIM_HC_CONDUCTOR]                       default: emulate
+  --hc-admin <ws url>              that conductor's admin interface: /hc/connect grants the
+                      app's key and issues its app token through it (needs --hc-conductor)
+                      [ELOHIM_HC_ADMIN]                           default: none (501)
   --hc-dev-tokens <on|off>         POST /hc/dev/token hands a session token to whoever
                       proves an agent key (no account) [ELOHIM_HC_DEV_TOKENS]
                       default on when --host is loopback, else off
@@ -177,6 +185,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'p2p-trust-loopback': { type: 'boolean' },
       'http-request-timeout': { type: 'string' },
       'hc-conductor': { type: 'string' },
+      'hc-admin': { type: 'string' },
       'hc-dev-tokens': { type: 'string' },
       'store-dir': { type: 'string' },
       'store-quota': { type: 'string' },
@@ -224,6 +233,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   if (hcConductor !== '' && !isWsUrl(hcConductor)) {
     throw new ConfigError(
       `--hc-conductor takes the conductor's app interface as ws://host:port or wss://…, got "${hcConductor}"`,
+    );
+  }
+  const hcAdmin = values['hc-admin'] ?? env.ELOHIM_HC_ADMIN ?? '';
+  if (hcAdmin !== '' && (!isWsUrl(hcAdmin) || hcConductor === '')) {
+    throw new ConfigError(
+      `--hc-admin takes the conductor's admin interface as ws://host:port or wss://…, together with --hc-conductor, got "${hcAdmin}"`,
     );
   }
   // Dev tokens let anyone with a key in; on by default only where only this machine can ask.
@@ -301,6 +316,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
         3_600,
       ) * 1000,
     hcConductor: hcConductor === '' ? undefined : hcConductor,
+    hcAdmin: hcAdmin === '' ? undefined : hcAdmin,
     hcDevTokens: devTokens === 'on',
     storeDir,
     storeQuota: integer(

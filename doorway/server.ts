@@ -193,10 +193,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}/`;
   // The doorway's peer is listed in its own trust layer like any holder (through HTTP, as a
-  // browser would, so a real conductor behind the doorway sees the same calls).
-  if (trust.mode === 'emulator') {
-    await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
-  }
+  // browser would, so a conductor behind the doorway, emulated or proxied, sees the same calls).
+  await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -9,6 +9,7 @@ import type { TrustLimits } from './limits.ts';
 import { decodeChecked } from './msgpack.ts';
 import { type AppRecord, DNA_HASHES, type EmulatorStore, ROLES, roleOfDna } from './store.ts';
 import {
+  answerRequest,
   appSignalMessage,
   type CellId,
   ConductorError,
@@ -30,7 +31,7 @@ export const CLOSE_UNAUTHENTICATED = 1008;
 export const CLOSE_TOO_BIG = 1009;
 
 /** A websocket close reason holds at most 123 bytes of UTF-8. */
-function closeReason(text: string): string {
+export function closeReason(text: string): string {
   const bytes = Buffer.from(text);
   return bytes.length <= 123
     ? text
@@ -65,10 +66,6 @@ interface Session {
   app?: AppRecord;
   /** Ends the pre-authentication limits (byte count, timer, place among the waiting). */
   endPreAuth?: () => void;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
 }
 
 /**
@@ -181,42 +178,22 @@ export class ConductorEmulator {
 
   /** Answers one AppRequest with an AppResponse (errors included). */
   private request(app: AppRecord, data: Uint8Array): unknown {
-    let request: unknown;
-    try {
-      request = decodeChecked(data, this.limits.maxDepth);
-    } catch (error) {
-      return wireError(
-        'deserialization',
-        `AppRequest is not MessagePack: ${(error as Error).message}`,
-      );
-    }
-    if (!isRecord(request) || typeof request.type !== 'string') {
-      return wireError('deserialization', 'AppRequest must be a map {type, value}');
-    }
-    try {
-      switch (request.type) {
+    return answerRequest(data, 'AppRequest', this.limits.maxDepth, this.log, (type, value) => {
+      switch (type) {
         case 'app_info':
           return { type: 'app_info', value: this.appInfo(app) };
         case 'call_zome':
-          return { type: 'zome_called', value: this.callZome(request.value) };
+          return { type: 'zome_called', value: this.callZome(value) };
         default:
-          if (UNSUPPORTED_REQUESTS.has(request.type)) {
+          if (UNSUPPORTED_REQUESTS.has(type)) {
             return wireError(
               'internal_error',
-              `${request.type} is not available on the Elohim conductor emulator (it serves app_info and call_zome); point the doorway at a real conductor (--hc-conductor) for it`,
+              `${type} is not available on the Elohim conductor emulator (it serves app_info and call_zome); point the doorway at a real conductor (--hc-conductor) for it`,
             );
           }
-          return wireError('deserialization', `unknown variant \`${request.type}\` of AppRequest`);
+          return wireError('deserialization', `unknown variant \`${type}\` of AppRequest`);
       }
-    } catch (error) {
-      if (error instanceof ConductorError) return wireError(error.kind, error.message);
-      // Anything else a call throws was set off by what the caller sent: its stack is for
-      // debugging, not an alarm. A failing database is the operator's to see.
-      const report = `hc emulator: ${request.type} failed: ${(error as Error)?.stack ?? error}`;
-      if ((error as Error)?.name === 'SqliteError') this.log.error(report);
-      else this.log.debug(report);
-      return wireError('internal_error', `emulator error: ${(error as Error)?.message ?? error}`);
-    }
+    });
   }
 
   appInfo(app: AppRecord) {

@@ -12,6 +12,7 @@ import {
 import type { Logger } from '../log.ts';
 import { type Route, sendJson } from '../routes.ts';
 import { Challenges, sha256Base64url } from './challenge.ts';
+import { type Chaperone, ChaperoneError } from './chaperone.ts';
 import type { ConductorEmulator } from './conductor.ts';
 import { verifyEd25519 } from './ed25519.ts';
 import {
@@ -25,16 +26,11 @@ import {
 import { type SessionClaims, type SessionTokens, TokenError } from './jwt.ts';
 import type { TrustLimits } from './limits.ts';
 import type { ConductorProxy } from './proxy.ts';
-import { DNA_HASHES, ROLES } from './store.ts';
 import { rejectUpgrade } from './upgrade.ts';
 import { CAP_SECRET_LENGTH } from './wire.ts';
 
 /** Lifetime of a session token (JWT). */
 export const SESSION_TTL_S = 24 * 3600;
-/** Lifetime of an app websocket token from /hc/connect (as the Rust doorway issues them). */
-export const APP_TOKEN_TTL_S = 3600;
-/** What /hc/connect calls the conductor that answers (the Rust doorway names its pool's). */
-export const EMULATOR_CONDUCTOR_ID = 'emulator';
 
 const MAX_BODY_BYTES = 16 * 1024;
 const APP_PATH = /^\/hc\/app\/(?<port>\d{1,5})$/;
@@ -172,12 +168,17 @@ export interface HcHttpOptions {
   /** Exactly one of these: the emulator, or the proxy to a real conductor. */
   emulator?: ConductorEmulator;
   proxy?: ConductorProxy;
+  /**
+   * Does `/hc/connect`'s grants: the emulator's store, or a conductor's admin interface.
+   * Absent (proxy mode without `--hc-admin`): `/hc/connect` answers 501.
+   */
+  chaperone?: Chaperone;
   log: Logger;
 }
 
 /** The `/hc` routes and the `/hc/app/{port}` websocket upgrade (see README.md). */
 export function hcHttp(options: HcHttpOptions) {
-  const { sessions, devTokens, emulator, proxy, log, limits } = options;
+  const { sessions, devTokens, emulator, proxy, chaperone, log, limits } = options;
   const challenges = new Challenges(options.peerId, limits);
   const wss = new WebSocketServer({
     noServer: true,
@@ -269,10 +270,10 @@ export function hcHttp(options: HcHttpOptions) {
    */
   const connect = handled(async (req, res) => {
     const claims = bearer(req, sessions);
-    if (!emulator) {
+    if (!chaperone) {
       throw new HttpError(
         501,
-        "In proxy mode (--hc-conductor) /hc/connect would need the conductor's admin API, which this doorway does not reach: grant the capability and issue the app token with the conductor's admin tools, then connect to /hc/app/{port}",
+        "In proxy mode /hc/connect needs the conductor's admin API: start the doorway with --hc-admin <the conductor's admin interface> too (or grant the capability and issue the app token with the conductor's admin tools, then connect to /hc/app/{port})",
       );
     }
     const body = await readJson(req);
@@ -303,26 +304,35 @@ export function hcHttp(options: HcHttpOptions) {
       );
       checkSignature(signature, text, agent, 'grant signature');
     }
-    const app = emulator.store.installApp(agent);
-    for (const role of ROLES) {
-      emulator.store.grantAssigned(
-        [DNA_HASHES[role], agent],
-        signingKey,
-        capSecret,
-        `chaperone-${role}`,
-      );
+    let granted: Awaited<ReturnType<Chaperone['connect']>>;
+    try {
+      // A client that leaves stops the sign-in between the conductor's steps.
+      const left = new AbortController();
+      // (The response's close, not the request's: that one fires once the body is read.)
+      res.once('close', () => {
+        if (!res.writableEnded) left.abort(new HttpError(499, 'the client went away'));
+      });
+      granted = await chaperone.connect(agent, signingKey, capSecret, { signal: left.signal });
+    } catch (error) {
+      if (!(error instanceof ChaperoneError)) throw error;
+      throw new HttpError(error.busy ? 503 : 502, error.message);
     }
-    const appToken = emulator.store.issueAppToken(app.installedAppId, APP_TOKEN_TTL_S);
     const { token } = sessions.issue(claims.agent_pub_key, SESSION_TTL_S);
     log.info(`hc: ${claims.agent_pub_key} connected (signing key ${hashToB64(signingKey)})`);
     sendJson(res, 200, {
-      appToken: b64(appToken),
-      // The app websocket is on this same HTTP server: its port names it, as a conductor's would.
+      appToken: b64(granted.appToken),
+      // The app websocket is on this same HTTP server (in proxy mode forwarded from it to the
+      // conductor): its port names it, as a conductor's would.
       appPort: req.socket.localPort,
       agentPubKey: b64(agent),
-      installedAppId: app.installedAppId,
-      conductorId: EMULATOR_CONDUCTOR_ID,
-      cellIds: Object.fromEntries(ROLES.map((role) => [role, [b64(DNA_HASHES[role]), b64(agent)]])),
+      installedAppId: granted.installedAppId,
+      conductorId: granted.conductorId,
+      cellIds: Object.fromEntries(
+        Object.entries(granted.cellIds).map(([role, [dna, cellAgent]]) => [
+          role,
+          [b64(dna), b64(cellAgent)],
+        ]),
+      ),
       token,
     } satisfies ConnectAnswer);
   });

@@ -17,7 +17,13 @@ export interface SessionClaims {
   exp: number;
 }
 
-export const JWT_ISSUER = 'elohim-doorway';
+/**
+ * The `iss` of this doorway's session tokens: the doorway's PeerId, so a token names the doorway
+ * that issued it. A doorway accepts only its own (README.md, "Session tokens name the doorway").
+ */
+export function sessionIssuer(peerId: string): string {
+  return `elohim-doorway:${peerId}`;
+}
 
 export class TokenError extends ElohimError.named('TokenError') {}
 
@@ -26,9 +32,13 @@ export class TokenError extends ElohimError.named('TokenError') {}
  * so tokens stay valid across restarts; delete the file to invalidate every token.
  */
 export class SessionTokens {
-  private constructor(private readonly secret: Buffer) {}
+  private constructor(
+    private readonly secret: Buffer,
+    /** This doorway's `iss` ({@link sessionIssuer}). */
+    readonly issuer: string,
+  ) {}
 
-  static async open(dataDir: string): Promise<SessionTokens> {
+  static async open(dataDir: string, issuer: string): Promise<SessionTokens> {
     const dir = resolve(dataDir);
     const file = join(dir, JWT_SECRET_FILE);
     makePrivateDir(dir);
@@ -45,7 +55,7 @@ export class SessionTokens {
         `${file} holds ${secret.length} bytes, fewer than the 32 a session secret needs; delete it to make a new one (this signs everyone out)`,
       );
     }
-    return new SessionTokens(secret);
+    return new SessionTokens(secret, issuer);
   }
 
   issue(agentB64: string, ttlSeconds: number, now = Date.now()): { token: string; exp: number } {
@@ -53,7 +63,7 @@ export class SessionTokens {
     const claims: SessionClaims = {
       agent_pub_key: agentB64,
       sub: agentB64,
-      iss: JWT_ISSUER,
+      iss: this.issuer,
       iat,
       exp: iat + ttlSeconds,
     };
@@ -85,6 +95,12 @@ export class SessionTokens {
       throw new TokenError('token lacks agent_pub_key or exp');
     }
     if (claims.exp * 1000 <= now) throw new TokenError('token expired: ask for a new one');
+    // Doorways sharing a conductor (or, by mistake, a key file) still keep their sessions apart.
+    if (claims.iss !== this.issuer) {
+      throw new TokenError(
+        `token was issued by ${String(claims.iss).slice(0, 80)}, not this doorway: sign in here (POST /hc/challenge, /hc/dev/token)`,
+      );
+    }
     return claims as SessionClaims;
   }
 

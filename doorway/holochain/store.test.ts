@@ -122,11 +122,12 @@ describe('emulator persistence', () => {
     store.installApp(agent);
     // What a doorway of the previous version left: no grants table, user_version 1.
     store.db.exec('DROP TABLE cluster_key_grants');
+    store.db.exec('ALTER TABLE app_tokens DROP COLUMN single_use');
     store.db.pragma('user_version = 1');
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(3);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(4);
       expect(store.appOfAgent(agent)).toBeDefined();
       const tables = store.db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -149,11 +150,12 @@ describe('emulator persistence', () => {
     store.grantAssigned(cell, stranger, secret, 'chaperone-imagodei');
     store.grantAssigned(cell, agent, secret, 'chaperone-imagodei');
     expect(store.isAuthorized(cell, stranger, secret)).toBe(true);
+    store.db.exec('ALTER TABLE app_tokens DROP COLUMN single_use');
     store.db.pragma('user_version = 2');
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(3);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(4);
       expect(store.isAuthorized(cell, stranger, secret)).toBe(false);
       const left = store.db.prepare('SELECT assignee FROM cap_grants').all() as {
         assignee: Buffer;

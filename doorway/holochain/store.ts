@@ -60,7 +60,7 @@ export type NonceVerdict = 'Fresh' | 'Duplicate' | 'Expired' | 'Future';
 /** Holochain refuses zome calls whose `expires_at` lies further ahead than this (50 minutes). */
 export const WITNESSABLE_EXPIRY_MICROS = 50 * 60 * 1_000_000;
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** Version 1: everything up to cluster key grants. */
 const SCHEMA_V1 = `
@@ -188,8 +188,14 @@ CREATE INDEX cluster_key_grants_by_granter ON cluster_key_grants (granter);
  */
 const SCHEMA_V3 = `DELETE FROM cap_grants WHERE assignee <> agent;`;
 
+/**
+ * Version 4: app tokens issued through the admin interface may be single use, as a conductor's
+ * (`issue_app_authentication_token`, `single_use` defaults to true there).
+ */
+const SCHEMA_V4 = `ALTER TABLE app_tokens ADD COLUMN single_use INTEGER NOT NULL DEFAULT 0;`;
+
 /** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 export class StoreError extends ElohimError.named('StoreError') {}
 
@@ -218,7 +224,7 @@ export class EmulatorStore {
     this.db.pragma('foreign_keys = ON');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version < SCHEMA_VERSION) {
-      // Older files are brought up to date in place: every migration only adds tables.
+      // Older files are brought up to date in place: migrations add tables and columns.
       this.db.transaction(() => {
         for (const ddl of MIGRATIONS.slice(version)) this.db.exec(ddl);
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -313,27 +319,38 @@ export class EmulatorStore {
   }
 
   /**
-   * A token for one app's websocket, valid until it expires and reusable until then (so the
-   * client's transparent reconnect works). Kept in the database so it survives restarts.
+   * A token for one app's websocket, valid until it expires. Reusable until then (so the
+   * client's transparent reconnect works) unless `singleUse`, as a conductor's admin interface
+   * may issue them. Kept in the database so it survives restarts.
    */
-  issueAppToken(installedAppId: string, ttlSeconds: number): Uint8Array {
+  issueAppToken(installedAppId: string, ttlSeconds: number, singleUse = false): Uint8Array {
     const token = new Uint8Array(randomBytes(32));
     const now = Date.now();
     this.stmt('DELETE FROM app_tokens WHERE expires_at <= ?').run(now);
-    this.stmt('INSERT INTO app_tokens (token, installed_app_id, expires_at) VALUES (?, ?, ?)').run(
-      token,
-      installedAppId,
-      now + ttlSeconds * 1000,
-    );
+    this.stmt(
+      'INSERT INTO app_tokens (token, installed_app_id, expires_at, single_use) VALUES (?, ?, ?, ?)',
+    ).run(token, installedAppId, now + ttlSeconds * 1000, singleUse ? 1 : 0);
     return token;
   }
 
-  /** The app a token opens, or undefined when it is unknown or expired. */
+  /**
+   * The app a token opens, or undefined when it is unknown or expired. A single-use token is
+   * spent by this call.
+   */
   appOfToken(token: Uint8Array): AppRecord | undefined {
     const row = this.stmt(
-      'SELECT installed_app_id FROM app_tokens WHERE token = ? AND expires_at > ?',
-    ).get(token, Date.now()) as { installed_app_id: string } | undefined;
+      'SELECT installed_app_id, single_use FROM app_tokens WHERE token = ? AND expires_at > ?',
+    ).get(token, Date.now()) as { installed_app_id: string; single_use: number } | undefined;
+    if (row?.single_use) this.stmt('DELETE FROM app_tokens WHERE token = ?').run(token);
     return row && this.app(row.installed_app_id);
+  }
+
+  /** Every installed app, oldest first (the admin interface's `list_apps`). */
+  apps(): AppRecord[] {
+    const rows = this.stmt(
+      'SELECT installed_app_id, agent, installed_at FROM apps ORDER BY installed_at, installed_app_id',
+    ).all() as AppRow[];
+    return rows.map(toApp);
   }
 
   // ---- source chains ----
@@ -407,15 +424,16 @@ export class EmulatorStore {
 
   /**
    * Grants `assignee` an assigned capability (all functions) on a cell, as a CapGrant entry on
-   * the cell's chain. Idempotent: the same key and secret do not pile up grants.
+   * the cell's chain, and returns that action's hash. Idempotent: the same key and secret do
+   * not pile up grants (the first grant's hash is returned).
    */
-  grantAssigned(cell: CellId, assignee: Uint8Array, secret: Uint8Array, tag: string): void {
+  grantAssigned(cell: CellId, assignee: Uint8Array, secret: Uint8Array, tag: string): Uint8Array {
     const [dna, agent] = cell;
-    this.db.transaction(() => {
+    return this.db.transaction(() => {
       const exists = this.stmt(
-        'SELECT 1 FROM cap_grants WHERE dna = ? AND agent = ? AND assignee = ? AND secret = ?',
-      ).get(dna, agent, assignee, secret);
-      if (exists) return;
+        'SELECT action_hash FROM cap_grants WHERE dna = ? AND agent = ? AND assignee = ? AND secret = ?',
+      ).get(dna, agent, assignee, secret) as { action_hash: Uint8Array } | undefined;
+      if (exists) return new Uint8Array(exists.action_hash);
       const grant = {
         tag,
         access: { type: 'assigned', value: { secret, assignees: [assignee] } },
@@ -425,6 +443,7 @@ export class EmulatorStore {
       this.stmt(
         'INSERT INTO cap_grants (dna, agent, assignee, secret, tag, action_hash) VALUES (?, ?, ?, ?, ?, ?)',
       ).run(dna, agent, assignee, secret, tag, actionHash);
+      return actionHash;
     })();
   }
 

@@ -25,7 +25,15 @@ import { createLogger } from '../log.ts';
 import { dispatch, sendJson } from '../routes.ts';
 import { sharedTempDir } from '../test-support.ts';
 import { sha256Base64url } from './challenge.ts';
-import { startTrustLayer, type TrustLayer, type TrustLayerConfig } from './index.ts';
+import {
+  type ConductorInterfaces,
+  type ConductorInterfacesConfig,
+  DOORWAY_ADMIN_ORIGIN,
+  startConductorInterfaces,
+  startTrustLayer,
+  type TrustLayer,
+  type TrustLayerConfig,
+} from './index.ts';
 
 export interface TrustServer {
   url: string;
@@ -75,6 +83,28 @@ export async function startTrustServer(
       });
     },
   };
+}
+
+/**
+ * The emulator as `npm run conductor` runs it, in process: admin and app interfaces on free
+ * loopback ports, the admin interface open to the doorway's Origin, the app interface to any.
+ */
+export function startTestConductor(
+  dataDir: string,
+  overrides: Partial<ConductorInterfacesConfig> = {},
+): Promise<ConductorInterfaces> {
+  return startConductorInterfaces(
+    {
+      host: '127.0.0.1',
+      adminPort: 0,
+      appPort: 0,
+      dataDir,
+      adminOrigins: [DOORWAY_ADMIN_ORIGIN],
+      appOrigins: '*',
+      ...overrides,
+    },
+    createLogger('silent'),
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { encode } from '@msgpack/msgpack';
 import { ElohimError, type WireErrorKind } from '../../src/wire/index.ts';
+import type { Logger } from '../log.ts';
 import { isHoloHash } from './hash.ts';
 import { decodeChecked } from './msgpack.ts';
 
@@ -81,7 +82,7 @@ export const SIGNATURE_LENGTH = 64;
 /** Thrown when bytes are not the structure they claim to be; `kind` as Holochain answers it. */
 export class DecodeError extends ConductorError.named('DecodeError') {}
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
 }
 
@@ -222,4 +223,37 @@ export function appSignalMessage(cellId: CellId, zomeName: string, payload: unkn
       value: { cell_id: cellId, zome_name: zomeName, signal: encode(payload) },
     }),
   });
+}
+
+/**
+ * Answers one AppRequest or AdminRequest (`what`) with its response: `data` is decoded
+ * depth-checked into `{type, value}` and handed to `answer`. A ConductorError it throws is
+ * answered as its wire error; anything else as `internal_error`, logged — at debug level, since
+ * what the caller sent set it off, except a failing database, which is the operator's to see.
+ */
+export function answerRequest(
+  data: Uint8Array,
+  what: 'AppRequest' | 'AdminRequest',
+  maxDepth: number,
+  log: Logger,
+  answer: (type: string, value: unknown) => unknown,
+): unknown {
+  let request: unknown;
+  try {
+    request = decodeChecked(data, maxDepth);
+  } catch (error) {
+    return wireError('deserialization', `${what} is not MessagePack: ${(error as Error).message}`);
+  }
+  if (!isRecord(request) || typeof request.type !== 'string') {
+    return wireError('deserialization', `${what} must be a map {type, value}`);
+  }
+  try {
+    return answer(request.type, request.value);
+  } catch (error) {
+    if (error instanceof ConductorError) return wireError(error.kind, error.message);
+    const report = `hc ${what}: ${request.type} failed: ${(error as Error)?.stack ?? error}`;
+    if ((error as Error)?.name === 'SqliteError') log.error(report);
+    else log.debug(report);
+    return wireError('internal_error', `emulator error: ${(error as Error)?.message ?? error}`);
+  }
 }
