@@ -1,0 +1,606 @@
+/**
+ * An import's checks, done while its pieces arrive instead of in a second pass at commit.
+ *
+ * Every piece is verified against `piece_hashes` before it is written (import-session.ts);
+ * this module then feeds the written pieces to the hashes that prove the manifest itself:
+ *  - **lanes**: byte sequences that one incremental sha256 chain must see in order — the blob
+ *    (none/chunked: every piece; rs-4-7: the data shards, cut at `total_size`, padding checked
+ *    to be zeros) with its shard hashes, or each shard of a shard import. A lane advances over
+ *    the contiguous prefix of its pieces that are written, so out-of-order arrival only delays it;
+ *  - **stripes** (rs-4-7): stripe j is checked as soon as it has 4 pieces, in stripe order —
+ *    missing data rebuilt (and checked against `piece_hashes`), parity recomputed, checked,
+ *    written, and the 3 parity shards hashed.
+ *
+ * Memory is a bounded **window**: a piece is kept in memory after its write only when the lane
+ * (or the stripe stage) that needs it is close to it — its position within the next
+ * `lookahead` pieces of the lane, its stripe within the next `stripeLookahead` stripes.
+ * Anything else is read back from the backend (and verified again) when its turn comes, so
+ * memory stays bounded whatever the order; in the usual order (a fetch asks for ranges in
+ * blob order) nothing is read back for the lanes. `finish` waits for what is left, then
+ * every hash has been compared; see README.md ("Import") for what the commit still checks.
+ */
+import * as E from '../erasure/index.ts';
+import { type ContentBackend, type PieceRef, type PieceWrite, quiet } from './backend.ts';
+import { ContentError, ManifestMismatchError } from './errors.ts';
+import type { HashService, IncrementalHasher } from './hasher.ts';
+import { sha256Bytes } from './hasher.ts';
+import { expectBlobHash, expectShardHash, putPieces, readVerified } from './import-verify.ts';
+import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
+import { rebuildStripe } from './stripe.ts';
+
+export interface CheckContext {
+  backend: ContentBackend;
+  hashes: HashService;
+  /** Bytes of written pieces kept in memory for the checks; beyond it, pieces are read back. */
+  windowBytes: number;
+}
+
+/** Default {@link CheckContext.windowBytes}: the out-of-order spread of a few holders' ranges. */
+export const DEFAULT_IMPORT_WINDOW = 32 * 1024 * 1024;
+/** Pieces read back together (one backend read) when a lane finds no bytes in memory. */
+const READ_BATCH = 4;
+/** Parity pieces written per backend write (one transaction in IndexedDB). */
+const PARITY_BATCH = 8;
+
+const keyOf = (shard: number, piece: number) => `${shard}/${piece}`;
+
+/** One step of a lane: the piece's bytes, and whether its buffer may be given away. */
+type Feed = (ref: PieceRef, bytes: Uint8Array, mayTransfer: boolean) => Promise<void>;
+
+/** Something that advances while pieces are written: a lane or the stripe stage. */
+interface Stage {
+  /** Keeps `bytes` if this stage will need them soon; whether it did. */
+  offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean;
+  /** Whether this stage still holds bytes for `key` (then nobody may transfer them). */
+  holds(key: string): boolean;
+  /** Does all the work that is possible now. */
+  advance(): Promise<void>;
+  readonly ended: boolean;
+  /** Pieces (lane) or stripes (stripe stage) done: the commit tells progress from a stall. */
+  readonly position: number;
+  /** Blob bytes this stage has checked (for the commit's progress). */
+  readonly bytesDone: number;
+  dispose(): void;
+}
+
+interface Runner {
+  stage: Stage;
+  running: Promise<void> | undefined;
+  again: boolean;
+}
+
+/**
+ * The incremental checks of one import. `written` after each verified write; `finish` at
+ * commit (throws the first mismatch); `cancel` on abort. Reads back from the backend only what
+ * the window could not keep.
+ */
+export class ImportCheck {
+  /** Pieces written (by the import or by the stripe stage), verified. */
+  readonly stored = new Set<string>();
+  /** Pieces the checks read back from the backend (tests and benchmarks watch it). */
+  piecesReadBack = 0;
+  private readonly runners: Runner[] = [];
+  private failure: unknown;
+  private stopped = false;
+  private onStep: (() => void) | undefined;
+
+  constructor(
+    readonly ctx: CheckContext,
+    readonly m: StoredManifest,
+    /** The commit's progress: the slowest stage (a blob), or the stages' sum (shards). */
+    private readonly progress: 'min' | 'sum',
+  ) {}
+
+  /** Registers a stage; the first registered reports progress first. */
+  add(stage: Stage): void {
+    this.runners.push({ stage, running: undefined, again: false });
+  }
+
+  /** Piece `ref` was verified and written; `bytes` are ours (the write took its own copy). */
+  written(ref: PieceRef, bytes: Uint8Array): void {
+    const key = keyOf(ref.shard, ref.piece);
+    if (this.stopped || this.stored.has(key)) return;
+    this.stored.add(key);
+    for (const r of this.runners) r.stage.offer(key, ref, bytes);
+    this.kick();
+  }
+
+  /** Bytes of `key` held by a stage other than `self`. */
+  heldElsewhere(self: Stage, key: string): boolean {
+    return this.runners.some((r) => r.stage !== self && r.stage.holds(key));
+  }
+
+  /** Reads `refs` back (verified); counts them. */
+  async readBack(refs: readonly PieceRef[]): Promise<Uint8Array[]> {
+    this.piecesReadBack += refs.length;
+    return readVerified(this.ctx.backend, this.m, refs);
+  }
+
+  /** Runs every stage that can progress (each one loop at a time). */
+  kick(): void {
+    for (const r of this.runners) this.run(r);
+  }
+
+  private run(r: Runner): void {
+    if (this.stopped) return;
+    if (r.running) {
+      r.again = true;
+      return;
+    }
+    r.running = (async () => {
+      try {
+        do {
+          r.again = false;
+          await r.stage.advance();
+          this.onStep?.();
+        } while (r.again && !this.stopped);
+      } catch (e) {
+        this.fail(e);
+      } finally {
+        r.running = undefined;
+      }
+    })();
+  }
+
+  private fail(e: unknown): void {
+    if (this.stopped) return;
+    this.failure = e;
+    this.cancel();
+  }
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Blob bytes all stages have checked. */
+  get bytesDone(): number {
+    const each = this.runners.map((r) => r.stage.bytesDone);
+    if (this.progress === 'min') return Math.min(...each);
+    return Math.min(
+      this.m.total_size,
+      each.reduce((a, b) => a + b, 0),
+    );
+  }
+
+  private get position(): string {
+    return this.runners.map((r) => `${r.stage.position}${r.stage.ended ? '.' : ''}`).join();
+  }
+
+  /**
+   * At commit (every needed piece written): waits for the stages to finish what is left and
+   * throws the first mismatch. `report` gets the bytes checked as they grow.
+   */
+  async finish(signal: AbortSignal, report: (bytesDone: number) => void): Promise<void> {
+    this.onStep = () => report(this.bytesDone);
+    report(this.bytesDone);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    quiet(aborted);
+    try {
+      for (;;) {
+        if (this.failure !== undefined) throw this.failure;
+        if (this.stopped) throw new ContentError('The import checks were stopped.');
+        if (this.runners.every((r) => r.stage.ended)) break;
+        const before = this.position;
+        this.kick();
+        // Stages kick each other (rebuilt rs data feeds the blob lane): wait until all rest.
+        while (this.runners.some((r) => r.running)) {
+          await Promise.race([Promise.all(this.runners.map((r) => r.running)), aborted]);
+        }
+        if (this.failure === undefined && !this.stopped && this.position === before) {
+          throw new ContentError(
+            `${this.m.blob_hash}: the import checks cannot go on although every needed piece is written. This is a bug; abort the import and begin it again.`,
+          );
+        }
+      }
+      report(this.bytesDone);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      this.onStep = undefined;
+    }
+  }
+
+  /** Stops every stage and drops what they hold (abort, failure, discard). Idempotent. */
+  cancel(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const r of this.runners) {
+      // A stage still running disposes itself when its current step returns.
+      if (r.running) r.running.finally(() => r.stage.dispose());
+      else r.stage.dispose();
+    }
+  }
+}
+
+/**
+ * A sequence of pieces that incremental hashes must see in order. Keeps in memory the
+ * written pieces among its next `lookahead`; reads the others back when it reaches them.
+ */
+export interface LaneOptions {
+  /** The pieces, in the order the hashes must see them. */
+  refs: readonly PieceRef[];
+  /** How many pieces ahead of the lane's position are kept in memory when they come early. */
+  lookahead: number;
+  feed: Feed;
+  /** After the last piece: digests and comparisons. */
+  end: () => Promise<void>;
+  /** Blob bytes checked once the lane has fed `ref` (default: the bytes fed so far). */
+  progress?: (ref: PieceRef, fed: number) => number;
+  /** Drops the lane's hashers (abort, failure). */
+  cancel: () => void;
+}
+
+export class Lane implements Stage {
+  private next = 0;
+  private done = false;
+  private readonly at = new Map<string, number>();
+  private readonly held = new Map<string, Uint8Array>();
+  bytesDone = 0;
+
+  constructor(
+    private readonly check: ImportCheck,
+    private readonly o: LaneOptions,
+  ) {
+    for (const [i, r] of o.refs.entries()) this.at.set(keyOf(r.shard, r.piece), i);
+  }
+
+  get ended(): boolean {
+    return this.done;
+  }
+
+  get position(): number {
+    return this.next;
+  }
+
+  offer(key: string, _ref: PieceRef, bytes: Uint8Array): boolean {
+    const at = this.at.get(key);
+    if (at === undefined || at < this.next || at >= this.next + this.o.lookahead) return false;
+    this.held.set(key, bytes);
+    return true;
+  }
+
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  async advance(): Promise<void> {
+    const { check } = this;
+    const { refs } = this.o;
+    while (this.next < refs.length && !check.stopping) {
+      const ref = refs[this.next] as PieceRef;
+      const key = keyOf(ref.shard, ref.piece);
+      if (!check.stored.has(key)) return;
+      const bytes = this.held.get(key);
+      if (bytes) {
+        await this.step(ref, key, bytes, !check.heldElsewhere(this, key));
+        continue;
+      }
+      // Not kept (the window was full, or it came far ahead): read it back with the written,
+      // unkept pieces right after it.
+      const run: PieceRef[] = [];
+      for (let i = this.next; i < refs.length && run.length < READ_BATCH; i++) {
+        const r = refs[i] as PieceRef;
+        const k = keyOf(r.shard, r.piece);
+        if (!check.stored.has(k) || (run.length > 0 && this.held.has(k))) break;
+        run.push(r);
+      }
+      const got = await check.readBack(run);
+      for (let i = 0; i < run.length && !check.stopping; i++) {
+        const r = run[i] as PieceRef;
+        await this.step(r, keyOf(r.shard, r.piece), got[i] as Uint8Array, true);
+      }
+    }
+    if (this.next === refs.length && !this.done && !check.stopping) {
+      await this.o.end();
+      this.done = true;
+    }
+  }
+
+  private async step(ref: PieceRef, key: string, bytes: Uint8Array, mayTransfer: boolean) {
+    this.held.delete(key);
+    await this.o.feed(ref, bytes, mayTransfer);
+    this.next++;
+    this.bytesDone = this.o.progress
+      ? this.o.progress(ref, bytes.byteLength)
+      : this.bytesDone + bytes.byteLength;
+  }
+
+  dispose(): void {
+    this.held.clear();
+    if (!this.done) this.o.cancel();
+  }
+}
+
+/** A hasher per shard, created when its first piece comes, digested after its last. */
+export class ShardHashers {
+  private current: { shard: number; hasher: IncrementalHasher } | undefined;
+  private readonly all: IncrementalHasher[] = [];
+
+  constructor(
+    private readonly check: ImportCheck,
+    private readonly what: (shard: number) => string,
+  ) {}
+
+  /** Feeds piece `ref` of its shard; after the shard's last piece, compares its hash. */
+  async update(ref: PieceRef, bytes: Uint8Array, transfer: boolean, last: boolean): Promise<void> {
+    const { m, ctx } = this.check;
+    if (this.current?.shard !== ref.shard) {
+      const hasher = ctx.hashes.createHasher({ sizeHint: shardLength(m, ref.shard) });
+      this.all.push(hasher);
+      this.current = { shard: ref.shard, hasher };
+    }
+    await this.current.hasher.update(bytes, { transfer });
+    if (last) {
+      const actual = await this.current.hasher.digest();
+      this.current = undefined;
+      expectShardHash(m, ref.shard, actual, this.what(ref.shard));
+    }
+  }
+
+  cancel(): void {
+    for (const h of this.all) h.cancel();
+  }
+}
+
+/** Is `ref` the last piece of its shard? */
+export function lastOfShard(m: StoredManifest, ref: PieceRef): boolean {
+  return ref.piece === piecesInShard(shardLength(m, ref.shard), m.piece_size) - 1;
+}
+
+/**
+ * rs-4-7: stripe j once 4 of its pieces are written, in stripe order — missing data rebuilt
+ * and checked, parity recomputed from the data, checked against `piece_hashes`, written (in
+ * batches), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
+ */
+export class StripeStage implements Stage {
+  private next = 0;
+  private done = false;
+  private readonly stripes: number;
+  private readonly held = new Map<string, Uint8Array>();
+  private readonly parityHashers: IncrementalHasher[];
+  private encoder: E.StripeEncoder | undefined;
+  private batch: PieceWrite[] = [];
+  bytesDone = 0;
+
+  constructor(
+    private readonly check: ImportCheck,
+    private readonly lookahead: number,
+  ) {
+    const { m, ctx } = check;
+    this.stripes = piecesInShard(m.shard_size, m.piece_size);
+    this.parityHashers = Array.from({ length: m.total_shards - m.data_shards }, () =>
+      ctx.hashes.createHasher({ sizeHint: m.shard_size }),
+    );
+  }
+
+  get ended(): boolean {
+    return this.done;
+  }
+
+  get position(): number {
+    return this.next;
+  }
+
+  offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean {
+    if (ref.piece < this.next || ref.piece >= this.next + this.lookahead) return false;
+    this.held.set(key, bytes);
+    return true;
+  }
+
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  async advance(): Promise<void> {
+    const { check } = this;
+    const { m } = check;
+    while (this.next < this.stripes && !check.stopping) {
+      const j = this.next;
+      const present: number[] = [];
+      for (let s = 0; s < m.total_shards; s++) if (check.stored.has(keyOf(s, j))) present.push(s);
+      if (present.length < m.data_shards) return;
+      // Pieces of stripe j that come while it is checked are not needed: not kept.
+      this.next = j + 1;
+      await this.stripe(j, present);
+      this.bytesDone = Math.min(
+        m.total_size,
+        m.data_shards * Math.min(m.shard_size, this.next * m.piece_size),
+      );
+    }
+    if (this.next === this.stripes && !this.done && !check.stopping) {
+      await this.flush();
+      const actual = await Promise.all(this.parityHashers.map((h) => h.digest()));
+      actual.forEach((h, k) => {
+        expectShardHash(m, m.data_shards + k, h, 'recomputed parity shard');
+      });
+      this.done = true;
+      this.dispose();
+    }
+  }
+
+  private async stripe(j: number, present: readonly number[]): Promise<void> {
+    const { check } = this;
+    const { m } = check;
+    const D = m.data_shards;
+    const len = pieceLength(m.shard_size, m.piece_size, j);
+    // Data first: with 4 data pieces nothing needs rebuilding.
+    const use = present.slice(0, D);
+    const kept = use.map((s) => this.held.get(keyOf(s, j)));
+    const missingRefs = use.filter((_, i) => !kept[i]).map((shard) => ({ shard, piece: j }));
+    const readBack = missingRefs.length > 0 ? await check.readBack(missingRefs) : [];
+    if (check.stopping) return;
+    let r = 0;
+    const pieces = use.map((shard, i) => ({
+      shard,
+      bytes: kept[i] ?? (readBack[r++] as Uint8Array),
+    }));
+    const lost = Array.from({ length: D }, (_, k) => k).filter((k) => !use.includes(k));
+    // Own copies: the blob lane may transfer them to a hash worker.
+    const rebuilt = (lost.length > 0 ? rebuildStripe(pieces, lost) : []).map((p) => ({
+      shard: p.shard,
+      bytes: p.bytes.slice(),
+    }));
+    this.encoder ??= new E.StripeEncoder(Math.min(m.piece_size, m.shard_size));
+    const encoder = this.encoder;
+    for (const p of [...pieces, ...rebuilt]) {
+      if (p.shard < D) (encoder.data[p.shard] as Uint8Array).set(p.bytes);
+    }
+    encoder.encode(len);
+    const parity = encoder.parity.map((v) => v.slice(0, len));
+    for (let s = 0; s < m.total_shards; s++) this.held.delete(keyOf(s, j));
+    const computed = [
+      ...rebuilt.map((p) => ({ shard: p.shard, bytes: p.bytes, rebuilt: true })),
+      ...parity.map((bytes, k) => ({ shard: D + k, bytes, rebuilt: false })),
+    ];
+    const hashes = await Promise.all(computed.map((p) => sha256Bytes(p.bytes)));
+    computed.forEach((p, i) => {
+      const want = m.piece_hashes[p.shard]?.[j];
+      if (hashes[i] === want) return;
+      throw new ManifestMismatchError(
+        m.blob_hash,
+        'piece_hashes',
+        p.shard,
+        j,
+        p.rebuilt
+          ? `data shard ${p.shard} piece ${j} rebuilt from shards ${use.join(', ')} hashes to ${hashes[i]}, the manifest says ${want}`
+          : `parity shard ${p.shard} piece ${j} recomputed from the data hashes to ${hashes[i]}, the manifest says ${want}`,
+      );
+    });
+    for (const p of computed) {
+      if (!check.stored.has(keyOf(p.shard, j)))
+        this.batch.push({ shard: p.shard, piece: j, bytes: p.bytes });
+    }
+    // Rebuilt data must be written before the blob lane may read it back.
+    if (rebuilt.length > 0 || this.batch.length >= PARITY_BATCH) await this.flush();
+    for (const p of rebuilt) check.written({ shard: p.shard, piece: j }, p.bytes);
+    // Copied, not transferred: the batch may not be written yet.
+    for (let k = 0; k < parity.length; k++) {
+      await (this.parityHashers[k] as IncrementalHasher).update(parity[k] as Uint8Array);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    await putPieces(this.check.ctx.backend, this.check.m.storage_key, batch);
+  }
+
+  dispose(): void {
+    this.held.clear();
+    this.batch = [];
+    this.encoder?.dispose();
+    this.encoder = undefined;
+    if (!this.done) for (const h of this.parityHashers) h.cancel();
+  }
+}
+
+/** Pieces the window holds: `windowBytes` in pieces of this manifest. */
+const windowPieces = (ctx: CheckContext, m: StoredManifest) =>
+  Math.floor(ctx.windowBytes / Math.max(1, m.piece_size));
+
+/**
+ * The checks of a whole-blob import. none/chunked: one lane over every piece feeds the blob
+ * hash and each multi-piece shard's hash. rs-4-7: one lane over the data shards feeds their
+ * hashes and the blob hash (cut at `total_size`, the padding must be zeros); the stripe stage
+ * checks parity. The window is shared half and half between them.
+ */
+export function blobCheck(ctx: CheckContext, m: StoredManifest, refs: readonly PieceRef[]) {
+  const rs = m.encoding === 'rs-4-7';
+  const check = new ImportCheck(ctx, m, 'min');
+  const window = windowPieces(ctx, m);
+  const blob = ctx.hashes.createHasher({ sizeHint: m.total_size });
+  const shards = new ShardHashers(check, () => (rs ? 'data shard' : 'shard'));
+  const cancel = () => {
+    blob.cancel();
+    shards.cancel();
+  };
+  if (!rs) {
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead: Math.max(1, window),
+        feed: async (ref, bytes, mayTransfer) => {
+          // `none`: the shard is the blob; a one-piece shard is its piece (checked on validation).
+          if (
+            m.encoding === 'chunked' &&
+            piecesInShard(shardLength(m, ref.shard), m.piece_size) > 1
+          ) {
+            await shards.update(ref, bytes, false, lastOfShard(m, ref));
+          }
+          await blob.update(bytes, { transfer: mayTransfer });
+        },
+        end: async () => expectBlobHash(m, await blob.digest(), 'its pieces'),
+        cancel,
+      }),
+    );
+    return check;
+  }
+  const blobEnd = (ref: PieceRef, len: number) => {
+    const start = ref.shard * m.shard_size + ref.piece * m.piece_size;
+    return { start, useful: Math.max(0, Math.min(len, m.total_size - start)) };
+  };
+  check.add(
+    new Lane(check, {
+      refs,
+      lookahead: Math.max(1, window >> 1),
+      feed: async (ref, bytes, mayTransfer) => {
+        const { useful } = blobEnd(ref, bytes.byteLength);
+        for (let i = useful; i < bytes.byteLength; i++) {
+          if (bytes[i] !== 0) {
+            throw new ManifestMismatchError(
+              m.blob_hash,
+              'padding',
+              ref.shard,
+              ref.piece,
+              `data shard ${ref.shard} piece ${ref.piece} has non-zero bytes after the end of the blob (rs-4-7 pads with zeros)`,
+            );
+          }
+        }
+        await shards.update(ref, bytes, false, lastOfShard(m, ref));
+        if (useful > 0) {
+          const part = useful === bytes.byteLength ? bytes : bytes.subarray(0, useful);
+          await blob.update(part, { transfer: mayTransfer });
+        }
+      },
+      end: async () => expectBlobHash(m, await blob.digest(), 'its data shards'),
+      progress: (ref, len) => {
+        const { start, useful } = blobEnd(ref, len);
+        return Math.min(m.total_size, start + useful);
+      },
+      cancel,
+    }),
+  );
+  check.add(new StripeStage(check, Math.floor(window / 2 / m.total_shards)));
+  return check;
+}
+
+/** The checks of a shard import: one lane per shard, each hashing its shard. */
+export function shardsCheck(ctx: CheckContext, m: StoredManifest, shards: readonly number[]) {
+  const check = new ImportCheck(ctx, m, 'sum');
+  const lookahead = Math.max(1, Math.floor(windowPieces(ctx, m) / shards.length));
+  for (const s of shards) {
+    const refs = Array.from({ length: piecesInShard(shardLength(m, s), m.piece_size) }, (_, p) => ({
+      shard: s,
+      piece: p,
+    }));
+    // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
+    const hashers = refs.length > 1 ? new ShardHashers(check, () => 'shard') : undefined;
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead,
+        feed: async (ref, bytes, mayTransfer) => {
+          await hashers?.update(ref, bytes, mayTransfer, lastOfShard(m, ref));
+        },
+        end: async () => {},
+        cancel: () => hashers?.cancel(),
+      }),
+    );
+  }
+  return check;
+}
