@@ -9,24 +9,22 @@
  *    the contiguous prefix of its pieces that are written, so out-of-order arrival only delays it;
  *  - **stripes** (rs-4-7): stripe j is checked as soon as it has 4 pieces, in stripe order —
  *    missing data rebuilt (and checked against `piece_hashes`), parity recomputed, checked,
- *    written, and the 3 parity shards hashed.
+ *    written, and the 3 parity shards hashed (import-stripes.ts).
  *
  * Memory is a bounded **window**: a piece is kept in memory after its write only when the lane
  * (or the stripe stage) that needs it is close to it — its position within the next
- * `lookahead` pieces of the lane, its stripe within the next `stripeLookahead` stripes.
+ * `lookahead` pieces of the lane, its stripe within the next few stripes.
  * Anything else is read back from the backend (and verified again) when its turn comes, so
  * memory stays bounded whatever the order; in the usual order (a fetch asks for ranges in
  * blob order) nothing is read back for the lanes. `finish` waits for what is left, then
  * every hash has been compared; see README.md ("Import") for what the commit still checks.
  */
-import * as E from '../erasure/index.ts';
-import { type ContentBackend, type PieceRef, type PieceWrite, quiet } from './backend.ts';
+import { type ContentBackend, type PieceRef, quiet } from './backend.ts';
 import { ContentError, ManifestMismatchError } from './errors.ts';
 import type { HashService, IncrementalHasher } from './hasher.ts';
-import { sha256Bytes } from './hasher.ts';
-import { expectBlobHash, expectShardHash, putPieces, readVerified } from './import-verify.ts';
-import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
-import { rebuildStripe } from './stripe.ts';
+import { StripeStage } from './import-stripes.ts';
+import { expectBlobHash, expectShardHash, pieceKey, readVerified } from './import-verify.ts';
+import { piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
 
 export interface CheckContext {
   backend: ContentBackend;
@@ -39,16 +37,12 @@ export interface CheckContext {
 export const DEFAULT_IMPORT_WINDOW = 32 * 1024 * 1024;
 /** Pieces read back together (one backend read) when a lane finds no bytes in memory. */
 const READ_BATCH = 4;
-/** Parity pieces written per backend write (one transaction in IndexedDB). */
-const PARITY_BATCH = 8;
-
-const keyOf = (shard: number, piece: number) => `${shard}/${piece}`;
 
 /** One step of a lane: the piece's bytes, and whether its buffer may be given away. */
 type Feed = (ref: PieceRef, bytes: Uint8Array, mayTransfer: boolean) => Promise<void>;
 
 /** Something that advances while pieces are written: a lane or the stripe stage. */
-interface Stage {
+export interface Stage {
   /** Keeps `bytes` if this stage will need them soon; whether it did. */
   offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean;
   /** Whether this stage still holds bytes for `key` (then nobody may transfer them). */
@@ -77,8 +71,6 @@ interface Runner {
 export class ImportCheck {
   /** Pieces written (by the import or by the stripe stage), verified. */
   readonly stored = new Set<string>();
-  /** Pieces the checks read back from the backend (tests and benchmarks watch it). */
-  piecesReadBack = 0;
   private readonly runners: Runner[] = [];
   private failure: unknown;
   private stopped = false;
@@ -98,7 +90,7 @@ export class ImportCheck {
 
   /** Piece `ref` was verified and written; `bytes` are ours (the write took its own copy). */
   written(ref: PieceRef, bytes: Uint8Array): void {
-    const key = keyOf(ref.shard, ref.piece);
+    const key = pieceKey(ref.shard, ref.piece);
     if (this.stopped || this.stored.has(key)) return;
     this.stored.add(key);
     for (const r of this.runners) r.stage.offer(key, ref, bytes);
@@ -110,9 +102,8 @@ export class ImportCheck {
     return this.runners.some((r) => r.stage !== self && r.stage.holds(key));
   }
 
-  /** Reads `refs` back (verified); counts them. */
-  async readBack(refs: readonly PieceRef[]): Promise<Uint8Array[]> {
-    this.piecesReadBack += refs.length;
+  /** Reads `refs` back from the backend, each verified again. */
+  readBack(refs: readonly PieceRef[]): Promise<Uint8Array[]> {
     return readVerified(this.ctx.backend, this.m, refs);
   }
 
@@ -216,10 +207,6 @@ export class ImportCheck {
   }
 }
 
-/**
- * A sequence of pieces that incremental hashes must see in order. Keeps in memory the
- * written pieces among its next `lookahead`; reads the others back when it reaches them.
- */
 export interface LaneOptions {
   /** The pieces, in the order the hashes must see them. */
   refs: readonly PieceRef[];
@@ -234,6 +221,10 @@ export interface LaneOptions {
   cancel: () => void;
 }
 
+/**
+ * A sequence of pieces that incremental hashes must see in order. Keeps in memory the
+ * written pieces among its next `lookahead`; reads the others back when it reaches them.
+ */
 export class Lane implements Stage {
   private next = 0;
   private done = false;
@@ -245,7 +236,7 @@ export class Lane implements Stage {
     private readonly check: ImportCheck,
     private readonly o: LaneOptions,
   ) {
-    for (const [i, r] of o.refs.entries()) this.at.set(keyOf(r.shard, r.piece), i);
+    for (const [i, r] of o.refs.entries()) this.at.set(pieceKey(r.shard, r.piece), i);
   }
 
   get ended(): boolean {
@@ -272,7 +263,7 @@ export class Lane implements Stage {
     const { refs } = this.o;
     while (this.next < refs.length && !check.stopping) {
       const ref = refs[this.next] as PieceRef;
-      const key = keyOf(ref.shard, ref.piece);
+      const key = pieceKey(ref.shard, ref.piece);
       if (!check.stored.has(key)) return;
       const bytes = this.held.get(key);
       if (bytes) {
@@ -284,14 +275,14 @@ export class Lane implements Stage {
       const run: PieceRef[] = [];
       for (let i = this.next; i < refs.length && run.length < READ_BATCH; i++) {
         const r = refs[i] as PieceRef;
-        const k = keyOf(r.shard, r.piece);
+        const k = pieceKey(r.shard, r.piece);
         if (!check.stored.has(k) || (run.length > 0 && this.held.has(k))) break;
         run.push(r);
       }
       const got = await check.readBack(run);
       for (let i = 0; i < run.length && !check.stopping; i++) {
         const r = run[i] as PieceRef;
-        await this.step(r, keyOf(r.shard, r.piece), got[i] as Uint8Array, true);
+        await this.step(r, pieceKey(r.shard, r.piece), got[i] as Uint8Array, true);
       }
     }
     if (this.next === refs.length && !this.done && !check.stopping) {
@@ -316,7 +307,7 @@ export class Lane implements Stage {
 }
 
 /** A hasher per shard, created when its first piece comes, digested after its last. */
-export class ShardHashers {
+class ShardHashers {
   private current: { shard: number; hasher: IncrementalHasher } | undefined;
   private readonly all: IncrementalHasher[] = [];
 
@@ -347,156 +338,8 @@ export class ShardHashers {
 }
 
 /** Is `ref` the last piece of its shard? */
-export function lastOfShard(m: StoredManifest, ref: PieceRef): boolean {
+function lastOfShard(m: StoredManifest, ref: PieceRef): boolean {
   return ref.piece === piecesInShard(shardLength(m, ref.shard), m.piece_size) - 1;
-}
-
-/**
- * rs-4-7: stripe j once 4 of its pieces are written, in stripe order — missing data rebuilt
- * and checked, parity recomputed from the data, checked against `piece_hashes`, written (in
- * batches), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
- */
-export class StripeStage implements Stage {
-  private next = 0;
-  private done = false;
-  private readonly stripes: number;
-  private readonly held = new Map<string, Uint8Array>();
-  private readonly parityHashers: IncrementalHasher[];
-  private encoder: E.StripeEncoder | undefined;
-  private batch: PieceWrite[] = [];
-  bytesDone = 0;
-
-  constructor(
-    private readonly check: ImportCheck,
-    private readonly lookahead: number,
-  ) {
-    const { m, ctx } = check;
-    this.stripes = piecesInShard(m.shard_size, m.piece_size);
-    this.parityHashers = Array.from({ length: m.total_shards - m.data_shards }, () =>
-      ctx.hashes.createHasher({ sizeHint: m.shard_size }),
-    );
-  }
-
-  get ended(): boolean {
-    return this.done;
-  }
-
-  get position(): number {
-    return this.next;
-  }
-
-  offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean {
-    if (ref.piece < this.next || ref.piece >= this.next + this.lookahead) return false;
-    this.held.set(key, bytes);
-    return true;
-  }
-
-  holds(key: string): boolean {
-    return this.held.has(key);
-  }
-
-  async advance(): Promise<void> {
-    const { check } = this;
-    const { m } = check;
-    while (this.next < this.stripes && !check.stopping) {
-      const j = this.next;
-      const present: number[] = [];
-      for (let s = 0; s < m.total_shards; s++) if (check.stored.has(keyOf(s, j))) present.push(s);
-      if (present.length < m.data_shards) return;
-      // Pieces of stripe j that come while it is checked are not needed: not kept.
-      this.next = j + 1;
-      await this.stripe(j, present);
-      this.bytesDone = Math.min(
-        m.total_size,
-        m.data_shards * Math.min(m.shard_size, this.next * m.piece_size),
-      );
-    }
-    if (this.next === this.stripes && !this.done && !check.stopping) {
-      await this.flush();
-      const actual = await Promise.all(this.parityHashers.map((h) => h.digest()));
-      actual.forEach((h, k) => {
-        expectShardHash(m, m.data_shards + k, h, 'recomputed parity shard');
-      });
-      this.done = true;
-      this.dispose();
-    }
-  }
-
-  private async stripe(j: number, present: readonly number[]): Promise<void> {
-    const { check } = this;
-    const { m } = check;
-    const D = m.data_shards;
-    const len = pieceLength(m.shard_size, m.piece_size, j);
-    // Data first: with 4 data pieces nothing needs rebuilding.
-    const use = present.slice(0, D);
-    const kept = use.map((s) => this.held.get(keyOf(s, j)));
-    const missingRefs = use.filter((_, i) => !kept[i]).map((shard) => ({ shard, piece: j }));
-    const readBack = missingRefs.length > 0 ? await check.readBack(missingRefs) : [];
-    if (check.stopping) return;
-    let r = 0;
-    const pieces = use.map((shard, i) => ({
-      shard,
-      bytes: kept[i] ?? (readBack[r++] as Uint8Array),
-    }));
-    const lost = Array.from({ length: D }, (_, k) => k).filter((k) => !use.includes(k));
-    // Own copies: the blob lane may transfer them to a hash worker.
-    const rebuilt = (lost.length > 0 ? rebuildStripe(pieces, lost) : []).map((p) => ({
-      shard: p.shard,
-      bytes: p.bytes.slice(),
-    }));
-    this.encoder ??= new E.StripeEncoder(Math.min(m.piece_size, m.shard_size));
-    const encoder = this.encoder;
-    for (const p of [...pieces, ...rebuilt]) {
-      if (p.shard < D) (encoder.data[p.shard] as Uint8Array).set(p.bytes);
-    }
-    encoder.encode(len);
-    const parity = encoder.parity.map((v) => v.slice(0, len));
-    for (let s = 0; s < m.total_shards; s++) this.held.delete(keyOf(s, j));
-    const computed = [
-      ...rebuilt.map((p) => ({ shard: p.shard, bytes: p.bytes, rebuilt: true })),
-      ...parity.map((bytes, k) => ({ shard: D + k, bytes, rebuilt: false })),
-    ];
-    const hashes = await Promise.all(computed.map((p) => sha256Bytes(p.bytes)));
-    computed.forEach((p, i) => {
-      const want = m.piece_hashes[p.shard]?.[j];
-      if (hashes[i] === want) return;
-      throw new ManifestMismatchError(
-        m.blob_hash,
-        'piece_hashes',
-        p.shard,
-        j,
-        p.rebuilt
-          ? `data shard ${p.shard} piece ${j} rebuilt from shards ${use.join(', ')} hashes to ${hashes[i]}, the manifest says ${want}`
-          : `parity shard ${p.shard} piece ${j} recomputed from the data hashes to ${hashes[i]}, the manifest says ${want}`,
-      );
-    });
-    for (const p of computed) {
-      if (!check.stored.has(keyOf(p.shard, j)))
-        this.batch.push({ shard: p.shard, piece: j, bytes: p.bytes });
-    }
-    // Rebuilt data must be written before the blob lane may read it back.
-    if (rebuilt.length > 0 || this.batch.length >= PARITY_BATCH) await this.flush();
-    for (const p of rebuilt) check.written({ shard: p.shard, piece: j }, p.bytes);
-    // Copied, not transferred: the batch may not be written yet.
-    for (let k = 0; k < parity.length; k++) {
-      await (this.parityHashers[k] as IncrementalHasher).update(parity[k] as Uint8Array);
-    }
-  }
-
-  private async flush(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const batch = this.batch;
-    this.batch = [];
-    await putPieces(this.check.ctx.backend, this.check.m.storage_key, batch);
-  }
-
-  dispose(): void {
-    this.held.clear();
-    this.batch = [];
-    this.encoder?.dispose();
-    this.encoder = undefined;
-    if (!this.done) for (const h of this.parityHashers) h.cancel();
-  }
 }
 
 /** Pieces the window holds: `windowBytes` in pieces of this manifest. */

@@ -19,7 +19,7 @@ import type { HashService } from './hasher.ts';
 import { sha256Bytes } from './hasher.ts';
 import type { ImportCheck } from './import-check.ts';
 import type { RemoteManifest } from './import-manifest.ts';
-import { putPieces } from './import-verify.ts';
+import { pieceKey, putPieces } from './import-verify.ts';
 import { type LockManagerLike, putLockName } from './ingest.ts';
 import { pieceLength, shardLength } from './manifest.ts';
 
@@ -95,8 +95,6 @@ export async function openPending(
   }
   return { id, release };
 }
-
-export const pieceKey = (shard: number, piece: number) => `${shard}/${piece}`;
 
 /**
  * What every import of pieces shares with a `put`: a pending record and Web Lock, verified

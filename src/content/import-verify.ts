@@ -9,6 +9,9 @@ import { sha256Bytes } from './hasher.ts';
 import type { RemoteManifest } from './import-manifest.ts';
 import { pieceLength, type StoredManifest, shardLength } from './manifest.ts';
 
+/** A piece's key in an import's sets: `shard/piece`. */
+export const pieceKey = (shard: number, piece: number) => `${shard}/${piece}`;
+
 /**
  * Writes pieces of import `id`, only while its pending record exists, so a write racing an
  * abort (or a sweep) can never leave pieces without an owner.

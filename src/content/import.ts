@@ -37,8 +37,8 @@ import {
   type ImportContext,
   openPending,
   PieceImportBase,
-  pieceKey,
 } from './import-session.ts';
+import { pieceKey } from './import-verify.ts';
 import { piecesInShard, type StoredManifest } from './manifest.ts';
 
 export type { ImportCommitOptions, ImportContext, ImportProgress } from './import-session.ts';
