@@ -5,7 +5,6 @@
  */
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encode as rsEncode, StripeEncoder } from '../erasure/index.ts';
 import { type CheckContext, ImportCheck, Lane } from './import-check.ts';
 import {
   bytes,
@@ -245,35 +244,7 @@ describe('a lying manifest is caught while the pieces come', () => {
       expect(await dst.has(r.blob_hash)).toBe(false);
     },
   );
-
-  it('rs-4-7: non-zero padding (hashes self-consistent) → padding, nothing visible', async () => {
-    const size = 40 * PIECE + 13;
-    const data = bytes(size);
-    const { dst, m } = await pair(data);
-    const ss = m.shard_size;
-    const shards = rsEncode(data);
-    (shards[3] as Uint8Array)[ss - 2] = 1;
-    const enc = new StripeEncoder(ss);
-    for (let k = 0; k < 4; k++) (enc.data[k] as Uint8Array).set(shards[k] as Uint8Array);
-    enc.encode(ss);
-    for (let k = 0; k < 3; k++) shards[4 + k] = (enc.parity[k] as Uint8Array).slice(0, ss);
-    enc.dispose();
-    const r = remote(m);
-    r.shard_hashes = shards.map(sha);
-    r.piece_hashes = shards.map((s) =>
-      Array.from({ length: Math.ceil(ss / PIECE) }, (_, p) =>
-        sha(s.subarray(p * PIECE, (p + 1) * PIECE)),
-      ),
-    );
-    const session = await dst.beginImport(r);
-    for (const { shard, piece } of session.needed) {
-      const s = shards[shard] as Uint8Array;
-      await session.writePiece(shard, piece, s.subarray(piece * PIECE, (piece + 1) * PIECE));
-    }
-    const error = await session.commit().catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'ManifestMismatchError', field: 'padding', shardIndex: 3 });
-    expect(await counts(dst.dbName)).toEqual(EMPTY);
-  });
+  // Non-zero rs-4-7 padding: import.test.ts ('a lying manifest'), caught by the blob lane.
 });
 
 describe('abort and lost pieces', () => {

@@ -18,12 +18,12 @@
  * memory stays bounded whatever the order; in the usual order (a fetch asks for ranges in
  * blob order) nothing is read back for the lanes. `finish` waits for what is left, then
  * every hash has been compared; see README.md ("Import") for what the commit still checks.
+ * What each kind of import feeds to which lanes is in import.ts (`blobCheck`, `shardsCheck`).
  */
 import { type ContentBackend, type PieceRef, quiet } from './backend.ts';
-import { ContentError, ManifestMismatchError } from './errors.ts';
+import { ContentError } from './errors.ts';
 import type { HashService, IncrementalHasher } from './hasher.ts';
-import { StripeStage } from './import-stripes.ts';
-import { expectBlobHash, expectShardHash, pieceKey, readVerified } from './import-verify.ts';
+import { expectShardHash, pieceKey, readVerified } from './import-verify.ts';
 import { piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
 
 export interface CheckContext {
@@ -207,6 +207,40 @@ export class ImportCheck {
   }
 }
 
+/**
+ * A stage's share of the window: it keeps a written piece only while the piece's place in its
+ * order is within `lookahead` of where the stage is, so it never holds more than that.
+ */
+export abstract class WindowedStage {
+  protected next = 0;
+  protected done = false;
+  protected readonly held = new Map<string, Uint8Array>();
+
+  constructor(protected readonly lookahead: number) {}
+
+  /** Where `ref` comes in this stage's order; `undefined` when the stage does not need it. */
+  protected abstract place(key: string, ref: PieceRef): number | undefined;
+
+  get ended(): boolean {
+    return this.done;
+  }
+
+  get position(): number {
+    return this.next;
+  }
+
+  offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean {
+    const at = this.place(key, ref);
+    if (at === undefined || at < this.next || at >= this.next + this.lookahead) return false;
+    this.held.set(key, bytes);
+    return true;
+  }
+
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+}
+
 export interface LaneOptions {
   /** The pieces, in the order the hashes must see them. */
   refs: readonly PieceRef[];
@@ -225,37 +259,20 @@ export interface LaneOptions {
  * A sequence of pieces that incremental hashes must see in order. Keeps in memory the
  * written pieces among its next `lookahead`; reads the others back when it reaches them.
  */
-export class Lane implements Stage {
-  private next = 0;
-  private done = false;
+export class Lane extends WindowedStage implements Stage {
   private readonly at = new Map<string, number>();
-  private readonly held = new Map<string, Uint8Array>();
   bytesDone = 0;
 
   constructor(
     private readonly check: ImportCheck,
     private readonly o: LaneOptions,
   ) {
+    super(o.lookahead);
     for (const [i, r] of o.refs.entries()) this.at.set(pieceKey(r.shard, r.piece), i);
   }
 
-  get ended(): boolean {
-    return this.done;
-  }
-
-  get position(): number {
-    return this.next;
-  }
-
-  offer(key: string, _ref: PieceRef, bytes: Uint8Array): boolean {
-    const at = this.at.get(key);
-    if (at === undefined || at < this.next || at >= this.next + this.o.lookahead) return false;
-    this.held.set(key, bytes);
-    return true;
-  }
-
-  holds(key: string): boolean {
-    return this.held.has(key);
+  protected place(key: string): number | undefined {
+    return this.at.get(key);
   }
 
   async advance(): Promise<void> {
@@ -307,7 +324,7 @@ export class Lane implements Stage {
 }
 
 /** A hasher per shard, created when its first piece comes, digested after its last. */
-class ShardHashers {
+export class ShardHashers {
   private current: { shard: number; hasher: IncrementalHasher } | undefined;
   private readonly all: IncrementalHasher[] = [];
 
@@ -338,112 +355,6 @@ class ShardHashers {
 }
 
 /** Is `ref` the last piece of its shard? */
-function lastOfShard(m: StoredManifest, ref: PieceRef): boolean {
+export function lastOfShard(m: StoredManifest, ref: PieceRef): boolean {
   return ref.piece === piecesInShard(shardLength(m, ref.shard), m.piece_size) - 1;
-}
-
-/** Pieces the window holds: `windowBytes` in pieces of this manifest. */
-const windowPieces = (ctx: CheckContext, m: StoredManifest) =>
-  Math.floor(ctx.windowBytes / Math.max(1, m.piece_size));
-
-/**
- * The checks of a whole-blob import. none/chunked: one lane over every piece feeds the blob
- * hash and each multi-piece shard's hash. rs-4-7: one lane over the data shards feeds their
- * hashes and the blob hash (cut at `total_size`, the padding must be zeros); the stripe stage
- * checks parity. The window is shared half and half between them.
- */
-export function blobCheck(ctx: CheckContext, m: StoredManifest, refs: readonly PieceRef[]) {
-  const rs = m.encoding === 'rs-4-7';
-  const check = new ImportCheck(ctx, m, 'min');
-  const window = windowPieces(ctx, m);
-  const blob = ctx.hashes.createHasher({ sizeHint: m.total_size });
-  const shards = new ShardHashers(check, () => (rs ? 'data shard' : 'shard'));
-  const cancel = () => {
-    blob.cancel();
-    shards.cancel();
-  };
-  if (!rs) {
-    check.add(
-      new Lane(check, {
-        refs,
-        lookahead: Math.max(1, window),
-        feed: async (ref, bytes, mayTransfer) => {
-          // `none`: the shard is the blob; a one-piece shard is its piece (checked on validation).
-          if (
-            m.encoding === 'chunked' &&
-            piecesInShard(shardLength(m, ref.shard), m.piece_size) > 1
-          ) {
-            await shards.update(ref, bytes, false, lastOfShard(m, ref));
-          }
-          await blob.update(bytes, { transfer: mayTransfer });
-        },
-        end: async () => expectBlobHash(m, await blob.digest(), 'its pieces'),
-        cancel,
-      }),
-    );
-    return check;
-  }
-  const blobEnd = (ref: PieceRef, len: number) => {
-    const start = ref.shard * m.shard_size + ref.piece * m.piece_size;
-    return { start, useful: Math.max(0, Math.min(len, m.total_size - start)) };
-  };
-  check.add(
-    new Lane(check, {
-      refs,
-      lookahead: Math.max(1, window >> 1),
-      feed: async (ref, bytes, mayTransfer) => {
-        const { useful } = blobEnd(ref, bytes.byteLength);
-        for (let i = useful; i < bytes.byteLength; i++) {
-          if (bytes[i] !== 0) {
-            throw new ManifestMismatchError(
-              m.blob_hash,
-              'padding',
-              ref.shard,
-              ref.piece,
-              `data shard ${ref.shard} piece ${ref.piece} has non-zero bytes after the end of the blob (rs-4-7 pads with zeros)`,
-            );
-          }
-        }
-        await shards.update(ref, bytes, false, lastOfShard(m, ref));
-        if (useful > 0) {
-          const part = useful === bytes.byteLength ? bytes : bytes.subarray(0, useful);
-          await blob.update(part, { transfer: mayTransfer });
-        }
-      },
-      end: async () => expectBlobHash(m, await blob.digest(), 'its data shards'),
-      progress: (ref, len) => {
-        const { start, useful } = blobEnd(ref, len);
-        return Math.min(m.total_size, start + useful);
-      },
-      cancel,
-    }),
-  );
-  check.add(new StripeStage(check, Math.floor(window / 2 / m.total_shards)));
-  return check;
-}
-
-/** The checks of a shard import: one lane per shard, each hashing its shard. */
-export function shardsCheck(ctx: CheckContext, m: StoredManifest, shards: readonly number[]) {
-  const check = new ImportCheck(ctx, m, 'sum');
-  const lookahead = Math.max(1, Math.floor(windowPieces(ctx, m) / shards.length));
-  for (const s of shards) {
-    const refs = Array.from({ length: piecesInShard(shardLength(m, s), m.piece_size) }, (_, p) => ({
-      shard: s,
-      piece: p,
-    }));
-    // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
-    const hashers = refs.length > 1 ? new ShardHashers(check, () => 'shard') : undefined;
-    check.add(
-      new Lane(check, {
-        refs,
-        lookahead,
-        feed: async (ref, bytes, mayTransfer) => {
-          await hashers?.update(ref, bytes, mayTransfer, lastOfShard(m, ref));
-        },
-        end: async () => {},
-        cancel: () => hashers?.cancel(),
-      }),
-    );
-  }
-  return check;
 }

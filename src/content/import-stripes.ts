@@ -6,7 +6,7 @@ import * as E from '../erasure/index.ts';
 import type { PieceRef, PieceWrite } from './backend.ts';
 import { ManifestMismatchError } from './errors.ts';
 import { type IncrementalHasher, sha256Bytes } from './hasher.ts';
-import type { ImportCheck, Stage } from './import-check.ts';
+import { type ImportCheck, type Stage, WindowedStage } from './import-check.ts';
 import { expectShardHash, pieceKey, putPieces } from './import-verify.ts';
 import { pieceLength, piecesInShard } from './manifest.ts';
 import { rebuildStripe } from './stripe.ts';
@@ -19,11 +19,8 @@ const PARITY_BATCH = 8;
  * and checked, parity recomputed from the data, checked against `piece_hashes`, written (in
  * batches), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
  */
-export class StripeStage implements Stage {
-  private next = 0;
-  private done = false;
+export class StripeStage extends WindowedStage implements Stage {
   private readonly stripes: number;
-  private readonly held = new Map<string, Uint8Array>();
   private readonly parityHashers: IncrementalHasher[];
   private encoder: E.StripeEncoder | undefined;
   private batch: PieceWrite[] = [];
@@ -31,8 +28,9 @@ export class StripeStage implements Stage {
 
   constructor(
     private readonly check: ImportCheck,
-    private readonly lookahead: number,
+    lookahead: number,
   ) {
+    super(lookahead);
     const { m, ctx } = check;
     this.stripes = piecesInShard(m.shard_size, m.piece_size);
     this.parityHashers = Array.from({ length: m.total_shards - m.data_shards }, () =>
@@ -40,22 +38,9 @@ export class StripeStage implements Stage {
     );
   }
 
-  get ended(): boolean {
-    return this.done;
-  }
-
-  get position(): number {
-    return this.next;
-  }
-
-  offer(key: string, ref: PieceRef, bytes: Uint8Array): boolean {
-    if (ref.piece < this.next || ref.piece >= this.next + this.lookahead) return false;
-    this.held.set(key, bytes);
-    return true;
-  }
-
-  holds(key: string): boolean {
-    return this.held.has(key);
+  /** Stripe j's pieces come at j. */
+  protected place(_key: string, ref: PieceRef): number {
+    return ref.piece;
   }
 
   async advance(): Promise<void> {

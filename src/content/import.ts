@@ -18,12 +18,14 @@
 
 import { throwIfAborted } from '../wire/index.ts';
 import type { PieceRef, ShardHolding } from './backend.ts';
-import { ContentError, InvalidManifestError } from './errors.ts';
+import { ContentError, InvalidManifestError, ManifestMismatchError } from './errors.ts';
 import {
-  blobCheck,
   type CheckContext,
   DEFAULT_IMPORT_WINDOW,
-  shardsCheck,
+  ImportCheck,
+  Lane,
+  lastOfShard,
+  ShardHashers,
 } from './import-check.ts';
 import {
   neededPieces,
@@ -38,8 +40,9 @@ import {
   openPending,
   PieceImportBase,
 } from './import-session.ts';
-import { pieceKey } from './import-verify.ts';
-import { piecesInShard, type StoredManifest } from './manifest.ts';
+import { StripeStage } from './import-stripes.ts';
+import { expectBlobHash, pieceKey } from './import-verify.ts';
+import { piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
 
 export type { ImportCommitOptions, ImportContext, ImportProgress } from './import-session.ts';
 export type { PieceRef, RemoteManifest };
@@ -356,4 +359,110 @@ class HeldShards extends NothingToImport<ShardHolding | undefined> implements Sh
   protected current(): Promise<ShardHolding | undefined> {
     return this.ctx.backend.getHolding(this.manifest.blob_hash);
   }
+}
+
+/** Pieces the window holds: `windowBytes` in pieces of this manifest. */
+const windowPieces = (ctx: CheckContext, m: StoredManifest) =>
+  Math.floor(ctx.windowBytes / Math.max(1, m.piece_size));
+
+/**
+ * The checks of a whole-blob import. none/chunked: one lane over every piece feeds the blob
+ * hash and each multi-piece shard's hash. rs-4-7: one lane over the data shards feeds their
+ * hashes and the blob hash (cut at `total_size`, the padding must be zeros); the stripe stage
+ * checks parity. The window is shared half and half between them.
+ */
+function blobCheck(ctx: CheckContext, m: StoredManifest, refs: readonly PieceRef[]) {
+  const rs = m.encoding === 'rs-4-7';
+  const check = new ImportCheck(ctx, m, 'min');
+  const window = windowPieces(ctx, m);
+  const blob = ctx.hashes.createHasher({ sizeHint: m.total_size });
+  const shards = new ShardHashers(check, () => (rs ? 'data shard' : 'shard'));
+  const cancel = () => {
+    blob.cancel();
+    shards.cancel();
+  };
+  if (!rs) {
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead: Math.max(1, window),
+        feed: async (ref, bytes, mayTransfer) => {
+          // `none`: the shard is the blob; a one-piece shard is its piece (checked on validation).
+          if (
+            m.encoding === 'chunked' &&
+            piecesInShard(shardLength(m, ref.shard), m.piece_size) > 1
+          ) {
+            await shards.update(ref, bytes, false, lastOfShard(m, ref));
+          }
+          await blob.update(bytes, { transfer: mayTransfer });
+        },
+        end: async () => expectBlobHash(m, await blob.digest(), 'its pieces'),
+        cancel,
+      }),
+    );
+    return check;
+  }
+  const blobEnd = (ref: PieceRef, len: number) => {
+    const start = ref.shard * m.shard_size + ref.piece * m.piece_size;
+    return { start, useful: Math.max(0, Math.min(len, m.total_size - start)) };
+  };
+  check.add(
+    new Lane(check, {
+      refs,
+      lookahead: Math.max(1, window >> 1),
+      feed: async (ref, bytes, mayTransfer) => {
+        const { useful } = blobEnd(ref, bytes.byteLength);
+        for (let i = useful; i < bytes.byteLength; i++) {
+          if (bytes[i] !== 0) {
+            throw new ManifestMismatchError(
+              m.blob_hash,
+              'padding',
+              ref.shard,
+              ref.piece,
+              `data shard ${ref.shard} piece ${ref.piece} has non-zero bytes after the end of the blob (rs-4-7 pads with zeros)`,
+            );
+          }
+        }
+        await shards.update(ref, bytes, false, lastOfShard(m, ref));
+        if (useful > 0) {
+          const part = useful === bytes.byteLength ? bytes : bytes.subarray(0, useful);
+          await blob.update(part, { transfer: mayTransfer });
+        }
+      },
+      end: async () => expectBlobHash(m, await blob.digest(), 'its data shards'),
+      progress: (ref, len) => {
+        const { start, useful } = blobEnd(ref, len);
+        return Math.min(m.total_size, start + useful);
+      },
+      cancel,
+    }),
+  );
+  check.add(new StripeStage(check, Math.floor(window / 2 / m.total_shards)));
+  return check;
+}
+
+/** The checks of a shard import: one lane per shard, each hashing its shard. */
+function shardsCheck(ctx: CheckContext, m: StoredManifest, shards: readonly number[]) {
+  const check = new ImportCheck(ctx, m, 'sum');
+  const lookahead = Math.max(1, Math.floor(windowPieces(ctx, m) / shards.length));
+  for (const s of shards) {
+    const refs = Array.from({ length: piecesInShard(shardLength(m, s), m.piece_size) }, (_, p) => ({
+      shard: s,
+      piece: p,
+    }));
+    // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
+    const hashers = refs.length > 1 ? new ShardHashers(check, () => 'shard') : undefined;
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead,
+        feed: async (ref, bytes, mayTransfer) => {
+          await hashers?.update(ref, bytes, mayTransfer, lastOfShard(m, ref));
+        },
+        end: async () => {},
+        cancel: () => hashers?.cancel(),
+      }),
+    );
+  }
+  return check;
 }
