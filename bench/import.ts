@@ -57,6 +57,12 @@ export async function importSuite({ log }: { log: (line: string) => void }): Pro
         note: 'node:crypto sha256 of the same bytes, same run',
       },
       {
+        metric: 'import_total_ms',
+        value: writeMs + commitMs,
+        unit: 'ms',
+        note: 'first writePiece to the end of commit()',
+      },
+      {
         metric: 'import_write_ms',
         value: writeMs,
         unit: 'ms',
