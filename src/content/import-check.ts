@@ -261,6 +261,8 @@ export interface LaneOptions {
  */
 export class Lane extends WindowedStage implements Stage {
   private readonly at = new Map<string, number>();
+  /** The next read-back, started while the current one is hashed. */
+  private ahead: { at: number; run: PieceRef[]; bytes: Promise<Uint8Array[]> } | undefined;
   bytesDone = 0;
 
   constructor(
@@ -288,15 +290,19 @@ export class Lane extends WindowedStage implements Stage {
         continue;
       }
       // Not kept (the window was full, or it came far ahead): read it back with the written,
-      // unkept pieces right after it.
-      const run: PieceRef[] = [];
-      for (let i = this.next; i < refs.length && run.length < READ_BATCH; i++) {
-        const r = refs[i] as PieceRef;
-        const k = pieceKey(r.shard, r.piece);
-        if (!check.stored.has(k) || (run.length > 0 && this.held.has(k))) break;
-        run.push(r);
+      // unkept pieces right after it, and the run after that while this one is hashed.
+      const ahead = this.ahead?.at === this.next ? this.ahead : undefined;
+      const run = ahead?.run ?? this.unkeptFrom(this.next);
+      const reading = ahead?.bytes ?? check.readBack(run);
+      this.ahead = undefined;
+      quiet(reading);
+      const following = this.unkeptFrom(this.next + run.length);
+      if (following.length > 0) {
+        const bytes = check.readBack(following);
+        quiet(bytes);
+        this.ahead = { at: this.next + run.length, run: following, bytes };
       }
-      const got = await check.readBack(run);
+      const got = await reading;
       for (let i = 0; i < run.length && !check.stopping; i++) {
         const r = run[i] as PieceRef;
         await this.step(r, pieceKey(r.shard, r.piece), got[i] as Uint8Array, true);
@@ -306,6 +312,23 @@ export class Lane extends WindowedStage implements Stage {
       await this.o.end();
       this.done = true;
     }
+  }
+
+  /**
+   * The written pieces from position `from` on that this lane does not keep, up to
+   * READ_BATCH (none when the piece at `from` is not written or is kept). A stored piece is
+   * never offered again, so the answer does not change until the lane gets there.
+   */
+  private unkeptFrom(from: number): PieceRef[] {
+    const { refs } = this.o;
+    const run: PieceRef[] = [];
+    for (let i = from; i < refs.length && run.length < READ_BATCH; i++) {
+      const r = refs[i] as PieceRef;
+      const k = pieceKey(r.shard, r.piece);
+      if (!this.check.stored.has(k) || this.held.has(k)) break;
+      run.push(r);
+    }
+    return run;
   }
 
   private async step(ref: PieceRef, key: string, bytes: Uint8Array, mayTransfer: boolean) {
@@ -319,6 +342,7 @@ export class Lane extends WindowedStage implements Stage {
 
   dispose(): void {
     this.held.clear();
+    this.ahead = undefined;
     if (!this.done) this.o.cancel();
   }
 }
