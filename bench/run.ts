@@ -7,10 +7,12 @@
  * measurement (bench/sync.ts);
  * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts);
  * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts).
+ * `import` times an import's commit into a filesystem store (bench/import.ts).
  */
 import { openProfile } from '../e2e/support/browser.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
 import { bridgeSuite } from './bridge.ts';
+import { importSuite } from './import.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     sync: syncSuite,
     trust: trustSuite,
     bridge: bridgeSuite,
+    import: importSuite,
   };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {

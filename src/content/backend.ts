@@ -79,19 +79,25 @@ export interface ContentBackend {
    * Makes a finished put visible. If the same blob was committed meanwhile (dedupe), the new
    * pieces are dropped and the existing manifest wins. Shards of it held for the network are
    * dropped with the same commit: the whole blob serves every shard.
+   * `pieces`: commit only if exactly that many pieces are stored under the put's key and its
+   * pending record is still there (checked in the commit itself, from the keys, not the
+   * bytes), else reject with `ImportPiecesLostError` and change nothing.
    */
   commitPut(
     manifest: StoredManifest,
+    opts?: { pieces?: number },
   ): Promise<{ manifest: StoredManifest; added: boolean; hadShards: boolean }>;
   /**
    * Adds the shards written under import `id` to the holding of `manifest`'s blob, with the
    * deletion of the import's pending record. Shards already held, or a blob stored whole
-   * meanwhile, make the new pieces redundant: they are deleted instead.
+   * meanwhile, make the new pieces redundant: they are deleted instead. `pieces`: as for
+   * {@link commitPut}.
    */
   commitShards(
     manifest: Omit<StoredManifest, 'storage_key'>,
     shards: readonly number[],
     id: string,
+    opts?: { pieces?: number },
   ): Promise<{ holding: ShardHolding | undefined; added: number[] }>;
   /** Stops holding `shards` (all when omitted), with their pieces; resolves with those dropped. */
   dropShards(hash: string, shards?: readonly number[]): Promise<number[]>;

@@ -59,8 +59,16 @@ export interface ContentStoreOptions {
   locks?: LockManagerLike | null;
   /** Cross-tab change notifications. Default: on when BroadcastChannel exists. */
   broadcast?: boolean;
-  /** Write pipeline tuning (benchmarks). Defaults: 8 pieces per transaction, 2 transactions in flight. */
-  tuning?: { piecesPerTransaction?: number; maxInflightWrites?: number };
+  /**
+   * Write pipeline tuning (benchmarks, tests). Defaults: 8 pieces per transaction, 2
+   * transactions in flight; an import keeps up to 32 MiB of written pieces in memory for its
+   * checks (`importWindowBytes`; pieces beyond it are read back, see README "Import").
+   */
+  tuning?: {
+    piecesPerTransaction?: number;
+    maxInflightWrites?: number;
+    importWindowBytes?: number;
+  };
 }
 
 /** `held`: the shards of a blob this device keeps for the network changed (see {@link ShardHolding}). */
@@ -198,6 +206,7 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
   private readonly ingestCtx: IngestContext;
   /** Imports in progress: closing the store releases their locks (the next open sweeps them). */
   private readonly imports = new Set<{ detach(): void }>();
+  private readonly importWindowBytes: number | undefined;
   private closed = false;
 
   constructor(
@@ -210,6 +219,7 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
   ) {
     super();
     const pieceSize = options.pieceSize ?? MiB;
+    this.importWindowBytes = options.tuning?.importWindowBytes;
     this.ingestCtx = {
       backend,
       hashes,
@@ -282,6 +292,7 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
       onAdded: (hash: ContentHash) => this.emit('added', hash),
       onHeld: (hash: ContentHash) => this.emit('held', hash),
       live: this.imports,
+      windowBytes: this.importWindowBytes,
     };
   }
 

@@ -132,6 +132,24 @@ export class ImportIncompleteError extends ContentError.named('ImportIncompleteE
   }
 }
 
+/**
+ * At commit, fewer pieces of the import were stored than it wrote: something removed them
+ * (a sweep that took the import for a crashed one, a hand in the storage). Nothing committed.
+ */
+export class ImportPiecesLostError extends ContentError.named('ImportPiecesLostError') {
+  constructor(
+    readonly hash: string,
+    readonly stored: number,
+    readonly expected: number,
+  ) {
+    super(
+      `${hash}: ${stored} of the ${expected} pieces this import wrote are still stored, or its ` +
+        'pending record is gone: they were removed before the commit (swept by another tab or ' +
+        'process?). Nothing was committed; begin the import again.',
+    );
+  }
+}
+
 /** The import was already committed, aborted or discarded after an error. */
 export class ImportClosedError extends ContentError.named('ImportClosedError') {
   constructor(

@@ -43,7 +43,7 @@ import {
   type ShardHolding,
   splitShards,
 } from './backend.ts';
-import { ContentError } from './errors.ts';
+import { ContentError, ImportPiecesLostError } from './errors.ts';
 import type { StoredManifest } from './manifest.ts';
 
 const HASH = /^sha256-([0-9a-f]{64})$/;
@@ -294,11 +294,13 @@ class FsBackend implements ContentBackend {
 
   commitPut(
     manifest: StoredManifest,
+    opts: { pieces?: number } = {},
   ): Promise<{ manifest: StoredManifest; added: boolean; hadShards: boolean }> {
     const key = manifest.storage_key;
     return this.locks.run(key, () =>
       this.locks.run(META, async () => {
         const existing = await this.readJson<StoredManifest>(this.manifestPath(manifest.blob_hash));
+        if (!existing) await this.expectPieces(manifest.blob_hash, key, opts.pieces);
         if (existing) {
           await this.removePieces(key);
         } else {
@@ -316,6 +318,22 @@ class FsBackend implements ContentBackend {
     );
   }
 
+  /**
+   * Under the put's lock: unless `expected` piece files are under `id` and its pending marker
+   * is there, throws `ImportPiecesLostError` (directory listings only: no piece is read).
+   */
+  private async expectPieces(hash: string, id: string, expected: number | undefined) {
+    if (expected === undefined) return;
+    const pending = (await readOptional(this.pendingPath(id))) !== undefined;
+    let stored = 0;
+    for (const shard of await names(this.piecesDir(id))) {
+      stored += (await names(join(this.piecesDir(id), shard))).length;
+    }
+    if (!pending || stored !== expected) {
+      throw new ImportPiecesLostError(hash, pending ? stored : 0, expected);
+    }
+  }
+
   /** The holding's file, then its pieces (a crash in between leaves garbage the sweep collects). */
   private async deleteHolding(holding: ShardHolding): Promise<void> {
     await unlinkOptional(this.holdingPath(holding.blob_hash));
@@ -327,10 +345,12 @@ class FsBackend implements ContentBackend {
     manifest: Omit<StoredManifest, 'storage_key'>,
     shards: readonly number[],
     id: string,
+    opts: { pieces?: number } = {},
   ): Promise<{ holding: ShardHolding | undefined; added: number[] }> {
     return this.locks.run(id, () =>
       this.locks.run(META, async () => {
         const whole = (await readOptional(this.manifestPath(manifest.blob_hash))) !== undefined;
+        if (!whole) await this.expectPieces(manifest.blob_hash, id, opts.pieces);
         const current = await this.readJson<ShardHolding>(this.holdingPath(manifest.blob_hash));
         let result: { holding: ShardHolding | undefined; added: number[] } = {
           holding: current,

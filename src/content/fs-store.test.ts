@@ -14,9 +14,11 @@ import { TEST_OPTIONS } from './content-store-tests.ts';
 import {
   type ContentStore,
   CorruptPieceError,
+  ImportPiecesLostError,
   InvalidHashError,
   openFsContentStore,
 } from './node.ts';
+import { remote } from './test-helpers.ts';
 
 const dirs: string[] = [];
 const stores: ContentStore[] = [];
@@ -159,6 +161,21 @@ describe('filesystem store: unfinished puts', () => {
 });
 
 describe('filesystem store: damaged or hostile input', () => {
+  it('an import whose piece file was removed before the commit → ImportPiecesLostError, nothing visible', async () => {
+    const src = await open(await tempDir());
+    const dir = await tempDir();
+    const dst = await open(dir);
+    const m = await src.put(pseudoRandomBytes(5 * 16384 + 3));
+    const session = await dst.beginImport(remote(m));
+    for (const { shard, piece } of session.needed) {
+      await session.writePiece(shard, piece, await src.readPiece(m.blob_hash, shard, piece));
+    }
+    await rm(join(dir, 'pieces', session.partialManifest.storage_key, '2', '0'));
+    await expect(session.commit()).rejects.toBeInstanceOf(ImportPiecesLostError);
+    expect(await dst.has(m.blob_hash)).toBe(false);
+    expect(await files(dir)).toEqual([]);
+  });
+
   it('a truncated or deleted piece file → CorruptPieceError on read', async () => {
     const store = await open(await tempDir());
     const m = await store.put(pseudoRandomBytes(40 * 1024, 2));

@@ -21,6 +21,7 @@ import {
   type DBSchema,
   type IDBPDatabase,
   type IDBPObjectStore,
+  type IDBPTransaction,
   openDB,
   type StoreNames,
 } from 'idb';
@@ -34,7 +35,7 @@ import {
   type ShardHolding,
   splitShards,
 } from './backend.ts';
-import { ContentError } from './errors.ts';
+import { ContentError, ImportPiecesLostError } from './errors.ts';
 import type { StoredManifest } from './manifest.ts';
 
 export const DEFAULT_DB_NAME = 'elohim-content';
@@ -211,9 +212,11 @@ class IdbBackend implements ContentBackend {
 
   async commitPut(
     manifest: StoredManifest,
+    opts: { pieces?: number } = {},
   ): Promise<{ manifest: StoredManifest; added: boolean; hadShards: boolean }> {
     const tx = this.db.transaction(['manifests', 'pending', 'pieces', 'holdings'], 'readwrite');
     const existing = await tx.objectStore('manifests').get(manifest.blob_hash);
+    if (!existing) await expectPieces(tx, manifest.blob_hash, manifest.storage_key, opts.pieces);
     if (existing) {
       quiet(tx.objectStore('pieces').delete(pieceRange(manifest.storage_key)));
     } else {
@@ -233,10 +236,12 @@ class IdbBackend implements ContentBackend {
     manifest: Omit<StoredManifest, 'storage_key'>,
     shards: readonly number[],
     id: string,
+    opts: { pieces?: number } = {},
   ): Promise<{ holding: ShardHolding | undefined; added: number[] }> {
     const tx = this.db.transaction(['manifests', 'pending', 'pieces', 'holdings'], 'readwrite');
     const pieces = tx.objectStore('pieces');
     const whole = await tx.objectStore('manifests').count(manifest.blob_hash);
+    if (whole === 0) await expectPieces(tx, manifest.blob_hash, id, opts.pieces);
     const current = await tx.objectStore('holdings').get(manifest.blob_hash);
     let result: { holding: ShardHolding | undefined; added: number[] } = {
       holding: current,
@@ -323,4 +328,26 @@ class IdbBackend implements ContentBackend {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * In a commit's transaction: unless `expected` pieces are stored under `id` and its pending
+ * record is there, aborts the transaction and throws `ImportPiecesLostError`. Counts keys
+ * only: no piece is read.
+ */
+async function expectPieces(
+  tx: IDBPTransaction<ContentDB, ('manifests' | 'pending' | 'pieces' | 'holdings')[], 'readwrite'>,
+  hash: string,
+  id: string,
+  expected: number | undefined,
+): Promise<void> {
+  if (expected === undefined) return;
+  const [stored, pending] = await Promise.all([
+    tx.objectStore('pieces').count(pieceRange(id)),
+    tx.objectStore('pending').count(id),
+  ]);
+  if (stored === expected && pending === 1) return;
+  tx.abort();
+  quiet(tx.done);
+  throw new ImportPiecesLostError(hash, pending === 1 ? stored : 0, expected);
 }

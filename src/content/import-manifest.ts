@@ -1,7 +1,7 @@
 /**
  * A manifest as a peer sends it, and the checks it must pass before a byte of it is trusted:
  * structure and internal consistency ({@link validateRemoteManifest}). Whether its hashes are
- * honest is what the import's commit checks (`import-verify.ts`).
+ * honest is what the import checks as the pieces come (`import-check.ts`).
  */
 import * as E from '../erasure/index.ts';
 import { type ContentHash, cidOf, isContentHash } from './address.ts';

@@ -1,7 +1,8 @@
 /**
  * What every import of pieces shares with a `put`: a fresh id, its Web Lock and pending record
  * ({@link openPending}), verified idempotent writes, abort and quota handling, and a commit
- * that trusts nothing it was told ({@link PieceImportBase}).
+ * that trusts nothing it was told ({@link PieceImportBase}): its checks run as the pieces
+ * arrive (import-check.ts), so the commit only waits for what is left of them.
  */
 
 import { abortReason, throwIfAborted } from '../wire/index.ts';
@@ -14,15 +15,16 @@ import {
   PieceMismatchError,
   StorageQuotaError,
 } from './errors.ts';
-import type { HashService, IncrementalHasher } from './hasher.ts';
+import type { HashService } from './hasher.ts';
 import { sha256Bytes } from './hasher.ts';
+import type { ImportCheck } from './import-check.ts';
 import type { RemoteManifest } from './import-manifest.ts';
-import { putPieces } from './import-verify.ts';
+import { pieceKey, putPieces } from './import-verify.ts';
 import { type LockManagerLike, putLockName } from './ingest.ts';
 import { pieceLength, shardLength } from './manifest.ts';
 
 export interface ImportProgress {
-  /** Blob bytes verified so far by the whole-blob check. */
+  /** Blob bytes verified so far by the whole-blob check (most of it before the commit began). */
   bytesDone: number;
   totalBytes: number;
 }
@@ -43,6 +45,8 @@ export interface ImportContext {
   onHeld: (hash: ContentHash) => void;
   /** Live sessions, so that closing the store releases their locks (the next open sweeps). */
   live: Set<{ detach(): void }>;
+  /** Bytes of written pieces an import keeps in memory for its checks (default 32 MiB). */
+  windowBytes?: number;
 }
 
 type State = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
@@ -92,8 +96,6 @@ export async function openPending(
   return { id, release };
 }
 
-export const pieceKey = (shard: number, piece: number) => `${shard}/${piece}`;
-
 /**
  * What every import of pieces shares with a `put`: a pending record and Web Lock, verified
  * idempotent writes, abort and quota handling, and a commit that trusts nothing it was told.
@@ -118,6 +120,8 @@ export abstract class PieceImportBase<R> {
     private readonly release: () => void,
     private readonly signal: AbortSignal | undefined,
     needed: PieceRef[],
+    /** The checks, fed each piece once it is written. */
+    protected readonly check: ImportCheck,
   ) {
     this.needed = Object.freeze(needed.map((r) => Object.freeze(r)));
     this.neededKeys = new Set(this.needed.map((r) => pieceKey(r.shard, r.piece)));
@@ -134,12 +138,6 @@ export abstract class PieceImportBase<R> {
   /** Whether `writePiece` takes this piece; otherwise the reason, for the RangeError. */
   protected abstract refusal(shard: number, piece: number): string | undefined;
   abstract get complete(): boolean;
-  /** Checks everything written against the manifest; throws `ManifestMismatchError`. */
-  protected abstract verify(
-    signal: AbortSignal,
-    hashers: IncrementalHasher[],
-    report: (bytesDone: number) => void,
-  ): Promise<void>;
   /** The commit transaction; `announce` runs once the import is closed. */
   protected abstract publish(): Promise<{ value: R; announce: () => void }>;
 
@@ -166,6 +164,7 @@ export abstract class PieceImportBase<R> {
   /** Store closed: let go of the lock without touching the database; the next open sweeps. */
   detach(): void {
     if (this.state === 'open' || this.state === 'committing') this.state = 'aborted';
+    this.check.cancel();
     this.finish();
   }
 
@@ -180,6 +179,7 @@ export abstract class PieceImportBase<R> {
    * need no waiting: they check the pending record in their own transaction.
    */
   private async discard(): Promise<void> {
+    this.check.cancel();
     // If this fails, the pending record stays and the next open sweeps it.
     await this.ctx.backend.discardPut(this.id).catch(() => {});
     this.finish();
@@ -224,6 +224,7 @@ export abstract class PieceImportBase<R> {
       if (!this.written.has(key)) {
         this.written.add(key);
         this.onWritten(shard, piece);
+        this.check.written({ shard, piece }, bytes);
       }
     } catch (e) {
       if (isQuotaError(e)) {
@@ -285,13 +286,12 @@ export abstract class PieceImportBase<R> {
     onProgress: ImportCommitOptions['onProgress'],
   ): Promise<R> {
     const m = this.manifest;
-    const hashers: IncrementalHasher[] = [];
     try {
       // Only duplicate writes of pieces already written can still be in flight.
       await Promise.allSettled(this.writing.values());
-      const report = (bytesDone: number) => onProgress?.({ bytesDone, totalBytes: m.total_size });
-      report(0);
-      await this.verify(signal, hashers, report);
+      await this.check.finish(signal, (bytesDone) =>
+        onProgress?.({ bytesDone, totalBytes: m.total_size }),
+      );
       throwIfAborted(signal);
       const { value, announce } = await this.publish();
       this.state = 'committed';
@@ -299,7 +299,6 @@ export abstract class PieceImportBase<R> {
       announce();
       return value;
     } catch (e) {
-      for (const h of hashers) h.cancel();
       this.state = 'failed';
       this.closing = this.discard();
       await this.closing;

@@ -9,16 +9,24 @@
  * Each piece is checked against `piece_hashes` before it is written, under a fresh put id
  * with a pending record and the put's Web Lock, exactly like a `put` (so a closed tab is
  * swept on the next open). Piece hashes only prove that the pieces match the manifest; the
- * manifest itself may lie. So `commit` re-reads the stored pieces in order and hashes the
- * whole blob and every shard incrementally (rs-4-7: parity recomputed stripe by stripe,
- * written and checked against the manifest) before the manifest is committed in the same
- * transaction pattern as `put`. Any mismatch discards everything of the import.
+ * manifest itself may lie. So, while the pieces arrive, the blob and every shard are hashed
+ * incrementally as their contiguous prefix completes, and rs-4-7 parity is recomputed stripe
+ * by stripe, written and checked (import-check.ts); `commit` waits for what is left, checks
+ * that every piece is still stored, and commits the manifest in the same transaction pattern
+ * as `put`. Any mismatch discards everything of the import.
  */
 
 import { throwIfAborted } from '../wire/index.ts';
 import type { PieceRef, ShardHolding } from './backend.ts';
-import { ContentError, InvalidManifestError } from './errors.ts';
-import type { IncrementalHasher } from './hasher.ts';
+import { ContentError, InvalidManifestError, ManifestMismatchError } from './errors.ts';
+import {
+  type CheckContext,
+  DEFAULT_IMPORT_WINDOW,
+  ImportCheck,
+  Lane,
+  lastOfShard,
+  ShardHashers,
+} from './import-check.ts';
 import {
   neededPieces,
   piecesOf,
@@ -31,15 +39,9 @@ import {
   type ImportContext,
   openPending,
   PieceImportBase,
-  pieceKey,
 } from './import-session.ts';
-import {
-  expectShardHash,
-  readInOrder,
-  rebuildMissingData,
-  verifyRs,
-  verifySequential,
-} from './import-verify.ts';
+import { StripeStage } from './import-stripes.ts';
+import { expectBlobHash, pieceKey } from './import-verify.ts';
 import { piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
 
 export type { ImportCommitOptions, ImportContext, ImportProgress } from './import-session.ts';
@@ -48,11 +50,12 @@ export type { PieceRef, RemoteManifest };
 export interface ImportSession {
   readonly manifest: RemoteManifest;
   /**
-   * The (shard, piece) pairs to give to {@link writePiece}: every piece for none/chunked; for
-   * rs-4-7 the data shards 0..3 (the parity is recomputed locally at commit). Empty when the
-   * blob is already stored. rs-4-7 also takes parity pieces: any 4 verified pieces of a
-   * stripe complete it (the missing data pieces are rebuilt at commit), so a blob whose
-   * shards are spread over peers imports from whichever 4 shards are reachable.
+   * The (shard, piece) pairs to give to {@link writePiece}, in blob order (the order that
+   * lets the checks keep pace): every piece for none/chunked; for rs-4-7 the data shards
+   * 0..3 (the parity is recomputed locally, stripe by stripe). Empty when the blob is already
+   * stored. rs-4-7 also takes parity pieces: any 4 verified pieces of a stripe complete it
+   * (its missing data pieces are rebuilt), so a blob whose shards are spread over peers
+   * imports from whichever 4 shards are reachable.
    */
   readonly needed: ReadonlyArray<PieceRef>;
   /** The blob was already in the store when the import began: nothing to fetch, commit returns it. */
@@ -75,10 +78,10 @@ export interface ImportSession {
    */
   writePiece(shard: number, piece: number, bytes: Uint8Array): Promise<void>;
   /**
-   * Verifies the whole blob and every shard against the manifest, then makes it visible
-   * (dedupes if the blob is already stored). `ImportIncompleteError` before all pieces are
-   * written (the import stays open); any other failure — `ManifestMismatchError`, quota,
-   * abort — discards the import.
+   * Finishes verifying the whole blob and every shard against the manifest (most of it was
+   * done as the pieces came), then makes it visible (dedupes if the blob is already stored).
+   * `ImportIncompleteError` before all pieces are written (the import stays open); any other
+   * failure — `ManifestMismatchError`, quota, abort — discards the import.
    */
   commit(opts?: ImportCommitOptions): Promise<StoredManifest>;
   /** Deletes everything written; idempotent. A commit already past its checks still completes. */
@@ -87,8 +90,8 @@ export interface ImportSession {
 
 /**
  * Importing some shards of an rs-4-7 blob to keep for the network (a {@link ShardHolding}):
- * the pieces of `shards`, verified one by one as for a blob; the commit re-reads them and
- * checks each shard's hash, then adds them to the blob's holding.
+ * the pieces of `shards`, verified one by one as for a blob, each shard hashed as its prefix
+ * completes; the commit checks each shard's hash, then adds them to the blob's holding.
  */
 export interface ShardImportSession {
   readonly manifest: RemoteManifest;
@@ -167,6 +170,14 @@ export async function beginShardImport(
   return new ShardImport(ctx, holding?.manifest ?? manifest, missing, id, release, signal);
 }
 
+function checkContext(ctx: ImportContext): CheckContext {
+  return {
+    backend: ctx.backend,
+    hashes: ctx.hashes,
+    windowBytes: ctx.windowBytes ?? DEFAULT_IMPORT_WINDOW,
+  };
+}
+
 /** Nothing to import: the blob is stored already, or the shards asked for are held. */
 abstract class NothingToImport<R> {
   readonly needed: ReadonlyArray<PieceRef> = [];
@@ -231,7 +242,9 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     release: () => void,
     signal: AbortSignal | undefined,
   ) {
-    super(ctx, manifest, id, release, signal, neededPieces(manifest));
+    const needed = neededPieces(manifest);
+    const stored = { ...manifest, storage_key: id };
+    super(ctx, manifest, id, release, signal, needed, blobCheck(checkContext(ctx), stored, needed));
     this.rs = manifest.encoding === 'rs-4-7';
     this.perStripe = this.rs
       ? new Array(piecesInShard(manifest.shard_size, manifest.piece_size)).fill(0)
@@ -267,23 +280,14 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     if (this.rs) this.perStripe[piece] = (this.perStripe[piece] as number) + 1;
   }
 
-  protected async verify(
-    signal: AbortSignal,
-    hashers: IncrementalHasher[],
-    report: (bytesDone: number) => void,
-  ): Promise<void> {
-    const stored = this.partialManifest;
-    if (!this.rs) return verifySequential(this.ctx, stored, hashers, signal, report);
-    await rebuildMissingData(this.ctx, stored, (s, p) => this.has(s, p), signal);
-    await verifyRs(this.ctx, stored, hashers, signal, report);
-  }
-
   protected async publish() {
     const stored: StoredManifest = {
       ...this.partialManifest,
       verified_at: new Date().toISOString(),
     };
-    const result = await this.ctx.backend.commitPut(stored);
+    const result = await this.ctx.backend.commitPut(stored, {
+      pieces: this.manifest.piece_hashes.flat().length,
+    });
     return {
       value: result.manifest,
       announce: () => {
@@ -306,7 +310,15 @@ class ShardImport extends PieceImportBase<ShardHolding | undefined> implements S
     release: () => void,
     signal: AbortSignal | undefined,
   ) {
-    super(ctx, manifest, id, release, signal, piecesOf(manifest, shards));
+    super(
+      ctx,
+      manifest,
+      id,
+      release,
+      signal,
+      piecesOf(manifest, shards),
+      shardsCheck(checkContext(ctx), { ...manifest, storage_key: id }, shards),
+    );
   }
 
   get complete(): boolean {
@@ -319,35 +331,12 @@ class ShardImport extends PieceImportBase<ShardHolding | undefined> implements S
       : `shard ${shard} piece ${piece} is not part of this import of shards ${this.shards.join(', ')}`;
   }
 
-  /** Each shard's pieces, re-read in order, must hash to its `shard_hashes` entry. */
-  protected async verify(
-    _signal: AbortSignal,
-    hashers: IncrementalHasher[],
-    report: (bytesDone: number) => void,
-  ): Promise<void> {
-    const m: StoredManifest = { ...this.manifest, storage_key: this.id };
-    let done = 0;
-    for (const s of this.shards) {
-      const refs = piecesOf(m, [s]);
-      // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
-      const hasher =
-        refs.length > 1 ? this.ctx.hashes.createHasher({ sizeHint: shardLength(m, s) }) : undefined;
-      if (hasher) hashers.push(hasher);
-      for await (const { bytes } of readInOrder(this.ctx.backend, m, refs)) {
-        throwIfAborted(_signal);
-        done += bytes.byteLength;
-        await hasher?.update(bytes, { transfer: true });
-        report(Math.min(done, m.total_size));
-      }
-      if (hasher) expectShardHash(m, s, await hasher.digest());
-    }
-  }
-
   protected async publish() {
     const { holding, added } = await this.ctx.backend.commitShards(
       this.manifest,
       this.shards,
       this.id,
+      { pieces: this.needed.length },
     );
     return {
       value: holding,
@@ -370,4 +359,110 @@ class HeldShards extends NothingToImport<ShardHolding | undefined> implements Sh
   protected current(): Promise<ShardHolding | undefined> {
     return this.ctx.backend.getHolding(this.manifest.blob_hash);
   }
+}
+
+/** Pieces the window holds: `windowBytes` in pieces of this manifest. */
+const windowPieces = (ctx: CheckContext, m: StoredManifest) =>
+  Math.floor(ctx.windowBytes / Math.max(1, m.piece_size));
+
+/**
+ * The checks of a whole-blob import. none/chunked: one lane over every piece feeds the blob
+ * hash and each multi-piece shard's hash. rs-4-7: one lane over the data shards feeds their
+ * hashes and the blob hash (cut at `total_size`, the padding must be zeros); the stripe stage
+ * checks parity. The window is shared half and half between them.
+ */
+function blobCheck(ctx: CheckContext, m: StoredManifest, refs: readonly PieceRef[]) {
+  const rs = m.encoding === 'rs-4-7';
+  const check = new ImportCheck(ctx, m, 'min');
+  const window = windowPieces(ctx, m);
+  const blob = ctx.hashes.createHasher({ sizeHint: m.total_size });
+  const shards = new ShardHashers(check, () => (rs ? 'data shard' : 'shard'));
+  const cancel = () => {
+    blob.cancel();
+    shards.cancel();
+  };
+  if (!rs) {
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead: Math.max(1, window),
+        feed: async (ref, bytes, mayTransfer) => {
+          // `none`: the shard is the blob; a one-piece shard is its piece (checked on validation).
+          if (
+            m.encoding === 'chunked' &&
+            piecesInShard(shardLength(m, ref.shard), m.piece_size) > 1
+          ) {
+            await shards.update(ref, bytes, false, lastOfShard(m, ref));
+          }
+          await blob.update(bytes, { transfer: mayTransfer });
+        },
+        end: async () => expectBlobHash(m, await blob.digest(), 'its pieces'),
+        cancel,
+      }),
+    );
+    return check;
+  }
+  const blobEnd = (ref: PieceRef, len: number) => {
+    const start = ref.shard * m.shard_size + ref.piece * m.piece_size;
+    return { start, useful: Math.max(0, Math.min(len, m.total_size - start)) };
+  };
+  check.add(
+    new Lane(check, {
+      refs,
+      lookahead: Math.max(1, window >> 1),
+      feed: async (ref, bytes, mayTransfer) => {
+        const { useful } = blobEnd(ref, bytes.byteLength);
+        for (let i = useful; i < bytes.byteLength; i++) {
+          if (bytes[i] !== 0) {
+            throw new ManifestMismatchError(
+              m.blob_hash,
+              'padding',
+              ref.shard,
+              ref.piece,
+              `data shard ${ref.shard} piece ${ref.piece} has non-zero bytes after the end of the blob (rs-4-7 pads with zeros)`,
+            );
+          }
+        }
+        await shards.update(ref, bytes, false, lastOfShard(m, ref));
+        if (useful > 0) {
+          const part = useful === bytes.byteLength ? bytes : bytes.subarray(0, useful);
+          await blob.update(part, { transfer: mayTransfer });
+        }
+      },
+      end: async () => expectBlobHash(m, await blob.digest(), 'its data shards'),
+      progress: (ref, len) => {
+        const { start, useful } = blobEnd(ref, len);
+        return Math.min(m.total_size, start + useful);
+      },
+      cancel,
+    }),
+  );
+  check.add(new StripeStage(check, Math.floor(window / 2 / m.total_shards)));
+  return check;
+}
+
+/** The checks of a shard import: one lane per shard, each hashing its shard. */
+function shardsCheck(ctx: CheckContext, m: StoredManifest, shards: readonly number[]) {
+  const check = new ImportCheck(ctx, m, 'sum');
+  const lookahead = Math.max(1, Math.floor(windowPieces(ctx, m) / shards.length));
+  for (const s of shards) {
+    const refs = Array.from({ length: piecesInShard(shardLength(m, s), m.piece_size) }, (_, p) => ({
+      shard: s,
+      piece: p,
+    }));
+    // A one-piece shard is its piece: its hash was checked against shard_hashes on validation.
+    const hashers = refs.length > 1 ? new ShardHashers(check, () => 'shard') : undefined;
+    check.add(
+      new Lane(check, {
+        refs,
+        lookahead,
+        feed: async (ref, bytes, mayTransfer) => {
+          await hashers?.update(ref, bytes, mayTransfer, lastOfShard(m, ref));
+        },
+        end: async () => {},
+        cancel: () => hashers?.cancel(),
+      }),
+    );
+  }
+  return check;
 }

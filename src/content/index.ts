@@ -30,6 +30,7 @@ export {
   CorruptPieceError,
   ImportClosedError,
   ImportIncompleteError,
+  ImportPiecesLostError,
   InvalidHashError,
   InvalidManifestError,
   ManifestMismatchError,
