@@ -112,8 +112,10 @@ export function p2pRoutes(p2p: DoorwayP2p): Route[] {
           });
           return;
         }
+        // A bounded random sample, not the registry: a browser dials at most a few of them, and
+        // the answer stays small however many peers are connected (README, "Bounded discovery").
         const peers = p2p.peers
-          .list({ exclude: asker, dialableOnly: true })
+          .sample({ exclude: asker })
           .map((p) => ({ peer_id: p.peerId, multiaddrs: p.multiaddrs }));
         sendJson(res, 200, { peers });
       },
