@@ -31,7 +31,9 @@ const SCHEME = /^(stuns?|turns?):/;
 
 function checkedText(what: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_FIELD_CHARS) {
-    throw new IceServersError(`${what} must be a non-empty string of at most ${MAX_FIELD_CHARS} characters`);
+    throw new IceServersError(
+      `${what} must be a non-empty string of at most ${MAX_FIELD_CHARS} characters`,
+    );
   }
   return value;
 }

@@ -165,7 +165,10 @@ describe('PeerRegistry.sample (what /signal answers)', () => {
     const peers = new PeerRegistry();
     peers.connected(a);
     const many = Array.from({ length: 500 }, (_, i) => `/ip4/192.0.2.${i % 250}/tcp/${1000 + i}`);
-    peers.identified(a, { addrs: many, protocols: Array.from({ length: 500 }, (_, i) => `/p/${i}`) });
+    peers.identified(a, {
+      addrs: many,
+      protocols: Array.from({ length: 500 }, (_, i) => `/p/${i}`),
+    });
     expect(peers.get(a)?.multiaddrs).toHaveLength(MAX_ADDRS_PER_PEER);
     expect(peers.get(a)?.protocols.length).toBeLessThanOrEqual(64);
   });

@@ -160,9 +160,7 @@ export class PeerRegistry {
    * answered the whole registry, and since each ask draws afresh every peer is listed to
    * everyone over time. Costs O(connected peers), which the doorway's `maxConnections` bounds.
    */
-  sample(
-    options: { exclude?: string; limit?: number; random?: () => number } = {},
-  ): PeerEntry[] {
+  sample(options: { exclude?: string; limit?: number; random?: () => number } = {}): PeerEntry[] {
     const limit = options.limit ?? SIGNAL_SAMPLE_SIZE;
     const random = options.random ?? Math.random;
     const ids: string[] = [];

@@ -6,19 +6,35 @@
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { identify, identifyPush } from '@libp2p/identify';
-import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
+import type { Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import { isPrivate } from '@libp2p/utils';
-import { webRTC } from '@libp2p/webrtc';
-import { webSockets } from '@libp2p/websockets';
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { TCP, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
-import { createLibp2p, type Libp2pOptions } from 'libp2p';
+import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { Circuit, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
+import { createLibp2p } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
-import { errorMessage, TypedEventEmitter, withTimeout } from '../wire/index.ts';
-import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
+import {
+  type AbortOptions,
+  errorMessage,
+  logger,
+  TypedEventEmitter,
+  withTimeout,
+} from '../wire/index.ts';
+import {
+  type DoorwayInfo,
+  fetchDoorwayInfo,
+  fetchFederatedDoorways,
+  fetchSignalPeers,
+} from './doorway-client.ts';
+import { DoorwayList, type DoorwaySwitch } from './doorway-list.ts';
+import {
+  browserNetwork,
+  DEFAULT_MAX_PEERS,
+  IceServers,
+  isDirect,
+  type NetworkProfile,
+} from './network.ts';
 import {
   type ReplicateServer,
   type ReplicateServerOptions,
@@ -42,6 +58,16 @@ export interface PeerNodeOptions {
   dialListedPeers?: boolean;
   /** Transports and listen addresses. Default {@link browserNetwork}. */
   network?: NetworkProfile;
+  /**
+   * Direct peers besides doorways dialled from the doorways' lists, and kept when a holder is
+   * dialled on demand (the oldest idle one makes room). Default {@link DEFAULT_MAX_PEERS}.
+   */
+  maxPeers?: number;
+  /**
+   * Ask each doorway for the others it knows (`/api/v1/federation/doorways`), to fall back to
+   * when no configured one answers. Default true.
+   */
+  learnDoorways?: boolean;
   /** Passed to the shard server (delivery gate, caps). */
   shard?: ShardServerOptions;
   /**
@@ -82,46 +108,10 @@ export interface NodeSnapshot {
   dialAddrs: string[];
   /** The person chose to work offline: no connection in or out until they go back online. */
   workingOffline: boolean;
-}
-
-/** How a node reaches others: what differs between a browser tab and a Node process. */
-export interface NetworkProfile {
-  transports: NonNullable<Libp2pOptions['transports']>;
-  listen: string[];
-  /**
-   * Dial private and `ws://` addresses freely (a Node peer on loopback or a LAN). Off (a
-   * browser), only the configured doorways' such addresses are dialled.
-   */
-  dialPrivate: boolean;
-  /** Addresses to announce instead of the listening ones (a doorway behind a reverse proxy). */
-  announce?: string[];
-  /** Connection limits (libp2p's); its defaults when absent. */
-  connectionManager?: Libp2pOptions['connectionManager'];
-  /** Services besides the peer's own, e.g. a doorway's relay server. */
-  services?: Libp2pOptions['services'];
-}
-
-/** A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers. */
-export function browserNetwork(): NetworkProfile {
-  return {
-    transports: [
-      webSockets(),
-      // 16 MiB of buffered data broke streams here; 2–8 MiB worked (docs/design.md §9).
-      webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
-      circuitRelayTransport(),
-    ],
-    listen: ['/p2p-circuit', '/webrtc'],
-    dialPrivate: false,
-  };
-}
-
-/**
- * A connection is direct when it carries no relay limits and goes browser to browser (WebRTC)
- * or process to process (TCP), not through a doorway's relay (docs/design.md §9).
- */
-export function isDirect(connection: Connection): boolean {
-  const address = connection.remoteAddr;
-  return connection.limits == null && (WebRTC.matches(address) || TCP.matches(address));
+  /** The doorway in use (trust layer, relay, HTTP fallback), once one answered. */
+  doorwayInUse?: string;
+  /** The last change of the doorway in use, and why. */
+  lastSwitch?: DoorwaySwitch;
 }
 
 /** The transport part of a doorway address (`/ip4/…/tcp/…/ws`), which relayed addresses start with. */
@@ -130,9 +120,37 @@ function transportPrefix(address: string): string {
   return at === -1 ? address : address.slice(0, at);
 }
 
-/** `change`: the snapshot may differ (one event per burst of libp2p events). */
+/**
+ * `change`: the snapshot may differ (one event per burst of libp2p events). `doorway`: another
+ * doorway is in use now (the first one answering, or a switch away from one that stopped).
+ */
 export interface PeerNodeEvents {
   change: CustomEvent<void>;
+  doorway: CustomEvent<{ origin: string; switched?: DoorwaySwitch }>;
+}
+
+const log = logger('net:node');
+/** The peer-store tag that keeps doorway connections when libp2p prunes past maxConnections. */
+const DOORWAY_TAG = 'elohim-doorway';
+/** libp2p's own streams: a connection carrying only these is idle. */
+const BACKGROUND_PROTOCOLS = new Set(['/ipfs/id/1.0.0', '/ipfs/id/push/1.0.0', '/ipfs/ping/1.0.0']);
+/** A doorway's list of peers is read this far at most (it sends 16). */
+const MAX_LISTED = 64;
+
+/** The PeerId a dial target names, when it names one. */
+function targetPeer(target: PeerId | Multiaddr | Multiaddr[]): string | undefined {
+  const last = (ma: Multiaddr | undefined) =>
+    ma?.getComponents().findLast((c) => c.name === 'p2p')?.value;
+  if (Array.isArray(target)) return last(target[0]);
+  return isMultiaddr(target) ? last(target) : target.toString();
+}
+
+/** What a doorway says its ICE servers are, kept only where each has `urls`. */
+function iceServersOf(info: DoorwayInfo): RTCIceServer[] {
+  if (!Array.isArray(info.ice_servers)) return [];
+  return info.ice_servers
+    .filter((s) => typeof s === 'object' && s !== null && s.urls !== undefined)
+    .slice(0, 8);
 }
 
 const DIAL_TIMEOUT_MS = 10_000;
@@ -145,6 +163,12 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   /** Transport prefixes of configured doorways: the only private/`ws://` addresses we dial. */
   readonly #allowedPrefixes = new Set<string>();
   readonly #dialing = new Set<string>();
+  readonly #list: DoorwayList;
+  /** Doorways with a connect loop running: the configured ones, and learned ones once needed. */
+  readonly #running = new Set<string>();
+  readonly #iceOf = new Map<string, RTCIceServer[]>();
+  readonly #ice: IceServers;
+  readonly #maxPeers: number;
   readonly #stop = new AbortController();
   readonly #discovered = Promise.withResolvers<void>();
   #changeQueued = false;
@@ -159,17 +183,22 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     private readonly options: PeerNodeOptions,
     allowedPrefixes: Set<string>,
     mode: { offline: boolean },
+    ice: IceServers,
   ) {
     super();
     this.#allowedPrefixes = allowedPrefixes;
     this.#mode = mode;
+    this.#ice = ice;
+    this.#list = new DoorwayList(options.doorways);
+    this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     for (const origin of options.doorways) {
       this.#doorways.set(origin, { origin, status: 'connecting' });
     }
   }
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
-    const network = options.network ?? browserNetwork();
+    const ice = new IceServers();
+    const network = options.network ?? browserNetwork(ice);
     const allowedPrefixes = new Set<string>();
     const mode = { offline: false };
     const libp2p = await createLibp2p({
@@ -204,12 +233,12 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         replicate: replicateServer({ ...options.replicate, store: options.store }),
       },
     });
-    const node = new PeerNode(libp2p, options, allowedPrefixes, mode);
+    const node = new PeerNode(libp2p, options, allowedPrefixes, mode, ice);
     node.#replicas = libp2p.services.replicate;
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       libp2p.addEventListener(event, () => node.#changed());
     }
-    for (const origin of options.doorways) void node.#keepDoorway(origin);
+    for (const origin of options.doorways) node.#run(origin);
     void node.#discover();
     return node;
   }
@@ -245,7 +274,38 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         ? this.libp2p.getMultiaddrs().map(String)
         : webrtcAddrs,
       workingOffline: this.#mode.offline,
+      ...(this.#list.inUse ? { doorwayInUse: this.#list.inUse } : {}),
+      ...(this.#list.lastSwitch ? { lastSwitch: { ...this.#list.lastSwitch } } : {}),
     };
+  }
+
+  /** The doorway in use: where the trust layer, the relay and the HTTP fallback are. */
+  doorwayInUse(): string | undefined {
+    return this.#list.inUse;
+  }
+
+  /** The ICE servers the page's WebRTC connections use now (the doorway in use handed them out). */
+  iceServers(): RTCIceServer[] {
+    return this.#ice.servers;
+  }
+
+  /**
+   * Dials a peer a fetch needs (a holder the trust layer named), within the bound: when
+   * `maxPeers` direct peers are connected already, the oldest idle one (no stream but libp2p's
+   * own) is closed first. libp2p's `maxConnections` is the hard bound behind this one.
+   */
+  async dial(
+    target: PeerId | Multiaddr | Multiaddr[],
+    options: AbortOptions = {},
+  ): Promise<Connection> {
+    const peer = targetPeer(target);
+    const connected =
+      peer !== undefined &&
+      this.libp2p
+        .getConnections()
+        .some((c) => c.remotePeer.toString() === peer && c.status === 'open');
+    if (!connected) await this.#makeRoom();
+    return this.libp2p.dial(target, options);
   }
 
   /**
@@ -341,7 +401,36 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       delete next.retryAt;
     }
     this.#doorways.set(origin, next);
+    if (patch.status !== undefined) this.#decideDoorway();
     this.#changed();
+  }
+
+  /** Starts the connect loop of a doorway, once. */
+  #run(origin: string): void {
+    if (this.#running.has(origin)) return;
+    this.#running.add(origin);
+    void this.#keepDoorway(origin);
+  }
+
+  /**
+   * After a doorway connected or went away: which one is in use now (DoorwayList), telling
+   * listeners when it changed, and a learned doorway dialled when none answers.
+   */
+  #decideDoorway(): void {
+    const connected = (origin: string) => this.#doorways.get(origin)?.status === 'connected';
+    const before = this.#list.inUse;
+    const switched = this.#list.update(connected);
+    const now = this.#list.inUse;
+    if (now !== undefined && now !== before) {
+      this.#ice.set(this.#iceOf.get(now));
+      if (switched) log('switched to %s: %s', switched.to, switched.reason);
+      this.safeDispatchEvent('doorway', {
+        detail: { origin: now, ...(switched ? { switched } : {}) },
+      });
+    }
+    if (this.#mode.offline || this.#stop.signal.aborted) return;
+    const standby = this.#list.nextStandby(this.#running, this.#list.origins.some(connected));
+    if (standby) this.#run(standby);
   }
 
   /** Connects to one doorway and reconnects with exponential backoff whenever it goes away. */
@@ -360,14 +449,20 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         const info = await fetchDoorwayInfo(origin, withTimeout(stop, DIAL_TIMEOUT_MS));
         for (const address of info.multiaddrs) this.#allowedPrefixes.add(transportPrefix(address));
         this.#doorwayPeers.add(info.peer_id);
+        this.#iceOf.set(origin, iceServersOf(info));
         const closed = this.#whenDisconnected(info.peer_id);
-        await this.libp2p.dial(
+        const connection = await this.libp2p.dial(
           info.multiaddrs.map((a) => multiaddr(a)),
           { signal: withTimeout(stop, DIAL_TIMEOUT_MS) },
         );
+        // Pruning past maxConnections closes the least valued first: never a doorway.
+        await this.libp2p.peerStore
+          .merge(connection.remotePeer, { tags: { [DOORWAY_TAG]: { value: 100 } } })
+          .catch(() => {});
         this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
         backoff = 1_000;
         void this.#discoverVia(origin).then(() => this.#discovered.resolve());
+        void this.#learnFrom(origin);
         await closed;
         if (stop.aborted) return;
         this.#setDoorway(origin, {
@@ -385,6 +480,19 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       this.#setDoorway(origin, { retryAt: Date.now() + backoff });
       await Promise.race([sleep(backoff, stop), this.#backOnline.promise]);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  /** The other doorways `origin` knows, kept to fall back to (a doorway without the route: none). */
+  async #learnFrom(origin: string): Promise<void> {
+    if (this.options.learnDoorways === false) return;
+    try {
+      const learned = this.#list.learn(
+        await fetchFederatedDoorways(origin, withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS)),
+      );
+      if (learned.length > 0) log('learned doorways from %s: %s', origin, learned.join(' '));
+    } catch (error) {
+      log('no doorway list from %s: %s', origin, errorMessage(error));
     }
   }
 
@@ -409,6 +517,10 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     }
   }
 
+  /**
+   * Dials peers `origin` lists while fewer than `maxPeers` are connected or being dialled: the
+   * doorway answers a random sample, so rounds reach different peers over time.
+   */
   async #discoverVia(origin: string): Promise<void> {
     if (this.options.dialListedPeers === false) return;
     let peers: Awaited<ReturnType<typeof fetchSignalPeers>>;
@@ -418,22 +530,49 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       return; // the doorway loop reports doorway trouble
     }
     const connected = new Set(this.directPeers());
+    const room = this.#maxPeers - connected.size - this.#dialing.size;
+    if (room <= 0) return;
     await Promise.all(
       peers
-        .filter((peer) => !connected.has(peer.peer_id) && !this.#doorwayPeers.has(peer.peer_id))
+        .slice(0, MAX_LISTED)
+        .filter(
+          (peer) =>
+            !connected.has(peer.peer_id) &&
+            !this.#doorwayPeers.has(peer.peer_id) &&
+            !this.#dialing.has(peer.peer_id),
+        )
+        .slice(0, room)
         .map((peer) => this.#dialDirect(peer.peer_id, peer.multiaddrs)),
     );
   }
 
-  /** Dials a peer's WebRTC address (signalled through the relay), retrying: ~1 dial in 20 times out. */
+  /**
+   * The addresses to dial a listed peer at: its WebRTC ones (signalled through the relay), or in
+   * Node (`dialPrivate`) its direct ones; never the relay itself, which carries signalling only.
+   */
+  #directAddrs(addresses: string[]): Multiaddr[] {
+    const parsed: Multiaddr[] = [];
+    for (const address of addresses) {
+      try {
+        parsed.push(multiaddr(address));
+      } catch {
+        // a malformed address from the doorway: skip it
+      }
+    }
+    const webrtc = parsed.filter((ma) => WebRTC.matches(ma));
+    if (webrtc.length > 0 || !this.options.network?.dialPrivate) return webrtc;
+    return parsed.filter((ma) => !Circuit.matches(ma));
+  }
+
+  /** Dials a listed peer, retrying: ~1 relay-signalled WebRTC dial in 20 times out. */
   async #dialDirect(peerId: string, addresses: string[]): Promise<void> {
-    const webrtc = addresses.map((a) => multiaddr(a)).filter((ma) => WebRTC.matches(ma));
-    if (webrtc.length === 0 || this.#dialing.has(peerId)) return;
+    const direct = this.#directAddrs(addresses);
+    if (direct.length === 0 || this.#dialing.has(peerId)) return;
     this.#dialing.add(peerId);
     try {
       for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !this.#stop.signal.aborted; attempt++) {
         try {
-          await this.libp2p.dial(webrtc, {
+          await this.libp2p.dial(direct, {
             signal: withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS),
           });
           return;
@@ -444,5 +583,19 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     } finally {
       this.#dialing.delete(peerId);
     }
+  }
+
+  /** At `maxPeers` direct peers, closes the oldest idle one: a holder a fetch needs comes first. */
+  async #makeRoom(): Promise<void> {
+    const direct = this.libp2p
+      .getConnections()
+      .filter((c) => isDirect(c) && !this.#doorwayPeers.has(c.remotePeer.toString()));
+    if (new Set(direct.map((c) => c.remotePeer.toString())).size < this.#maxPeers) return;
+    const idle = direct
+      .filter((c) => c.streams.every((s) => BACKGROUND_PROTOCOLS.has(s.protocol ?? '')))
+      .sort((a, b) => a.timeline.open - b.timeline.open)[0];
+    if (!idle) return; // all busy: libp2p's maxConnections still bounds the total
+    log('closing idle %s to make room for a holder', idle.remotePeer);
+    await idle.close().catch((error: unknown) => idle.abort(error as Error));
   }
 }
