@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 // The page's WebRTC transport: what it is created with, read without a browser.
-const webRTC = vi.hoisted(() => vi.fn(() => () => ({})));
+const webRTC = vi.hoisted(() => vi.fn((_init: unknown) => () => ({})));
 vi.mock('@libp2p/webrtc', () => ({ webRTC }));
 
 const { browserNetwork, DEFAULT_MAX_CONNECTIONS, IceServers } = await import('./network.ts');
@@ -10,7 +10,7 @@ describe('browserNetwork', () => {
   it("hands the doorway's ICE servers to each new WebRTC connection", () => {
     const ice = new IceServers();
     browserNetwork(ice);
-    const init = webRTC.mock.lastCall?.[0] as unknown as {
+    const init = webRTC.mock.lastCall?.[0] as {
       rtcConfiguration: () => RTCConfiguration;
     };
     // None known yet: the browser's defaults.
