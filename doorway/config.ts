@@ -319,7 +319,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       ) * 1000,
     hcConductor: hcConductor === '' ? undefined : hcConductor,
     hcDevTokens: devTokens === 'on',
-    iceServers,
+    ...(iceServers.length > 0 ? { iceServers } : {}),
     storeDir,
     storeQuota: integer(
       '--store-quota',

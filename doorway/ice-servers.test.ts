@@ -60,7 +60,7 @@ describe('--ice-servers', () => {
     const fromEnv = loadConfig([], { ELOHIM_ICE_SERVERS: '[{"urls":"stun:e.example"}]' });
     expect(fromEnv !== 'help' && fromEnv.iceServers).toEqual([{ urls: ['stun:e.example'] }]);
     const none = loadConfig([], {});
-    expect(none !== 'help' && none.iceServers).toEqual([]);
+    expect(none !== 'help' && none.iceServers).toBeUndefined();
     expect(() => loadConfig(['--ice-servers', 'turn:nocreds.example'], {})).toThrow(ConfigError);
   });
 

@@ -63,7 +63,7 @@ function NetworkState({ peer }: { peer: PeerState }) {
       <p className="peers__self">
         <span className={`dot ${reachable ? 'dot--ok' : 'dot--wait'}`} aria-hidden="true" />
         This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}
-        <span data-testid="reachable" role="status">
+        <span data-testid="reachable" role="status" data-addrs={snapshot.webrtcAddrs.join(' ')}>
           {reachable ? '· reachable by other browsers' : '· not yet reachable'}
         </span>
       </p>
