@@ -11,14 +11,19 @@ const only =
     up.includes(origin);
 
 describe('DoorwayList', () => {
-  it('uses the first doorway to answer, and keeps it while it answers', () => {
+  it('prefers list order until a doorway failed, then keeps the one in use while it answers', () => {
     const list = new DoorwayList([D1, D2]);
     expect(list.update(only())).toBeUndefined();
     expect(list.inUse).toBeUndefined();
     // D2 answered first: in use, and no switch (there was none before).
     expect(list.update(only(D2))).toBeUndefined();
     expect(list.inUse).toBe(D2);
-    // D1 answers too: no switching back and forth while D2 answers.
+    // D1 (the serving origin) answers too: it comes first, still no failover.
+    expect(list.update(only(D1, D2))).toBeUndefined();
+    expect(list.inUse).toBe(D1);
+    expect(list.lastSwitch).toBeUndefined();
+    // D1 stops: D2. D1 back: no switching back while D2 answers.
+    expect(list.update(only(D2))).toMatchObject({ from: D1, to: D2 });
     expect(list.update(only(D1, D2))).toBeUndefined();
     expect(list.inUse).toBe(D2);
   });

@@ -4,8 +4,8 @@
  * doorways told us of (`/api/v1/federation/doorways`), bounded. The node stays connected to
  * every configured doorway; a learned one is dialled only while no doorway answers. The doorway
  * in use hosts the trust layer, the relay reservation others signal through and the HTTP
- * fallback; it changes only when it stops answering (no switching back and forth), to the
- * first connected doorway in list order.
+ * fallback: the first in list order that answers; once one stopped answering, the next that
+ * answers, and it stays in use while it answers (no switching back and forth).
  */
 
 /** Learned doorways kept at most: a federation may list many; a few spares are enough. */
@@ -78,21 +78,27 @@ export class DoorwayList {
   }
 
   /**
-   * Decides the doorway in use from which are connected now: the current one while it is
-   * connected, else the first connected in list order (the switch is recorded), else the current
-   * one still (nothing to switch to yet). Returns the switch when the doorway in use changed
-   * from one to another.
+   * Decides the doorway in use from which are connected now: the first connected in list order
+   * until one stopped answering; from then on the current one while it is connected (no
+   * switching back and forth), else the first connected in list order (the switch is
+   * recorded), else the current one still (nothing to switch to yet). Returns the switch when
+   * the doorway in use changed because it stopped answering.
    */
   update(connected: (origin: string) => boolean): DoorwaySwitch | undefined {
     const current = this.#inUse;
-    if (current !== undefined && connected(current)) return undefined;
-    const next = this.origins.find(connected);
-    if (next === undefined) return undefined;
-    this.#inUse = next;
+    const first = this.origins.find(connected);
+    if (current !== undefined && connected(current)) {
+      // Before any failover a doorway earlier in the list (the serving origin) that answers
+      // later than another is still preferred.
+      if (this.#lastSwitch === undefined && first !== undefined) this.#inUse = first;
+      return undefined;
+    }
+    if (first === undefined) return undefined;
+    this.#inUse = first;
     if (current === undefined) return undefined;
     this.#lastSwitch = {
       from: current,
-      to: next,
+      to: first,
       reason: `${current} stopped answering`,
       at: Date.now(),
     };
