@@ -1,8 +1,10 @@
 /**
- * The browser's libp2p node: WebSockets to the doorway, a circuit-relay reservation on it, and
- * direct WebRTC connections to the other peers it lists. It serves the local store over the
- * shard protocols, takes the copies other peers offer (`/elohim/replicate/1.0.0`), and keeps a
- * live picture of its connections for the UI.
+ * The browser's libp2p node: WebSockets to its doorways, a circuit-relay reservation, and direct
+ * WebRTC connections to a bounded number of the peers they list (bounded-dialer.ts), holders
+ * dialled on demand. One doorway is in use (doorway-list.ts); when it stops answering the node
+ * moves to the next and says so (`doorway` event, `snapshot().lastSwitch`). It serves the local
+ * store over the shard protocols, takes the copies other peers offer
+ * (`/elohim/replicate/1.0.0`), and keeps a live picture of its connections for the UI.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -10,8 +12,8 @@ import { identify, identifyPush } from '@libp2p/identify';
 import type { Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import { isPrivate } from '@libp2p/utils';
-import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { Circuit, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
 import { createLibp2p } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
 import {
@@ -21,6 +23,7 @@ import {
   TypedEventEmitter,
   withTimeout,
 } from '../wire/index.ts';
+import { BoundedDialer, DIAL_TIMEOUT_MS } from './bounded-dialer.ts';
 import {
   type DoorwayInfo,
   fetchDoorwayInfo,
@@ -52,8 +55,9 @@ export interface PeerNodeOptions {
   /** How often to ask the doorways who else is online. Default 3 s. */
   discoveryIntervalMs?: number;
   /**
-   * Dial every peer the doorways list (default). Off, peers are dialled only when a fetch
-   * needs them (the trust layer says who holds what), and those who dial us are accepted.
+   * Dial the peers the doorways list, up to `maxPeers` (default). Off, peers are dialled only
+   * when a fetch needs them (the trust layer says who holds what), and those who dial us are
+   * accepted.
    */
   dialListedPeers?: boolean;
   /** Transports and listen addresses. Default {@link browserNetwork}. */
@@ -132,19 +136,6 @@ export interface PeerNodeEvents {
 const log = logger('net:node');
 /** The peer-store tag that keeps doorway connections when libp2p prunes past maxConnections. */
 const DOORWAY_TAG = 'elohim-doorway';
-/** libp2p's own streams: a connection carrying only these is idle. */
-const BACKGROUND_PROTOCOLS = new Set(['/ipfs/id/1.0.0', '/ipfs/id/push/1.0.0', '/ipfs/ping/1.0.0']);
-/** A doorway's list of peers is read this far at most (it sends 16). */
-const MAX_LISTED = 64;
-
-/** The PeerId a dial target names, when it names one. */
-function targetPeer(target: PeerId | Multiaddr | Multiaddr[]): string | undefined {
-  const last = (ma: Multiaddr | undefined) =>
-    ma?.getComponents().findLast((c) => c.name === 'p2p')?.value;
-  if (Array.isArray(target)) return last(target[0]);
-  return isMultiaddr(target) ? last(target) : target.toString();
-}
-
 /** What a doorway says its ICE servers are, kept only where each has `urls`. */
 function iceServersOf(info: DoorwayInfo): RTCIceServer[] {
   if (!Array.isArray(info.ice_servers)) return [];
@@ -153,8 +144,6 @@ function iceServersOf(info: DoorwayInfo): RTCIceServer[] {
     .slice(0, 8);
 }
 
-const DIAL_TIMEOUT_MS = 10_000;
-const DIAL_ATTEMPTS = 3;
 const MAX_BACKOFF_MS = 30_000;
 
 export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
@@ -162,13 +151,12 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #doorwayPeers = new Set<string>();
   /** Transport prefixes of configured doorways: the only private/`ws://` addresses we dial. */
   readonly #allowedPrefixes = new Set<string>();
-  readonly #dialing = new Set<string>();
   readonly #list: DoorwayList;
   /** Doorways with a connect loop running: the configured ones, and learned ones once needed. */
   readonly #running = new Set<string>();
   readonly #iceOf = new Map<string, RTCIceServer[]>();
   readonly #ice: IceServers;
-  readonly #maxPeers: number;
+  readonly #dialer: BoundedDialer;
   readonly #stop = new AbortController();
   readonly #discovered = Promise.withResolvers<void>();
   #changeQueued = false;
@@ -190,7 +178,12 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     this.#mode = mode;
     this.#ice = ice;
     this.#list = new DoorwayList(options.doorways);
-    this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
+    this.#dialer = new BoundedDialer(libp2p, {
+      maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+      dialPrivate: options.network?.dialPrivate ?? false,
+      isDoorway: (peerId) => this.#doorwayPeers.has(peerId),
+      signal: this.#stop.signal,
+    });
     for (const origin of options.doorways) {
       this.#doorways.set(origin, { origin, status: 'connecting' });
     }
@@ -290,22 +283,11 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   }
 
   /**
-   * Dials a peer a fetch needs (a holder the trust layer named), within the bound: when
-   * `maxPeers` direct peers are connected already, the oldest idle one (no stream but libp2p's
-   * own) is closed first. libp2p's `maxConnections` is the hard bound behind this one.
+   * Dials a peer a fetch needs (a holder the trust layer named), within the bound: at
+   * `maxPeers` direct peers the oldest idle one is closed first (BoundedDialer).
    */
-  async dial(
-    target: PeerId | Multiaddr | Multiaddr[],
-    options: AbortOptions = {},
-  ): Promise<Connection> {
-    const peer = targetPeer(target);
-    const connected =
-      peer !== undefined &&
-      this.libp2p
-        .getConnections()
-        .some((c) => c.remotePeer.toString() === peer && c.status === 'open');
-    if (!connected) await this.#makeRoom();
-    return this.libp2p.dial(target, options);
+  dial(target: PeerId | Multiaddr | Multiaddr[], options: AbortOptions = {}): Promise<Connection> {
+    return this.#dialer.dial(target, options);
   }
 
   /**
@@ -330,9 +312,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
 
   /** Peers other than doorways with a direct connection now. */
   directPeers(): string[] {
-    return this.snapshot()
-      .peers.filter((p) => p.direct && !p.doorway)
-      .map((p) => p.peerId);
+    return this.#dialer.directPeers();
   }
 
   /**
@@ -517,85 +497,13 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     }
   }
 
-  /**
-   * Dials peers `origin` lists while fewer than `maxPeers` are connected or being dialled: the
-   * doorway answers a random sample, so rounds reach different peers over time.
-   */
+  /** Dials peers `origin` lists, within the bound (the doorway answers a random sample). */
   async #discoverVia(origin: string): Promise<void> {
     if (this.options.dialListedPeers === false) return;
-    let peers: Awaited<ReturnType<typeof fetchSignalPeers>>;
     try {
-      peers = await fetchSignalPeers(origin, this.peerId, this.#stop.signal);
+      await this.#dialer.dialListed(await fetchSignalPeers(origin, this.peerId, this.#stop.signal));
     } catch {
-      return; // the doorway loop reports doorway trouble
+      // the doorway loop reports doorway trouble
     }
-    const connected = new Set(this.directPeers());
-    const room = this.#maxPeers - connected.size - this.#dialing.size;
-    if (room <= 0) return;
-    await Promise.all(
-      peers
-        .slice(0, MAX_LISTED)
-        .filter(
-          (peer) =>
-            !connected.has(peer.peer_id) &&
-            !this.#doorwayPeers.has(peer.peer_id) &&
-            !this.#dialing.has(peer.peer_id),
-        )
-        .slice(0, room)
-        .map((peer) => this.#dialDirect(peer.peer_id, peer.multiaddrs)),
-    );
-  }
-
-  /**
-   * The addresses to dial a listed peer at: its WebRTC ones (signalled through the relay), or in
-   * Node (`dialPrivate`) its direct ones; never the relay itself, which carries signalling only.
-   */
-  #directAddrs(addresses: string[]): Multiaddr[] {
-    const parsed: Multiaddr[] = [];
-    for (const address of addresses) {
-      try {
-        parsed.push(multiaddr(address));
-      } catch {
-        // a malformed address from the doorway: skip it
-      }
-    }
-    const webrtc = parsed.filter((ma) => WebRTC.matches(ma));
-    if (webrtc.length > 0 || !this.options.network?.dialPrivate) return webrtc;
-    return parsed.filter((ma) => !Circuit.matches(ma));
-  }
-
-  /** Dials a listed peer, retrying: ~1 relay-signalled WebRTC dial in 20 times out. */
-  async #dialDirect(peerId: string, addresses: string[]): Promise<void> {
-    const direct = this.#directAddrs(addresses);
-    if (direct.length === 0 || this.#dialing.has(peerId)) return;
-    this.#dialing.add(peerId);
-    try {
-      for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !this.#stop.signal.aborted; attempt++) {
-        try {
-          await this.libp2p.dial(direct, {
-            signal: withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS),
-          });
-          return;
-        } catch {
-          // The next discovery round tries again after the last attempt.
-        }
-      }
-    } finally {
-      this.#dialing.delete(peerId);
-    }
-  }
-
-  /** At `maxPeers` direct peers, closes the oldest idle one: a holder a fetch needs comes first. */
-  async #makeRoom(): Promise<void> {
-    const direct = this.libp2p
-      .getConnections()
-      .filter((c) => isDirect(c) && !this.#doorwayPeers.has(c.remotePeer.toString()));
-    if (new Set(direct.map((c) => c.remotePeer.toString())).size < this.#maxPeers) return;
-    const idle = direct
-      .filter((c) => c.streams.every((s) => BACKGROUND_PROTOCOLS.has(s.protocol ?? '')))
-      .sort((a, b) => a.timeline.open - b.timeline.open)[0];
-    if (!idle) return; // all busy: libp2p's maxConnections still bounds the total
-    log('closing idle %s to make room for a holder', idle.remotePeer);
-    await idle.close().catch((error: unknown) => idle.abort(error as Error));
   }
 }
