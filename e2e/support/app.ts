@@ -10,6 +10,8 @@ export interface StoreSettings {
   copies?: number;
   /** 0: dial only the holders a fetch needs, not every peer the doorway lists (`?dialListed=`). */
   dialListed?: 0 | 1;
+  /** Direct peers the node keeps besides doorways (`?maxPeers=`); the app's default (8) unset. */
+  maxPeers?: number;
   /** 0: offer no commons item to the doorway to keep (`?keepOnDoorway=`, the Settings checkbox). */
   keepOnDoorway?: 0 | 1;
 }
