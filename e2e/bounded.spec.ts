@@ -6,7 +6,6 @@
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
-  fetchByLink,
   item,
   openApp,
   peerEntry,
@@ -42,7 +41,15 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   const aId = await peerIdOf(a);
   await expect(peerEntry(b, aId)).toHaveCount(0);
 
-  await fetchByLink(b, await shareLinkOf(a, file.hash));
+  // Opened within the page (no reload, which would start B's node afresh with room for A).
+  const link = new URL(await shareLinkOf(a, file.hash));
+  await b.evaluate((path) => {
+    history.pushState(null, '', path);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, `${link.pathname}${link.search}`);
+  await expect(b.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, {
+    timeout: 120_000,
+  });
   // From A itself, over a direct connection dialled for this fetch.
   await expect(b.locator(`[data-testid="fetch-peer"][data-peer-id="${aId}"]`)).toContainText(
     'direct',
