@@ -26,6 +26,27 @@ describe('browserNetwork', () => {
     expect(init.rtcConfiguration().iceServers?.[0]?.urls).toEqual(['stun:stun.example.org:3478']);
   });
 
+  it('keeps only ICE servers a browser would accept, at most 8, from whatever a doorway sends', () => {
+    const ice = new IceServers();
+    ice.set([
+      { urls: 'stun:ok.example' },
+      { urls: ['http://not-ice.example'] },
+      { urls: 'turn:no-creds.example' },
+      { urls: 'turn:t.example', username: 'u', credential: 'c' },
+      { urls: [] },
+      'junk',
+      null,
+      ...Array.from({ length: 20 }, (_, i) => ({ urls: `stun:s${i}.example` })),
+    ]);
+    expect(ice.servers).toHaveLength(8);
+    expect(ice.servers.slice(0, 2)).toEqual([
+      { urls: ['stun:ok.example'] },
+      { urls: ['turn:t.example'], username: 'u', credential: 'c' },
+    ]);
+    ice.set({ not: 'a list' });
+    expect(ice.servers).toEqual([]);
+  });
+
   it('bounds the connections libp2p keeps', () => {
     expect(browserNetwork().connectionManager?.maxConnections).toBe(DEFAULT_MAX_CONNECTIONS);
   });

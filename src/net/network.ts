@@ -41,6 +41,30 @@ export const DEFAULT_MAX_PEERS = 8;
  */
 export const DEFAULT_MAX_CONNECTIONS = 3 * DEFAULT_MAX_PEERS;
 
+const MAX_ICE_SERVERS = 8;
+const MAX_ICE_URLS = 4;
+const ICE_URL = /^(stuns?|turns?):/;
+
+/**
+ * One ICE server as the doorway sent it, or undefined when a browser would refuse it (which
+ * would fail every WebRTC connection): `urls` of stun/turn schemes, string credentials.
+ */
+function iceServer(input: unknown): RTCIceServer | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { urls, username, credential } = input as Record<string, unknown>;
+  const list = (Array.isArray(urls) ? urls : [urls]).slice(0, MAX_ICE_URLS);
+  if (list.length === 0 || !list.every((u) => typeof u === 'string' && ICE_URL.test(u))) {
+    return undefined;
+  }
+  const checked = list as string[];
+  const server: RTCIceServer = { urls: checked };
+  if (typeof username === 'string') server.username = username;
+  if (typeof credential === 'string') server.credential = credential;
+  const turn = checked.some((u) => u.startsWith('turn'));
+  if (turn && (server.username === undefined || server.credential === undefined)) return undefined;
+  return server;
+}
+
 /** Where the page's WebRTC transport reads its ICE servers: what the doorway in use handed out. */
 export class IceServers {
   #servers: RTCIceServer[] = [];
@@ -49,8 +73,12 @@ export class IceServers {
     return this.#servers.map((s) => ({ ...s }));
   }
 
-  set(servers: readonly RTCIceServer[] | undefined): void {
-    this.#servers = (servers ?? []).map((s) => ({ ...s }));
+  /** Takes what a doorway sent, keeping at most 8 servers a browser would accept. */
+  set(servers: unknown): void {
+    this.#servers = (Array.isArray(servers) ? servers : [])
+      .map(iceServer)
+      .filter((s): s is RTCIceServer => s !== undefined)
+      .slice(0, MAX_ICE_SERVERS);
   }
 
   /** What each new RTCPeerConnection is created with (read per connection: the list may change). */

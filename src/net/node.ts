@@ -24,12 +24,7 @@ import {
   withTimeout,
 } from '../wire/index.ts';
 import { BoundedDialer, DIAL_TIMEOUT_MS } from './bounded-dialer.ts';
-import {
-  type DoorwayInfo,
-  fetchDoorwayInfo,
-  fetchFederatedDoorways,
-  fetchSignalPeers,
-} from './doorway-client.ts';
+import { fetchDoorwayInfo, fetchFederatedDoorways, fetchSignalPeers } from './doorway-client.ts';
 import { DoorwayList, type DoorwaySwitch } from './doorway-list.ts';
 import {
   browserNetwork,
@@ -136,13 +131,6 @@ export interface PeerNodeEvents {
 const log = logger('net:node');
 /** The peer-store tag that keeps doorway connections when libp2p prunes past maxConnections. */
 const DOORWAY_TAG = 'elohim-doorway';
-/** What a doorway says its ICE servers are, kept only where each has `urls`. */
-function iceServersOf(info: DoorwayInfo): RTCIceServer[] {
-  if (!Array.isArray(info.ice_servers)) return [];
-  return info.ice_servers
-    .filter((s) => typeof s === 'object' && s !== null && s.urls !== undefined)
-    .slice(0, 8);
-}
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -154,7 +142,8 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #list: DoorwayList;
   /** Doorways with a connect loop running: the configured ones, and learned ones once needed. */
   readonly #running = new Set<string>();
-  readonly #iceOf = new Map<string, RTCIceServer[]>();
+  /** What each doorway's info said its ICE servers are (IceServers checks them). */
+  readonly #iceOf = new Map<string, unknown>();
   readonly #ice: IceServers;
   readonly #dialer: BoundedDialer;
   readonly #stop = new AbortController();
@@ -429,7 +418,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         const info = await fetchDoorwayInfo(origin, withTimeout(stop, DIAL_TIMEOUT_MS));
         for (const address of info.multiaddrs) this.#allowedPrefixes.add(transportPrefix(address));
         this.#doorwayPeers.add(info.peer_id);
-        this.#iceOf.set(origin, iceServersOf(info));
+        this.#iceOf.set(origin, info.ice_servers);
         const closed = this.#whenDisconnected(info.peer_id);
         const connection = await this.libp2p.dial(
           info.multiaddrs.map((a) => multiaddr(a)),
