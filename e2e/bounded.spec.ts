@@ -6,6 +6,7 @@
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
+  fetchInPage,
   item,
   openApp,
   peerEntry,
@@ -41,15 +42,8 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   const aId = await peerIdOf(a);
   await expect(peerEntry(b, aId)).toHaveCount(0);
 
-  // Opened within the page (no reload, which would start B's node afresh with room for A).
-  const link = new URL(await shareLinkOf(a, file.hash));
-  await b.evaluate((path) => {
-    history.pushState(null, '', path);
-    dispatchEvent(new PopStateEvent('popstate'));
-  }, `${link.pathname}${link.search}`);
-  await expect(b.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, {
-    timeout: 120_000,
-  });
+  // Opened within the page: a reload would start B's node afresh, with room for A.
+  await fetchInPage(b, await shareLinkOf(a, file.hash));
   // From A itself, over a direct connection dialled for this fetch.
   await expect(b.locator(`[data-testid="fetch-peer"][data-peer-id="${aId}"]`)).toContainText(
     'direct',

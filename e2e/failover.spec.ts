@@ -6,7 +6,7 @@
  * reload. Two doorways in emulator mode: each has its own trust database.
  */
 import { expect, test } from './fixtures.ts';
-import { openApp, trustConnected, waitReachable } from './support/app.ts';
+import { fetchInPage, openApp, trustConnected, waitReachable } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
 import { startNodeHolder } from './support/node-holder.ts';
 
@@ -31,6 +31,7 @@ test('when its doorway dies, the page moves to the next one within 10 s and keep
       timeout: 30_000,
     });
     await trustConnected(page);
+    await expect(page.getByTestId('trust-status')).toHaveAttribute('data-doorway', o1);
     await waitReachable(page);
 
     await d1.stop();
@@ -42,6 +43,8 @@ test('when its doorway dies, the page moves to the next one within 10 s and keep
       `Switched to ${o2} because ${o1} stopped answering`,
     );
     // The trust layer followed (D2's, logged in with the same key), and the relay reservation.
+    const trustStatus = page.getByTestId('trust-status');
+    await expect(trustStatus).toHaveAttribute('data-doorway', o2, { timeout: 10_000 });
     await trustConnected(page);
     const d2Id = (
       (await (await fetch(new URL('/api/v1/p2p/info', d2.url))).json()) as {
@@ -55,14 +58,7 @@ test('when its doorway dies, the page moves to the next one within 10 s and keep
     );
 
     // A fetch, without a reload (the page's origin is gone): an item only D2's peer holds.
-    const [hash] = holder.hashes;
-    await page.evaluate((path) => {
-      history.pushState(null, '', path);
-      dispatchEvent(new PopStateEvent('popstate'));
-    }, `/get/${hash}?name=held-on-d2.bin`);
-    await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, {
-      timeout: 60_000,
-    });
+    await fetchInPage(page, `/get/${holder.hashes[0]}?name=held-on-d2.bin`, 60_000);
   } finally {
     await holder.stop();
     await d2.stop();

@@ -93,6 +93,20 @@ export async function fetchByLink(page: Page, link: string, timeout = 120_000): 
   await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
 }
 
+/**
+ * Opens a share link within the page, as back/forward would (history + `popstate`): no reload,
+ * so the page's node keeps its connections (and works with its doorway gone); waits until the
+ * content is fetched and verified.
+ */
+export async function fetchInPage(page: Page, link: string, timeout = 120_000): Promise<void> {
+  const url = new URL(link, 'http://page.invalid');
+  await page.evaluate((path) => {
+    history.pushState(null, '', path);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, `${url.pathname}${url.search}`);
+  await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
+}
+
 /** The peers panel's entry for a peer: `data-direct` says whether the connection is direct. */
 export function peerEntry(page: Page, peerId: string): Locator {
   return page.locator(`[data-testid="peer"][data-peer-id="${peerId}"]`);

@@ -173,9 +173,9 @@ export class TrustConnection implements ZomeCalls {
   }
 
   #setState(state: TrustState): void {
-    this.#state = state;
+    this.#state = { ...state, doorway: this.#doorway };
     log('%s %s%s', this.#doorway, state.status, state.error ? `: ${state.error}` : '');
-    this.events.safeDispatchEvent('state', { detail: { ...state } });
+    this.events.safeDispatchEvent('state', { detail: { ...this.#state } });
   }
 
   /** Connects, serves until the connection drops, waits, again: until closed. */

@@ -62,6 +62,7 @@ describe('the trust client moves to another doorway', () => {
     a.moveTo(d2.url);
     expect(a.doorway).toBe(d2.url);
     await expect.poll(() => a.state.status, { timeout: 5_000 }).toBe('connected');
+    expect(a.state.doorway).toBe(d2.url);
     expect(a.me).toBe(me);
     // Calls go to D2's trust layer now, as this same agent.
     expect(await a.registerAgent({ display_name: 'Moved', multiaddrs: [] })).toBe('sent');
