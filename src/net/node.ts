@@ -467,13 +467,17 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
 
   #whenDisconnected(peerId: string): Promise<void> {
     return new Promise((resolve) => {
-      const onDisconnect = (event: CustomEvent) => {
-        if (String(event.detail) !== peerId) return;
+      // Both listeners go when either fires: a doorway reconnecting all day adds none for good.
+      const done = () => {
         this.libp2p.removeEventListener('peer:disconnect', onDisconnect);
+        this.#stop.signal.removeEventListener('abort', done);
         resolve();
       };
+      const onDisconnect = (event: CustomEvent) => {
+        if (String(event.detail) === peerId) done();
+      };
       this.libp2p.addEventListener('peer:disconnect', onDisconnect);
-      this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      this.#stop.signal.addEventListener('abort', done, { once: true });
     });
   }
 
