@@ -33,8 +33,12 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   await trustConnected(b);
   await expect(peerEntry(b, cId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
 
-  // A holds the item and dials nobody itself; the doorway lists it to B, which is full.
-  const a = await openApp((await openProfile()).context, doorway.url, { dialListed: 0 });
+  // A holds the item (alone: it gives the doorway no copy) and dials nobody itself; the doorway
+  // lists it to B, which is full.
+  const a = await openApp((await openProfile()).context, doorway.url, {
+    dialListed: 0,
+    keepOnDoorway: 0,
+  });
   await trustConnected(a);
   await addFiles(a, [file.path]);
   await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
