@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type IceServer, parseIceServers } from './ice-servers.ts';
 
 /** Everything the doorway can be told, from flags first, then environment, then defaults. */
 export interface DoorwayConfig {
@@ -58,6 +59,8 @@ export interface DoorwayConfig {
   storeQuota: number;
   /** Bytes of content fetched for HTTP clients kept for the next ones (least recently used goes first). */
   cacheQuota: number;
+  /** STUN/TURN servers browsers use for WebRTC (doorway/ice-servers.ts); none when absent. */
+  iceServers?: IceServer[];
 }
 
 /** libp2p's own relay defaults (go-libp2p's too): enough for WebRTC signalling, not for bulk data. */
@@ -125,6 +128,11 @@ Options (environment variable in brackets):
                       [ELOHIM_STORE_QUOTA]                        default ${DEFAULT_STORE_QUOTA} (10 GiB)
   --cache-quota <bytes>            space for what /store/{hash} fetched from peers
                       [ELOHIM_CACHE_QUOTA]                        default ${DEFAULT_CACHE_QUOTA} (2 GiB)
+  --ice-servers <list>             STUN/TURN servers handed to browsers for WebRTC; JSON
+                      ([{"urls":…,"username":…,"credential":…}]) or comma-separated urls,
+                      turn:user:credential@host:3478; repeatable [ELOHIM_ICE_SERVERS]
+                      default none (loopback and LANs need none). Anyone who can reach the
+                      doorway reads them: give TURN servers per-user quotas.
   --help              show this text
 
 The relay defaults carry WebRTC signalling only (that is all browsers need to connect
@@ -190,6 +198,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'store-dir': { type: 'string' },
       'store-quota': { type: 'string' },
       'cache-quota': { type: 'string' },
+      'ice-servers': { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -253,6 +262,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     : (env.ELOHIM_P2P_TRUST_LOOPBACK ?? 'off');
   if (trustLoopback !== 'on' && trustLoopback !== 'off') {
     throw new ConfigError(`ELOHIM_P2P_TRUST_LOOPBACK must be on or off, got "${trustLoopback}"`);
+  }
+  let iceServers: IceServer[];
+  try {
+    iceServers = parseIceServers(
+      values['ice-servers'] ?? (env.ELOHIM_ICE_SERVERS ? [env.ELOHIM_ICE_SERVERS] : []),
+    );
+  } catch (error) {
+    throw new ConfigError(`--ice-servers: ${(error as Error).message}`);
   }
   const count = (flag: string, text: string | undefined, fallback: number, max: number) =>
     integer(flag, text ?? String(fallback), 1, max);
@@ -318,6 +335,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     hcConductor: hcConductor === '' ? undefined : hcConductor,
     hcAdmin: hcAdmin === '' ? undefined : hcAdmin,
     hcDevTokens: devTokens === 'on',
+    ...(iceServers.length > 0 ? { iceServers } : {}),
     storeDir,
     storeQuota: integer(
       '--store-quota',

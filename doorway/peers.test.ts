@@ -4,9 +4,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   capabilitiesOf,
   dialableAddrs,
+  MAX_ADDRS_PER_PEER,
   PeerRegistry,
   RELAY_HOP_PROTOCOL,
   SHARD_PROTOCOL,
+  SIGNAL_SAMPLE_SIZE,
   SYNC_PROTOCOL,
 } from './peers.ts';
 import { parsePubkey } from './routes.ts';
@@ -106,6 +108,69 @@ describe('PeerRegistry', () => {
     peers.connected(a);
     peers.identified(a, { addrs: ['/ip4/192.0.2.1/tcp/4001/ws'] });
     expect(peers.get(a)?.natStatus).toBe('public');
+  });
+});
+
+describe('PeerRegistry.sample (what /signal answers)', () => {
+  const circuit = () => `/ip4/127.0.0.1/tcp/8081/ws/p2p/${relay}/p2p-circuit`;
+  /** A seeded generator: the test draws the same samples every run. */
+  function seeded(seed: number): () => number {
+    let x = seed;
+    return () => {
+      x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+      return x / 2 ** 31;
+    };
+  }
+
+  it('answers at most the bound, dialable peers only, never the asker, everyone over time', async () => {
+    const peers = new PeerRegistry();
+    const ids = await Promise.all(Array.from({ length: 40 }, newPeerId));
+    for (const id of ids) {
+      peers.connected(id);
+      peers.identified(id, { addrs: [`${circuit()}/webrtc`] });
+    }
+    peers.connected(a); // connected, not (yet) dialable
+    const asker = ids[0] as string;
+    const random = seeded(7);
+    const seen = new Set<string>();
+    for (let round = 0; round < 50; round++) {
+      const sample = peers.sample({ exclude: asker, random });
+      expect(sample).toHaveLength(SIGNAL_SAMPLE_SIZE);
+      const listed = sample.map((p) => p.peerId);
+      expect(new Set(listed).size).toBe(listed.length);
+      expect(listed).not.toContain(asker);
+      expect(listed).not.toContain(a);
+      for (const id of listed) seen.add(id);
+    }
+    // 50 draws of 16 out of 39: every dialable peer was handed out to the asker.
+    expect(seen.size).toBe(ids.length - 1);
+    expect(peers.sample({ limit: 3 })).toHaveLength(3);
+  });
+
+  it('lists everyone when fewer than the bound are connected', async () => {
+    const peers = new PeerRegistry();
+    peers.connected(a);
+    peers.identified(a, { addrs: [`${circuit()}/webrtc`] });
+    peers.connected(b);
+    peers.identified(b, { addrs: [`${circuit()}/webrtc`] });
+    expect(
+      peers
+        .sample()
+        .map((p) => p.peerId)
+        .sort(),
+    ).toEqual([a, b].sort());
+  });
+
+  it('keeps at most a few addresses per peer, however many it announces', () => {
+    const peers = new PeerRegistry();
+    peers.connected(a);
+    const many = Array.from({ length: 500 }, (_, i) => `/ip4/192.0.2.${i % 250}/tcp/${1000 + i}`);
+    peers.identified(a, {
+      addrs: many,
+      protocols: Array.from({ length: 500 }, (_, i) => `/p/${i}`),
+    });
+    expect(peers.get(a)?.multiaddrs).toHaveLength(MAX_ADDRS_PER_PEER);
+    expect(peers.get(a)?.protocols.length).toBeLessThanOrEqual(64);
   });
 });
 

@@ -9,6 +9,16 @@ export const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop';
 export type Capability = 'shard' | 'sync' | 'relay';
 
 /**
+ * What one peer may put in the registry: its addresses (a browser has one or two relayed
+ * WebRTC addresses per doorway) and protocols. Identify caps its message at 8 KiB already; these
+ * keep each `/signal` answer small too.
+ */
+export const MAX_ADDRS_PER_PEER = 8;
+export const MAX_PROTOCOLS_PER_PEER = 64;
+/** Peers one `/signal` answer lists at most: a browser keeps about 8 direct peers. */
+export const SIGNAL_SAMPLE_SIZE = 16;
+
+/**
  * How a peer can be reached, in the Rust doorway's `nat_status` field:
  * - `public`: it has a direct (non-relayed) dialable address;
  * - `private`: reachable only through a relay (every browser peer: `/p2p-circuit` and
@@ -110,8 +120,9 @@ export class PeerRegistry {
     const record = this.#peers.get(peerId);
     if (record == null) return false;
     if (info.addrs != null && info.addrs.length > 0)
-      record.addrs = dialableAddrs(peerId, info.addrs);
-    if (info.protocols != null && info.protocols.length > 0) record.protocols = [...info.protocols];
+      record.addrs = dialableAddrs(peerId, info.addrs).slice(0, MAX_ADDRS_PER_PEER);
+    if (info.protocols != null && info.protocols.length > 0)
+      record.protocols = info.protocols.slice(0, MAX_PROTOCOLS_PER_PEER);
     return true;
   }
 
@@ -142,6 +153,27 @@ export class PeerRegistry {
       out.push(toEntry(peerId, record));
     }
     return out.sort((a, b) => a.connectedSince.getTime() - b.connectedSince.getTime());
+  }
+
+  /**
+   * At most `limit` dialable peers other than `exclude`, drawn at random: no one can be
+   * answered the whole registry, and since each ask draws afresh every peer is listed to
+   * everyone over time. Costs O(connected peers), which the doorway's `maxConnections` bounds.
+   */
+  sample(options: { exclude?: string; limit?: number; random?: () => number } = {}): PeerEntry[] {
+    const limit = options.limit ?? SIGNAL_SAMPLE_SIZE;
+    const random = options.random ?? Math.random;
+    const ids: string[] = [];
+    for (const [peerId, record] of this.#peers) {
+      if (peerId !== options.exclude && record.addrs.length > 0) ids.push(peerId);
+    }
+    // A partial Fisher–Yates shuffle: the first `limit` slots are a uniform sample.
+    const count = Math.min(limit, ids.length);
+    for (let i = 0; i < count; i++) {
+      const j = i + Math.floor(random() * (ids.length - i));
+      [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
+    }
+    return ids.slice(0, count).map((id) => toEntry(id, this.#peers.get(id) as Known));
   }
 
   clear(): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
+import type { IceServer } from './ice-servers.ts';
 import type { DoorwayP2p } from './p2p.ts';
 import { capabilitiesOf } from './peers.ts';
 
@@ -86,8 +87,11 @@ export function parsePubkey(text: string): string {
   return id.toString();
 }
 
-/** The doorway's libp2p routes: how browsers find the relay and each other. */
-export function p2pRoutes(p2p: DoorwayP2p): Route[] {
+/**
+ * The doorway's libp2p routes: how browsers find the relay and each other, and the ICE servers
+ * their WebRTC connections use.
+ */
+export function p2pRoutes(p2p: DoorwayP2p, options: { iceServers?: IceServer[] } = {}): Route[] {
   return [
     {
       method: 'GET',
@@ -97,6 +101,7 @@ export function p2pRoutes(p2p: DoorwayP2p): Route[] {
           peer_id: p2p.peerId,
           multiaddrs: p2p.multiaddrs(),
           protocols: p2p.protocols(),
+          ice_servers: options.iceServers ?? [],
         }),
     },
     {
@@ -112,8 +117,10 @@ export function p2pRoutes(p2p: DoorwayP2p): Route[] {
           });
           return;
         }
+        // A bounded random sample, not the registry: a browser dials at most a few of them, and
+        // the answer stays small however many peers are connected (README, "Bounded discovery").
         const peers = p2p.peers
-          .list({ exclude: asker, dialableOnly: true })
+          .sample({ exclude: asker })
           .map((p) => ({ peer_id: p.peerId, multiaddrs: p.multiaddrs }));
         sendJson(res, 200, { peers });
       },

@@ -150,7 +150,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
             'Content is served by the Elohim app in your browser: open the app once, then this link works.',
         }),
     },
-    ...p2pRoutes(p2p),
+    ...p2pRoutes(p2p, { iceServers: config.iceServers }),
     ...bridge.routes,
     ...trust.routes,
   ];

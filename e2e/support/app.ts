@@ -10,6 +10,8 @@ export interface StoreSettings {
   copies?: number;
   /** 0: dial only the holders a fetch needs, not every peer the doorway lists (`?dialListed=`). */
   dialListed?: 0 | 1;
+  /** Direct peers the node keeps besides doorways (`?maxPeers=`); the app's default (8) unset. */
+  maxPeers?: number;
   /** 0: offer no commons item to the doorway to keep (`?keepOnDoorway=`, the Settings checkbox). */
   keepOnDoorway?: 0 | 1;
 }
@@ -88,6 +90,20 @@ export async function shareLinkOf(page: Page, hash: string): Promise<string> {
 /** Opens a share link and waits until the content is fetched and verified. */
 export async function fetchByLink(page: Page, link: string, timeout = 120_000): Promise<void> {
   await page.goto(link);
+  await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
+}
+
+/**
+ * Opens a share link within the page, as back/forward would (history + `popstate`): no reload,
+ * so the page's node keeps its connections (and works with its doorway gone); waits until the
+ * content is fetched and verified.
+ */
+export async function fetchInPage(page: Page, link: string, timeout = 120_000): Promise<void> {
+  const url = new URL(link, 'http://page.invalid');
+  await page.evaluate((path) => {
+    history.pushState(null, '', path);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, `${url.pathname}${url.search}`);
   await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
 }
 

@@ -5,6 +5,14 @@ export interface DoorwayInfo {
   peer_id: string;
   multiaddrs: string[];
   protocols: string[];
+  /** STUN/TURN servers for WebRTC (`RTCIceServer`s); older doorways send none. */
+  ice_servers?: RTCIceServer[];
+}
+
+/** One entry of `/api/v1/federation/doorways`: only what failover needs of it. */
+export interface FederatedDoorway {
+  url: string;
+  healthy?: boolean;
 }
 
 export interface SignalPeer {
@@ -13,6 +21,40 @@ export interface SignalPeer {
 }
 
 export class DoorwayUnreachableError extends ElohimError.named('DoorwayUnreachableError') {}
+
+/** Bodies past this are not read: a doorway's answers here are a few KiB. */
+export const MAX_DOORWAY_JSON_BYTES = 256 * 1024;
+
+/**
+ * The JSON body of `response`, read up to {@link MAX_DOORWAY_JSON_BYTES} whatever the doorway
+ * declares (a chunked body declares nothing): a doorway, or one another doorway told us of,
+ * cannot make the page buffer more.
+ */
+async function cappedJson(response: Response, origin: string): Promise<unknown> {
+  const reader = response.body?.getReader();
+  if (!reader) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_DOORWAY_JSON_BYTES) {
+      await reader.cancel();
+      throw new DoorwayUnreachableError(
+        `The doorway at ${origin} sent more than ${MAX_DOORWAY_JSON_BYTES} bytes: it is not an Elohim doorway, or a broken one.`,
+      );
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
 
 async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
   let response: Response;
@@ -26,11 +68,12 @@ async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
     );
   }
   if (!response.ok) {
+    await response.body?.cancel();
     throw new DoorwayUnreachableError(
       `The doorway at ${url.origin} answered ${response.status} for ${url.pathname}: it may be an older version without peer-to-peer support.`,
     );
   }
-  return (await response.json()) as T;
+  return (await cappedJson(response, url.origin)) as T;
 }
 
 export function fetchDoorwayInfo(origin: string, signal?: AbortSignal): Promise<DoorwayInfo> {
@@ -48,4 +91,32 @@ export async function fetchSignalPeers(
     signal,
   );
   return body.peers;
+}
+
+/**
+ * The doorways this one knows of (`/api/v1/federation/doorways`), healthy ones only, as HTTP
+ * origins; none when the doorway has no such route (404: an older or unfederated doorway).
+ */
+export async function fetchFederatedDoorways(
+  origin: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const response = await fetch(new URL('/api/v1/federation/doorways', origin), {
+    signal,
+    cache: 'no-store',
+  });
+  if (!response.ok) {
+    // No such route (404: an older or unfederated doorway): nothing to learn, not a failure.
+    await response.body?.cancel();
+    return [];
+  }
+  const body = (await cappedJson(response, origin)) as { doorways?: unknown } | null;
+  if (body === null || typeof body !== 'object' || !Array.isArray(body.doorways)) return [];
+  return body.doorways
+    .filter(
+      (d): d is FederatedDoorway =>
+        typeof d === 'object' && d !== null && typeof (d as FederatedDoorway).url === 'string',
+    )
+    .filter((d) => d.healthy !== false)
+    .map((d) => d.url);
 }

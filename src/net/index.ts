@@ -13,8 +13,15 @@ export { fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
+  fetchFederatedDoorways,
   fetchSignalPeers,
 } from './doorway-client.ts';
+export {
+  DoorwayList,
+  type DoorwaySwitch,
+  doorwayOrigin,
+  MAX_LEARNED_DOORWAYS,
+} from './doorway-list.ts';
 export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
   connectedPeersFinder,
@@ -27,9 +34,14 @@ export {
 } from './fetch.ts';
 export {
   browserNetwork,
-  type DoorwayState,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PEERS,
+  IceServers,
   isDirect,
   type NetworkProfile,
+} from './network.ts';
+export {
+  type DoorwayState,
   type NodeSnapshot,
   type PeerConnectionInfo,
   PeerNode,

@@ -1,24 +1,38 @@
 /**
- * The browser's libp2p node: WebSockets to the doorway, a circuit-relay reservation on it, and
- * direct WebRTC connections to the other peers it lists. It serves the local store over the
- * shard protocols, takes the copies other peers offer (`/elohim/replicate/1.0.0`), and keeps a
- * live picture of its connections for the UI.
+ * The browser's libp2p node: WebSockets to its doorways, a circuit-relay reservation, and direct
+ * WebRTC connections to a bounded number of the peers they list (bounded-dialer.ts), holders
+ * dialled on demand. One doorway is in use (doorway-list.ts); when it stops answering the node
+ * moves to the next and says so (`doorway` event, `snapshot().lastSwitch`). It serves the local
+ * store over the shard protocols, takes the copies other peers offer
+ * (`/elohim/replicate/1.0.0`), and keeps a live picture of its connections for the UI.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { identify, identifyPush } from '@libp2p/identify';
-import type { Connection, Libp2p, PrivateKey } from '@libp2p/interface';
+import type { Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import { isPrivate } from '@libp2p/utils';
-import { webRTC } from '@libp2p/webrtc';
-import { webSockets } from '@libp2p/websockets';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { TCP, WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
-import { createLibp2p, type Libp2pOptions } from 'libp2p';
+import { WebRTC, WebSockets } from '@multiformats/multiaddr-matcher';
+import { createLibp2p } from 'libp2p';
 import type { ContentStore } from '../content/index.ts';
-import { errorMessage, TypedEventEmitter, withTimeout } from '../wire/index.ts';
-import { fetchDoorwayInfo, fetchSignalPeers } from './doorway-client.ts';
+import {
+  type AbortOptions,
+  errorMessage,
+  logger,
+  TypedEventEmitter,
+  withTimeout,
+} from '../wire/index.ts';
+import { BoundedDialer, DIAL_TIMEOUT_MS } from './bounded-dialer.ts';
+import { fetchDoorwayInfo, fetchFederatedDoorways, fetchSignalPeers } from './doorway-client.ts';
+import { DoorwayList, type DoorwaySwitch } from './doorway-list.ts';
+import {
+  browserNetwork,
+  DEFAULT_MAX_PEERS,
+  IceServers,
+  isDirect,
+  type NetworkProfile,
+} from './network.ts';
 import {
   type ReplicateServer,
   type ReplicateServerOptions,
@@ -36,12 +50,23 @@ export interface PeerNodeOptions {
   /** How often to ask the doorways who else is online. Default 3 s. */
   discoveryIntervalMs?: number;
   /**
-   * Dial every peer the doorways list (default). Off, peers are dialled only when a fetch
-   * needs them (the trust layer says who holds what), and those who dial us are accepted.
+   * Dial the peers the doorways list, up to `maxPeers` (default). Off, peers are dialled only
+   * when a fetch needs them (the trust layer says who holds what), and those who dial us are
+   * accepted.
    */
   dialListedPeers?: boolean;
   /** Transports and listen addresses. Default {@link browserNetwork}. */
   network?: NetworkProfile;
+  /**
+   * Direct peers besides doorways dialled from the doorways' lists, and kept when a holder is
+   * dialled on demand (the oldest idle one makes room). Default {@link DEFAULT_MAX_PEERS}.
+   */
+  maxPeers?: number;
+  /**
+   * Ask each doorway for the others it knows (`/api/v1/federation/doorways`), to fall back to
+   * when no configured one answers. Default true.
+   */
+  learnDoorways?: boolean;
   /** Passed to the shard server (delivery gate, caps). */
   shard?: ShardServerOptions;
   /**
@@ -82,46 +107,10 @@ export interface NodeSnapshot {
   dialAddrs: string[];
   /** The person chose to work offline: no connection in or out until they go back online. */
   workingOffline: boolean;
-}
-
-/** How a node reaches others: what differs between a browser tab and a Node process. */
-export interface NetworkProfile {
-  transports: NonNullable<Libp2pOptions['transports']>;
-  listen: string[];
-  /**
-   * Dial private and `ws://` addresses freely (a Node peer on loopback or a LAN). Off (a
-   * browser), only the configured doorways' such addresses are dialled.
-   */
-  dialPrivate: boolean;
-  /** Addresses to announce instead of the listening ones (a doorway behind a reverse proxy). */
-  announce?: string[];
-  /** Connection limits (libp2p's); its defaults when absent. */
-  connectionManager?: Libp2pOptions['connectionManager'];
-  /** Services besides the peer's own, e.g. a doorway's relay server. */
-  services?: Libp2pOptions['services'];
-}
-
-/** A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers. */
-export function browserNetwork(): NetworkProfile {
-  return {
-    transports: [
-      webSockets(),
-      // 16 MiB of buffered data broke streams here; 2–8 MiB worked (docs/design.md §9).
-      webRTC({ dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 } }),
-      circuitRelayTransport(),
-    ],
-    listen: ['/p2p-circuit', '/webrtc'],
-    dialPrivate: false,
-  };
-}
-
-/**
- * A connection is direct when it carries no relay limits and goes browser to browser (WebRTC)
- * or process to process (TCP), not through a doorway's relay (docs/design.md §9).
- */
-export function isDirect(connection: Connection): boolean {
-  const address = connection.remoteAddr;
-  return connection.limits == null && (WebRTC.matches(address) || TCP.matches(address));
+  /** The doorway in use (trust layer, relay, HTTP fallback), once one answered. */
+  doorwayInUse?: string;
+  /** The last change of the doorway in use, and why. */
+  lastSwitch?: DoorwaySwitch;
 }
 
 /** The transport part of a doorway address (`/ip4/…/tcp/…/ws`), which relayed addresses start with. */
@@ -130,13 +119,19 @@ function transportPrefix(address: string): string {
   return at === -1 ? address : address.slice(0, at);
 }
 
-/** `change`: the snapshot may differ (one event per burst of libp2p events). */
+/**
+ * `change`: the snapshot may differ (one event per burst of libp2p events). `doorway`: another
+ * doorway is in use now (the first one answering, or a switch away from one that stopped).
+ */
 export interface PeerNodeEvents {
   change: CustomEvent<void>;
+  doorway: CustomEvent<{ origin: string; switched?: DoorwaySwitch }>;
 }
 
-const DIAL_TIMEOUT_MS = 10_000;
-const DIAL_ATTEMPTS = 3;
+const log = logger('net:node');
+/** The peer-store tag that keeps doorway connections when libp2p prunes past maxConnections. */
+const DOORWAY_TAG = 'elohim-doorway';
+
 const MAX_BACKOFF_MS = 30_000;
 
 export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
@@ -144,7 +139,13 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #doorwayPeers = new Set<string>();
   /** Transport prefixes of configured doorways: the only private/`ws://` addresses we dial. */
   readonly #allowedPrefixes = new Set<string>();
-  readonly #dialing = new Set<string>();
+  readonly #list: DoorwayList;
+  /** Doorways with a connect loop running: the configured ones, and learned ones once needed. */
+  readonly #running = new Set<string>();
+  /** What each doorway's info said its ICE servers are (IceServers checks them). */
+  readonly #iceOf = new Map<string, unknown>();
+  readonly #ice: IceServers;
+  readonly #dialer: BoundedDialer;
   readonly #stop = new AbortController();
   readonly #discovered = Promise.withResolvers<void>();
   #changeQueued = false;
@@ -159,17 +160,27 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     private readonly options: PeerNodeOptions,
     allowedPrefixes: Set<string>,
     mode: { offline: boolean },
+    ice: IceServers,
   ) {
     super();
     this.#allowedPrefixes = allowedPrefixes;
     this.#mode = mode;
+    this.#ice = ice;
+    this.#list = new DoorwayList(options.doorways);
+    this.#dialer = new BoundedDialer(libp2p, {
+      maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+      dialPrivate: options.network?.dialPrivate ?? false,
+      isDoorway: (peerId) => this.#doorwayPeers.has(peerId),
+      signal: this.#stop.signal,
+    });
     for (const origin of options.doorways) {
       this.#doorways.set(origin, { origin, status: 'connecting' });
     }
   }
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
-    const network = options.network ?? browserNetwork();
+    const ice = new IceServers();
+    const network = options.network ?? browserNetwork(ice);
     const allowedPrefixes = new Set<string>();
     const mode = { offline: false };
     const libp2p = await createLibp2p({
@@ -204,12 +215,12 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         replicate: replicateServer({ ...options.replicate, store: options.store }),
       },
     });
-    const node = new PeerNode(libp2p, options, allowedPrefixes, mode);
+    const node = new PeerNode(libp2p, options, allowedPrefixes, mode, ice);
     node.#replicas = libp2p.services.replicate;
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       libp2p.addEventListener(event, () => node.#changed());
     }
-    for (const origin of options.doorways) void node.#keepDoorway(origin);
+    for (const origin of options.doorways) node.#run(origin);
     void node.#discover();
     return node;
   }
@@ -245,7 +256,27 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         ? this.libp2p.getMultiaddrs().map(String)
         : webrtcAddrs,
       workingOffline: this.#mode.offline,
+      ...(this.#list.inUse ? { doorwayInUse: this.#list.inUse } : {}),
+      ...(this.#list.lastSwitch ? { lastSwitch: { ...this.#list.lastSwitch } } : {}),
     };
+  }
+
+  /** The doorway in use: where the trust layer, the relay and the HTTP fallback are. */
+  doorwayInUse(): string | undefined {
+    return this.#list.inUse;
+  }
+
+  /** The ICE servers the page's WebRTC connections use now (the doorway in use handed them out). */
+  iceServers(): RTCIceServer[] {
+    return this.#ice.servers;
+  }
+
+  /**
+   * Dials a peer a fetch needs (a holder the trust layer named), within the bound: at
+   * `maxPeers` direct peers the oldest idle one is closed first (BoundedDialer).
+   */
+  dial(target: PeerId | Multiaddr | Multiaddr[], options: AbortOptions = {}): Promise<Connection> {
+    return this.#dialer.dial(target, options);
   }
 
   /**
@@ -270,9 +301,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
 
   /** Peers other than doorways with a direct connection now. */
   directPeers(): string[] {
-    return this.snapshot()
-      .peers.filter((p) => p.direct && !p.doorway)
-      .map((p) => p.peerId);
+    return this.#dialer.directPeers();
   }
 
   /**
@@ -341,7 +370,36 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       delete next.retryAt;
     }
     this.#doorways.set(origin, next);
+    if (patch.status !== undefined) this.#decideDoorway();
     this.#changed();
+  }
+
+  /** Starts the connect loop of a doorway, once. */
+  #run(origin: string): void {
+    if (this.#running.has(origin)) return;
+    this.#running.add(origin);
+    void this.#keepDoorway(origin);
+  }
+
+  /**
+   * After a doorway connected or went away: which one is in use now (DoorwayList), telling
+   * listeners when it changed, and a learned doorway dialled when none answers.
+   */
+  #decideDoorway(): void {
+    const connected = (origin: string) => this.#doorways.get(origin)?.status === 'connected';
+    const before = this.#list.inUse;
+    const switched = this.#list.update(connected);
+    const now = this.#list.inUse;
+    if (now !== undefined && now !== before) {
+      this.#ice.set(this.#iceOf.get(now));
+      if (switched) log('switched to %s: %s', switched.to, switched.reason);
+      this.safeDispatchEvent('doorway', {
+        detail: { origin: now, ...(switched ? { switched } : {}) },
+      });
+    }
+    if (this.#mode.offline || this.#stop.signal.aborted) return;
+    const standby = this.#list.nextStandby(this.#running, this.#list.origins.some(connected));
+    if (standby) this.#run(standby);
   }
 
   /** Connects to one doorway and reconnects with exponential backoff whenever it goes away. */
@@ -360,14 +418,20 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         const info = await fetchDoorwayInfo(origin, withTimeout(stop, DIAL_TIMEOUT_MS));
         for (const address of info.multiaddrs) this.#allowedPrefixes.add(transportPrefix(address));
         this.#doorwayPeers.add(info.peer_id);
+        this.#iceOf.set(origin, info.ice_servers);
         const closed = this.#whenDisconnected(info.peer_id);
-        await this.libp2p.dial(
+        const connection = await this.libp2p.dial(
           info.multiaddrs.map((a) => multiaddr(a)),
           { signal: withTimeout(stop, DIAL_TIMEOUT_MS) },
         );
+        // Pruning past maxConnections closes the least valued first: never a doorway.
+        await this.libp2p.peerStore
+          .merge(connection.remotePeer, { tags: { [DOORWAY_TAG]: { value: 100 } } })
+          .catch(() => {});
         this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
         backoff = 1_000;
         void this.#discoverVia(origin).then(() => this.#discovered.resolve());
+        void this.#learnFrom(origin);
         await closed;
         if (stop.aborted) return;
         this.#setDoorway(origin, {
@@ -388,15 +452,32 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     }
   }
 
+  /** The other doorways `origin` knows, kept to fall back to (a doorway without the route: none). */
+  async #learnFrom(origin: string): Promise<void> {
+    if (this.options.learnDoorways === false) return;
+    try {
+      const learned = this.#list.learn(
+        await fetchFederatedDoorways(origin, withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS)),
+      );
+      if (learned.length > 0) log('learned doorways from %s: %s', origin, learned.join(' '));
+    } catch (error) {
+      log('no doorway list from %s: %s', origin, errorMessage(error));
+    }
+  }
+
   #whenDisconnected(peerId: string): Promise<void> {
     return new Promise((resolve) => {
-      const onDisconnect = (event: CustomEvent) => {
-        if (String(event.detail) !== peerId) return;
+      // Both listeners go when either fires: a doorway reconnecting all day adds none for good.
+      const done = () => {
         this.libp2p.removeEventListener('peer:disconnect', onDisconnect);
+        this.#stop.signal.removeEventListener('abort', done);
         resolve();
       };
+      const onDisconnect = (event: CustomEvent) => {
+        if (String(event.detail) === peerId) done();
+      };
       this.libp2p.addEventListener('peer:disconnect', onDisconnect);
-      this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
+      this.#stop.signal.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -409,40 +490,13 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     }
   }
 
+  /** Dials peers `origin` lists, within the bound (the doorway answers a random sample). */
   async #discoverVia(origin: string): Promise<void> {
     if (this.options.dialListedPeers === false) return;
-    let peers: Awaited<ReturnType<typeof fetchSignalPeers>>;
     try {
-      peers = await fetchSignalPeers(origin, this.peerId, this.#stop.signal);
+      await this.#dialer.dialListed(await fetchSignalPeers(origin, this.peerId, this.#stop.signal));
     } catch {
-      return; // the doorway loop reports doorway trouble
-    }
-    const connected = new Set(this.directPeers());
-    await Promise.all(
-      peers
-        .filter((peer) => !connected.has(peer.peer_id) && !this.#doorwayPeers.has(peer.peer_id))
-        .map((peer) => this.#dialDirect(peer.peer_id, peer.multiaddrs)),
-    );
-  }
-
-  /** Dials a peer's WebRTC address (signalled through the relay), retrying: ~1 dial in 20 times out. */
-  async #dialDirect(peerId: string, addresses: string[]): Promise<void> {
-    const webrtc = addresses.map((a) => multiaddr(a)).filter((ma) => WebRTC.matches(ma));
-    if (webrtc.length === 0 || this.#dialing.has(peerId)) return;
-    this.#dialing.add(peerId);
-    try {
-      for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !this.#stop.signal.aborted; attempt++) {
-        try {
-          await this.libp2p.dial(webrtc, {
-            signal: withTimeout(this.#stop.signal, DIAL_TIMEOUT_MS),
-          });
-          return;
-        } catch {
-          // The next discovery round tries again after the last attempt.
-        }
-      }
-    } finally {
-      this.#dialing.delete(peerId);
+      // the doorway loop reports doorway trouble
     }
   }
 }

@@ -20,6 +20,8 @@ export interface PagePeerInit {
   store: ContentStore;
   doorways: string[];
   dialListedPeers: boolean;
+  /** Direct peers kept besides doorways; undefined: the node's default. */
+  maxPeers?: number | undefined;
   copies: number;
   /** Whether commons items authored here are offered to the doorways; read before each offer. */
   keepOnDoorway: () => boolean;
@@ -114,6 +116,7 @@ export class PagePeer extends TypedEventEmitter<PagePeerEvents> {
         privateKey: me.privateKey,
         doorways: init.doorways,
         dialListedPeers: init.dialListedPeers,
+        ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
         copies: init.copies,
         keepOnDoorway: init.keepOnDoorway,
         trust: { displayName: init.displayName },

@@ -19,6 +19,7 @@ import {
   type NetworkProfile,
   NoHoldersError,
   PeerNode,
+  type PeerNodeEvents,
   pushPolicy,
   Replicator,
   type SpaceBudget,
@@ -32,7 +33,7 @@ import {
 } from '../reach/index.ts';
 import type { SyncRuntime } from '../sync/index.ts';
 import type { TrustClient } from '../trust/index.ts';
-import { logger, TypedEventEmitter } from '../wire/index.ts';
+import { listen, logger, TypedEventEmitter } from '../wire/index.ts';
 import { loadTrustModules, startTrust, type TrustInit } from './trust.ts';
 
 const log = logger('peer');
@@ -42,12 +43,17 @@ export interface PeerInit {
   store: ContentStore;
   /** The device key: PeerId, agent key and trust-layer signer (src/identity). */
   privateKey: PrivateKey;
-  /** HTTP origins of the doorways to use; the first also hosts the trust layer. Default none. */
+  /**
+   * HTTP origins of the doorways to use, the serving origin first. The trust layer starts on the
+   * first and follows the node to the doorway in use when it fails over. Default none.
+   */
   doorways?: string[];
   /** Transports and listen addresses; default the browser's (WebSockets, WebRTC, relay). */
   network?: NetworkProfile;
-  /** Dial every peer the doorways list (default) or only the holders a fetch needs. */
+  /** Dial the peers the doorways list (default, up to `maxPeers`) or only the holders a fetch needs. */
   dialListedPeers?: boolean;
+  /** Direct peers besides doorways kept connected; default `DEFAULT_MAX_PEERS` (8). */
+  maxPeers?: number;
   /** Direct peers that keep a copy of each item authored here; 0 turns replication off. Default 2. */
   copies?: number;
   /** Offer commons items authored here whole to the connected doorways too (read live). Default true. */
@@ -81,6 +87,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #family: Family | undefined;
   #trustClient: TrustClient | undefined;
   #closeTrust: (() => Promise<void>) | undefined;
+  #moveTrust: ((doorway: string) => void) | undefined;
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
   /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
@@ -143,6 +150,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       privateKey: init.privateKey,
       ...(init.network ? { network: init.network } : {}),
       ...(init.dialListedPeers === undefined ? {} : { dialListedPeers: init.dialListedPeers }),
+      ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
       shard: {
         allow: deliveryGate(store, view, (peer, hash, reason) =>
           gateLog(`refused ${hash} to ${peer}: ${reason}`),
@@ -162,6 +170,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       },
     });
     const node = this.node;
+    // Failover: the trust layer follows the node to the doorway in use.
+    listen<PeerNodeEvents['doorway']['detail']>(node, 'doorway', ({ origin }) =>
+      this.#moveTrust?.(origin),
+    );
     this.#sync = init.sync?.();
     // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
     // served over the WebSocket connection a browser already has to it).
@@ -214,6 +226,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#trustClient = trust.client;
     this.#family = trust.family;
     this.#closeTrust = trust.close;
+    this.#moveTrust = trust.moveTo;
+    // The node may have moved on while the trust layer started.
+    const inUse = this.node.doorwayInUse();
+    if (inUse && this.#doorways.includes(init.doorway)) trust.moveTo(inUse);
     this.#listed = trust.listed;
     this.#finder = trust.finder(this.#finder ?? noHolders);
     this.#family.addEventListener('change', () => this.#changedTrust());
@@ -267,7 +283,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     error: unknown,
     options: FetchOptions = {},
   ): Promise<StoredManifest> {
-    const doorway = this.#doorways[0];
+    const doorway = this.node.doorwayInUse() ?? this.#doorways[0];
     const unreachable = error instanceof NoHoldersError || error instanceof AllHoldersFailedError;
     if (!doorway || !unreachable || options.signal?.aborted) throw error;
     log('no holder of %s reachable directly: through the doorway %s', hash, doorway);

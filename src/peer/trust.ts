@@ -28,6 +28,8 @@ export interface TrustLayer {
   listed: HolderFinder;
   /** `connected` and the listed holders together. */
   finder(connected: HolderFinder): HolderFinder;
+  /** Logs in through another doorway's trust layer, with the same key (failover). */
+  moveTo(doorway: string): void;
   /** Stops announcing, closes the family cluster and the connection. */
   close(): Promise<void>;
 }
@@ -73,12 +75,14 @@ export async function startTrust(
       mySecret: own.privateKey.raw,
       onError: (error) => log.error('family cluster: %e', error),
     });
-    const listed = trust.trustHolderFinder(client, own.node.libp2p);
+    // Through the node: a holder not connected yet is dialled within its bound of peers.
+    const listed = trust.trustHolderFinder(client, own.node);
     return {
       client,
       family,
       listed,
       finder: (connected) => trust.combinedFinder(connected, listed),
+      moveTo: (doorway) => client.moveTo(doorway),
       async close() {
         unlink();
         family.close();

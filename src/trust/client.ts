@@ -74,7 +74,6 @@ function needsAddresses(op: OutboxOp): boolean {
 export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> implements TrustClient {
   readonly me: AgentKey;
   readonly peerId: string;
-  readonly doorway: string;
   readonly #connection: TrustConnection;
   readonly #sender: OutboxSender;
   #addresses: string[] = [];
@@ -85,7 +84,6 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     capSecret: Uint8Array,
   ) {
     super();
-    this.doorway = options.doorway;
     this.me = agentKeyFromEd25519(options.deviceKey.publicKey.raw);
     this.peerId = peerIdFromPrivateKey(options.deviceKey).toString();
     this.#connection = new TrustConnection(
@@ -128,6 +126,16 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
 
   get state(): TrustState {
     return this.#connection.state;
+  }
+
+  /** The doorway whose trust layer this client uses now. */
+  get doorway(): string {
+    return this.#connection.doorway;
+  }
+
+  /** Logs in through another doorway (failover; see `TrustConnection.moveTo`). */
+  moveTo(doorway: string): void {
+    this.#connection.moveTo(doorway);
   }
 
   get queued(): number {

@@ -73,6 +73,12 @@ function closeSocket(ws: AppWebsocket): void {
  */
 export class TrustConnection implements ZomeCalls {
   readonly #stop = new AbortController();
+  /** The doorway connected to (or tried): the configured one until {@link moveTo}. */
+  #doorway: string;
+  /** Aborts the connect attempt in progress (a move does not wait for a dead doorway's timeout). */
+  #attempt: AbortController | undefined;
+  /** Set by a move: the next attempt starts at once. */
+  #moved = false;
   #state: TrustState = { status: 'connecting' };
   #ws: AppWebsocket | undefined;
   #dropConnection: ((reason: string) => void) | undefined;
@@ -83,7 +89,14 @@ export class TrustConnection implements ZomeCalls {
     private readonly options: ConnectionOptions,
     private readonly events: TypedEventTarget<TrustEventMap>,
     private readonly onConnected: () => void,
-  ) {}
+  ) {
+    this.#doorway = options.doorway;
+  }
+
+  /** The doorway whose trust layer this connection uses now. */
+  get doorway(): string {
+    return this.#doorway;
+  }
 
   get state(): TrustState {
     return { ...this.#state };
@@ -109,7 +122,7 @@ export class TrustConnection implements ZomeCalls {
     signal?: AbortSignal,
   ): Promise<TrustOutput<F>> {
     const ws = this.#ws;
-    if (!ws) throw new TrustOfflineError(this.options.doorway, this.#state.error);
+    if (!ws) throw new TrustOfflineError(this.#doorway, this.#state.error);
     const role = TRUST_ROLE_OF[fn];
     try {
       return await abortable(
@@ -127,12 +140,27 @@ export class TrustConnection implements ZomeCalls {
       // Closed mid-call or timed out: this socket is done for; reconnect from scratch (the
       // client's own transparent reconnect would reuse tokens that may have expired).
       if (this.#ws === ws) this.#dropConnection?.(`${fn} failed: ${errorMessage(error)}`);
-      throw new TrustOfflineError(this.options.doorway, errorMessage(error));
+      throw new TrustOfflineError(this.#doorway, errorMessage(error));
     }
   }
 
   /** Skips the backoff wait. */
   reconnect(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * Moves to another doorway's trust layer (failover: the one in use stopped answering): the
+   * current connection or attempt is dropped and the connect flow runs there at once, signed by
+   * the same device key, so the same agent logs in; the outbox then sends what waits.
+   */
+  moveTo(doorway: string): void {
+    if (doorway === this.#doorway || this.closed) return;
+    log('moving from %s to %s', this.#doorway, doorway);
+    this.#doorway = doorway;
+    this.#moved = true;
+    this.#attempt?.abort(new Error(`moved to ${doorway}`));
+    this.#dropConnection?.(`moved to ${doorway}`);
     this.#wake?.();
   }
 
@@ -145,9 +173,9 @@ export class TrustConnection implements ZomeCalls {
   }
 
   #setState(state: TrustState): void {
-    this.#state = state;
-    log('%s %s%s', this.options.doorway, state.status, state.error ? `: ${state.error}` : '');
-    this.events.safeDispatchEvent('state', { detail: { ...state } });
+    this.#state = { ...state, doorway: this.#doorway };
+    log('%s %s%s', this.#doorway, state.status, state.error ? `: ${state.error}` : '');
+    this.events.safeDispatchEvent('state', { detail: { ...this.#state } });
   }
 
   /** Connects, serves until the connection drops, waits, again: until closed. */
@@ -158,14 +186,23 @@ export class TrustConnection implements ZomeCalls {
     while (!stop.aborted) {
       this.#setState({ status: 'connecting' });
       let reason: string;
+      this.#moved = false;
+      const attempt = new AbortController();
+      this.#attempt = attempt;
       try {
-        const ws = await this.#open(stop);
+        const ws = await this.#open(AbortSignal.any([stop, attempt.signal]));
         backoff = minBackoffMs;
         reason = await this.#serve(ws);
       } catch (error) {
         reason = errorMessage(error);
       }
+      this.#attempt = undefined;
       if (stop.aborted) return;
+      if (this.#moved) {
+        this.#moved = false;
+        backoff = minBackoffMs;
+        continue;
+      }
       this.#setState({ status: 'offline', error: reason, retryAt: Date.now() + backoff });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
@@ -181,7 +218,8 @@ export class TrustConnection implements ZomeCalls {
 
   /** The connect flow from scratch: fresh tokens each time, since old ones may have expired. */
   async #open(stop: AbortSignal): Promise<AppWebsocket> {
-    const { doorway, deviceKey, me, agent, capSecret } = this.options;
+    const doorway = this.#doorway;
+    const { deviceKey, me, agent, capSecret } = this.options;
     const signal = withTimeout(stop, this.options.connectTimeoutMs);
     const session = await openDoorwaySession(doorway, deviceKey, agent, me, capSecret, signal);
     // wsClientOptions stays unset: in a browser the WebSocket constructor takes no options.

@@ -15,6 +15,8 @@ export interface TrustState {
   error?: string;
   /** When the next attempt starts (ms since epoch), while offline. */
   retryAt?: number;
+  /** The doorway whose trust layer this is (it changes on failover). */
+  doorway?: string;
 }
 
 /** What became of a change: done now, kept for when the doorway is back, or replaced by a later change. */

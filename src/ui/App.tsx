@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { ActivityPanel } from './ActivityPanel.tsx';
 import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
@@ -17,6 +17,21 @@ import { useFamily, usePeerNode, useTrustClient } from './usePeerNode.ts';
 import { useStorageEstimate } from './useStorageEstimate.ts';
 
 /**
+ * The page's location, again after back/forward (`popstate`): a share link opened within the
+ * page (history) shows its fetch without a reload, which a page whose doorway is gone could not
+ * do without its service worker.
+ */
+function useLocation(): Location {
+  const [, setPath] = useState(location.href);
+  useEffect(() => {
+    const update = () => setPath(location.href);
+    addEventListener('popstate', update);
+    return () => removeEventListener('popstate', update);
+  }, []);
+  return location;
+}
+
+/**
  * The page: header (title, summary, storage), then the work area (a share link being
  * fetched, adding files, the library) beside the network and settings, which matter less
  * often and so sit aside (below, on a phone).
@@ -29,7 +44,7 @@ export function App() {
   const trust = useTrustClient();
   const family = useFamily();
   const storage = useStorageEstimate(store);
-  const shared = parseShareLink(location);
+  const shared = parseShareLink(useLocation());
   // Bumped by "Try again": a new key gives the fetch panel a fresh attempt.
   const [fetchAttempt, setFetchAttempt] = useState(0);
 

@@ -1,3 +1,4 @@
+import type { NodeSnapshot } from '../net/index.ts';
 import type { PeerState } from './usePeerNode.ts';
 
 function short(peerId: string): string {
@@ -62,7 +63,7 @@ function NetworkState({ peer }: { peer: PeerState }) {
       <p className="peers__self">
         <span className={`dot ${reachable ? 'dot--ok' : 'dot--wait'}`} aria-hidden="true" />
         This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}
-        <span data-testid="reachable" role="status">
+        <span data-testid="reachable" role="status" data-addrs={snapshot.webrtcAddrs.join(' ')}>
           {reachable ? '· reachable by other browsers' : '· not yet reachable'}
         </span>
       </p>
@@ -82,14 +83,21 @@ function NetworkState({ peer }: { peer: PeerState }) {
         </span>
       </p>
       <h3 className="visually-hidden">Doorways</h3>
+      <DoorwayInUse snapshot={snapshot} />
       <ul className="peers__doorways">
         {snapshot.doorways.map((d) => (
-          <li key={d.origin} data-testid="doorway" data-status={d.status}>
+          <li
+            key={d.origin}
+            data-testid="doorway"
+            data-status={d.status}
+            data-in-use={String(d.origin === snapshot.doorwayInUse)}
+          >
             <span
               className={`dot ${d.status === 'connected' ? 'dot--ok' : d.status === 'offline' ? 'dot--bad' : 'dot--wait'}`}
               aria-hidden="true"
             />
-            Doorway <span className="peers__origin">{d.origin}</span>:{' '}
+            Doorway <span className="peers__origin">{d.origin}</span>
+            {d.origin === snapshot.doorwayInUse && <span className="muted"> (in use)</span>}:{' '}
             <strong>{DOORWAY_STATUS_LABELS[d.status] ?? d.status}</strong>
             {d.error && d.status !== 'connected' && <span className="muted"> — {d.error}</span>}
             {d.retryAt && d.status === 'offline' && (
@@ -122,5 +130,33 @@ function NetworkState({ peer }: { peer: PeerState }) {
         </ul>
       )}
     </div>
+  );
+}
+
+/**
+ * Which doorway the trust layer, the relay and the fallback go through, and the last failover:
+ * the person sees why the app moved (README, "Failover").
+ */
+function DoorwayInUse({ snapshot }: { snapshot: NodeSnapshot }) {
+  const { doorwayInUse, lastSwitch } = snapshot;
+  if (!doorwayInUse) return null;
+  return (
+    <>
+      <p className="small" data-testid="doorway-in-use" data-origin={doorwayInUse}>
+        Using the doorway <span className="peers__origin">{doorwayInUse}</span>
+      </p>
+      {lastSwitch && (
+        <p
+          className="small"
+          role="status"
+          data-testid="doorway-switch"
+          data-from={lastSwitch.from}
+          data-to={lastSwitch.to}
+        >
+          Switched to {lastSwitch.to} because {lastSwitch.reason} (
+          {new Date(lastSwitch.at).toLocaleTimeString()}).
+        </p>
+      )}
+    </>
   );
 }

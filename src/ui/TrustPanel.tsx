@@ -122,7 +122,12 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
 
   return (
     <div className="trust__body">
-      <p className="small" data-testid="trust-status" data-status={state.status}>
+      <p
+        className="small"
+        data-testid="trust-status"
+        data-status={state.status}
+        data-doorway={state.doorway}
+      >
         Trust layer (Holochain conductor emulator at the doorway): {STATUS_LABELS[state.status]}
         {queued > 0 && ` · ${queued} change(s) waiting`}
       </p>

@@ -39,6 +39,20 @@ export function dialListedPeers(search: string = location.search): boolean {
   return localStorage.getItem(DIAL_LISTED_KEY) !== '0';
 }
 
+const MAX_PEERS_KEY = 'elohim.maxPeers';
+const MAX_PEERS_LIMIT = 64;
+
+/**
+ * Direct peers the node keeps besides doorways (`?maxPeers=N`, saved like `copies`); undefined:
+ * the node's default (8). A bad value is dropped rather than stop the start.
+ */
+export function maxPeers(search: string = location.search): number | undefined {
+  const text = new URLSearchParams(search).get('maxPeers');
+  if (text !== null) localStorage.setItem(MAX_PEERS_KEY, text);
+  const value = Number(localStorage.getItem(MAX_PEERS_KEY) ?? Number.NaN);
+  return Number.isSafeInteger(value) && value >= 1 && value <= MAX_PEERS_LIMIT ? value : undefined;
+}
+
 const KEEP_ON_DOORWAY_KEY = 'elohim.keepOnDoorway';
 
 /**

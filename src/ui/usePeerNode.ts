@@ -16,6 +16,7 @@ import {
   dialListedPeers,
   keepOnDoorway,
   keepOnDoorwayFromUrl,
+  maxPeers,
   replicaCopies,
 } from './replicaSettings.ts';
 
@@ -120,6 +121,7 @@ export function usePeerNode(store: ContentStore | undefined): PeerState {
       store,
       doorways: configuredDoorways(),
       dialListedPeers: dialListedPeers(),
+      maxPeers: maxPeers(),
       copies: replicaCopies(),
       keepOnDoorway,
       displayName: savedDisplayName(),
