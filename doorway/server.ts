@@ -9,6 +9,7 @@ import sirv from 'sirv';
 import { errorMessage } from '../src/wire/index.ts';
 import { bridgeRoutes, ContentCache } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
+import { federationRoutes } from './federation/index.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import { storeUse } from './keeper.ts';
 import type { Logger } from './log.ts';
@@ -151,6 +152,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         }),
     },
     ...p2pRoutes(p2p),
+    ...federationRoutes(p2p.federation, () => ({
+      peer_id: p2p.peerId,
+      multiaddrs: p2p.node.getMultiaddrs().map(String),
+    })),
     ...bridge.routes,
     ...trust.routes,
   ];
