@@ -1,7 +1,8 @@
 /**
  * The doorways' Kademlia DHT: `@libp2p/kad-dht` in server mode on this network's own protocol,
- * with its limits set for a public server, and a cap on the provider records others may make
- * us keep (kad-dht keeps every one it is sent, for a day, in the node's datastore).
+ * with its limits set for a public server, a cap on the provider records others may make us
+ * keep (kad-dht keeps every one it is sent, for a day, in the node's datastore) and on the
+ * size of the messages it reads (dht-guard.ts).
  */
 import {
   type KadDHT,
@@ -11,6 +12,7 @@ import {
   removePrivateAddressesMapper,
 } from '@libp2p/kad-dht';
 import { DHT_PROTOCOL } from '../../src/net/index.ts';
+import { guardedDhtRegistrar } from './dht-guard.ts';
 
 type Datastore = KadDHTComponents['datastore'];
 
@@ -116,11 +118,12 @@ export function doorwayDht(options: DoorwayDhtOptions): (components: KadDHTCompo
     maxOutboundStreams: limits.maxOutboundStreams,
     incomingMessageTimeout: limits.incomingMessageTimeoutMs,
   });
-  // libp2p's components object is a Proxy; a child object overrides just the datastore.
+  // libp2p's components object is a Proxy; a child object overrides just these two.
   return (components) =>
     create(
       Object.create(components, {
         datastore: { value: capProviderRecords(components.datastore, limits) },
+        registrar: { value: guardedDhtRegistrar(components.registrar, DHT_PROTOCOL) },
       }),
     );
 }

@@ -11,6 +11,13 @@ export {
   doorwayDht,
 } from './dht.ts';
 export {
+  DhtMessageError,
+  guardDhtOutbound,
+  guardDhtStream,
+  guardedDhtRegistrar,
+  MAX_DHT_MESSAGE,
+} from './dht-guard.ts';
+export {
   DEFAULT_MAX_DOORWAYS,
   DoorwayDirectory,
   type DoorwaySource,

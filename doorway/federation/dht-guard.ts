@@ -1,0 +1,82 @@
+/**
+ * A size limit on DHT messages. kad-dht reads each length-prefixed message whole, of whatever
+ * length its prefix declares (its reader sets no maximum), until its 10 s message timeout: a
+ * peer could make it buffer hundreds of MiB per stream. Real Kademlia messages here (a key, up
+ * to 20 peers with a few addresses each) are a few KiB.
+ */
+import type { Stream, StreamHandler, StreamMiddleware } from '@libp2p/interface';
+import type { KadDHTComponents } from '@libp2p/kad-dht';
+
+/** Largest DHT message read, either way. */
+export const MAX_DHT_MESSAGE = 64 * 1024;
+
+export class DhtMessageError extends Error {
+  override name = 'DhtMessageError';
+}
+
+type Registrar = KadDHTComponents['registrar'];
+type Bytes = Uint8Array | { subarray(): Uint8Array };
+
+/**
+ * Watches a stream's incoming bytes message by message (varint length, then body) and aborts it
+ * at the first length prefix above `max`, before the body arrives.
+ */
+export function guardDhtStream(stream: Stream, max = MAX_DHT_MESSAGE): void {
+  /** Body bytes still to skip of the current message; -1 while reading a length prefix. */
+  let bodyLeft = -1;
+  let length = 0;
+  let shift = 0;
+  const onMessage = ({ data }: { data: Bytes }) => {
+    const bytes = data instanceof Uint8Array ? data : data.subarray();
+    let at = 0;
+    while (at < bytes.length) {
+      if (bodyLeft > 0) {
+        const skip = Math.min(bodyLeft, bytes.length - at);
+        bodyLeft -= skip;
+        at += skip;
+        continue;
+      }
+      const byte = bytes[at++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (length > max || shift > 35) {
+        stream.removeEventListener('message', onMessage);
+        stream.abort(new DhtMessageError(`DHT message of ${length} bytes (at most ${max})`));
+        return;
+      }
+      if ((byte & 0x80) === 0) {
+        bodyLeft = length;
+        length = 0;
+        shift = 0;
+      }
+    }
+  };
+  // Registered before kad-dht's reader, so an oversized message never reaches it.
+  stream.addEventListener('message', onMessage);
+}
+
+/** Outbound DHT streams (our queries' answers) under the same limit: `node.use(DHT_PROTOCOL, …)`. */
+export const guardDhtOutbound: StreamMiddleware = (stream, connection, next) => {
+  guardDhtStream(stream);
+  next(stream, connection);
+};
+
+/** The registrar kad-dht should see: inbound streams on `protocol` are guarded first. */
+export function guardedDhtRegistrar(registrar: Registrar, protocol: string): Registrar {
+  return new Proxy(registrar, {
+    get(target, prop) {
+      if (prop === 'handle') {
+        const handle: Registrar['handle'] = (name, handler, options) => {
+          const guarded: StreamHandler = (stream, connection) => {
+            guardDhtStream(stream);
+            return handler(stream, connection);
+          };
+          return target.handle(name, name === protocol ? guarded : handler, options);
+        };
+        return handle;
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
