@@ -12,10 +12,10 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { WebSockets } from '@multiformats/multiaddr-matcher';
 import type { ContentStore } from '../src/content/node.ts';
-import { DHT_PROTOCOL, type NetworkProfile } from '../src/net/index.ts';
+import type { NetworkProfile } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import type { DoorwayConfig } from './config.ts';
-import { doorwayDht, Federation, guardDhtOutbound } from './federation/index.ts';
+import { doorwayDht, Federation } from './federation/index.ts';
 import { keeperBudget } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { PeerRegistry } from './peers.ts';
@@ -162,8 +162,6 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
 
   // The relay reads the destination's answer on stop streams we open: same size limits.
   node.use(RELAY_V2_STOP_CODEC, guardStop);
-  // The answers to our DHT queries: the same message size limit as the requests we serve.
-  node.use(DHT_PROTOCOL, guardDhtOutbound);
 
   const self = node.peerId.toString();
   log.info(`p2p identity ${self} (key in ${config.dataDir}); keeps copies in ${keptDir}`);

@@ -4,7 +4,7 @@
  * peer could make it buffer hundreds of MiB per stream. Real Kademlia messages here (a key, up
  * to 20 peers with a few addresses each) are a few KiB.
  */
-import type { Stream, StreamHandler, StreamMiddleware } from '@libp2p/interface';
+import type { Stream, StreamHandler } from '@libp2p/interface';
 import type { KadDHTComponents } from '@libp2p/kad-dht';
 
 /** Largest DHT message read, either way. */
@@ -55,11 +55,32 @@ export function guardDhtStream(stream: Stream, max = MAX_DHT_MESSAGE): void {
   stream.addEventListener('message', onMessage);
 }
 
-/** Outbound DHT streams (our queries' answers) under the same limit: `node.use(DHT_PROTOCOL, …)`. */
-export const guardDhtOutbound: StreamMiddleware = (stream, connection, next) => {
-  guardDhtStream(stream);
-  next(stream, connection);
-};
+type ConnectionManager = KadDHTComponents['connectionManager'];
+
+/**
+ * The connection manager kad-dht should see: the streams it opens on `protocol` (to send our
+ * queries and read their answers) are guarded first. Not `node.use()` middleware: libp2p 3.3
+ * runs a protocol's inbound handler again for each new stream once it has middleware.
+ */
+export function guardedDhtConnections(
+  manager: ConnectionManager,
+  protocol: string,
+): ConnectionManager {
+  return new Proxy(manager, {
+    get(target, prop) {
+      if (prop === 'openStream') {
+        const openStream: ConnectionManager['openStream'] = async (peer, protocols, options) => {
+          const stream = await target.openStream(peer, protocols, options);
+          if (stream.protocol === protocol) guardDhtStream(stream);
+          return stream;
+        };
+        return openStream;
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 /** The registrar kad-dht should see: inbound streams on `protocol` are guarded first. */
 export function guardedDhtRegistrar(registrar: Registrar, protocol: string): Registrar {

@@ -12,7 +12,7 @@ import {
   removePrivateAddressesMapper,
 } from '@libp2p/kad-dht';
 import { DHT_PROTOCOL } from '../../src/net/index.ts';
-import { guardedDhtRegistrar } from './dht-guard.ts';
+import { guardedDhtConnections, guardedDhtRegistrar } from './dht-guard.ts';
 
 type Datastore = KadDHTComponents['datastore'];
 
@@ -118,12 +118,15 @@ export function doorwayDht(options: DoorwayDhtOptions): (components: KadDHTCompo
     maxOutboundStreams: limits.maxOutboundStreams,
     incomingMessageTimeout: limits.incomingMessageTimeoutMs,
   });
-  // libp2p's components object is a Proxy; a child object overrides just these two.
+  // libp2p's components object is a Proxy; a child object overrides just these three.
   return (components) =>
     create(
       Object.create(components, {
         datastore: { value: capProviderRecords(components.datastore, limits) },
         registrar: { value: guardedDhtRegistrar(components.registrar, DHT_PROTOCOL) },
+        connectionManager: {
+          value: guardedDhtConnections(components.connectionManager, DHT_PROTOCOL),
+        },
       }),
     );
 }

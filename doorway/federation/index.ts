@@ -12,8 +12,8 @@ export {
 } from './dht.ts';
 export {
   DhtMessageError,
-  guardDhtOutbound,
   guardDhtStream,
+  guardedDhtConnections,
   guardedDhtRegistrar,
   MAX_DHT_MESSAGE,
 } from './dht-guard.ts';
