@@ -12,6 +12,7 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { WebSockets } from '@multiformats/multiaddr-matcher';
 import type { ContentStore } from '../src/content/node.ts';
+import { loadOrCreateKey } from '../src/identity/node.ts';
 import type { NetworkProfile } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import type { DoorwayConfig } from './config.ts';
@@ -207,11 +208,13 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       `${config.p2pInboundRate}/s per address${config.p2pTrustLoopback ? ' (loopback exempt)' : ''}`,
   );
 
-  const federation = new Federation({ node, store: peer.store, peers: config.peers, log });
+  // The same key file the peer's identity came from: its agent registers the doorway.
+  const { key } = await loadOrCreateKey(config.dataDir);
+  const federation = new Federation({ node, store: peer.store, peers: config.peers, key, log });
   try {
     await federation.start();
   } catch (error) {
-    federation.stop();
+    await federation.stop();
     await peer.stop();
     peer.store.close();
     throw error;
@@ -231,11 +234,13 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
         .map((ma) => ma.toString()),
     protocols: () => node.getProtocols(),
     stop() {
-      federation.stop();
-      stopping ??= peer.stop().then(() => {
-        peer.store.close();
-        peers.clear();
-      });
+      stopping ??= federation
+        .stop()
+        .then(() => peer.stop())
+        .then(() => {
+          peer.store.close();
+          peers.clear();
+        });
       return stopping;
     },
   };

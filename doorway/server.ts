@@ -202,6 +202,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   if (trust.mode === 'emulator') {
     await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
   }
+  // Doorways list themselves in the trust layer behind their /hc routes and learn of others there.
+  p2p.federation.joinTrustLayer(url.slice(0, -1), url.slice(0, -1));
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -4,7 +4,7 @@
  * it), and the DHT's own routing-table upkeep (its self-lookups, which dial the closest
  * doorways it hears of) is the peer exchange. What the doorway keeps is provided in the DHT.
  */
-import type { Libp2p, PeerId } from '@libp2p/interface';
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ContentStore } from '../../src/content/node.ts';
@@ -15,12 +15,15 @@ import { DoorwayDirectory, type DoorwaySource, type KnownDoorway } from './direc
 import { DoorwayInfoError } from './errors.ts';
 import type { PeerEntry } from './peer-list.ts';
 import { ContentProvider } from './provide.ts';
+import { TrustDirectory } from './trust.ts';
 
 export interface FederationInit {
   node: Libp2p<{ dht: KadDHT }>;
   /** What the doorway keeps: provided in the DHT. */
   store: ContentStore;
   peers: readonly PeerEntry[];
+  /** The doorway's key: its agent registers the doorway in the trust layer. */
+  key: PrivateKey;
   log: Logger;
   /** Known doorways at most. Default 256. */
   maxDoorways?: number;
@@ -66,6 +69,7 @@ export class Federation {
   readonly #stop = new AbortController();
   readonly #init: FederationInit;
   readonly #timeoutMs: number;
+  #trust: TrustDirectory | undefined;
 
   constructor(init: FederationInit) {
     this.#init = init;
@@ -126,9 +130,34 @@ export class Federation {
     }
   }
 
-  stop(): void {
+  /**
+   * Registers this doorway (reachable at `url`) in the trust layer `origin`'s `/hc` routes reach,
+   * and learns of the doorways registered there, now and every `intervalMs`.
+   */
+  joinTrustLayer(origin: string, url: string, intervalMs?: number): TrustDirectory {
+    if (this.#trust) throw new Error('This doorway already uses a trust layer.');
+    const { node, key, log } = this.#init;
+    this.#trust = new TrustDirectory({
+      origin,
+      key,
+      log,
+      ...(intervalMs === undefined ? {} : { intervalMs }),
+      self: () => ({
+        peerId: node.peerId.toString(),
+        url,
+        multiaddrs: node.getMultiaddrs().map(String),
+        dht: DHT_PROTOCOL,
+      }),
+      learn: (peerId, multiaddrs, from) => void this.learn(peerId, multiaddrs, 'trust', from),
+    });
+    if (!this.#stop.signal.aborted) this.#trust.start();
+    return this.#trust;
+  }
+
+  async stop(): Promise<void> {
     this.#stop.abort();
     this.provider.stop();
+    await this.#trust?.stop();
   }
 
   async #dial(peerId: string, multiaddrs: readonly string[]): Promise<PeerId> {
