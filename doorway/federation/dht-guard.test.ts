@@ -25,9 +25,19 @@ const varint = (n: number) => {
 };
 
 describe('guardDhtStream', () => {
-  it('lets messages within the limit through, however they are split', () => {
+  /** The reader (kad-dht's) listens after the guard was installed, as it does. */
+  function readerOf(stream: Stream): number[] {
+    const read: number[] = [];
+    stream.addEventListener('message', (event) => {
+      read.push(...(event as unknown as { data: Uint8Array }).data);
+    });
+    return read;
+  }
+
+  it('lets messages within the limit through to the reader, however they are split', () => {
     const { stream, target, receive } = fakeStream();
     guardDhtStream(stream, 300);
+    const read = readerOf(stream);
     const body = new Array(300).fill(7);
     const framed = [...varint(300), ...body, ...varint(2), 1, 2, 0];
     // one byte at a time, then in odd chunks: message boundaries fall anywhere
@@ -36,14 +46,17 @@ describe('guardDhtStream', () => {
     receive(...framed.slice(1, 150));
     receive(...framed.slice(150));
     expect(target.aborted).toBeUndefined();
+    expect(read).toEqual([...framed, ...framed]);
   });
 
-  it('aborts at a length prefix above the limit, before the body', () => {
+  it('aborts at a length prefix above the limit, before the reader sees it', () => {
     const { stream, target, receive } = fakeStream();
     guardDhtStream(stream, 300);
+    const read = readerOf(stream);
     receive(...varint(10), ...new Array(10).fill(0));
     expect(target.aborted).toBeUndefined();
     receive(...varint(301));
+    expect(read).toHaveLength(11);
     expect(target.aborted).toBeInstanceOf(DhtMessageError);
     expect(target.aborted?.message).toMatch(/301 bytes \(at most 300\)/);
   });

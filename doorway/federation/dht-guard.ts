@@ -18,16 +18,15 @@ type Registrar = KadDHTComponents['registrar'];
 type Bytes = Uint8Array | { subarray(): Uint8Array };
 
 /**
- * Watches a stream's incoming bytes message by message (varint length, then body) and aborts it
- * at the first length prefix above `max`, before the body arrives.
+ * Checks a stream's incoming bytes message by message (varint length, then body); the first
+ * length prefix above `max` is the fault, found before its body arrives.
  */
-export function guardDhtStream(stream: Stream, max = MAX_DHT_MESSAGE): void {
+function messageChecker(max: number): (bytes: Uint8Array) => string | undefined {
   /** Body bytes still to skip of the current message; -1 while reading a length prefix. */
   let bodyLeft = -1;
   let length = 0;
   let shift = 0;
-  const onMessage = ({ data }: { data: Bytes }) => {
-    const bytes = data instanceof Uint8Array ? data : data.subarray();
+  return (bytes) => {
     let at = 0;
     while (at < bytes.length) {
       if (bodyLeft > 0) {
@@ -39,20 +38,52 @@ export function guardDhtStream(stream: Stream, max = MAX_DHT_MESSAGE): void {
       const byte = bytes[at++] as number;
       length += (byte & 0x7f) * 2 ** shift;
       shift += 7;
-      if (length > max || shift > 35) {
-        stream.removeEventListener('message', onMessage);
-        stream.abort(new DhtMessageError(`DHT message of ${length} bytes (at most ${max})`));
-        return;
-      }
+      if (length > max || shift > 35) return `DHT message of ${length} bytes (at most ${max})`;
       if ((byte & 0x80) === 0) {
         bodyLeft = length;
         length = 0;
         shift = 0;
       }
     }
+    return undefined;
   };
-  // Registered before kad-dht's reader, so an oversized message never reaches it.
-  stream.addEventListener('message', onMessage);
+}
+
+/**
+ * Aborts `stream` at the first incoming length prefix above `max`, before its body arrives.
+ * The check runs inside the reader's own 'message' listener, not beside it: a stream hands its
+ * buffered bytes to whatever listeners it has, so a listener of ours added before kad-dht's
+ * reader would take bytes the reader then never sees.
+ */
+export function guardDhtStream(stream: Stream, max = MAX_DHT_MESSAGE): void {
+  const check = messageChecker(max);
+  const checked = new WeakSet<Event>();
+  let refused = false;
+  const wrapped = new Map<unknown, EventListener>();
+  const add = stream.addEventListener.bind(stream) as EventTarget['addEventListener'];
+  const remove = stream.removeEventListener.bind(stream) as EventTarget['removeEventListener'];
+  const addEventListener: EventTarget['addEventListener'] = (type, listener, options) => {
+    if (type !== 'message' || listener == null) return add(type, listener, options);
+    const guarded: EventListener = (event) => {
+      if (!checked.has(event)) {
+        checked.add(event);
+        const { data } = event as Event & { data: Bytes };
+        const fault = check(data instanceof Uint8Array ? data : data.subarray());
+        if (fault !== undefined) {
+          refused = true;
+          stream.abort(new DhtMessageError(fault));
+        }
+      }
+      if (refused) return;
+      if (typeof listener === 'function') listener.call(stream, event);
+      else listener.handleEvent(event);
+    };
+    wrapped.set(listener, guarded);
+    add(type, guarded, options);
+  };
+  const removeEventListener: EventTarget['removeEventListener'] = (type, listener, options) =>
+    remove(type, (type === 'message' && wrapped.get(listener)) || listener, options);
+  Object.assign(stream, { addEventListener, removeEventListener });
 }
 
 type ConnectionManager = KadDHTComponents['connectionManager'];

@@ -49,6 +49,8 @@ export interface DoorwayDhtOptions {
    */
   privateAddresses: boolean;
   limits?: Partial<DhtLimits>;
+  /** Kademlia's k: bucket size, and how many servers keep each record. Default 20 (kad-dht's). */
+  kBucketSize?: number;
 }
 
 /** The provider that made a record: the key's last part. */
@@ -111,6 +113,7 @@ export function doorwayDht(options: DoorwayDhtOptions): (components: KadDHTCompo
     // Doorways are dialable servers; waiting for libp2p to find a public address would leave
     // a doorway on a LAN (or in a test) a client forever.
     clientMode: false,
+    ...(options.kBucketSize === undefined ? {} : { kBucketSize: options.kBucketSize }),
     peerInfoMapper: options.privateAddresses ? passthroughMapper : removePrivateAddressesMapper,
     logPrefix: 'elohim:kad',
     datastorePrefix: DATASTORE_PREFIX,
