@@ -6,11 +6,13 @@
  * drives the built app itself (bench/pwa.ts); `sync` runs in Node, a fresh process per
  * measurement (bench/sync.ts);
  * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts);
- * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts).
+ * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts); `dht` routes content
+ * across 20 doorway-like nodes with Kademlia in this process (bench/dht.ts).
  */
 import { openProfile } from '../e2e/support/browser.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
 import { bridgeSuite } from './bridge.ts';
+import { dhtSuite } from './dht.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     sync: syncSuite,
     trust: trustSuite,
     bridge: bridgeSuite,
+    dht: dhtSuite,
   };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {
