@@ -16,6 +16,7 @@ import { DoorwayInfoError } from './errors.ts';
 import type { PeerEntry } from './peer-list.ts';
 import { ContentProvider } from './provide.ts';
 import { TrustDirectory } from './trust.ts';
+import { wait } from './wait.ts';
 
 export interface FederationInit {
   node: Libp2p<{ dht: KadDHT }>;
@@ -212,13 +213,7 @@ export class Federation {
         if (stop.aborted) return;
         log.debug(`federation: ${name} unreachable: ${errorMessage(error)}`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoff);
-        stop.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await wait(backoff, stop);
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   }

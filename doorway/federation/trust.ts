@@ -20,6 +20,7 @@ import {
 } from '../../src/wire/index.ts';
 import type { Logger } from '../log.ts';
 import { MAX_DOORWAY_ADDRS } from './directory.ts';
+import { wait } from './wait.ts';
 
 /** What a doorway writes in its registration's `capabilities_json`. */
 export interface DoorwayCapabilities {
@@ -171,13 +172,7 @@ export class TrustDirectory {
         if (stop.aborted) return;
         this.init.log.info(`federation: trust layer not reachable now: ${errorMessage(error)}`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.init.intervalMs ?? 60_000);
-        stop.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await wait(this.init.intervalMs ?? 60_000, stop);
     }
   }
 }
