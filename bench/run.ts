@@ -6,12 +6,14 @@
  * drives the built app itself (bench/pwa.ts); `sync` runs in Node, a fresh process per
  * measurement (bench/sync.ts);
  * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts);
- * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts).
+ * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts); `dht` routes content
+ * across 20 doorway-like nodes with Kademlia in this process (bench/dht.ts).
  * `import` times an import's commit into a filesystem store (bench/import.ts).
  */
 import { openProfile } from '../e2e/support/browser.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
 import { bridgeSuite } from './bridge.ts';
+import { dhtSuite } from './dht.ts';
 import { importSuite } from './import.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
 import { networkSuite } from './network.ts';
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
     trust: trustSuite,
     bridge: bridgeSuite,
     import: importSuite,
+    dht: dhtSuite,
   };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {

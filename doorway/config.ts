@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type PeerEntry, PeerListError, parsePeerList } from './federation/index.ts';
 import { type IceServer, parseIceServers } from './ice-servers.ts';
 
 /** Everything the doorway can be told, from flags first, then environment, then defaults. */
@@ -20,6 +21,12 @@ export interface DoorwayConfig {
    * of a reverse proxy). Empty: announce what we listen on.
    */
   p2pAnnounce: string[];
+  /** Port of the libp2p TCP listener other doorways dial; 0 asks the OS for a free one. */
+  p2pTcpPort: number;
+  /** Other doorways to link with (`--peers`): multiaddrs naming their PeerId, or their URLs. */
+  peers: PeerEntry[];
+  /** Whether the DHT passes on private and loopback addresses (a LAN, or tests on 127.0.0.1). */
+  dhtPrivateAddrs: boolean;
   /** Folder holding the doorway's persistent state (its libp2p private key). */
   dataDir: string;
   /** Bytes allowed per relayed connection (both directions together); 0 = no limit. */
@@ -93,6 +100,14 @@ Options (environment variable in brackets):
                       default 8081 (0 when --port is 0)
   --p2p-announce <ma,...>  multiaddrs to announce instead of the listening ones,
                       comma-separated, e.g. /dns4/example.org/tcp/443/wss [ELOHIM_P2P_ANNOUNCE]
+  --p2p-tcp-port <n>  libp2p TCP port other doorways dial; 0 picks a free one
+                      [ELOHIM_P2P_TCP_PORT]                       default 8082 (0 when --port is 0)
+  --peers <list>      doorways to link with, comma-separated: multiaddrs ending in
+                      /p2p/<PeerId>, or doorway URLs (read through their /api/v1/p2p/info)
+                      [ELOHIM_PEERS]                              default none
+  --dht-private-addrs <on|off>     let the DHT pass on private and loopback addresses
+                      (doorways on one LAN or one machine) [ELOHIM_DHT_PRIVATE_ADDRS]
+                      default on when --host is loopback, else off
   --data-dir <dir>    persistent state (the doorway's key, hence its PeerId)
                       [ELOHIM_DATA_DIR]                           default .doorway
   --relay-data-limit <bytes>       per relayed connection; 0 = unlimited
@@ -183,6 +198,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'p2p-host': { type: 'string' },
       'p2p-port': { type: 'string' },
       'p2p-announce': { type: 'string' },
+      'p2p-tcp-port': { type: 'string' },
+      peers: { type: 'string' },
+      'dht-private-addrs': { type: 'string' },
       'data-dir': { type: 'string' },
       'relay-data-limit': { type: 'string' },
       'relay-duration-limit': { type: 'string' },
@@ -234,6 +252,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       );
     }
   }
+  const p2pTcpPort = integer(
+    '--p2p-tcp-port',
+    values['p2p-tcp-port'] ?? env.ELOHIM_P2P_TCP_PORT ?? (port === 0 ? '0' : '8082'),
+    0,
+    65535,
+  );
+  let peers: PeerEntry[];
+  try {
+    peers = parsePeerList(values.peers ?? env.ELOHIM_PEERS ?? '');
+  } catch (error) {
+    if (error instanceof PeerListError) throw new ConfigError(error.message);
+    throw error;
+  }
   const dataDir = values['data-dir'] ?? env.ELOHIM_DATA_DIR ?? '.doorway';
   if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
   const storeDir = values['store-dir'] ?? env.ELOHIM_STORE_DIR ?? join(dataDir, 'store');
@@ -256,6 +287,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     values['hc-dev-tokens'] ?? env.ELOHIM_HC_DEV_TOKENS ?? (loopback ? 'on' : 'off');
   if (devTokens !== 'on' && devTokens !== 'off') {
     throw new ConfigError(`--hc-dev-tokens must be on or off, got "${devTokens}"`);
+  }
+  const dhtPrivate =
+    values['dht-private-addrs'] ?? env.ELOHIM_DHT_PRIVATE_ADDRS ?? (loopback ? 'on' : 'off');
+  if (dhtPrivate !== 'on' && dhtPrivate !== 'off') {
+    throw new ConfigError(`--dht-private-addrs must be on or off, got "${dhtPrivate}"`);
   }
   const trustLoopback = values['p2p-trust-loopback']
     ? 'on'
@@ -282,6 +318,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     p2pHost,
     p2pPort,
     p2pAnnounce,
+    p2pTcpPort,
+    peers,
+    dhtPrivateAddrs: dhtPrivate === 'on',
     dataDir,
     relayDataLimit: limit(
       '--relay-data-limit',

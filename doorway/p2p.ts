@@ -7,21 +7,31 @@ import {
   RELAY_V2_STOP_CODEC,
 } from '@libp2p/circuit-relay-v2';
 import type { Libp2p } from '@libp2p/interface';
+import type { KadDHT } from '@libp2p/kad-dht';
+import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
+import { WebSockets } from '@multiformats/multiaddr-matcher';
 import type { ContentStore } from '../src/content/node.ts';
+import { loadOrCreateKey } from '../src/identity/node.ts';
 import type { NetworkProfile } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import type { DoorwayConfig } from './config.ts';
+import { doorwayDht, Federation } from './federation/index.ts';
 import { keeperBudget } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { PeerRegistry } from './peers.ts';
 import { guardedRegistrar, guardStop } from './relay-guard.ts';
+
+type DoorwayService = NonNullable<NetworkProfile['services']>[string];
 
 export type P2pConfig = Pick<
   DoorwayConfig,
   | 'p2pHost'
   | 'p2pPort'
   | 'p2pAnnounce'
+  | 'p2pTcpPort'
+  | 'peers'
+  | 'dhtPrivateAddrs'
   | 'dataDir'
   | 'relayDataLimit'
   | 'relayDurationLimit'
@@ -37,10 +47,12 @@ export type P2pConfig = Pick<
 export interface DoorwayP2p {
   /** The doorway's peer: its content store keeps copies of commons items for others. */
   readonly peer: Peer;
-  readonly node: Libp2p<{ relay: CircuitRelayService }>;
+  readonly node: Libp2p<{ relay: CircuitRelayService; dht: KadDHT }>;
   readonly peerId: string;
   readonly peers: PeerRegistry;
-  /** The doorway's dialable addresses, each ending in `/p2p/<doorway PeerId>`. */
+  /** The other doorways: linking, the DHT, provider records (federation/). */
+  readonly federation: Federation;
+  /** The doorway's WebSocket addresses (what browsers dial), each ending in `/p2p/<doorway PeerId>`. */
   multiaddrs(): string[];
   /** Protocols the doorway's node handles. */
   protocols(): string[];
@@ -94,13 +106,15 @@ function guardedRelayServer(
 export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP2p> {
   const ip = isIPv6(config.p2pHost) ? 'ip6' : 'ip4';
   const listen = `/${ip}/${config.p2pHost}/tcp/${config.p2pPort}/ws`;
+  // Doorways dial each other over plain TCP (browsers cannot, so they never see it).
+  const listenTcp = `/${ip}/${config.p2pHost}/tcp/${config.p2pTcpPort}`;
   const unlimited = config.relayDataLimit === 0 && config.relayDurationLimit === 0;
   const keptDir = join(config.storeDir, 'kept');
 
   const network: NetworkProfile = {
-    transports: [webSockets()],
-    listen: [listen],
-    // It dials no one today; were it to, any address goes (it is not a browser).
+    transports: [webSockets(), tcp()],
+    listen: [listen, listenTcp],
+    // It dials other doorways and the holders the DHT names, at any address (not a browser).
     dialPrivate: true,
     announce: config.p2pAnnounce,
     connectionManager: {
@@ -110,6 +124,8 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       allow: config.p2pTrustLoopback ? LOOPBACK_ALLOW : [],
     },
     services: {
+      // kad-dht needs the `ping` service, which the Peer's node adds beside these.
+      dht: doorwayDht({ privateAddresses: config.dhtPrivateAddrs }) as unknown as DoorwayService,
       relay: guardedRelayServer({
         hopTimeout: HOP_TIMEOUT_MS,
         maxInboundHopStreams: MAX_HOP_STREAMS,
@@ -143,7 +159,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     trust: false,
   });
   store = peer.store;
-  const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService }>;
+  const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService; dht: KadDHT }>;
 
   // The relay reads the destination's answer on stop streams we open: same size limits.
   node.use(RELAY_V2_STOP_CODEC, guardStop);
@@ -192,19 +208,39 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       `${config.p2pInboundRate}/s per address${config.p2pTrustLoopback ? ' (loopback exempt)' : ''}`,
   );
 
+  // The same key file the peer's identity came from: its agent registers the doorway.
+  const { key } = await loadOrCreateKey(config.dataDir);
+  const federation = new Federation({ node, store: peer.store, peers: config.peers, key, log });
+  try {
+    await federation.start();
+  } catch (error) {
+    await federation.stop();
+    await peer.stop();
+    peer.store.close();
+    throw error;
+  }
+
   let stopping: Promise<void> | undefined;
   return {
     peer,
     node,
     peerId: self,
     peers,
-    multiaddrs: () => node.getMultiaddrs().map((ma) => ma.toString()),
+    federation,
+    multiaddrs: () =>
+      node
+        .getMultiaddrs()
+        .filter((ma) => WebSockets.matches(ma))
+        .map((ma) => ma.toString()),
     protocols: () => node.getProtocols(),
     stop() {
-      stopping ??= peer.stop().then(() => {
-        peer.store.close();
-        peers.clear();
-      });
+      stopping ??= federation
+        .stop()
+        .then(() => peer.stop())
+        .then(() => {
+          peer.store.close();
+          peers.clear();
+        });
       return stopping;
     },
   };

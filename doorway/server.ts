@@ -9,6 +9,7 @@ import sirv from 'sirv';
 import { errorMessage } from '../src/wire/index.ts';
 import { bridgeRoutes, ContentCache } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
+import { federationRoutes } from './federation/index.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import { storeUse } from './keeper.ts';
 import type { Logger } from './log.ts';
@@ -151,6 +152,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
         }),
     },
     ...p2pRoutes(p2p, { iceServers: config.iceServers }),
+    ...federationRoutes(p2p.federation, () => ({
+      peer_id: p2p.peerId,
+      multiaddrs: p2p.node.getMultiaddrs().map(String),
+    })),
     ...bridge.routes,
     ...trust.routes,
   ];
@@ -195,6 +200,8 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
   // The doorway's peer is listed in its own trust layer like any holder (through HTTP, as a
   // browser would, so a conductor behind the doorway, emulated or proxied, sees the same calls).
   await p2p.peer.joinTrust({ doorway: url.slice(0, -1), displayName: 'Doorway' });
+  // Doorways list themselves in the trust layer behind their /hc routes and learn of others there.
+  p2p.federation.joinTrustLayer(url.slice(0, -1), url.slice(0, -1));
   let closing: Promise<void> | undefined;
   return {
     url,

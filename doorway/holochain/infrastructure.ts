@@ -331,3 +331,15 @@ export const getDoorwayById: ZomeFn<'get_doorway_by_id'> = (ctx, payload) => {
   const row = doorwayRow(ctx, payload);
   return row ? toDoorwayOutput(row) : null;
 };
+
+// ---- issue 16 (federation): how doorways learn of each other from the trust layer.
+
+/** Registrations `get_all_doorways` answers at most: the newest, so a flood cannot grow it. */
+export const MAX_ALL_DOORWAYS = 256;
+
+export const getAllDoorways: ZomeFn<'get_all_doorways'> = (ctx) => {
+  const rows = ctx.store
+    .stmt('SELECT * FROM doorways ORDER BY updated_at DESC LIMIT ?')
+    .all(MAX_ALL_DOORWAYS) as DoorwayRow[];
+  return rows.map(toDoorwayOutput);
+};

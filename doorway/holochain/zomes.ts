@@ -9,6 +9,7 @@ import {
 } from './imagodei.ts';
 import {
   findPublishers,
+  getAllDoorways,
   getDoorwayById,
   getMyContentServers,
   markContentServerOffline,
@@ -28,6 +29,7 @@ const FUNCTIONS: { readonly [F in TrustFunction]: ZomeFn<F> } = {
   register_doorway: registerDoorway,
   update_doorway: updateDoorway,
   get_doorway_by_id: getDoorwayById,
+  get_all_doorways: getAllDoorways,
   create_human: createHuman,
   get_human: getHuman,
   get_agent_by_peer_id: getAgentByPeerId,

@@ -11,6 +11,15 @@
 
 export { fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
 export {
+  contentCid,
+  DHT_PROTOCOL,
+  type DhtFinderOptions,
+  type DhtNode,
+  dhtHolderFinder,
+  dhtOf,
+  withDhtFallback,
+} from './dht.ts';
+export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
   fetchFederatedDoorways,

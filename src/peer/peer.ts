@@ -24,6 +24,7 @@ import {
   Replicator,
   type SpaceBudget,
   storageEstimate,
+  withDhtFallback,
 } from '../net/index.ts';
 import {
   type AgentKey,
@@ -177,8 +178,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#sync = init.sync?.();
     // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
     // served over the WebSocket connection a browser already has to it).
-    this.#finder = connectedPeersFinder(
-      () => [...node.directPeers(), ...node.connectedDoorways()],
+    // On a node with a DHT (a doorway), holders no connected peer has are looked up there.
+    this.#finder = withDhtFallback(
+      connectedPeersFinder(() => [...node.directPeers(), ...node.connectedDoorways()], node.libp2p),
       node.libp2p,
     );
     const copies = init.copies ?? 2;

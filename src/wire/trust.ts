@@ -245,6 +245,12 @@ export interface TrustFunctions {
     input: string;
     output: { action_hash: ActionHash; doorway: DoorwayRegistrationWire } | null;
   };
+  /** Every doorway registered (the Rust zome's name); the emulator answers the newest 256. */
+  get_all_doorways: {
+    role: 'infrastructure';
+    input: null;
+    output: { action_hash: ActionHash; doorway: DoorwayRegistrationWire }[];
+  };
   create_human: {
     role: 'imagodei';
     input: CreateHumanInput;
@@ -288,6 +294,7 @@ export const TRUST_ROLE_OF: { readonly [F in TrustFunction]: TrustFunctions[F]['
   register_doorway: 'infrastructure',
   update_doorway: 'infrastructure',
   get_doorway_by_id: 'infrastructure',
+  get_all_doorways: 'infrastructure',
   create_human: 'imagodei',
   get_human: 'imagodei',
   get_agent_by_peer_id: 'imagodei',
