@@ -122,7 +122,7 @@ describe('failover', () => {
         res.end(
           JSON.stringify({
             doorways: [
-              { url: 'javascript:alert(1)', healthy: true },
+              { url: 'javascript:alert(1)', reachable: true },
               { url: `${d2.origin}/`, peer_id: d2.doorway.p2p.peerId, healthy: true },
             ],
           }),

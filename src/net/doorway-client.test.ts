@@ -26,14 +26,15 @@ async function serve(
 }
 
 describe('fetchFederatedDoorways', () => {
-  it('lists the healthy doorways, and none from a doorway without the route', async () => {
+  it('lists the reachable doorways, and none from a doorway without the route', async () => {
     const federated = await serve((_url, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(
         JSON.stringify({
           doorways: [
-            { url: 'https://a.example', peer_id: 'x', multiaddrs: [], healthy: true },
-            { url: 'https://down.example', healthy: false },
+            { url: 'https://a.example', peer_id: 'x', multiaddrs: [], reachable: true },
+            { url: 'https://down.example', reachable: false },
+            { url: null, peer_id: 'y', multiaddrs: [], reachable: true },
             { url: 42 },
             'junk',
             { url: 'https://b.example' },

@@ -11,8 +11,10 @@ export interface DoorwayInfo {
 
 /** One entry of `/api/v1/federation/doorways`: only what failover needs of it. */
 export interface FederatedDoorway {
-  url: string;
-  healthy?: boolean;
+  /** null while the doorway knows it only by its libp2p addresses. */
+  url: string | null;
+  /** Whether the listing doorway has a connection to it now. */
+  reachable?: boolean;
 }
 
 export interface SignalPeer {
@@ -94,7 +96,7 @@ export async function fetchSignalPeers(
 }
 
 /**
- * The doorways this one knows of (`/api/v1/federation/doorways`), healthy ones only, as HTTP
+ * The doorways this one knows of (`/api/v1/federation/doorways`), reachable ones only, as HTTP
  * origins; none when the doorway has no such route (404: an older or unfederated doorway).
  */
 export async function fetchFederatedDoorways(
@@ -117,6 +119,6 @@ export async function fetchFederatedDoorways(
       (d): d is FederatedDoorway =>
         typeof d === 'object' && d !== null && typeof (d as FederatedDoorway).url === 'string',
     )
-    .filter((d) => d.healthy !== false)
-    .map((d) => d.url);
+    .filter((d) => d.reachable !== false)
+    .map((d) => d.url as string);
 }
