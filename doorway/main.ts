@@ -4,6 +4,7 @@ import { IdentityError } from '../src/identity/node.ts';
 import { ConfigError, HELP, loadConfig } from './config.ts';
 import { StoreError, TokenError } from './holochain/index.ts';
 import { createLogger } from './log.ts';
+import { closeOnSignals } from './process.ts';
 import { MissingBuildError, startDoorway } from './server.ts';
 
 async function main(): Promise<void> {
@@ -15,22 +16,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const doorway = await startDoorway(config, log);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info(`${signal} received, closing`);
-    try {
-      await doorway.close();
-      log.info('closed');
-      process.exit(0);
-    } catch (error) {
-      log.error(`while closing: ${(error as Error)?.stack ?? String(error)}`);
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  closeOnSignals(log, () => doorway.close());
 
   // libp2p and HTTP both listen by now. Tests and scripts read these exact lines.
   for (const addr of doorway.p2p.multiaddrs()) console.log(`Elohim doorway relay at ${addr}`);

@@ -2,6 +2,7 @@
 // proxy mode stand in front of. See doorway/holochain/README.md, "The emulator as a process".
 import { StoreError, startConductorInterfaces } from '../holochain/index.ts';
 import { createLogger } from '../log.ts';
+import { closeOnSignals } from '../process.ts';
 import { ConductorConfigError, HELP, loadConductorConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -13,21 +14,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const conductor = await startConductorInterfaces(config, log);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info(`${signal} received, closing`);
-    try {
-      await conductor.close();
-      process.exit(0);
-    } catch (error) {
-      log.error(`while closing: ${(error as Error)?.stack ?? String(error)}`);
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  closeOnSignals(log, () => conductor.close());
 
   // Tests and scripts read this exact line: the ports actually bound (0 asks for free ones).
   console.log(
