@@ -4,7 +4,7 @@ import { IdentityError } from '../src/identity/node.ts';
 import { ConfigError, HELP, loadConfig } from './config.ts';
 import { StoreError, TokenError } from './holochain/index.ts';
 import { createLogger } from './log.ts';
-import { closeOnSignals } from './process.ts';
+import { closeOnSignals, surviveStrayAborts } from './process.ts';
 import { MissingBuildError, startDoorway } from './server.ts';
 
 async function main(): Promise<void> {
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(config.logLevel);
+  surviveStrayAborts(log);
   const doorway = await startDoorway(config, log);
 
   closeOnSignals(log, () => doorway.close());
