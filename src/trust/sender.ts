@@ -3,13 +3,20 @@
  * caller what became of its change: sent, still queued, superseded by a later change, or
  * refused by the trust layer (README.md, "Outbox").
  */
-import { logger, type TypedEventTarget } from '../wire/index.ts';
+import { errorMessage, logger, type TypedEventTarget } from '../wire/index.ts';
 import { abortable } from './abortable.ts';
 import { TrustClosedError, TrustRefusedError } from './errors.ts';
 import type { Outbox, OutboxEntry, OutboxOp } from './outbox.ts';
 import type { Delivery, TrustEventMap } from './types.ts';
 
 const log = logger('trust');
+
+/**
+ * A change that fails while the connection stays up is tried again after this, doubling up to
+ * RETRY_MAX_MS: nothing else would start a pass until the next change or reconnect.
+ */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 export interface SenderOptions {
   outbox: Outbox;
@@ -32,6 +39,9 @@ export class OutboxSender {
   #inflight: number | undefined;
   #draining: Promise<void> | undefined;
   #again = false;
+  /** A pass after a change failed while connected (a call that timed out, say). */
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = RETRY_MIN_MS;
 
   constructor(private readonly options: SenderOptions) {}
 
@@ -87,6 +97,17 @@ export class OutboxSender {
     await this.#draining;
   }
 
+  #retryLater(): void {
+    if (this.#retry !== undefined) return;
+    const ms = this.#retryMs;
+    this.#retryMs = Math.min(ms * 2, RETRY_MAX_MS);
+    log('a change failed while connected: trying again in %d ms', ms);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.options.link.closed) this.kick();
+    }, ms);
+  }
+
   #settle(seq: number, outcome: Delivery | Error): void {
     const waiter = this.#waiters.get(seq);
     if (!waiter) return;
@@ -104,16 +125,23 @@ export class OutboxSender {
 
   async #drain(): Promise<void> {
     const { outbox, link, ready } = this.options;
+    let failed = false;
     do {
       this.#again = false;
+      failed = false;
       for (const entry of await outbox.all()) {
         if (!link.online) break;
         if (!ready(entry.op)) continue;
         if (!(await outbox.isCurrent(entry))) continue;
         const outcome = await this.#sendEntry(entry);
-        if (outcome === 'offline') break;
+        if (outcome === 'offline') {
+          failed = true;
+          break;
+        }
+        this.#retryMs = RETRY_MIN_MS;
       }
     } while (this.#again && link.online);
+    if (failed && link.online) this.#retryLater();
     // No await from here on: whatever is still waiting stays queued for the next connection
     // (or for addresses), and a change arriving now sets #again for a new pass.
     for (const seq of [...this.#waiters.keys()]) this.#settle(seq, 'queued');
@@ -125,7 +153,10 @@ export class OutboxSender {
     try {
       await send(entry.op);
     } catch (error) {
-      if (!(error instanceof TrustRefusedError)) return 'offline';
+      if (!(error instanceof TrustRefusedError)) {
+        log('sending %s failed (kept queued): %s', entry.key, errorMessage(error));
+        return 'offline';
+      }
       // Retrying would be refused again: drop it and say so.
       log.error('dropped the refused change %s: %s', entry.key, error.message);
       await outbox.remove(entry);
