@@ -30,7 +30,7 @@ export function proxyArgs(conductor: ConductorProcess): string[] {
  */
 export async function startConductorProcess(
   args: string[] = [],
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<ConductorProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'elohim-conductor-'));
   const child: ChildProcess = spawn(

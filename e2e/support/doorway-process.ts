@@ -46,7 +46,7 @@ export interface DoorwayProcess {
  */
 export async function startDoorwayProcess(
   args: string[] = [],
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<DoorwayProcess> {
   if (!args.includes('--data-dir')) {
     const dataDir = await mkdtemp(join(tmpdir(), 'elohim-doorway-'));
