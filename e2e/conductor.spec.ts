@@ -13,24 +13,15 @@ import {
   proxyArgs,
   startConductorProcess,
 } from './support/conductor-process.ts';
-import { type DoorwayProcess, startDoorwayProcess } from './support/doorway-process.ts';
+import {
+  type DoorwayProcess,
+  doorwayPeerId,
+  keptByDoorway,
+  startDoorwayProcess,
+} from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 
 const files = specFiles();
-
-async function doorwayPeerId(url: string): Promise<string> {
-  const info = (await (await fetch(new URL('/api/v1/p2p/info', url))).json()) as {
-    peer_id: string;
-  };
-  return info.peer_id;
-}
-
-async function keptItems(url: string): Promise<number> {
-  const body = (await (await fetch(new URL('/health', url))).json()) as {
-    store: { kept: { items: number } };
-  };
-  return body.store.kept.items;
-}
 
 async function storeCommons(page: Page, path: string, hash: string): Promise<void> {
   await page.getByTestId('ingest-reach').selectOption('commons');
@@ -65,7 +56,9 @@ test('a browser on doorway 3 sees in the trust layer what a browser on doorway 2
         timeout: 60_000,
       },
     );
-    await expect.poll(() => keptItems(two.url), { timeout: 60_000 }).toBe(1);
+    await expect
+      .poll(async () => (await keptByDoorway(two.url)).items, { timeout: 60_000 })
+      .toBe(1);
     const twoId = await doorwayPeerId(two.url);
 
     // B signs in through doorway 3 and stores the same bytes: the trust layer lists A, and

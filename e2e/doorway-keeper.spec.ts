@@ -16,27 +16,16 @@ import {
   shareLinkOf,
   waitReachable,
 } from './support/app.ts';
-import { startRestartableDoorway } from './support/doorway-process.ts';
+import {
+  doorwayPeerId,
+  keptByDoorway,
+  startRestartableDoorway,
+} from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 
 const MiB = 1024 * 1024;
 
 const files = specFiles();
-
-/** The doorway's `/health` figures for what it keeps for others. */
-async function kept(url: string): Promise<{ items: number; bytes: number }> {
-  const response = await fetch(new URL('/health', url));
-  expect(response.status).toBe(200);
-  const body = (await response.json()) as { store: { kept: { items: number; bytes: number } } };
-  return body.store.kept;
-}
-
-async function doorwayPeerId(url: string): Promise<string> {
-  const info = (await (await fetch(new URL('/api/v1/p2p/info', url))).json()) as {
-    peer_id: string;
-  };
-  return info.peer_id;
-}
 
 async function storeCommons(page: Page, path: string, hash: string): Promise<void> {
   await page.getByTestId('ingest-reach').selectOption('commons');
@@ -53,7 +42,7 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
   const doorway = await startRestartableDoorway();
   try {
     const doorwayId = await doorwayPeerId(doorway.url);
-    expect(await kept(doorway.url)).toMatchObject({ items: 0, bytes: 0 });
+    expect(await keptByDoorway(doorway.url)).toMatchObject({ items: 0, bytes: 0 });
     const file = await writeRandomFile(files.dir, 'public.bin', 3 * MiB);
 
     // A stores a commons file. No other browser is online: no peer takes a copy, the doorway does.
@@ -70,7 +59,7 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     await expect(health).toHaveAttribute('data-doorway', 'kept');
     await expect(health).not.toContainText('waiting for peers');
     await expect(health).not.toContainText(doorwayId.slice(-6));
-    const keptA = await kept(doorway.url);
+    const keptA = await keptByDoorway(doorway.url);
     expect(keptA.items).toBe(1);
     expect(keptA.bytes).toBeGreaterThanOrEqual(file.size);
     // Another tab of A's browser follows the leading tab's replicator: it says so too.
@@ -105,7 +94,7 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     // The doorway restarts (same data directory): what it kept is still there.
     await doorway.stop();
     await doorway.start();
-    expect(await kept(doorway.url)).toEqual(keptA);
+    expect(await keptByDoorway(doorway.url)).toEqual(keptA);
 
     // B never met A: the link is served by the doorway, over the WebSocket B already has.
     const profileB = await openProfile();
@@ -135,7 +124,7 @@ test('a commons item is kept on the doorway: its library says so, and a browser 
     await expect(short).toHaveAttribute('title', /\. /);
     await expect(short).not.toHaveAttribute('data-doorway', 'kept');
     // The doorway keeps what it kept before, and nothing of C's item.
-    expect(await kept(doorway.url)).toEqual(keptA);
+    expect(await keptByDoorway(doorway.url)).toEqual(keptA);
   } finally {
     await doorway.close();
   }

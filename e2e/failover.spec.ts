@@ -7,7 +7,7 @@
  */
 import { expect, test } from './fixtures.ts';
 import { fetchInPage, openApp, trustConnected, waitReachable } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { doorwayPeerId, startDoorwayProcess } from './support/doorway-process.ts';
 import { startNodeHolder } from './support/node-holder.ts';
 
 test('when its doorway dies, the page moves to the next one within 10 s and keeps fetching', async ({
@@ -46,11 +46,7 @@ test('when its doorway dies, the page moves to the next one within 10 s and keep
     const trustStatus = page.getByTestId('trust-status');
     await expect(trustStatus).toHaveAttribute('data-doorway', o2, { timeout: 10_000 });
     await trustConnected(page);
-    const d2Id = (
-      (await (await fetch(new URL('/api/v1/p2p/info', d2.url))).json()) as {
-        peer_id: string;
-      }
-    ).peer_id;
+    const d2Id = await doorwayPeerId(d2.url);
     await expect(page.getByTestId('reachable')).toHaveAttribute(
       'data-addrs',
       new RegExp(`/p2p/${d2Id}/p2p-circuit/webrtc/`),

@@ -6,16 +6,11 @@
 import { createHash } from 'node:crypto';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, fetchByLink, item, openApp, shareLinkOf } from './support/app.ts';
-import { startDoorwayProcess } from './support/doorway-process.ts';
+import { keptByDoorway, startDoorwayProcess } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 
 const MiB = 1024 * 1024;
 const files = specFiles();
-
-async function keptItems(origin: string): Promise<number> {
-  const response = await fetch(new URL('/health', origin));
-  return ((await response.json()) as { store: { kept: { items: number } } }).store.kept.items;
-}
 
 test('an item kept by one doorway is served and fetched through another', async ({
   openProfile,
@@ -30,7 +25,7 @@ test('an item kept by one doorway is served and fetched through another', async 
     await a.getByTestId('ingest-reach').selectOption('commons');
     await addFiles(a, [file.path]);
     await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
-    await expect.poll(() => keptItems(d1.url), { timeout: 60_000 }).toBe(1);
+    await expect.poll(async () => (await keptByDoorway(d1.url)).items, { timeout: 60_000 }).toBe(1);
     const link = new URL(await shareLinkOf(a, file.hash), d2.url).toString();
 
     // A plain web client asks D2, which keeps nothing: D1's copy comes through D2.
@@ -38,7 +33,7 @@ test('an item kept by one doorway is served and fetched through another', async 
     expect(response.status).toBe(200);
     const body = Buffer.from(await response.arrayBuffer());
     expect(`sha256-${createHash('sha256').update(body).digest('hex')}`).toBe(file.hash);
-    expect(await keptItems(d2.url)).toBe(0);
+    expect((await keptByDoorway(d2.url)).items).toBe(0);
 
     // B knows only D2; A's browser is gone.
     await a.context().close();

@@ -23,15 +23,15 @@ import {
   proxyArgs,
   startConductorProcess,
 } from './support/conductor-process.ts';
-import { type DoorwayProcess, startDoorwayProcess } from './support/doorway-process.ts';
+import {
+  type DoorwayProcess,
+  doorwayPeerId,
+  keptByDoorway,
+  startDoorwayProcess,
+} from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 
 const files = specFiles();
-
-async function peerIdOf(url: string): Promise<string> {
-  return ((await (await fetch(new URL('/api/v1/p2p/info', url))).json()) as { peer_id: string })
-    .peer_id;
-}
 
 /** The doorways `url` lists in `/api/v1/federation/doorways`: PeerId → how it learned of it. */
 async function knownDoorways(url: string): Promise<Map<string, string[]>> {
@@ -39,13 +39,6 @@ async function knownDoorways(url: string): Promise<Map<string, string[]>> {
     doorways: { peer_id: string; sources: string[] }[];
   };
   return new Map(body.doorways.map((d) => [d.peer_id, d.sources]));
-}
-
-async function keptItems(url: string): Promise<number> {
-  const body = (await (await fetch(new URL('/health', url))).json()) as {
-    store: { kept: { items: number } };
-  };
-  return body.store.kept.items;
 }
 
 test('three doorways behind one conductor: content found across them, and failover', async ({
@@ -64,7 +57,7 @@ test('three doorways behind one conductor: content found across them, and failov
     doorways.push(d3);
     const [o2, o3] = [new URL(d2.url).origin, new URL(d3.url).origin];
     // D3 was told of D1 only; it learns of D2 from the DHT or the trust layer.
-    const d2Id = await peerIdOf(d2.url);
+    const d2Id = await doorwayPeerId(d2.url);
     await expect
       .poll(async () => (await knownDoorways(d3.url)).get(d2Id) ?? [], { timeout: 60_000 })
       .not.toEqual([]);
@@ -77,7 +70,7 @@ test('three doorways behind one conductor: content found across them, and failov
     await c.getByTestId('ingest-reach').selectOption('commons');
     await addFiles(c, [first.path]);
     await expect(item(c, first.hash)).toBeVisible({ timeout: 60_000 });
-    await expect.poll(() => keptItems(d2.url), { timeout: 60_000 }).toBe(1);
+    await expect.poll(async () => (await keptByDoorway(d2.url)).items, { timeout: 60_000 }).toBe(1);
     const link = await shareLinkOf(c, first.hash);
     await c.context().close();
 
@@ -90,7 +83,7 @@ test('three doorways behind one conductor: content found across them, and failov
     expect(response.status).toBe(200);
     const body = Buffer.from(await response.arrayBuffer());
     expect(`sha256-${createHash('sha256').update(body).digest('hex')}`).toBe(first.hash);
-    expect(await keptItems(d3.url)).toBe(0);
+    expect((await keptByDoorway(d3.url)).items).toBe(0);
 
     // A is attached to D2, with D3 next in its list of doorways.
     const a = await openApp((await openProfile()).context, d2.url);

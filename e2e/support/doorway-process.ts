@@ -172,3 +172,19 @@ export async function startRestartableDoorway(args: string[] = []): Promise<Rest
     },
   };
 }
+
+/** A doorway's PeerId, as its `/api/v1/p2p/info` gives it. */
+export async function doorwayPeerId(url: string): Promise<string> {
+  const info = (await (await fetch(new URL('/api/v1/p2p/info', url))).json()) as {
+    peer_id: string;
+  };
+  return info.peer_id;
+}
+
+/** A doorway's `/health` figures for what it keeps for others. */
+export async function keptByDoorway(url: string): Promise<{ items: number; bytes: number }> {
+  const response = await fetch(new URL('/health', url));
+  if (!response.ok) throw new Error(`GET /health on ${url}: ${response.status}`);
+  const body = (await response.json()) as { store: { kept: { items: number; bytes: number } } };
+  return body.store.kept;
+}
