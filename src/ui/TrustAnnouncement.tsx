@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
-import type { TrustHolder } from '../trust/index.ts';
+import type { TrustHolder, TrustState } from '../trust/index.ts';
+import { listen } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
 import { useTrustClient } from './usePeerNode.ts';
 
@@ -13,6 +14,23 @@ type Listing =
 export function TrustAnnouncement({ item }: { item: StoredManifest }) {
   const trust = useTrustClient();
   const [listing, setListing] = useState<Listing>({ status: 'loading' });
+  // The announcement may still be in the outbox when the details open: ask again whenever the
+  // outbox sends something or the connection comes back, so the listing never goes stale.
+  const [asked, setAsked] = useState(0);
+  useEffect(() => {
+    if (!trust) return;
+    const askAgain = () => setAsked((n) => n + 1);
+    const stops = [
+      listen<{ queued: number }>(trust, 'queue', askAgain),
+      listen<TrustState>(trust, 'state', (state) => {
+        if (state.status === 'connected') askAgain();
+      }),
+    ];
+    return () => {
+      for (const stop of stops) stop();
+    };
+  }, [trust]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `asked` is the trigger to ask again.
   useEffect(() => {
     if (!trust || item.reach === 'private') return;
     let live = true;
@@ -35,7 +53,7 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
     return () => {
       live = false;
     };
-  }, [trust, item.blob_hash, item.reach]);
+  }, [trust, item.blob_hash, item.reach, asked]);
 
   if (item.reach === 'private') {
     return <p className="muted small">Private: not listed in the trust layer.</p>;
