@@ -144,7 +144,8 @@ describe('end-game: duplicates of the last pieces', () => {
       .flatMap((c) => c.streams)
       .filter((s) => s.protocol === PIECES_PROTOCOL && s.status === 'open');
     expect(open).toEqual([]);
-    expect(stalling.served()).toBe(2); // one piece sent, the second never came
+    // Asked past its first piece (maybe again, for a duplicate), it never sent a second.
+    expect(stalling.served()).toBeGreaterThanOrEqual(2);
   }, 30_000);
 });
 
