@@ -16,6 +16,7 @@ import { bridgeSuite } from './bridge.ts';
 import { dhtSuite } from './dht.ts';
 import { importSuite } from './import.ts';
 import type { BenchSuite, Metric } from './metrics.ts';
+import { multiSourceSuite } from './multi-source.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
 import { syncSuite } from './sync.ts';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     bridge: bridgeSuite,
     import: importSuite,
     dht: dhtSuite,
+    'multi-source': multiSourceSuite,
   };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {

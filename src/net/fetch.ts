@@ -97,6 +97,17 @@ interface Range {
   count: number;
 }
 
+/** A range being fetched from one holder. */
+interface Request extends Range {
+  holder: string;
+  /** The next piece it will send. */
+  next: number;
+  /** Aborts its stream: others wrote every piece it had left. */
+  cancel: AbortController;
+  /** An end-game duplicate of its rest is under way elsewhere. */
+  twinned: boolean;
+}
+
 /** Groups the pieces an import needs into requests of up to `size` consecutive pieces. */
 function planRanges(
   needed: ReadonlyArray<{ shard: number; piece: number }>,
@@ -264,6 +275,9 @@ const REDISCOVER_MS = 2_000;
 export class PieceScheduler {
   readonly #queue: Range[];
   readonly #written = new Set<string>();
+  /** Pieces whose write is under way: a duplicate's copy must not start a second. */
+  readonly #writing = new Set<string>();
+  readonly #active = new Set<Request>();
   readonly #joined = new Set<string>();
   readonly #workers = new Set<Promise<void>>();
   /** What each live worker's holder has; `undefined` while it is being asked. */
@@ -391,6 +405,121 @@ export class PieceScheduler {
     return moved;
   }
 
+  /**
+   * Takes the queued range at `at`; near the end (less left than a full request for each
+   * live holder) only a fair share of it, so the last pieces spread over every holder
+   * instead of waiting on one.
+   */
+  #take(at: number): Range {
+    const [range] = this.#queue.splice(at, 1) as [Range];
+    const queued = this.#queue.reduce((sum, r) => sum + r.count, range.count);
+    const share = Math.max(1, Math.ceil(queued / Math.max(1, this.#live.size)));
+    if (range.count <= share) return range;
+    this.#queue.unshift({ ...range, first: range.first + share, count: range.count - share });
+    return { ...range, count: share };
+  }
+
+  /**
+   * End-game: with nothing queued this holder can serve, the unwritten rest of a request
+   * under way at another holder (the one with the most left), asked of this one too. The
+   * first copy of each piece is written; when a request's pieces are all in it is cancelled.
+   * One duplicate per request at most, so a slow end costs at most twice its bytes.
+   */
+  #twin(id: string, holding: Holding): Range | undefined {
+    let best: { request: Request; first: number; count: number } | undefined;
+    for (const request of this.#active) {
+      if (request.holder === id || request.twinned || !serves(holding, request.shard)) continue;
+      let first = request.next;
+      const end = request.first + request.count;
+      while (first < end && this.#written.has(`${request.shard}/${first}`)) first++;
+      if (first < end && (!best || end - first > best.count))
+        best = { request, first, count: end - first };
+    }
+    if (!best) return undefined;
+    best.request.twinned = true;
+    return { shard: best.request.shard, first: best.first, count: best.count };
+  }
+
+  /** Cancels each request (but `except`) whose every remaining piece another one wrote. */
+  #cancelCovered(except: Request): void {
+    for (const request of this.#active) {
+      if (request === except) continue;
+      let piece = request.next;
+      const end = request.first + request.count;
+      while (piece < end && this.#written.has(`${request.shard}/${piece}`)) piece++;
+      if (piece === end)
+        request.cancel.abort(new FetchError('another holder sent these pieces first'));
+    }
+  }
+
+  /**
+   * Asks `peer` for `range` and writes what comes, each piece once. Answers the error that
+   * ended it early (its unwritten pieces, unless another request has them, back in the
+   * queue), or undefined when it completed or was cancelled because others completed it.
+   */
+  async #request(peer: PeerId, range: Range): Promise<unknown> {
+    const id = peer.toString();
+    const m = this.session.manifest;
+    const request: Request = {
+      ...range,
+      next: range.first,
+      holder: id,
+      cancel: new AbortController(),
+      twinned: false,
+    };
+    this.#active.add(request);
+    this.#inFlight++;
+    this.events.state(id, 'active');
+    try {
+      for await (const piece of fetchPieces(this.node.libp2p, peer, m, range, {
+        signal: AbortSignal.any([this.signal, request.cancel.signal]),
+        timeoutMs: this.options.timeoutMs ?? 20_000,
+      })) {
+        request.next = piece.piece + 1;
+        const key = `${piece.shard}/${piece.piece}`;
+        // A duplicate's copy of a piece already written (or being written) is dropped here.
+        if (this.#written.has(key) || this.#writing.has(key)) continue;
+        this.#writing.add(key);
+        try {
+          await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
+        } finally {
+          this.#writing.delete(key);
+        }
+        this.#written.add(key);
+        this.events.bytes(id, piece.bytes.byteLength);
+        this.#cancelCovered(request);
+      }
+      if (request.next < range.first + range.count)
+        throw new FetchError('ended the transfer early');
+      return undefined;
+    } catch (error) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (request.cancel.signal.aborted) return undefined;
+      this.#requeue(request);
+      return error;
+    } finally {
+      this.#active.delete(request);
+      this.#inFlight--;
+      this.events.state(id, 'idle');
+      this.#notify();
+    }
+  }
+
+  /** Puts back the pieces of a failed request no one wrote and no other request is fetching. */
+  #requeue(failed: Request): void {
+    const rest: { shard: number; piece: number }[] = [];
+    for (let piece = failed.next; piece < failed.first + failed.count; piece++) {
+      const key = `${failed.shard}/${piece}`;
+      if (this.#written.has(key) || this.#writing.has(key)) continue;
+      const covered = [...this.#active].some(
+        (r) =>
+          r !== failed && r.shard === failed.shard && r.next <= piece && piece < r.first + r.count,
+      );
+      if (!covered) rest.push({ shard: failed.shard, piece });
+    }
+    this.#queue.unshift(...planRanges(rest, this.options.piecesPerRequest ?? 4));
+  }
+
   async #work(peer: PeerId): Promise<void> {
     const id = peer.toString();
     const m = this.session.manifest;
@@ -415,12 +544,16 @@ export class PieceScheduler {
     for (;;) {
       if (this.signal.aborted) throw this.signal.reason;
       const at = this.#queue.findIndex((r) => serves(holding, r.shard));
-      if (at === -1) {
+      let range = at === -1 ? undefined : this.#take(at);
+      if (range === undefined) {
         if (this.#queue.length === 0 && this.#inFlight === 0) return;
         if (this.#substitute()) {
           this.#notify();
           continue;
         }
+        range = this.#twin(id, holding);
+      }
+      if (range === undefined) {
         // Stuck: nothing in flight could requeue work, nobody is still saying what it has,
         // and no live holder has what the queue waits for.
         const asking = [...this.#live.values()].some((h) => h === undefined);
@@ -429,44 +562,17 @@ export class PieceScheduler {
         await this.#changed;
         continue;
       }
-      const [range] = this.#queue.splice(at, 1) as [Range];
-      let retry = false;
-      this.#inFlight++;
-      this.events.state(id, 'active');
-      let next = range.first;
-      try {
-        for await (const piece of fetchPieces(this.node.libp2p, peer, m, range, {
-          signal: this.signal,
-          timeoutMs: this.options.timeoutMs ?? 20_000,
-        })) {
-          await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
-          const key = `${piece.shard}/${piece.piece}`;
-          if (!this.#written.has(key)) {
-            this.#written.add(key);
-            this.events.bytes(id, piece.bytes.byteLength);
-          }
-          next = piece.piece + 1;
-        }
-        if (next < range.first + range.count) throw new FetchError('ended the transfer early');
-      } catch (error) {
-        if (this.signal.aborted) throw this.signal.reason;
-        const rest = range.first + range.count - next;
-        if (rest > 0) this.#queue.unshift({ shard: range.shard, first: next, count: rest });
-        // A stream or connection cut under us (libp2p closing one of two connections made
-        // at once, a WebRTC connection replaced) says nothing about the holder: ask it again,
-        // a few times, once the connection had time to go. Bad bytes, refusals and stalls
-        // drop it, as does a failed dial.
-        retry = transportCut(error) && streamRetries++ < STREAM_RETRIES;
-        if (!retry) {
-          this.events.dropped(id, error);
-          return;
-        }
-      } finally {
-        this.#inFlight--;
-        this.events.state(id, 'idle');
-        this.#notify();
+      const error = await this.#request(peer, range);
+      if (error === undefined) continue;
+      // A stream or connection cut under us (libp2p closing one of two connections made
+      // at once, a WebRTC connection replaced) says nothing about the holder: ask it again,
+      // a few times, once the connection had time to go. Bad bytes, refusals and stalls
+      // drop it, as does a failed dial.
+      if (!(transportCut(error) && streamRetries++ < STREAM_RETRIES)) {
+        this.events.dropped(id, error);
+        return;
       }
-      if (retry) await sleep(RETRY_BACKOFF_MS * streamRetries, this.signal);
+      await sleep(RETRY_BACKOFF_MS * streamRetries, this.signal);
     }
   }
 }

@@ -58,6 +58,7 @@ import {
   shardLimits,
 } from './codec.ts';
 import { ShardError } from './errors.ts';
+import { createPacer } from './pace.ts';
 
 const log = logger('shard');
 
@@ -113,6 +114,11 @@ export interface ShardServerOptions {
   pieces?: boolean;
   /** Passed to the registrar's `handle` (e.g. `runOnLimitedConnection`, `maxInboundStreams`). */
   handlerOptions?: StreamHandlerOptions;
+  /**
+   * Bench only (default: none): caps this server's upload, all streams together, to stand in
+   * for a holder on a slow uplink. Never set for users.
+   */
+  uploadBytesPerSecond?: number;
   /** Diagnostics, besides the `elohim:shard` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
 }
@@ -272,6 +278,10 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
   const timeoutMs = options.timeoutMs ?? 30_000;
   const allow: AllowHook = options.allow ?? (() => true);
   const index = new ShardIndex(store);
+  const pacer =
+    options.uploadBytesPerSecond === undefined
+      ? undefined
+      : createPacer(options.uploadBytesPerSecond);
   const report = (e: unknown, peer: string, protocol: string) => {
     log.error('%s from %s: %e', protocol, peer, e);
     try {
@@ -402,7 +412,17 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
   ) => {
     const peer = connection.remotePeer.toString();
     const reader = new FrameReader(stream);
-    const send = (frame: Uint8Array) => writeFrame(stream, frame, { timeoutMs });
+    // A paced wait ends with the stream: a fetcher that cancels frees its share of the upload.
+    const ended = new AbortController();
+    const onClose = () =>
+      ended.abort(
+        new WireStreamClosedError('the fetcher went while its answer waited on the upload limit'),
+      );
+    if (pacer) stream.addEventListener('close', onClose);
+    const send = async (frame: Uint8Array) => {
+      await pacer?.take(frame.byteLength, ended.signal);
+      await writeFrame(stream, frame, { timeoutMs });
+    };
     const closeWrite = () => stream.close({ signal: AbortSignal.timeout(timeoutMs) });
     try {
       const payload = await reader.read({ maxFrameBytes, timeoutMs });
@@ -432,6 +452,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
       }
       stream.abort(e instanceof Error ? e : new Error(String(e)));
     } finally {
+      stream.removeEventListener('close', onClose);
       reader.dispose();
     }
   };
