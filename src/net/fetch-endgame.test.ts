@@ -6,8 +6,12 @@ import type { ContentStore, ImportSession } from '../content/index.ts';
 import { openTestStore } from '../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import { type FetchPeerProgress, fetchContent } from './fetch.ts';
-import { PIECES_PROTOCOL, registerShardProtocol } from './shard/index.ts';
-import { createPacer, type PacerClock } from './shard/pace.ts';
+import {
+  createPacer,
+  type PacerClock,
+  PIECES_PROTOCOL,
+  registerShardProtocol,
+} from './shard/index.ts';
 
 const KiB = 1024;
 const PIECE = 4 * KiB;

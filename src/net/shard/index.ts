@@ -59,6 +59,7 @@ export {
   ShardError,
   ShardNotFoundError,
 } from './errors.ts';
+export { createPacer, type PacerClock } from './pace.ts';
 export {
   type AllowContext,
   type AllowHook,
