@@ -115,6 +115,17 @@ describe('doorway p2p', () => {
 
     // B dials A through the doorway's relay, as browsers do to signal WebRTC.
     await b.dial(relayAddr);
+
+    // The listing is bounded: the doorway, then the longest-connected peers; total counts all.
+    await until('the doorway to list B too', async () =>
+      doorway.p2p.peers.has(bId) ? true : undefined,
+    );
+    const two = await getJson<{ peers: PeerJson[]; total: number }>(
+      doorway,
+      '/api/v1/federation/p2p-peers?limit=2',
+    );
+    expect(two.body.peers.map((p) => p.peer_id)).toEqual([doorway.p2p.peerId, aId]);
+    expect(two.body.total).toBe(3);
     const relayed = await b.dial(multiaddr(circuit));
     expect(relayed.remotePeer.toString()).toBe(aId);
     expect(relayed.limits).toBeDefined(); // the default limits apply
@@ -140,6 +151,14 @@ describe('doorway p2p', () => {
     const bad = await getJson<{ error: string }>(doorway, '/signal/not-a-peer-id');
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/not a PeerId/);
+    for (const limit of ['0', '101', '2.5', 'all']) {
+      const unbounded = await getJson<{ error: string }>(
+        doorway,
+        `/api/v1/federation/p2p-peers?limit=${limit}`,
+      );
+      expect(unbounded.status).toBe(400);
+      expect(unbounded.body.error).toMatch(/limit must be an integer from 1 to 100/);
+    }
     const post = await fetch(new URL('/api/v1/p2p/info', doorway.url), { method: 'POST' });
     expect(post.status).toBe(405);
   });

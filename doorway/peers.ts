@@ -145,14 +145,15 @@ export class PeerRegistry {
   }
 
   /** All connected peers, oldest connection first, optionally without one of them. */
-  list(options: { exclude?: string; dialableOnly?: boolean } = {}): PeerEntry[] {
+  list(options: { exclude?: string; dialableOnly?: boolean; limit?: number } = {}): PeerEntry[] {
     const out: PeerEntry[] = [];
     for (const [peerId, record] of this.#peers) {
       if (peerId === options.exclude) continue;
       if (options.dialableOnly && record.addrs.length === 0) continue;
       out.push(toEntry(peerId, record));
     }
-    return out.sort((a, b) => a.connectedSince.getTime() - b.connectedSince.getTime());
+    out.sort((a, b) => a.connectedSince.getTime() - b.connectedSince.getTime());
+    return options.limit === undefined ? out : out.slice(0, options.limit);
   }
 
   /**

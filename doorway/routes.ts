@@ -5,6 +5,9 @@ import type { IceServer } from './ice-servers.ts';
 import type { DoorwayP2p } from './p2p.ts';
 import { capabilitiesOf } from './peers.ts';
 
+/** Entries `/api/v1/federation/p2p-peers` lists at most (and by default), the doorway included. */
+export const MAX_LISTED_PEERS = 100;
+
 export interface RouteContext {
   req: IncomingMessage;
   res: ServerResponse;
@@ -18,6 +21,18 @@ export interface Route {
   /** Matched against the whole path (no query string); named groups become `params`. */
   path: RegExp;
   handle(ctx: RouteContext): void | Promise<void>;
+}
+
+/**
+ * The `?limit=N` of a listing route, 1 to `max` (`max` when absent), or `undefined` after
+ * answering 400: every listing is bounded, whatever the caller asks.
+ */
+export function queryLimit(url: URL, res: ServerResponse, max: number): number | undefined {
+  const asked = url.searchParams.get('limit');
+  const limit = asked === null ? max : Number(asked);
+  if (Number.isSafeInteger(limit) && limit >= 1 && limit <= max) return limit;
+  sendJson(res, 400, { error: `limit must be an integer from 1 to ${max}` });
+  return undefined;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -128,7 +143,9 @@ export function p2pRoutes(p2p: DoorwayP2p, options: { iceServers?: IceServer[] }
     {
       method: 'GET',
       path: /\/api\/v1\/federation\/p2p-peers/,
-      handle: ({ res }) => {
+      handle: ({ res, url }) => {
+        const limit = queryLimit(url, res, MAX_LISTED_PEERS);
+        if (limit === undefined) return;
         const peers = [
           // The doorway itself first: the relay everyone can reach directly.
           {
@@ -137,14 +154,14 @@ export function p2pRoutes(p2p: DoorwayP2p, options: { iceServers?: IceServer[] }
             capabilities: capabilitiesOf(p2p.protocols()),
             nat_status: 'public',
           },
-          ...p2p.peers.list().map((p) => ({
+          ...p2p.peers.list({ limit: limit - 1 }).map((p) => ({
             peer_id: p.peerId,
             multiaddrs: p.multiaddrs,
             capabilities: p.capabilities,
             nat_status: p.natStatus,
           })),
         ];
-        sendJson(res, 200, { peers, total: peers.length });
+        sendJson(res, 200, { peers, total: p2p.peers.size + 1 });
       },
     },
   ];

@@ -1,4 +1,4 @@
-import { type Route, sendJson } from '../routes.ts';
+import { queryLimit, type Route, sendJson } from '../routes.ts';
 import type { Federation } from './federation.ts';
 
 /** Doorways listed by one answer, at most (and by default). */
@@ -15,14 +15,8 @@ export function federationRoutes(federation: Federation, self: () => object): Ro
       method: 'GET',
       path: /\/api\/v1\/federation\/doorways/,
       handle: ({ res, url }) => {
-        const asked = url.searchParams.get('limit');
-        const limit = asked === null ? MAX_LISTED_DOORWAYS : Number(asked);
-        if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_DOORWAYS) {
-          sendJson(res, 400, {
-            error: `limit must be an integer from 1 to ${MAX_LISTED_DOORWAYS}`,
-          });
-          return;
-        }
+        const limit = queryLimit(url, res, MAX_LISTED_DOORWAYS);
+        if (limit === undefined) return;
         const doorways = federation.doorways(limit).map((d) => ({
           peer_id: d.peerId,
           url: d.url ?? null,
