@@ -128,7 +128,7 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
         data-status={state.status}
         data-doorway={state.doorway}
       >
-        Trust layer (Holochain conductor emulator at the doorway): {STATUS_LABELS[state.status]}
+        Trust layer, reached through the doorway: {STATUS_LABELS[state.status]}
         {queued > 0 && ` · ${queued} change(s) waiting`}
       </p>
       <form className="trust__name" onSubmit={saveName}>
