@@ -20,6 +20,10 @@ export async function addContact(page: Page, other: Page, home: string, family: 
   const agent = await agentOf(other);
   await page.goto(await other.getByTestId('contact-link').inputValue());
   await trustConnected(page);
+  // The list above the form fills in once read: clicking before that could land on a moving button.
+  await expect(page.getByTestId('contacts-heading')).toHaveAttribute('data-status', 'loaded', {
+    timeout: 30_000,
+  });
   if (family) await page.getByTestId('add-contact-family').check();
   await page.getByTestId('add-contact-button').click();
   await expect(page.locator(`[data-testid="contact"][data-agent="${agent}"]`)).toHaveAttribute(

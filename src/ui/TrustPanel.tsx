@@ -62,7 +62,7 @@ function useTrustState(trust: TrustClient) {
 function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustClient }) {
   const { state, queued } = useTrustState(trust);
   const [name, setName] = useState(savedDisplayName);
-  const { contacts, error: contactsError } = useContacts(trust);
+  const { contacts, loaded: contactsLoaded, error: contactsError } = useContacts(trust);
   const [error, setError] = useState<string>();
   const [asFamily, setAsFamily] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -149,7 +149,13 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
         />
         <CopyButton text={link.toString()} label="Copy your contact link" />
       </div>
-      <h3 className="small">Contacts</h3>
+      <h3
+        className="small"
+        data-testid="contacts-heading"
+        data-status={contactsLoaded ? 'loaded' : 'loading'}
+      >
+        Contacts
+      </h3>
       {contacts.length === 0 ? (
         <p className="muted small">No contacts yet: add someone from their contact link.</p>
       ) : (

@@ -36,6 +36,8 @@ const LINK_SIGNALS = new Set(['RelationshipCommitted', 'ClusterKeyGranted']);
 export function useContacts(trust: TrustClient | undefined) {
   const [contacts, setContacts] = useState<Contact[]>([]);
   const [error, setError] = useState<string>();
+  /** The list has been read from the trust layer at least once. */
+  const [loaded, setLoaded] = useState(false);
 
   const refresh = useCallback(async () => {
     if (trust?.state.status !== 'connected') return;
@@ -64,6 +66,7 @@ export function useContacts(trust: TrustClient | undefined) {
         if (mine && link.type === 'family') contact.family = true;
       }
       setContacts([...byAgent.values()]);
+      setLoaded(true);
       setError(undefined);
     } catch (e) {
       setError(errorMessage(e));
@@ -89,5 +92,5 @@ export function useContacts(trust: TrustClient | undefined) {
     };
   }, [trust, refresh]);
 
-  return { contacts, error, refresh };
+  return { contacts, loaded, error, refresh };
 }
