@@ -91,3 +91,39 @@ it('announces what is stored (not private), withdraws what is removed, reconcile
   await expect.poll(() => holders(early.blob_hash), { timeout: 10_000 }).toEqual([a.peerId]);
   expect(errors).toEqual([]);
 });
+
+it('after a failover to a doorway with its own trust layer, registers and announces again there', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'trust-link-move-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  // Two emulators: two separate trust layers, as with two doorways that share no conductor.
+  const first = await startTestDoorway(join(dir, 'first'));
+  const second = await startTestDoorway(join(dir, 'second'));
+  cleanup.push(
+    () => first.close(),
+    () => second.close(),
+  );
+  const store: ContentStore = await openContentStore({
+    dbName: `trust-link-store-${++n}`,
+    locks: null,
+  });
+  cleanup.push(() => store.close());
+  const item = await store.put(pseudoRandomBytes(1000, 4), { reach: 'commons' });
+  const key = await generateKeyPair('Ed25519');
+  const a = await client(first.url, key);
+  const { node } = fakeNode(key);
+  const errors: unknown[] = [];
+  cleanup.push(linkTrust(a, node, store, { displayName: 'Ana', onError: (e) => errors.push(e) }));
+  const onFirst = await client(first.url, await generateKeyPair('Ed25519'));
+  const onSecond = await client(second.url, await generateKeyPair('Ed25519'));
+  const holders = async (asker: HolochainTrustClient) =>
+    (await asker.findHolders(item.blob_hash)).map((h) => h.peerId.toString());
+  await expect.poll(() => holders(onFirst), { timeout: 10_000 }).toEqual([a.peerId]);
+  expect(await holders(onSecond)).toEqual([]);
+
+  a.moveTo(second.url);
+  await expect.poll(() => holders(onSecond), { timeout: 10_000 }).toEqual([a.peerId]);
+  await expect
+    .poll(async () => (await onSecond.getHuman(a.me))?.displayName, { timeout: 10_000 })
+    .toBe('Ana');
+  expect(errors).toEqual([]);
+});

@@ -78,6 +78,20 @@ export function linkTrust(
     }
   };
   let reconciled = false;
+  /** The doorway whose trust layer was last connected (unset until the first connection). */
+  let doorway: string | undefined;
+  const onTrustState = () => {
+    const now = trust.state.doorway;
+    if (trust.state.status === 'connected' && now !== doorway) {
+      const moved = doorway !== undefined;
+      doorway = now;
+      if (moved) {
+        reconciled = false;
+        void trust.registerAgent({ display_name: displayName }).catch(onError);
+      }
+    }
+    void reconcile();
+  };
   const reconcile = async () => {
     if (reconciled || offline || trust.state.status !== 'connected') return;
     reconciled = true;
@@ -103,7 +117,7 @@ export function linkTrust(
 
   node.addEventListener('change', onNodeChange);
   store.addEventListener('change', onStoreChange);
-  const stopState = listen(trust, 'state', () => void reconcile());
+  const stopState = listen(trust, 'state', onTrustState);
   onNodeChange();
   void trust.registerAgent({ display_name: displayName }).catch(onError);
   void reconcile();
