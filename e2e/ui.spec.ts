@@ -287,3 +287,29 @@ test('a share link shows what it is looking for, and can be cancelled and retrie
   await panel.getByRole('button', { name: 'Try again' }).click();
   await expect(page.getByTestId('fetch-status')).toHaveText(/Looking for peers/);
 });
+
+test('a damaged share link says so at once, in plain words, with no button that cannot work', async ({
+  doorway,
+  openProfile,
+}) => {
+  const { context } = await openProfile();
+  await openApp(context, doorway.url);
+  const page = context.pages()[0] as Page;
+  for (const path of [
+    `/get/sha256-${'ab'.repeat(31)}a?name=holiday.mov`, // 63 hex digits: cut short
+    '/get/sha256-xyz',
+    '/get/',
+  ]) {
+    await page.goto(new URL(path, doorway.url).toString());
+    const panel = page.getByTestId('fetch');
+    // Said as soon as the page is up (no search that cannot succeed); 5 s is slack for a busy machine.
+    await expect(panel.getByTestId('fetch-status')).toHaveText(/cut short or mistyped/, {
+      timeout: 5_000,
+    });
+    await expect(panel).not.toContainText(/CID|bafkrei|sha256|Looking for peers/);
+    await expect(panel.getByRole('button')).toHaveCount(0);
+  }
+  await expect(page.getByTestId('fetch-status')).toHaveText(/link for this file/);
+  await page.goto(new URL(`/get/sha256-xyz?name=holiday.mov`, doorway.url).toString());
+  await expect(page.getByTestId('fetch-status')).toHaveText(/link for holiday\.mov/);
+});

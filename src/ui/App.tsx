@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { ActivityPanel } from './ActivityPanel.tsx';
 import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
-import { FetchPanel, parseShareLink } from './FetchPanel.tsx';
+import { DamagedLink, FetchPanel, parseShareLink } from './FetchPanel.tsx';
 import { errorMessage } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { KeptShards } from './KeptShards.tsx';
@@ -68,7 +68,8 @@ export function App() {
         )}
         <div className="app__layout">
           <main id="content" className="app__main" tabIndex={-1}>
-            {shared && store && (
+            {shared && 'damaged' in shared && <DamagedLink name={shared.damaged} />}
+            {shared && 'hash' in shared && store && (
               <FetchPanel
                 key={fetchAttempt}
                 hash={shared.hash}

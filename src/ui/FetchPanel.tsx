@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { parseContentHash } from '../content/index.ts';
 import type { FetchProgress, PeerService } from '../net/index.ts';
 import { logger } from '../wire/index.ts';
 import { errorMessage, formatBytes } from './format.ts';
@@ -18,18 +19,41 @@ const FIND_DEADLINE_MS = 60_000;
 
 const log = logger('library');
 
+export type ShareLink =
+  | { hash: string; name: string; meta: string | undefined }
+  /** A `/get/` path that names no file (cut short, mistyped): nothing to look for. */
+  | { damaged: string };
+
 /**
  * A share link: `/get/sha256-<hex>?name=<file name>&meta=<document id>`. `meta` names the
- * item's shared metadata document, so whoever fetches it edits the same one.
+ * item's shared metadata document, so whoever fetches it edits the same one. A hash that
+ * cannot be one is said at once, not after a search that cannot succeed.
  */
-export function parseShareLink(
-  location: Location,
-): { hash: string; name: string; meta: string | undefined } | undefined {
-  const match = /^\/get\/([^/]+)$/.exec(location.pathname);
-  if (!match?.[1]) return undefined;
-  const hash = decodeURIComponent(match[1]);
+export function parseShareLink(location: Location): ShareLink | undefined {
+  const match = /^\/get(?:\/([^/]*))?\/?$/.exec(location.pathname);
+  if (!match) return undefined;
   const params = new URLSearchParams(location.search);
+  let hash: string;
+  try {
+    hash = parseContentHash(decodeURIComponent(match[1] ?? ''));
+  } catch {
+    return { damaged: params.get('name') ?? 'this file' };
+  }
   return { hash, name: params.get('name') ?? hash, meta: params.get('meta') ?? undefined };
+}
+
+/** A share link that names no file: what happened and what to do, and no button that cannot work. */
+export function DamagedLink({ name }: { name: string }) {
+  return (
+    <section className="panel fetch" aria-label="A damaged link" data-testid="fetch">
+      <p className="fetch__eyebrow">Shared with you</p>
+      <h2>This link is incomplete</h2>
+      <p role="alert" className="error" data-testid="fetch-status">
+        The link for {name} is cut short or mistyped, so it does not say which file to fetch. Ask
+        whoever sent it to send the link again, or copy all of it.
+      </p>
+    </section>
+  );
 }
 
 export function shareLink(hash: string, name?: string, meta?: string): string {
