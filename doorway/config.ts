@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type PeerEntry, PeerListError, parsePeerList } from './federation/index.ts';
-import { type IceServer, parseIceServers } from './ice-servers.ts';
+import { type IceServer, parseIceServers, type TurnCredentials } from './ice-servers.ts';
 
 /** Everything the doorway can be told, from flags first, then environment, then defaults. */
 export interface DoorwayConfig {
@@ -68,7 +68,11 @@ export interface DoorwayConfig {
   cacheQuota: number;
   /** STUN/TURN servers browsers use for WebRTC (doorway/ice-servers.ts); none when absent. */
   iceServers?: IceServer[];
+  /** With a TURN shared secret, short-lived TURN credentials on every ask (ice-servers.ts). */
+  turn?: TurnCredentials;
 }
+
+export const DEFAULT_TURN_TTL_S = 86_400;
 
 /** libp2p's own relay defaults (go-libp2p's too): enough for WebRTC signalling, not for bulk data. */
 export const DEFAULT_RELAY_DATA_LIMIT = 128 * 1024;
@@ -148,6 +152,10 @@ Options (environment variable in brackets):
                       turn:user:credential@host:3478; repeatable [ELOHIM_ICE_SERVERS]
                       default none (loopback and LANs need none). Anyone who can reach the
                       doorway reads them: give TURN servers per-user quotas.
+  --turn-secret <secret>           the TURN server's shared secret (coturn use-auth-secret):
+                      TURN servers listed without credentials get fresh ones, valid
+                      --turn-ttl seconds, on every ask [ELOHIM_TURN_SECRET]   default none
+  --turn-ttl <s>      how long those stay valid [ELOHIM_TURN_TTL]  default ${DEFAULT_TURN_TTL_S} (a day)
   --help              show this text
 
 The relay defaults carry WebRTC signalling only (that is all browsers need to connect
@@ -217,6 +225,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'store-quota': { type: 'string' },
       'cache-quota': { type: 'string' },
       'ice-servers': { type: 'string', multiple: true },
+      'turn-secret': { type: 'string' },
+      'turn-ttl': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -299,14 +309,27 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   if (trustLoopback !== 'on' && trustLoopback !== 'off') {
     throw new ConfigError(`ELOHIM_P2P_TRUST_LOOPBACK must be on or off, got "${trustLoopback}"`);
   }
+  const turnSecret = values['turn-secret'] ?? env.ELOHIM_TURN_SECRET ?? '';
   let iceServers: IceServer[];
   try {
     iceServers = parseIceServers(
       values['ice-servers'] ?? (env.ELOHIM_ICE_SERVERS ? [env.ELOHIM_ICE_SERVERS] : []),
+      { turnSecret: turnSecret !== '' },
     );
   } catch (error) {
     throw new ConfigError(`--ice-servers: ${(error as Error).message}`);
   }
+  if (turnSecret !== '' && !iceServers.some((s) => s.urls.some((u) => u.startsWith('turn')))) {
+    throw new ConfigError(
+      '--turn-secret needs a TURN server without credentials in --ice-servers (turn:host:3478)',
+    );
+  }
+  const turnTtl = integer(
+    '--turn-ttl',
+    values['turn-ttl'] ?? env.ELOHIM_TURN_TTL ?? String(DEFAULT_TURN_TTL_S),
+    60,
+    7 * 86_400,
+  );
   const count = (flag: string, text: string | undefined, fallback: number, max: number) =>
     integer(flag, text ?? String(fallback), 1, max);
 
@@ -375,6 +398,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     hcAdmin: hcAdmin === '' ? undefined : hcAdmin,
     hcDevTokens: devTokens === 'on',
     ...(iceServers.length > 0 ? { iceServers } : {}),
+    ...(turnSecret !== '' ? { turn: { secret: turnSecret, ttlSeconds: turnTtl } } : {}),
     storeDir,
     storeQuota: integer(
       '--store-quota',

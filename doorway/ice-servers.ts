@@ -8,7 +8,14 @@
  *   - JSON: one `RTCIceServer` or an array of them (`{"urls":…,"username":…,"credential":…}`),
  *   - or comma-separated URLs, `stun:host[:port]` or `turn[s]:user:credential@host[:port][?transport=udp|tcp]`
  *     (the user and credential are taken out of the URL, which browsers would refuse otherwise).
+ *
+ * With `--turn-secret` (the TURN server's shared secret: coturn's `use-auth-secret` /
+ * `static-auth-secret`, the "TURN REST API" scheme), TURN servers given without credentials
+ * get fresh ones on every ask, valid for `--turn-ttl` seconds: username `<expiry>:elohim`,
+ * credential base64(HMAC-SHA1(secret, username)). The secret never leaves the doorway, and a
+ * copied credential stops working when it expires, unlike a static one anyone could read.
  */
+import { createHmac } from 'node:crypto';
 
 /** The `RTCIceServer` fields browsers take, as sent to them. */
 export interface IceServer {
@@ -38,7 +45,7 @@ function checkedText(what: string, value: unknown): string {
   return value;
 }
 
-function checkedServer(input: unknown): IceServer {
+function checkedServer(input: unknown, turnSecret: boolean): IceServer {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new IceServersError('each ICE server must be an object like {"urls":"stun:host:3478"}');
   }
@@ -59,31 +66,43 @@ function checkedServer(input: unknown): IceServer {
   if (username !== undefined) server.username = checkedText('username', username);
   if (credential !== undefined) server.credential = checkedText('credential', credential);
   // Browsers throw on a TURN server without both: say so at start, not in every tab.
-  if (server.urls.some((u) => u.startsWith('turn')) && (!server.username || !server.credential)) {
+  const partial = !server.username !== !server.credential;
+  if (isTurn(server) && (partial || (!server.username && !turnSecret))) {
     throw new IceServersError(
-      `the TURN server ${server.urls[0]} needs a username and a credential (turn:user:credential@host:port)`,
+      `the TURN server ${server.urls[0]} needs a username and a credential (turn:user:credential@host:port), or --turn-secret`,
     );
   }
   return server;
 }
 
+const isTurn = (server: IceServer) => server.urls.some((u) => u.startsWith('turn'));
+
 /** `turn:user:credential@host:3478?transport=udp` → the URL without them, and them. */
-function fromUrl(text: string): IceServer {
+function fromUrl(text: string, turnSecret: boolean): IceServer {
   const scheme = SCHEME.exec(text)?.[0];
   if (!scheme) throw new IceServersError(`"${text}" is not a stun:, stuns:, turn: or turns: url`);
   const rest = text.slice(scheme.length);
   const at = rest.lastIndexOf('@');
-  if (at === -1) return checkedServer({ urls: text });
+  if (at === -1) return checkedServer({ urls: text }, turnSecret);
   const [username, ...secret] = rest.slice(0, at).split(':');
-  return checkedServer({
-    urls: scheme + rest.slice(at + 1),
-    username: username ? decodeURIComponent(username) : undefined,
-    credential: secret.length > 0 ? decodeURIComponent(secret.join(':')) : undefined,
-  });
+  return checkedServer(
+    {
+      urls: scheme + rest.slice(at + 1),
+      username: username ? decodeURIComponent(username) : undefined,
+      credential: secret.length > 0 ? decodeURIComponent(secret.join(':')) : undefined,
+    },
+    turnSecret,
+  );
 }
 
-/** Parses every `--ice-servers` value (or the environment variable's); throws what to fix. */
-export function parseIceServers(values: readonly string[]): IceServer[] {
+/**
+ * Parses every `--ice-servers` value (or the environment variable's); throws what to fix.
+ * `turnSecret`: TURN servers may come without credentials (they get fresh ones on each ask).
+ */
+export function parseIceServers(
+  values: readonly string[],
+  { turnSecret = false }: { turnSecret?: boolean } = {},
+): IceServer[] {
   const servers: IceServer[] = [];
   for (const value of values) {
     const text = value.trim();
@@ -99,14 +118,40 @@ export function parseIceServers(values: readonly string[]): IceServer[] {
         throw new IceServersError(`not valid JSON: ${(error as Error).message}`);
       }
       for (const server of Array.isArray(parsed) ? parsed : [parsed]) {
-        servers.push(checkedServer(server));
+        servers.push(checkedServer(server, turnSecret));
       }
     } else {
-      for (const url of text.split(',')) if (url.trim()) servers.push(fromUrl(url.trim()));
+      for (const url of text.split(',')) {
+        if (url.trim()) servers.push(fromUrl(url.trim(), turnSecret));
+      }
     }
     if (servers.length > MAX_ICE_SERVERS) {
       throw new IceServersError(`at most ${MAX_ICE_SERVERS} ICE servers, got more`);
     }
   }
   return servers;
+}
+
+/** Short-lived TURN credentials, the TURN REST API way (see the top of this file). */
+export interface TurnCredentials {
+  secret: string;
+  /** How long a credential stays valid, in seconds. */
+  ttlSeconds: number;
+}
+
+/**
+ * The servers as handed out now: TURN servers without credentials get ones that expire in
+ * `ttlSeconds` (coturn checks the expiry in the username and the HMAC in the credential).
+ */
+export function iceServersAt(
+  servers: readonly IceServer[],
+  turn: TurnCredentials | undefined,
+  nowMs = Date.now(),
+): IceServer[] {
+  return servers.map((server) => {
+    if (!turn || !isTurn(server) || server.username) return server;
+    const username = `${Math.floor(nowMs / 1000) + turn.ttlSeconds}:elohim`;
+    const credential = createHmac('sha1', turn.secret).update(username).digest('base64');
+    return { ...server, username, credential };
+  });
 }

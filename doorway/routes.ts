@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
-import type { IceServer } from './ice-servers.ts';
+import { type IceServer, iceServersAt, type TurnCredentials } from './ice-servers.ts';
 import type { DoorwayP2p } from './p2p.ts';
 import { capabilitiesOf } from './peers.ts';
 
@@ -106,7 +106,10 @@ export function parsePubkey(text: string): string {
  * The doorway's libp2p routes: how browsers find the relay and each other, and the ICE servers
  * their WebRTC connections use.
  */
-export function p2pRoutes(p2p: DoorwayP2p, options: { iceServers?: IceServer[] } = {}): Route[] {
+export function p2pRoutes(
+  p2p: DoorwayP2p,
+  options: { iceServers?: IceServer[]; turn?: TurnCredentials } = {},
+): Route[] {
   return [
     {
       method: 'GET',
@@ -116,7 +119,7 @@ export function p2pRoutes(p2p: DoorwayP2p, options: { iceServers?: IceServer[] }
           peer_id: p2p.peerId,
           multiaddrs: p2p.multiaddrs(),
           protocols: p2p.protocols(),
-          ice_servers: options.iceServers ?? [],
+          ice_servers: iceServersAt(options.iceServers ?? [], options.turn),
         }),
     },
     {

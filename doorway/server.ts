@@ -151,7 +151,10 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
             'Content is served by the Elohim app in your browser: open the app once, then this link works.',
         }),
     },
-    ...p2pRoutes(p2p, { iceServers: config.iceServers }),
+    ...p2pRoutes(p2p, {
+      ...(config.iceServers ? { iceServers: config.iceServers } : {}),
+      ...(config.turn ? { turn: config.turn } : {}),
+    }),
     ...federationRoutes(p2p.federation, () => ({
       peer_id: p2p.peerId,
       multiaddrs: p2p.node.getMultiaddrs().map(String),
