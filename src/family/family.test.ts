@@ -3,6 +3,8 @@
  * clients (fake-indexeddb for their outboxes and the reach key stores).
  */
 import 'fake-indexeddb/auto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -167,5 +169,26 @@ describe('Family', () => {
     expect(snap(a).status).toBe('offline');
     expect(snap(a).error).toBeTruthy();
     expect([...a.family.members]).toEqual([b.trust.me]);
+  });
+
+  it('says it cannot know yet, without waiting for a call, when the trust layer is out of reach from the start', async () => {
+    // A doorway that answers every request 503: the trust client goes offline and stays there.
+    const down = createServer((_req, res) => res.writeHead(503).end());
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    open.push({ close: () => new Promise((resolve) => down.close(resolve)) });
+    const key = await generateKeyPair('Ed25519');
+    const trust = await HolochainTrustClient.create({
+      doorway: `http://127.0.0.1:${(down.address() as AddressInfo).port}`,
+      deviceKey: key,
+      dbName: `family-trust-${++n}`,
+      minBackoffMs: 60_000,
+      maxBackoffMs: 60_000,
+    });
+    open.push(trust);
+    const family = new Family({ trust, mySecret: key.raw, keysDb: `family-keys-${++n}` });
+    open.push(family);
+    await expect.poll(() => family.snapshot().status, { timeout: 10_000 }).toBe('offline');
+    expect(family.snapshot().syncedAt).toBeUndefined();
+    expect(family.snapshot().error).toBeTruthy();
   });
 });

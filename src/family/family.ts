@@ -76,6 +76,8 @@ export interface FamilySnapshot {
   status: 'starting' | 'ready' | 'offline';
   /** Why the last pass failed, in words for people. */
   error?: string;
+  /** When a pass last succeeded (ms since epoch); unset while nothing is known yet. */
+  syncedAt?: number;
   /** My cluster's id, once I have family. */
   cluster?: string;
   /** The people I named family, oldest first, and where my key stands with each. */
@@ -130,8 +132,10 @@ export class Family extends TypedEventEmitter<FamilyEvents> {
     this.#db = options.keysDb ? { dbName: options.keysDb } : {};
     const { trust } = options;
     this.#stops.push(
+      // Offline too: the pass then says the family is not up to date (and why), rather than
+      // leaving 'starting' on screen for as long as the trust layer is away.
       listen<TrustState>(trust, 'state', (s) => {
-        if (s.status === 'connected') void this.sync();
+        if (s.status !== 'connecting') void this.sync();
       }),
       listen<TrustSignal>(trust, 'signal', (s) => {
         if (s.zome === 'imagodei' && s.type && SIGNALS.has(s.type)) void this.sync();
@@ -144,7 +148,7 @@ export class Family extends TypedEventEmitter<FamilyEvents> {
       }, every);
       this.#stops.push(() => clearInterval(timer));
     }
-    if (trust.state.status === 'connected') void this.sync();
+    if (trust.state.status !== 'connecting') void this.sync();
   }
 
   snapshot(): FamilySnapshot {
@@ -225,6 +229,7 @@ export class Family extends TypedEventEmitter<FamilyEvents> {
       if (signal.aborted) return;
       this.#set({
         status: 'ready',
+        syncedAt: Date.now(),
         ...(own ? { cluster: own.id } : {}),
         members,
         memberOf,

@@ -35,6 +35,11 @@ export function FamilyCluster({ snapshot, nameOf }: Props) {
         <p className="muted small" aria-busy="true">
           Asking the trust layer who your family is…
         </p>
+      ) : snapshot.status === 'offline' && snapshot.syncedAt === undefined ? (
+        <p className="muted small" role="status" data-testid="family-unknown">
+          Your family shows here once the trust layer can be reached
+          {snapshot.error ? ` (${snapshot.error})` : ''}.
+        </p>
       ) : (
         <>
           {snapshot.members.length === 0 ? (
