@@ -77,11 +77,22 @@ export function onUpdateReady(listener: () => void): () => void {
   return unsubscribe;
 }
 
+/** How long "Reload to update" waits for the new version to take control before acting anyway. */
+const ASK_AGAIN_MS = 3_000;
+const RELOAD_ANYWAY_MS = 10_000;
+
 /** Activates the waiting version and reloads into it. */
 export function applyUpdate(): void {
-  if (!workbox) return;
-  workbox.addEventListener('controlling', () => location.reload());
-  workbox.messageSkipWaiting();
+  const wb = workbox;
+  if (!wb) return;
+  wb.addEventListener('controlling', () => location.reload());
+  wb.messageSkipWaiting();
+  // The new version takes control once the running one is idle; a click must still do
+  // something when it is not (seen once under heavy load: nothing for minutes). Ask again,
+  // then reload: the reload ends what kept the old version busy, and the new one (already told
+  // to skip waiting) takes over as soon as it can.
+  setTimeout(() => wb.messageSkipWaiting(), ASK_AGAIN_MS);
+  setTimeout(() => location.reload(), RELOAD_ANYWAY_MS);
 }
 
 /** True when `/content/` URLs are served by our worker in this page. */
