@@ -1,0 +1,199 @@
+/**
+ * Pull-through over libp2p: another node (a doorway whose DHT lookup found this one as a
+ * provider, or a peer attached here) asks this doorway over the shard and piece protocols for
+ * an item that only an attached browser holds. The doorway answers as if it held it: the item
+ * is pulled whole from the browser into the HTTP bridge's cache (the bridge's pull: its slots,
+ * timeouts, the reach check on the holder's manifest before the first piece, every piece
+ * verified before it is written), then served from there, each piece verified again as read.
+ *
+ * Only hashes an attached browser said it holds (holdings.ts) are pulled, and served from the
+ * cache only while one still does: this doorway answers for what its keeper holds and what its
+ * browsers hold, nothing else. Whole items only, up to `maxBytes` (beyond: a clear error to the
+ * asker; the HTTP bridge streams any size); memory stays at the bridge's pieces in flight.
+ */
+import type {
+  ContentChange,
+  ContentHash,
+  ContentStore,
+  PieceRef,
+  StoredManifest,
+} from '../../src/content/index.ts';
+import { abortReason, errorMessage, listen, withTimeout } from '../../src/wire/index.ts';
+import {
+  type ContentCache,
+  checkServable,
+  type MissRead,
+  NotServedError,
+} from '../bridge/index.ts';
+import type { Logger } from '../log.ts';
+import { PullTooLargeError } from './errors.ts';
+import type { HoldingsEvents, HoldingsRegistry } from './holdings.ts';
+
+export interface PullThroughOptions {
+  /** Largest item pulled through whole. Default 64 MiB. */
+  maxBytes?: number;
+  /** A whole pull, from finding the holder to the commit. Default 120 s. */
+  timeoutMs?: number;
+}
+
+/** Where pulls go: the bridge's cache, and its pull (`bridge.pull`). */
+export interface PullSource {
+  cache: Pick<ContentCache, 'store' | 'acquire' | 'pin'>;
+  open(hash: ContentHash, signal: AbortSignal): Promise<MissRead>;
+}
+
+/** Every piece a whole import needs (rs-4-7: the data shards; the parity is computed here). */
+function wholeItem(m: StoredManifest): PieceRef[] {
+  const shards = m.encoding === 'rs-4-7' ? m.data_shards : m.total_shards;
+  const out: PieceRef[] = [];
+  for (let shard = 0; shard < shards; shard++) {
+    const pieces = m.piece_hashes[shard]?.length ?? 0;
+    for (let piece = 0; piece < pieces; piece++) out.push({ shard, piece });
+  }
+  return out;
+}
+
+/** Resolves once `store` holds `hash` committed (listening from the call on). */
+function committed(store: ContentStore, hash: ContentHash, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const finish = (error?: unknown) => {
+      unlisten();
+      signal.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onAbort = () => finish(abortReason(signal));
+    const unlisten = listen<ContentChange>(store, 'change', (d) => {
+      if (d.kind === 'added' && d.hash === hash) finish();
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+  });
+}
+
+export class PullThrough {
+  #source: PullSource | undefined;
+  /** Hashes the last `manifest` found in the cache: their pieces are read there. */
+  readonly #cached = new Set<string>();
+  readonly #pulls = new Map<string, Promise<StoredManifest | undefined>>();
+  readonly #stop = new AbortController();
+  readonly #maxBytes: number;
+  readonly #timeoutMs: number;
+  /** Items pulled through since start. */
+  pulled = 0;
+
+  constructor(
+    private readonly registry: HoldingsRegistry,
+    private readonly log: Logger,
+    options: PullThroughOptions = {},
+  ) {
+    this.#maxBytes = options.maxBytes ?? 64 * 2 ** 20;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+    const unlisten = listen<HoldingsEvents['change']['detail']>(registry, 'change', (d) => {
+      if (!d.held) this.#cached.delete(d.hash);
+    });
+    this.#stop.signal.addEventListener('abort', unlisten, { once: true });
+  }
+
+  /** Pulls start once the bridge is up (it opens after the libp2p node). */
+  attach(source: PullSource): void {
+    this.#source = source;
+  }
+
+  stop(): void {
+    this.#stop.abort();
+    this.#source = undefined;
+    this.#cached.clear();
+  }
+
+  /**
+   * The store the doorway's shard server reads: `kept`, and for the hashes an attached browser
+   * holds, the cache (pulled into on first ask).
+   */
+  serving(kept: ContentStore): ContentStore {
+    return new Proxy(kept, {
+      get: (target, prop) => {
+        if (prop === 'manifest') return (hash: string) => this.#manifest(target, hash);
+        if (prop === 'readPiece') {
+          return (hash: string, shard: number, piece: number) =>
+            this.#storeOf(target, hash).readPiece(hash, shard, piece);
+        }
+        if (prop === 'get') {
+          return (hash: string, options?: Parameters<ContentStore['get']>[1]) =>
+            this.#storeOf(target, hash).get(hash, options);
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  #storeOf(kept: ContentStore, hash: string): ContentStore {
+    const source = this.#source;
+    return source && this.#cached.has(hash) && this.registry.has(hash) ? source.cache.store : kept;
+  }
+
+  async #manifest(kept: ContentStore, hash: string): Promise<StoredManifest | undefined> {
+    const mine = await kept.manifest(hash);
+    if (mine || !this.registry.has(hash) || !this.#source) {
+      this.#cached.delete(hash);
+      return mine;
+    }
+    const { cache } = this.#source;
+    const unpin = cache.acquire(hash as ContentHash);
+    try {
+      const cached = unpin && (await cache.store.manifest(hash));
+      const m = cached ?? (await this.#pullOnce(hash as ContentHash));
+      if (!m) return undefined;
+      checkServable(m);
+      this.#cached.add(hash);
+      return m;
+    } catch (error) {
+      if (error instanceof NotServedError) return undefined;
+      throw error;
+    } finally {
+      unpin?.();
+    }
+  }
+
+  #pullOnce(hash: ContentHash): Promise<StoredManifest | undefined> {
+    let pull = this.#pulls.get(hash);
+    if (!pull) {
+      pull = this.#pull(hash).finally(() => this.#pulls.delete(hash));
+      this.#pulls.set(hash, pull);
+    }
+    return pull;
+  }
+
+  async #pull(hash: ContentHash): Promise<StoredManifest | undefined> {
+    const source = this.#source;
+    if (!source) return undefined;
+    // Ended with the pull, whatever its outcome: the commit listener goes with it.
+    const ended = new AbortController();
+    const signal = AbortSignal.any([withTimeout(this.#stop.signal, this.#timeoutMs), ended.signal]);
+    // Pinned from the start: the commit must not be evicted before it is served.
+    const unpin = source.cache.pin(hash);
+    let miss: MissRead | undefined;
+    try {
+      miss = await source.open(hash, signal);
+      const size = miss.manifest.total_size;
+      if (size > this.#maxBytes) throw new PullTooLargeError(hash, size, this.#maxBytes);
+      const stored = committed(source.cache.store, hash, signal);
+      stored.catch(() => {});
+      await miss.ensure(wholeItem(miss.manifest), signal);
+      if (!(await source.cache.store.has(hash))) await stored;
+      this.pulled++;
+      this.log.debug(`pulled ${hash} (${size} bytes) through for another peer`);
+      return await source.cache.store.manifest(hash);
+    } catch (error) {
+      if (!(error instanceof NotServedError)) {
+        this.log.info(`pulling ${hash} through failed: ${errorMessage(error)}`);
+      }
+      throw error;
+    } finally {
+      ended.abort();
+      miss?.release();
+      unpin();
+    }
+  }
+}
