@@ -229,6 +229,19 @@ describe('what browsers attached to a doorway hold', () => {
     );
   }, 30_000);
 
+  it('forgets an item the browser removed', async () => {
+    const item = await browser.store.put(new Blob([pseudoRandomBytes(10 * KiB, 35)]), {
+      reach: 'commons',
+    });
+    await until('A to record it', () =>
+      a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined,
+    );
+    await browser.store.remove(item.blob_hash);
+    await until('A to forget it', () =>
+      a.p2p.federation.holdings.has(item.blob_hash) ? undefined : true,
+    );
+  }, 30_000);
+
   it('stops serving and providing what a browser held once it leaves', async () => {
     const item = await browser.store.put(new Blob([pseudoRandomBytes(30 * KiB, 34)]), {
       reach: 'commons',
