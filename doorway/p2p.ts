@@ -166,6 +166,8 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     budget: keeperBudget(config.storeQuota, keptDir, () => store as ContentStore),
     trust: false,
     serve: (kept) => pullThrough.serving(kept),
+    // Doorways provide in the DHT themselves: it is browsers that announce to them.
+    announceHoldings: false,
   });
   store = peer.store;
   const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService; dht: KadDHT }>;
@@ -230,6 +232,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   try {
     await federation.start();
   } catch (error) {
+    pullThrough.stop();
     await federation.stop();
     await peer.stop();
     peer.store.close();

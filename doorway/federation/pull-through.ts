@@ -27,7 +27,7 @@ import {
 } from '../bridge/index.ts';
 import type { Logger } from '../log.ts';
 import { PullTooLargeError } from './errors.ts';
-import type { HoldingsEvents, HoldingsRegistry } from './holdings.ts';
+import type { HoldingsRegistry } from './holdings.ts';
 
 export interface PullThroughOptions {
   /** Largest item pulled through whole. Default 64 MiB. */
@@ -73,9 +73,7 @@ function committed(store: ContentStore, hash: ContentHash, signal: AbortSignal):
 
 export class PullThrough {
   #source: PullSource | undefined;
-  /** Hashes the last `manifest` found in the cache: their pieces are read there. */
-  readonly #cached = new Set<string>();
-  readonly #pulls = new Map<string, Promise<StoredManifest | undefined>>();
+  readonly #pulls = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
   readonly #maxBytes: number;
   readonly #timeoutMs: number;
@@ -89,10 +87,6 @@ export class PullThrough {
   ) {
     this.#maxBytes = options.maxBytes ?? 64 * 2 ** 20;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
-    const unlisten = listen<HoldingsEvents['change']['detail']>(registry, 'change', (d) => {
-      if (!d.held) this.#cached.delete(d.hash);
-    });
-    this.#stop.signal.addEventListener('abort', unlisten, { once: true });
   }
 
   /** Pulls start once the bridge is up (it opens after the libp2p node). */
@@ -103,24 +97,24 @@ export class PullThrough {
   stop(): void {
     this.#stop.abort();
     this.#source = undefined;
-    this.#cached.clear();
   }
 
   /**
    * The store the doorway's shard server reads: `kept`, and for the hashes an attached browser
-   * holds, the cache (pulled into on first ask).
+   * holds, the holder's manifest (`Holds`, `Have`, `Manifest` cost one manifest request) and
+   * the pieces from the cache (the first piece asked for pulls the whole item there).
    */
   serving(kept: ContentStore): ContentStore {
     return new Proxy(kept, {
       get: (target, prop) => {
         if (prop === 'manifest') return (hash: string) => this.#manifest(target, hash);
         if (prop === 'readPiece') {
-          return (hash: string, shard: number, piece: number) =>
-            this.#storeOf(target, hash).readPiece(hash, shard, piece);
+          return async (hash: string, shard: number, piece: number) =>
+            (await this.#readable(target, hash)).readPiece(hash, shard, piece);
         }
         if (prop === 'get') {
           return (hash: string, options?: Parameters<ContentStore['get']>[1]) =>
-            this.#storeOf(target, hash).get(hash, options);
+            later(async () => (await this.#readable(target, hash)).get(hash, options));
         }
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
@@ -128,35 +122,57 @@ export class PullThrough {
     });
   }
 
-  #storeOf(kept: ContentStore, hash: string): ContentStore {
-    const source = this.#source;
-    return source && this.#cached.has(hash) && this.registry.has(hash) ? source.cache.store : kept;
-  }
-
   async #manifest(kept: ContentStore, hash: string): Promise<StoredManifest | undefined> {
     const mine = await kept.manifest(hash);
-    if (mine || !this.registry.has(hash) || !this.#source) {
-      this.#cached.delete(hash);
-      return mine;
-    }
-    const { cache } = this.#source;
-    const unpin = cache.acquire(hash as ContentHash);
+    if (mine || !this.registry.has(hash) || !this.#source) return mine;
     try {
-      const cached = unpin && (await cache.store.manifest(hash));
-      const m = cached ?? (await this.#pullOnce(hash as ContentHash));
-      if (!m) return undefined;
-      checkServable(m);
-      this.#cached.add(hash);
+      const m = (await this.#inCache(hash)) ?? (await this.#peek(hash as ContentHash));
+      if (m) checkServable(m);
       return m;
     } catch (error) {
       if (error instanceof NotServedError) return undefined;
       throw error;
-    } finally {
-      unpin?.();
     }
   }
 
-  #pullOnce(hash: ContentHash): Promise<StoredManifest | undefined> {
+  /** Where the pieces of `hash` are read: the cache for what a browser holds (pulled first). */
+  async #readable(kept: ContentStore, hash: string): Promise<ContentStore> {
+    const source = this.#source;
+    if (!source || !this.registry.has(hash) || (await kept.manifest(hash))) return kept;
+    if (!(await this.#inCache(hash))) await this.#pullOnce(hash as ContentHash);
+    return source.cache.store;
+  }
+
+  /** The cache's manifest of `hash`, marked just used, when the cache holds it. */
+  async #inCache(hash: string): Promise<StoredManifest | undefined> {
+    const cache = this.#source?.cache;
+    const unpin = cache?.acquire(hash as ContentHash);
+    if (!cache || !unpin) return undefined;
+    try {
+      return await cache.store.manifest(hash);
+    } finally {
+      unpin();
+    }
+  }
+
+  /**
+   * The holder's manifest, reach checked by the bridge's pull before it is returned. The pull
+   * stays open a while (the bridge's idle time) for the pieces that usually follow.
+   */
+  async #peek(hash: ContentHash): Promise<StoredManifest | undefined> {
+    const source = this.#source;
+    if (!source) return undefined;
+    const miss = await source.open(hash, withTimeout(this.#stop.signal, this.#timeoutMs));
+    try {
+      const size = miss.manifest.total_size;
+      if (size > this.#maxBytes) throw new PullTooLargeError(hash, size, this.#maxBytes);
+      return miss.manifest;
+    } finally {
+      miss.release();
+    }
+  }
+
+  #pullOnce(hash: ContentHash): Promise<void> {
     let pull = this.#pulls.get(hash);
     if (!pull) {
       pull = this.#pull(hash).finally(() => this.#pulls.delete(hash));
@@ -165,9 +181,9 @@ export class PullThrough {
     return pull;
   }
 
-  async #pull(hash: ContentHash): Promise<StoredManifest | undefined> {
+  async #pull(hash: ContentHash): Promise<void> {
     const source = this.#source;
-    if (!source) return undefined;
+    if (!source) throw new NotServedError(hash, 'this doorway is stopping');
     // Ended with the pull, whatever its outcome: the commit listener goes with it.
     const ended = new AbortController();
     const signal = AbortSignal.any([withTimeout(this.#stop.signal, this.#timeoutMs), ended.signal]);
@@ -184,7 +200,6 @@ export class PullThrough {
       if (!(await source.cache.store.has(hash))) await stored;
       this.pulled++;
       this.log.debug(`pulled ${hash} (${size} bytes) through for another peer`);
-      return await source.cache.store.manifest(hash);
     } catch (error) {
       if (!(error instanceof NotServedError)) {
         this.log.info(`pulling ${hash} through failed: ${errorMessage(error)}`);
@@ -196,4 +211,18 @@ export class PullThrough {
       unpin();
     }
   }
+}
+
+/** A stream whose source is found when it is first read (`get` answers synchronously). */
+function later(open: () => Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      reader ??= (await open()).getReader();
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader?.cancel(reason),
+  });
 }
