@@ -123,7 +123,7 @@ describe('what browsers attached to a doorway hold', () => {
         }
         return undefined;
       },
-      20_000,
+      30_000,
     );
 
     // Over libp2p, as B's Peer asks a provider: A pulls it from the browser and serves it.
@@ -142,7 +142,7 @@ describe('what browsers attached to a doorway hold', () => {
     const fetched = await other.fetch(hash, { signal: AbortSignal.timeout(20_000) });
     expect(fetched.blob_hash).toBe(hash);
     expect(new Uint8Array(await (await other.store.getBlob(hash)).arrayBuffer())).toEqual(bytes);
-  }, 60_000);
+  }, 90_000);
 
   it('never names, provides nor serves a private item', async () => {
     const provide = vi.spyOn(a.p2p.node.services.dht, 'provide');
@@ -239,6 +239,25 @@ describe('what browsers attached to a doorway hold', () => {
     await browser.store.remove(item.blob_hash);
     await until('A to forget it', () =>
       a.p2p.federation.holdings.has(item.blob_hash) ? undefined : true,
+    );
+  }, 30_000);
+
+  it('is told again after a reconnect', async () => {
+    const item = await browser.store.put(new Blob([pseudoRandomBytes(10 * KiB, 36)]), {
+      reach: 'commons',
+    });
+    await until('A to record it', () =>
+      a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined,
+    );
+    await a.p2p.node.hangUp(peerIdFromString(browser.node.peerId));
+    // Forgotten with the connection, then named again (a reset) on the browser's next one.
+    await until('A to forget the browser', () =>
+      a.p2p.federation.holdings.countOf(browser.node.peerId) === 0 ? true : undefined,
+    );
+    await until(
+      'the browser to reconnect and tell A again',
+      () => (a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined),
+      20_000,
     );
   }, 30_000);
 

@@ -36,6 +36,8 @@ const log = logger('net:holdings');
 
 /** Items named to one doorway at most (the newest): a doorway records no more per peer. */
 export const MAX_ANNOUNCED = 10_000;
+/** After a request failed in transit (not a refusal), the next try. */
+const RETRY_MS = 5_000;
 
 /** The part of `PeerNode` the announcer needs. */
 export interface HoldingsNode extends TypedEventTarget<{ change: CustomEvent<void> }> {
@@ -58,7 +60,10 @@ interface Told {
   hashes: Set<ContentHash>;
   /** Nothing sent on this connection yet: the next message is a reset. */
   fresh: boolean;
-  /** The doorway does not speak the protocol (an older one): not asked again on this connection. */
+  /**
+   * The doorway does not speak the protocol (an older one) or refused us (it saw a relayed
+   * connection, or takes us for a doorway): not asked again on this connection.
+   */
   unsupported: boolean;
 }
 
@@ -71,6 +76,8 @@ export class HoldingsAnnouncer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  /** The store changed since the last pass listed it (at first: never listed). */
+  #storeChanged = true;
 
   constructor(
     private readonly node: HoldingsNode,
@@ -83,7 +90,9 @@ export class HoldingsAnnouncer {
     const signal = this.#stop.signal;
     const offNode = listen(node, 'change', () => this.schedule());
     const offStore = listen<ContentChange>(store, 'change', ({ kind }) => {
-      if (kind === 'added' || kind === 'removed') this.schedule();
+      if (kind !== 'added' && kind !== 'removed') return;
+      this.#storeChanged = true;
+      this.schedule();
     });
     signal.addEventListener('abort', () => {
       offNode();
@@ -92,13 +101,13 @@ export class HoldingsAnnouncer {
     this.schedule();
   }
 
-  /** A pass soon (the store or the connections changed). */
-  schedule(): void {
+  /** A pass soon (the store or the connections changed), or after `delayMs`. */
+  schedule(delayMs = this.#delayMs): void {
     if (this.#stop.signal.aborted || this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#run();
-    }, this.#delayMs);
+    }, delayMs);
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
@@ -136,6 +145,18 @@ export class HoldingsAnnouncer {
     const doorways = this.node.connectedDoorways();
     for (const peer of this.#told.keys()) if (!doorways.includes(peer)) this.#told.delete(peer);
     if (doorways.length === 0) return;
+    // Nothing to tell unless the store changed or a doorway has not heard from us on its
+    // connection (connection events come often; listing the store is not free).
+    const heard = (peer: string) => {
+      const told = this.#told.get(peer);
+      return (
+        told !== undefined &&
+        this.#connectionTo(peer)?.id === told.connectionId &&
+        (told.unsupported || !told.fresh)
+      );
+    };
+    if (!this.#storeChanged && doorways.every(heard)) return;
+    this.#storeChanged = false;
     const current = await this.#commons();
     for (const peer of doorways) {
       if (this.#stop.signal.aborted) return;
@@ -153,10 +174,14 @@ export class HoldingsAnnouncer {
     return held;
   }
 
-  async #tell(peer: string, current: Set<ContentHash>): Promise<void> {
-    const connection = this.node.libp2p
+  #connectionTo(peer: string): Connection | undefined {
+    return this.node.libp2p
       .getConnections()
       .find((c) => c.remotePeer.toString() === peer && c.status === 'open' && c.limits == null);
+  }
+
+  async #tell(peer: string, current: Set<ContentHash>): Promise<void> {
+    const connection = this.#connectionTo(peer);
     if (!connection) return;
     let told = this.#told.get(peer);
     if (!told || told.connectionId !== connection.id) {
@@ -189,14 +214,19 @@ export class HoldingsAnnouncer {
         }
       } while (changes.length > 0);
     } catch (error) {
-      if ((error as Error)?.name === 'UnsupportedProtocolError') {
+      if (this.#stop.signal.aborted) return;
+      if (
+        error instanceof HoldingsRefusedError ||
+        (error as Error)?.name === 'UnsupportedProtocolError'
+      ) {
         told.unsupported = true;
+        log('%s takes no holdings from us on this connection: %s', peer, errorMessage(error));
         return;
       }
-      // Told in part: the next pass on this connection starts over with a reset.
+      // Told in part: a pass a little later starts over on this connection with a reset.
       this.#told.delete(peer);
-      if (!this.#stop.signal.aborted)
-        log('telling %s what is held failed: %s', peer, errorMessage(error));
+      log('telling %s what is held failed: %s', peer, errorMessage(error));
+      this.schedule(RETRY_MS);
     }
   }
 
