@@ -98,6 +98,17 @@ describe('what browsers attached to a doorway hold', () => {
     ({ peer: browser, stop: stopBrowser } = await browserOf(a));
   }, 30_000);
 
+  /** A commons item the browser puts, once A has recorded that the browser holds it. */
+  async function heldOnA(size: number, seed: number) {
+    const item = await browser.store.put(new Blob([pseudoRandomBytes(size, seed)]), {
+      reach: 'commons',
+    });
+    await until('A to record it', () =>
+      a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined,
+    );
+    return item;
+  }
+
   afterAll(async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
   });
@@ -230,12 +241,7 @@ describe('what browsers attached to a doorway hold', () => {
   }, 30_000);
 
   it('forgets an item the browser removed', async () => {
-    const item = await browser.store.put(new Blob([pseudoRandomBytes(10 * KiB, 35)]), {
-      reach: 'commons',
-    });
-    await until('A to record it', () =>
-      a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined,
-    );
+    const item = await heldOnA(10 * KiB, 35);
     await browser.store.remove(item.blob_hash);
     await until('A to forget it', () =>
       a.p2p.federation.holdings.has(item.blob_hash) ? undefined : true,
@@ -243,12 +249,7 @@ describe('what browsers attached to a doorway hold', () => {
   }, 30_000);
 
   it('is told again after a reconnect', async () => {
-    const item = await browser.store.put(new Blob([pseudoRandomBytes(10 * KiB, 36)]), {
-      reach: 'commons',
-    });
-    await until('A to record it', () =>
-      a.p2p.federation.holdings.has(item.blob_hash) ? true : undefined,
-    );
+    const item = await heldOnA(10 * KiB, 36);
     await a.p2p.node.hangUp(peerIdFromString(browser.node.peerId));
     // Forgotten with the connection, then named again (a reset) on the browser's next one.
     await until('A to forget the browser', () =>
@@ -262,11 +263,7 @@ describe('what browsers attached to a doorway hold', () => {
   }, 30_000);
 
   it('stops serving and providing what a browser held once it leaves', async () => {
-    const item = await browser.store.put(new Blob([pseudoRandomBytes(30 * KiB, 34)]), {
-      reach: 'commons',
-    });
-    const hash = item.blob_hash;
-    await until('A to record it', () => (a.p2p.federation.holdings.has(hash) ? true : undefined));
+    const hash = (await heldOnA(30 * KiB, 34)).blob_hash;
     const asked = connectedPeersFinder(() => [a.p2p.peerId], b.p2p.node);
     expect(await asked.findHolders(hash, { signal: AbortSignal.timeout(10_000) })).toHaveLength(1);
     const cancel = vi.spyOn(a.p2p.node.services.dht, 'cancelReprovide');
