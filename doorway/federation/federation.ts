@@ -135,6 +135,7 @@ export class Federation {
         this.directory.disconnected(detail.toString());
         // A browser that went away no longer holds anything here.
         this.holdings.forget(detail.toString());
+        this.#holdingsServer.forget(detail.toString());
       },
       { signal },
     );

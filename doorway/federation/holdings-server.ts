@@ -10,8 +10,9 @@
  *
  * Bounds: a request's length prefix above `MAX_HOLDINGS_FRAME_BYTES` is refused before its
  * body is read; at most `MAX_HASHES_PER_MESSAGE` hashes per request, checked before any is
- * parsed; 2 requests at once per connection; each within 10 s; what a peer may make the
- * registry keep is capped there.
+ * parsed; 2 requests at once per connection; 60 per peer in any 10 s window (a browser sends
+ * a few at connect and one per burst of changes, 200 ms apart at most); each within 10 s;
+ * what a peer may make the registry keep is capped there.
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import {
@@ -32,6 +33,10 @@ export interface HoldingsServerInit {
   log: Logger;
   /** The request must arrive, and the answer leave, within this. Default 10 s. */
   timeoutMs?: number;
+  /** Requests one peer may make per `windowMs`; beyond, they are refused. Default 60. */
+  maxRequests?: number;
+  /** Default 10 s. */
+  windowMs?: number;
 }
 
 /** Why `connection` may not tell us what it holds, or undefined when it may. */
@@ -50,10 +55,29 @@ export async function refusal(
 
 export class HoldingsServer {
   readonly #timeoutMs: number;
+  /** Requests per peer in its current window; a peer's entry goes when it disconnects. */
+  readonly #windows = new Map<string, { start: number; count: number }>();
   #started = false;
 
   constructor(private readonly init: HoldingsServerInit) {
     this.#timeoutMs = init.timeoutMs ?? 10_000;
+  }
+
+  /** Forgets `peer`'s request count (it went away). */
+  forget(peer: string): void {
+    this.#windows.delete(peer);
+  }
+
+  /** Counts a request of `peer`; false when it is over its rate. */
+  #admit(peer: string): boolean {
+    const now = Date.now();
+    const windowMs = this.init.windowMs ?? 10_000;
+    let window = this.#windows.get(peer);
+    if (!window || now - window.start >= windowMs) {
+      window = { start: now, count: 0 };
+      this.#windows.set(peer, window);
+    }
+    return ++window.count <= (this.init.maxRequests ?? 60);
   }
 
   async start(): Promise<void> {
@@ -72,6 +96,7 @@ export class HoldingsServer {
     if (!this.#started) return;
     this.#started = false;
     await this.init.node.unhandle(HOLDINGS_PROTOCOL);
+    this.#windows.clear();
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
@@ -80,7 +105,9 @@ export class HoldingsServer {
     const reader = new FrameReader(stream);
     const send = (frame: Uint8Array) => writeFrame(stream, frame, { timeoutMs: this.#timeoutMs });
     try {
-      const why = await refusal(connection, this.init.isDoorway);
+      const why = this.#admit(peer)
+        ? await refusal(connection, this.init.isDoorway)
+        : `too many holdings requests: at most ${this.init.maxRequests ?? 60} in ${(this.init.windowMs ?? 10_000) / 1000} s`;
       if (why) {
         log.debug(`holdings from ${peer} refused: ${why}`);
         await send(encodeHoldingsAnswer({ type: 'Error', message: why }));

@@ -233,6 +233,18 @@ describe('what browsers attached to a doorway hold', () => {
     expect(a.p2p.federation.holdings.has(hashOf(100))).toBe(false);
     expect(a.p2p.federation.holdings.size).toBe(before + 1);
 
+    // Too many requests in a row: refused with a reason once over the rate (60 per 10 s; the
+    // bound on attempts only keeps a very slow machine from looping for ever).
+    let refused: string | undefined;
+    for (let i = 0; i < 500 && !refused?.includes('too many'); i++) {
+      const answer = await tell(
+        connection,
+        encodeHoldings({ reset: false, added: [], removed: [] }),
+      );
+      refused = answer && new TextDecoder().decode(answer);
+    }
+    expect(refused).toContain('too many');
+
     // Gone: forgotten.
     await connection.close();
     await until('A to forget the client', () =>
