@@ -6,10 +6,12 @@
  */
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ContentStore } from '../../src/content/node.ts';
-import { DHT_PROTOCOL } from '../../src/net/index.ts';
+import { DHT_PROTOCOL, fetchManifest } from '../../src/net/index.ts';
 import { errorMessage, listen, withTimeout } from '../../src/wire/index.ts';
+import { checkServable } from '../bridge/index.ts';
 import type { Logger } from '../log.ts';
 import { DoorwayDirectory, type DoorwaySource, type KnownDoorway } from './directory.ts';
 import { DoorwayInfoError } from './errors.ts';
@@ -86,6 +88,7 @@ export class Federation {
     this.holdings = init.holdings ?? new HoldingsRegistry();
     this.provider = new ContentProvider(init.node.services.dht, init.store, init.log, {
       heldElsewhere: (hash) => this.holdings.has(hash),
+      mayProvide: (hash, signal) => this.#mayProvide(hash, signal),
     });
     this.#holdingsServer = new HoldingsServer({
       node: init.node,
@@ -93,6 +96,26 @@ export class Federation {
       isDoorway: (peer) => this.#isDoorway(peer),
       log: init.log,
     });
+  }
+
+  /**
+   * Whether this doorway may answer for `hash`: its keeper holds it, or a browser that said it
+   * holds it shows a manifest the bridge would serve (commons, not sealed). A browser cannot
+   * make this doorway provide a private item by naming it.
+   */
+  async #mayProvide(hash: string, signal: AbortSignal): Promise<boolean> {
+    const { store, node } = this.#init;
+    if ((await store.has(hash)) || (await store.holding(hash))) return true;
+    // Two holders at most: a hash named by liars only costs two small requests.
+    for (const holder of this.holdings.holders(hash).slice(0, 2)) {
+      try {
+        checkServable(await fetchManifest(node, peerIdFromString(holder), hash, { signal }));
+        return true;
+      } catch (error) {
+        if (signal.aborted) throw error;
+      }
+    }
+    return false;
   }
 
   /** A peer that speaks the DHT (or is listed as a doorway) is a doorway, not a browser. */

@@ -21,6 +21,8 @@ export interface ProvideOptions {
   maxPending?: number;
   /** Whether something besides the store (an attached browser) holds `hash`: kept provided. */
   heldElsewhere?: (hash: string) => boolean;
+  /** Asked before each record (within its timeout): false, and `hash` is not provided. */
+  mayProvide?: (hash: string, signal: AbortSignal) => Promise<boolean>;
 }
 
 export class ContentProvider {
@@ -32,6 +34,7 @@ export class ContentProvider {
   readonly #timeoutMs: number;
   readonly #maxPending: number;
   readonly #heldElsewhere: (hash: string) => boolean;
+  readonly #mayProvide: ProvideOptions['mayProvide'];
   #running = 0;
   #unlisten: (() => void) | undefined;
   /** Records placed on at least one other DHT server since start. */
@@ -47,6 +50,7 @@ export class ContentProvider {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxPending = options.maxPending ?? 10_000;
     this.#heldElsewhere = options.heldElsewhere ?? (() => false);
+    this.#mayProvide = options.mayProvide;
   }
 
   /** Provides everything kept now, then each item as it is kept. */
@@ -77,6 +81,11 @@ export class ContentProvider {
   /** Hashes waiting or not yet placed on another server. */
   get backlog(): number {
     return this.#pending.size + this.#unplaced.size;
+  }
+
+  /** Hashes waiting or being provided now. */
+  get busy(): number {
+    return this.#pending.size + this.#running;
   }
 
   /** Provides again what no other server took (call when a DHT peer arrives). */
@@ -124,6 +133,10 @@ export class ContentProvider {
     let placed = false;
     try {
       const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
+      if (this.#mayProvide && !(await this.#mayProvide(hash, signal))) {
+        this.log.debug(`dht: not providing ${hash}: nobody here may serve it`);
+        return;
+      }
       for await (const event of this.dht.provide(contentCid(hash), { signal })) {
         // kad-dht answers an ADD_PROVIDER with nothing; a PEER_RESPONSE there is a server's ack.
         if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') placed = true;

@@ -170,7 +170,6 @@ describe('what browsers attached to a doorway hold', () => {
     expect(a.p2p.federation.holdings.has(secret.blob_hash)).toBe(false);
     const cid = contentCid(secret.blob_hash).toString();
     expect(provide.mock.calls.some(([key]) => key.toString() === cid)).toBe(false);
-    provide.mockRestore();
 
     // A browser that names it anyway (or lies) gets nothing served: A checks the holder's manifest.
     const connection = browser.node.libp2p
@@ -183,6 +182,12 @@ describe('what browsers attached to a doorway hold', () => {
       ),
     ).toBeDefined();
     expect(a.p2p.federation.holdings.has(secret.blob_hash)).toBe(true);
+    // Not provided either: A asked the browser for its manifest first, and was refused.
+    await until('A to be done providing', () =>
+      a.p2p.federation.provider.busy === 0 ? true : undefined,
+    );
+    expect(provide.mock.calls.some(([key]) => key.toString() === cid)).toBe(false);
+    provide.mockRestore();
     const readPiece = vi.spyOn(browser.store, 'readPiece');
     const asked = connectedPeersFinder(() => [a.p2p.peerId], b.p2p.node);
     expect(
