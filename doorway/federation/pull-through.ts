@@ -1,10 +1,11 @@
 /**
  * Pull-through over libp2p: another node (a doorway whose DHT lookup found this one as a
  * provider, or a peer attached here) asks this doorway over the shard and piece protocols for
- * an item that only an attached browser holds. The doorway answers as if it held it: the item
- * is pulled whole from the browser into the HTTP bridge's cache (the bridge's pull: its slots,
- * timeouts, the reach check on the holder's manifest before the first piece, every piece
- * verified before it is written), then served from there, each piece verified again as read.
+ * an item that only an attached browser holds. The doorway answers as if it held it: `Holds`,
+ * `Have` and `Manifest` with the holder's manifest; the first piece (or `Get`) asked for pulls
+ * the item whole from the browser into the HTTP bridge's cache (the bridge's pull: its slots,
+ * timeouts, the reach check on the holder's manifest before anything else, every piece
+ * verified before it is written), then it is served from there, each piece verified again.
  *
  * Only hashes an attached browser said it holds (holdings.ts) are pulled, and served from the
  * cache only while one still does: this doorway answers for what its keeper holds and what its
