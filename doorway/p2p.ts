@@ -16,7 +16,7 @@ import { loadOrCreateKey } from '../src/identity/node.ts';
 import type { NetworkProfile } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
 import type { DoorwayConfig } from './config.ts';
-import { doorwayDht, Federation } from './federation/index.ts';
+import { doorwayDht, Federation, HoldingsRegistry, PullThrough } from './federation/index.ts';
 import { keeperBudget } from './keeper.ts';
 import type { Logger } from './log.ts';
 import { PeerRegistry } from './peers.ts';
@@ -52,6 +52,11 @@ export interface DoorwayP2p {
   readonly peers: PeerRegistry;
   /** The other doorways: linking, the DHT, provider records (federation/). */
   readonly federation: Federation;
+  /**
+   * Answers other peers over libp2p for what the attached browsers hold, pulled into the HTTP
+   * bridge's cache (`attach` it once the bridge is up).
+   */
+  readonly pullThrough: PullThrough;
   /** The doorway's WebSocket addresses (what browsers dial), each ending in `/p2p/<doorway PeerId>`. */
   multiaddrs(): string[];
   /** Protocols the doorway's node handles. */
@@ -148,6 +153,9 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   // over their WebSocket connection, and keeps the commons copies they offer (holdGate: the
   // doorway's agent is in no one's family, so commons is all it may hold).
   let store: ContentStore | undefined;
+  // What attached browsers hold: provided in the DHT as ours, and pulled through for others.
+  const holdings = new HoldingsRegistry();
+  const pullThrough = new PullThrough(holdings, log);
   const peer = await startNodePeer({
     dataDir: config.dataDir,
     contentDir: keptDir,
@@ -157,6 +165,9 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     keepForOthers: config.storeQuota > 0,
     budget: keeperBudget(config.storeQuota, keptDir, () => store as ContentStore),
     trust: false,
+    serve: (kept) => pullThrough.serving(kept),
+    // Doorways provide in the DHT themselves: it is browsers that announce to them.
+    announceHoldings: false,
   });
   store = peer.store;
   const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService; dht: KadDHT }>;
@@ -210,10 +221,18 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
 
   // The same key file the peer's identity came from: its agent registers the doorway.
   const { key } = await loadOrCreateKey(config.dataDir);
-  const federation = new Federation({ node, store: peer.store, peers: config.peers, key, log });
+  const federation = new Federation({
+    node,
+    store: peer.store,
+    peers: config.peers,
+    key,
+    log,
+    holdings,
+  });
   try {
     await federation.start();
   } catch (error) {
+    pullThrough.stop();
     await federation.stop();
     await peer.stop();
     peer.store.close();
@@ -227,6 +246,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     peerId: self,
     peers,
     federation,
+    pullThrough,
     multiaddrs: () =>
       node
         .getMultiaddrs()
@@ -234,6 +254,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
         .map((ma) => ma.toString()),
     protocols: () => node.getProtocols(),
     stop() {
+      pullThrough.stop();
       stopping ??= federation
         .stop()
         .then(() => peer.stop())

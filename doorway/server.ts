@@ -9,7 +9,7 @@ import sirv from 'sirv';
 import { errorMessage } from '../src/wire/index.ts';
 import { bridgeRoutes, ContentCache } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
-import { federationRoutes } from './federation/index.ts';
+import { federationRoutes, holdersFirst } from './federation/index.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
 import { storeUse } from './keeper.ts';
 import type { Logger } from './log.ts';
@@ -119,9 +119,11 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     kept: peer.store,
     cache,
     node: peer.node,
-    finder: peer.finder,
+    // An item an attached browser said it holds is pulled from it, without a lookup elsewhere.
+    finder: holdersFirst(p2p.federation.holdings, peer.finder),
     log,
   });
+  p2p.pullThrough.attach({ cache, open: bridge.pull });
 
   // The route table: add routes here (or concatenate another module's list).
   const routes: Route[] = [

@@ -10,4 +10,5 @@
  */
 export { type CacheStats, ContentCache, type ContentCacheOptions } from './cache.ts';
 export { BridgeBusyError, BridgeError, NotServedError } from './errors.ts';
+export type { MissRead } from './misses.ts';
 export { type Bridge, type BridgeInit, bridgeRoutes, checkServable } from './routes.ts';

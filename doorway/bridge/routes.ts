@@ -19,7 +19,7 @@ import type { Logger } from '../log.ts';
 import type { Route, RouteContext } from '../routes.ts';
 import type { ContentCache } from './cache.ts';
 import { BridgeBusyError, NotServedError } from './errors.ts';
-import { Misses } from './misses.ts';
+import { Misses, type MissRead } from './misses.ts';
 import { CORS_HEADERS, type ItemSource, respond, sendProblem } from './respond.ts';
 
 export interface BridgeInit {
@@ -53,6 +53,11 @@ export interface Bridge {
   openStreams(): number;
   /** Verified bytes pulled from peers since start. */
   pulledBytes(): number;
+  /**
+   * Opens a pull of a commons item into the cache, sharing the HTTP readers' slots (libp2p
+   * pull-through, doorway/federation): the reach is checked on the holder's manifest first.
+   */
+  pull(hash: ContentHash, signal: AbortSignal): Promise<MissRead>;
   /** Ends every pull (what it wrote is discarded). The stores stay open: they are the caller's. */
   close(): Promise<void>;
 }
@@ -255,6 +260,7 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
     routes,
     openStreams: () => misses.size,
     pulledBytes: () => misses.pulledBytes,
+    pull: (hash, signal) => misses.open(hash, signal),
     close: async () => misses.close(),
   };
 }

@@ -6,13 +6,17 @@
  */
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ContentStore } from '../../src/content/node.ts';
-import { DHT_PROTOCOL } from '../../src/net/index.ts';
-import { errorMessage, withTimeout } from '../../src/wire/index.ts';
+import { DHT_PROTOCOL, fetchManifest } from '../../src/net/index.ts';
+import { errorMessage, listen, withTimeout } from '../../src/wire/index.ts';
+import { checkServable } from '../bridge/index.ts';
 import type { Logger } from '../log.ts';
 import { DoorwayDirectory, type DoorwaySource, type KnownDoorway } from './directory.ts';
 import { DoorwayInfoError } from './errors.ts';
+import { type HoldingsEvents, HoldingsRegistry } from './holdings.ts';
+import { HoldingsServer } from './holdings-server.ts';
 import type { PeerEntry } from './peer-list.ts';
 import { ContentProvider } from './provide.ts';
 import { TrustDirectory } from './trust.ts';
@@ -32,6 +36,8 @@ export interface FederationInit {
   dialTimeoutMs?: number;
   /** Longest wait between two dials of a configured doorway. Default 60 s. */
   maxBackoffMs?: number;
+  /** What the attached browsers hold (they say so over the holdings protocol). Default: a new one. */
+  holdings?: HoldingsRegistry;
 }
 
 /** A doorway's `/api/v1/p2p/info` is a few hundred bytes; more is not a doorway's. */
@@ -67,6 +73,9 @@ export async function resolveDoorwayUrl(
 export class Federation {
   readonly directory: DoorwayDirectory;
   readonly provider: ContentProvider;
+  /** What the attached browsers hold: provided in the DHT as this doorway's. */
+  readonly holdings: HoldingsRegistry;
+  readonly #holdingsServer: HoldingsServer;
   readonly #stop = new AbortController();
   readonly #init: FederationInit;
   readonly #timeoutMs: number;
@@ -76,7 +85,47 @@ export class Federation {
     this.#init = init;
     this.#timeoutMs = init.dialTimeoutMs ?? 10_000;
     this.directory = new DoorwayDirectory(init.node.peerId.toString(), init.maxDoorways);
-    this.provider = new ContentProvider(init.node.services.dht, init.store, init.log);
+    this.holdings = init.holdings ?? new HoldingsRegistry();
+    this.provider = new ContentProvider(init.node.services.dht, init.store, init.log, {
+      heldElsewhere: (hash) => this.holdings.has(hash),
+      mayProvide: (hash, signal) => this.#mayProvide(hash, signal),
+    });
+    this.#holdingsServer = new HoldingsServer({
+      node: init.node,
+      registry: this.holdings,
+      isDoorway: (peer) => this.#isDoorway(peer),
+      log: init.log,
+    });
+  }
+
+  /**
+   * Whether this doorway may answer for `hash`: its keeper holds it, or a browser that said it
+   * holds it shows a manifest the bridge would serve (commons, not sealed). A browser cannot
+   * make this doorway provide a private item by naming it.
+   */
+  async #mayProvide(hash: string, signal: AbortSignal): Promise<boolean> {
+    const { store, node } = this.#init;
+    if ((await store.has(hash)) || (await store.holding(hash))) return true;
+    // Two holders at most: a hash named by liars only costs two small requests.
+    for (const holder of this.holdings.holders(hash).slice(0, 2)) {
+      try {
+        checkServable(await fetchManifest(node, peerIdFromString(holder), hash, { signal }));
+        return true;
+      } catch (error) {
+        if (signal.aborted) throw error;
+      }
+    }
+    return false;
+  }
+
+  /** A peer that speaks the DHT (or is listed as a doorway) is a doorway, not a browser. */
+  async #isDoorway(peer: string): Promise<boolean> {
+    if (this.directory.get(peer)) return true;
+    const { node } = this.#init;
+    const connection = node.getConnections().find((c) => c.remotePeer.toString() === peer);
+    if (!connection) return false;
+    const known = await node.peerStore.get(connection.remotePeer).catch(() => undefined);
+    return known?.protocols.includes(DHT_PROTOCOL) ?? false;
   }
 
   /** Starts listening, providing and dialling the configured doorways (in the background). */
@@ -87,6 +136,8 @@ export class Federation {
       'peer:identify',
       ({ detail }) => {
         if (!detail.protocols.includes(DHT_PROTOCOL)) return;
+        // A doorway that spoke as a browser before identify ended: it provides for itself.
+        this.holdings.forget(detail.peerId.toString());
         const known = this.directory.get(detail.peerId.toString());
         const added = this.directory.update(detail.peerId.toString(), {
           multiaddrs: detail.listenAddrs.map(String),
@@ -103,10 +154,21 @@ export class Federation {
     );
     node.addEventListener(
       'peer:disconnect',
-      ({ detail }) => this.directory.disconnected(detail.toString()),
+      ({ detail }) => {
+        this.directory.disconnected(detail.toString());
+        // A browser that went away no longer holds anything here.
+        this.holdings.forget(detail.toString());
+        this.#holdingsServer.forget(detail.toString());
+      },
       { signal },
     );
+    const unlisten = listen<HoldingsEvents['change']['detail']>(this.holdings, 'change', (d) => {
+      if (d.held) this.provider.add(d.hash);
+      else void this.provider.withdraw(d.hash).catch(() => {});
+    });
+    signal.addEventListener('abort', unlisten, { once: true });
     await this.provider.start();
+    await this.#holdingsServer.start();
     for (const entry of this.#init.peers) void this.#keepLinked(entry);
   }
 
@@ -157,6 +219,8 @@ export class Federation {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+    await this.#holdingsServer.stop();
+    this.holdings.clear();
     this.provider.stop();
     await this.#trust?.stop();
   }

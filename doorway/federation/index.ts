@@ -23,8 +23,17 @@ export {
   type DoorwaySource,
   type KnownDoorway,
 } from './directory.ts';
-export { DoorwayInfoError, PeerListError } from './errors.ts';
+export { DoorwayInfoError, PeerListError, PullTooLargeError } from './errors.ts';
 export { Federation, type FederationInit, resolveDoorwayUrl } from './federation.ts';
+export {
+  DEFAULT_HOLDINGS_LIMITS,
+  type HoldingsEvents,
+  type HoldingsLimits,
+  HoldingsRegistry,
+  holdersFirst,
+} from './holdings.ts';
+export { HoldingsServer, type HoldingsServerInit, refusal } from './holdings-server.ts';
 export { MAX_PEER_ENTRIES, type PeerEntry, parsePeerList } from './peer-list.ts';
 export { ContentProvider, type ProvideOptions } from './provide.ts';
+export { type PullSource, PullThrough, type PullThroughOptions } from './pull-through.ts';
 export { federationRoutes, MAX_LISTED_DOORWAYS } from './routes.ts';

@@ -1,7 +1,9 @@
 /**
  * Provider records for what the doorway keeps: every item and held shard of its store is
  * announced in the DHT under the content's CID (kad-dht republishes them before they expire),
- * new ones as they arrive, and a removed one is no longer republished.
+ * new ones as they arrive, and a removed one is no longer republished. What an attached browser
+ * holds is provided the same way (`add`), until neither a browser nor the store holds it
+ * (`withdraw`).
  */
 import type { KadDHT } from '@libp2p/kad-dht';
 import type { ContentChange } from '../../src/content/index.ts';
@@ -17,6 +19,10 @@ export interface ProvideOptions {
   timeoutMs?: number;
   /** Hashes waiting to be provided; beyond, new ones wait for the next `retry`. Default 10,000. */
   maxPending?: number;
+  /** Whether something besides the store (an attached browser) holds `hash`: kept provided. */
+  heldElsewhere?: (hash: string) => boolean;
+  /** Asked before each record (within its timeout): false, and `hash` is not provided. */
+  mayProvide?: (hash: string, signal: AbortSignal) => Promise<boolean>;
 }
 
 export class ContentProvider {
@@ -27,6 +33,8 @@ export class ContentProvider {
   readonly #concurrency: number;
   readonly #timeoutMs: number;
   readonly #maxPending: number;
+  readonly #heldElsewhere: (hash: string) => boolean;
+  readonly #mayProvide: ProvideOptions['mayProvide'];
   #running = 0;
   #unlisten: (() => void) | undefined;
   /** Records placed on at least one other DHT server since start. */
@@ -41,16 +49,16 @@ export class ContentProvider {
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxPending = options.maxPending ?? 10_000;
+    this.#heldElsewhere = options.heldElsewhere ?? (() => false);
+    this.#mayProvide = options.mayProvide;
   }
 
   /** Provides everything kept now, then each item as it is kept. */
   async start(): Promise<void> {
     this.#unlisten = listen<ContentChange>(this.store, 'change', (detail) => {
       if (detail.kind === 'added' || detail.kind === 'held') this.#enqueue(detail.hash);
-      else if (detail.kind === 'removed') {
-        this.#pending.delete(detail.hash);
-        this.#unplaced.delete(detail.hash);
-        void this.dht.cancelReprovide(contentCid(detail.hash)).catch(() => {});
+      else if (detail.kind === 'removed' && !this.#heldElsewhere(detail.hash)) {
+        this.#cancel(detail.hash);
       }
     });
     const [items, holdings] = await Promise.all([this.store.list(), this.store.holdings()]);
@@ -58,9 +66,26 @@ export class ContentProvider {
     for (const h of holdings) this.#enqueue(h.blob_hash);
   }
 
+  /** Provides `hash`, which something besides the store holds (an attached browser). */
+  add(hash: string): void {
+    this.#enqueue(hash);
+  }
+
+  /** No longer provides `hash` (nothing besides the store holds it), unless the store does. */
+  async withdraw(hash: string): Promise<void> {
+    if (this.#heldElsewhere(hash)) return;
+    if ((await this.store.has(hash)) || (await this.store.holding(hash))) return;
+    this.#cancel(hash);
+  }
+
   /** Hashes waiting or not yet placed on another server. */
   get backlog(): number {
     return this.#pending.size + this.#unplaced.size;
+  }
+
+  /** Hashes waiting or being provided now. */
+  get busy(): number {
+    return this.#pending.size + this.#running;
   }
 
   /** Provides again what no other server took (call when a DHT peer arrives). */
@@ -74,6 +99,12 @@ export class ContentProvider {
     this.#unlisten?.();
     this.#pending.clear();
     this.#unplaced.clear();
+  }
+
+  #cancel(hash: string): void {
+    this.#pending.delete(hash);
+    this.#unplaced.delete(hash);
+    void this.dht.cancelReprovide(contentCid(hash)).catch(() => {});
   }
 
   #enqueue(hash: string): void {
@@ -102,6 +133,10 @@ export class ContentProvider {
     let placed = false;
     try {
       const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
+      if (this.#mayProvide && !(await this.#mayProvide(hash, signal))) {
+        this.log.debug(`dht: not providing ${hash}: nobody here may serve it`);
+        return;
+      }
       for await (const event of this.dht.provide(contentCid(hash), { signal })) {
         // kad-dht answers an ADD_PROVIDER with nothing; a PEER_RESPONSE there is a server's ack.
         if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') placed = true;

@@ -42,6 +42,16 @@ export {
   type HolderFinder,
 } from './fetch.ts';
 export {
+  decodeHoldings,
+  encodeHoldings,
+  encodeHoldingsAnswer,
+  HOLDINGS_PROTOCOL,
+  HoldingsAnnouncer,
+  type HoldingsUpdate,
+  MAX_HASHES_PER_MESSAGE,
+  MAX_HOLDINGS_FRAME_BYTES,
+} from './holdings/index.ts';
+export {
   browserNetwork,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_PEERS,
@@ -100,4 +110,5 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
+export { fetchManifest } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

@@ -67,8 +67,8 @@ export interface PeerNodeOptions {
    * when no configured one answers. Default true.
    */
   learnDoorways?: boolean;
-  /** Passed to the shard server (delivery gate, caps). */
-  shard?: ShardServerOptions;
+  /** Passed to the shard server (delivery gate, caps); `store`: what it serves, default `store`. */
+  shard?: ShardServerOptions & { store?: ContentStore };
   /**
    * Passed to the replicate server, which takes copies other peers offer (what it holds:
    * `policy`; default commons only, up to 1 GiB).
@@ -211,7 +211,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         identify: identify(),
         identifyPush: identifyPush(),
         ping: ping(),
-        shard: shardServer({ ...options.shard, store: options.store }),
+        shard: shardServer({ ...options.shard, store: options.shard?.store ?? options.store }),
         replicate: replicateServer({ ...options.replicate, store: options.store }),
       },
     });

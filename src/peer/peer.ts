@@ -15,6 +15,7 @@ import {
   fetchContent,
   fetchThroughDoorway,
   type HolderFinder,
+  HoldingsAnnouncer,
   holdGate,
   type NetworkProfile,
   NoHoldersError,
@@ -63,6 +64,13 @@ export interface PeerInit {
   budget?: SpaceBudget;
   /** Keep the copies other peers offer (within `budget`, as reach allows). Default true. */
   keepForOthers?: boolean;
+  /**
+   * What the shard protocols serve and the delivery gate reads: `store` unless this wraps it (a
+   * doorway answers for the commons items its attached browsers hold too).
+   */
+  serve?: (store: ContentStore) => ContentStore;
+  /** Tell the connected doorways which commons items are held here (holdings). Default true. */
+  announceHoldings?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
   trust?: Omit<TrustInit, 'doorway'> | false;
   /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
@@ -99,6 +107,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #listed: HolderFinder | undefined;
   node!: PeerNode;
   replicator: Replicator | undefined;
+  holdings: HoldingsAnnouncer | undefined;
 
   readonly #privateKey: PrivateKey;
   #doorways: readonly string[] = [];
@@ -145,6 +154,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#doorways = init.doorways ?? [];
     const doorway = init.doorways?.[0];
     const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
+    const served = init.serve?.(store) ?? store;
     this.node = await PeerNode.start({
       doorways: init.doorways ?? [],
       store,
@@ -153,7 +163,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       ...(init.dialListedPeers === undefined ? {} : { dialListedPeers: init.dialListedPeers }),
       ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
       shard: {
-        allow: deliveryGate(store, view, (peer, hash, reason) =>
+        store: served,
+        allow: deliveryGate(served, view, (peer, hash, reason) =>
           gateLog(`refused ${hash} to ${peer}: ${reason}`),
         ),
         // A Push stores someone's bytes here unasked: only this person's other devices may.
@@ -183,6 +194,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       connectedPeersFinder(() => [...node.directPeers(), ...node.connectedDoorways()], node.libp2p),
       node.libp2p,
     );
+    // Doorways provide in the DHT what their attached browsers hold (browsers do not run it).
+    if (init.announceHoldings !== false) this.holdings = new HoldingsAnnouncer(node, store);
     const copies = init.copies ?? 2;
     // What this peer authors is offered to `copies` direct peers (rs-4-7: one shard per peer),
     // as its reach allows; shards it keeps for others are kept online with their other holders.
@@ -298,6 +311,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   async stop(): Promise<void> {
+    this.holdings?.stop();
     await this.replicator?.close();
     await this.#closeTrust?.();
     await this.#stopSync?.();
