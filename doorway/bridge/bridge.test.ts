@@ -280,7 +280,8 @@ describe('GET /store/{hash}: an item only peers hold', () => {
     expect(sha(first.body)).toBe(m.blob_hash);
     expect(h.served()).toBe(13);
     await expect.poll(() => world.cache.store.has(m.blob_hash)).toBe(true);
-    expect(world.cache.stats()).toMatchObject({ items: 1, bytes: SIZE });
+    // The cache counts a committed blob once its change event is handled, a moment later.
+    await expect.poll(() => world.cache.stats()).toMatchObject({ items: 1, bytes: SIZE });
 
     await h.stop();
     const again = await request(`${world.url}/api/blob/${m.blob_hash}`, {
