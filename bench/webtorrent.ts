@@ -70,13 +70,18 @@ function sampleCpu(peers: Peer[]): CpuSample[] {
   return peers.map((p) => profileCpu(p.profile.dir));
 }
 
-/** CPU ms both spent since `before`, and "A 3.1 s, B 5.0 s". */
+/** CPU ms both spent since `before`, and "A 3.1 s (renderer 2.0, network 0.8), B …". */
 function cpuSinceAll(peers: Peer[], before: CpuSample[]): { ms: number; text: string } {
-  const deltas = sampleCpu(peers).map((after, i) => cpuSince(before[i] ?? after, after).total);
-  return {
-    ms: deltas.reduce((sum, ms) => sum + ms, 0),
-    text: peers.map((p, i) => `${p.name} ${((deltas[i] ?? 0) / 1000).toFixed(1)} s`).join(', '),
-  };
+  const deltas = sampleCpu(peers).map((after, i) => cpuSince(before[i] ?? after, after));
+  const text = peers.map((p, i) => {
+    const d = deltas[i] ?? { byType: {}, total: 0 };
+    const parts = Object.entries(d.byType)
+      .filter(([, ms]) => ms >= 0.05 * d.total)
+      .sort(([, x], [, y]) => y - x)
+      .map(([type, ms]) => `${type} ${(ms / 1000).toFixed(1)}`);
+    return `${p.name} ${(d.total / 1000).toFixed(1)} s (${parts.join(', ')})`;
+  });
+  return { ms: deltas.reduce((sum, d) => sum + d.total, 0), text: text.join(', ') };
 }
 
 /** A tracker for WebRTC peers only (WebSocket), on 127.0.0.1 at a port the system picks. */
