@@ -21,6 +21,7 @@ import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
 import { syncSuite } from './sync.ts';
 import { trustSuite } from './trust.ts';
+import { webtorrentSuite } from './webtorrent.ts';
 
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
 const json = process.argv.includes('--json') || process.env.npm_config_json === 'true';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
     import: importSuite,
     dht: dhtSuite,
     'multi-source': multiSourceSuite,
+    webtorrent: webtorrentSuite,
   };
   const log = json ? () => {} : (line: string) => console.error(line);
   for (const [name, suite] of Object.entries(nodeSuites)) {
