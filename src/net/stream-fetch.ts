@@ -107,9 +107,13 @@ export class ContentStreamer {
    */
   async open(input: string, { signal }: { signal?: AbortSignal } = {}): Promise<StoredManifest> {
     const hash = parseContentHash(input);
-    const stored = await this.store.manifest(hash);
-    if (stored) return stored;
+    // An open stream answers without a store lookup (a seek asks again for every range).
     let opening = this.#streams.get(hash);
+    if (!opening) {
+      const stored = await this.store.manifest(hash);
+      if (stored) return stored;
+      opening = this.#streams.get(hash);
+    }
     if (!opening) {
       const controller = new AbortController();
       const begun: Opening = { stream: this.#begin(hash, controller), controller };
@@ -131,9 +135,10 @@ export class ContentStreamer {
     { signal }: { signal?: AbortSignal } = {},
   ): Promise<void> {
     const hash = parseContentHash(input);
-    if (await this.store.has(hash)) return;
+    // An open stream is asked first: the store only when none is (it committed, say).
     const pending = this.#streams.get(hash)?.stream;
     if (!pending) {
+      if (await this.store.has(hash)) return;
       throw new Error(`No stream of ${hash} is open in this tab: open it first, then ask again.`);
     }
     const stream = await withSignal(pending, signal);
