@@ -1,4 +1,4 @@
-import type { StoredManifest } from '../src/content/index.ts';
+import type { PieceRef, StoredManifest } from '../src/content/index.ts';
 import {
   type ContentStore,
   contentDisposition,
@@ -17,7 +17,7 @@ import {
   openedMime,
   unseal,
 } from '../src/reach/index.ts';
-import type { ContentReadFailed } from './bridge-protocol.ts';
+import { type ContentReadFailed, firstPieceOf } from './bridge-protocol.ts';
 import { askWindow, NoWindowError } from './peer-bridge.ts';
 
 let store: Promise<ContentStore> | undefined;
@@ -65,14 +65,22 @@ export async function contentResponse(
   const content = await sharedStore();
   let manifest = await content.manifest(hash);
   const fromPeers = !manifest;
+  /** The piece the window fetched with `open` (the range's first): not asked for again. */
+  let ready: PieceRef | undefined;
   if (!manifest) {
     try {
       const reply = await askWindow(
         clientId,
-        { type: 'elohim-content-open', hash },
+        {
+          type: 'elohim-content-open',
+          hash,
+          ...(request.method === 'GET' ? { range: request.headers.get('Range') } : {}),
+        },
         { timeoutMs: OPEN_TIMEOUT_MS, signal: request.signal },
       );
       manifest = reply.manifest;
+      if (manifest && reply.rangeReady)
+        ready = firstPieceOf(manifest, request.headers.get('Range'));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const notFound =
@@ -115,7 +123,9 @@ export async function contentResponse(
         start,
         end,
         readAhead: READ_AHEAD,
-        ensure: async (pieces, signal) => {
+        ensure: async (asked, signal) => {
+          const pieces = asked.filter((p) => p.shard !== ready?.shard || p.piece !== ready.piece);
+          if (pieces.length === 0) return;
           await askWindow(
             clientId,
             { type: 'elohim-content-ensure', hash, pieces },

@@ -14,6 +14,9 @@ export class NoWindowError extends Error {
   }
 }
 
+/** What a window answers after its `ack`. */
+type Answer = Exclude<BridgeReply, { type: 'ack' }>;
+
 /** Time a window has to acknowledge a request before the next one is tried. */
 const ACK_MS = 2_000;
 
@@ -22,9 +25,9 @@ function ask(
   request: BridgeRequest,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-): Promise<BridgeReply | 'no-ack'> {
+): Promise<Answer | 'no-ack'> {
   const channel = new MessageChannel();
-  return new Promise<BridgeReply | 'no-ack'>((resolve, reject) => {
+  return new Promise<Answer | 'no-ack'>((resolve, reject) => {
     let timer = setTimeout(() => finish(() => resolve('no-ack')), ACK_MS);
     const onAbort = () => {
       channel.port1.postMessage({ type: 'cancel' } satisfies BridgeCancel);
@@ -38,7 +41,8 @@ function ask(
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     channel.port1.onmessage = (event: MessageEvent<BridgeReply>) => {
-      if (event.data.type !== 'ack') return finish(() => resolve(event.data));
+      const reply = event.data;
+      if (reply.type !== 'ack') return finish(() => resolve(reply));
       clearTimeout(timer);
       timer = setTimeout(
         () =>
@@ -67,16 +71,22 @@ export async function askWindow(
   { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<BridgeReply & { type: 'ok' }> {
   const own = clientId ? await self.clients.get(clientId) : undefined;
+  const answer = own ? await ask(own, request, timeoutMs, signal) : 'no-ack';
+  if (answer !== 'no-ack') return settled(answer);
+  // The other windows only when this one did not take it: listing them costs a round trip to
+  // the browser, on every range.
   const others = (await self.clients.matchAll({ type: 'window' })).filter((c) => c.id !== clientId);
-  for (const client of own ? [own, ...others] : others) {
+  for (const client of others) {
     const reply = await ask(client, request, timeoutMs, signal);
-    if (reply === 'no-ack') continue;
-    if (reply.type === 'ok') return reply;
-    if (reply.type === 'error') {
-      const error = new Error(reply.message);
-      error.name = reply.name;
-      throw error;
-    }
+    if (reply !== 'no-ack') return settled(reply);
   }
   throw new NoWindowError();
+}
+
+/** The answer a window sent: its result, or its error thrown. */
+function settled(reply: Answer): BridgeReply & { type: 'ok' } {
+  if (reply.type === 'ok') return reply;
+  const error = new Error(reply.message);
+  error.name = reply.name;
+  throw error;
 }

@@ -202,14 +202,26 @@ async function streaming(
 ) {
   const { data, m, holders } = await spread(shards, onServe);
   const { node, store } = await fetcher(holders.map((h) => h.node));
+  // Counts what the streamer asks of the store, by method.
+  const lookups = new Map<string, number>();
+  const counted = new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        lookups.set(String(property), (lookups.get(String(property)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
   const streamer = new ContentStreamer(
     { libp2p: node, isDirectPeer: () => true },
-    store,
+    counted,
     listed(holders.map((h) => h.node)),
     { timeoutMs: 3_000, ...options },
   );
   cleanups.push(() => streamer.close());
-  return { data, m, holders, store, streamer };
+  return { data, m, holders, store, streamer, lookups };
 }
 
 describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
@@ -306,5 +318,56 @@ describe('streaming an rs-4-7 blob whose shards are spread over peers', () => {
       ensure: (pieces, signal) => streamer.ensure(m.blob_hash, pieces, { signal }),
     });
     expect(new Uint8Array(await new Response(read).arrayBuffer())).toEqual(data.subarray(0, 10));
+  });
+
+  it("a range's first piece is not queued behind another range's read-ahead", async () => {
+    // Holder 0 (shard 0) serves the read-ahead's first piece only once the gate opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let holder0: Libp2p | undefined;
+    let servedBy0 = 0;
+    const { data, m, holders, store, streamer } = await streaming(
+      [0, 1, 2, 3],
+      {},
+      async (_served, node) => {
+        if (node !== holder0) return;
+        servedBy0++;
+        if (servedBy0 === 1) await gate;
+      },
+    );
+    holder0 = (holders[0] as Holder).node;
+    const opened = await streamer.open(m.blob_hash);
+    const readAhead = Array.from({ length: 8 }, (_, i) => ({ shard: 0, piece: 2 + i }));
+    let readAheadDone = false;
+    const ahead = streamer.ensure(m.blob_hash, readAhead).then(() => {
+      readAheadDone = true;
+    });
+    await expect.poll(() => servedBy0).toBe(1);
+    // A seek elsewhere in the same shard, from the same holder: it arrives at once.
+    await streamer.ensure(m.blob_hash, [{ shard: 0, piece: 14 }]);
+    expect(readAheadDone).toBe(false);
+    const at = 14 * PIECE;
+    const read = store.readPartial(opened, {
+      start: at,
+      end: at + PIECE,
+      ensure: (pieces, signal) => streamer.ensure(m.blob_hash, pieces, { signal }),
+    });
+    expect(new Uint8Array(await new Response(read).arrayBuffer())).toEqual(
+      data.subarray(at, at + PIECE),
+    );
+    open();
+    await ahead;
+  });
+
+  it('a second range of an open stream asks the store for neither manifest nor blob', async () => {
+    const { m, streamer, lookups } = await streaming([0, 1, 2, 3]);
+    await streamer.open(m.blob_hash);
+    await streamer.ensure(m.blob_hash, [{ shard: 0, piece: 0 }]);
+    const before = { manifest: lookups.get('manifest'), has: lookups.get('has') };
+    await streamer.open(m.blob_hash);
+    await streamer.ensure(m.blob_hash, [{ shard: 1, piece: 3 }]);
+    expect({ manifest: lookups.get('manifest'), has: lookups.get('has') }).toEqual(before);
   });
 });

@@ -41,6 +41,7 @@ export {
   fetchContent,
   type HolderFinder,
 } from './fetch.ts';
+export { type NearFirstOptions, nearFirst } from './finders.ts';
 export {
   decodeHoldings,
   encodeHoldings,

@@ -31,7 +31,7 @@ import { errorMessage } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchNode, findManifest, type HolderFinder, PieceScheduler } from './fetch.ts';
 import type { Holding, RemoteManifest } from './shard/index.ts';
-import { census } from './shards.ts';
+import { type Census, census } from './shards.ts';
 
 export interface StreamStats {
   /** Blob bytes fetched from peers for this stream so far. */
@@ -107,9 +107,13 @@ export class ContentStreamer {
    */
   async open(input: string, { signal }: { signal?: AbortSignal } = {}): Promise<StoredManifest> {
     const hash = parseContentHash(input);
-    const stored = await this.store.manifest(hash);
-    if (stored) return stored;
+    // An open stream answers without a store lookup (a seek asks again for every range).
     let opening = this.#streams.get(hash);
+    if (!opening) {
+      const stored = await this.store.manifest(hash);
+      if (stored) return stored;
+      opening = this.#streams.get(hash);
+    }
     if (!opening) {
       const controller = new AbortController();
       const begun: Opening = { stream: this.#begin(hash, controller), controller };
@@ -131,9 +135,10 @@ export class ContentStreamer {
     { signal }: { signal?: AbortSignal } = {},
   ): Promise<void> {
     const hash = parseContentHash(input);
-    if (await this.store.has(hash)) return;
+    // An open stream is asked first: the store only when none is (it committed, say).
     const pending = this.#streams.get(hash)?.stream;
     if (!pending) {
+      if (await this.store.has(hash)) return;
       throw new Error(`No stream of ${hash} is open in this tab: open it first, then ask again.`);
     }
     const stream = await withSignal(pending, signal);
@@ -215,6 +220,18 @@ export class ContentStreamer {
     if (holders.length === 0) throw new NoHoldersError(hash);
     const failures: string[] = [];
     const drop = (id: string, error: unknown) => failures.push(`${id}: ${errorMessage(error)}`);
+    // What each holder has, asked beside the manifest rather than after it (or by the first
+    // range's batch): one round trip less before the first piece. Checked against the
+    // manifest once it is here.
+    const asked = census(
+      this.node.libp2p,
+      holders.map(String),
+      hash,
+      Number.POSITIVE_INFINITY,
+      signal,
+      this.options.timeoutMs,
+    );
+    asked.catch(() => {});
     const manifest = await findManifest(
       this.node,
       holders,
@@ -227,18 +244,16 @@ export class ContentStreamer {
     this.options.accept?.(manifest);
     const session = await this.store.beginImport(manifest, { signal });
     const holdings = new Map<string, Holding>();
-    if (manifest.encoding === 'rs-4-7') {
-      // Which shards each holder has decides which pieces a range needs (see above).
-      const held = await census(
-        this.node.libp2p,
-        holders.map(String),
-        hash,
-        manifest.total_shards,
-        signal,
-        this.options.timeoutMs,
-      );
-      for (const [peer, holding] of held) if (holding) holdings.set(peer, holding);
-    }
+    const learn = (held: Census) => {
+      for (const [peer, holding] of held) {
+        const fits = holding === 'all' || holding?.every((s) => s < manifest.total_shards);
+        if (holding && fits) holdings.set(peer, holding);
+      }
+    };
+    // rs-4-7: which shards each holder has decides which pieces a range needs (see above).
+    // Otherwise a batch that starts before the answers asks its holders itself.
+    if (manifest.encoding === 'rs-4-7') learn(await asked);
+    else void asked.then(learn, () => {});
     return {
       session,
       holders,

@@ -19,6 +19,7 @@ import {
   holdGate,
   type NetworkProfile,
   NoHoldersError,
+  nearFirst,
   PeerNode,
   type PeerNodeEvents,
   pushPolicy,
@@ -246,7 +247,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const inUse = this.node.doorwayInUse();
     if (inUse && this.#doorways.includes(init.doorway)) trust.moveTo(inUse);
     this.#listed = trust.listed;
-    this.#finder = trust.finder(this.#finder ?? noHolders);
+    // A holder at hand answers a seek at once; the trust layer's listing joins a moment later.
+    this.#finder = nearFirst(this.#finder ?? noHolders, trust.listed);
     this.#family.addEventListener('change', () => this.#changedTrust());
     this.safeDispatchEvent('trust');
     return true;

@@ -26,8 +26,6 @@ export interface TrustLayer {
   family: Family;
   /** Holders the trust layer lists (dialled through the node when asked). */
   listed: HolderFinder;
-  /** `connected` and the listed holders together. */
-  finder(connected: HolderFinder): HolderFinder;
   /** Logs in through another doorway's trust layer, with the same key (failover). */
   moveTo(doorway: string): void;
   /** Stops announcing, closes the family cluster and the connection. */
@@ -81,7 +79,6 @@ export async function startTrust(
       client,
       family,
       listed,
-      finder: (connected) => trust.combinedFinder(connected, listed),
       moveTo: (doorway) => client.moveTo(doorway),
       async close() {
         unlink();

@@ -3,6 +3,7 @@ import {
   type BridgeCancel,
   type BridgeReply,
   type ContentReadFailed,
+  firstPieceOf,
   isBridgeRequest,
 } from '../../worker/bridge-protocol.ts';
 import type { PeerService } from '../net/index.ts';
@@ -52,7 +53,11 @@ export function answerContentRequests(service: () => Promise<PeerService>): void
         const peers = await service();
         const { signal } = cancelled;
         if (request.type === 'elohim-content-open') {
-          reply({ type: 'ok', manifest: await peers.openStream(request.hash, { signal }) });
+          const manifest = await peers.openStream(request.hash, { signal });
+          // The range's first piece, before answering: the worker need not ask for it again.
+          const first = firstPieceOf(manifest, request.range);
+          if (first) await peers.ensurePieces(request.hash, [first], { signal });
+          reply({ type: 'ok', manifest, rangeReady: first !== undefined });
         } else {
           await peers.ensurePieces(request.hash, request.pieces, { signal });
           reply({ type: 'ok' });
