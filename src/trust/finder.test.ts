@@ -3,10 +3,9 @@ import type { Connection, PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { describe, expect, it } from 'vitest';
-import type { HolderFinder } from '../net/index.ts';
 import { agentKeyOfPeer } from '../reach/index.ts';
 import { TrustOfflineError } from './errors.ts';
-import { combinedFinder, trustHolderFinder } from './finder.ts';
+import { trustHolderFinder } from './finder.ts';
 import type { TrustHolder } from './types.ts';
 
 const HASH = `sha256-${'ab'.repeat(32)}`;
@@ -116,33 +115,5 @@ describe('trustHolderFinder', () => {
     const pending = finder.findHolders(HASH, { signal: controller.signal });
     controller.abort(new Error('user cancelled'));
     await expect(pending).rejects.toThrow('user cancelled');
-  });
-});
-
-describe('combinedFinder', () => {
-  const finderOf = (...peers: PeerId[]): HolderFinder => ({ findHolders: async () => peers });
-  const failing = (message: string): HolderFinder => ({
-    findHolders: () => Promise.reject(new Error(message)),
-  });
-
-  it('merges finders in order, each peer once', async () => {
-    const [a, b, c] = await Promise.all([holder(), holder(), holder()]).then((hs) =>
-      hs.map((h) => h.peerId),
-    );
-    const both = combinedFinder(
-      finderOf(a as PeerId, b as PeerId),
-      finderOf(b as PeerId, c as PeerId),
-    );
-    expect((await both.findHolders(HASH, { signal: signal() })).map(String)).toEqual(
-      [a, b, c].map(String),
-    );
-  });
-
-  it('tolerates a failing finder, and fails only when all do', async () => {
-    const { peerId } = await holder();
-    const partly = combinedFinder(failing('one'), finderOf(peerId));
-    expect(await partly.findHolders(HASH, { signal: signal() })).toEqual([peerId]);
-    const none = combinedFinder(failing('first'), failing('second'));
-    await expect(none.findHolders(HASH, { signal: signal() })).rejects.toThrow('first');
   });
 });

@@ -76,28 +76,3 @@ export function trustHolderFinder(
     },
   };
 }
-
-/**
- * Asks every finder at once; one list, each peer once (first finder's order first, so pass
- * the cheap connected-peers finder first). Fails only when every finder failed.
- */
-export function combinedFinder(...finders: HolderFinder[]): HolderFinder {
-  return {
-    async findHolders(hash, options) {
-      const results = await Promise.allSettled(finders.map((f) => f.findHolders(hash, options)));
-      if (options.signal.aborted) throw options.signal.reason;
-      const failures = results.filter((r) => r.status === 'rejected');
-      if (failures.length > 0 && failures.length === results.length) {
-        throw failures[0]?.reason;
-      }
-      const peers = new Map<string, PeerId>();
-      for (const result of results) {
-        if (result.status !== 'fulfilled') continue;
-        for (const peer of result.value) {
-          if (!peers.has(peer.toString())) peers.set(peer.toString(), peer);
-        }
-      }
-      return [...peers.values()];
-    },
-  };
-}

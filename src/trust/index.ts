@@ -14,7 +14,7 @@
  *   store 'added'   → void trust.announce(hash);
  *   store 'removed' → void trust.withdraw(hash);
  *
- *   const finder = combinedFinder(
+ *   const finder = nearFirst(                                  // src/net: connected holders first
  *     connectedPeersFinder(() => node.directPeers(), node.libp2p),
  *     trustHolderFinder(trust, node.libp2p),
  *   );
@@ -32,7 +32,7 @@ export {
   TrustOfflineError,
   TrustRefusedError,
 } from './errors.ts';
-export { combinedFinder, type TrustFinderOptions, trustHolderFinder } from './finder.ts';
+export { type TrustFinderOptions, trustHolderFinder } from './finder.ts';
 export { type AddressSource, linkTrust, type TrustLinkOptions } from './link.ts';
 export { type DoorwaySession, openDoorwaySession } from './session.ts';
 export type {
