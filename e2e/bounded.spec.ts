@@ -9,6 +9,7 @@ import {
   fetchInPage,
   item,
   openApp,
+  openMeta,
   peerEntry,
   peerIdOf,
   shareLinkOf,
@@ -45,6 +46,14 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   await waitReachable(a);
   const aId = await peerIdOf(a);
   await expect(peerEntry(b, aId)).toHaveCount(0);
+  // The trust layer lists A before B asks: otherwise B, finding no holder, rightly falls back
+  // to the doorway's bridge (which pulls from A), and nothing here would be dialled.
+  await openMeta(a, file.hash);
+  await expect(a.getByTestId('item-details').getByTestId('trust-listing')).toHaveAttribute(
+    'data-mine',
+    'true',
+    { timeout: 60_000 },
+  );
 
   // Opened within the page: a reload would start B's node afresh, with room for A.
   await fetchInPage(b, await shareLinkOf(a, file.hash));
