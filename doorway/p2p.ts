@@ -156,6 +156,8 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   // What attached browsers hold: provided in the DHT as ours, and pulled through for others.
   const holdings = new HoldingsRegistry();
   const pullThrough = new PullThrough(holdings, log);
+  // Made once the node runs (it needs the node); asked by mayServe from then on.
+  let federation: Federation | undefined;
   const peer = await startNodePeer({
     dataDir: config.dataDir,
     contentDir: keptDir,
@@ -166,6 +168,11 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     budget: keeperBudget(config.storeQuota, keptDir, () => store as ContentStore),
     trust: false,
     serve: (kept) => pullThrough.serving(kept),
+    // What only attached browsers hold is pulled through for other doorways, never for a
+    // browser: it should dial the holder (the trust layer names it) rather than load the doorway.
+    mayServe: async (peer, hash) =>
+      !(await pullThrough.onlyBrowsersHold(hash)) ||
+      ((await federation?.isDoorway(peer.toString())) ?? false),
     // Doorways provide in the DHT themselves: it is browsers that announce to them.
     announceHoldings: false,
   });
@@ -221,7 +228,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
 
   // The same key file the peer's identity came from: its agent registers the doorway.
   const { key } = await loadOrCreateKey(config.dataDir);
-  const federation = new Federation({
+  federation = new Federation({
     node,
     store: peer.store,
     peers: config.peers,

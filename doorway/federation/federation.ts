@@ -93,7 +93,7 @@ export class Federation {
     this.#holdingsServer = new HoldingsServer({
       node: init.node,
       registry: this.holdings,
-      isDoorway: (peer) => this.#isDoorway(peer),
+      isDoorway: (peer) => this.isDoorway(peer),
       log: init.log,
     });
   }
@@ -119,7 +119,7 @@ export class Federation {
   }
 
   /** A peer that speaks the DHT (or is listed as a doorway) is a doorway, not a browser. */
-  async #isDoorway(peer: string): Promise<boolean> {
+  async isDoorway(peer: string): Promise<boolean> {
     if (this.directory.get(peer)) return true;
     const { node } = this.#init;
     const connection = node.getConnections().find((c) => c.remotePeer.toString() === peer);

@@ -18,6 +18,7 @@ import {
   contentCid,
   encodeHoldings,
   fetchContent,
+  fetchManifest,
   HOLDINGS_PROTOCOL,
   MAX_HASHES_PER_MESSAGE,
 } from '../../src/net/index.ts';
@@ -154,6 +155,22 @@ describe('what browsers attached to a doorway hold', () => {
     expect(fetched.blob_hash).toBe(hash);
     expect(new Uint8Array(await (await other.store.getBlob(hash)).arrayBuffer())).toEqual(bytes);
   }, 90_000);
+
+  it('is pulled through for doorways only: a browser attached to it is told nothing', async () => {
+    const item = await heldOnA(30 * KiB, 35);
+    const { peer: other } = await browserOf(a);
+    const aId = peerIdFromString(a.p2p.peerId);
+    // As if it held nothing: the other browser should dial the holder, not load the doorway.
+    await expect(fetchManifest(other.node.libp2p, aId, item.blob_hash)).rejects.toThrow();
+    const found = await connectedPeersFinder(() => [a.p2p.peerId], other.node.libp2p).findHolders(
+      item.blob_hash,
+      { signal: AbortSignal.timeout(10_000) },
+    );
+    expect(found).toEqual([]);
+    // Another doorway still gets the manifest.
+    const m = await fetchManifest(b.p2p.peer.node.libp2p, aId, item.blob_hash);
+    expect(m.blob_hash).toBe(item.blob_hash);
+  }, 60_000);
 
   it('never names, provides nor serves a private item', async () => {
     const provide = vi.spyOn(a.p2p.node.services.dht, 'provide');

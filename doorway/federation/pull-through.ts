@@ -1,6 +1,6 @@
 /**
- * Pull-through over libp2p: another node (a doorway whose DHT lookup found this one as a
- * provider, or a peer attached here) asks this doorway over the shard and piece protocols for
+ * Pull-through over libp2p: another doorway (whose DHT lookup found this one as a provider)
+ * asks this doorway over the shard and piece protocols for
  * an item that only an attached browser holds. The doorway answers as if it held it: `Holds`,
  * `Have` and `Manifest` with the holder's manifest; the first piece (or `Get`) asked for pulls
  * the item whole from the browser into the HTTP bridge's cache (the bridge's pull: its slots,
@@ -80,6 +80,8 @@ export class PullThrough {
   readonly #timeoutMs: number;
   /** Items pulled through since start. */
   pulled = 0;
+  /** What the keeper holds (set by `serving`). */
+  #kept: ContentStore | undefined;
 
   constructor(
     private readonly registry: HoldingsRegistry,
@@ -106,6 +108,7 @@ export class PullThrough {
    * the pieces from the cache (the first piece asked for pulls the whole item there).
    */
   serving(kept: ContentStore): ContentStore {
+    this.#kept = kept;
     return new Proxy(kept, {
       get: (target, prop) => {
         if (prop === 'manifest') return (hash: string) => this.#manifest(target, hash);
@@ -121,6 +124,17 @@ export class PullThrough {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
+  }
+
+  /**
+   * Whether `hash` would be pulled through: an attached browser holds it and the keeper does
+   * not. Such items go to other doorways only (`mayServe` in p2p.ts): a browser asking for one
+   * should dial its holder, not draw it through this doorway.
+   */
+  async onlyBrowsersHold(hash: string): Promise<boolean> {
+    const kept = this.#kept;
+    if (!this.registry.has(hash) || !kept) return false;
+    return !(await kept.manifest(hash)) && !(await kept.holding(hash));
   }
 
   async #manifest(kept: ContentStore, hash: string): Promise<StoredManifest | undefined> {

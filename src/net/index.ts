@@ -111,5 +111,5 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
-export { fetchManifest } from './shard/index.ts';
+export { type AllowHook, fetchManifest } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

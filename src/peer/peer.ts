@@ -5,11 +5,12 @@
  * node's Web Lock, `./page.ts`) and in Node (`./node.ts`); the caller passes what
  * differs: the store, the key, the transports and the sync runtime.
  */
-import type { PrivateKey } from '@libp2p/interface';
-import type { ContentStore, StoredManifest } from '../content/index.ts';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { ContentHash, ContentStore, StoredManifest } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import {
   AllHoldersFailedError,
+  type AllowHook,
   connectedPeersFinder,
   type FetchOptions,
   fetchContent,
@@ -70,6 +71,12 @@ export interface PeerInit {
    * doorway answers for the commons items its attached browsers hold too).
    */
   serve?: (store: ContentStore) => ContentStore;
+  /**
+   * Asked before the delivery gate for every hash a peer asks for (`false`: refused as unknown).
+   * A doorway serves what only its browsers hold to other doorways only: a browser should fetch
+   * it from the browser that holds it, not through the doorway.
+   */
+  mayServe?: (peer: PeerId, blobHash: ContentHash) => boolean | Promise<boolean>;
   /** Tell the connected doorways which commons items are held here (holdings). Default true. */
   announceHoldings?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
@@ -165,8 +172,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
       shard: {
         store: served,
-        allow: deliveryGate(served, view, (peer, hash, reason) =>
-          gateLog(`refused ${hash} to ${peer}: ${reason}`),
+        allow: withMayServe(
+          init.mayServe,
+          deliveryGate(served, view, (peer, hash, reason) =>
+            gateLog(`refused ${hash} to ${peer}: ${reason}`),
+          ),
         ),
         // A Push stores someone's bytes here unasked: only this person's other devices may.
         push: pushPolicy(view, budget),
@@ -319,4 +329,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#stopSync?.();
     await this.node.stop();
   }
+}
+
+/** `gate`, after `mayServe` (when given) said yes. */
+function withMayServe(mayServe: PeerInit['mayServe'], gate: AllowHook): AllowHook {
+  if (!mayServe) return gate;
+  return async (peer, hash, ctx) => (await mayServe(peer, ctx.blobHash)) && gate(peer, hash, ctx);
 }
