@@ -5,6 +5,7 @@ import { countRecords } from './support/idb.ts';
 
 interface Stranger {
   start(doorway: string): Promise<string>;
+  isDirect(target: string): boolean;
   push(target: string, size: number): Promise<{ hash: string; outcome: string }>;
 }
 
@@ -30,6 +31,11 @@ test("a stranger's Push stores nothing in a browser: refused, and a large one be
     await expect(peerEntry(a, strangerId)).toHaveAttribute('data-direct', 'true', {
       timeout: 30_000,
     });
+    await page.waitForFunction(
+      (target) => (window as unknown as { stranger: Stranger }).stranger.isDirect(target),
+      aId,
+      { timeout: 30_000 },
+    );
     const push = (size: number) =>
       page.evaluate(
         ([target, n]) =>

@@ -19,6 +19,11 @@ async function start(doorway: string): Promise<string> {
   return node.peerId;
 }
 
+/** Whether the stranger itself holds a direct connection to `target` (not only the reverse). */
+function isDirect(target: string): boolean {
+  return node?.isDirectPeer(target) ?? false;
+}
+
 /** Pushes `size` random bytes to `target`; resolves with their hash and how the push ended. */
 async function push(target: string, size: number): Promise<{ hash: string; outcome: string }> {
   if (!node) throw new Error('start the stranger first');
@@ -32,4 +37,4 @@ async function push(target: string, size: number): Promise<{ hash: string; outco
   }
 }
 
-Object.assign(window, { stranger: { start, push } });
+Object.assign(window, { stranger: { start, isDirect, push } });

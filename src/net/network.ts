@@ -87,6 +87,9 @@ export class IceServers {
   }
 }
 
+/** How long one dial to a browser may take (libp2p's default is 6 s an address, 10 s in all). */
+const WEBRTC_DIAL_TIMEOUT_MS = 20_000;
+
 /**
  * A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers with the ICE
  * servers the doorway hands out, and a bounded number of connections.
@@ -104,7 +107,14 @@ export function browserNetwork(ice: IceServers = new IceServers()): NetworkProfi
     ],
     listen: ['/p2p-circuit', '/webrtc'],
     dialPrivate: false,
-    connectionManager: { maxConnections: DEFAULT_MAX_CONNECTIONS },
+    connectionManager: {
+      maxConnections: DEFAULT_MAX_CONNECTIONS,
+      // A browser-to-browser dial is signalling through the relay, ICE and two handshakes:
+      // libp2p's 6 s per address gave up on a busy machine (or a slow phone) while it was
+      // still on its way. The caller's own signal still ends a dial sooner.
+      addressDialTimeout: WEBRTC_DIAL_TIMEOUT_MS,
+      dialTimeout: WEBRTC_DIAL_TIMEOUT_MS,
+    },
   };
 }
 
