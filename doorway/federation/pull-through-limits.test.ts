@@ -7,7 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, openFsContentStore } from '../../src/content/node.ts';
+import {
+  type ContentStore,
+  type FsContentStoreOptions,
+  openFsContentStore,
+} from '../../src/content/node.ts';
 import { pseudoRandomBytes } from '../../src/test-support/bytes.ts';
 import { NotServedError } from '../bridge/index.ts';
 import { createLogger } from '../log.ts';
@@ -20,9 +24,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function store(): Promise<ContentStore> {
+async function store(options: Partial<FsContentStoreOptions> = {}): Promise<ContentStore> {
   const dir = await mkdtemp(join(tmpdir(), 'elohim-pull-limits-'));
-  const opened = await openFsContentStore({ dir, hashing: 'inline' });
+  const opened = await openFsContentStore({ dir, hashing: 'inline', ...options });
   cleanups.push(async () => {
     opened.close();
     await rm(dir, { recursive: true, force: true });
@@ -110,5 +114,45 @@ describe('pulling through for other peers', () => {
     });
     registry.apply('browser', { reset: true, added: [item.blob_hash], removed: [] });
     expect(await served.manifest(item.blob_hash)).toBeUndefined();
+  });
+
+  it('leaves to the keeper what it keeps shards of: its shards are served, nothing is pulled', async () => {
+    // rs-4-7 at this size, so the keeper can hold some shards of it and not the blob.
+    const rs = { thresholds: { chunkedAbove: 1024, rsAbove: 2048 }, pieceSize: 1024 };
+    const holder = await store(rs);
+    const item = await holder.put(new Blob([bytes]), { reach: 'commons' });
+    expect(item.encoding).toBe('rs-4-7');
+    const kept = await store(rs);
+    const { storage_key: _key, ...manifest } = item;
+    const session = await kept.beginShardImport(manifest, [5]);
+    for (const { shard, piece } of session.needed) {
+      await session.writePiece(shard, piece, await holder.readPiece(item.blob_hash, shard, piece));
+    }
+    await session.commit();
+
+    let opened = 0;
+    const registry = new HoldingsRegistry();
+    const pull = new PullThrough(registry, createLogger('silent'));
+    cleanups.push(async () => pull.stop());
+    const cache = { store: await store(), acquire: () => undefined, pin: () => () => {} };
+    pull.attach({
+      cache,
+      open: async () => {
+        opened++;
+        throw new Error('the keeper holds shards of it: nothing should be pulled');
+      },
+    });
+    const served = pull.serving(kept);
+    // A browser attached to the doorway holds the whole item.
+    registry.apply('browser', { reset: true, added: [item.blob_hash], removed: [] });
+
+    expect(await pull.onlyBrowsersHold(item.blob_hash)).toBe(false);
+    // As the shard server locates it: no manifest of the blob, the holding with shard 5.
+    expect(await served.manifest(item.blob_hash)).toBeUndefined();
+    expect((await served.holding(item.blob_hash))?.shards.map((s) => s.index)).toEqual([5]);
+    expect(await served.readPiece(item.blob_hash, 5, 0)).toEqual(
+      await holder.readPiece(item.blob_hash, 5, 0),
+    );
+    expect(opened).toBe(0);
   });
 });

@@ -160,16 +160,26 @@ describe('what browsers attached to a doorway hold', () => {
     const item = await heldOnA(30 * KiB, 35);
     const { peer: other } = await browserOf(a);
     const aId = peerIdFromString(a.p2p.peerId);
-    // As if it held nothing: the other browser should dial the holder, not load the doorway.
+    // A reads the holder's manifest before it provides: let that finish before counting.
+    await until('A to be done providing', () =>
+      a.p2p.federation.provider.busy === 0 ? true : undefined,
+    );
+    const manifestReads = vi.spyOn(browser.store, 'manifest');
+    const readsOfItem = () => manifestReads.mock.calls.filter(([h]) => h === item.blob_hash).length;
+    // As if it held nothing: the other browser should dial the holder, not load the doorway,
+    // and asking costs the holder nothing (A does not ask it for the manifest).
     await expect(fetchManifest(other.node.libp2p, aId, item.blob_hash)).rejects.toThrow();
     const found = await connectedPeersFinder(() => [a.p2p.peerId], other.node.libp2p).findHolders(
       item.blob_hash,
       { signal: AbortSignal.timeout(10_000) },
     );
     expect(found).toEqual([]);
-    // Another doorway still gets the manifest.
+    expect(readsOfItem()).toBe(0);
+    // Another doorway still gets the manifest, read from the holder.
     const m = await fetchManifest(b.p2p.peer.node.libp2p, aId, item.blob_hash);
     expect(m.blob_hash).toBe(item.blob_hash);
+    expect(readsOfItem()).toBeGreaterThan(0);
+    manifestReads.mockRestore();
   }, 60_000);
 
   it('never names, provides nor serves a private item', async () => {

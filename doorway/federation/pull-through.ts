@@ -127,19 +127,19 @@ export class PullThrough {
   }
 
   /**
-   * Whether `hash` would be pulled through: an attached browser holds it and the keeper does
-   * not. Such items go to other doorways only (`mayServe` in p2p.ts): a browser asking for one
-   * should dial its holder, not draw it through this doorway.
+   * Whether `hash` is pulled through: an attached browser holds it and the keeper holds none of
+   * it (a keeper holding some shards serves those, as any holder does). Such items go to other
+   * doorways only (`mayServe` in p2p.ts): a browser asking for one should dial its holder, not
+   * draw it through this doorway.
    */
   async onlyBrowsersHold(hash: string): Promise<boolean> {
     const kept = this.#kept;
-    if (!this.registry.has(hash) || !kept) return false;
+    if (!this.registry.has(hash) || !kept || !this.#source) return false;
     return !(await kept.manifest(hash)) && !(await kept.holding(hash));
   }
 
   async #manifest(kept: ContentStore, hash: string): Promise<StoredManifest | undefined> {
-    const mine = await kept.manifest(hash);
-    if (mine || !this.registry.has(hash) || !this.#source) return mine;
+    if (!(await this.onlyBrowsersHold(hash))) return kept.manifest(hash);
     try {
       const m = (await this.#inCache(hash)) ?? (await this.#peek(hash as ContentHash));
       if (m) checkServable(m);
@@ -153,7 +153,7 @@ export class PullThrough {
   /** Where the pieces of `hash` are read: the cache for what a browser holds (pulled first). */
   async #readable(kept: ContentStore, hash: string): Promise<ContentStore> {
     const source = this.#source;
-    if (!source || !this.registry.has(hash) || (await kept.manifest(hash))) return kept;
+    if (!source || !(await this.onlyBrowsersHold(hash))) return kept;
     if (!(await this.#inCache(hash))) await this.#pullOnce(hash as ContentHash);
     return source.cache.store;
   }

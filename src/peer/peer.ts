@@ -10,7 +10,6 @@ import type { ContentHash, ContentStore, StoredManifest } from '../content/index
 import type { Family } from '../family/index.ts';
 import {
   AllHoldersFailedError,
-  type AllowHook,
   connectedPeersFinder,
   type FetchOptions,
   fetchContent,
@@ -72,11 +71,12 @@ export interface PeerInit {
    */
   serve?: (store: ContentStore) => ContentStore;
   /**
-   * Asked before the delivery gate for every hash a peer asks for (`false`: refused as unknown).
-   * A doorway serves what only its browsers hold to other doorways only: a browser should fetch
-   * it from the browser that holds it, not through the doorway.
+   * Asked for every hash a peer asks for (as asked: a blob or a shard hash) before the store is
+   * looked into (`false`: refused as unknown, nothing read). A doorway serves what only its
+   * browsers hold to other doorways only: a browser should fetch it from the browser that holds
+   * it, and asking must not make the doorway ask that browser for the manifest.
    */
-  mayServe?: (peer: PeerId, blobHash: ContentHash) => boolean | Promise<boolean>;
+  mayServe?: (peer: PeerId, hash: ContentHash) => boolean | Promise<boolean>;
   /** Tell the connected doorways which commons items are held here (holdings). Default true. */
   announceHoldings?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
@@ -172,11 +172,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
       shard: {
         store: served,
-        allow: withMayServe(
-          init.mayServe,
-          deliveryGate(served, view, (peer, hash, reason) =>
-            gateLog(`refused ${hash} to ${peer}: ${reason}`),
-          ),
+        ...(init.mayServe ? { mayAsk: init.mayServe } : {}),
+        allow: deliveryGate(served, view, (peer, hash, reason) =>
+          gateLog(`refused ${hash} to ${peer}: ${reason}`),
         ),
         // A Push stores someone's bytes here unasked: only this person's other devices may.
         push: pushPolicy(view, budget),
@@ -329,10 +327,4 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#stopSync?.();
     await this.node.stop();
   }
-}
-
-/** `gate`, after `mayServe` (when given) said yes. */
-function withMayServe(mayServe: PeerInit['mayServe'], gate: AllowHook): AllowHook {
-  if (!mayServe) return gate;
-  return async (peer, hash, ctx) => (await mayServe(peer, ctx.blobHash)) && gate(peer, hash, ctx);
 }

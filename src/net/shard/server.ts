@@ -100,6 +100,12 @@ export interface PushPolicy {
 }
 
 export interface ShardServerOptions {
+  /**
+   * Whether `peer` may ask for `hash` (as asked: a blob or a shard hash) at all, before the
+   * store is looked into — a lookup may itself cost work, e.g. a doorway's pull-through asks a
+   * holder for its manifest. Refused → `NotFound` / `Have(false)`, nothing read. Default: all.
+   */
+  mayAsk?: (peer: PeerId, hash: ContentHash) => boolean | Promise<boolean>;
   /** Delivery gate (default: allow all). Refused → `NotFound` / `Have(false)`, zero bytes sent. */
   allow?: AllowHook;
   /** Who may `Push` what. Default: nobody (every Push is answered with an Error). */
@@ -298,6 +304,16 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
     }
   };
 
+  const mayAsk = async (peer: PeerId, hash: ContentHash): Promise<boolean> => {
+    if (!options.mayAsk) return true;
+    try {
+      return (await options.mayAsk(peer, hash)) === true;
+    } catch (e) {
+      report(e, peer.toString(), SHARD_PROTOCOL);
+      return false;
+    }
+  };
+
   const mayPush = async (peer: PeerId): Promise<boolean> => {
     if (!options.push) return false;
     try {
@@ -344,6 +360,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
     const req = decodeShardRequest(payload, sizeCheck);
     switch (req.type) {
       case 'Have': {
+        if (!(await mayAsk(peer, req.hash))) return { type: 'Have', have: false };
         const found = servable(await locate(req.hash));
         if (!found) return { type: 'Have', have: false };
         const ok = await allowed(peer, req.hash, {
@@ -353,6 +370,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
         return { type: 'Have', have: ok };
       }
       case 'Get': {
+        if (!(await mayAsk(peer, req.hash))) return { type: 'NotFound' };
         const found = servable(await locate(req.hash));
         if (!found) return { type: 'NotFound' };
         if (!(await allowed(peer, req.hash, { op: 'get', blobHash: found.manifest.blob_hash }))) {
@@ -498,6 +516,10 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
       async (payload, send) => {
         const req = decodePieceRequest(payload);
         const peer = connection.remotePeer;
+        if (!(await mayAsk(peer, req.hash))) {
+          await send(encodePieceResponse({ type: 'NotFound' }));
+          return;
+        }
         // Pieces address blobs (their manifest); a shard hash is not a manifest.
         const found = await locateBlob(req.hash);
         const manifest = found?.manifest;

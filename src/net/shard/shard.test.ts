@@ -56,6 +56,9 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
   let addr: Multiaddr;
   /** Hashes the gate refuses. */
   const refused = new Set<string>();
+  /** Hashes nobody may ask for (refused before the store is looked into). */
+  const unasked = new Set<string>();
+  const manifestLookups: string[] = [];
   /** Room the push policy reports; only `client` may push at all. */
   let pushRoom = Number.POSITIVE_INFINITY;
   const gateCalls: { peer: string; hash: string; op: string }[] = [];
@@ -73,6 +76,11 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
       pieceReads++;
       return origRead(h, s, p);
     };
+    const origManifest = serverStore.manifest.bind(serverStore);
+    serverStore.manifest = async (h) => {
+      manifestLookups.push(h);
+      return origManifest(h);
+    };
     await serverStore.put(small);
     await serverStore.put(chunked);
     await serverStore.put(secret);
@@ -85,6 +93,7 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
     shardServer = await registerShardProtocol(server, serverStore, {
       maxBytes: 64 * KiB,
       timeoutMs: 5_000,
+      mayAsk: (_peer, hash) => !unasked.has(hash),
       allow: (peer: PeerId, hash, ctx) => {
         gateCalls.push({ peer: peer.toString(), hash, op: ctx.op });
         return !refused.has(ctx.blobHash);
@@ -273,6 +282,28 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
       refused.delete(sha(secret));
     }
     expect(await shardGet(client, addr, sha(secret))).toEqual(secret);
+  });
+
+  it('a requester refused before the lookup gets NotFound / Have(false); the store is not read', async () => {
+    const hash = sha(secret);
+    const m = await serverStore.manifest(hash);
+    if (!m) throw new Error('secret not stored');
+    unasked.add(hash);
+    manifestLookups.length = 0;
+    const gateCallsBefore = gateCalls.length;
+    try {
+      expect(await shardHave(client, addr, hash)).toBe(false);
+      await expect(shardGet(client, addr, hash)).rejects.toBeInstanceOf(ShardNotFoundError);
+      await expect(fetchManifest(client, addr, hash)).rejects.toBeInstanceOf(ShardNotFoundError);
+      const it = fetchPieces(client, addr, m, { shard: 0, first: 0, count: 1 });
+      await expect(it.next()).rejects.toBeInstanceOf(ShardNotFoundError);
+      expect(manifestLookups).toEqual([]);
+      expect(gateCalls.length).toBe(gateCallsBefore);
+    } finally {
+      unasked.delete(hash);
+    }
+    expect(await shardGet(client, addr, hash)).toEqual(secret);
+    expect(manifestLookups).toContain(hash);
   });
 
   it('streams verified pieces of a multi-piece blob (none and chunked)', async () => {
