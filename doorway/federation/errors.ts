@@ -12,14 +12,3 @@ export class DoorwayInfoError extends Error {
     super(`${url} did not answer as a doorway (${why}): check the URL in --peers`);
   }
 }
-
-/** An item an attached browser holds is too big to pull through whole for a peer. */
-export class PullTooLargeError extends Error {
-  override name = 'PullTooLargeError';
-  constructor(hash: string, size: number, maxBytes: number) {
-    super(
-      `${hash} is ${size} bytes, over the ${maxBytes} bytes this doorway pulls through whole for ` +
-        'other peers: fetch it from this doorway over HTTP (/store/{hash} streams it), or from its holder directly',
-    );
-  }
-}

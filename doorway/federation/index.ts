@@ -23,7 +23,7 @@ export {
   type DoorwaySource,
   type KnownDoorway,
 } from './directory.ts';
-export { DoorwayInfoError, PeerListError, PullTooLargeError } from './errors.ts';
+export { DoorwayInfoError, PeerListError } from './errors.ts';
 export { Federation, type FederationInit, resolveDoorwayUrl } from './federation.ts';
 export {
   DEFAULT_HOLDINGS_LIMITS,

@@ -1,7 +1,7 @@
 /**
- * PullThrough's gates, without a network: only hashes an attached browser holds are pulled,
- * an item over the size cap is refused before any piece is asked for, an item the bridge does
- * not serve (not commons) is answered as unknown.
+ * PullThrough without a network: only hashes an attached browser holds are pulled, each piece
+ * is served as soon as it is in (with a few after it asked for), an item the bridge does not
+ * serve (not commons) is answered as unknown, a keeper's own shards are never pulled.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,6 @@ import {
 import { pseudoRandomBytes } from '../../src/test-support/bytes.ts';
 import { NotServedError } from '../bridge/index.ts';
 import { createLogger } from '../log.ts';
-import { PullTooLargeError } from './errors.ts';
 import { HoldingsRegistry } from './holdings.ts';
 import { type PullSource, PullThrough } from './pull-through.ts';
 
@@ -35,77 +34,96 @@ async function store(options: Partial<FsContentStoreOptions> = {}): Promise<Cont
 }
 
 const bytes = pseudoRandomBytes(8 * 1024, 41);
+/** 8 pieces of 1 KiB in one shard: room for a run of pieces. */
+const small = { pieceSize: 1024 };
 
-async function setUp(open: PullSource['open'], maxBytes = 4 * 1024) {
-  const holder = await store();
+async function setUp(open: PullSource['open']) {
+  const holder = await store(small);
   const item = await holder.put(new Blob([bytes]), { reach: 'commons' });
   const registry = new HoldingsRegistry();
-  const pull = new PullThrough(registry, createLogger('silent'), { maxBytes });
+  const pull = new PullThrough(registry, createLogger('silent'), { readAhead: 2 });
   cleanups.push(async () => pull.stop());
-  const cacheStore = await store();
+  const cacheStore = await store(small);
+  const held = new Set<string>();
+  cacheStore.addEventListener('change', ({ detail }) => held.add(detail.hash));
   const cache = {
     store: cacheStore,
     acquire: (hash: string) => (held.has(hash) ? () => {} : undefined),
-    pin: () => () => {},
   };
-  const held = new Set<string>();
-  cacheStore.addEventListener('change', ({ detail }) => held.add(detail.hash));
   pull.attach({ cache, open });
-  return { item, registry, cacheStore, served: pull.serving(await store()) };
+  return { holder, item, registry, cacheStore, pull, served: pull.serving(await store()) };
 }
 
 describe('pulling through for other peers', () => {
-  it('pulls only what an attached browser holds, and nothing over the size cap', async () => {
-    const calls = { open: 0, ensure: 0, release: 0 };
+  it('pulls only what an attached browser holds', async () => {
+    const calls = { open: 0, release: 0 };
     const { item, registry, served } = await setUp(async () => {
       calls.open++;
       return {
         manifest: item,
-        ensure: async () => {
-          calls.ensure++;
-        },
+        ensure: async () => {},
         release: () => {
           calls.release++;
         },
       };
     });
     expect(await served.manifest(item.blob_hash)).toBeUndefined();
+    await expect(served.readPiece(item.blob_hash, 0, 0)).rejects.toThrow();
     expect(calls.open).toBe(0);
     registry.apply('browser', { reset: true, added: [item.blob_hash], removed: [] });
-    await expect(served.manifest(item.blob_hash)).rejects.toThrow(PullTooLargeError);
-    expect(calls).toEqual({ open: 1, ensure: 0, release: 1 });
+    expect((await served.manifest(item.blob_hash))?.blob_hash).toBe(item.blob_hash);
+    expect(calls).toEqual({ open: 1, release: 1 });
   });
 
-  it('answers Holds and Manifest with the holder manifest; the first piece pulls the item', async () => {
-    const calls = { open: 0, ensure: 0 };
-    let cacheStore: ContentStore | undefined;
+  it('serves each piece as soon as it is pulled, before the item is whole', async () => {
+    const asked: string[][] = [];
+    let opened = 0;
     const world = await setUp(async () => {
-      calls.open++;
+      opened++;
       return {
-        manifest: world.item,
-        // Stands in for the bridge's pull: every piece written, the import commits.
-        ensure: async () => {
-          calls.ensure++;
-          await cacheStore?.put(new Blob([bytes]), { reach: 'commons' });
+        manifest: pulling.partialManifest,
+        // Stands in for the bridge's pull: the pieces asked for, verified and written.
+        ensure: async (pieces) => {
+          asked.push(pieces.map((r) => `${r.shard}/${r.piece}`));
+          for (const { shard, piece } of pieces) {
+            if (!pulling.has(shard, piece)) {
+              const piecesBytes = await world.holder.readPiece(world.item.blob_hash, shard, piece);
+              await pulling.writePiece(shard, piece, piecesBytes);
+            }
+          }
         },
         release: () => {},
       };
-    }, 64 * 1024);
-    cacheStore = world.cacheStore;
-    world.registry.apply('browser', { reset: true, added: [world.item.blob_hash], removed: [] });
-    expect((await world.served.manifest(world.item.blob_hash))?.blob_hash).toBe(
-      world.item.blob_hash,
+    });
+    const { storage_key: _key, ...manifest } = world.item;
+    const pulling = await world.cacheStore.beginImport(manifest);
+    const hash = world.item.blob_hash;
+    world.registry.apply('browser', { reset: true, added: [hash], removed: [] });
+
+    expect(await world.served.readPiece(hash, 0, 3)).toEqual(
+      await world.holder.readPiece(hash, 0, 3),
     );
-    expect(calls).toEqual({ open: 1, ensure: 0 });
-    const piece = await world.served.readPiece(world.item.blob_hash, 0, 0);
-    expect(piece).toEqual(bytes.subarray(0, piece.byteLength));
-    expect(calls).toEqual({ open: 2, ensure: 1 });
-    // Pulled: read from the cache now, while the browser still holds it; not once it left.
-    await world.served.readPiece(world.item.blob_hash, 0, 0);
-    expect(calls.ensure).toBe(1);
+    // The piece read, then (not waited on) the two after it in its shard.
+    expect(asked).toContainEqual(['0/3']);
+    expect(asked).toContainEqual(['0/4', '0/5']);
+    expect(opened).toBe(1);
+    expect(world.pull.piecesPulled).toBe(1);
+    // Not whole yet: the cache does not list it.
+    expect(await world.cacheStore.has(hash)).toBe(false);
+
+    // Once every piece is in and the pull committed, reads come from the cache.
+    for (const { shard, piece } of pulling.missing()) {
+      await pulling.writePiece(shard, piece, await world.holder.readPiece(hash, shard, piece));
+    }
+    await pulling.commit();
+    expect(await world.served.readPiece(hash, 0, 7)).toEqual(
+      await world.holder.readPiece(hash, 0, 7),
+    );
+    expect(opened).toBe(1);
+    // …only while a browser still holds it.
     world.registry.forget('browser');
-    await expect(world.served.readPiece(world.item.blob_hash, 0, 0)).rejects.toThrow();
-    expect(await world.served.manifest(world.item.blob_hash)).toBeUndefined();
+    await expect(world.served.readPiece(hash, 0, 0)).rejects.toThrow();
+    expect(await world.served.manifest(hash)).toBeUndefined();
   });
 
   it('answers as unknown what the bridge would not serve', async () => {
@@ -134,7 +152,7 @@ describe('pulling through for other peers', () => {
     const registry = new HoldingsRegistry();
     const pull = new PullThrough(registry, createLogger('silent'));
     cleanups.push(async () => pull.stop());
-    const cache = { store: await store(), acquire: () => undefined, pin: () => () => {} };
+    const cache = { store: await store(), acquire: () => undefined };
     pull.attach({
       cache,
       open: async () => {

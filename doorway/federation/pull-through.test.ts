@@ -156,6 +156,30 @@ describe('what browsers attached to a doorway hold', () => {
     expect(new Uint8Array(await (await other.store.getBlob(hash)).arrayBuffer())).toEqual(bytes);
   }, 90_000);
 
+  it('streams what is asked for: a range on the other doorway pulls its pieces, not the item', async () => {
+    // 128 pieces of 16 KiB; a range at the end needs a few of them.
+    const bytes = pseudoRandomBytes(2048 * KiB, 36);
+    const item = await browser.store.put(new Blob([bytes]), { reach: 'commons' });
+    const hash = item.blob_hash;
+    await until('A to record it', () => (a.p2p.federation.holdings.has(hash) ? true : undefined));
+    await until('A to be done providing', () =>
+      a.p2p.federation.provider.busy === 0 ? true : undefined,
+    );
+    const reads = vi.spyOn(browser.store, 'readPiece');
+    const response = await fetch(new URL(`/store/${hash}`, b.url), {
+      headers: { Range: 'bytes=-20000' },
+    });
+    expect(response.status).toBe(206);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes.subarray(-20000));
+    const pulled = reads.mock.calls.filter(([h]) => h === hash).length;
+    reads.mockRestore();
+    expect(pulled).toBeGreaterThan(0);
+    expect(pulled).toBeLessThan(32);
+    // Neither doorway keeps it.
+    expect(await a.p2p.peer.store.has(hash)).toBe(false);
+    expect(await b.p2p.peer.store.has(hash)).toBe(false);
+  }, 60_000);
+
   it('is pulled through for doorways only: a browser attached to it is told nothing', async () => {
     const item = await heldOnA(30 * KiB, 35);
     const { peer: other } = await browserOf(a);

@@ -1,25 +1,27 @@
 /**
  * Pull-through over libp2p: another doorway (whose DHT lookup found this one as a provider)
- * asks this doorway over the shard and piece protocols for
- * an item that only an attached browser holds. The doorway answers as if it held it: `Holds`,
- * `Have` and `Manifest` with the holder's manifest; the first piece (or `Get`) asked for pulls
- * the item whole from the browser into the HTTP bridge's cache (the bridge's pull: its slots,
- * timeouts, the reach check on the holder's manifest before anything else, every piece
- * verified before it is written), then it is served from there, each piece verified again.
+ * asks this doorway over the shard and piece protocols for an item that only an attached
+ * browser holds. The doorway answers as if it held it: `Holds`, `Have` and `Manifest` with the
+ * holder's manifest; each piece asked for is pulled from the browser through the HTTP bridge's
+ * pull (its slots and timeouts, the reach check on the holder's manifest before anything else,
+ * every piece verified before it is written) — with a few pieces after it in the same shard,
+ * since askers read runs — and served as soon as it is in, verified again. So the first piece
+ * does not wait for the whole item, any size streams, and memory stays at the pieces in
+ * flight; once every piece has been asked for, the pull commits into the bridge's cache and
+ * is served from there.
  *
- * Only hashes an attached browser said it holds (holdings.ts) are pulled, and served from the
- * cache only while one still does: this doorway answers for what its keeper holds and what its
- * browsers hold, nothing else. Whole items only, up to `maxBytes` (beyond: a clear error to the
- * asker; the HTTP bridge streams any size); memory stays at the bridge's pieces in flight.
+ * Only hashes an attached browser said it holds (holdings.ts) are pulled, and served only
+ * while one still does: this doorway answers for what its keeper holds and what its browsers
+ * hold, nothing else.
  */
 import type {
-  ContentChange,
   ContentHash,
   ContentStore,
+  GetOptions,
   PieceRef,
   StoredManifest,
 } from '../../src/content/index.ts';
-import { abortReason, errorMessage, listen, withTimeout } from '../../src/wire/index.ts';
+import { errorMessage, withTimeout } from '../../src/wire/index.ts';
 import {
   type ContentCache,
   checkServable,
@@ -27,59 +29,36 @@ import {
   NotServedError,
 } from '../bridge/index.ts';
 import type { Logger } from '../log.ts';
-import { PullTooLargeError } from './errors.ts';
 import type { HoldingsRegistry } from './holdings.ts';
 
 export interface PullThroughOptions {
-  /** Largest item pulled through whole. Default 64 MiB. */
-  maxBytes?: number;
-  /** A whole pull, from finding the holder to the commit. Default 120 s. */
+  /** Finding the holder and its manifest, and then each piece with those asked ahead. Default 60 s. */
   timeoutMs?: number;
+  /** Pieces of the same shard asked for after the one read (askers read runs). Default 8. */
+  readAhead?: number;
 }
 
 /** Where pulls go: the bridge's cache, and its pull (`bridge.pull`). */
 export interface PullSource {
-  cache: Pick<ContentCache, 'store' | 'acquire' | 'pin'>;
+  cache: Pick<ContentCache, 'store' | 'acquire'>;
   open(hash: ContentHash, signal: AbortSignal): Promise<MissRead>;
 }
 
-/** Every piece a whole import needs (rs-4-7: the data shards; the parity is computed here). */
-function wholeItem(m: StoredManifest): PieceRef[] {
-  const shards = m.encoding === 'rs-4-7' ? m.data_shards : m.total_shards;
+/** `{shard, piece}` and up to `ahead` pieces after it in that shard. */
+function run(m: StoredManifest, shard: number, piece: number, ahead: number): PieceRef[] {
+  const pieces = m.piece_hashes[shard]?.length ?? 0;
   const out: PieceRef[] = [];
-  for (let shard = 0; shard < shards; shard++) {
-    const pieces = m.piece_hashes[shard]?.length ?? 0;
-    for (let piece = 0; piece < pieces; piece++) out.push({ shard, piece });
-  }
+  for (let p = piece; p < Math.min(pieces, piece + 1 + ahead); p++) out.push({ shard, piece: p });
   return out;
-}
-
-/** Resolves once `store` holds `hash` committed (listening from the call on). */
-function committed(store: ContentStore, hash: ContentHash, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const finish = (error?: unknown) => {
-      unlisten();
-      signal.removeEventListener('abort', onAbort);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const onAbort = () => finish(abortReason(signal));
-    const unlisten = listen<ContentChange>(store, 'change', (d) => {
-      if (d.kind === 'added' && d.hash === hash) finish();
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
-  });
 }
 
 export class PullThrough {
   #source: PullSource | undefined;
-  readonly #pulls = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
-  readonly #maxBytes: number;
   readonly #timeoutMs: number;
-  /** Items pulled through since start. */
-  pulled = 0;
+  readonly #readAhead: number;
+  /** Pieces served while their item was still being pulled, since start. */
+  piecesPulled = 0;
   /** What the keeper holds (set by `serving`). */
   #kept: ContentStore | undefined;
 
@@ -88,8 +67,8 @@ export class PullThrough {
     private readonly log: Logger,
     options: PullThroughOptions = {},
   ) {
-    this.#maxBytes = options.maxBytes ?? 64 * 2 ** 20;
-    this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#readAhead = options.readAhead ?? 8;
   }
 
   /** Pulls start once the bridge is up (it opens after the libp2p node). */
@@ -103,9 +82,9 @@ export class PullThrough {
   }
 
   /**
-   * The store the doorway's shard server reads: `kept`, and for the hashes an attached browser
-   * holds, the holder's manifest (`Holds`, `Have`, `Manifest` cost one manifest request) and
-   * the pieces from the cache (the first piece asked for pulls the whole item there).
+   * The store the doorway's shard server reads: `kept`, and for the hashes only an attached
+   * browser holds, the holder's manifest (`Holds`, `Have`, `Manifest` cost one manifest
+   * request) and pieces pulled as they are asked for (or the cache, once the item is whole).
    */
   serving(kept: ContentStore): ContentStore {
     this.#kept = kept;
@@ -113,12 +92,11 @@ export class PullThrough {
       get: (target, prop) => {
         if (prop === 'manifest') return (hash: string) => this.#manifest(target, hash);
         if (prop === 'readPiece') {
-          return async (hash: string, shard: number, piece: number) =>
-            (await this.#readable(target, hash)).readPiece(hash, shard, piece);
+          return (hash: string, shard: number, piece: number) =>
+            this.#readPiece(target, hash, shard, piece);
         }
         if (prop === 'get') {
-          return (hash: string, options?: Parameters<ContentStore['get']>[1]) =>
-            later(async () => (await this.#readable(target, hash)).get(hash, options));
+          return (hash: string, options?: GetOptions) => this.#get(target, hash, options);
         }
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
@@ -141,21 +119,44 @@ export class PullThrough {
   async #manifest(kept: ContentStore, hash: string): Promise<StoredManifest | undefined> {
     if (!(await this.onlyBrowsersHold(hash))) return kept.manifest(hash);
     try {
-      const m = (await this.#inCache(hash)) ?? (await this.#peek(hash as ContentHash));
-      if (m) checkServable(m);
-      return m;
+      return (await this.#inCache(hash)) ?? (await this.#peek(hash as ContentHash));
     } catch (error) {
       if (error instanceof NotServedError) return undefined;
       throw error;
     }
   }
 
-  /** Where the pieces of `hash` are read: the cache for what a browser holds (pulled first). */
-  async #readable(kept: ContentStore, hash: string): Promise<ContentStore> {
+  async #readPiece(kept: ContentStore, hash: string, shard: number, piece: number) {
     const source = this.#source;
-    if (!source || !(await this.onlyBrowsersHold(hash))) return kept;
-    if (!(await this.#inCache(hash))) await this.#pullOnce(hash as ContentHash);
-    return source.cache.store;
+    if (!source || !(await this.onlyBrowsersHold(hash))) return kept.readPiece(hash, shard, piece);
+    if (await this.#inCache(hash)) return source.cache.store.readPiece(hash, shard, piece);
+    return this.#pulling(source, hash as ContentHash, async (miss, signal) => {
+      const [wanted, ...ahead] = run(miss.manifest, shard, piece, this.#readAhead);
+      if (!wanted) throw new RangeError(`${hash} has no shard ${shard} piece ${piece}.`);
+      // Asked for, not waited on: the next pieces of the run are there when they are read.
+      if (ahead.length > 0) miss.ensure(ahead, signal).catch(() => {});
+      await miss.ensure([wanted], signal);
+      this.piecesPulled++;
+      return source.cache.store.readPartialPiece(miss.manifest, shard, piece);
+    });
+  }
+
+  /** A whole blob (the shard protocol's `Get`, for small blobs): read as its pieces come in. */
+  #get(kept: ContentStore, hash: string, options?: GetOptions): ReadableStream<Uint8Array> {
+    let release = () => {};
+    return later(
+      async () => {
+        const source = this.#source;
+        if (!source || !(await this.onlyBrowsersHold(hash))) return kept.get(hash, options);
+        if (await this.#inCache(hash)) return source.cache.store.get(hash, options);
+        const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
+        const miss = await source.open(hash as ContentHash, signal);
+        release = miss.release;
+        checkServable(miss.manifest);
+        return source.cache.store.readPartial(miss.manifest, { ...options, ensure: miss.ensure });
+      },
+      () => release(),
+    );
   }
 
   /** The cache's manifest of `hash`, marked just used, when the cache holds it. */
@@ -174,70 +175,66 @@ export class PullThrough {
    * The holder's manifest, reach checked by the bridge's pull before it is returned. The pull
    * stays open a while (the bridge's idle time) for the pieces that usually follow.
    */
-  async #peek(hash: ContentHash): Promise<StoredManifest | undefined> {
-    const source = this.#source;
-    if (!source) return undefined;
-    const miss = await source.open(hash, withTimeout(this.#stop.signal, this.#timeoutMs));
-    try {
-      const size = miss.manifest.total_size;
-      if (size > this.#maxBytes) throw new PullTooLargeError(hash, size, this.#maxBytes);
-      return miss.manifest;
-    } finally {
-      miss.release();
-    }
+  #peek(hash: ContentHash): Promise<StoredManifest> {
+    return this.#pulling(this.#source, hash, async (miss) => miss.manifest);
   }
 
-  #pullOnce(hash: ContentHash): Promise<void> {
-    let pull = this.#pulls.get(hash);
-    if (!pull) {
-      pull = this.#pull(hash).finally(() => this.#pulls.delete(hash));
-      this.#pulls.set(hash, pull);
-    }
-    return pull;
-  }
-
-  async #pull(hash: ContentHash): Promise<void> {
-    const source = this.#source;
+  /** `use` with the bridge's pull of `hash` open (released after), within the time allowed. */
+  async #pulling<T>(
+    source: PullSource | undefined,
+    hash: ContentHash,
+    use: (miss: MissRead, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     if (!source) throw new NotServedError(hash, 'this doorway is stopping');
-    // Ended with the pull, whatever its outcome: the commit listener goes with it.
-    const ended = new AbortController();
-    const signal = AbortSignal.any([withTimeout(this.#stop.signal, this.#timeoutMs), ended.signal]);
-    // Pinned from the start: the commit must not be evicted before it is served.
-    const unpin = source.cache.pin(hash);
+    const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
     let miss: MissRead | undefined;
     try {
       miss = await source.open(hash, signal);
-      const size = miss.manifest.total_size;
-      if (size > this.#maxBytes) throw new PullTooLargeError(hash, size, this.#maxBytes);
-      const stored = committed(source.cache.store, hash, signal);
-      stored.catch(() => {});
-      await miss.ensure(wholeItem(miss.manifest), signal);
-      if (!(await source.cache.store.has(hash))) await stored;
-      this.pulled++;
-      this.log.debug(`pulled ${hash} (${size} bytes) through for another peer`);
+      checkServable(miss.manifest);
+      return await use(miss, signal);
     } catch (error) {
       if (!(error instanceof NotServedError)) {
         this.log.info(`pulling ${hash} through failed: ${errorMessage(error)}`);
       }
       throw error;
     } finally {
-      ended.abort();
       miss?.release();
-      unpin();
     }
   }
 }
 
-/** A stream whose source is found when it is first read (`get` answers synchronously). */
-function later(open: () => Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+/**
+ * A stream whose source is found when it is first read (`get` answers synchronously);
+ * `ended` runs once, when it is done, fails or is cancelled.
+ */
+function later(
+  open: () => Promise<ReadableStream<Uint8Array>>,
+  ended: () => void,
+): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let over = false;
+  const end = () => {
+    if (over) return;
+    over = true;
+    ended();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      reader ??= (await open()).getReader();
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+      try {
+        reader ??= (await open()).getReader();
+        const { done, value } = await reader.read();
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        end();
+        throw error;
+      }
     },
-    cancel: (reason) => reader?.cancel(reason),
+    cancel: async (reason) => {
+      end();
+      await reader?.cancel(reason);
+    },
   });
 }

@@ -126,6 +126,11 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
    * verified as it is read, as in {@link get}.
    */
   readPartial(manifest: StoredManifest, opts: PartialReadOptions): ReadableStream<Uint8Array>;
+  /**
+   * One verified piece of a blob still being imported (`session.partialManifest`), once it is
+   * written: what a peer is served while the rest of the blob is still on its way.
+   */
+  readPartialPiece(manifest: StoredManifest, shard: number, piece: number): Promise<Uint8Array>;
   /** The whole blob (the browser may back a big Blob by disk). */
   getBlob(hash: string, opts?: GetOptions): Promise<Blob>;
   has(hash: string): Promise<boolean>;
@@ -348,6 +353,11 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
 
   readPartial(manifest: StoredManifest, opts: PartialReadOptions): ReadableStream<Uint8Array> {
     return readStream(this.readCtx, async () => manifest, opts);
+  }
+
+  async readPartialPiece(m: StoredManifest, shard: number, piece: number): Promise<Uint8Array> {
+    this.check();
+    return (await readVerifiedPiece(this.readCtx, m, shard, piece)).bytes;
   }
 
   async getBlob(hash: string, opts: GetOptions = {}): Promise<Blob> {

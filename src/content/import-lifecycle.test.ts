@@ -267,4 +267,21 @@ describe('reading an import before it commits (readPartial)', () => {
     await session.abort();
     expect(await src.has(m.blob_hash)).toBe(true);
   });
+
+  it('readPartialPiece returns a written piece, parity too, and refuses one not written', async () => {
+    const data = bytes(16 * PIECE + 13);
+    const { src, dst, m } = await pair(data);
+    expect(m.encoding).toBe('rs-4-7');
+    const session = await dst.beginImport(remote(m));
+    const parity = m.data_shards;
+    await session.writePiece(1, 2, await src.readPiece(m.blob_hash, 1, 2));
+    await session.writePiece(parity, 0, await src.readPiece(m.blob_hash, parity, 0));
+    const read = (shard: number, piece: number) =>
+      dst.readPartialPiece(session.partialManifest, shard, piece);
+    expect(await read(1, 2)).toEqual(await src.readPiece(m.blob_hash, 1, 2));
+    expect(await read(parity, 0)).toEqual(await src.readPiece(m.blob_hash, parity, 0));
+    await expect(read(0, 0)).rejects.toThrow();
+    await expect(read(99, 0)).rejects.toThrow(RangeError);
+    await session.abort();
+  });
 });
