@@ -3,8 +3,9 @@
  * D1 next to it, D2 and D3 in front of it in proxy mode, each linked to D1 only (`--peers`), so
  * D2 and D3 know each other through the DHT and the trust layer. An item only D2 keeps (its
  * author, browser C, has left) is fetched by browser B, attached to D3, and served by D3's
- * `/store/<hash>` to a plain web client. Then browser A, attached to D2 with D3 next in its list,
- * sees D2 die: its app moves to D3 within 10 s and keeps working — a new fetch, and the trust
+ * `/store/<hash>` to a plain web client. An item only browser A (attached to D2) holds is found
+ * by B through the DHT and comes through the doorways. Then A, with D3 next in its list, sees
+ * D2 die: its app moves to D3 within 10 s and keeps working — a new fetch, and the trust
  * layer through D3.
  */
 import { createHash } from 'node:crypto';
@@ -85,8 +86,8 @@ test('three doorways behind one conductor: content found across them, and failov
     expect(`sha256-${createHash('sha256').update(body).digest('hex')}`).toBe(first.hash);
     expect((await keptByDoorway(d3.url)).items).toBe(0);
 
-    // A is attached to D2, with D3 next in its list of doorways.
-    const a = await openApp((await openProfile()).context, d2.url);
+    // A is attached to D2, with D3 next in its list of doorways; it offers nothing to keep.
+    const a = await openApp((await openProfile()).context, d2.url, { keepOnDoorway: 0 });
     await a.evaluate(
       (list) => localStorage.setItem('elohim.doorways', JSON.stringify(list)),
       [o2, o3],
@@ -96,6 +97,17 @@ test('three doorways behind one conductor: content found across them, and failov
       timeout: 30_000,
     });
     await trustConnected(a);
+
+    // An item only A holds: B, on D3, finds it through the DHT (D2 provides what its browsers
+    // hold) and gets it through the doorways, which keep none of it.
+    const mine = await writeRandomFile(files.dir, 'only-on-a.bin', 768 * 1024);
+    await a.getByTestId('ingest-reach').selectOption('commons');
+    await addFiles(a, [mine.path]);
+    await expect(item(a, mine.hash)).toBeVisible({ timeout: 60_000 });
+    await fetchInPage(b, await shareLinkOf(a, mine.hash), 120_000);
+    await expect(item(b, mine.hash)).toBeVisible();
+    expect((await keptByDoorway(d2.url)).items).toBe(1);
+    expect((await keptByDoorway(d3.url)).items).toBe(0);
 
     // D2 dies: A's app moves to D3 within 10 s, its trust layer with it.
     await d2.stop();

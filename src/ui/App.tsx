@@ -71,7 +71,8 @@ export function App() {
             {shared && 'damaged' in shared && <DamagedLink name={shared.damaged} />}
             {shared && 'hash' in shared && store && (
               <FetchPanel
-                key={fetchAttempt}
+                // Another link, or "Try again": a fresh fetch, not the last one's outcome.
+                key={`${shared.hash}/${fetchAttempt}`}
                 hash={shared.hash}
                 name={shared.name}
                 meta={shared.meta}
