@@ -61,3 +61,50 @@ export function cpuSince(before: CpuSample, after: CpuSample): CpuSample {
   }
   return { byType, total: after.total - before.total };
 }
+
+/**
+ * CPU ms so far of every thread of the profile's processes, keyed `<process type>/<thread>`
+ * (Chromium names its threads: `CrRendererMain`, `DedicatedWorker thread`, `WebRTC_Network`,
+ * …; numbered pool threads are summed under one name). Where a profile's CPU goes, natively
+ * too, which a JavaScript profile cannot say.
+ */
+export function profileThreads(profileDir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync('/proc')) return out;
+  const profileArg = `--user-data-dir=${profileDir}`;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const args = (read(pid, 'cmdline') ?? '').split(/[\0 ]/);
+    if (!args.includes(profileArg)) continue;
+    const type = args.find((a) => a.startsWith('--type='))?.slice('--type='.length) ?? 'browser';
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // the process ended meanwhile
+    }
+    for (const tid of tids) {
+      const stat = read(pid, `task/${tid}/stat`);
+      const name = (read(pid, `task/${tid}/comm`) ?? '?').trim().replace(/[\d/]+$/, '');
+      if (!stat) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+      const key = `${type}/${name}`;
+      out[key] = (out[key] ?? 0) + ms;
+    }
+  }
+  return out;
+}
+
+/** Per-thread `after − before`, threads that did nothing left out. */
+export function threadsSince(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, ms] of Object.entries(after)) {
+    const delta = ms - (before[key] ?? 0);
+    if (delta > 0) out[key] = delta;
+  }
+  return out;
+}

@@ -22,7 +22,8 @@ import type { Page } from '@playwright/test';
 import { openProfile, type Profile } from '../e2e/support/browser.ts';
 import { writeRandomFile } from '../e2e/support/files.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
-import { type CpuSample, cpuSince, profileCpu } from './cpu.ts';
+import { type CpuSample, cpuSince, profileCpu, profileThreads, threadsSince } from './cpu.ts';
+import { type FunctionTime, startJsProfile } from './js-profile.ts';
 import { type Metric, mbps } from './metrics.ts';
 import type { NetworkBench } from './network-page.ts';
 import { pageCaller } from './page-call.ts';
@@ -37,6 +38,11 @@ export interface NetworkOptions {
   /** Blob of the multi-peer figures. */
   multiBytes?: number;
   dials?: number;
+  /**
+   * Where the CPU goes (`--profile`): each side's threads (ours and the raw DataChannel) and
+   * each main thread's JavaScript by function, around the transfer; the suite stops after it.
+   */
+  profile?: boolean;
 }
 
 const call = pageCaller<NetworkBench>('networkBench');
@@ -80,6 +86,37 @@ function describeCpu(cpu: Cpu): string {
       return `${name} ${(s.total / 1000).toFixed(1)} s (${parts.join(', ')})`;
     })
     .join(', ');
+}
+
+type Threads = Record<string, Record<string, number>>;
+
+function sampleThreads(peers: Peer[]): Threads {
+  return Object.fromEntries(peers.map((p) => [p.name, profileThreads(p.profile.dir)]));
+}
+
+/** The busiest threads of each side since `before`, in CPU ms per MiB moved. */
+function describeThreads(before: Threads, after: Threads, mib: number, top = 8): string[] {
+  return Object.entries(after).map(([name, now]) => {
+    const spent = Object.entries(threadsSince(before[name] ?? {}, now)).sort((x, y) => y[1] - x[1]);
+    const total = spent.reduce((sum, [, ms]) => sum + ms, 0);
+    const list = spent
+      .slice(0, top)
+      .map(([thread, ms]) => `${thread} ${(ms / mib).toFixed(1)}`)
+      .join(', ');
+    return `${name}: ${(total / mib).toFixed(0)} ms/MiB — ${list}`;
+  });
+}
+
+/** The functions of a main thread's profile with most self time, as shares of the whole. */
+function describeJs(name: string, times: FunctionTime[], top = 12): string {
+  const total = times.reduce((sum, t) => sum + t.selfMs, 0);
+  const busy = total - (times.find((t) => t.where === '(idle)')?.selfMs ?? 0);
+  const list = times
+    .filter((t) => t.where !== '(idle)')
+    .slice(0, top)
+    .map((t) => `${t.where} ${((100 * t.selfMs) / Math.max(1, busy)).toFixed(1)}%`)
+    .join('; ');
+  return `${name} main thread busy ${Math.round(busy)} of ${Math.round(total)} ms: ${list}`;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -182,11 +219,20 @@ export async function networkSuite(options: NetworkOptions): Promise<Metric[]> {
       await call(a.page, 'rawAccept', answer);
       await Promise.all([call(a.page, 'rawOpen', 20_000), call(b.page, 'rawOpen', 20_000)]);
       const start = sampleCpu([a, b]);
+      const threadsStart = sampleThreads([a, b]);
       const [raw] = await Promise.all([
         call(b.page, 'rawReceive', transferBytes, 180_000),
         call(a.page, 'rawSend', transferBytes, 256 * 1024),
       ]);
       const cpu = cpuDelta(start, sampleCpu([a, b]));
+      if (options.profile) {
+        for (const line of describeThreads(
+          threadsStart,
+          sampleThreads([a, b]),
+          transferBytes / MiB,
+        ))
+          log(`network:   raw threads, ${line}`);
+      }
       await Promise.all([call(a.page, 'rawClose'), call(b.page, 'rawClose')]);
       const rate = mbps(transferBytes, raw.ms);
       log(`network:   ${rate.toFixed(1)} MB/s; CPU ${describeCpu(cpu)}`);
@@ -197,8 +243,19 @@ export async function networkSuite(options: NetworkOptions): Promise<Metric[]> {
     log('network: fetchContent B ← A…');
     watching = [a, b];
     phaseCpu.clear();
+    const threadsStart = options.profile ? sampleThreads([a, b]) : {};
+    const js = options.profile
+      ? await Promise.all([startJsProfile(a.page), startJsProfile(b.page)])
+      : [];
     const ours = await call(b.page, 'fetch', seeded.hash, [a.peerId]);
     const fetchEnd = sampleCpu([a, b]);
+    if (options.profile) {
+      for (const line of describeThreads(threadsStart, sampleThreads([a, b]), transferBytes / MiB))
+        log(`network:   fetch threads, ${line}`);
+      const [aJs, bJs] = await Promise.all(js.map((p) => p.stop()));
+      log(`network:   ${describeJs('A (sends)', aJs ?? [])}`);
+      log(`network:   ${describeJs('B (fetches)', bJs ?? [])}`);
+    }
     const piecesStart = phaseCpu.get('pieces');
     const verifyStart = phaseCpu.get('verifying');
     const piecesCpu = piecesStart && verifyStart ? cpuDelta(piecesStart, verifyStart) : {};
@@ -278,6 +335,8 @@ export async function networkSuite(options: NetworkOptions): Promise<Metric[]> {
         },
       );
     }
+
+    if (options.profile) return metrics;
 
     // Multi-peer: the same bytes in three holders.
     log(`network: seeding the same ${multiBytes / MiB} MiB in A, C and D…`);

@@ -26,6 +26,8 @@ import { webtorrentSuite } from './webtorrent.ts';
 // `npm run bench --json` hands the flag to npm, which passes it on as npm_config_json.
 const json = process.argv.includes('--json') || process.env.npm_config_json === 'true';
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+// Where the CPU goes in the transfer (the network suite, which then stops after it).
+const profile = process.argv.includes('--profile');
 
 const SUITES: BenchSuite[] = ['erasure', 'sha256', 'ingest'];
 const selected = (suite: string) => !only || only.split(',').includes(suite);
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
   for (const [name, suite] of Object.entries(nodeSuites)) {
     if (!selected(name)) continue;
     if (!json) console.error(`running ${name}…`);
-    for (const metric of await suite({ log })) emit(metric);
+    for (const metric of await suite({ log, profile })) emit(metric);
   }
   if (!json) printTable(all);
 }
