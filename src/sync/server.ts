@@ -1,5 +1,5 @@
 /**
- * The answering side of `/elohim/sync/1.0.0`: SyncRequest pages of this peer's own Local
+ * The answering side of `/elohim/positions/1.0.0`: SyncRequest pages of this peer's own Local
  * events, DocRequests for the documents it shares, and the Announces peers push (handed to
  * the service). Each request on a stream gets its answer, in order; a refused one gets
  * `{"Error": message}`, and an oversized or truncated frame ends the stream after saying why.
@@ -21,7 +21,7 @@ import {
 import {
   decodeSyncRequest,
   encodeSyncMessage,
-  SYNC_PROTOCOL,
+  POSITIONS_PROTOCOL,
   type SyncEvent,
   type SyncRequestMessage,
   type SyncResponseMessage,
@@ -84,7 +84,7 @@ export function syncHandler(
     } catch (e) {
       const error =
         e instanceof FrameTooLargeError
-          ? new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL)
+          ? new SyncFrameTooLargeError(e.size, e.cap, POSITIONS_PROTOCOL)
           : e;
       if (!ctx.stopping.aborted) ctx.report(error, peer, 'serve');
       const framing = e instanceof FrameTooLargeError || e instanceof TruncatedFrameError;
