@@ -87,7 +87,7 @@ beforeAll(async () => {
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: () => false },
   });
-  cleanups.push(() => client.stop());
+  cleanups.push(async () => client.stop());
   const tcpAddrs = server.node.libp2p
     .getMultiaddrs()
     .filter(
