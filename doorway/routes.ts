@@ -155,7 +155,7 @@ export function p2pRoutes(
             peer_id: p2p.peerId,
             multiaddrs: p2p.multiaddrs(),
             capabilities: capabilitiesOf(p2p.protocols()),
-            nat_status: 'public',
+            nat_status: 'Public',
           },
           ...p2p.peers.list({ limit: limit - 1 }).map((p) => ({
             peer_id: p.peerId,

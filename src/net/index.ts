@@ -22,6 +22,7 @@ export {
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
+  fetchP2pPeers,
   fetchFederatedDoorways,
   fetchSignalPeers,
 } from './doorway-client.ts';
@@ -31,6 +32,14 @@ export {
   doorwayOrigin,
   MAX_LEARNED_DOORWAYS,
 } from './doorway-list.ts';
+export {
+  MAX_P2P_PEERS,
+  type NatStatus,
+  type P2pPeer,
+  readNatStatus,
+  readP2pPeers,
+  withPeerId,
+} from './p2p-peers.ts';
 export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
   connectedPeersFinder,
