@@ -22,8 +22,8 @@ export {
 export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
-  fetchP2pPeers,
   fetchFederatedDoorways,
+  fetchP2pPeers,
   fetchSignalPeers,
 } from './doorway-client.ts';
 export {
@@ -32,14 +32,6 @@ export {
   doorwayOrigin,
   MAX_LEARNED_DOORWAYS,
 } from './doorway-list.ts';
-export {
-  MAX_P2P_PEERS,
-  type NatStatus,
-  type P2pPeer,
-  readNatStatus,
-  readP2pPeers,
-  withPeerId,
-} from './p2p-peers.ts';
 export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
   connectedPeersFinder,
@@ -77,6 +69,14 @@ export {
   type PeerNodeEvents,
   type PeerNodeOptions,
 } from './node.ts';
+export {
+  MAX_P2P_PEERS,
+  type NatStatus,
+  type P2pPeer,
+  readNatStatus,
+  readP2pPeers,
+  withPeerId,
+} from './p2p-peers.ts';
 export {
   FollowerPeerService,
   LeaderGoneError,
