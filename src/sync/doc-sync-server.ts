@@ -32,13 +32,8 @@ import {
 } from '@automerge/automerge/slim';
 import { type DocHandle, type DocumentId, isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import {
-  errorMessage,
-  FrameReader,
-  FrameTooLargeError,
-  TruncatedFrameError,
-  writeFrame,
-} from '../wire/index.ts';
+import { errorMessage, FrameReader, writeFrame } from '../wire/index.ts';
+import { encodeOrRefuse, endFailedStream } from './answering.ts';
 import { isItemMeta, isLibrary } from './audience.ts';
 import { applyCheckedChanges } from './changes.ts';
 import { isChangeHash } from './codec.ts';
@@ -50,7 +45,7 @@ import {
   encodeDocSyncMessage,
   SYNC_PROTOCOL,
 } from './doc-sync-codec.ts';
-import { BadChangesError, SyncFrameTooLargeError, SyncProtocolError, toError } from './errors.ts';
+import { BadChangesError, SyncProtocolError } from './errors.ts';
 import { timeLimit } from './flow.ts';
 import type { Doc } from './server.ts';
 
@@ -92,7 +87,11 @@ export function docSyncHandler(
     );
     const reader = new FrameReader(stream);
     const send = (answer: DocSyncResponse) =>
-      writeFrame(stream, encodeAnswer(answer, ctx.maxFrameBytes), { signal: d.signal });
+      writeFrame(
+        stream,
+        encodeOrRefuse(answer, (a) => encodeDocSyncMessage(a, ctx.maxFrameBytes)),
+        { signal: d.signal },
+      );
     try {
       const payload = await reader.read({ maxFrameBytes: ctx.maxFrameBytes, signal: d.signal });
       if (payload === undefined) throw new SyncProtocolError('The stream ended before a request.');
@@ -108,40 +107,20 @@ export function docSyncHandler(
       await send(answer);
       await stream.close({ signal: d.signal });
     } catch (e) {
-      const error =
-        e instanceof FrameTooLargeError
-          ? new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL)
-          : e;
-      if (!ctx.stopping.aborted) ctx.report(error, peer, 'serve sync');
-      const framing = e instanceof FrameTooLargeError || e instanceof TruncatedFrameError;
-      if (framing && stream.writeStatus === 'writable') {
-        // Say why before the stream goes.
-        try {
-          reader.discardRest();
-          await send({ type: 'Error', message: errorMessage(error) });
-          await stream.close({ signal: d.signal });
-          return;
-        } catch {}
-      }
-      stream.abort(toError(error));
+      await endFailedStream(e, {
+        stream,
+        reader,
+        protocol: SYNC_PROTOCOL,
+        timeoutMs: ctx.timeoutMs,
+        stopping: ctx.stopping,
+        report: (error) => ctx.report(error, peer, 'serve sync'),
+        sendError: (message) => send({ type: 'Error', message }),
+      });
     } finally {
       reader.dispose();
       d.done();
     }
   };
-}
-
-/** The answer frame; an answer over the frame cap becomes an Error saying so. */
-function encodeAnswer(answer: DocSyncResponse, maxFrameBytes: number): Uint8Array {
-  try {
-    return encodeDocSyncMessage(answer, maxFrameBytes);
-  } catch (e) {
-    if (!(e instanceof SyncFrameTooLargeError)) throw e;
-    return encodeDocSyncMessage(
-      { type: 'Error', message: `${e.message} Ask for fewer changes at a time.` },
-      maxFrameBytes,
-    );
-  }
 }
 
 async function answerRequest(
