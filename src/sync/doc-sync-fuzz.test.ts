@@ -251,6 +251,36 @@ describe('/elohim/sync/1.0.0 under abuse', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it('pages SyncChanges under the frame cap: has_more and new_heads lead to the whole document', async () => {
+    const handle = server.repo.handles[visible as never] as DocHandle<{ title: string }>;
+    for (let i = 0; i < 3; i++) {
+      handle.change((d) => {
+        d.title = `edit ${i}`;
+      });
+    }
+    const target = Automerge.getHeads(handle.doc() as Automerge.Doc<unknown>);
+    let copy = Automerge.init<{ title?: string }>();
+    let pages = 0;
+    for (let more = true; more && pages < 50; pages++) {
+      const page = await ask({
+        type: 'SyncChanges',
+        appId: APP_ID,
+        docId: visible,
+        haveHeads: Automerge.getHeads(copy),
+        bloomFilter: null,
+      });
+      if (page.type !== 'Changes') throw new Error(`got ${page.type}`);
+      for (const c of page.changes) copy = Automerge.loadIncremental(copy, c);
+      // new_heads say where the page ends: the asker's heads once it applied the page.
+      expect(Automerge.getHeads(copy)).toEqual(page.newHeads);
+      more = page.hasMore;
+    }
+    // This server's frame leaves room for one change per page (64 KiB cap).
+    expect(pages).toBeGreaterThanOrEqual(5);
+    expect(Automerge.getHeads(copy)).toEqual(target);
+    expect(copy.title).toBe('edit 2');
+  });
+
   it('more streams at once than it takes: the rest are reset, and it still answers', async () => {
     const req = encodeDocSyncMessage({ type: 'GetHeads', appId: APP_ID, docId: visible });
     const outcomes = await Promise.all(
