@@ -4,7 +4,7 @@
  *
  * - ours: Repos on real libp2p nodes (WebSockets + Noise + Yamux) with the sync layer the app
  *   runs: `Libp2pNetworkAdapter` (`/elohim/automerge/1.0.0`, which carries live edits) and
- *   `SyncService` (`/elohim/sync/1.0.0`: Local events, Announces, catch-up on connect) with
+ *   `SyncService` (`/elohim/positions/1.0.0`: Local events, Announces, catch-up on connect) with
  *   its EventLog in fake-indexeddb; peer to peer, no server.
  * - baseline: automerge-repo's `WebSocketClientAdapter` in both peers, connected to a sync
  *   server Repo (`WebSocketServerAdapter` on a `ws` server, `sharePolicy` true, in memory),

@@ -70,6 +70,12 @@ export interface DoorwayConfig {
   iceServers?: IceServer[];
   /** With a TURN shared secret, short-lived TURN credentials on every ask (ice-servers.ts). */
   turn?: TurnCredentials;
+  /**
+   * TEST ONLY: answer the bootstrap routes as a Rust doorway does (no `/api/v1/p2p/info`: 404;
+   * `/signal/{pubkey}` 400 to a plain GET), so browsers bootstrap from
+   * `/api/v1/federation/p2p-peers` (e2e/rust-bootstrap.spec.ts).
+   */
+  rustBootstrapOnly?: boolean;
 }
 
 export const DEFAULT_TURN_TTL_S = 86_400;
@@ -156,6 +162,10 @@ Options (environment variable in brackets):
                       TURN servers listed without credentials get fresh ones, valid
                       --turn-ttl seconds, on every ask [ELOHIM_TURN_SECRET]   default none
   --turn-ttl <s>      how long those stay valid [ELOHIM_TURN_TTL]  default ${DEFAULT_TURN_TTL_S} (a day)
+  --test-rust-bootstrap            TEST ONLY: no /api/v1/p2p/info (404) and /signal
+                      answering a plain GET with 400, as a Rust doorway does, so that
+                      browsers bootstrap from /api/v1/federation/p2p-peers
+                      [ELOHIM_TEST_RUST_BOOTSTRAP=on|off]         default off
   --help              show this text
 
 The relay defaults carry WebRTC signalling only (that is all browsers need to connect
@@ -217,6 +227,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'p2p-inbound-rate': { type: 'string' },
       'p2p-max-pending': { type: 'string' },
       'p2p-trust-loopback': { type: 'boolean' },
+      'test-rust-bootstrap': { type: 'boolean' },
       'http-request-timeout': { type: 'string' },
       'hc-conductor': { type: 'string' },
       'hc-admin': { type: 'string' },
@@ -302,6 +313,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     values['dht-private-addrs'] ?? env.ELOHIM_DHT_PRIVATE_ADDRS ?? (loopback ? 'on' : 'off');
   if (dhtPrivate !== 'on' && dhtPrivate !== 'off') {
     throw new ConfigError(`--dht-private-addrs must be on or off, got "${dhtPrivate}"`);
+  }
+  const rustBootstrap = values['test-rust-bootstrap']
+    ? 'on'
+    : (env.ELOHIM_TEST_RUST_BOOTSTRAP ?? 'off');
+  if (rustBootstrap !== 'on' && rustBootstrap !== 'off') {
+    throw new ConfigError(`ELOHIM_TEST_RUST_BOOTSTRAP must be on or off, got "${rustBootstrap}"`);
   }
   const trustLoopback = values['p2p-trust-loopback']
     ? 'on'
@@ -399,6 +416,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     hcDevTokens: devTokens === 'on',
     ...(iceServers.length > 0 ? { iceServers } : {}),
     ...(turnSecret !== '' ? { turn: { secret: turnSecret, ttlSeconds: turnTtl } } : {}),
+    ...(rustBootstrap === 'on' ? { rustBootstrapOnly: true } : {}),
     storeDir,
     storeQuota: integer(
       '--store-quota',

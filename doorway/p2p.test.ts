@@ -97,10 +97,10 @@ describe('doorway p2p', () => {
       peer_id: doorway.p2p.peerId,
       // A full peer: it serves what it keeps over the shard protocol, and relays.
       capabilities: ['shard', 'relay'],
-      nat_status: 'public',
+      nat_status: 'Public',
     });
     const aEntry = listed.peers.find((p) => p.peer_id === aId) as PeerJson;
-    expect(aEntry.nat_status).toBe('private');
+    expect(aEntry.nat_status).toBe('Private');
     expect(aEntry.capabilities).toEqual([]);
     const circuit = `${info.multiaddrs[0]}/p2p-circuit/p2p/${aId}`;
     expect(aEntry.multiaddrs).toContain(circuit);

@@ -71,7 +71,7 @@ describe('PeerRegistry', () => {
     peers.connected(a, new Date(1000));
     peers.connected(b, new Date(2000));
     expect(peers.size).toBe(2);
-    expect(peers.get(a)).toMatchObject({ multiaddrs: [], natStatus: 'unknown', capabilities: [] });
+    expect(peers.get(a)).toMatchObject({ multiaddrs: [], natStatus: 'Unknown', capabilities: [] });
 
     // identify on connect: no addresses yet, some protocols
     expect(peers.identified(a, { addrs: [], protocols: ['/ipfs/id/1.0.0', SHARD_PROTOCOL] })).toBe(
@@ -83,7 +83,7 @@ describe('PeerRegistry', () => {
     expect(peers.get(a)).toMatchObject({
       multiaddrs: [`${circuit}/webrtc/p2p/${a}`, `${circuit}/p2p/${a}`],
       capabilities: ['shard'],
-      natStatus: 'private',
+      natStatus: 'Private',
       connectedSince: new Date(1000),
     });
 
@@ -107,7 +107,7 @@ describe('PeerRegistry', () => {
     const peers = new PeerRegistry();
     peers.connected(a);
     peers.identified(a, { addrs: ['/ip4/192.0.2.1/tcp/4001/ws'] });
-    expect(peers.get(a)?.natStatus).toBe('public');
+    expect(peers.get(a)?.natStatus).toBe('Public');
   });
 });
 

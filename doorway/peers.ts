@@ -19,13 +19,14 @@ export const MAX_PROTOCOLS_PER_PEER = 64;
 export const SIGNAL_SAMPLE_SIZE = 16;
 
 /**
- * How a peer can be reached, in the Rust doorway's `nat_status` field:
- * - `public`: it has a direct (non-relayed) dialable address;
- * - `private`: reachable only through a relay (every browser peer: `/p2p-circuit` and
+ * How a peer can be reached, in the Rust doorway's `nat_status` field and spelling (clients
+ * read the lowercase spelling older doorways of ours wrote too):
+ * - `Public`: it has a direct (non-relayed) dialable address;
+ * - `Private`: reachable only through a relay (every browser peer: `/p2p-circuit` and
  *   `/p2p-circuit/webrtc` addresses);
- * - `unknown`: it has told us no dialable address (yet).
+ * - `Unknown`: it has told us no dialable address (yet).
  */
-export type NatStatus = 'public' | 'private' | 'unknown';
+export type NatStatus = 'Public' | 'Private' | 'Unknown';
 
 export interface PeerEntry {
   peerId: string;
@@ -85,8 +86,8 @@ export function dialableAddrs(peerId: string, addrs: readonly (Multiaddr | strin
 }
 
 function natStatusOf(addrs: readonly string[]): NatStatus {
-  if (addrs.length === 0) return 'unknown';
-  return addrs.some((a) => !a.includes('/p2p-circuit')) ? 'public' : 'private';
+  if (addrs.length === 0) return 'Unknown';
+  return addrs.some((a) => !a.includes('/p2p-circuit')) ? 'Public' : 'Private';
 }
 
 interface Known {

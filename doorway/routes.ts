@@ -104,28 +104,39 @@ export function parsePubkey(text: string): string {
 
 /**
  * The doorway's libp2p routes: how browsers find the relay and each other, and the ICE servers
- * their WebRTC connections use.
+ * their WebRTC connections use. With `rustBootstrapOnly` (tests only) the first two answer as
+ * a Rust doorway does: `/api/v1/p2p/info` 404, `/signal/{pubkey}` 400 to a plain GET (there a
+ * WebSocket endpoint); `/api/v1/federation/p2p-peers` is then the way in.
  */
 export function p2pRoutes(
   p2p: DoorwayP2p,
-  options: { iceServers?: IceServer[]; turn?: TurnCredentials } = {},
+  options: { iceServers?: IceServer[]; turn?: TurnCredentials; rustBootstrapOnly?: boolean } = {},
 ): Route[] {
+  const rust = options.rustBootstrapOnly === true;
   return [
     {
       method: 'GET',
       path: /\/api\/v1\/p2p\/info/,
       handle: ({ res }) =>
-        sendJson(res, 200, {
-          peer_id: p2p.peerId,
-          multiaddrs: p2p.multiaddrs(),
-          protocols: p2p.protocols(),
-          ice_servers: iceServersAt(options.iceServers ?? [], options.turn),
-        }),
+        rust
+          ? sendJson(res, 404, { error: 'no such route (answering as a Rust doorway)' })
+          : sendJson(res, 200, {
+              peer_id: p2p.peerId,
+              multiaddrs: p2p.multiaddrs(),
+              protocols: p2p.protocols(),
+              ice_servers: iceServersAt(options.iceServers ?? [], options.turn),
+            }),
     },
     {
       method: 'GET',
       path: /\/signal\/(?<pubkey>[^/]+)/,
       handle: ({ res, params }) => {
+        if (rust) {
+          sendJson(res, 400, {
+            error: 'expected a WebSocket upgrade (answering as a Rust doorway)',
+          });
+          return;
+        }
         let asker: string;
         try {
           asker = parsePubkey(params.pubkey ?? '');
@@ -155,7 +166,7 @@ export function p2pRoutes(
             peer_id: p2p.peerId,
             multiaddrs: p2p.multiaddrs(),
             capabilities: capabilitiesOf(p2p.protocols()),
-            nat_status: 'public',
+            nat_status: 'Public',
           },
           ...p2p.peers.list({ limit: limit - 1 }).map((p) => ({
             peer_id: p.peerId,

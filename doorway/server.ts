@@ -156,6 +156,7 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     ...p2pRoutes(p2p, {
       ...(config.iceServers ? { iceServers: config.iceServers } : {}),
       ...(config.turn ? { turn: config.turn } : {}),
+      ...(config.rustBootstrapOnly ? { rustBootstrapOnly: true } : {}),
     }),
     ...federationRoutes(p2p.federation, () => ({
       peer_id: p2p.peerId,

@@ -1,5 +1,11 @@
-/** The doorway's HTTP side, as the browser uses it: where the relay is, and who else is online. */
+/**
+ * The doorway's HTTP side, as the browser uses it: where the relay is, and who else is online.
+ * Our doorway answers `/api/v1/p2p/info` and `/signal/{pubkey}`; a Rust doorway has neither
+ * (404, and a WebSocket endpoint answering a plain GET with 400), so both fall back to
+ * `/api/v1/federation/p2p-peers`, which both serve (`p2p-peers.ts`).
+ */
 import { ElohimError } from '../wire/index.ts';
+import { type P2pPeer, readP2pPeers, relayOf } from './p2p-peers.ts';
 
 export interface DoorwayInfo {
   peer_id: string;
@@ -58,10 +64,10 @@ async function cappedJson(response: Response, origin: string): Promise<unknown> 
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 
-async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
-  let response: Response;
+/** The doorway's answer to a GET (any status); a network failure is `DoorwayUnreachableError`. */
+async function get(url: URL, signal?: AbortSignal): Promise<Response> {
   try {
-    response = await fetch(url, { signal, cache: 'no-store' });
+    return await fetch(url, { signal, cache: 'no-store' });
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new DoorwayUnreachableError(
@@ -69,6 +75,10 @@ async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
       { cause: error },
     );
   }
+}
+
+/** The JSON body of a 2xx answer; any other status is `DoorwayUnreachableError`. */
+async function jsonOf<T>(response: Response, url: URL): Promise<T> {
   if (!response.ok) {
     await response.body?.cancel();
     throw new DoorwayUnreachableError(
@@ -78,21 +88,65 @@ async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
   return (await cappedJson(response, url.origin)) as T;
 }
 
-export function fetchDoorwayInfo(origin: string, signal?: AbortSignal): Promise<DoorwayInfo> {
-  return getJson(new URL('/api/v1/p2p/info', origin), signal);
+async function getJson<T>(url: URL, signal?: AbortSignal): Promise<T> {
+  return jsonOf<T>(await get(url, signal), url);
 }
 
-/** Dialable addresses of the other peers connected to the doorway (not our own). */
+/**
+ * The answer to `url`, or `undefined` when the doorway has no such route as ours has it
+ * (`absent` statuses: a Rust doorway's): the caller then asks `/api/v1/federation/p2p-peers`.
+ */
+async function ourRoute<T>(
+  url: URL,
+  absent: readonly number[],
+  signal?: AbortSignal,
+): Promise<T | undefined> {
+  const response = await get(url, signal);
+  if (!absent.includes(response.status)) return jsonOf<T>(response, url);
+  await response.body?.cancel();
+  return undefined;
+}
+
+/** The peers a doorway lists at `/api/v1/federation/p2p-peers` (either doorway's shape). */
+export async function fetchP2pPeers(origin: string, signal?: AbortSignal): Promise<P2pPeer[]> {
+  return readP2pPeers(await getJson(new URL('/api/v1/federation/p2p-peers', origin), signal));
+}
+
+/**
+ * Where the doorway's libp2p node is: `/api/v1/p2p/info`, or on a doorway without it (a Rust
+ * one: 404) the relaying node its p2p-peers list names (`relayOf`; no ICE servers then).
+ */
+export async function fetchDoorwayInfo(origin: string, signal?: AbortSignal): Promise<DoorwayInfo> {
+  const info = await ourRoute<DoorwayInfo>(new URL('/api/v1/p2p/info', origin), [404], signal);
+  if (info) return info;
+  const node = relayOf(await fetchP2pPeers(origin, signal));
+  if (!node) {
+    throw new DoorwayUnreachableError(
+      `The doorway at ${origin} has no /api/v1/p2p/info and lists no peer with an address: it offers no peer-to-peer bootstrap.`,
+    );
+  }
+  return { peer_id: node.peer_id, multiaddrs: node.multiaddrs, protocols: [] };
+}
+
+/**
+ * Dialable addresses of the other peers connected to the doorway (not our own): `/signal`, or
+ * on a doorway without it (a Rust one) its p2p-peers list.
+ */
 export async function fetchSignalPeers(
   origin: string,
   self: string,
   signal?: AbortSignal,
 ): Promise<SignalPeer[]> {
-  const body = await getJson<{ peers: SignalPeer[] }>(
+  // A Rust doorway's /signal is a WebSocket endpoint: a plain GET gets 400 (404 without it).
+  const body = await ourRoute<{ peers: SignalPeer[] }>(
     new URL(`/signal/${encodeURIComponent(self)}`, origin),
+    [400, 404],
     signal,
   );
-  return body.peers;
+  if (body) return body.peers;
+  return (await fetchP2pPeers(origin, signal))
+    .filter((p) => p.peer_id !== self && p.multiaddrs.length > 0)
+    .map(({ peer_id, multiaddrs }) => ({ peer_id, multiaddrs }));
 }
 
 /**

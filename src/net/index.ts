@@ -23,6 +23,7 @@ export {
   DoorwayUnreachableError,
   fetchDoorwayInfo,
   fetchFederatedDoorways,
+  fetchP2pPeers,
   fetchSignalPeers,
 } from './doorway-client.ts';
 export {
@@ -68,6 +69,14 @@ export {
   type PeerNodeEvents,
   type PeerNodeOptions,
 } from './node.ts';
+export {
+  MAX_P2P_PEERS,
+  type NatStatus,
+  type P2pPeer,
+  readNatStatus,
+  readP2pPeers,
+  withPeerId,
+} from './p2p-peers.ts';
 export {
   FollowerPeerService,
   LeaderGoneError,

@@ -28,12 +28,12 @@ export type DocAudience = (peer: PeerId, docId: string) => boolean | Promise<boo
 /** May this libp2p peer receive the item `hash`? (The content delivery gate.) */
 export type ItemAudience = (peer: PeerId, hash: ContentHash) => boolean | Promise<boolean>;
 
-function isLibrary(doc: unknown): doc is LibraryDoc {
+export function isLibrary(doc: unknown): doc is LibraryDoc {
   const d = doc as Partial<LibraryDoc> | undefined;
   return typeof d?.agent === 'string' && typeof d.items === 'object' && d.items !== null;
 }
 
-function isItemMeta(doc: unknown): doc is ItemMeta {
+export function isItemMeta(doc: unknown): doc is ItemMeta {
   return typeof (doc as Partial<ItemMeta> | undefined)?.hash === 'string';
 }
 

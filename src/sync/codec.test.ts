@@ -33,7 +33,7 @@ const EVENT_HEX = [
   'cf0000018bcfe56800', // u64 1_700_000_000_000
 ].join('');
 
-describe('/elohim/sync/1.0.0 codec: golden bytes', () => {
+describe('/elohim/positions/1.0.0 codec: golden bytes', () => {
   it('SyncRequest', () => {
     const f = encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 100 });
     expect(hex(f)).toBe(`00000010 81 ab${ascii('SyncRequest')} 92 00 64`.replaceAll(' ', ''));
@@ -74,7 +74,7 @@ describe('/elohim/sync/1.0.0 codec: golden bytes', () => {
   });
 });
 
-describe('/elohim/sync/1.0.0 codec: what else is accepted', () => {
+describe('/elohim/positions/1.0.0 codec: what else is accepted', () => {
   it('named-field structs (rmp-serde to_vec_named) and {"Kind": null}', () => {
     const named = encodeMsgpack({ SyncRequest: { since: 5, limit: 10 } });
     expect(decodeSyncRequest(named)).toEqual({ type: 'SyncRequest', since: 5, limit: 10 });

@@ -1,5 +1,5 @@
 /**
- * Wire codec of `/elohim/sync/1.0.0` (docs/design.md §4), with the shard protocol's framing and
+ * Wire codec of `/elohim/positions/1.0.0` (docs/design.md §4), with the shard protocol's framing and
  * rmp-serde enum conventions (see `src/wire` and `src/net/shard/codec.ts`):
  *
  * Framing: a 4-byte big-endian length, then that many bytes of MessagePack. A stream carries
@@ -43,7 +43,8 @@ import {
 } from '../wire/index.ts';
 import { SyncFrameTooLargeError, SyncProtocolError } from './errors.ts';
 
-export const SYNC_PROTOCOL = '/elohim/sync/1.0.0';
+/** Ours: stream positions (the Rust node's `/elohim/sync/1.0.0` is `doc-sync-codec.ts`). */
+export const POSITIONS_PROTOCOL = '/elohim/positions/1.0.0';
 
 const MiB = 1024 * 1024;
 /** Default frame cap for both sync protocols. */
@@ -123,7 +124,7 @@ export function encodeSyncMessage(
   }
   const frame = encodeMsgpack(body, true);
   if (frame.byteLength - 4 > maxFrameBytes) {
-    throw new SyncFrameTooLargeError(frame.byteLength - 4, maxFrameBytes, SYNC_PROTOCOL);
+    throw new SyncFrameTooLargeError(frame.byteLength - 4, maxFrameBytes, POSITIONS_PROTOCOL);
   }
   return frame;
 }

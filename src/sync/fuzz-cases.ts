@@ -18,7 +18,7 @@ import {
   SEED,
   unknownDocId,
 } from './fuzz-support.ts';
-import { encodeSyncMessage, SYNC_PROTOCOL, type SyncEvent } from './index.ts';
+import { encodeSyncMessage, POSITIONS_PROTOCOL, type SyncEvent } from './index.ts';
 
 export function generate(f: Fixture): Case[] {
   const r = prng(SEED);
@@ -27,7 +27,7 @@ export function generate(f: Fixture): Case[] {
     for (let i = 0; i < n; i++) cases.push({ category, ...make(i) });
   };
   const sync = (bytes: Uint8Array, allowed: readonly Outcome[] = ERROR) => ({
-    protocol: SYNC_PROTOCOL,
+    protocol: POSITIONS_PROTOCOL,
     bytes,
     allowed,
   });
@@ -56,7 +56,7 @@ export function generate(f: Fixture): Case[] {
         }),
     ])();
 
-  // ---- /elohim/sync/1.0.0, the node serving
+  // ---- /elohim/positions/1.0.0, the node serving
 
   add(40, 'sync: truncated header', (i) => {
     const bytes = someValidRequest().subarray(0, i % 4);
@@ -272,7 +272,7 @@ export function generate(f: Fixture): Case[] {
     let answer = badDocAnswer(i, docId, announced);
     if (answer === 'hang' && ++hangs > 2) answer = 'close';
     return {
-      protocol: SYNC_PROTOCOL,
+      protocol: POSITIONS_PROTOCOL,
       bytes: msgpackFrame({
         Announce: [[1 + r.int(5), docId, announced, 'Local', 1_700_000_000_000]],
       }),
@@ -283,7 +283,7 @@ export function generate(f: Fixture): Case[] {
   add(14, 'sync: Announce of a change whose dependencies are missing', (i) => {
     const docId = i % 2 === 0 ? unknownDocId(r) : f.meta;
     return {
-      protocol: SYNC_PROTOCOL,
+      protocol: POSITIONS_PROTOCOL,
       bytes: msgpackFrame({ Announce: [[1, docId, f.foreign.secondHash, 'Local', 1]] }),
       doc: {
         id: docId,
@@ -320,7 +320,7 @@ export function generate(f: Fixture): Case[] {
     ),
   );
 
-  // ---- /elohim/sync/1.0.0, the node asking (catch-up): bad SyncResponse pages
+  // ---- /elohim/positions/1.0.0, the node asking (catch-up): bad SyncResponse pages
 
   const page = (events: Encodable[], more: Encodable = false) =>
     msgpackFrame({ SyncResponse: [events, more] });

@@ -1,6 +1,6 @@
 /**
  * Fault / bad-input suite of the sync layer: over a thousand deterministic, seeded frames of
- * `/elohim/sync/1.0.0` and `/elohim/automerge/1.0.0` (truncated, oversized, garbage
+ * `/elohim/positions/1.0.0` and `/elohim/automerge/1.0.0` (truncated, oversized, garbage
  * MessagePack and CBOR, wrong shapes, types and variants, unknown documents, positions from
  * the future, bad change bytes, bad hellos, spoofed senders) sent to a real libp2p node
  * running the SyncService and the Libp2pNetworkAdapter over one pre-established connection;
@@ -39,7 +39,7 @@ import {
   createLibrary,
   decodeSyncResponse,
   encodeSyncMessage,
-  SYNC_PROTOCOL,
+  POSITIONS_PROTOCOL,
   seedItem,
 } from './index.ts';
 import { connect, type TestPeer, testPeer, until } from './test-support.ts';
@@ -103,7 +103,7 @@ describe('fuzzed sync frames against a live peer', () => {
     };
 
     rogue = await loopbackNode(false);
-    await rogue.handle(SYNC_PROTOCOL, rogueServe(rogueState), { maxInboundStreams: 64 });
+    await rogue.handle(POSITIONS_PROTOCOL, rogueServe(rogueState), { maxInboundStreams: 64 });
     addr = addrOf(server.node);
     // One connection for the whole run: concurrent first dials would race to create several.
     await rogue.dial(addr);
@@ -135,7 +135,7 @@ describe('fuzzed sync frames against a live peer', () => {
 
   /** The node still answers a SyncRequest and still serves a document over automerge. */
   async function alive(probe: number): Promise<void> {
-    const s = await rogue.dialProtocol(addr, SYNC_PROTOCOL);
+    const s = await rogue.dialProtocol(addr, POSITIONS_PROTOCOL);
     s.send(encodeSyncMessage({ type: 'SyncRequest', since: 0, limit: 10 }));
     await s.close();
     const answer = await readAll(s, 5_000);
@@ -198,7 +198,7 @@ describe('fuzzed sync frames against a live peer', () => {
         if (c.bytes && c.bytes.byteLength > 0) stream.send(c.bytes);
         await stream.close();
         const { bytes, reset } = await drain(stream);
-        if (c.protocol === SYNC_PROTOCOL)
+        if (c.protocol === POSITIONS_PROTOCOL)
           outcome = reset ? 'reset' : classifySync(bytes as Uint8Array);
         else outcome = reset ? 'reset' : 'closed';
       } catch {
@@ -254,7 +254,7 @@ describe('fuzzed sync frames against a live peer', () => {
     }));
     const total = rows.filter((r) => !r.category.startsWith(' ')).reduce((a, r) => a + r.count, 0);
     console.log(
-      `fuzzed /elohim/sync/1.0.0 and /elohim/automerge/1.0.0 frames (seed ${SEED.toString(16)}):\n` +
+      `fuzzed /elohim/positions/1.0.0 and /elohim/automerge/1.0.0 frames (seed ${SEED.toString(16)}):\n` +
         rows
           .map((r) => `  ${r.category.padEnd(62)} ${String(r.count).padStart(5)}   ${r.outcomes}`)
           .join('\n') +

@@ -1,10 +1,14 @@
 /**
  * Sync: content metadata and libraries as Automerge documents, shared between tabs
  * (BroadcastChannel) and peers (libp2p), with numbered events so a peer catches up with a
- * delta. Two protocols (wire formats: `adapter.ts`, `codec.ts`):
+ * delta. Three protocols (wire formats: `adapter.ts`, `codec.ts`, `doc-sync-codec.ts`):
  *  - `/elohim/automerge/1.0.0`: automerge-repo's own sync, via {@link Libp2pNetworkAdapter};
- *  - `/elohim/sync/1.0.0`: stream positions, via {@link SyncService} (serving, pulling and
- *    pushing over the protocol service in `protocol.ts`) and its {@link EventLog}.
+ *  - `/elohim/positions/1.0.0`: stream positions, via {@link SyncService} (serving, pulling and
+ *    pushing over the protocol service in `protocol.ts`) and its {@link EventLog};
+ *  - `/elohim/sync/1.0.0`: the Rust node's document sync (GetHeads, SyncChanges, GetChanges,
+ *    AnnounceChange, ListDocuments), answered by the {@link SyncService} about the same
+ *    documents under the app_id {@link APP_ID}, as the audience admits (`doc-sync-server.ts`);
+ *    {@link requestDocSync} asks any peer, a Rust node too, with no Repo.
  *
  * Partial sync, by reach: a libp2p peer receives a document — its content, the events that
  * name it, even whether we have it — only if it may receive what the document describes
@@ -61,12 +65,31 @@ export {
   EVENT_KINDS,
   type EventKind,
   encodeSyncMessage,
-  SYNC_PROTOCOL,
+  POSITIONS_PROTOCOL,
   type SyncEvent,
   type SyncMessage,
   type SyncRequestMessage,
   type SyncResponseMessage,
 } from './codec.ts';
+export {
+  type DocSyncAnswer,
+  type DocSyncInit,
+  DocSyncProtocol,
+  docSyncProtocol,
+  requestDocSync,
+} from './doc-sync.ts';
+export {
+  DOC_SYNC_LIMITS,
+  type DocSyncMessage,
+  type DocSyncRequest,
+  type DocSyncResponse,
+  type DocumentInfo,
+  decodeDocSyncRequest,
+  decodeDocSyncResponse,
+  encodeDocSyncMessage,
+  SYNC_PROTOCOL,
+} from './doc-sync-codec.ts';
+export { APP_ID, MAX_LIST_LIMIT } from './doc-sync-server.ts';
 export {
   addItemToLibrary,
   addTag,

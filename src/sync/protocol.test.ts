@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addrOf, loopbackNode } from '../test-support/libp2p.ts';
-import { SYNC_PROTOCOL } from './codec.ts';
+import { POSITIONS_PROTOCOL } from './codec.ts';
 import { SyncClosedError, SyncTimeoutError, UnknownDocumentError } from './errors.ts';
 import { EventLog } from './event-log.ts';
 import { type SyncProtocolInit, syncProtocol } from './protocol.ts';
@@ -43,7 +43,7 @@ function init(eventLog: EventLog, timeoutMs = 5_000): SyncProtocolInit {
   };
 }
 
-describe('syncProtocol (/elohim/sync/1.0.0 as a service)', () => {
+describe('syncProtocol (/elohim/positions/1.0.0 as a service)', () => {
   it('answers while started; stopped, it unregisters and requests to it fail typed', async () => {
     const [a, b] = [await node(), await node()];
     const aLog = await log();
@@ -55,7 +55,7 @@ describe('syncProtocol (/elohim/sync/1.0.0 as a service)', () => {
     await until(() => a.getConnections(b.peerId).length > 0, 'the connection');
 
     await server.start();
-    expect(a.getProtocols()).toContain(SYNC_PROTOCOL);
+    expect(a.getProtocols()).toContain(POSITIONS_PROTOCOL);
     const answer = await client.request(a.peerId.toString(), {
       type: 'SyncRequest',
       since: 0,
@@ -64,7 +64,7 @@ describe('syncProtocol (/elohim/sync/1.0.0 as a service)', () => {
     expect(answer.type === 'SyncResponse' && answer.events.map((e) => e.position)).toEqual([1, 2]);
 
     await server.stop();
-    expect(a.getProtocols()).not.toContain(SYNC_PROTOCOL);
+    expect(a.getProtocols()).not.toContain(POSITIONS_PROTOCOL);
     await expect(
       client.request(a.peerId.toString(), { type: 'SyncRequest', since: 0, limit: 10 }),
     ).rejects.toBeInstanceOf(SyncClosedError);
@@ -73,7 +73,7 @@ describe('syncProtocol (/elohim/sync/1.0.0 as a service)', () => {
   it('bounds a request by timeoutMs without a signal, and by the caller’s signal', async () => {
     const [a, b] = [await node(), await node()];
     // A peer that takes requests and never answers them.
-    await a.handle(SYNC_PROTOCOL, () => {});
+    await a.handle(POSITIONS_PROTOCOL, () => {});
     await b.dial(addrOf(a));
     const client = syncProtocol(init(await log(), 300))(b);
     const peer = a.peerId.toString();

@@ -1,5 +1,5 @@
 /**
- * `/elohim/sync/1.0.0` as a service, libp2p style (like `@libp2p/ping`): {@link syncProtocol}
+ * `/elohim/positions/1.0.0` as a service, libp2p style (like `@libp2p/ping`): {@link syncProtocol}
  * takes its init and returns a factory that, given the node, makes a {@link SyncProtocol}.
  * `start()` registers the answering side (`server.ts`), `stop()` unregisters it; the asking
  * side is one request on its own stream ({@link SyncProtocol.request}) and the long-lived
@@ -8,23 +8,15 @@
 import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { AbortOptions } from '../wire/index.ts';
-import { errorMessage, FrameReader, FrameTooLargeError, writeFrame } from '../wire/index.ts';
 import {
   decodeSyncResponse,
   encodeSyncMessage,
-  SYNC_PROTOCOL,
+  POSITIONS_PROTOCOL,
   type SyncRequestMessage,
   type SyncResponseMessage,
 } from './codec.ts';
-import {
-  RemoteSyncError,
-  SyncClosedError,
-  SyncError,
-  SyncFrameTooLargeError,
-  SyncProtocolError,
-  toError,
-} from './errors.ts';
-import { timeLimit } from './flow.ts';
+import { RemoteSyncError, SyncClosedError } from './errors.ts';
+import { exchange } from './exchange.ts';
 import { type SyncServerContext, syncHandler } from './server.ts';
 
 /** What the protocol needs of a libp2p node. */
@@ -62,7 +54,7 @@ export class SyncProtocol implements Startable {
     const running = new AbortController();
     this.#running = running;
     await this.#node.handle(
-      SYNC_PROTOCOL,
+      POSITIONS_PROTOCOL,
       syncHandler({ ...this.#init, stopping: running.signal }),
       {
         runOnLimitedConnection: this.#runOnLimitedConnection,
@@ -75,7 +67,7 @@ export class SyncProtocol implements Startable {
     if (!running) return;
     this.#running = undefined;
     running.abort(new SyncClosedError('The sync service stopped.'));
-    await this.#node.unhandle(SYNC_PROTOCOL);
+    await this.#node.unhandle(POSITIONS_PROTOCOL);
   }
 
   /** Whether the protocol runs on `connection` (open; relayed only if allowed). */
@@ -85,7 +77,7 @@ export class SyncProtocol implements Startable {
 
   /** A new stream to `peer` (a PeerId string). */
   dial(peer: string, signal: AbortSignal): Promise<Stream> {
-    return this.#node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, {
+    return this.#node.dialProtocol(peerIdFromString(peer), POSITIONS_PROTOCOL, {
       signal,
       runOnLimitedConnection: this.#runOnLimitedConnection,
     });
@@ -100,36 +92,23 @@ export class SyncProtocol implements Startable {
     req: SyncRequestMessage,
     options: AbortOptions = {},
   ): Promise<SyncAnswer> {
-    const { maxFrameBytes, timeoutMs } = this.#init;
-    const d = timeLimit(options, timeoutMs, `waiting for ${peer} to answer ${req.type}`);
-    let stream: Stream | undefined;
-    let reader: FrameReader | undefined;
-    try {
-      stream = await this.dial(peer, d.signal);
-      reader = new FrameReader(stream);
-      await writeFrame(stream, encodeSyncMessage(req, maxFrameBytes), { signal: d.signal });
-      const payload = await reader.read({ maxFrameBytes, signal: d.signal });
-      if (payload === undefined) {
-        throw new SyncProtocolError(
-          `Peer ${peer} closed the stream without answering ${req.type}.`,
-        );
-      }
-      await stream.close({ signal: d.signal });
-      const answer = decodeSyncResponse(payload, maxFrameBytes);
-      if (answer.type === 'Error') throw new RemoteSyncError(peer, answer.message);
-      return answer;
-    } catch (e) {
-      stream?.abort(toError(e));
-      if (e instanceof SyncError) throw e;
-      if (d.signal.aborted) throw d.signal.reason;
-      if (e instanceof FrameTooLargeError) {
-        throw new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL);
-      }
-      // Dial and stream failures: typed, so that they never pass for our own stream's.
-      throw new SyncClosedError(`${req.type} to ${peer} failed: ${errorMessage(e)}`, { cause: e });
-    } finally {
-      reader?.dispose();
-      d.done();
-    }
+    const { maxFrameBytes } = this.#init;
+    return exchange(
+      {
+        peer,
+        protocol: POSITIONS_PROTOCOL,
+        what: req.type,
+        dial: (signal) => this.dial(peer, signal),
+        frame: encodeSyncMessage(req, maxFrameBytes),
+        maxFrameBytes,
+        timeoutMs: this.#init.timeoutMs,
+        decode: (payload) => {
+          const answer = decodeSyncResponse(payload, maxFrameBytes);
+          if (answer.type === 'Error') throw new RemoteSyncError(peer, answer.message);
+          return answer;
+        },
+      },
+      options,
+    );
   }
 }

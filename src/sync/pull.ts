@@ -1,5 +1,5 @@
 /**
- * The receiving side of `/elohim/sync/1.0.0`: catching up with a peer (Backfill), classifying
+ * The receiving side of `/elohim/positions/1.0.0`: catching up with a peer (Backfill), classifying
  * what it pushes (New, Outlier), and applying the changes an event names before it is stored.
  *
  * Events from a peer are its own Local events; its libp2p PeerId (which the connection

@@ -1,5 +1,5 @@
 /**
- * The sending side of `/elohim/sync/1.0.0`. Every change made here to a tracked document
+ * The sending side of `/elohim/positions/1.0.0`. Every change made here to a tracked document
  * becomes a Local event (the {@link ChangeRecorder}) and is pushed as `{"Announce": [event]}`
  * to every connected peer that may receive its document (`mayReceive`); so are the edits
  * other tabs record (the EventLog's cross-tab notices), once the change has reached this

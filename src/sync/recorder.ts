@@ -56,6 +56,11 @@ export class ChangeRecorder extends TypedEventEmitter<ChangeRecorderEvents> impl
     return this.#tracked.has(docId as DocumentId);
   }
 
+  /** The documents whose edits made here are being recorded. */
+  tracked(): DocumentId[] {
+    return [...this.#tracked.keys()];
+  }
+
   /** Records this handle's local changes from now on. Idempotent. */
   track<T>(handle: DocHandle<T>): void {
     const id = handle.documentId;

@@ -1,5 +1,5 @@
 /**
- * The answering side of `/elohim/sync/1.0.0`: SyncRequest pages of this peer's own Local
+ * The answering side of `/elohim/positions/1.0.0`: SyncRequest pages of this peer's own Local
  * events, DocRequests for the documents it shares, and the Announces peers push (handed to
  * the service). Each request on a stream gets its answer, in order; a refused one gets
  * `{"Error": message}`, and an oversized or truncated frame ends the stream after saying why.
@@ -11,28 +11,17 @@
 import { getChangesSince, type getHeads, hasHeads } from '@automerge/automerge/slim';
 import { type DocumentId, isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import {
-  errorMessage,
-  FrameReader,
-  FrameTooLargeError,
-  TruncatedFrameError,
-  writeFrame,
-} from '../wire/index.ts';
+import { errorMessage, FrameReader, writeFrame } from '../wire/index.ts';
+import { encodeOrRefuse, endFailedStream } from './answering.ts';
 import {
   decodeSyncRequest,
   encodeSyncMessage,
-  SYNC_PROTOCOL,
+  POSITIONS_PROTOCOL,
   type SyncEvent,
   type SyncRequestMessage,
   type SyncResponseMessage,
 } from './codec.ts';
-import {
-  LimitOutOfRangeError,
-  PositionOutOfRangeError,
-  SyncFrameTooLargeError,
-  toError,
-  UnknownDocumentError,
-} from './errors.ts';
+import { LimitOutOfRangeError, PositionOutOfRangeError, UnknownDocumentError } from './errors.ts';
 import type { EventLog } from './event-log.ts';
 import { timeLimit } from './flow.ts';
 
@@ -66,7 +55,11 @@ export function syncHandler(
     const peer = remote.toString();
     const reader = new FrameReader(stream);
     const send = (answer: SyncResponseMessage) =>
-      writeFrame(stream, encodeAnswer(answer, ctx.maxFrameBytes), { timeoutMs: ctx.timeoutMs });
+      writeFrame(
+        stream,
+        encodeOrRefuse(answer, (a) => encodeSyncMessage(a, ctx.maxFrameBytes)),
+        { timeoutMs: ctx.timeoutMs },
+      );
     try {
       for (;;) {
         const payload = await reader.read({ maxFrameBytes: ctx.maxFrameBytes });
@@ -82,36 +75,19 @@ export function syncHandler(
       }
       await stream.close({ signal: AbortSignal.timeout(ctx.timeoutMs) });
     } catch (e) {
-      const error =
-        e instanceof FrameTooLargeError
-          ? new SyncFrameTooLargeError(e.size, e.cap, SYNC_PROTOCOL)
-          : e;
-      if (!ctx.stopping.aborted) ctx.report(error, peer, 'serve');
-      const framing = e instanceof FrameTooLargeError || e instanceof TruncatedFrameError;
-      if (framing && stream.writeStatus === 'writable') {
-        // Say why, then let the peer finish sending so that it can read the answer.
-        try {
-          reader.discardRest();
-          await send({ type: 'Error', message: errorMessage(error) });
-          await stream.close({ signal: AbortSignal.timeout(ctx.timeoutMs) });
-          if (await reader.waitEnd(Math.min(ctx.timeoutMs, 5_000))) return;
-        } catch {}
-      }
-      stream.abort(toError(error));
+      await endFailedStream(e, {
+        stream,
+        reader,
+        protocol: POSITIONS_PROTOCOL,
+        timeoutMs: ctx.timeoutMs,
+        stopping: ctx.stopping,
+        report: (error) => ctx.report(error, peer, 'serve'),
+        sendError: (message) => send({ type: 'Error', message }),
+      });
     } finally {
       reader.dispose();
     }
   };
-}
-
-/** The answer frame; an answer over the frame cap becomes an Error saying so. */
-function encodeAnswer(answer: SyncResponseMessage, maxFrameBytes: number): Uint8Array {
-  try {
-    return encodeSyncMessage(answer, maxFrameBytes);
-  } catch (e) {
-    if (!(e instanceof SyncFrameTooLargeError)) throw e;
-    return encodeSyncMessage({ type: 'Error', message: e.message }, maxFrameBytes);
-  }
 }
 
 async function answerRequest(

@@ -78,7 +78,7 @@ const ev = (position: number, doc_id: string, change_hash = 'ab'.repeat(32)): Sy
   timestamp: 1_700_000_000_000,
 });
 
-describe('SyncService over /elohim/sync/1.0.0 (no automerge adapter: positions only)', () => {
+describe('SyncService over /elohim/positions/1.0.0 (no automerge adapter: positions only)', () => {
   it('live edits propagate: Announce → DocRequest → applied, classified New', async () => {
     const a = await peer('a');
     const b = await peer('b', { service: { catchUpOnConnect: false } });

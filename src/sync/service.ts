@@ -1,6 +1,9 @@
 /**
- * The sync service: stream positions over `/elohim/sync/1.0.0` (wire format: `codec.ts`),
- * composed of three parts that share the event log:
+ * The sync service: stream positions over `/elohim/positions/1.0.0` (wire format: `codec.ts`)
+ * and the Rust node's document sync over `/elohim/sync/1.0.0` (`doc-sync*.ts`: answering
+ * GetHeads, SyncChanges, GetChanges, AnnounceChange and ListDocuments about the documents
+ * shared here, to each peer as its audience admits). Positions are composed of three parts that
+ * share the event log:
  *  - serving (`protocol.ts`, `server.ts`): SyncRequest pages of our Local events, DocRequests
  *    for the documents we share, the Announces peers push (handed to pulling);
  *  - pulling (`pull.ts`): catching up with each peer as it connects (Backfill), classifying
@@ -29,6 +32,7 @@ import {
   type EventKind,
   type SyncEvent,
 } from './codec.ts';
+import { type DocSyncProtocol, docSyncProtocol } from './doc-sync.ts';
 import { type DocTracker, findHandle } from './documents.ts';
 import type { EventLog } from './event-log.ts';
 import { type SyncProtocol, syncProtocol } from './protocol.ts';
@@ -88,6 +92,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
   readonly #audience: DocAudience | undefined;
   readonly #recorder: ChangeRecorder;
   readonly #protocol: SyncProtocol;
+  readonly #docSync: DocSyncProtocol;
   readonly #puller: Puller;
   readonly #pusher: Pusher;
   #stopped = false;
@@ -109,6 +114,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
     const report = (error: unknown, peer: string, op: string) => this.#report(error, peer, op);
     const mayReceive = (peer: PeerId, docId: string) => this.#mayReceive(peer, docId);
     this.#recorder = new ChangeRecorder(repo, eventLog);
+    const shares = async (id: string) => this.#recorder.isTracking(id) || eventLog.knowsDoc(id);
     this.restored = this.#recorder.restored;
     this.#protocol = syncProtocol({
       log: eventLog,
@@ -116,10 +122,20 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
       maxLimit,
       timeoutMs,
       runOnLimitedConnection: options.runOnLimitedConnection ?? false,
-      shares: async (id) => this.#recorder.isTracking(id) || eventLog.knowsDoc(id),
+      shares,
       load: async (id, signal) => (await findHandle(repo, id, ['ready'], signal)).doc() as Doc,
       mayReceive,
       receiveAnnounce: (peer, event) => this.#puller.receiveAnnounce(peer, event),
+      report,
+    })(libp2p);
+    this.#docSync = docSyncProtocol({
+      maxFrameBytes,
+      timeoutMs,
+      runOnLimitedConnection: options.runOnLimitedConnection ?? false,
+      sharedDocs: async () => [...this.#recorder.tracked(), ...(await eventLog.knownDocs())],
+      shares,
+      open: (id, signal) => findHandle(repo, id, ['ready'], signal),
+      mayReceive,
       report,
     })(libp2p);
     this.#puller = new Puller({
@@ -162,6 +178,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
     const service = new SyncService(libp2p, repo, eventLog, options);
     service.#pusher.start();
     await service.#protocol.start();
+    await service.#docSync.start();
     service.#puller.start();
     return service;
   }
@@ -172,6 +189,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
     this.#puller.stop();
     this.#pusher.stop();
     await this.#protocol.stop();
+    await this.#docSync.stop();
     await this.#recorder.stop();
   }
 

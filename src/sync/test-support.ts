@@ -18,7 +18,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { addrOf, loopbackNode, readAll } from '../test-support/libp2p.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
 import type { DocAudience } from './audience.ts';
-import { decodeSyncResponse, SYNC_PROTOCOL, type SyncResponseMessage } from './codec.ts';
+import { decodeSyncResponse, POSITIONS_PROTOCOL, type SyncResponseMessage } from './codec.ts';
 import { EventLog } from './event-log.ts';
 import {
   type SyncActivity,
@@ -171,7 +171,7 @@ export async function exchange(
   to: TestPeer,
   frames: Uint8Array[],
 ): Promise<SyncResponseMessage[]> {
-  const stream = await from.node.dialProtocol(addrOf(to.node), SYNC_PROTOCOL);
+  const stream = await from.node.dialProtocol(addrOf(to.node), POSITIONS_PROTOCOL);
   for (const f of frames) stream.send(f);
   await stream.close();
   const bytes = await readAll(stream);
