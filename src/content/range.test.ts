@@ -67,7 +67,7 @@ describe('ranged reads', () => {
       bufferPieces: 3,
       onProgress: (p) => (ahead.three = p.bytesDone),
     });
-    await vi.waitFor(() => expect(ahead.three).toBe(3 * PIECE));
+    await vi.waitFor(() => expect(ahead.three).toBe(3 * PIECE), { timeout: 10_000 });
     // The default stream had the same time and stopped after one piece.
     expect(ahead.one).toBe(PIECE);
     await one.cancel();
@@ -86,7 +86,8 @@ describe('ranged reads', () => {
     });
     const reader = stream.getReader();
     await reader.read();
-    await vi.waitFor(() => expect(signals.length).toBeGreaterThan(1)); // the read-ahead asked
+    // The read-ahead asked.
+    await vi.waitFor(() => expect(signals.length).toBeGreaterThan(1), { timeout: 10_000 });
     expect(signals.some((s) => s.aborted)).toBe(false);
     await reader.cancel(new Error('seeked away'));
     expect(signals.every((s) => s.aborted)).toBe(true);

@@ -125,7 +125,7 @@ describe('EventLog (IndexedDB)', () => {
     tab2.addEventListener('stored', (n) => there.push(n.detail));
     await tab1.appendLocal(DOC, hash(1));
     await tab1.addRemote('peer-a', [{ event: remote(1), kind: 'New' }]);
-    await vi.waitFor(() => expect(there).toHaveLength(2));
+    await vi.waitFor(() => expect(there).toHaveLength(2), { timeout: 10_000 });
     const summary = (ns: StoredNotice[]) => ns.map((n) => [n.kind, n.origin, n.here]);
     expect(summary(here)).toEqual([
       ['Local', undefined, true],
