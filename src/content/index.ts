@@ -73,6 +73,7 @@ export {
   type Thresholds,
   toShardManifest,
 } from './manifest.ts';
+export { type ItemOrigin, isKept } from './origin.ts';
 export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
 export { rebuildStripe, type StripePiece } from './stripe.ts';
 
