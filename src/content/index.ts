@@ -70,6 +70,7 @@ export {
   type ShardManifest,
   type StoredManifest,
   shardLength,
+  storedBytes,
   type Thresholds,
   toShardManifest,
 } from './manifest.ts';
