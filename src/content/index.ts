@@ -59,6 +59,7 @@ export {
   validateRemoteManifest,
 } from './import-manifest.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
+export { type KeptForOthers, keptBytes, keptForOthers, releaseAll } from './kept.ts';
 export {
   DEFAULT_REACH,
   DEFAULT_THRESHOLDS,

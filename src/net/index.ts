@@ -104,10 +104,7 @@ export {
 } from './replicate/index.ts';
 export {
   type KeepingOptions,
-  type KeptForOthers,
   keepingPolicy,
-  keptBytes,
-  keptForOthers,
   type ReplicaChange,
   type ReplicaHealth,
   type ReplicaHealthState,
@@ -115,7 +112,6 @@ export {
   type ReplicatorEvents,
   type ReplicatorNode,
   type ReplicatorOptions,
-  releaseAll,
 } from './replicator/index.ts';
 export { type AllowHook, fetchManifest } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

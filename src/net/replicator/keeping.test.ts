@@ -1,12 +1,12 @@
 import 'fake-indexeddb/auto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ContentStore, isKept } from '../../content/index.ts';
+import { type ContentStore, isKept, keptForOthers, releaseAll } from '../../content/index.ts';
 import { openTestStore } from '../../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { registerReplicateProtocol, replicate } from '../replicate/index.ts';
 import { registerShardProtocol } from '../shard/index.ts';
-import { keepingPolicy, keptForOthers, releaseAll } from './index.ts';
+import { keepingPolicy } from './index.ts';
 
 const KiB = 1024;
 const cleanups: (() => Promise<void> | void)[] = [];
