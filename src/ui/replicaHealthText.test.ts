@@ -27,7 +27,7 @@ describe('replica health in words', () => {
     expect(replicaHealthTitle(h)).toMatch(/^Peers that keep a copy .*\. no other peer is online$/);
     const alone = copies({ reason: 'no other peer is online' });
     expect(replicaHealthText(alone, 'commons')).toBe(
-      'Only on this device — copies are made when peers come online',
+      'Only on this device for now — copied when a peer can take it',
     );
     expect(replicaHealthDot(alone)).toBe('');
     const three = copies({ wanted: 4, stored: ['b', 'c', 'd'] });
@@ -45,7 +45,7 @@ describe('replica health in words', () => {
     expect(replicaHealthDot(shards)).toBe('');
     expect(
       replicaHealthText(copies({ kind: 'shards', wanted: 7, shards: [null, null] }), 'commons'),
-    ).toBe('Only on this device — its shards go out when peers come online');
+    ).toBe('Only on this device for now — its shards go out when peers can take them');
     // Shards kept for others, short: the count, no alarm.
     const kept = copies({
       kind: 'kept',

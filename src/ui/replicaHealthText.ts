@@ -41,8 +41,8 @@ function fewPeersText(health: ReplicaHealth): string {
       : (health.shards ?? []).filter((p) => p !== null).length;
   if (placed === 0) {
     return health.kind === 'copies'
-      ? 'Only on this device — copies are made when peers come online'
-      : 'Only on this device — its shards go out when peers come online';
+      ? 'Only on this device for now — copied when a peer can take it'
+      : 'Only on this device for now — its shards go out when peers can take them';
   }
   return health.kind === 'copies'
     ? `${plural(placed, 'copy', 'copies')} on ${placed === 1 ? 'a peer' : 'peers'} — more when others come online`
@@ -51,7 +51,7 @@ function fewPeersText(health: ReplicaHealth): string {
 
 /**
  * "2 of 2 copies on peers"; short of peers, calmly: "1 copy on a peer — more when others come
- * online", "Only on this device — copies are made when peers come online"; a loss: "A copy
+ * online", "Only on this device for now — copied when a peer can take it"; a loss: "A copy
  * was lost — 1 of 2 copies on peers"; "7 of 7 shards on distinct peers", "private: stays on
  * this device"; for shards kept for others, "5 of 7 shards online", "4 of 7 shards online —
  * rebuilding…". A commons item a doorway keeps leads with "Kept on the doorway · ": it
