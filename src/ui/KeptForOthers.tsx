@@ -9,7 +9,8 @@ import {
 import type { AgentKey } from '../reach/index.ts';
 import type { TrustClient, TrustState } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
-import { errorMessage, formatBytes, formatDateTime, formatRelative, shortHash } from './format.ts';
+import { errorMessage, formatBytes, shortHash } from './format.ts';
+import { RelativeTime } from './RelativeTime.tsx';
 import { ReplicaHealthChip } from './ReplicaHealth.tsx';
 import { useKeepingSettings, useKeptForOthers } from './useKeeping.ts';
 import { useTrustClient } from './usePeerNode.ts';
@@ -235,14 +236,7 @@ function KeptRow({
           </span>
           <span data-testid="kept-size">{formatBytes(item.bytes)}</span>
           {holding && <ReplicaHealthChip hash={item.hash} reach={holding.manifest.reach} />}
-          {since && (
-            <span>
-              since{' '}
-              <time dateTime={since} title={formatDateTime(since)}>
-                {formatRelative(since)}
-              </time>
-            </span>
-          )}
+          {since && <RelativeTime verb="since" at={since} />}
         </p>
       </div>
       <div className="item__actions">

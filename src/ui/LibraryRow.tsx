@@ -1,9 +1,10 @@
 import type { StoredManifest } from '../content/index.ts';
 import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
-import { formatBytes, formatDateTime, formatRelative, shortHash } from './format.ts';
+import { formatBytes, shortHash } from './format.ts';
 import { ItemThumbnail } from './ItemThumbnail.tsx';
 import { arrival } from './libraryQuery.ts';
+import { RelativeTime } from './RelativeTime.tsx';
 import { ReplicaHealthChip } from './ReplicaHealth.tsx';
 import { useCopy } from './useCopy.ts';
 import type { ReadAction } from './useItemReader.ts';
@@ -53,12 +54,7 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
             {item.reach}
           </span>
           <ReplicaHealthChip hash={item.blob_hash} reach={item.reach} />
-          <span>
-            {came.verb}{' '}
-            <time dateTime={came.at} title={formatDateTime(came.at)}>
-              {formatRelative(came.at, now)}
-            </time>
-          </span>
+          <RelativeTime verb={came.verb} at={came.at} now={now} />
           <code className="item__hash" title={item.blob_hash}>
             {shortHash(item.blob_hash)}
           </code>
