@@ -170,7 +170,7 @@ test('a peer that runs out of space while copies arrive declines with a clear re
   await expect(health(refused.page, refused.hash)).toHaveAttribute('title', /quota: /, {
     timeout: 60_000,
   });
-  await expect(health(refused.page, refused.hash)).toHaveText(/Only on this device for now/);
+  await expect(health(refused.page, refused.hash)).toHaveText(/0 of 1 copy on peers/);
   // Nothing half-stored: every piece in B belongs to the item it keeps, no put is pending.
   await expect.poll(async () => (await storeContents(b)).pending, { timeout: 30_000 }).toBe(0);
   const held = await storeContents(b);
