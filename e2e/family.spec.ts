@@ -1,5 +1,12 @@
 import { expect, specFiles, test } from './fixtures.ts';
-import { addFiles, getContent, hashOfItemNamed, item, waitReachable } from './support/app.ts';
+import {
+  addFiles,
+  getContent,
+  hashOfItemNamed,
+  item,
+  keptItem,
+  waitReachable,
+} from './support/app.ts';
 import { refusalsOf, withAppLog } from './support/app-log.ts';
 import { writeRandomFile } from './support/files.ts';
 import { storedPieceBytes } from './support/idb.ts';
@@ -88,14 +95,17 @@ test('a family item is copied to family peers only', async ({ doorway, openProfi
 
   // B, family and a direct peer, is offered the sealed item and keeps a verified copy; C, a
   // direct peer too but not family, is never offered it.
-  await expect(item(b, hash)).toBeVisible({ timeout: 60_000 });
+  // B keeps it for A: under "Kept for others", not in B's own library.
+  await expect(keptItem(b, hash)).toBeVisible({ timeout: 60_000 });
+  await expect(item(b, hash)).toHaveCount(0);
   await expect(item(a, hash).getByTestId('replica-health')).toHaveText(
-    /1 of 2 copies on peers — waiting for peers/,
+    /1 copy on a peer — more when others come online/,
     { timeout: 60_000 },
   );
   const opened = await getContent(b, hash);
   expect(opened.status, opened.text).toBe(200);
   expect(opened.sha).toBe(note.hash);
   await expect(item(c, hash)).toHaveCount(0);
+  await expect(keptItem(c, hash)).toHaveCount(0);
   expect(await storedPieceBytes(c)).toBe(0);
 });

@@ -4,8 +4,10 @@ import {
   addFiles,
   downloadAndHash,
   fetchByLink,
+  getContent,
   hashOfItemNamed,
   item,
+  keptItem,
   openApp,
   peerEntry,
   peerIdOf,
@@ -79,22 +81,27 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   await addFiles(a, [file.path]);
   await expect(item(a, file.hash)).toBeVisible({ timeout: 60_000 });
   await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('chunked');
-  // Nobody else is online yet.
-  await expect(health(a, file.hash)).toHaveText(/0 of 2 copies on peers — waiting for peers/);
+  // Nobody else is online yet: said calmly, in grey.
+  await expect(health(a, file.hash)).toHaveText(/Only on this device for now — /);
+  await expect(health(a, file.hash)).toHaveAttribute('data-tone', 'calm');
   await expect(health(a, secretHash)).toHaveText(/private: stays on this device/);
   await waitReachable(a);
   const aId = await peerIdOf(a);
   const link = await shareLinkOf(a, file.hash);
 
-  // B only opens the app: once it connects, A offers the item and B pulls a verified copy.
+  // B only opens the app: once it connects, A offers the item and B pulls a verified copy,
+  // which it keeps for A: under "Kept for others", not in B's own library.
   const b = await openApp((await openProfile()).context, doorway.url);
   const bId = await peerIdOf(b);
-  await expect(item(b, file.hash)).toBeVisible({ timeout: 60_000 });
-  await expect(health(a, file.hash)).toHaveText(/1 of 2 copies on peers — waiting for peers/);
+  await expect(keptItem(b, file.hash)).toBeVisible({ timeout: 60_000 });
+  await expect(item(b, file.hash)).toHaveCount(0);
+  await expect(health(a, file.hash)).toHaveText(/1 copy on a peer — more when others come online/);
   await expect(health(a, file.hash)).toHaveAttribute('data-state', 'waiting');
   // B keeps it, but spreading it is its author's decision.
-  await expect(health(b, file.hash)).toHaveCount(0);
-  expect(await downloadAndHash(b, file.hash)).toBe(file.hash);
+  await expect(keptItem(b, file.hash).getByTestId('replica-health')).toHaveCount(0);
+  const copy = await getContent(b, file.hash);
+  expect(copy.status, copy.text).toBe(200);
+  expect(copy.sha).toBe(file.hash);
 
   // The private item was never offered: B holds exactly the commons item, nothing pending.
   const held = await storeContents(b);
@@ -107,7 +114,7 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   // A's details name B as the peer holding the copy.
   await item(a, file.hash).getByRole('button', { name: 'kept.bin', exact: true }).click();
   await expect(a.getByTestId('copy-locations')).toContainText(bId.slice(-8));
-  await expect(a.getByTestId('details-replica-health')).toHaveText(/^1 of 2 copies on peers/);
+  await expect(a.getByTestId('details-replica-health')).toHaveText(/^1 copy on a peer/);
 
   // A's browser goes away for good.
   await profileA.close();
@@ -151,9 +158,11 @@ test('a peer that runs out of space while copies arrive declines with a clear re
   });
   const b = await openApp(profileB.context, doorway.url);
 
-  // One copy lands; the other is declined for lack of space, and its author says why.
-  await expect(b.getByTestId('item')).toHaveCount(1, { timeout: 90_000 });
-  const kept = await b.getByTestId('item').getAttribute('data-hash');
+  // One copy lands (kept for its author, apart from B's library); the other is declined for
+  // lack of space, and its author says why.
+  await expect(b.getByTestId('kept')).toHaveCount(1, { timeout: 90_000 });
+  await expect(b.getByTestId('item')).toHaveCount(0);
+  const kept = await b.getByTestId('kept').getAttribute('data-hash');
   const refused = authors.find((a) => a.hash !== kept);
   const stored = authors.find((a) => a.hash === kept);
   if (!refused || !stored) throw new Error(`B keeps ${kept}, which no author stored`);

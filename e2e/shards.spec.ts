@@ -1,10 +1,11 @@
-import type { Locator, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
   fetchByLink,
   item,
+  keptItem,
   openApp,
   peerIdOf,
   SMALL,
@@ -26,14 +27,10 @@ interface Keeper {
   peerId: string;
 }
 
-function kept(page: Page, hash: string): Locator {
-  return page.locator(`[data-testid="kept"][data-hash="${hash}"]`);
-}
-
 /** The shards a peer keeps of `hash`, once it keeps some. */
 async function shardsKept(page: Page, hash: string): Promise<number[]> {
-  await expect(kept(page, hash)).toBeVisible({ timeout: 60_000 });
-  const list = (await kept(page, hash).getAttribute('data-shards')) ?? '';
+  await expect(keptItem(page, hash)).toBeVisible({ timeout: 60_000 });
+  const list = (await keptItem(page, hash).getAttribute('data-shards')) ?? '';
   return list.split(',').map(Number);
 }
 
@@ -78,7 +75,7 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
   expect([...byShard.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
   // While its author is online, every keeper sees all 7 shards online.
   for (const k of keepers) {
-    await expect(kept(k.page, file.hash).getByTestId('replica-health')).toHaveAttribute(
+    await expect(keptItem(k.page, file.hash).getByTestId('replica-health')).toHaveAttribute(
       'data-state',
       'replicated',
       { timeout: 60_000 },
@@ -92,7 +89,7 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
   for (const k of gone) await k.profile.close();
   const survivors = [3, 4, 5, 6].map((s) => byShard.get(s) as Keeper);
   for (const k of survivors) {
-    await expect(kept(k.page, file.hash).getByTestId('replica-health')).toHaveText(
+    await expect(keptItem(k.page, file.hash).getByTestId('replica-health')).toHaveText(
       /4 of 7 shards online/,
       { timeout: 60_000 },
     );
@@ -109,13 +106,13 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
   const newcomers: Keeper[] = [];
   for (let i = 0; i < 3; i++) newcomers.push(await keeper(openProfile, doorway.url));
   for (const n of newcomers)
-    await expect(kept(n.page, file.hash)).toBeVisible({ timeout: 120_000 });
+    await expect(keptItem(n.page, file.hash)).toBeVisible({ timeout: 120_000 });
   // Each keeps one of the lost shards (a shard placed twice moves on to a missing one).
   await expect
     .poll(
       async () => {
         const held = await Promise.all(
-          newcomers.map((n) => kept(n.page, file.hash).getAttribute('data-shards')),
+          newcomers.map((n) => keptItem(n.page, file.hash).getAttribute('data-shards')),
         );
         return held.sort().join(' ');
       },
@@ -123,7 +120,7 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
     )
     .toBe('0 1 2');
   for (const k of [...survivors, ...newcomers]) {
-    const chip = kept(k.page, file.hash).getByTestId('replica-health');
+    const chip = keptItem(k.page, file.hash).getByTestId('replica-health');
     await expect(chip).toHaveText(/7 of 7 shards online$/, { timeout: 120_000 });
     await expect(chip).toHaveAttribute('data-state', 'replicated');
   }

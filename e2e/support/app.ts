@@ -53,6 +53,11 @@ export function item(page: Page, hash: string): Locator {
   return page.locator(`[data-testid="item"][data-hash="${hash}"]`);
 }
 
+/** A row of "Kept for others": a copy or shards this browser keeps because another peer asked. */
+export function keptItem(page: Page, hash: string): Locator {
+  return page.locator(`[data-testid="kept"][data-hash="${hash}"]`);
+}
+
 /** Opens an item's details and waits for its shared description. */
 export async function openMeta(page: Page, hash: string): Promise<Locator> {
   await item(page, hash).getByTitle('Show details').click();

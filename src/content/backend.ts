@@ -13,6 +13,7 @@
  */
 import type { ContentHash } from './address.ts';
 import type { StoredManifest } from './manifest.ts';
+import type { ItemOrigin } from './origin.ts';
 
 export interface PendingPut {
   id: string;
@@ -101,8 +102,11 @@ export interface ContentBackend {
   ): Promise<{ holding: ShardHolding | undefined; added: number[] }>;
   /** Stops holding `shards` (all when omitted), with their pieces; resolves with those dropped. */
   dropShards(hash: string, shards?: readonly number[]): Promise<number[]>;
-  /** Removes a committed blob's manifest and pieces; resolves whether it was stored. */
-  removeBlob(hash: string): Promise<boolean>;
+  /**
+   * Removes a committed blob's manifest and pieces; resolves whether it was removed.
+   * `ifKept`: only when it is kept for another peer (its `origin`), checked in the same step.
+   */
+  removeBlob(hash: string, opts?: { ifKept?: boolean }): Promise<boolean>;
   /** The committed manifest as stored (the caller checks its format). */
   getManifest(hash: string): Promise<StoredManifest | undefined>;
   hasManifest(hash: string): Promise<boolean>;
@@ -110,6 +114,11 @@ export interface ContentBackend {
   listManifests(): Promise<StoredManifest[]>;
   /** Sets `verified_at` of a committed blob (after a whole repair). */
   setVerifiedAt(hash: string, time: string): Promise<void>;
+  /**
+   * Sets `origin` of a committed blob, only while it is kept for another peer (a claim):
+   * resolves with the manifest when it changed it.
+   */
+  claimKept(hash: string, origin: ItemOrigin): Promise<StoredManifest | undefined>;
   getHolding(hash: string): Promise<ShardHolding | undefined>;
   /** Every holding, by `blob_hash`. */
   listHoldings(): Promise<ShardHolding[]>;

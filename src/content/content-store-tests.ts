@@ -13,6 +13,7 @@ import {
   CorruptPieceError,
   ImportClosedError,
   type ImportSession,
+  isKept,
   ManifestMismatchError,
   NotFoundError,
   PieceMismatchError,
@@ -249,6 +250,68 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
         heldBlobs: 0,
         storedBytes: 7 * m.shard_size,
       });
+    });
+
+    it('a copy kept for a peer says so; fetched or added here, it becomes the person’s own', async () => {
+      const { store: src } = await setup();
+      const { store: dst } = await setup();
+      const a = await src.put(pseudoRandomBytes(40 * KiB, 21));
+      const b = await src.put(pseudoRandomBytes(200 * KiB, 22));
+      expect(a.origin).toMatchObject({ how: 'added' });
+      for (const m of [a, b]) {
+        const kept = await dst.beginImport(remote(m), { keptFor: 'peer-a' });
+        await copyPieces(src, m, kept);
+        const got = await kept.commit();
+        expect(got.origin).toMatchObject({ how: 'kept', for: 'peer-a' });
+        expect(isKept(got)).toBe(true);
+      }
+      const changes: ContentChange[] = [];
+      dst.addEventListener('change', (e) => changes.push(e.detail));
+      // Fetched by the person: nothing to copy, but it is theirs now.
+      const fetched = await dst.beginImport(remote(a));
+      expect(fetched.alreadyStored).toBe(true);
+      expect((await fetched.commit()).origin).toMatchObject({ how: 'fetched' });
+      // Added by the person: the same.
+      expect((await dst.put(pseudoRandomBytes(200 * KiB, 22))).origin).toMatchObject({
+        how: 'added',
+      });
+      expect(changes.map((c) => `${c.kind} ${c.hash}`)).toEqual([
+        `added ${a.blob_hash}`,
+        `added ${b.blob_hash}`,
+      ]);
+      // Letting go of what is kept for others leaves them.
+      expect(await dst.release(a.blob_hash)).toBe(false);
+      expect(await dst.release(b.blob_hash)).toBe(false);
+      expect((await dst.list()).every((m) => !isKept(m))).toBe(true);
+      expect(await dst.claim(a.blob_hash)).toBeUndefined();
+    });
+
+    it('release lets go of a kept copy and kept shards, never of the person’s own', async () => {
+      const { store: src } = await setup();
+      const { store: dst } = await setup();
+      const whole = await src.put(pseudoRandomBytes(40 * KiB, 23));
+      const big = await src.put(pseudoRandomBytes(600 * KiB, 24));
+      const kept = await dst.beginImport(remote(whole), { keptFor: 'peer-a' });
+      await copyPieces(src, whole, kept);
+      await kept.commit();
+      const shards = await dst.beginShardImport(remote(big), [2]);
+      for (const p of await piecesOf(src, big, [2]))
+        await shards.writePiece(p.shard, p.piece, p.bytes);
+      await shards.commit();
+      const own = await dst.put(pseudoRandomBytes(30 * KiB, 25));
+      expect(await dst.release(whole.blob_hash)).toBe(true);
+      expect(await dst.release(big.blob_hash)).toBe(true);
+      expect(await dst.release(own.blob_hash)).toBe(false);
+      expect((await dst.list()).map((m) => m.blob_hash)).toEqual([own.blob_hash]);
+      expect(await dst.holdings()).toEqual([]);
+      expect((await dst.stats()).storedBytes).toBe(own.total_size);
+      // The claim of a copy kept for others is a fetch: its bytes stay, it is no longer kept.
+      const again = await dst.beginImport(remote(whole), { keptFor: 'peer-b' });
+      await copyPieces(src, whole, again);
+      await again.commit();
+      expect(await dst.claim(whole.blob_hash)).toMatchObject({ origin: { how: 'fetched' } });
+      expect(await dst.release(whole.blob_hash)).toBe(false);
+      expect(await dst.has(whole.blob_hash)).toBe(true);
     });
 
     it('an import left open by a closed store is swept, a live one is not', async () => {

@@ -35,6 +35,7 @@ import {
   storedBytes,
   type Thresholds,
 } from './manifest.ts';
+import { isKept, keptOrigin, ownOrigin } from './origin.ts';
 import {
   type GetOptions,
   type PartialReadOptions,
@@ -115,7 +116,8 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
    * already stored). A ReadableStream is first turned into a Blob (`Response.blob()`, which
    * the browser may keep on disk), then ingested like any Blob.
    * Rejects with the signal's reason on abort, `StorageQuotaError` when the browser is full;
-   * in both cases nothing of the put remains.
+   * in both cases nothing of the put remains. A blob kept for another peer becomes the
+   * person's own (`origin` added).
    */
   put(source: PutSource, opts?: PutOptions): Promise<StoredManifest>;
   /** Verified bytes, one piece per pull. Not-found/corruption surface as stream errors. */
@@ -136,8 +138,19 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
   has(hash: string): Promise<boolean>;
   /** Manifest or `undefined`. */
   manifest(hash: string): Promise<StoredManifest | undefined>;
-  /** All manifests, newest first. */
+  /** All manifests, newest first: the person's own and those kept for others (`isKept`). */
   list(): Promise<StoredManifest[]>;
+  /**
+   * Makes a blob kept for another peer the person's own (`origin` fetched: they asked for it
+   * now), so that letting go of what is kept for others leaves it. Resolves with the manifest
+   * when it changed (emits `added`), undefined when it was not kept for others.
+   */
+  claim(hash: string): Promise<StoredManifest | undefined>;
+  /**
+   * Stops keeping `hash` for others: removes it when it is a copy kept for a peer (never the
+   * person's own) and drops the shards of it held for the network. Resolves whether anything went.
+   */
+  release(hash: string): Promise<boolean>;
   /** Deletes the blob and all its pieces; false if it was not stored. */
   remove(hash: string): Promise<boolean>;
   stats(): Promise<ContentStats>;
@@ -153,8 +166,13 @@ export interface ContentStore extends TypedEventTarget<ContentStoreEventMap> {
    * Begins storing a blob described by a peer's manifest; pieces may arrive in any order
    * (see {@link ImportSession}). Throws `InvalidManifestError` for a malformed manifest.
    * The import is a put in progress (pending record, Web Lock) until it commits or aborts.
+   * `keptFor`: the PeerId of the peer that asked this device to keep it (a replica); without
+   * it the blob is the person's own (fetched), and a copy kept for others becomes theirs.
    */
-  beginImport(manifest: RemoteManifest, opts?: { signal?: AbortSignal }): Promise<ImportSession>;
+  beginImport(
+    manifest: RemoteManifest,
+    opts?: { signal?: AbortSignal; keptFor?: string },
+  ): Promise<ImportSession>;
   /**
    * Begins keeping `shards` of an rs-4-7 blob for the network, without the blob: a
    * {@link ShardHolding}. Pieces are verified as for {@link beginImport}; the commit checks
@@ -276,15 +294,41 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
     this.check();
     const { manifest, added } = await ingest(this.ingestCtx, source, opts);
     if (added) this.emit('added', manifest.blob_hash);
-    return manifest;
+    if (added || !isKept(manifest)) return manifest;
+    // Added here while kept for another peer: the person's own from now on.
+    const claimed = await this.backend.claimKept(manifest.blob_hash, ownOrigin('added'));
+    if (claimed) this.emit('added', manifest.blob_hash);
+    return claimed ?? manifest;
   }
 
   async beginImport(
     manifest: RemoteManifest,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; keptFor?: string } = {},
   ): Promise<ImportSession> {
     this.check();
-    return beginImport(this.importCtx, manifest, opts);
+    const { keptFor, ...rest } = opts;
+    return beginImport(this.importCtx, manifest, {
+      ...rest,
+      origin: keptFor === undefined ? ownOrigin('fetched') : keptOrigin(keptFor),
+    });
+  }
+
+  async claim(hash: string): Promise<StoredManifest | undefined> {
+    this.check();
+    const key = parseContentHash(hash);
+    const claimed = await this.backend.claimKept(key, ownOrigin('fetched'));
+    if (claimed) this.emit('added', key);
+    return claimed;
+  }
+
+  async release(hash: string): Promise<boolean> {
+    this.check();
+    const key = parseContentHash(hash);
+    const removed = await this.backend.removeBlob(key, { ifKept: true });
+    if (removed) this.emit('removed', key);
+    const dropped = await this.backend.dropShards(key);
+    if (dropped.length > 0) this.emit('held', key);
+    return removed || dropped.length > 0;
   }
 
   private get importCtx() {

@@ -45,6 +45,7 @@ import {
 } from './backend.ts';
 import { ContentError, ImportPiecesLostError } from './errors.ts';
 import type { StoredManifest } from './manifest.ts';
+import { type ItemOrigin, isKept } from './origin.ts';
 
 const HASH = /^sha256-([0-9a-f]{64})$/;
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -394,10 +395,10 @@ class FsBackend implements ContentBackend {
     });
   }
 
-  removeBlob(hash: string): Promise<boolean> {
+  removeBlob(hash: string, opts: { ifKept?: boolean } = {}): Promise<boolean> {
     return this.locks.run(META, async () => {
       const m = await this.readJson<StoredManifest>(this.manifestPath(hash));
-      if (!m) return false;
+      if (!m || (opts.ifKept && !isKept(m))) return false;
       await unlink(this.manifestPath(hash));
       await syncDir(this.path('manifests'));
       if (typeof m.storage_key === 'string' && ID.test(m.storage_key)) {
@@ -434,6 +435,16 @@ class FsBackend implements ContentBackend {
       if (cur) {
         await this.writeJson(this.manifestPath(hash), { ...cur, verified_at: time }, 'manifests');
       }
+    });
+  }
+
+  claimKept(hash: string, origin: ItemOrigin): Promise<StoredManifest | undefined> {
+    return this.locks.run(META, async () => {
+      const cur = await this.readJson<StoredManifest>(this.manifestPath(hash));
+      if (!cur || !isKept(cur)) return undefined;
+      const next = { ...cur, origin };
+      await this.writeJson(this.manifestPath(hash), next, 'manifests');
+      return next;
     });
   }
 

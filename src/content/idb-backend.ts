@@ -37,6 +37,7 @@ import {
 } from './backend.ts';
 import { ContentError, ImportPiecesLostError } from './errors.ts';
 import type { StoredManifest } from './manifest.ts';
+import { type ItemOrigin, isKept } from './origin.ts';
 
 export const DEFAULT_DB_NAME = 'elohim-content';
 export const DB_VERSION = 2;
@@ -283,9 +284,10 @@ class IdbBackend implements ContentBackend {
     return dropped;
   }
 
-  async removeBlob(hash: string): Promise<boolean> {
+  async removeBlob(hash: string, opts: { ifKept?: boolean } = {}): Promise<boolean> {
     const tx = this.db.transaction(['manifests', 'pieces'], 'readwrite');
-    const m = await tx.objectStore('manifests').get(hash);
+    let m = await tx.objectStore('manifests').get(hash);
+    if (m && opts.ifKept && !isKept(m)) m = undefined;
     if (m) {
       quiet(tx.objectStore('pieces').delete(pieceRange(m.storage_key)));
       quiet(tx.objectStore('manifests').delete(hash));
@@ -311,6 +313,15 @@ class IdbBackend implements ContentBackend {
     const cur = await tx.store.get(hash);
     if (cur) await tx.store.put({ ...cur, verified_at: time });
     await tx.done;
+  }
+
+  async claimKept(hash: string, origin: ItemOrigin): Promise<StoredManifest | undefined> {
+    const tx = this.db.transaction('manifests', 'readwrite');
+    const cur = await tx.store.get(hash);
+    const next = cur && isKept(cur) ? { ...cur, origin } : undefined;
+    if (next) await tx.store.put(next);
+    await tx.done;
+    return next;
   }
 
   getHolding(hash: string): Promise<ShardHolding | undefined> {

@@ -81,9 +81,11 @@ describe('import round trips', () => {
       expect(progress.at(-1)).toBe(size);
       expect(progress).toEqual([...progress].sort((a, b) => a - b));
 
-      const { storage_key, verified_at, ...rest } = got;
-      const { storage_key: srcKey, verified_at: _v, ...srcRest } = m;
+      const { storage_key, verified_at, origin, ...rest } = got;
+      const { storage_key: srcKey, verified_at: _v, origin: srcOrigin, ...srcRest } = m;
       expect(rest).toEqual(srcRest);
+      // Each store records why it holds the blob: added there, fetched here.
+      expect([srcOrigin?.how, origin?.how]).toEqual(['added', 'fetched']);
       expect(storage_key).not.toBe(srcKey);
       expect(Date.parse(verified_at as string)).toBeGreaterThanOrEqual(Date.parse(m.created_at));
       expect(await dst.manifest(m.blob_hash)).toEqual(got);

@@ -17,6 +17,7 @@
  */
 
 import { throwIfAborted } from '../wire/index.ts';
+import type { ContentHash } from './address.ts';
 import type { PieceRef, ShardHolding } from './backend.ts';
 import { ContentError, InvalidManifestError, ManifestMismatchError } from './errors.ts';
 import {
@@ -43,6 +44,7 @@ import {
 import { StripeStage } from './import-stripes.ts';
 import { expectBlobHash, pieceKey } from './import-verify.ts';
 import { piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
+import { type ItemOrigin, isKept, ownOrigin } from './origin.ts';
 
 export type { ImportCommitOptions, ImportContext, ImportProgress } from './import-session.ts';
 export type { PieceRef, RemoteManifest };
@@ -111,18 +113,38 @@ export interface ShardImportSession {
   abort(): Promise<void>;
 }
 
+/**
+ * `origin`: why the blob is stored, recorded on its manifest at the commit (default: fetched).
+ * A blob kept for another peer that is imported as the person's own (here, or by another
+ * import that commits first) becomes theirs: its `origin` is changed, its bytes stay.
+ */
 export async function beginImport(
   ctx: ImportContext,
   input: RemoteManifest,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; origin?: ItemOrigin } = {},
 ): Promise<ImportSession> {
   const { signal } = opts;
+  const origin = opts.origin ?? ownOrigin('fetched');
   throwIfAborted(signal);
   const manifest = validateRemoteManifest(input);
-  const stored = await ctx.backend.getManifest(manifest.blob_hash);
+  let stored = await ctx.backend.getManifest(manifest.blob_hash);
+  if (stored && isKept(stored) && !isKept({ origin })) {
+    stored = (await claim(ctx, manifest.blob_hash, origin)) ?? stored;
+  }
   if (stored) return new StoredImport(ctx, manifest, stored);
   const { id, release } = await openPending(ctx, manifest, signal);
-  return new BlobImport(ctx, manifest, id, release, signal);
+  return new BlobImport(ctx, manifest, id, release, signal, origin);
+}
+
+/** Makes a blob kept for another peer the person's own; the manifest when it changed. */
+async function claim(
+  ctx: ImportContext,
+  hash: ContentHash,
+  origin: ItemOrigin,
+): Promise<StoredManifest | undefined> {
+  const claimed = await ctx.backend.claimKept(hash, origin);
+  if (claimed) ctx.onAdded(hash);
+  return claimed;
 }
 
 /**
@@ -241,6 +263,7 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     id: string,
     release: () => void,
     signal: AbortSignal | undefined,
+    private readonly origin: ItemOrigin,
   ) {
     const needed = neededPieces(manifest);
     const stored = { ...manifest, storage_key: id };
@@ -284,12 +307,18 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     const stored: StoredManifest = {
       ...this.partialManifest,
       verified_at: new Date().toISOString(),
+      origin: this.origin,
     };
     const result = await this.ctx.backend.commitPut(stored, {
       pieces: this.manifest.piece_hashes.flat().length,
     });
+    // The same blob committed meanwhile as a copy kept for another peer: now it is ours too.
+    const claimed =
+      !result.added && isKept(result.manifest) && !isKept(stored)
+        ? await claim(this.ctx, stored.blob_hash, this.origin)
+        : undefined;
     return {
-      value: result.manifest,
+      value: claimed ?? result.manifest,
       announce: () => {
         if (result.added) this.ctx.onAdded(result.manifest.blob_hash);
         if (result.hadShards) this.ctx.onHeld(result.manifest.blob_hash);

@@ -59,6 +59,7 @@ export {
   validateRemoteManifest,
 } from './import-manifest.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
+export { type KeptForOthers, keptBytes, keptForOthers, releaseAll } from './kept.ts';
 export {
   DEFAULT_REACH,
   DEFAULT_THRESHOLDS,
@@ -70,9 +71,11 @@ export {
   type ShardManifest,
   type StoredManifest,
   shardLength,
+  storedBytes,
   type Thresholds,
   toShardManifest,
 } from './manifest.ts';
+export { type ItemOrigin, isKept } from './origin.ts';
 export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
 export { rebuildStripe, type StripePiece } from './stripe.ts';
 

@@ -260,6 +260,7 @@ async function ingestBlob(
       piece_size: ctx.pieceSize,
       piece_hashes: layout.pieceHashes,
       storage_key: id,
+      origin: { how: 'added', at: now },
     };
     const result = await ctx.backend.commitPut(manifest);
     pendingWritten = false;

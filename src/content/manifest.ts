@@ -7,8 +7,10 @@
  * value and verify on every read). For `rs-4-7`, piece j of all 7 shards is *stripe* j: the
  * same byte range of every shard, so any 4 verified pieces of a stripe rebuild the other 3.
  */
+
 import type { Reach } from '../wire/index.ts';
 import type { ContentHash } from './address.ts';
+import type { ItemOrigin } from './origin.ts';
 
 /**
  * Who may receive the content: the trust layer's reaches (src/wire). This store only records
@@ -55,6 +57,8 @@ export interface StoredManifest extends ShardManifest {
   piece_hashes: string[][];
   /** Key prefix of this blob's records in the `pieces` object store: `[storage_key, shard, piece]`. */
   storage_key: string;
+  /** Why this device stores it (local, like `storage_key`; absent on older records: the person's own). */
+  origin?: ItemOrigin;
 }
 
 /** The Rust-compatible view (our extensions stripped, optional fields as `null` like serde writes them). */

@@ -27,9 +27,9 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** The manifest as another peer would send it: without this store's key, and a copy. */
+/** The manifest as another peer would send it: without this store's key and origin, and a copy. */
 export function remote(m: StoredManifest): RemoteManifest {
-  const { storage_key: _k, ...rest } = m;
+  const { storage_key: _k, origin: _o, ...rest } = m;
   return structuredClone(rest);
 }
 

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import {
   type ContentStore,
   type ImportSession,
+  isKept,
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
@@ -135,7 +136,8 @@ export async function fetchContent(
   const hash = parseContentHash(input);
   const signal = options.signal ?? new AbortController().signal;
   const existing = await store.manifest(hash);
-  if (existing) return existing;
+  // Kept here for another peer: asked for now, it becomes the person's own.
+  if (existing) return isKept(existing) ? ((await store.claim(hash)) ?? existing) : existing;
 
   const started = performance.now();
   const peers = new Map<string, FetchPeerProgress>();

@@ -112,6 +112,8 @@ export {
   storageEstimate,
 } from './replicate/index.ts';
 export {
+  type KeepingOptions,
+  keepingPolicy,
   type ReplicaChange,
   type ReplicaHealth,
   type ReplicaHealthState,

@@ -25,6 +25,9 @@ export interface PagePeerInit {
   copies: number;
   /** Whether commons items authored here are offered to the doorways; read before each offer. */
   keepOnDoorway: () => boolean;
+  /** Whether copies other peers offer are kept, and the most bytes kept for them; read per offer. */
+  keepForOthers: () => boolean;
+  keptCapBytes: () => number;
   displayName: string;
 }
 
@@ -119,6 +122,8 @@ export class PagePeer extends TypedEventEmitter<PagePeerEvents> {
         ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),
         copies: init.copies,
         keepOnDoorway: init.keepOnDoorway,
+        keepForOthers: init.keepForOthers,
+        keptCapBytes: init.keptCapBytes,
         trust: { displayName: init.displayName },
         sync: () => this.sync(),
       });

@@ -17,6 +17,7 @@ import {
   type HolderFinder,
   HoldingsAnnouncer,
   holdGate,
+  keepingPolicy,
   type NetworkProfile,
   NoHoldersError,
   nearFirst,
@@ -63,8 +64,13 @@ export interface PeerInit {
   keepOnDoorway?: boolean | (() => boolean);
   /** What others may store here (copies, shards, pushes). Default 1 GiB within free space. */
   budget?: SpaceBudget;
-  /** Keep the copies other peers offer (within `budget`, as reach allows). Default true. */
-  keepForOthers?: boolean;
+  /**
+   * Keep the copies other peers offer (within `budget`, as reach allows); read before each
+   * offer. Default true.
+   */
+  keepForOthers?: boolean | (() => boolean);
+  /** The most bytes kept for others in all; read before each offer. Default: `budget` only. */
+  keptCapBytes?: () => number;
   /**
    * What the shard protocols serve and the delivery gate reads: `store` unless this wraps it (a
    * doorway answers for the commons items its attached browsers hold too).
@@ -159,6 +165,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const view = () => this.trustView;
     // One budget for everything others store here: copies, shards and pushes.
     const budget = init.budget ?? { maxBytes: 2 ** 30, spaceLeft: storageEstimate };
+    const keep = init.keepForOthers ?? true;
     this.#doorways = init.doorways ?? [];
     const doorway = init.doorways?.[0];
     const trustModules = doorway && init.trust !== false ? loadTrustModules() : undefined;
@@ -181,13 +188,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       },
       // Copies other peers offer: what this device could receive anyway (commons, for now).
       replicate: {
-        policy: {
-          mayHold:
-            init.keepForOthers === false
-              ? () => ({ allow: false, reason: 'this peer keeps no copies for others' })
-              : holdGate(this.trustView),
-          ...budget,
-        },
+        policy: keepingPolicy(store, {
+          willing: typeof keep === 'function' ? keep : () => keep,
+          capBytes: init.keptCapBytes ?? (() => Number.POSITIVE_INFINITY),
+          budget,
+          mayHold: holdGate(this.trustView),
+        }),
       },
     });
     const node = this.node;

@@ -5,7 +5,7 @@ import { DropZone } from './DropZone.tsx';
 import { DamagedLink, FetchPanel, parseShareLink } from './FetchPanel.tsx';
 import { errorMessage } from './format.ts';
 import { IngestList } from './IngestList.tsx';
-import { KeptShards } from './KeptShards.tsx';
+import { KeptForOthers } from './KeptForOthers.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
@@ -93,7 +93,7 @@ export function App() {
               </p>
             )}
             {store && library.status === 'ready' && <Library store={store} items={library.items} />}
-            {store && <KeptShards store={store} />}
+            {store && <KeptForOthers store={store} />}
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />

@@ -1,8 +1,10 @@
 import type { StoredManifest } from '../content/index.ts';
 import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
-import { formatBytes, formatDateTime, formatRelative, shortHash } from './format.ts';
+import { formatBytes, shortHash } from './format.ts';
 import { ItemThumbnail } from './ItemThumbnail.tsx';
+import { arrival } from './libraryQuery.ts';
+import { RelativeTime } from './RelativeTime.tsx';
 import { ReplicaHealthChip } from './ReplicaHealth.tsx';
 import { useCopy } from './useCopy.ts';
 import type { ReadAction } from './useItemReader.ts';
@@ -25,6 +27,7 @@ export function itemLabel(item: StoredManifest): string {
 /** One stored item: what it is at a glance, and the everyday actions (open, download, share). */
 export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Props) {
   const label = itemLabel(item);
+  const came = arrival(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const { state: copyState, copy } = useCopy();
   return (
@@ -51,12 +54,7 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
             {item.reach}
           </span>
           <ReplicaHealthChip hash={item.blob_hash} reach={item.reach} />
-          <span>
-            added{' '}
-            <time dateTime={item.created_at} title={formatDateTime(item.created_at)}>
-              {formatRelative(item.created_at, now)}
-            </time>
-          </span>
+          <RelativeTime verb={came.verb} at={came.at} now={now} />
           <code className="item__hash" title={item.blob_hash}>
             {shortHash(item.blob_hash)}
           </code>

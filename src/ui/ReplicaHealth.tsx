@@ -1,6 +1,11 @@
 import type { Reach, StoredManifest } from '../content/index.ts';
 import { CopyLocations } from './CopyLocations.tsx';
-import { replicaHealthDot, replicaHealthText, replicaHealthTitle } from './replicaHealthText.ts';
+import {
+  replicaHealthAlarm,
+  replicaHealthDot,
+  replicaHealthText,
+  replicaHealthTitle,
+} from './replicaHealthText.ts';
 import { useReplicaHealth } from './useReplicaHealth.ts';
 
 /**
@@ -12,12 +17,13 @@ export function ReplicaHealthChip({ hash, reach }: { hash: string; reach: Reach 
   if (!health) return null;
   return (
     <span
-      className="chip"
+      className="chip chip--replica"
       title={replicaHealthTitle(health)}
       data-testid="replica-health"
       data-state={health.state}
       data-stored={health.stored.length}
       data-doorway={health.doorways?.length ? 'kept' : undefined}
+      data-tone={replicaHealthAlarm(health) ? 'alarm' : 'calm'}
     >
       <span className={`dot ${replicaHealthDot(health)}`} aria-hidden="true" />
       <span className="visually-hidden">{health.kind === 'copies' ? 'Copies: ' : 'Shards: '}</span>

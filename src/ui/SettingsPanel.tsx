@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useRef, useState } from 'react';
 import { parseDoorway, saveDoorways, savedDoorways } from './doorwaySettings.ts';
+import { KeepForOthersSettings } from './KeepForOthersSettings.tsx';
 import { keepOnDoorway, setKeepOnDoorway } from './replicaSettings.ts';
 import { configuredDoorways } from './usePeerNode.ts';
 
@@ -133,6 +134,7 @@ export function SettingsPanel() {
         serves it to anyone with the link while this browser is away. Turned off, nothing new is
         given to it; what the doorway keeps already stays there. Applies at once.
       </p>
+      <KeepForOthersSettings />
     </section>
   );
 }

@@ -30,6 +30,16 @@ export function matchesQuery(item: StoredManifest, query: string): boolean {
   );
 }
 
+/**
+ * When and how an item came into the library: `added` here or `fetched` from peers, at the
+ * time its origin records. Items stored before origins were recorded were added when made.
+ */
+export function arrival(item: StoredManifest): { verb: 'added' | 'fetched'; at: string } {
+  const origin = item.origin;
+  if (!origin) return { verb: 'added', at: item.created_at };
+  return { verb: origin.how === 'fetched' ? 'fetched' : 'added', at: origin.at };
+}
+
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
 export function sortItems(items: StoredManifest[], order: SortOrder): StoredManifest[] {
@@ -37,9 +47,9 @@ export function sortItems(items: StoredManifest[], order: SortOrder): StoredMani
   switch (order) {
     case 'newest':
       // RFC 3339 UTC timestamps sort lexicographically by time.
-      return sorted.sort((a, b) => b.created_at.localeCompare(a.created_at));
+      return sorted.sort((a, b) => arrival(b).at.localeCompare(arrival(a).at));
     case 'oldest':
-      return sorted.sort((a, b) => a.created_at.localeCompare(b.created_at));
+      return sorted.sort((a, b) => arrival(a).at.localeCompare(arrival(b).at));
     case 'name':
       return sorted.sort((a, b) => collator.compare(a.name || a.blob_hash, b.name || b.blob_hash));
     case 'size':

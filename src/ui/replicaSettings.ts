@@ -73,3 +73,39 @@ export function keepOnDoorwayFromUrl(search: string = location.search): void {
 export function setKeepOnDoorway(on: boolean): void {
   localStorage.setItem(KEEP_ON_DOORWAY_KEY, on ? '1' : '0');
 }
+
+const KEEP_FOR_OTHERS_KEY = 'elohim.keepForOthers';
+const KEPT_CAP_KEY = 'elohim.keptCap';
+
+/**
+ * The most this browser keeps for others unless the person sets otherwise: as much as the
+ * largest single item it takes (1 GiB), so no copy it accepted before is now too big, and a
+ * small share of a browser's usual storage quota.
+ */
+export const DEFAULT_KEPT_CAP = 1024 ** 3;
+
+/**
+ * Whether this browser keeps copies other peers ask it to keep (default on: that is how
+ * their files outlive their browsers). Read before every offer, so a change in any tab
+ * applies at once.
+ */
+export function keepForOthers(): boolean {
+  return localStorage.getItem(KEEP_FOR_OTHERS_KEY) !== '0';
+}
+
+export function setKeepForOthers(on: boolean): void {
+  localStorage.setItem(KEEP_FOR_OTHERS_KEY, on ? '1' : '0');
+}
+
+/** The most bytes kept for others in all (read before every offer). */
+export function keptCapBytes(): number {
+  const saved = Number(localStorage.getItem(KEPT_CAP_KEY) ?? Number.NaN);
+  return Number.isSafeInteger(saved) && saved >= 0 ? saved : DEFAULT_KEPT_CAP;
+}
+
+export function setKeptCapBytes(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new RangeError(`The limit must be a whole number of bytes, 0 or more, got ${bytes}.`);
+  }
+  localStorage.setItem(KEPT_CAP_KEY, String(bytes));
+}

@@ -1,10 +1,16 @@
 import { useCallback, useEffect, useState } from 'react';
-import { type ContentStore, openContentStore, type StoredManifest } from '../content/index.ts';
+import {
+  type ContentStore,
+  isKept,
+  openContentStore,
+  type StoredManifest,
+} from '../content/index.ts';
 import { storeOptionsFromSearch } from './settings.ts';
 
 export type LibraryState =
   | { status: 'opening' }
   | { status: 'failed'; error: unknown }
+  /** `items`: the person's own (added or fetched); what is kept for others is not among them. */
   | { status: 'ready'; store: ContentStore; items: StoredManifest[] };
 
 let storePromise: Promise<ContentStore> | undefined;
@@ -15,12 +21,15 @@ function sharedStore(): Promise<ContentStore> {
   return storePromise;
 }
 
-/** The store and its current listing, refreshed whenever the store changes (any tab). */
+/**
+ * The store and the person's library (what they added or fetched, not the copies kept for
+ * others: `KeptForOthers` lists those), refreshed whenever the store changes (any tab).
+ */
 export function useLibrary(): LibraryState {
   const [state, setState] = useState<LibraryState>({ status: 'opening' });
 
   const refresh = useCallback(async (store: ContentStore) => {
-    const items = await store.list();
+    const items = (await store.list()).filter((item) => !isKept(item));
     setState({ status: 'ready', store, items });
   }, []);
 

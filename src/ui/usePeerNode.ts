@@ -14,8 +14,10 @@ import { savedDoorways } from './doorwaySettings.ts';
 import { errorMessage } from './format.ts';
 import {
   dialListedPeers,
+  keepForOthers,
   keepOnDoorway,
   keepOnDoorwayFromUrl,
+  keptCapBytes,
   maxPeers,
   replicaCopies,
 } from './replicaSettings.ts';
@@ -124,6 +126,8 @@ export function usePeerNode(store: ContentStore | undefined): PeerState {
       maxPeers: maxPeers(),
       copies: replicaCopies(),
       keepOnDoorway,
+      keepForOthers,
+      keptCapBytes,
       displayName: savedDisplayName(),
     });
     follow();

@@ -278,7 +278,8 @@ function createReplicateServer(
         throw e;
       }
     }
-    const session = await store.beginImport(manifest, { signal });
+    // Kept for the peer that asked, apart from the person's own library.
+    const session = await store.beginImport(manifest, { signal, keptFor: peer });
     try {
       await fill(session);
       return await session.commit({ signal });

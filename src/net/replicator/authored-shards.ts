@@ -33,10 +33,15 @@ export class AuthoredShardsStrategy implements ReplicaStrategy {
       SHARDS,
       round.signal,
     );
+    let lost = 0;
     shards.forEach((peer, s) => {
       const h = peer === null ? undefined : held.get(peer);
-      if (!(h === 'all' || h?.includes(s))) shards[s] = null;
+      if (h === 'all' || h?.includes(s)) return;
+      // Its keeper answered without it: lost. Not answering (offline) is not a loss.
+      if (peer !== null && held.has(peer)) lost++;
+      shards[s] = null;
     });
+    if (lost > 0) round.set({ lost: (round.health.lost ?? 0) + lost });
     setShards(round, shards);
     const missing = shards.flatMap((p, s) => (p === null ? [s] : []));
     if (missing.length === 0) return { done: true };
@@ -52,6 +57,8 @@ export class AuthoredShardsStrategy implements ReplicaStrategy {
       onPlaced: (shard, peer) => {
         shards[shard] = peer;
         setShards(round, shards);
+        // A shard placed again makes good one that was lost.
+        if (round.health.lost) round.set({ lost: round.health.lost - 1 });
       },
     });
     const left = shards.filter((p) => p === null).length;

@@ -52,7 +52,11 @@ export class CopiesStrategy implements ReplicaStrategy {
       // Each confirmation shows at once, not when the whole round ends.
       onProgress: (p) => round.set({ stored: [...before, ...p.stored] }),
     });
-    round.set({ stored: [...before, ...report.stored] });
+    round.set({
+      stored: [...before, ...report.stored],
+      // New copies make good what was lost first.
+      ...(round.health.lost ? { lost: Math.max(0, round.health.lost - report.stored.length) } : {}),
+    });
     if (round.health.stored.length >= wanted) return { done: true };
     const misses = report.peers.filter((p) => p.state !== 'stored');
     return {
@@ -71,7 +75,11 @@ export class CopiesStrategy implements ReplicaStrategy {
     if (stored.length === 0) return [];
     const held = await census(this.deps.node.libp2p, stored, hash, SHARDS, round.signal);
     const still = stored.filter((p) => held.get(p) === 'all');
-    if (still.length !== stored.length) round.set({ stored: still });
+    // Answered without the whole copy: lost. Not answering (offline) is not a loss.
+    const lost = stored.filter((p) => held.has(p) && held.get(p) !== 'all').length;
+    if (still.length !== stored.length) {
+      round.set({ stored: still, ...(lost > 0 ? { lost: (round.health.lost ?? 0) + lost } : {}) });
+    }
     return still;
   }
 }

@@ -44,6 +44,12 @@ export interface ReplicaHealth {
   state: ReplicaHealthState;
   /** Why it is short or stays here, in words for people. */
   reason?: string;
+  /**
+   * Authored items: copies or shards a peer had confirmed and then said it no longer holds
+   * (asked and answered: not merely offline) and that were not made again elsewhere yet; 0
+   * or absent when none. The one shortfall worth an alarm: few peers online is not one.
+   */
+  lost?: number;
 }
 
 /** The `detail` of a replicator's `change` event: `health` is undefined once the item was removed. */

@@ -139,6 +139,43 @@ describe('Replicator', () => {
     expect(done.stored).toEqual([later.node.peerId.toString()]);
   });
 
+  it('a copy its keeper let go of counts as lost; a keeper gone offline does not', async () => {
+    const net = await network(3);
+    const [b, c, d] = net.others as [Peer, Peer, Peer];
+    net.node.connect(b, c);
+    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+    const m = await net.a.store.put(testBytes(20 * KiB, 8), { reach: 'commons', authorId: net.me });
+    const done = await whenState(replicator, m.blob_hash, 'replicated');
+    expect(done.lost ?? 0).toBe(0);
+
+    // c goes offline: fewer copies reachable, but nothing was lost.
+    await c.node.stop();
+    net.node.disconnect(c);
+    const offline = await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.stored.length === 1 && h;
+    }, 'the copy on the offline peer stops counting');
+    expect(offline.lost ?? 0).toBe(0);
+
+    // b lets go of its copy and answers so: that one is lost, until b takes a copy again.
+    const seen: ReplicaHealth[] = [];
+    replicator.addEventListener('change', (e) => e.detail.health && seen.push(e.detail.health));
+    net.node.disconnect(b); // so that the next check finds the loss before offering again
+    await b.store.remove(m.blob_hash);
+    net.node.connect(b);
+    const remade = await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return seen.some((x) => x.lost === 1) && h?.lost === 0 && h.stored.length === 1 && h;
+    }, 'the copy b let go of was lost, then made again on b');
+    expect(remade.state).toBe('waiting');
+    expect(await b.store.has(m.blob_hash)).toBe(true);
+
+    // A second peer online: all copies again, nothing lost.
+    net.node.connect(d);
+    const healed = await whenState(replicator, m.blob_hash, 'replicated');
+    expect(healed.lost ?? 0).toBe(0);
+  });
+
   it('close aborts the round in flight and ends the loop for good', async () => {
     const net = await network(2);
     const [b, c] = net.others as [Peer, Peer];

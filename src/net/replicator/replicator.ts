@@ -311,7 +311,12 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
     if (outcome.done) {
       entry.retries = 0;
       entry.dueAt = Date.now() + this.#checkEveryMs;
-      this.#set(entry, { state: 'replicated', reason: undefined });
+      // All it wants again: what was lost has been made good.
+      this.#set(entry, {
+        state: 'replicated',
+        reason: undefined,
+        ...(entry.health.lost ? { lost: 0 } : {}),
+      });
       return;
     }
     if (outcome.next === 'now') entry.dueAt = 0;

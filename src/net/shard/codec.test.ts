@@ -323,10 +323,16 @@ describe('pieces/1.0.0 codec', () => {
     expect(
       decodePieceResponse(unframe(encodeFrame({ Holds: { Shards: [6, 0] } }), 1000), 4),
     ).toEqual({ type: 'Holds', holding: [0, 6] });
-    // storage_key never leaves the peer
-    const withKey = { ...manifest, storage_key: 'local' };
+    // storage_key never leaves the peer, nor why it holds the blob (and for whom)
+    const withKey = {
+      ...manifest,
+      storage_key: 'local',
+      origin: { how: 'kept' as const, at: '2026-01-01T00:00:00.000Z', for: 'peer-secret' },
+    };
     const f = encodePieceResponse({ type: 'Manifest', manifest: withKey });
     expect(Buffer.from(f).includes('storage_key')).toBe(false);
+    expect(Buffer.from(f).includes('origin')).toBe(false);
+    expect(Buffer.from(f).includes('peer-secret')).toBe(false);
   });
 
   it('rejects bad piece messages and inconsistent manifests', () => {

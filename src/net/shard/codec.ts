@@ -260,9 +260,9 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
   }
 }
 
-/** The manifest map sent on the wire (`storage_key` stripped). */
+/** The manifest map sent on the wire (the local `storage_key` and `origin` stripped). */
 export function remoteManifest(m: StoredManifest | RemoteManifest): RemoteManifest {
-  const { storage_key: _local, ...rest } = m as StoredManifest;
+  const { storage_key: _local, origin: _why, ...rest } = m as StoredManifest;
   return rest;
 }
 
