@@ -55,3 +55,4 @@ export {
   type MsgValue,
 } from './msgpack.ts';
 export * from './trust.ts';
+export { type ByteReadOptions, ByteReader } from './byte-reader.ts';

@@ -58,6 +58,8 @@ export const PIECES_PROTOCOL = '/elohim/pieces/1.0.0';
 const MiB = 1024 * 1024;
 /** Largest `none` blob: a `Data`/`Push` carries at most this many bytes by default. */
 export const DEFAULT_MAX_BYTES = 16 * MiB;
+/** Most bytes one `Data` frame can carry: its length is a u32, and `{"Data": bin32}` takes 11. */
+export const MAX_DATA_BYTES = 0xffffffff - 11;
 /** Room for the message around the bytes (variant names, hash, markers). */
 export const FRAME_OVERHEAD = 1024;
 /** Default cap for a manifest frame. */
@@ -183,6 +185,11 @@ export function encodeShardResponse(resp: ShardResponse): Uint8Array {
  * without holding the payload in one buffer.
  */
 export function encodeDataHeader(size: number): Uint8Array {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DATA_BYTES) {
+    throw new RangeError(
+      `A Data frame carries at most ${MAX_DATA_BYTES} bytes (a 4-byte length), not ${size}.`,
+    );
+  }
   const head = [0x81, 0xa4, 0x44, 0x61, 0x74, 0x61];
   if (size < 0x100) head.push(0xc4, size);
   else if (size < 0x10000) head.push(0xc5, size >>> 8, size & 0xff);
