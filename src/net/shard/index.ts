@@ -37,6 +37,7 @@ export {
   encodeDataHeader,
   encodePieceRequest,
   encodePieceResponse,
+  encodeRustManifest,
   encodeShardRequest,
   encodeShardResponse,
   FRAME_OVERHEAD,
