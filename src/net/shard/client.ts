@@ -26,6 +26,7 @@ import {
   writeFrame,
 } from '../../wire/index.ts';
 import {
+  DEFAULT_MAX_BYTES,
   DEFAULT_MAX_MANIFEST_BYTES,
   decodePieceResponse,
   decodeShardResponse,
@@ -57,10 +58,8 @@ import {
 export type { Libp2pDialLike, PeerTarget, ShardRequestOptions };
 
 export interface ShardGetOptions extends ShardRequestOptions {
-  /** Largest blob accepted. Default 16 MiB. */
+  /** Largest blob accepted (it is held in one buffer). Default 16 MiB. */
   maxBytes?: number;
-  /** Largest response frame. Default `2 × maxBytes + 1 KiB`. */
-  maxFrameBytes?: number;
 }
 
 export interface PieceRange {
@@ -159,13 +158,12 @@ export async function shardGet(
   hash: string,
   opts: ShardGetOptions = {},
 ): Promise<Uint8Array> {
-  const limits = shardLimits(opts);
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const c of shardGetStream(libp2p, peer, hash, {
     ...opts,
-    maxBytes: limits.maxBytes,
-    maxBufferedBytes: limits.maxFrameBytes,
+    maxBytes,
   })) {
     chunks.push(c);
     size += c.byteLength;

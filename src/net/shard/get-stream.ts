@@ -5,9 +5,10 @@
  * unbounded, and answers a `Get` with the whole shard in one `{"Data": bin}` frame. So the
  * answer is not read as a frame: its 4-byte length and the MessagePack header before the
  * payload are decoded first, then the payload is passed on chunk by chunk as it arrives,
- * hashed on the way, with back-pressure (src/wire `ByteReader`). Any other answer (`NotFound`,
- * `Error`, `Have`, or `Data` written as an integer array, rmp-serde's `Vec<u8>`) is small or
- * capped, and is read whole and decoded by the codec.
+ * hashed on the way, with back-pressure (src/wire `ByteReader`). The payload may be `bin` (what
+ * we send) or an integer array (what rmp-serde writes for the Rust node's `Vec<u8>`, one or two
+ * bytes per byte), decoded as it streams. Any other answer (`NotFound`, `Error`) is small, read
+ * whole and decoded by the codec.
  */
 import type { Stream } from '@libp2p/interface';
 import {
@@ -41,17 +42,13 @@ import {
 export interface ShardStreamOptions extends ShardRequestOptions {
   /** Largest payload accepted. Default: any a frame can carry (4 GiB). */
   maxBytes?: number;
-  /**
-   * Largest answer held whole: a `Data` written as an integer array (rmp-serde's `Vec<u8>`,
-   * two bytes per byte ≥ 128) or an `Error`. Default 32 MiB + 1 KiB (a 16 MiB blob as integers).
-   */
-  maxBufferedBytes?: number;
   /** Largest chunk yielded. Default 1 MiB. */
   chunkBytes?: number;
 }
 
 const MiB = 1024 * 1024;
-const DEFAULT_BUFFERED = 32 * MiB + FRAME_OVERHEAD;
+/** Cap on an answer that is not `Data` (an `Error` text, `NotFound`). */
+const SMALL_ANSWER = 64 * 1024 + FRAME_OVERHEAD;
 /** `{"Data": ` as rmp-serde writes it: fixmap 1, fixstr 4 "Data". */
 const DATA_KEY = [0x81, 0xa4, 0x44, 0x61, 0x74, 0x61];
 
@@ -62,18 +59,53 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The bin payload length after `{"Data": `, or undefined when the value is not `bin`. */
-async function binLength(
-  reader: ByteReader,
-  opts: AbortOptions,
-): Promise<{ head: Uint8Array; size?: number }> {
+/** How the payload after `{"Data": ` is written, and how many bytes it holds. */
+type Payload =
+  | { kind: 'bin' | 'ints'; head: Uint8Array; size: number }
+  | { kind: 'other'; head: Uint8Array };
+
+async function payloadHeader(reader: ByteReader, opts: AbortOptions): Promise<Payload> {
   const marker = await reader.exactly(1, opts);
-  const width = marker[0] === 0xc4 ? 1 : marker[0] === 0xc5 ? 2 : marker[0] === 0xc6 ? 4 : 0;
-  if (width === 0) return { head: marker };
+  const m = marker[0] as number;
+  // bin 8/16/32 (what we send), or rmp-serde's Vec<u8>: fixarray / array 16 / array 32.
+  const width = m === 0xc4 ? 1 : m === 0xc5 || m === 0xdc ? 2 : m === 0xc6 || m === 0xdd ? 4 : 0;
+  if (m >= 0x90 && m <= 0x9f) return { kind: 'ints', head: marker, size: m & 0x0f };
+  if (width === 0) return { kind: 'other', head: marker };
   const len = await reader.exactly(width, opts);
   let size = 0;
-  for (const b of len) size = size * 256 + b;
-  return { head: concat(marker, len), size };
+  for (const x of len) size = size * 256 + x;
+  return { kind: m >= 0xdc ? 'ints' : 'bin', head: concat(marker, len), size };
+}
+
+/**
+ * Decodes rmp-serde's `Vec<u8>` elements (a positive fixint, or `0xcc` then the byte) across
+ * chunk boundaries: the Rust node answers `Get` so, two wire bytes for each byte ≥ 128.
+ */
+class IntArrayDecoder {
+  private pendingCc = false;
+  /** Wire bytes consumed. */
+  consumed = 0;
+  decode(c: Uint8Array): Uint8Array {
+    const out = new Uint8Array(c.byteLength);
+    let n = 0;
+    for (const b of c) {
+      if (this.pendingCc) {
+        out[n++] = b;
+        this.pendingCc = false;
+      } else if (b < 0x80) out[n++] = b;
+      else if (b === 0xcc) this.pendingCc = true;
+      else {
+        throw new UnexpectedMessageError(
+          `"Data": element ${n} of the byte array is not a u8 (marker 0x${b.toString(16)}).`,
+        );
+      }
+    }
+    this.consumed += c.byteLength;
+    return out.subarray(0, n);
+  }
+  get midElement(): boolean {
+    return this.pendingCc;
+  }
 }
 
 /**
@@ -90,7 +122,6 @@ export async function* shardGetStream(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const h: ContentHash = parseContentHash(hash);
   const maxBytes = opts.maxBytes ?? 0xffffffff;
-  const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_BUFFERED;
   const chunkBytes = opts.chunkBytes ?? MiB;
   const ms = opts.timeoutMs ?? 30_000;
   const d = deadline(opts, ms, () => new WireTimeoutError(`getting ${h} from ${String(peer)}`, ms));
@@ -111,48 +142,47 @@ export async function* shardGetStream(
     const frameLen = new DataView(lenBytes.buffer).getUint32(0);
     const key = await reader.exactly(Math.min(frameLen, DATA_KEY.length), r);
     const isData = key.byteLength === DATA_KEY.length && DATA_KEY.every((b, i) => key[i] === b);
-    const bin = isData ? await binLength(reader, r) : { head: new Uint8Array(0) };
-    if (bin.size === undefined) {
-      // Not a bin Data: small (or capped) answer, decoded whole by the codec.
-      const seen = concat(key, bin.head);
-      if (frameLen > maxBuffered)
-        throw new FrameTooLargeError(frameLen, maxBuffered, 'shard answer');
-      const rest = await reader.exactly(frameLen - seen.byteLength, r);
-      const answer = decodeShardResponse(concat(seen, rest), { maxBytes });
+    const payload: Payload = isData
+      ? await payloadHeader(reader, r)
+      : { kind: 'other', head: new Uint8Array(0) };
+    const headLen = key.byteLength + payload.head.byteLength;
+    if (payload.kind === 'other') {
+      // Not Data: a small answer (NotFound, Error, …), decoded whole by the codec.
+      if (frameLen > SMALL_ANSWER)
+        throw new FrameTooLargeError(frameLen, SMALL_ANSWER, 'shard answer');
+      const rest = await reader.exactly(frameLen - headLen, r);
+      const answer = decodeShardResponse(concat(concat(key, payload.head), rest), { maxBytes: 0 });
       if (answer.type === 'NotFound') throw new ShardNotFoundError(name, h);
       if (answer.type === 'Error') throw new PeerReportedError(name, answer.message);
-      if (answer.type !== 'Data') {
-        throw new UnexpectedMessageError(`Unexpected answer "${answer.type}" to a Get request.`);
-      }
-      await hasher.update(answer.data);
-      d.hold();
-      for (let off = 0; off < answer.data.byteLength; off += chunkBytes) {
-        yield answer.data.subarray(off, off + chunkBytes);
-      }
+      throw new UnexpectedMessageError(`Unexpected answer "${answer.type}" to a Get request.`);
+    }
+    const size = payload.size;
+    if (size > maxBytes) throw new FrameTooLargeError(size, maxBytes, 'shard');
+    const ints = payload.kind === 'ints' ? new IntArrayDecoder() : undefined;
+    // The wire bytes of the payload: exactly `size` for bin; 1 or 2 per byte as integers.
+    const wire = frameLen - headLen;
+    if (ints ? wire < size || wire > 2 * size : wire !== size) {
+      throw new UnexpectedMessageError(
+        `The Data frame is ${frameLen} bytes, which cannot hold the ${size} bytes its header announces.`,
+      );
+    }
+    let left = wire;
+    let got = 0;
+    while (left > 0) {
       d.touch();
-    } else {
-      const size = bin.size;
-      if (DATA_KEY.length + bin.head.byteLength + size !== frameLen) {
-        throw new UnexpectedMessageError(
-          `The Data frame is ${frameLen} bytes but its bin header says ${size} bytes of payload.`,
-        );
-      }
-      if (size > maxBytes) throw new FrameTooLargeError(size, maxBytes, 'shard');
-      let left = size;
-      while (left > 0) {
-        d.touch();
-        const c = await reader.next(Math.min(left, chunkBytes), r);
-        if (!c)
-          throw new PeerSentBadDataError(
-            name,
-            h,
-            `the stream ended ${left} bytes short of ${size}`,
-          );
-        left -= c.byteLength;
-        await hasher.update(c);
-        d.hold();
-        yield c;
-      }
+      const c = await reader.next(Math.min(left, chunkBytes), r);
+      if (!c) throw new PeerSentBadDataError(name, h, `the stream ended ${left} bytes short`);
+      left -= c.byteLength;
+      const bytes = ints ? ints.decode(c) : c;
+      got += bytes.byteLength;
+      if (got > size) throw new PeerSentBadDataError(name, h, `it sent more than ${size} bytes`);
+      if (bytes.byteLength === 0) continue;
+      await hasher.update(bytes);
+      d.hold();
+      yield bytes;
+    }
+    if (got !== size || ints?.midElement) {
+      throw new PeerSentBadDataError(name, h, `it sent ${got} of the ${size} bytes announced`);
     }
     const actual = await hasher.digest();
     if (actual !== h) throw new PeerSentBadDataError(name, h, `the bytes hash to ${actual}`);

@@ -77,3 +77,4 @@ export {
   type ShardServerOptions,
   shardServer,
 } from './server.ts';
+export { importFromShardHolders, type ShardImportOptions } from './shard-import.ts';
