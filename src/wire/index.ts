@@ -11,6 +11,7 @@ export {
   throwIfAborted,
   withTimeout,
 } from './abort.ts';
+export { ByteReader, type ByteReadOptions } from './byte-reader.ts';
 export { clip, ElohimError, errorMessage } from './elohim-error.ts';
 export {
   BadBytesError,
@@ -55,4 +56,3 @@ export {
   type MsgValue,
 } from './msgpack.ts';
 export * from './trust.ts';
-export { type ByteReadOptions, ByteReader } from './byte-reader.ts';
