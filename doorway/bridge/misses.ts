@@ -16,14 +16,17 @@ import type {
   RemoteManifest,
   StoredManifest,
 } from '../../src/content/index.ts';
+import { validateRemoteManifest } from '../../src/content/index.ts';
 import {
   ContentStreamer,
   type FetchNode,
   type HolderFinder,
+  importFromShardHolders,
   NoHoldersError,
 } from '../../src/net/index.ts';
 import { withTimeout } from '../../src/wire/index.ts';
 import { BridgeBusyError, NotServedError } from './errors.ts';
+import type { ShardHolderSource } from './shard-holders.ts';
 
 export interface MissesInit {
   node: FetchNode;
@@ -37,6 +40,11 @@ export interface MissesInit {
   idleMs: number;
   /** Per-piece (and dial) timeout of the pulls. */
   pieceTimeoutMs?: number;
+  /**
+   * Holders that speak only the shard protocol (Rust nodes), asked when no peer of ours has
+   * the item: the whole blob is imported shard by shard before its first byte is served.
+   */
+  shardHolders?: ShardHolderSource;
 }
 
 interface Slot {
@@ -56,6 +64,8 @@ export interface MissRead {
 export class Misses {
   readonly #streamer: ContentStreamer;
   readonly #slots = new Map<ContentHash, Slot>();
+  /** Imports from shard-only holders in progress: readers of one item share it. */
+  readonly #shardPulls = new Map<ContentHash, Promise<StoredManifest | undefined>>();
   /** Verified bytes pulled from peers since start. */
   pulledBytes = 0;
 
@@ -107,6 +117,15 @@ export class Misses {
         release,
       };
     } catch (error) {
+      if (error instanceof NoHoldersError && this.init.shardHolders) {
+        try {
+          const manifest = await this.#fromShardHolders(hash, signal);
+          if (manifest) return { manifest, ensure: async () => {}, release };
+        } catch (e) {
+          release();
+          throw e;
+        }
+      }
       release();
       // Nobody else waits for it: stop finding holders now rather than after `idleMs`.
       if (slot.readers === 0) this.#drop(hash, slot);
@@ -116,6 +135,41 @@ export class Misses {
       }
       throw error;
     }
+  }
+
+  /**
+   * The item imported whole from shard-only holders into the store, or undefined when none
+   * has it. Its reach is checked on their manifest before a shard is asked for.
+   */
+  #fromShardHolders(hash: ContentHash, signal: AbortSignal): Promise<StoredManifest | undefined> {
+    let pull = this.#shardPulls.get(hash);
+    if (!pull) {
+      pull = (async () => {
+        const source = this.init.shardHolders as ShardHolderSource;
+        const found = await source.locate(hash, withTimeout(signal, this.init.openTimeoutMs));
+        if (!found || found.holders.length === 0) return undefined;
+        const manifest = validateRemoteManifest(found.manifest);
+        if (manifest.blob_hash !== hash) return undefined;
+        this.init.check(manifest);
+        return importFromShardHolders(
+          this.init.node.libp2p,
+          this.init.store,
+          manifest,
+          found.holders,
+          {
+            signal,
+            ...(this.init.pieceTimeoutMs === undefined
+              ? {}
+              : { timeoutMs: this.init.pieceTimeoutMs }),
+            onBytes: (bytes) => {
+              this.pulledBytes += bytes;
+            },
+          },
+        );
+      })().finally(() => this.#shardPulls.delete(hash));
+      this.#shardPulls.set(hash, pull);
+    }
+    return pull;
   }
 
   /** Ends every pull and discards what it wrote. */
