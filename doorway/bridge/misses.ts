@@ -41,8 +41,8 @@ export interface MissesInit {
   /** Per-piece (and dial) timeout of the pulls. */
   pieceTimeoutMs?: number;
   /**
-   * Holders that speak only the shard protocol (Rust nodes), asked when no peer of ours has
-   * the item: the whole blob is imported shard by shard before its first byte is served.
+   * Holders that speak only the shard protocol (Rust nodes), asked first: an item one of them
+   * has is imported whole, shard by shard, before its first byte is served.
    */
   shardHolders?: ShardHolderSource;
 }
@@ -108,6 +108,12 @@ export class Misses {
       this.#release(hash, slot);
     };
     try {
+      // A configured Rust storage node is asked first (one HTTP request for its manifest):
+      // what it has is imported whole from it, before the first byte is served.
+      if (this.init.shardHolders) {
+        const manifest = await this.#fromShardHolders(hash, signal);
+        if (manifest) return { manifest, ensure: async () => {}, release };
+      }
       const manifest = await this.#streamer.open(hash, {
         signal: withTimeout(signal, this.init.openTimeoutMs),
       });
@@ -117,15 +123,6 @@ export class Misses {
         release,
       };
     } catch (error) {
-      if (error instanceof NoHoldersError && this.init.shardHolders) {
-        try {
-          const manifest = await this.#fromShardHolders(hash, signal);
-          if (manifest) return { manifest, ensure: async () => {}, release };
-        } catch (e) {
-          release();
-          throw e;
-        }
-      }
       release();
       // Nobody else waits for it: stop finding holders now rather than after `idleMs`.
       if (slot.readers === 0) this.#drop(hash, slot);

@@ -45,7 +45,7 @@ export interface BridgeInit {
    * Default 256.
    */
   maxResponses?: number;
-  /** Holders that speak only the shard protocol (Rust nodes), for misses no peer of ours has. */
+  /** Holders that speak only the shard protocol (Rust nodes), asked first for a miss. */
   shardHolders?: ShardHolderSource;
 }
 

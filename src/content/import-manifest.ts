@@ -164,7 +164,8 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
       bad(`piece_hashes[${s}] must list ${want} piece hash(es) for piece_size ${piece_size}`);
     }
     const out = (row as unknown[]).map((v, p) =>
-      rust && v === UNKNOWN_PIECE ? UNKNOWN_PIECE : (hash(v, `piece_hashes[${s}][${p}]`) as string),
+      // Unknown: a Rust manifest's (validated again, it keeps them), checked with its shard.
+      v === UNKNOWN_PIECE ? UNKNOWN_PIECE : (hash(v, `piece_hashes[${s}][${p}]`) as string),
     );
     // A shard of one piece IS that piece.
     if (out.length === 1 && out[0] !== shard_hashes[s]) {

@@ -88,7 +88,8 @@ class IntArrayDecoder {
   decode(c: Uint8Array): Uint8Array {
     const out = new Uint8Array(c.byteLength);
     let n = 0;
-    for (const b of c) {
+    for (let i = 0; i < c.byteLength; i++) {
+      const b = c[i] as number;
       if (this.pendingCc) {
         out[n++] = b;
         this.pendingCc = false;
