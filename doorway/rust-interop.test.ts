@@ -97,6 +97,7 @@ describe(`a Rust node and the doorway over TCP, a ${SIZE / MiB} MiB rs-4-7 blob`
     // The four data shards, each once, whole (one Get each).
     const shards = blob.manifest.shard_hashes as string[];
     expect(rust.gets).toEqual(shards.slice(0, 4));
+    if (process.env.ELOHIM_RUST_PEAK) console.log('peak', peak);
     expect(peak).toBeLessThan(MEMORY_BOUND);
   }, 300_000);
 
@@ -123,6 +124,7 @@ describe(`a Rust node and the doorway over TCP, a ${SIZE / MiB} MiB rs-4-7 blob`
       });
       expect(got.map((g) => g.hash)).toEqual(kept.shard_hashes);
       expect(got.every((g) => g.size === SIZE / 4)).toBe(true);
+      if (process.env.ELOHIM_RUST_PEAK) console.log('peak', peak);
       expect(peak).toBeLessThan(MEMORY_BOUND);
     } finally {
       await client.stop();

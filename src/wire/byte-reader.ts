@@ -5,7 +5,7 @@
  *
  * Back-pressure as in {@link FrameReader}: the stream is paused whenever `highWaterMark` bytes
  * wait unread, so the sender stops after one Yamux window (at most 16 MiB) and memory is that
- * window plus the mark, whatever the size of what is sent.
+ * two windows plus the mark, whatever the size of what is sent.
  */
 import type { Stream } from '@libp2p/interface';
 import { abortReason } from './abort.ts';
@@ -34,8 +34,12 @@ export class ByteReader {
     private readonly stream: Stream,
     private readonly highWaterMark = DEFAULT_HIGH_WATER,
   ) {
-    // While paused the remote may still fill the window it was granted (see FrameReader).
-    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_STREAM_WINDOW + 65536);
+    // While paused the remote may still fill the window it was granted (see FrameReader), and
+    // a resume grants a new window before what is buffered has been handed out: two windows.
+    stream.maxReadBufferLength = Math.max(
+      stream.maxReadBufferLength,
+      2 * MAX_STREAM_WINDOW + 65536,
+    );
     stream.addEventListener('message', this.onMessage);
     stream.addEventListener('close', this.onClose);
     stream.addEventListener('remoteCloseWrite', this.onEnd);
