@@ -356,7 +356,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     p2pAnnounce,
     p2pTcpPort,
     peers,
-    rustStorage,
+    ...(rustStorage.length > 0 ? { rustStorage } : {}),
     dhtPrivateAddrs: dhtPrivate === 'on',
     dataDir,
     relayDataLimit: limit(
