@@ -31,10 +31,10 @@ const MiB = 1024 * 1024;
 const SIZE = Number(process.env.ELOHIM_RUST_BLOB_MIB ?? 20) * MiB;
 /**
  * What the transfer may hold, whatever the blob's size: an import's check window (32 MiB,
- * src/content) plus one Yamux window (16 MiB). With 100 MiB the bound is half the blob; a
- * buffered shard of it (25 MiB, 37 MiB as rmp-serde's integers) plus that would pass it.
+ * src/content) plus two Yamux windows a paused stream may still receive (2 × 16 MiB). A 100
+ * MiB run peaked at 59 MiB (the bridge) and 28 MiB (import, then a Rust client's fetch).
  */
-const MEMORY_BOUND = 48 * MiB;
+const MEMORY_BOUND = 64 * MiB;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
