@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseRustStorage } from './bridge/index.ts';
 import { type PeerEntry, PeerListError, parsePeerList } from './federation/index.ts';
 import { type IceServer, parseIceServers, type TurnCredentials } from './ice-servers.ts';
 
@@ -66,6 +67,8 @@ export interface DoorwayConfig {
   storeQuota: number;
   /** Bytes of content fetched for HTTP clients kept for the next ones (least recently used goes first). */
   cacheQuota: number;
+  /** Rust storage nodes the /store bridge fetches misses from (`--rust-storage`). */
+  rustStorage?: { endpoint: string; multiaddr: string }[];
   /** STUN/TURN servers browsers use for WebRTC (doorway/ice-servers.ts); none when absent. */
   iceServers?: IceServer[];
   /** With a TURN shared secret, short-lived TURN credentials on every ask (ice-servers.ts). */
@@ -112,6 +115,9 @@ Options (environment variable in brackets):
                       comma-separated, e.g. /dns4/example.org/tcp/443/wss [ELOHIM_P2P_ANNOUNCE]
   --p2p-tcp-port <n>  libp2p TCP port other doorways dial; 0 picks a free one
                       [ELOHIM_P2P_TCP_PORT]                       default 8082 (0 when --port is 0)
+  --rust-storage <list>  Rust storage nodes /store/{hash} fetches misses from, comma-separated
+                      URL=MULTIADDR: its HTTP API (manifests) and its libp2p TCP address
+                      (shards) [ELOHIM_RUST_STORAGE]               default none
   --peers <list>      doorways to link with, comma-separated: multiaddrs ending in
                       /p2p/<PeerId>, or doorway URLs (read through their /api/v1/p2p/info)
                       [ELOHIM_PEERS]                              default none
@@ -218,6 +224,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'p2p-announce': { type: 'string' },
       'p2p-tcp-port': { type: 'string' },
       peers: { type: 'string' },
+      'rust-storage': { type: 'string' },
       'dht-private-addrs': { type: 'string' },
       'data-dir': { type: 'string' },
       'relay-data-limit': { type: 'string' },
@@ -285,6 +292,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
   } catch (error) {
     if (error instanceof PeerListError) throw new ConfigError(error.message);
     throw error;
+  }
+  let rustStorage: { endpoint: string; multiaddr: string }[];
+  try {
+    rustStorage = parseRustStorage(values['rust-storage'] ?? env.ELOHIM_RUST_STORAGE ?? '');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
   const dataDir = values['data-dir'] ?? env.ELOHIM_DATA_DIR ?? '.doorway';
   if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
@@ -360,6 +373,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
     p2pAnnounce,
     p2pTcpPort,
     peers,
+    ...(rustStorage.length > 0 ? { rustStorage } : {}),
     dhtPrivateAddrs: dhtPrivate === 'on',
     dataDir,
     relayDataLimit: limit(

@@ -5,9 +5,10 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
 import sirv from 'sirv';
 import { errorMessage } from '../src/wire/index.ts';
-import { bridgeRoutes, ContentCache } from './bridge/index.ts';
+import { bridgeRoutes, ContentCache, httpShardHolders } from './bridge/index.ts';
 import { type DoorwayConfig, MAX_HEADERS_TIMEOUT_MS } from './config.ts';
 import { federationRoutes, holdersFirst } from './federation/index.ts';
 import { startTrustLayer, type TrustLayer } from './holochain/index.ts';
@@ -122,6 +123,16 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     // An item an attached browser said it holds is pulled from it, without a lookup elsewhere.
     finder: holdersFirst(p2p.federation.holdings, peer.finder),
     log,
+    ...(config.rustStorage?.length
+      ? {
+          shardHolders: httpShardHolders(
+            config.rustStorage.map((h) => ({
+              endpoint: h.endpoint,
+              multiaddr: multiaddr(h.multiaddr),
+            })),
+          ),
+        }
+      : {}),
   });
   p2p.pullThrough.attach({ cache, open: bridge.pull });
 

@@ -12,3 +12,9 @@ export { type CacheStats, ContentCache, type ContentCacheOptions } from './cache
 export { BridgeBusyError, BridgeError, NotServedError } from './errors.ts';
 export type { MissRead } from './misses.ts';
 export { type Bridge, type BridgeInit, bridgeRoutes, checkServable } from './routes.ts';
+export {
+  httpShardHolders,
+  parseRustStorage,
+  type RustHolder,
+  type ShardHolderSource,
+} from './shard-holders.ts';

@@ -16,14 +16,17 @@ import type {
   RemoteManifest,
   StoredManifest,
 } from '../../src/content/index.ts';
+import { validateRemoteManifest } from '../../src/content/index.ts';
 import {
   ContentStreamer,
   type FetchNode,
   type HolderFinder,
+  importFromShardHolders,
   NoHoldersError,
 } from '../../src/net/index.ts';
 import { withTimeout } from '../../src/wire/index.ts';
 import { BridgeBusyError, NotServedError } from './errors.ts';
+import type { ShardHolderSource } from './shard-holders.ts';
 
 export interface MissesInit {
   node: FetchNode;
@@ -37,6 +40,11 @@ export interface MissesInit {
   idleMs: number;
   /** Per-piece (and dial) timeout of the pulls. */
   pieceTimeoutMs?: number;
+  /**
+   * Holders that speak only the shard protocol (Rust nodes), asked first: an item one of them
+   * has is imported whole, shard by shard, before its first byte is served.
+   */
+  shardHolders?: ShardHolderSource;
 }
 
 interface Slot {
@@ -56,6 +64,8 @@ export interface MissRead {
 export class Misses {
   readonly #streamer: ContentStreamer;
   readonly #slots = new Map<ContentHash, Slot>();
+  /** Imports from shard-only holders in progress: readers of one item share it. */
+  readonly #shardPulls = new Map<ContentHash, Promise<StoredManifest | undefined>>();
   /** Verified bytes pulled from peers since start. */
   pulledBytes = 0;
 
@@ -98,6 +108,12 @@ export class Misses {
       this.#release(hash, slot);
     };
     try {
+      // A configured Rust storage node is asked first (one HTTP request for its manifest):
+      // what it has is imported whole from it, before the first byte is served.
+      if (this.init.shardHolders) {
+        const manifest = await this.#fromShardHolders(hash, signal);
+        if (manifest) return { manifest, ensure: async () => {}, release };
+      }
       const manifest = await this.#streamer.open(hash, {
         signal: withTimeout(signal, this.init.openTimeoutMs),
       });
@@ -116,6 +132,41 @@ export class Misses {
       }
       throw error;
     }
+  }
+
+  /**
+   * The item imported whole from shard-only holders into the store, or undefined when none
+   * has it. Its reach is checked on their manifest before a shard is asked for.
+   */
+  #fromShardHolders(hash: ContentHash, signal: AbortSignal): Promise<StoredManifest | undefined> {
+    let pull = this.#shardPulls.get(hash);
+    if (!pull) {
+      pull = (async () => {
+        const source = this.init.shardHolders as ShardHolderSource;
+        const found = await source.locate(hash, withTimeout(signal, this.init.openTimeoutMs));
+        if (!found || found.holders.length === 0) return undefined;
+        const manifest = validateRemoteManifest(found.manifest);
+        if (manifest.blob_hash !== hash) return undefined;
+        this.init.check(manifest);
+        return importFromShardHolders(
+          this.init.node.libp2p,
+          this.init.store,
+          manifest,
+          found.holders,
+          {
+            signal,
+            ...(this.init.pieceTimeoutMs === undefined
+              ? {}
+              : { timeoutMs: this.init.pieceTimeoutMs }),
+            onBytes: (bytes) => {
+              this.pulledBytes += bytes;
+            },
+          },
+        );
+      })().finally(() => this.#shardPulls.delete(hash));
+      this.#shardPulls.set(hash, pull);
+    }
+    return pull;
   }
 
   /** Ends every pull and discards what it wrote. */

@@ -21,6 +21,7 @@ import type { ContentCache } from './cache.ts';
 import { BridgeBusyError, NotServedError } from './errors.ts';
 import { Misses, type MissRead } from './misses.ts';
 import { CORS_HEADERS, type ItemSource, respond, sendProblem } from './respond.ts';
+import type { ShardHolderSource } from './shard-holders.ts';
 
 export interface BridgeInit {
   /** Copies of commons items the doorway keeps for others: served when it holds the item. */
@@ -44,6 +45,8 @@ export interface BridgeInit {
    * Default 256.
    */
   maxResponses?: number;
+  /** Holders that speak only the shard protocol (Rust nodes), asked first for a miss. */
+  shardHolders?: ShardHolderSource;
 }
 
 export interface Bridge {
@@ -106,6 +109,7 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
     maxOpen: init.maxOpenStreams ?? 16,
     idleMs: init.idleMs ?? 30_000,
     ...(init.pieceTimeoutMs === undefined ? {} : { pieceTimeoutMs: init.pieceTimeoutMs }),
+    ...(init.shardHolders ? { shardHolders: init.shardHolders } : {}),
   });
 
   /** The item's source: kept, cached or pulled. `release` when the response is done. */

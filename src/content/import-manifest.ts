@@ -15,9 +15,20 @@ import {
   type StoredManifest,
   shardLength,
 } from './manifest.ts';
+import { manifestFields } from './rust-manifest.ts';
 
 /** A manifest as a peer sends it: everything but our local `storage_key`. */
 export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
+
+/**
+ * A piece hash nobody gave us: a Rust manifest has none. Such a blob is verified per shard
+ * (and whole) as its pieces arrive; each piece's hash is recorded as it is written, so the
+ * stored manifest has them all (import-session.ts, import-stripes.ts).
+ */
+export const UNKNOWN_PIECE = '';
+
+/** Pieces we cut a Rust blob's shards into (the store's default piece size). */
+export const RUST_PIECE_SIZE = MiB;
 
 /** Largest `piece_size` accepted from a peer: one piece (rs: one stripe of 7) is held in memory. */
 export const MAX_IMPORT_PIECE_SIZE = 64 * MiB;
@@ -30,8 +41,14 @@ const EMPTY_SHA256 =
  * `piece_hashes` shape, hash formats, `blob_cid`) and returns a clean copy holding only the
  * known fields. Throws {@link InvalidManifestError}. It cannot tell whether the hashes are
  * honest: that is what `commit` checks.
+ *
+ * Ours (with `format`, `piece_size`, `piece_hashes`) or any of the three Rust shapes
+ * (rust-manifest.ts; named or positional): a Rust one gets `blob_cid` from `blob_hash` when it
+ * has none, pieces of {@link RUST_PIECE_SIZE}, and piece hashes {@link UNKNOWN_PIECE} except
+ * where a shard is one piece (its hash is the shard's).
  */
 export function validateRemoteManifest(input: unknown): RemoteManifest {
+  input = manifestFields(input);
   const bad = (why: string): never => {
     throw new InvalidManifestError(
       `The peer's manifest is invalid: ${why}. Drop that peer and ask another one.`,
@@ -66,7 +83,9 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
     if (Number.isNaN(Date.parse(v))) bad(`${k} "${v}" is not an RFC 3339 time`);
   };
 
-  if (o.format !== 1) bad(`format ${JSON.stringify(o.format)} is not 1`);
+  // Ours carries `format`; the Rust shapes carry none of our extensions.
+  const rust = o.format === undefined && o.piece_size === undefined && o.piece_hashes === undefined;
+  if (!rust && o.format !== 1) bad(`format ${JSON.stringify(o.format)} is not 1`);
   const encoding = o.encoding as Encoding;
   if (encoding !== 'none' && encoding !== 'chunked' && encoding !== 'rs-4-7') {
     bad(`unknown encoding ${JSON.stringify(o.encoding)} (expected none, chunked or rs-4-7)`);
@@ -75,13 +94,13 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
   const shard_size = count('shard_size');
   const data_shards = count('data_shards');
   const total_shards = count('total_shards');
-  const piece_size = count('piece_size');
+  const piece_size = rust ? RUST_PIECE_SIZE : count('piece_size');
   if (piece_size === 0) bad('piece_size is 0');
   if (piece_size > MAX_IMPORT_PIECE_SIZE) {
     bad(`piece_size ${piece_size} is above the ${MAX_IMPORT_PIECE_SIZE} bytes this store accepts`);
   }
   const blob_hash = hash(o.blob_hash, 'blob_hash');
-  const blob_cid = str('blob_cid');
+  const blob_cid = rust && o.blob_cid === undefined ? cidOf(blob_hash) : str('blob_cid');
   if (blob_cid !== cidOf(blob_hash)) bad(`blob_cid ${blob_cid} is not the CID of ${blob_hash}`);
   const mime_type = str('mime_type');
   const reach = str('reach') as RemoteManifest['reach'];
@@ -129,16 +148,25 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
   if (encoding === 'none' && shard_hashes[0] !== blob_hash) {
     bad('a none manifest has shard_hashes[0] == blob_hash');
   }
-  if (!Array.isArray(o.piece_hashes) || o.piece_hashes.length !== total_shards) {
+  const sizes = { encoding, total_size, shard_size };
+  const rows: unknown = rust
+    ? shard_hashes.map((h, s) => {
+        const n = piecesInShard(shardLength(sizes, s), piece_size);
+        return n === 1 ? [h] : new Array(n).fill(UNKNOWN_PIECE);
+      })
+    : o.piece_hashes;
+  if (!Array.isArray(rows) || rows.length !== total_shards) {
     bad(`piece_hashes must have ${total_shards} row(s), one per shard`);
   }
-  const sizes = { encoding, total_size, shard_size };
-  const piece_hashes = (o.piece_hashes as unknown[]).map((row, s) => {
+  const piece_hashes = (rows as unknown[]).map((row, s) => {
     const want = piecesInShard(shardLength(sizes, s), piece_size);
     if (!Array.isArray(row) || row.length !== want) {
       bad(`piece_hashes[${s}] must list ${want} piece hash(es) for piece_size ${piece_size}`);
     }
-    const out = (row as unknown[]).map((v, p) => hash(v, `piece_hashes[${s}][${p}]`) as string);
+    const out = (row as unknown[]).map((v, p) =>
+      // Unknown: a Rust manifest's (validated again, it keeps them), checked with its shard.
+      v === UNKNOWN_PIECE ? UNKNOWN_PIECE : (hash(v, `piece_hashes[${s}][${p}]`) as string),
+    );
     // A shard of one piece IS that piece.
     if (out.length === 1 && out[0] !== shard_hashes[s]) {
       bad(`shard ${s} is one piece, but piece_hashes[${s}][0] != shard_hashes[${s}]`);
@@ -166,6 +194,11 @@ export function validateRemoteManifest(input: unknown): RemoteManifest {
   };
   if (typeof name === 'string') m.name = name;
   return m;
+}
+
+/** Whether every piece hash is known (false for a Rust manifest until its import has run). */
+export function hasPieceHashes(m: RemoteManifest): boolean {
+  return m.piece_hashes.every((row) => !row.includes(UNKNOWN_PIECE));
 }
 
 /** Every piece of the given shards, shard by shard. */

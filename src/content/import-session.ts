@@ -18,7 +18,7 @@ import {
 import type { HashService } from './hasher.ts';
 import { sha256Bytes } from './hasher.ts';
 import type { ImportCheck } from './import-check.ts';
-import type { RemoteManifest } from './import-manifest.ts';
+import { type RemoteManifest, UNKNOWN_PIECE } from './import-manifest.ts';
 import { pieceKey, putPieces } from './import-verify.ts';
 import { type LockManagerLike, putLockName } from './ingest.ts';
 import { pieceLength, shardLength } from './manifest.ts';
@@ -203,8 +203,11 @@ export abstract class PieceImportBase<R> {
     // Our own copy: the caller's buffer cannot change between the check and the write.
     const own = bytes.slice();
     const actual = await sha256Bytes(own);
-    const expected = m.piece_hashes[shard]?.[piece];
-    if (actual !== expected) {
+    const row = m.piece_hashes[shard] as string[];
+    // A Rust manifest names no piece hashes: the piece is checked with its shard (the import's
+    // lanes), and its hash recorded now for the stored manifest and every later read.
+    if (row[piece] === UNKNOWN_PIECE) row[piece] = actual;
+    if (actual !== row[piece]) {
       throw new PieceMismatchError(m.blob_hash, shard, piece, 'hash', `sha256 ${actual}`);
     }
     this.assertOpen();

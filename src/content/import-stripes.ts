@@ -7,6 +7,7 @@ import type { PieceRef, PieceWrite } from './backend.ts';
 import { ManifestMismatchError } from './errors.ts';
 import { type IncrementalHasher, sha256Bytes } from './hasher.ts';
 import { type ImportCheck, type Stage, WindowedStage } from './import-check.ts';
+import { UNKNOWN_PIECE } from './import-manifest.ts';
 import { expectShardHash, pieceKey, putPieces } from './import-verify.ts';
 import { pieceLength, piecesInShard } from './manifest.ts';
 import { rebuildStripe } from './stripe.ts';
@@ -107,8 +108,11 @@ export class StripeStage extends WindowedStage implements Stage {
     ];
     const hashes = await Promise.all(computed.map((p) => sha256Bytes(p.bytes)));
     computed.forEach((p, i) => {
-      const want = m.piece_hashes[p.shard]?.[j];
-      if (hashes[i] === want) return;
+      const row = m.piece_hashes[p.shard] as string[];
+      const want = row[j];
+      // Unknown (a Rust manifest): recorded; the shard's hash checks it when the stage ends.
+      if (want === UNKNOWN_PIECE) row[j] = hashes[i] as string;
+      if (hashes[i] === row[j]) return;
       throw new ManifestMismatchError(
         m.blob_hash,
         'piece_hashes',

@@ -29,6 +29,7 @@ import {
   ShardHashers,
 } from './import-check.ts';
 import {
+  hasPieceHashes,
   neededPieces,
   piecesOf,
   type RemoteManifest,
@@ -161,6 +162,11 @@ export async function beginShardImport(
   const { signal } = opts;
   throwIfAborted(signal);
   const manifest = validateRemoteManifest(input);
+  if (!hasPieceHashes(manifest)) {
+    throw new InvalidManifestError(
+      `The manifest of ${manifest.blob_hash} has no piece hashes (a Rust manifest): import the whole blob with it, or keep shards under a manifest of ours.`,
+    );
+  }
   if (manifest.encoding !== 'rs-4-7') {
     throw new InvalidManifestError(
       `${manifest.blob_hash} is ${manifest.encoding}: only rs-4-7 blobs are kept by shards. Import the whole blob instead.`,
@@ -304,6 +310,11 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
   }
 
   protected async publish() {
+    if (!hasPieceHashes(this.manifest)) {
+      throw new ContentError(
+        `${this.manifest.blob_hash}: a piece hash is still unknown after every check. This is a bug; import the blob again.`,
+      );
+    }
     const stored: StoredManifest = {
       ...this.partialManifest,
       verified_at: new Date().toISOString(),

@@ -54,8 +54,10 @@ export type {
   ShardImportSession,
 } from './import.ts';
 export {
+  hasPieceHashes,
   MAX_IMPORT_PIECE_SIZE,
   type RemoteManifest,
+  UNKNOWN_PIECE,
   validateRemoteManifest,
 } from './import-manifest.ts';
 export type { LockManagerLike, PutOptions, PutPhase, PutProgress, PutSource } from './ingest.ts';
@@ -77,6 +79,12 @@ export {
 } from './manifest.ts';
 export { type ItemOrigin, isKept } from './origin.ts';
 export type { GetOptions, GetProgress, PartialReadOptions, RepairReport } from './read.ts';
+export {
+  manifestFields,
+  RUST_MANIFEST_FIELDS,
+  type RustManifestShape,
+  toRustManifest,
+} from './rust-manifest.ts';
 export { rebuildStripe, type StripePiece } from './stripe.ts';
 
 /** Asks the browser not to evict this origin's storage under pressure (true if granted). */

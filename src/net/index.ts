@@ -122,5 +122,12 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
-export { type AllowHook, fetchManifest } from './shard/index.ts';
+export {
+  type AllowHook,
+  fetchManifest,
+  importFromShardHolders,
+  type PeerTarget,
+  SHARD_PROTOCOL,
+  shardGetStream,
+} from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

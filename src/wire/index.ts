@@ -11,6 +11,7 @@ export {
   throwIfAborted,
   withTimeout,
 } from './abort.ts';
+export { ByteReader, type ByteReadOptions } from './byte-reader.ts';
 export { clip, ElohimError, errorMessage } from './elohim-error.ts';
 export {
   BadBytesError,

@@ -9,8 +9,7 @@
  * (malformed answer), `WireStreamClosedError`, or the signal's reason on abort.
  * Nothing unverified is ever returned.
  */
-import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import type { Multiaddr } from '@multiformats/multiaddr';
+import type { Stream } from '@libp2p/interface';
 import {
   type ContentHash,
   parseContentHash,
@@ -19,7 +18,6 @@ import {
   shardLength,
 } from '../../content/index.ts';
 import {
-  type AbortOptions,
   deadline,
   FrameReader,
   TruncatedFrameError,
@@ -28,6 +26,7 @@ import {
   writeFrame,
 } from '../../wire/index.ts';
 import {
+  DEFAULT_MAX_BYTES,
   DEFAULT_MAX_MANIFEST_BYTES,
   decodePieceResponse,
   decodeShardResponse,
@@ -40,7 +39,6 @@ import {
   type RemoteManifest,
   SHARD_PROTOCOL,
   type ShardResponse,
-  shardLimits,
 } from './codec.ts';
 import {
   PeerReportedError,
@@ -48,26 +46,19 @@ import {
   ShardError,
   ShardNotFoundError,
 } from './errors.ts';
+import { shardGetStream } from './get-stream.ts';
+import {
+  type Libp2pDialLike,
+  openShardStream,
+  type PeerTarget,
+  type ShardRequestOptions,
+} from './open.ts';
 
-export type PeerTarget = PeerId | Multiaddr | Multiaddr[];
-
-/** The part of a libp2p node the client needs. */
-export interface Libp2pDialLike {
-  dial(peer: PeerTarget, options?: { signal?: AbortSignal }): Promise<Connection>;
-}
-
-export interface ShardRequestOptions extends AbortOptions {
-  /** Default 30 s. */
-  timeoutMs?: number;
-  /** Allow relayed (limited) connections. Default false: relays cap bytes (docs/design.md §9). */
-  runOnLimitedConnection?: boolean;
-}
+export type { Libp2pDialLike, PeerTarget, ShardRequestOptions };
 
 export interface ShardGetOptions extends ShardRequestOptions {
-  /** Largest blob accepted. Default 16 MiB. */
+  /** Largest blob accepted (it is held in one buffer). Default 16 MiB. */
   maxBytes?: number;
-  /** Largest response frame. Default `2 × maxBytes + 1 KiB`. */
-  maxFrameBytes?: number;
 }
 
 export interface PieceRange {
@@ -96,33 +87,6 @@ function targetName(peer: PeerTarget): string {
   return peer.toString();
 }
 
-async function open(
-  libp2p: Libp2pDialLike,
-  peer: PeerTarget,
-  protocol: string,
-  signal: AbortSignal,
-  opts: ShardRequestOptions,
-): Promise<{ stream: Stream; name: string }> {
-  const streamOptions = { signal, runOnLimitedConnection: opts.runOnLimitedConnection ?? false };
-  const conn = await libp2p.dial(peer, { signal });
-  try {
-    return {
-      stream: await conn.newStream(protocol, streamOptions),
-      name: conn.remotePeer.toString(),
-    };
-  } catch (error) {
-    // A connection the remote side cut can still be handed out as open until libp2p notices
-    // its muxer closed: end it here and dial once more, which makes a new one.
-    if (!(error instanceof Error && error.name === 'ConnectionClosedError')) throw error;
-    conn.abort(error);
-    const fresh = await libp2p.dial(peer, { signal });
-    return {
-      stream: await fresh.newStream(protocol, streamOptions),
-      name: fresh.remotePeer.toString(),
-    };
-  }
-}
-
 /**
  * One request, one answer. The answer is read while the request is still being written, so
  * an early `Error` (e.g. an oversized Push refused) is seen.
@@ -142,7 +106,7 @@ async function exchange<T>(
   let reader: FrameReader | undefined;
   let wrote = false;
   try {
-    const opened = await open(libp2p, peer, protocol, d.signal, opts);
+    const opened = await openShardStream(libp2p, peer, protocol, d.signal, opts);
     stream = opened.stream;
     const s = stream;
     reader = new FrameReader(s);
@@ -183,36 +147,34 @@ function commonAnswers(resp: ShardResponse | PieceResponse, peer: string, hash: 
   if (resp.type === 'Error') throw new PeerReportedError(peer, resp.message);
 }
 
-/** The bytes whose sha256 is `hash` (a blob, or a shard of one), verified. */
+/**
+ * The bytes whose sha256 is `hash` (a blob, or a shard of one), verified, in one buffer of at
+ * most `maxBytes`. For shards of any size, in bounded memory: {@link shardGetStream}.
+ */
 export async function shardGet(
   libp2p: Libp2pDialLike,
   peer: PeerTarget,
   hash: string,
   opts: ShardGetOptions = {},
 ): Promise<Uint8Array> {
-  const h = parseContentHash(hash);
-  const limits = shardLimits(opts);
-  const { answer, peer: name } = await exchange(
-    libp2p,
-    peer,
-    SHARD_PROTOCOL,
-    encodeShardRequest({ type: 'Get', hash: h }),
-    limits.maxFrameBytes,
-    (p) => decodeShardResponse(p, limits),
-    opts,
-    `getting ${h} from ${targetName(peer)}`,
-  );
-  commonAnswers(answer, name, h);
-  if (answer.type !== 'Data') unexpected('Get', answer);
-  const actual = await sha256Bytes(answer.data);
-  if (actual !== h) {
-    throw new PeerSentBadDataError(
-      name,
-      h,
-      `the ${answer.data.byteLength} bytes hash to ${actual}`,
-    );
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const c of shardGetStream(libp2p, peer, hash, {
+    ...opts,
+    maxBytes,
+  })) {
+    chunks.push(c);
+    size += c.byteLength;
   }
-  return answer.data;
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
 }
 
 /** Whether the peer says it holds `hash` (and would deliver it to us). */
@@ -362,7 +324,7 @@ export async function* fetchPieces(
   let reader: FrameReader | undefined;
   let complete = false;
   try {
-    const opened = await open(libp2p, peer, PIECES_PROTOCOL, d.signal, opts);
+    const opened = await openShardStream(libp2p, peer, PIECES_PROTOCOL, d.signal, opts);
     const name = opened.name;
     stream = opened.stream;
     reader = new FrameReader(stream);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cidOf } from '../../content/index.ts';
 import {
   BadBytesError,
   BadMsgpackError,
@@ -257,7 +258,7 @@ describe('malformed input is rejected with typed errors', () => {
 describe('pieces/1.0.0 codec', () => {
   const manifest: RemoteManifest = {
     format: 1,
-    blob_cid: 'bafkreitest',
+    blob_cid: cidOf(HASH),
     blob_hash: HASH,
     total_size: 5,
     mime_type: 'text/plain',
@@ -365,7 +366,7 @@ describe('pieces/1.0.0 codec', () => {
     expect(holds({ Shards: [-1] })).toThrow(/non-negative integer/);
     expect(holds({ Shards: Array.from({ length: 1025 }, (_, i) => i) })).toThrow(/1 to 1024/);
     expect(holds({ All: [1] })).toThrow(/takes no value/);
-    bad({ piece_hashes: [[HASH]] }, /piece_hashes\[0\] should list 2/);
+    bad({ piece_hashes: [[HASH]] }, /piece_hashes\[0\] must list 2/);
     bad({ shard_hashes: [] }, /shard_hashes/);
     bad({ format: 2 as 1 }, /format/);
     bad({ encoding: 'zip' as 'none' }, /encoding/);

@@ -30,16 +30,20 @@
 import {
   type ContentHash,
   InvalidHashError,
+  InvalidManifestError,
   parseContentHash,
-  piecesInShard,
+  type RustManifestShape,
+  type ShardManifest,
   type StoredManifest,
-  shardLength,
+  toRustManifest,
+  validateRemoteManifest,
 } from '../../content/index.ts';
 import {
   bytesField,
   decodeMsgpack,
   type Encodable,
   encodeFrame,
+  encodeMsgpack,
   fields,
   IntBytes,
   type MsgValue,
@@ -58,6 +62,8 @@ export const PIECES_PROTOCOL = '/elohim/pieces/1.0.0';
 const MiB = 1024 * 1024;
 /** Largest `none` blob: a `Data`/`Push` carries at most this many bytes by default. */
 export const DEFAULT_MAX_BYTES = 16 * MiB;
+/** Most bytes one `Data` frame can carry: its length is a u32, and `{"Data": bin32}` takes 11. */
+export const MAX_DATA_BYTES = 0xffffffff - 11;
 /** Room for the message around the bytes (variant names, hash, markers). */
 export const FRAME_OVERHEAD = 1024;
 /** Default cap for a manifest frame. */
@@ -183,6 +189,11 @@ export function encodeShardResponse(resp: ShardResponse): Uint8Array {
  * without holding the payload in one buffer.
  */
 export function encodeDataHeader(size: number): Uint8Array {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DATA_BYTES) {
+    throw new RangeError(
+      `A Data frame carries at most ${MAX_DATA_BYTES} bytes (a 4-byte length), not ${size}.`,
+    );
+  }
   const head = [0x81, 0xa4, 0x44, 0x61, 0x74, 0x61];
   if (size < 0x100) head.push(0xc4, size);
   else if (size < 0x10000) head.push(0xc5, size >>> 8, size & 0xff);
@@ -376,93 +387,33 @@ function plain(v: MsgValue): unknown {
 }
 
 /**
- * Structural validation of a manifest from a peer: types, and piece/shard counts consistent
- * with the sizes. It cannot prove the hashes are honest; pieces are checked against
- * `piece_hashes`, and the caller must check shard/blob hashes over the assembled bytes.
+ * Structural validation of a manifest from a peer (content's `validateRemoteManifest`): ours,
+ * or any of the three Rust shapes, as a map or as rmp-serde's positional array. It cannot
+ * prove the hashes are honest: pieces are checked against `piece_hashes` (a Rust manifest's
+ * shards against `shard_hashes`), and the import checks shard and blob hashes over the bytes.
  */
 export function manifestFromWire(v: MsgValue): RemoteManifest {
-  if (!(v instanceof Map)) {
+  if (!(v instanceof Map) && !Array.isArray(v)) {
     throw new UnexpectedMessageError(`"Manifest" takes a map, got ${show(v)}.`);
   }
-  const o = plain(v) as Record<string, unknown>;
-  const bad = (why: string): never => {
-    throw new UnexpectedMessageError(`The peer's manifest is invalid: ${why}.`);
-  };
-  const uint = (k: string): number => {
-    const x = o[k];
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) bad(`${k} is not a count`);
-    return x as number;
-  };
-  const str = (k: string): string => {
-    const x = o[k];
-    if (typeof x !== 'string') bad(`${k} is not a string`);
-    return x as string;
-  };
-  const optStr = (k: string): string | null | undefined => {
-    const x = o[k];
-    if (x === undefined || x === null) return x as null | undefined;
-    if (typeof x !== 'string') bad(`${k} is not a string`);
-    return x as string;
-  };
-  const hash = (x: unknown, what: string): ContentHash => {
-    if (typeof x !== 'string') return bad(`${what} is not a hash`);
-    try {
-      return parseContentHash(x);
-    } catch {
-      return bad(`${what} is not a content address`);
-    }
-  };
-  if (o.format !== 1) bad(`format ${String(o.format)} is not 1`);
-  const encoding = str('encoding');
-  if (encoding !== 'none' && encoding !== 'chunked' && encoding !== 'rs-4-7') {
-    bad(`unknown encoding "${encoding}"`);
+  try {
+    return validateRemoteManifest(plain(v));
+  } catch (e) {
+    if (e instanceof InvalidManifestError) throw new UnexpectedMessageError(e.message);
+    throw e;
   }
-  const total_size = uint('total_size');
-  const shard_size = uint('shard_size');
-  const data_shards = uint('data_shards');
-  const total_shards = uint('total_shards');
-  const piece_size = uint('piece_size');
-  if (piece_size === 0) bad('piece_size is 0');
-  if (!Array.isArray(o.shard_hashes) || o.shard_hashes.length !== total_shards) {
-    bad('shard_hashes does not have total_shards entries');
-  }
-  if (!Array.isArray(o.piece_hashes) || o.piece_hashes.length !== total_shards) {
-    bad('piece_hashes does not have total_shards entries');
-  }
-  const blob_hash = hash(o.blob_hash, 'blob_hash');
-  const shard_hashes = (o.shard_hashes as unknown[]).map((x, i) => hash(x, `shard_hashes[${i}]`));
-  const sizes = { encoding: encoding as RemoteManifest['encoding'], total_size, shard_size };
-  const piece_hashes = (o.piece_hashes as unknown[]).map((row, s) => {
-    const want = piecesInShard(shardLength(sizes, s), piece_size);
-    if (!Array.isArray(row) || row.length !== want) {
-      return bad(`piece_hashes[${s}] should list ${want} piece(s)`);
-    }
-    return row.map((x, p) => hash(x, `piece_hashes[${s}][${p}]`) as string);
-  });
-  if (encoding === 'none' && (total_shards !== 1 || shard_hashes[0] !== blob_hash)) {
-    bad('a `none` manifest must have one shard whose hash is the blob hash');
-  }
-  const m: RemoteManifest = {
-    format: 1,
-    blob_cid: str('blob_cid'),
-    blob_hash,
-    total_size,
-    mime_type: str('mime_type'),
-    encoding: encoding as RemoteManifest['encoding'],
-    data_shards,
-    total_shards,
-    shard_size,
-    shard_hashes,
-    reach: str('reach') as RemoteManifest['reach'],
-    created_at: str('created_at'),
-    piece_size,
-    piece_hashes,
-  };
-  const author = optStr('author_id');
-  if (author !== undefined) m.author_id = author;
-  const verified = optStr('verified_at');
-  if (verified !== undefined) m.verified_at = verified;
-  const name = optStr('name');
-  if (typeof name === 'string') m.name = name;
-  return m;
+}
+
+/**
+ * A manifest as the Rust `shape` declares it (rust-manifest.ts in src/content), in the
+ * encoding rmp-serde gives its struct: the positional field array (`to_vec`), or the map
+ * (`to_vec_named`).
+ */
+export function encodeRustManifest(
+  m: ShardManifest,
+  shape: RustManifestShape,
+  form: 'positional' | 'named',
+): Uint8Array {
+  const fields = toRustManifest(m, shape);
+  return encodeMsgpack(form === 'named' ? fields : Object.values(fields));
 }

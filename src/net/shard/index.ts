@@ -6,6 +6,7 @@
  *   // a libp2p service; on a node made without it: registerShardProtocol(libp2p, store, { allow })
  *   const libp2p = await createLibp2p({ services: { shard: shardServer({ store, allow }) } });
  *   const bytes = await shardGet(libp2p, peerId, hash, { timeoutMs: 10_000 });
+ *   for await (const chunk of shardGetStream(libp2p, peerId, shardHash)) … // any size
  *   const m = await fetchManifest(libp2p, peerId, hash);
  *   const held = await fetchHolding(libp2p, peerId, hash); // 'all' or [shard, …]
  *   for await (const p of fetchPieces(libp2p, peerId, m, { shard: 0, first: 0, count: 4 })) …
@@ -36,10 +37,12 @@ export {
   encodeDataHeader,
   encodePieceRequest,
   encodePieceResponse,
+  encodeRustManifest,
   encodeShardRequest,
   encodeShardResponse,
   FRAME_OVERHEAD,
   type Holding,
+  MAX_DATA_BYTES,
   MAX_HELD_SHARDS,
   manifestFromWire,
   PIECES_PROTOCOL,
@@ -59,6 +62,7 @@ export {
   ShardError,
   ShardNotFoundError,
 } from './errors.ts';
+export { type ShardStreamOptions, shardGetStream } from './get-stream.ts';
 export { createPacer, type PacerClock } from './pace.ts';
 export {
   type AllowContext,
@@ -73,3 +77,4 @@ export {
   type ShardServerOptions,
   shardServer,
 } from './server.ts';
+export { importFromShardHolders, type ShardImportOptions } from './shard-import.ts';

@@ -110,7 +110,7 @@ export interface ShardServerOptions {
   allow?: AllowHook;
   /** Who may `Push` what. Default: nobody (every Push is answered with an Error). */
   push?: PushPolicy;
-  /** Largest `Data`/`Push` payload. Default 16 MiB (the largest `none` blob). */
+  /** Largest `Push` payload (a stranger's bytes). Default 16 MiB. `Get` answers any size. */
   maxBytes?: number;
   /** Largest request frame. Default `2 × maxBytes + 1 KiB` (integer-array bytes). */
   maxFrameBytes?: number;
@@ -212,11 +212,6 @@ class ShardIndex {
     this.store.removeEventListener('change', this.onChange);
     this.map = undefined;
   }
-}
-
-const MiB = 1024 * 1024;
-function mib(n: number): string {
-  return n % MiB === 0 ? `${n / MiB} MiB` : `${n} bytes`;
 }
 
 /** The verified pieces of one shard, read one at a time. */
@@ -378,16 +373,9 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
         }
         const { manifest: m, shard } = found;
         const size = shard === undefined ? m.total_size : shardLength(m, shard);
-        if (size > limits.maxBytes) {
-          return {
-            type: 'Error',
-            message:
-              `${req.hash} is ${size} bytes, over this peer's ${mib(limits.maxBytes)} shard-message cap ` +
-              `(a \`none\` blob is at most 16 MiB). Fetch it shard by shard or over ${PIECES_PROTOCOL}.`,
-          };
-        }
-        // Streamed so that a 16 MiB answer never sits whole in memory (up to 32 inbound
-        // streams per connection). A piece failing verification midway aborts the stream.
+        // Any size (a Rust node's shard is a quarter of its blob, unbounded), streamed piece by
+        // piece so that no answer sits whole in memory. A piece failing verification midway
+        // aborts the stream.
         return {
           type: 'StreamedData',
           size,

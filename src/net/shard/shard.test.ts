@@ -9,6 +9,7 @@ import { addrOf, loopbackNode, readAll, testBytes } from '../../test-support/lib
 import {
   encodeFrame,
   FrameReader,
+  FrameTooLargeError,
   unframe,
   WireError,
   WireTimeoutError,
@@ -182,7 +183,7 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
     }
   });
 
-  it('an oversized Push gets an Error naming the cap; so does a Get over the cap', async () => {
+  it('an oversized Push gets an Error naming the cap; a Get of any size is served', async () => {
     const data = testBytes(70 * KiB, 10);
     const err = await shardPush(client, addr, sha(data), data, { timeoutMs: 10_000 }).catch(
       (e) => e,
@@ -199,10 +200,14 @@ describe('shard protocols between two libp2p nodes on loopback', () => {
     expect(answer.type).toBe('Error');
     expect(answer.type === 'Error' && answer.message).toMatch(/1073741824 bytes, over/);
 
-    // The 80 KiB chunked blob is over the server's 64 KiB cap for a whole-blob Get.
-    const e2 = await shardGet(client, addr, sha(chunked), { maxBytes: 1 << 20 }).catch((e) => e);
-    expect(e2).toBeInstanceOf(PeerReportedError);
-    expect(e2.message).toMatch(/81920 bytes, over this peer's 65536 bytes shard-message cap/);
+    // The cap is for Push only (issue 19: a Rust node's shard is a quarter of its blob,
+    // unbounded): the 80 KiB chunked blob is served whole, streamed. The fetcher's own cap
+    // still holds: it refuses the answer from its header, before the payload.
+    const whole = await shardGet(client, addr, sha(chunked), { maxBytes: 1 << 20 });
+    expect(sha(whole)).toBe(sha(chunked));
+    const e2 = await shardGet(client, addr, sha(chunked), { maxBytes: 64 * KiB }).catch((e) => e);
+    expect(e2).toBeInstanceOf(FrameTooLargeError);
+    expect(e2.message).toMatch(/81920 bytes, over/);
   });
 
   it('malformed requests get {"Error": …} and the node keeps serving', async () => {
