@@ -3,6 +3,7 @@ import { ActivityPanel } from './ActivityPanel.tsx';
 import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
 import { DamagedLink, FetchPanel, parseShareLink } from './FetchPanel.tsx';
+import { FirstRunHint } from './FirstRunHint.tsx';
 import { errorMessage } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { KeptShards } from './KeptShards.tsx';
@@ -79,6 +80,9 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
+            <FirstRunHint
+              empty={!shared && library.status === 'ready' && library.items.length === 0}
+            />
             <DropZone
               disabled={!store}
               onFiles={ingest.add}
@@ -96,7 +100,12 @@ export function App() {
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />
-            <TrustPanel trust={trust} family={family.family} familySnapshot={family.snapshot} />
+            <TrustPanel
+              trust={trust}
+              peer={peer}
+              family={family.family}
+              familySnapshot={family.snapshot}
+            />
             <ActivityPanel />
             <SettingsPanel />
           </aside>
