@@ -106,7 +106,7 @@ export function App() {
               family={family.family}
               familySnapshot={family.snapshot}
             />
-            <ActivityPanel />
+            <ActivityPanel trust={trust} />
             <SettingsPanel />
           </aside>
         </div>
