@@ -89,7 +89,12 @@ export function App() {
               trust={trust}
               family={family.snapshot}
             />
-            <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
+            <IngestList
+              jobs={ingest.jobs}
+              onCancel={ingest.cancel}
+              onDismiss={ingest.dismiss}
+              onClear={ingest.clear}
+            />
             {library.status === 'opening' && (
               <p className="muted" aria-busy="true">
                 Opening the local store…
