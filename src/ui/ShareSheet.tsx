@@ -77,9 +77,13 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
       data-testid="share-sheet"
       onCancel={(event) => {
         event.preventDefault();
+        // React passes `cancel` up its own tree: the item details around this sheet would
+        // close on the same Esc.
+        event.stopPropagation();
         onClose();
       }}
       onClick={(event) => {
+        event.stopPropagation();
         if (event.target === event.currentTarget) onClose();
       }}
     >
