@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
 import { logger } from '../wire/index.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
@@ -38,10 +38,33 @@ function useQrCode(text: string): string | undefined {
   return url;
 }
 
+const FOCUSABLE = 'button:not([disabled]), input:not([disabled]), a[href], [tabindex="0"]';
+
+/**
+ * Keeps Tab inside `dialog`: from its last control back to its first (and Shift+Tab the other
+ * way). A modal dialog makes the page inert, but Tab would still leave for the browser's own
+ * controls.
+ */
+function wrapTab(event: KeyboardEvent<HTMLDialogElement>): void {
+  if (event.key !== 'Tab') return;
+  const controls = [...event.currentTarget.querySelectorAll<HTMLElement>(FOCUSABLE)];
+  const first = controls[0];
+  const last = controls.at(-1);
+  if (!first || !last) return;
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 /**
  * The share sheet: the link, Copy, a QR code to open it on a phone, and the system's share
- * menu where the browser has one (`navigator.share`). A modal `<dialog>`: the browser keeps
- * focus inside and turns Esc into `cancel`; on closing, focus goes back where it was.
+ * menu where the browser has one (`navigator.share`). A modal `<dialog>`: the page behind is
+ * inert, Tab wraps around inside, Esc becomes `cancel`; on closing, focus goes back where it
+ * was.
  */
 export function ShareSheet({ link, label, reach, onClose }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
@@ -69,12 +92,13 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
   };
 
   return (
-    // biome-ignore lint/a11y/useKeyWithClickEvents: the backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
+    // The backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
     <dialog
       ref={dialog}
       className="share-sheet"
       aria-labelledby={titleId}
       data-testid="share-sheet"
+      onKeyDown={wrapTab}
       onCancel={(event) => {
         event.preventDefault();
         // React passes `cancel` up its own tree: the item details around this sheet would
