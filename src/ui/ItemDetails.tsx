@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { ContentPreview } from './ContentPreview.tsx';
-import { CopyButton } from './CopyButton.tsx';
+import { CopyField } from './CopyButton.tsx';
 import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, formatDateTime } from './format.ts';
@@ -95,18 +95,12 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
             <section aria-labelledby={`${linkId}-h`} className="details__section">
               <h3 id={`${linkId}-h`}>Share link</h3>
               <p className="muted small">{reachWords(item.reach).link}</p>
-              <div className="share">
-                <label htmlFor={linkId} className="visually-hidden">
-                  Share link
-                </label>
-                <input
-                  id={linkId}
-                  readOnly
-                  value={link}
-                  data-testid="details-share-link"
-                  onFocus={(event) => event.currentTarget.select()}
-                />
-                <CopyButton text={link} label={`Copy share link for ${label}`} />
+              <CopyField
+                text={link}
+                fieldLabel="Share link"
+                copyLabel={`Copy share link for ${label}`}
+                testId="details-share-link"
+              >
                 <button
                   type="button"
                   aria-haspopup="dialog"
@@ -115,7 +109,7 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
                 >
                   Share…
                 </button>
-              </div>
+              </CopyField>
               {sharing && (
                 <ShareSheet
                   link={link}

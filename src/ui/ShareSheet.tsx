@@ -1,6 +1,6 @@
 import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
 import { logger } from '../wire/index.ts';
-import { CopyButton } from './CopyButton.tsx';
+import { CopyField } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
 import { reachWords } from './reachWords.ts';
 
@@ -69,7 +69,6 @@ function wrapTab(event: KeyboardEvent<HTMLDialogElement>): void {
 export function ShareSheet({ link, label, reach, onClose }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
-  const linkId = useId();
   const qr = useQrCode(link);
   const canShare = typeof navigator.share === 'function';
 
@@ -95,7 +94,7 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
     // The backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
     <dialog
       ref={dialog}
-      className="share-sheet"
+      className="details share-sheet"
       aria-labelledby={titleId}
       data-testid="share-sheet"
       onKeyDown={wrapTab}
@@ -111,7 +110,7 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
         if (event.target === event.currentTarget) onClose();
       }}
     >
-      <div className="share-sheet__box">
+      <div className="details__box share-sheet__box">
         <header className="details__header">
           <h2 id={titleId}>Share {label}</h2>
           <button type="button" className="details__close" onClick={onClose}>
@@ -122,19 +121,12 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
         <p className="muted small" data-testid="share-reach">
           {reachWords(reach).link}
         </p>
-        <div className="share">
-          <label htmlFor={linkId} className="visually-hidden">
-            Link to {label}
-          </label>
-          <input
-            id={linkId}
-            readOnly
-            value={link}
-            data-testid="share-sheet-link"
-            onFocus={(event) => event.currentTarget.select()}
-          />
-          <CopyButton text={link} label={`Copy the link to ${label}`} />
-        </div>
+        <CopyField
+          text={link}
+          fieldLabel={`Link to ${label}`}
+          copyLabel={`Copy the link to ${label}`}
+          testId="share-sheet-link"
+        />
         <figure className="share-sheet__qr">
           {qr ? (
             <img
