@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, item, openApp, trustConnected } from './support/app.ts';
+import { startDoorwayProcess } from './support/doorway-process.ts';
 import { writeRandomFile } from './support/files.ts';
 import { JARGON, visibleText } from './support/words.ts';
 
@@ -138,4 +139,29 @@ test('an empty file is refused with a plain message; finished rows clear togethe
   await expect(page.getByTestId('summary')).toContainText('0 items');
   await page.getByTestId('ingest-clear').click();
   await expect(rows).toHaveCount(0);
+});
+
+test('offline from the start, People says so calmly: nothing "waiting", Family not stuck asking', async ({
+  openProfile,
+}) => {
+  const door = await startDoorwayProcess();
+  try {
+    const { context } = await openProfile();
+    const page = await openApp(context, door.url);
+    await trustConnected(page);
+    await door.stop();
+    await context.setOffline(true);
+    // The app comes back from its service worker, its trust layer unreachable from the start.
+    await page.reload();
+    await expect(page.getByRole('button', { name: 'Choose files…' })).toBeEnabled();
+    const status = page.getByTestId('trust-status');
+    await expect(status).toHaveAttribute('data-status', /offline|connecting/, { timeout: 30_000 });
+    await expect(status).toHaveAttribute('data-status', 'offline', { timeout: 30_000 });
+    await expect(page.getByTestId('family-unknown')).toContainText('once you are connected');
+    // The person changed nothing: nothing is said to be waiting.
+    await expect(status).not.toContainText('waiting');
+    await expect(page.getByTestId('trust-panel')).not.toContainText('Asking');
+  } finally {
+    await door.stop();
+  }
 });
