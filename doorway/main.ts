@@ -22,6 +22,11 @@ async function main(): Promise<void> {
   // libp2p and HTTP both listen by now. Tests and scripts read these exact lines.
   for (const addr of doorway.p2p.multiaddrs()) console.log(`Elohim doorway relay at ${addr}`);
   console.log(`Elohim doorway ready at ${doorway.url}`);
+  // For a person at a terminal, the address to open stands last and apart (scripts, reading
+  // a pipe, get the two lines above and nothing else).
+  if (process.stdout.isTTY) {
+    console.log(`\n  Open ${doorway.url} in your browser. Ctrl+C stops the doorway.\n`);
+  }
 }
 
 main().catch((error: unknown) => {

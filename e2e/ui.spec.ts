@@ -197,6 +197,8 @@ test('library, details, storage and settings work and look right', async ({
   });
 
   await test.step('settings: doorway URLs are validated, saved, and apply on reload', async () => {
+    // The doorway list sits behind its disclosure (rarely changed).
+    await page.getByTestId('doorway-settings').locator('summary').click();
     const input = page.getByRole('textbox', { name: 'Add a doorway' });
     const add = page.getByTestId('settings').getByRole('button', { name: 'Add', exact: true });
     const error = page.getByTestId('doorway-error');

@@ -28,11 +28,13 @@ export type DocAudience = (peer: PeerId, docId: string) => boolean | Promise<boo
 /** May this libp2p peer receive the item `hash`? (The content delivery gate.) */
 export type ItemAudience = (peer: PeerId, hash: ContentHash) => boolean | Promise<boolean>;
 
+/** Whether a document (as a Repo handle holds it) is an agent's library. */
 export function isLibrary(doc: unknown): doc is LibraryDoc {
   const d = doc as Partial<LibraryDoc> | undefined;
   return typeof d?.agent === 'string' && typeof d.items === 'object' && d.items !== null;
 }
 
+/** Whether a document is an item's description (title, description, tags). */
 export function isItemMeta(doc: unknown): doc is ItemMeta {
   return typeof (doc as Partial<ItemMeta> | undefined)?.hash === 'string';
 }

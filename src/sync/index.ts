@@ -56,7 +56,13 @@ export {
   type Libp2pSyncNode,
   libp2pNetworkAdapter,
 } from './adapter.ts';
-export { type DocAudience, docAudience, type ItemAudience } from './audience.ts';
+export {
+  type DocAudience,
+  docAudience,
+  type ItemAudience,
+  isItemMeta,
+  isLibrary,
+} from './audience.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,

@@ -127,3 +127,42 @@ it('after a failover to a doorway with its own trust layer, registers and announ
     .toBe('Ana');
   expect(errors).toEqual([]);
 });
+
+it('started while the trust layer is away, queues nothing of its own: it registers on connecting', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'trust-link-away-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  let doorway = await startTestDoorway(dir);
+  const port = doorway.port;
+  cleanup.push(() => doorway.close());
+  const store: ContentStore = await openContentStore({
+    dbName: `trust-link-store-${++n}`,
+    locks: null,
+  });
+  cleanup.push(() => store.close());
+  const key = await generateKeyPair('Ed25519');
+  const a = await client(doorway.url, key);
+  await expect.poll(() => a.state.status, { timeout: 10_000 }).toBe('connected');
+  await doorway.close();
+  await expect.poll(() => a.state.status, { timeout: 10_000 }).not.toBe('connected');
+
+  const { node } = fakeNode(key);
+  const errors: unknown[] = [];
+  cleanup.push(linkTrust(a, node, store, { displayName: 'Ana', onError: (e) => errors.push(e) }));
+  // What the person does is queued (and counted); the link's own registration is not.
+  const item = await store.put(pseudoRandomBytes(1000, 5), { reach: 'commons' });
+  await expect.poll(() => a.queued, { timeout: 10_000 }).toBeGreaterThan(0);
+  expect(a.queued).toBe(1);
+
+  doorway = await startTestDoorway(dir, port);
+  await expect.poll(() => a.queued, { timeout: 10_000 }).toBe(0);
+  const asker = await client(doorway.url, await generateKeyPair('Ed25519'));
+  await expect
+    .poll(async () => (await asker.getHuman(a.me))?.displayName, { timeout: 10_000 })
+    .toBe('Ana');
+  await expect
+    .poll(async () => (await asker.findHolders(item.blob_hash)).map((h) => `${h.peerId}`), {
+      timeout: 10_000,
+    })
+    .toEqual([a.peerId]);
+  expect(errors).toEqual([]);
+});

@@ -83,12 +83,12 @@ export function linkTrust(
   const onTrustState = () => {
     const now = trust.state.doorway;
     if (trust.state.status === 'connected' && now !== doorway) {
-      const moved = doorway !== undefined;
+      // Registered on each connection to a trust layer (the first, or another doorway's after
+      // a failover), never queued while offline: a registration waiting in the outbox showed
+      // as "1 change waiting" to a person who had changed nothing.
+      if (doorway !== undefined) reconciled = false;
       doorway = now;
-      if (moved) {
-        reconciled = false;
-        void trust.registerAgent({ display_name: displayName }).catch(onError);
-      }
+      void trust.registerAgent({ display_name: displayName }).catch(onError);
     }
     void reconcile();
   };
@@ -119,8 +119,7 @@ export function linkTrust(
   store.addEventListener('change', onStoreChange);
   const stopState = listen(trust, 'state', onTrustState);
   onNodeChange();
-  void trust.registerAgent({ display_name: displayName }).catch(onError);
-  void reconcile();
+  onTrustState();
   return () => {
     node.removeEventListener('change', onNodeChange);
     store.removeEventListener('change', onStoreChange);

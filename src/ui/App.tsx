@@ -3,6 +3,7 @@ import { ActivityPanel } from './ActivityPanel.tsx';
 import { AppHeader } from './AppHeader.tsx';
 import { DropZone } from './DropZone.tsx';
 import { DamagedLink, FetchPanel, parseShareLink } from './FetchPanel.tsx';
+import { FirstRunHint } from './FirstRunHint.tsx';
 import { errorMessage } from './format.ts';
 import { IngestList } from './IngestList.tsx';
 import { KeptForOthers } from './KeptForOthers.tsx';
@@ -80,13 +81,21 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
+            <FirstRunHint
+              empty={!shared && library.status === 'ready' && library.items.length === 0}
+            />
             <DropZone
               disabled={!store}
               onFiles={ingest.add}
               trust={trust}
               family={family.snapshot}
             />
-            <IngestList jobs={ingest.jobs} onCancel={ingest.cancel} onDismiss={ingest.dismiss} />
+            <IngestList
+              jobs={ingest.jobs}
+              onCancel={ingest.cancel}
+              onDismiss={ingest.dismiss}
+              onClear={ingest.clear}
+            />
             {library.status === 'opening' && (
               <p className="muted" aria-busy="true">
                 Opening the local store…
@@ -97,8 +106,13 @@ export function App() {
           </main>
           <aside className="app__aside" aria-label="Network and settings">
             <PeersPanel peer={peer} />
-            <TrustPanel trust={trust} family={family.family} familySnapshot={family.snapshot} />
-            <ActivityPanel />
+            <TrustPanel
+              trust={trust}
+              peer={peer}
+              family={family.family}
+              familySnapshot={family.snapshot}
+            />
+            <ActivityPanel trust={trust} />
             <SettingsPanel />
           </aside>
         </div>

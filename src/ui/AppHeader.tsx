@@ -19,7 +19,7 @@ export function AppHeader({ items, storage, onPersist }: Props) {
         <div>
           <h1>Elohim</h1>
           <p className="brand__tagline">
-            Your files, kept by hash in this browser and shared peer to peer.
+            Your files, kept in this browser and shared directly with the people you choose.
           </p>
           {items && (
             <p className="app__summary" data-testid="summary">

@@ -1,3 +1,4 @@
+import { type ReactNode, useId } from 'react';
 import { useCopy } from './useCopy.ts';
 
 interface Props {
@@ -26,5 +27,37 @@ export function CopyButton({ text, label }: Props) {
             : ''}
       </span>
     </span>
+  );
+}
+
+interface FieldProps {
+  text: string;
+  /** The field's name for screen readers: "Share link". */
+  fieldLabel: string;
+  /** The button's, as for {@link CopyButton}. */
+  copyLabel: string;
+  testId: string;
+  /** More buttons beside Copy. */
+  children?: ReactNode;
+}
+
+/** A read-only field showing `text` (selected whole on focus) with its Copy button. */
+export function CopyField({ text, fieldLabel, copyLabel, testId, children }: FieldProps) {
+  const id = useId();
+  return (
+    <div className="share">
+      <label htmlFor={id} className="visually-hidden">
+        {fieldLabel}
+      </label>
+      <input
+        id={id}
+        readOnly
+        value={text}
+        data-testid={testId}
+        onFocus={(event) => event.currentTarget.select()}
+      />
+      <CopyButton text={text} label={copyLabel} />
+      {children}
+    </div>
   );
 }

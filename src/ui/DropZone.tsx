@@ -106,7 +106,8 @@ export function DropZone({ disabled, onFiles, trust, family }: Props) {
       <p id={hintId} className="dropzone__hint">
         Drop files here to store them in this browser
         <span className="muted small dropzone__sub">
-          Any type, any size: each is checked against its hash on every read.
+          Any type, any size: every read is checked, so what you get back is exactly what you
+          stored.
         </span>
       </p>
       <label className="dropzone__reach" htmlFor={reachId}>

@@ -15,6 +15,8 @@ const KEY_LABELS: Record<KeyStatus, string> = {
 
 interface Props {
   snapshot: FamilySnapshot | undefined;
+  /** Whether the trust layer answers now: while it does not, nobody is being asked. */
+  reachable: boolean;
   nameOf: (agent: AgentKey) => string;
 }
 
@@ -23,7 +25,7 @@ interface Props {
  * with my family key) and whether each holds the key; the families I belong to and whether I
  * hold theirs.
  */
-export function FamilyCluster({ snapshot, nameOf }: Props) {
+export function FamilyCluster({ snapshot, reachable, nameOf }: Props) {
   return (
     <div
       className="family"
@@ -31,14 +33,18 @@ export function FamilyCluster({ snapshot, nameOf }: Props) {
       data-status={snapshot?.status ?? 'starting'}
     >
       <h3 className="small">Family</h3>
-      {!snapshot || snapshot.status === 'starting' ? (
+      {(!snapshot || snapshot.status === 'starting') && reachable ? (
         <p className="muted small" aria-busy="true">
-          Asking the trust layer who your family is…
+          Looking up your family…
         </p>
-      ) : snapshot.status === 'offline' && snapshot.syncedAt === undefined ? (
+      ) : !snapshot ||
+        snapshot.status === 'starting' ||
+        (snapshot.status === 'offline' && snapshot.syncedAt === undefined) ? (
+        // Offline from the start, the cluster may never leave 'starting': say so rather than
+        // wait in silence ("Asking…" forever, issue 20).
         <p className="muted small" role="status" data-testid="family-unknown">
-          Your family shows here once the trust layer can be reached
-          {snapshot.error ? ` (${snapshot.error})` : ''}.
+          Your family shows here once you are connected
+          {snapshot?.error ? ` (${snapshot.error})` : ''}.
         </p>
       ) : (
         <>

@@ -1,10 +1,12 @@
 import { formatBytes } from './format.ts';
-import type { IngestJob } from './useIngest.ts';
+import { finishedCount, type IngestJob, ingestSummary, isActive } from './ingestJobs.ts';
 
 interface Props {
   jobs: IngestJob[];
   onCancel: (id: number) => void;
   onDismiss: (id: number) => void;
+  /** Removes every row that is no longer working. */
+  onClear: () => void;
 }
 
 const LABELS: Record<IngestJob['state'], string> = {
@@ -13,19 +15,36 @@ const LABELS: Record<IngestJob['state'], string> = {
   done: 'Stored',
   cancelled: 'Cancelled',
   failed: 'Failed',
+  refused: 'Not stored',
 };
 
-export function IngestList({ jobs, onCancel, onDismiss }: Props) {
+/**
+ * The files being stored, above the library. A stored file's row goes by itself after a few
+ * seconds; the rows that carry a message (failed, not stored, cancelled) stay until closed,
+ * one by one or together with "Clear finished".
+ */
+export function IngestList({ jobs, onCancel, onDismiss, onClear }: Props) {
   if (jobs.length === 0) return null;
+  const finished = finishedCount(jobs);
   return (
     <>
       {/* Announces only when the counts change, not at every progress tick. */}
       <p className="visually-hidden" role="status">
-        {summary(jobs)}
+        {ingestSummary(jobs)}
       </p>
+      {finished >= 2 && (
+        <button
+          type="button"
+          className="linklike ingests__clear"
+          data-testid="ingest-clear"
+          onClick={onClear}
+        >
+          Clear finished ({finished})
+        </button>
+      )}
       <ul className="ingests" aria-label="Files being stored">
         {jobs.map((job) => {
-          const active = job.state === 'queued' || job.state === 'storing';
+          const active = isActive(job);
           return (
             <li key={job.id} className={`ingest ingest--${job.state}`} data-testid="ingest">
               <span className="ingest__name" title={job.name}>
@@ -65,16 +84,4 @@ export function IngestList({ jobs, onCancel, onDismiss }: Props) {
       </ul>
     </>
   );
-}
-
-function summary(jobs: IngestJob[]): string {
-  const count = (state: IngestJob['state']) => jobs.filter((job) => job.state === state).length;
-  const active = count('queued') + count('storing');
-  const parts = [
-    active > 0 ? `Storing ${active} file${active === 1 ? '' : 's'}` : '',
-    count('done') > 0 ? `${count('done')} stored` : '',
-    count('failed') > 0 ? `${count('failed')} failed` : '',
-    count('cancelled') > 0 ? `${count('cancelled')} cancelled` : '',
-  ];
-  return parts.filter(Boolean).join(', ');
 }

@@ -1,7 +1,7 @@
-import { useEffect, useId, useRef } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { ContentPreview } from './ContentPreview.tsx';
-import { CopyButton } from './CopyButton.tsx';
+import { CopyField } from './CopyButton.tsx';
 import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, formatDateTime } from './format.ts';
@@ -9,7 +9,9 @@ import { ItemMetaEditor } from './ItemMetaEditor.tsx';
 import { itemLabel } from './LibraryRow.tsx';
 import { RemoveItem } from './RemoveItem.tsx';
 import { ReplicaLocations } from './ReplicaHealth.tsx';
+import { reachWords } from './reachWords.ts';
 import { ShardList } from './ShardList.tsx';
+import { ShareSheet } from './ShareSheet.tsx';
 import { TrustAnnouncement } from './TrustAnnouncement.tsx';
 import type { ReadAction } from './useItemReader.ts';
 import { useLibraryEntries } from './useSync.ts';
@@ -35,6 +37,7 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
   const label = itemLabel(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const pieces = item.piece_hashes.reduce((sum, shard) => sum + shard.length, 0);
+  const [sharing, setSharing] = useState(false);
 
   useEffect(() => {
     const element = dialog.current;
@@ -91,23 +94,30 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
             )}
             <section aria-labelledby={`${linkId}-h`} className="details__section">
               <h3 id={`${linkId}-h`}>Share link</h3>
-              <p className="muted small">
-                Anyone who opens it fetches the file from the peers that hold it, this browser
-                included while it is open.
-              </p>
-              <div className="share">
-                <label htmlFor={linkId} className="visually-hidden">
-                  Share link
-                </label>
-                <input
-                  id={linkId}
-                  readOnly
-                  value={link}
-                  data-testid="details-share-link"
-                  onFocus={(event) => event.currentTarget.select()}
+              <p className="muted small">{reachWords(item.reach).link}</p>
+              <CopyField
+                text={link}
+                fieldLabel="Share link"
+                copyLabel={`Copy share link for ${label}`}
+                testId="details-share-link"
+              >
+                <button
+                  type="button"
+                  aria-haspopup="dialog"
+                  data-testid="open-share-sheet"
+                  onClick={() => setSharing(true)}
+                >
+                  Share…
+                </button>
+              </CopyField>
+              {sharing && (
+                <ShareSheet
+                  link={link}
+                  label={label}
+                  reach={item.reach}
+                  onClose={() => setSharing(false)}
                 />
-                <CopyButton text={link} label={`Copy share link for ${label}`} />
-              </div>
+              )}
             </section>
           </div>
 
@@ -116,8 +126,38 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
               <h3 id={`${titleId}-d`}>Description</h3>
               <ItemMetaEditor hash={item.blob_hash} />
             </section>
-            <section aria-labelledby={`${titleId}-m`} className="details__section">
-              <h3 id={`${titleId}-m`}>Manifest</h3>
+            <section aria-labelledby={`${titleId}-a`} className="details__section">
+              <h3 id={`${titleId}-a`}>About</h3>
+              <dl className="facts" data-testid="item-facts">
+                <dt>Type</dt>
+                <dd>{item.mime_type || 'unknown'}</dd>
+                <dt>Size</dt>
+                <dd>
+                  {formatBytes(item.total_size)}{' '}
+                  <span className="muted">({item.total_size.toLocaleString()} bytes)</span>
+                </dd>
+                <dt>Who can get it</dt>
+                <dd data-testid="item-reach" data-reach={item.reach}>
+                  {reachWords(item.reach).who}
+                </dd>
+                <dt>Added</dt>
+                <dd>
+                  <time dateTime={item.created_at}>{formatDateTime(item.created_at)}</time>
+                </dd>
+              </dl>
+            </section>
+
+            <section aria-labelledby={`${titleId}-w`} className="details__section">
+              <h3 id={`${titleId}-w`}>Where copies live</h3>
+              <ReplicaLocations item={item} />
+            </section>
+
+            {/* What a developer or a curious person looks for; closed by default. */}
+            <details
+              className="details__section details__technical"
+              data-testid="technical-details"
+            >
+              <summary>Technical details</summary>
               <dl className="facts" data-testid="manifest">
                 <dt>Hash</dt>
                 <dd>
@@ -126,13 +166,6 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
                 <dt>CID</dt>
                 <dd>
                   <code data-testid="manifest-cid">{item.blob_cid}</code>
-                </dd>
-                <dt>Type</dt>
-                <dd>{item.mime_type || 'unknown'}</dd>
-                <dt>Size</dt>
-                <dd>
-                  {formatBytes(item.total_size)}{' '}
-                  <span className="muted">({item.total_size.toLocaleString()} bytes)</span>
                 </dd>
                 <dt>Encoding</dt>
                 <dd>
@@ -155,10 +188,6 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
                 </dd>
                 <dt>Reach</dt>
                 <dd>{item.reach}</dd>
-                <dt>Created</dt>
-                <dd>
-                  <time dateTime={item.created_at}>{formatDateTime(item.created_at)}</time>
-                </dd>
                 <dt>Verified</dt>
                 <dd>
                   {item.verified_at ? (
@@ -168,18 +197,11 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
                   )}
                 </dd>
               </dl>
-            </section>
-
-            <section aria-labelledby={`${titleId}-s`} className="details__section">
-              <h3 id={`${titleId}-s`}>Shards</h3>
+              <h4 className="small">Shards</h4>
               <ShardList item={item} />
-            </section>
-
-            <section aria-labelledby={`${titleId}-w`} className="details__section">
-              <h3 id={`${titleId}-w`}>Where copies live</h3>
-              <ReplicaLocations item={item} />
+              <h4 className="small">Listed in the trust layer</h4>
               <TrustAnnouncement item={item} />
-            </section>
+            </details>
           </div>
         </div>
       </div>

@@ -11,7 +11,10 @@ const DOORWAY_STATUS_LABELS: Record<string, string> = {
   offline: 'offline',
 };
 
-/** Who this browser is connected to, how (direct WebRTC or through the relay), and the doorways. */
+/**
+ * The network at a glance (online, how many browsers, reachable), the offline switch, and
+ * behind "Network details" who exactly: this browser's id, the doorways, each connection.
+ */
 export function PeersPanel({ peer }: { peer: PeerState }) {
   return (
     <section className="panel peers" aria-labelledby="network-heading">
@@ -57,16 +60,27 @@ function NetworkState({ peer }: { peer: PeerState }) {
   }
   const others = snapshot.peers.filter((p) => !p.doorway);
   const reachable = snapshot.webrtcAddrs.length > 0;
+  const doorwayUp = snapshot.doorways.some((d) => d.status === 'connected');
+  const state = snapshot.workingOffline ? 'offline' : doorwayUp ? 'online' : 'connecting';
   return (
     <div data-testid="peers-panel">
-      {role}
-      <p className="peers__self">
-        <span className={`dot ${reachable ? 'dot--ok' : 'dot--wait'}`} aria-hidden="true" />
-        This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>{' '}
+      {/* The summary a person reads; what a developer looks for is under "Network details". */}
+      <p className="peers__summary" data-testid="network-summary" data-state={state}>
+        <span
+          className={`dot ${state === 'online' ? 'dot--ok' : state === 'offline' ? 'dot--bad' : 'dot--wait'}`}
+          aria-hidden="true"
+        />
+        {state === 'online' ? 'Online' : state === 'offline' ? 'Offline by choice' : 'Connecting…'}
+        {' · '}
+        {others.length === 0
+          ? 'no other browser connected yet'
+          : `${others.length} other browser${others.length === 1 ? '' : 's'} connected`}
+        {' · '}
         <span data-testid="reachable" role="status" data-addrs={snapshot.webrtcAddrs.join(' ')}>
-          {reachable ? '· reachable by other browsers' : '· not yet reachable'}
+          {reachable ? 'reachable by other browsers' : 'not yet reachable'}
         </span>
       </p>
+      {service.role !== 'leader' && role}
       <p>
         <button
           type="button"
@@ -78,85 +92,95 @@ function NetworkState({ peer }: { peer: PeerState }) {
         </button>{' '}
         <span className="muted small">
           {snapshot.workingOffline
-            ? 'Offline by choice: edits are kept and sync when you go back online.'
-            : 'Closes every connection until you come back; edits sync then.'}
+            ? 'Your changes are kept and shared when you go back online.'
+            : 'Closes every connection until you come back.'}
         </span>
       </p>
-      <h3 className="visually-hidden">Doorways</h3>
-      <DoorwayInUse snapshot={snapshot} />
-      <ul className="peers__doorways">
-        {snapshot.doorways.map((d) => (
-          <li
-            key={d.origin}
-            data-testid="doorway"
-            data-status={d.status}
-            data-in-use={String(d.origin === snapshot.doorwayInUse)}
-          >
-            <span
-              className={`dot ${d.status === 'connected' ? 'dot--ok' : d.status === 'offline' ? 'dot--bad' : 'dot--wait'}`}
-              aria-hidden="true"
-            />
-            Doorway <span className="peers__origin">{d.origin}</span>
-            {d.origin === snapshot.doorwayInUse && <span className="muted"> (in use)</span>}:{' '}
-            <strong>{DOORWAY_STATUS_LABELS[d.status] ?? d.status}</strong>
-            {d.error && d.status !== 'connected' && <span className="muted"> — {d.error}</span>}
-            {d.retryAt && d.status === 'offline' && (
-              <span className="muted">
-                {' '}
-                (retrying at {new Date(d.retryAt).toLocaleTimeString()})
-              </span>
-            )}
-          </li>
-        ))}
-      </ul>
-      <h3 className="peers__subhead">Connected peers</h3>
-      {others.length === 0 ? (
-        <p className="muted small">
-          No other peers connected yet. They appear here when someone else opens the app.
+      <DoorwaySwitch snapshot={snapshot} />
+      <details className="disclosure" data-testid="network-details">
+        <summary>Network details</summary>
+        <p className="small">
+          This browser <code title={snapshot.peerId}>{short(snapshot.peerId)}</code>
         </p>
-      ) : (
-        <ul className="peers__list" aria-label="Connected peers">
-          {others.map((p) => (
+        {service.role === 'leader' && role}
+        <h3 className="peers__subhead">Doorways</h3>
+        <DoorwayInUse snapshot={snapshot} />
+        <ul className="peers__doorways">
+          {snapshot.doorways.map((d) => (
             <li
-              key={p.peerId}
-              data-testid="peer"
-              data-peer-id={p.peerId}
-              data-direct={String(p.direct)}
+              key={d.origin}
+              data-testid="doorway"
+              data-status={d.status}
+              data-in-use={String(d.origin === snapshot.doorwayInUse)}
             >
-              <code title={p.peerId}>{short(p.peerId)}</code>{' '}
-              {p.direct ? 'direct (WebRTC)' : 'relayed through the doorway'}
+              <span
+                className={`dot ${d.status === 'connected' ? 'dot--ok' : d.status === 'offline' ? 'dot--bad' : 'dot--wait'}`}
+                aria-hidden="true"
+              />
+              <span className="peers__origin">{d.origin}</span>
+              {d.origin === snapshot.doorwayInUse && <span className="muted"> (in use)</span>}:{' '}
+              <strong>{DOORWAY_STATUS_LABELS[d.status] ?? d.status}</strong>
+              {d.error && d.status !== 'connected' && <span className="muted"> — {d.error}</span>}
+              {d.retryAt && d.status === 'offline' && (
+                <span className="muted">
+                  {' '}
+                  (retrying at {new Date(d.retryAt).toLocaleTimeString()})
+                </span>
+              )}
             </li>
           ))}
         </ul>
-      )}
+        <h3 className="peers__subhead">Connected browsers</h3>
+        {others.length === 0 ? (
+          <p className="muted small">None yet. They appear here when someone else opens the app.</p>
+        ) : (
+          <ul className="peers__list" aria-label="Connected browsers">
+            {others.map((p) => (
+              <li
+                key={p.peerId}
+                data-testid="peer"
+                data-peer-id={p.peerId}
+                data-direct={String(p.direct)}
+              >
+                <code title={p.peerId}>{short(p.peerId)}</code>{' '}
+                {p.direct ? 'direct (WebRTC)' : 'relayed through the doorway'}
+              </li>
+            ))}
+          </ul>
+        )}
+      </details>
     </div>
   );
 }
 
-/**
- * Which doorway the trust layer, the relay and the fallback go through, and the last failover:
- * the person sees why the app moved (README, "Failover").
- */
+/** Which doorway the trust layer, the relay and the fallback go through. */
 function DoorwayInUse({ snapshot }: { snapshot: NodeSnapshot }) {
-  const { doorwayInUse, lastSwitch } = snapshot;
+  const { doorwayInUse } = snapshot;
   if (!doorwayInUse) return null;
   return (
-    <>
-      <p className="small" data-testid="doorway-in-use" data-origin={doorwayInUse}>
-        Using the doorway <span className="peers__origin">{doorwayInUse}</span>
-      </p>
-      {lastSwitch && (
-        <p
-          className="small"
-          role="status"
-          data-testid="doorway-switch"
-          data-from={lastSwitch.from}
-          data-to={lastSwitch.to}
-        >
-          Switched to {lastSwitch.to} because {lastSwitch.reason} (
-          {new Date(lastSwitch.at).toLocaleTimeString()}).
-        </p>
-      )}
-    </>
+    <p className="small" data-testid="doorway-in-use" data-origin={doorwayInUse}>
+      Using the doorway <span className="peers__origin">{doorwayInUse}</span>
+    </p>
+  );
+}
+
+/**
+ * The last failover, in the summary: the person sees why the app moved to another doorway
+ * (README, "Failover").
+ */
+function DoorwaySwitch({ snapshot }: { snapshot: NodeSnapshot }) {
+  const { lastSwitch } = snapshot;
+  if (!lastSwitch) return null;
+  return (
+    <p
+      className="small"
+      role="status"
+      data-testid="doorway-switch"
+      data-from={lastSwitch.from}
+      data-to={lastSwitch.to}
+    >
+      Switched to {lastSwitch.to} because {lastSwitch.reason} (
+      {new Date(lastSwitch.at).toLocaleTimeString()}).
+    </p>
   );
 }

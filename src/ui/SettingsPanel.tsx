@@ -51,68 +51,77 @@ export function SettingsPanel() {
   return (
     <section className="panel settings" aria-labelledby="settings-heading" data-testid="settings">
       <h2 id="settings-heading">Settings</h2>
-      <h3>Doorways</h3>
-      <p className="muted small">
-        Doorways introduce this browser to other peers and help set up direct connections. Files go
-        peer to peer; a doorway keeps only the public items it is given (below).
-      </p>
-      <ul className="doorway-list" aria-label="Doorways">
-        {effective.map((origin) => (
-          <li key={origin} data-testid="doorway-setting">
-            <code>{origin}</code>
-            {saved.length === 0 ? (
-              <span className="muted small"> (this site, used by default)</span>
-            ) : (
-              <button
-                type="button"
-                className="linklike"
-                aria-label={`Remove doorway ${origin}`}
-                onClick={() => update(saved.filter((d) => d !== origin))}
-              >
-                Remove
-              </button>
-            )}
-          </li>
-        ))}
-      </ul>
-      <form className="doorway-form" onSubmit={add} noValidate>
-        <label htmlFor={inputId}>Add a doorway</label>
-        <div className="doorway-form__row">
-          <input
-            ref={input}
-            id={inputId}
-            type="text"
-            inputMode="url"
-            autoComplete="url"
-            spellCheck={false}
-            placeholder="https://doorway.example"
-            value={draft}
-            aria-invalid={error ? true : undefined}
-            aria-describedby={error ? `${errorId} ${hintId}` : hintId}
-            data-testid="doorway-input"
-            onChange={(event) => {
-              setDraft(event.currentTarget.value);
-              if (error) setError(undefined);
-            }}
-          />
-          <button type="submit">Add</button>
-        </div>
-        {error && (
-          <p id={errorId} role="alert" className="error small" data-testid="doorway-error">
-            {error}
-          </p>
+      {/* Rarely changed: closed, with the count in its summary (open while a change waits for
+          a reload, so "Reload now" is in sight). */}
+      <details className="disclosure" data-testid="doorway-settings" open={changed || undefined}>
+        <summary>
+          Doorways{' '}
+          <span className="muted small">
+            {effective.length === 1 ? 'this site' : `${effective.length} doorways`}
+          </span>
+        </summary>
+        <p className="muted small">
+          Doorways introduce this browser to other peers and help set up direct connections. Files
+          go peer to peer; a doorway keeps only the public items it is given (below).
+        </p>
+        <ul className="doorway-list" aria-label="Doorways">
+          {effective.map((origin) => (
+            <li key={origin} data-testid="doorway-setting">
+              <code>{origin}</code>
+              {saved.length === 0 ? (
+                <span className="muted small"> (this site, used by default)</span>
+              ) : (
+                <button
+                  type="button"
+                  className="linklike"
+                  aria-label={`Remove doorway ${origin}`}
+                  onClick={() => update(saved.filter((d) => d !== origin))}
+                >
+                  Remove
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+        <form className="doorway-form" onSubmit={add} noValidate>
+          <label htmlFor={inputId}>Add a doorway</label>
+          <div className="doorway-form__row">
+            <input
+              ref={input}
+              id={inputId}
+              type="text"
+              inputMode="url"
+              autoComplete="url"
+              spellCheck={false}
+              placeholder="https://doorway.example"
+              value={draft}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? `${errorId} ${hintId}` : hintId}
+              data-testid="doorway-input"
+              onChange={(event) => {
+                setDraft(event.currentTarget.value);
+                if (error) setError(undefined);
+              }}
+            />
+            <button type="submit">Add</button>
+          </div>
+          {error && (
+            <p id={errorId} role="alert" className="error small" data-testid="doorway-error">
+              {error}
+            </p>
+          )}
+        </form>
+        <p id={hintId} className="muted small" data-testid="doorway-apply">
+          {changed
+            ? 'Saved. The network uses the new list after a reload.'
+            : 'Changes are saved at once and apply when the page reloads.'}
+        </p>
+        {changed && (
+          <button type="button" className="primary" onClick={() => location.reload()}>
+            Reload now
+          </button>
         )}
-      </form>
-      <p id={hintId} className="muted small" data-testid="doorway-apply">
-        {changed
-          ? 'Saved. The network uses the new list after a reload.'
-          : 'Changes are saved at once and apply when the page reloads.'}
-      </p>
-      {changed && (
-        <button type="button" className="primary" onClick={() => location.reload()}>
-          Reload now
-        </button>
-      )}
+      </details>
       <h3>Public items</h3>
       <label className="settings__check" htmlFor={keepId}>
         <input

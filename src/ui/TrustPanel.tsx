@@ -8,38 +8,55 @@ import { NAME_KEY, savedDisplayName } from './displayName.ts';
 import { FamilyCluster } from './FamilyCluster.tsx';
 import { errorMessage } from './format.ts';
 import { contactsChanged, useContacts } from './useContacts.ts';
+import type { PeerState } from './usePeerNode.ts';
 
 const STATUS_LABELS: Record<TrustState['status'], string> = {
-  connecting: 'connecting…',
-  connected: 'connected',
-  offline: 'offline — changes wait and are sent when it is back',
+  connecting: 'Connecting…',
+  connected: 'Connected: the people you know can find you and what you share.',
+  offline: 'Offline: what you change here is kept and sent when the connection is back.',
 };
 
 interface Props {
   trust: TrustClient | undefined;
+  /** This tab's network: says why there is no trust client (starting, or another tab's). */
+  peer: PeerState;
   /** The family cluster service (in the tab that runs the network, once the trust layer is set up). */
   family: Family | undefined;
   familySnapshot: FamilySnapshot | undefined;
 }
 
 /**
- * Who I am in the trust layer (the doorway's Holochain conductor EMULATOR): my name, my agent
- * key and a contact link to share; the people I have a trust link with, adding one from their
- * contact link (as family, or not), and my family cluster.
+ * Who I am to other people (the trust layer, hosted by the doorway): my name and a contact
+ * link to share; the people I have a trust link with, adding one from their contact link (as
+ * family, or not), and my family cluster. The agent key is under "Technical details".
  */
-export function TrustPanel({ trust, family, familySnapshot }: Props) {
+export function TrustPanel({ trust, peer, family, familySnapshot }: Props) {
   return (
     <section className="panel trust" aria-labelledby="trust-heading" data-testid="trust-panel">
       <h2 id="trust-heading">People</h2>
       {trust ? (
         <TrustDetails trust={trust} family={family} familySnapshot={familySnapshot} />
       ) : (
-        <p className="muted small">
-          The tab that runs the network also holds your trust-layer connection: open People there.
+        <p
+          className="muted small"
+          data-testid="trust-absent"
+          aria-busy={peer.status === 'starting'}
+        >
+          {noTrustClient(peer)}
         </p>
       )}
     </section>
   );
+}
+
+/** Why People is empty in this tab, in its own terms (another tab is only named when there is one). */
+function noTrustClient(peer: PeerState): string {
+  if (peer.status === 'starting') return 'Connecting…';
+  if (peer.status === 'failed') return 'Your contacts show here once the network runs.';
+  if (peer.service.role !== 'leader') {
+    return 'Another tab of this browser runs the network: your contacts and family are shown there.';
+  }
+  return 'Connecting to the people you know… This needs the doorway; your files work without it.';
 }
 
 function useTrustState(trust: TrustClient) {
@@ -59,7 +76,11 @@ function useTrustState(trust: TrustClient) {
   return { state, queued };
 }
 
-function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustClient }) {
+function TrustDetails({
+  trust,
+  family,
+  familySnapshot,
+}: Omit<Props, 'peer'> & { trust: TrustClient }) {
   const { state, queued } = useTrustState(trust);
   const [name, setName] = useState(savedDisplayName);
   const { contacts, loaded: contactsLoaded, error: contactsError } = useContacts(trust);
@@ -128,18 +149,16 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
         data-status={state.status}
         data-doorway={state.doorway}
       >
-        Trust layer, reached through the doorway: {STATUS_LABELS[state.status]}
-        {queued > 0 && ` · ${queued} change(s) waiting`}
+        {STATUS_LABELS[state.status]}
+        {queued > 0 &&
+          ` ${queued} ${queued === 1 ? 'change is' : 'changes are'} waiting to be sent.`}
       </p>
       <form className="trust__name" onSubmit={saveName}>
         <label htmlFor={nameId}>Your name</label>
         <input id={nameId} value={name} onChange={(e) => setName(e.currentTarget.value)} />
         <button type="submit">Save</button>
       </form>
-      <p className="small">
-        Agent key{' '}
-        <code data-testid="my-agent-key" title={trust.me}>{`${trust.me.slice(0, 16)}…`}</code>
-      </p>
+      <p className="muted small">Give your contact link to people you know, so they can add you.</p>
       <div className="share">
         <input
           readOnly
@@ -218,6 +237,7 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
       </form>
       <FamilyCluster
         snapshot={familySnapshot}
+        reachable={state.status === 'connected'}
         nameOf={(agent) =>
           contacts.find((c) => c.agent === agent)?.name ?? `${agent.slice(0, 12)}…`
         }
@@ -227,6 +247,16 @@ function TrustDetails({ trust, family, familySnapshot }: Props & { trust: TrustC
           {error ?? contactsError}
         </p>
       )}
+      <details className="disclosure">
+        <summary>Technical details</summary>
+        <p className="small">
+          Agent key{' '}
+          <code data-testid="my-agent-key" title={trust.me}>{`${trust.me.slice(0, 16)}…`}</code>
+        </p>
+        <p className="small">
+          Trust layer reached through {state.doorway ?? 'the doorway'}: {state.status}
+        </p>
+      </details>
     </div>
   );
 }

@@ -4,21 +4,13 @@ import { pageIdentity, pageSealingKey } from '../identity/index.ts';
 import type { AgentKey } from '../reach/index.ts';
 import { logger } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
+import { clearFinished, EMPTY_FILE_MESSAGE, type IngestJob } from './ingestJobs.ts';
 import { addToLibrary } from './useSync.ts';
-
-export interface IngestJob {
-  id: number;
-  name: string;
-  size: number;
-  bytesDone: number;
-  state: 'queued' | 'storing' | 'done' | 'cancelled' | 'failed';
-  error?: string;
-  hash?: string;
-}
 
 /**
  * A stored file shows up in the library at once; its finished row lingers only long enough
- * to be noticed. Failed and cancelled rows stay until dismissed: they carry a message.
+ * to be noticed. Failed, refused and cancelled rows stay until dismissed, one by one or with
+ * "Clear finished": they carry a message.
  */
 const DONE_LINGER_MS = 4_000;
 
@@ -43,6 +35,20 @@ export function useIngest(store: ContentStore | undefined) {
       if (!store) return;
       for (const file of files) {
         const id = nextId.current++;
+        if (file.size === 0) {
+          setJobs((all) => [
+            ...all,
+            {
+              id,
+              name: file.name,
+              size: 0,
+              bytesDone: 0,
+              state: 'refused',
+              error: EMPTY_FILE_MESSAGE,
+            },
+          ]);
+          continue;
+        }
         const controller = new AbortController();
         controllers.current.set(id, controller);
         setJobs((all) => [
@@ -107,5 +113,7 @@ export function useIngest(store: ContentStore | undefined) {
     setJobs((all) => all.filter((job) => job.id !== id));
   }, []);
 
-  return { jobs, add, cancel, dismiss };
+  const clear = useCallback(() => setJobs(clearFinished), []);
+
+  return { jobs, add, cancel, dismiss, clear };
 }

@@ -1,0 +1,37 @@
+import { useId, useState } from 'react';
+
+const DISMISSED_KEY = 'elohim-first-run-dismissed';
+
+/**
+ * What this is and what to do first, for a profile with nothing in it yet. It goes by itself
+ * once the library has something, or for good when dismissed.
+ */
+export function FirstRunHint({ empty }: { empty: boolean }) {
+  const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED_KEY) === '1');
+  const titleId = useId();
+  if (!empty || dismissed) return null;
+  return (
+    <section className="first-run" aria-labelledby={titleId} data-testid="first-run">
+      <div>
+        <h2 id={titleId}>Welcome</h2>
+        <p>
+          Elohim keeps your files in this browser and shares them with a link: whoever opens it gets
+          the file from the browsers that hold it.
+        </p>
+        <p>
+          To start, drop a file below or press “Choose files…”, then share it. Got a link from
+          someone? Open it here to get their file.
+        </p>
+      </div>
+      <button
+        type="button"
+        onClick={() => {
+          localStorage.setItem(DISMISSED_KEY, '1');
+          setDismissed(true);
+        }}
+      >
+        Got it
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,156 @@
+import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
+import { logger } from '../wire/index.ts';
+import { CopyField } from './CopyButton.tsx';
+import { errorMessage } from './format.ts';
+import { reachWords } from './reachWords.ts';
+
+const log = logger('share');
+
+interface Props {
+  /** The share link. */
+  link: string;
+  /** What is shared, as the person knows it (the file name). */
+  label: string;
+  /** Who may open the link, by the item's reach. */
+  reach: string;
+  onClose: () => void;
+}
+
+/** A QR code for `text`, as a PNG data URL (undefined while it is drawn, or if it failed). */
+function useQrCode(text: string): string | undefined {
+  const [url, setUrl] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    setUrl(undefined);
+    // Loaded on first use: most visits never share.
+    void import('qrcode')
+      .then(({ toDataURL }) =>
+        toDataURL(text, { errorCorrectionLevel: 'M', margin: 2, width: 240 }),
+      )
+      .then((drawn) => {
+        if (live) setUrl(drawn);
+      })
+      .catch((error) => log.error('could not draw the QR code: %s', errorMessage(error)));
+    return () => {
+      live = false;
+    };
+  }, [text]);
+  return url;
+}
+
+const FOCUSABLE = 'button:not([disabled]), input:not([disabled]), a[href], [tabindex="0"]';
+
+/**
+ * Keeps Tab inside `dialog`: from its last control back to its first (and Shift+Tab the other
+ * way). A modal dialog makes the page inert, but Tab would still leave for the browser's own
+ * controls.
+ */
+function wrapTab(event: KeyboardEvent<HTMLDialogElement>): void {
+  if (event.key !== 'Tab') return;
+  const controls = [...event.currentTarget.querySelectorAll<HTMLElement>(FOCUSABLE)];
+  const first = controls[0];
+  const last = controls.at(-1);
+  if (!first || !last) return;
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
+/**
+ * The share sheet: the link, Copy, a QR code to open it on a phone, and the system's share
+ * menu where the browser has one (`navigator.share`). A modal `<dialog>`: the page behind is
+ * inert, Tab wraps around inside, Esc becomes `cancel`; on closing, focus goes back where it
+ * was.
+ */
+export function ShareSheet({ link, label, reach, onClose }: Props) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const qr = useQrCode(link);
+  const canShare = typeof navigator.share === 'function';
+
+  useEffect(() => {
+    const element = dialog.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    if (element && !element.open) element.showModal();
+    return () => {
+      element?.close();
+      opener?.focus();
+    };
+  }, []);
+
+  const share = () => {
+    // Refused or dismissed (AbortError) is not a failure worth a message: Copy is right there.
+    navigator.share({ title: label, url: link }).catch((error: unknown) => {
+      if ((error as Error).name !== 'AbortError')
+        log('share menu refused: %s', errorMessage(error));
+    });
+  };
+
+  return (
+    // The backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
+    <dialog
+      ref={dialog}
+      className="details share-sheet"
+      aria-labelledby={titleId}
+      data-testid="share-sheet"
+      onKeyDown={wrapTab}
+      onCancel={(event) => {
+        event.preventDefault();
+        // React passes `cancel` up its own tree: the item details around this sheet would
+        // close on the same Esc.
+        event.stopPropagation();
+        onClose();
+      }}
+      onClick={(event) => {
+        event.stopPropagation();
+        if (event.target === event.currentTarget) onClose();
+      }}
+    >
+      <div className="details__box share-sheet__box">
+        <header className="details__header">
+          <h2 id={titleId}>Share {label}</h2>
+          <button type="button" className="details__close" onClick={onClose}>
+            <span aria-hidden="true">✕</span>
+            <span className="visually-hidden">Close</span>
+          </button>
+        </header>
+        <p className="muted small" data-testid="share-reach">
+          {reachWords(reach).link}
+        </p>
+        <CopyField
+          text={link}
+          fieldLabel={`Link to ${label}`}
+          copyLabel={`Copy the link to ${label}`}
+          testId="share-sheet-link"
+        />
+        <figure className="share-sheet__qr">
+          {qr ? (
+            <img
+              src={qr}
+              width={240}
+              height={240}
+              alt={`QR code of the link to ${label}`}
+              data-testid="share-qr"
+            />
+          ) : (
+            <span className="share-sheet__qr-wait muted small" aria-busy="true">
+              Drawing the QR code…
+            </span>
+          )}
+          <figcaption className="muted small">
+            Scan it with a phone's camera to open the link.
+          </figcaption>
+        </figure>
+        {canShare && (
+          <button type="button" className="primary" data-testid="share-native" onClick={share}>
+            Share…
+          </button>
+        )}
+      </div>
+    </dialog>
+  );
+}
