@@ -15,6 +15,8 @@ import {
 } from '../content/index.ts';
 import { errorMessage, WireStreamClosedError } from '../wire/index.ts';
 import { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
+import { RateMeter, secondsLeft } from './rate.ts';
+import type { SearchProgress, SearchReport } from './search.ts';
 import {
   fetchHolding,
   fetchManifest,
@@ -26,9 +28,15 @@ import {
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
+export interface FindOptions {
+  signal: AbortSignal;
+  /** Told what each source answered, for live feedback ("asked 3 peers"). */
+  onSearch?: SearchReport;
+}
+
 /** Where holders of a hash come from: connected peers now; the trust layer's index later. */
 export interface HolderFinder {
-  findHolders(hash: string, options: { signal: AbortSignal }): Promise<PeerId[]>;
+  findHolders(hash: string, options: FindOptions): Promise<PeerId[]>;
 }
 
 export interface FetchPeerProgress {
@@ -45,9 +53,13 @@ export interface FetchProgress {
   phase: 'finding' | 'manifest' | 'pieces' | 'verifying' | 'done';
   bytesDone: number;
   totalBytes: number;
-  /** Bytes per second over the whole transfer so far. */
+  /** Bytes per second now: over the last few seconds ({@link RateMeter}). */
   rate: number;
+  /** Seconds left at the current rate, when that can be told. */
+  secondsLeft?: number;
   peers: FetchPeerProgress[];
+  /** Whom the search for holders asked so far (set by the peer service). */
+  search?: SearchProgress;
 }
 
 export interface FetchOptions {
@@ -57,6 +69,8 @@ export interface FetchOptions {
   piecesPerRequest?: number;
   /** Per-piece (and dial) timeout. Default 20 s. */
   timeoutMs?: number;
+  /** Told what each source of holders answered while looking for them. */
+  onSearch?: SearchReport;
 }
 
 /** Times one holder is asked again after the transport cut its stream, per fetch. */
@@ -76,9 +90,10 @@ export interface FetchNode {
  */
 export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {
   return {
-    async findHolders(hash, { signal }) {
+    async findHolders(hash, { signal, onSearch }) {
+      const asked = peers();
       const answers = await Promise.all(
-        peers().map(async (id) => {
+        asked.map(async (id) => {
           const peer = peerIdFromString(id);
           const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
             () => undefined,
@@ -86,7 +101,9 @@ export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLi
           return held ? peer : undefined;
         }),
       );
-      return answers.filter((p): p is PeerId => p !== undefined);
+      const found = answers.filter((p): p is PeerId => p !== undefined);
+      onSearch?.({ source: 'peers', asked, found: found.length });
+      return found;
     },
   };
 }
@@ -137,23 +154,27 @@ export async function fetchContent(
   const existing = await store.manifest(hash);
   if (existing) return existing;
 
-  const started = performance.now();
+  const meter = new RateMeter();
   const peers = new Map<string, FetchPeerProgress>();
   let phase: FetchProgress['phase'] = 'finding';
   let totalBytes = 0;
   let bytesDone = 0;
-  const report = () =>
+  const report = () => {
+    const rate = meter.rate();
+    const left = secondsLeft(bytesDone, totalBytes, rate);
     options.onProgress?.({
       hash,
       phase,
       bytesDone,
       totalBytes,
-      rate: bytesDone / Math.max((performance.now() - started) / 1000, 1e-3),
+      rate,
+      ...(left === undefined ? {} : { secondsLeft: left }),
       peers: [...peers.values()].map((p) => ({ ...p })),
     });
+  };
   report();
 
-  const holders = await finder.findHolders(hash, { signal });
+  const holders = await finder.findHolders(hash, { signal, onSearch: options.onSearch });
   if (holders.length === 0) throw new NoHoldersError(hash);
   for (const peer of holders) {
     const id = peer.toString();
@@ -191,6 +212,7 @@ export async function fetchContent(
       },
       bytes: (id, bytes) => {
         bytesDone += bytes;
+        meter.add(bytes);
         const peer = peers.get(id);
         if (peer) peer.bytes += bytes;
         report();

@@ -38,6 +38,7 @@ export {
   type FetchOptions,
   type FetchPeerProgress,
   type FetchProgress,
+  type FindOptions,
   fetchContent,
   type HolderFinder,
 } from './fetch.ts';
@@ -76,6 +77,7 @@ export {
   type PeerService,
   type PeerServiceEvents,
 } from './peer-service.ts';
+export { RateMeter, type RateMeterOptions, secondsLeft } from './rate.ts';
 export {
   type GateAnswer,
   type HoldGate,
@@ -111,5 +113,17 @@ export {
   type ReplicatorNode,
   type ReplicatorOptions,
 } from './replicator/index.ts';
+export {
+  type SearchEvent,
+  type SearchProgress,
+  type SearchReport,
+  SearchTally,
+} from './search.ts';
 export { type AllowHook, fetchManifest } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';
+export {
+  type Upload,
+  UploadTracker,
+  type UploadTrackerEvents,
+  type UploadTrackerOptions,
+} from './uploads.ts';

@@ -67,6 +67,7 @@ export {
   type PushPolicy,
   registerShardProtocol,
   type ShardOp,
+  type ShardSent,
   type ShardServer,
   type ShardServerComponents,
   type ShardServerInit,
