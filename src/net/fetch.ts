@@ -86,9 +86,14 @@ export interface FetchNode {
 
 /**
  * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
- * it (`Holds` on the piece protocol).
+ * it (`Holds` on the piece protocol). `isDoorway` tells doorways apart in what it reports, so
+ * that a person reads "asked 2 peers and the doorway", not a doorway counted as a peer.
  */
-export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {
+export function connectedPeersFinder(
+  peers: () => string[],
+  libp2p: Libp2pDialLike,
+  isDoorway: (peerId: string) => boolean = () => false,
+): HolderFinder {
   return {
     async findHolders(hash, { signal, onSearch }) {
       const asked = peers();
@@ -102,7 +107,15 @@ export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLi
         }),
       );
       const found = answers.filter((p): p is PeerId => p !== undefined);
-      onSearch?.({ source: 'peers', asked, found: found.length });
+      const doorways = asked.filter(isDoorway);
+      onSearch?.({
+        source: 'peers',
+        asked: asked.filter((id) => !isDoorway(id)),
+        found: found.length,
+      });
+      if (doorways.length > 0 && !found.some((p) => isDoorway(p.toString()))) {
+        onSearch?.({ source: 'doorway', status: 'none' });
+      }
       return found;
     },
   };

@@ -89,12 +89,22 @@ describe('SearchTally', () => {
     );
   });
 
+  it('says when no other peer is online', () => {
+    const tally = new SearchTally();
+    tally.record({ source: 'peers', asked: [], found: 0 });
+    tally.record({ source: 'trust', status: 'answered', listed: 0, reached: 0 });
+    tally.record({ source: 'doorway', status: 'none' });
+    expect(describeNobody(tally.snapshot())).toMatch(
+      /^Asked the trust layer and the doorway \(no other peer is online\); nobody holds it\./,
+    );
+  });
+
   it('says when the trust layer could not be asked', () => {
     const tally = new SearchTally();
     tally.record({ source: 'peers', asked: [], found: 0 });
     tally.record({ source: 'trust', status: 'offline' });
     expect(describeNobody(tally.snapshot())).toMatch(
-      /^Asked 0 peers; nobody holds it\. The trust layer could not be reached/,
+      /^Asked nobody: no other peer is online; nobody holds it\. The trust layer could not be reached/,
     );
   });
 });

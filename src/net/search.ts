@@ -97,14 +97,13 @@ export class SearchTally {
 
 /** "Asked 3 peers and the trust layer": who was asked, in plain words. */
 export function describeAsked(search: SearchProgress): string {
-  const sources = [plural(search.peersAsked, 'peer')];
+  const sources = search.peersAsked > 0 ? [plural(search.peersAsked, 'peer')] : [];
   if (search.trust === 'answered') sources.push('the trust layer');
   if (search.doorway === 'none') sources.push('the doorway');
-  const listed =
-    sources.length === 1
-      ? (sources[0] as string)
-      : `${sources.slice(0, -1).join(', ')} and ${sources.at(-1)}`;
-  return `Asked ${listed}`;
+  const alone = search.peersAsked === 0 ? ' (no other peer is online)' : '';
+  if (sources.length === 0) return 'Asked nobody: no other peer is online';
+  const last = sources.pop() as string;
+  return `Asked ${sources.length > 0 ? `${sources.join(', ')} and ${last}` : last}${alone}`;
 }
 
 /** The end of a search that found nobody, and what the person can do about it. */

@@ -73,6 +73,7 @@ export {
   createItemMeta,
   createLibrary,
   type DocTracker,
+  findDoc,
   findItemMeta,
   type ItemMeta,
   type LibraryDoc,
