@@ -85,6 +85,14 @@ export interface FetchNode {
 }
 
 /**
+ * Once one peer said it holds the blob, how long the others have to answer before the search
+ * answers without them: a slow one (a doorway asking around for what it does not keep) must
+ * not hold up a transfer a connected holder can start now. Late holders join the fetch when
+ * it asks again (every couple of seconds).
+ */
+const LATE_ANSWER_MS = 150;
+
+/**
  * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
  * it (`Holds` on the piece protocol). `isDoorway` tells doorways apart in what it reports, so
  * that a person reads "asked 2 peers and the doorway", not a doorway counted as a peer.
@@ -97,26 +105,36 @@ export function connectedPeersFinder(
   return {
     async findHolders(hash, { signal, onSearch }) {
       const asked = peers();
-      const answers = await Promise.all(
+      const found: PeerId[] = [];
+      let doorwaysSaidNo = 0;
+      const enough = Promise.withResolvers<void>();
+      let late: ReturnType<typeof setTimeout> | undefined;
+      const all = Promise.all(
         asked.map(async (id) => {
           const peer = peerIdFromString(id);
           const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
             () => undefined,
           );
-          return held ? peer : undefined;
+          if (!held) {
+            if (isDoorway(id)) doorwaysSaidNo++;
+            return;
+          }
+          found.push(peer);
+          late ??= setTimeout(enough.resolve, LATE_ANSWER_MS);
         }),
       );
-      const found = answers.filter((p): p is PeerId => p !== undefined);
-      const doorways = asked.filter(isDoorway);
+      await Promise.race([all, enough.promise]);
+      clearTimeout(late);
+      const holders = [...found];
       onSearch?.({
         source: 'peers',
         asked: asked.filter((id) => !isDoorway(id)),
-        found: found.length,
+        found: holders.length,
       });
-      if (doorways.length > 0 && !found.some((p) => isDoorway(p.toString()))) {
+      if (doorwaysSaidNo > 0 && doorwaysSaidNo === asked.filter(isDoorway).length) {
         onSearch?.({ source: 'doorway', status: 'none' });
       }
-      return found;
+      return holders;
     },
   };
 }
