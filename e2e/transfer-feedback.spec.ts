@@ -10,6 +10,7 @@ import {
   addFiles,
   item,
   openApp,
+  openInPage,
   peerEntry,
   peerIdOf,
   shareLinkOf,
@@ -28,15 +29,6 @@ function pageErrors(page: Page): string[] {
   return errors;
 }
 
-/** Opens `path` within the page (history + popstate, as back/forward would): the node stays up. */
-async function goInPage(page: Page, path: string): Promise<void> {
-  const url = new URL(path, 'http://page.invalid');
-  await page.evaluate((to) => {
-    history.pushState(null, '', to);
-    dispatchEvent(new PopStateEvent('popstate'));
-  }, `${url.pathname}${url.search}`);
-}
-
 test('a link to something nobody holds fails within seconds, saying whom it asked', async ({
   doorway,
   openProfile,
@@ -51,7 +43,7 @@ test('a link to something nobody holds fails within seconds, saying whom it aske
   await expect(peerEntry(b, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
 
   const started = Date.now();
-  await goInPage(b, `/get/sha256-${'ab'.repeat(32)}?name=holiday.mov`);
+  await openInPage(b, `/get/sha256-${'ab'.repeat(32)}?name=holiday.mov`);
   const status = b.getByTestId('fetch').getByTestId('fetch-status');
   // Target ~5 s; twice that as slack for a loaded machine. It used to take a minute.
   await expect(status).toHaveText(
@@ -97,7 +89,7 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
       await b.waitForTimeout(50);
     }
   })();
-  await goInPage(b, link);
+  await openInPage(b, link);
 
   // Receiver: the current rate and the time left, from A over a direct connection.
   await expect(status).toHaveText(/MiB of 120 MiB · [\d.]+ (KiB|MiB)\/s · .*left/, {
@@ -124,9 +116,9 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
   const c = await openApp((await openProfile()).context, doorway.url);
   const cErrors = pageErrors(c);
   await expect(peerEntry(c, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
-  await goInPage(c, link);
+  await openInPage(c, link);
   await expect(c.getByTestId('fetch-status')).toHaveText(/MiB of 120 MiB/, { timeout: 60_000 });
-  await goInPage(c, '/');
+  await openInPage(c, '/');
   await expect(c.getByTestId('fetch')).toHaveCount(0);
   // The fetch that was left goes on, and ends on both sides.
   const toC = a.locator(`[data-testid="upload"][data-peer-id="${await peerIdOf(c)}"]`);
@@ -136,11 +128,11 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
   const d = await openApp((await openProfile()).context, doorway.url);
   const dErrors = pageErrors(d);
   await expect(peerEntry(d, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
-  await goInPage(d, link);
+  await openInPage(d, link);
   await expect(d.getByTestId('fetch-status')).toHaveText(/MiB of 120 MiB/, { timeout: 60_000 });
   await d.getByTestId('fetch').getByRole('button', { name: 'Cancel' }).click();
   await expect(d.getByTestId('fetch-status')).toHaveText('Cancelled.');
-  await goInPage(d, '/');
+  await openInPage(d, '/');
   await d.goto('about:blank');
 
   expect(aErrors).toEqual([]);
@@ -174,7 +166,7 @@ test('a small item arrives in a moment', async ({ doorway, openProfile }) => {
       await b.waitForTimeout(20);
     }
   })();
-  await goInPage(b, link);
+  await openInPage(b, link);
   await expect(status).toHaveText(/Fetched and verified/, { timeout: 60_000 });
   const took = Date.now() - started;
   await watching;
