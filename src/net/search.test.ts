@@ -101,10 +101,21 @@ describe('SearchTally', () => {
 
   it('says when the trust layer could not be asked', () => {
     const tally = new SearchTally();
-    tally.record({ source: 'peers', asked: [], found: 0 });
+    tally.record({ source: 'peers', asked: ['a'], found: 0 });
     tally.record({ source: 'trust', status: 'offline' });
     expect(describeNobody(tally.snapshot())).toMatch(
-      /^Asked nobody: no other peer is online; nobody holds it\. The trust layer could not be reached/,
+      /^Asked 1 peer; nobody holds it\. The trust layer could not be reached/,
+    );
+  });
+
+  it('does not say "nobody holds it" when nobody could be asked', () => {
+    const tally = new SearchTally();
+    tally.record({ source: 'peers', asked: [], found: 0 });
+    tally.record({ source: 'trust', status: 'offline' });
+    tally.record({ source: 'doorway', status: 'unreachable' });
+    expect(describeNobody(tally.snapshot())).toBe(
+      'Nobody could be asked: this device is not connected to the network. ' +
+        'Try again once it is online.',
     );
   });
 });

@@ -108,6 +108,12 @@ export function describeAsked(search: SearchProgress): string {
 
 /** The end of a search that found nobody, and what the person can do about it. */
 export function describeNobody(search: SearchProgress): string {
+  if (search.peersAsked === 0 && search.trust !== 'answered' && search.doorway !== 'none') {
+    return (
+      'Nobody could be asked: this device is not connected to the network. ' +
+      'Try again once it is online.'
+    );
+  }
   const offline =
     search.trust === 'offline' ? ' The trust layer could not be reached, so it was not asked.' : '';
   if (search.holdersConnecting > 0) {
