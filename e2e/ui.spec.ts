@@ -277,7 +277,8 @@ test('a share link shows what it is looking for, and can be cancelled and retrie
   await openApp(context, doorway.url);
   const page = context.pages()[0] as Page;
   await page.setViewportSize({ width: 1100, height: 900 });
-  // A hash nobody holds: the panel keeps looking until cancelled.
+  // A hash nobody holds: the panel says it is looking, can be cancelled while it looks, and
+  // (issue 20) ends on its own within seconds saying whom it asked.
   const hash = `sha256-${'ab'.repeat(32)}`;
   await page.goto(new URL(`/get/${hash}?name=holiday.mov`, doorway.url).toString());
   const panel = page.getByTestId('fetch');
@@ -288,6 +289,10 @@ test('a share link shows what it is looking for, and can be cancelled and retrie
   await expect(page.getByTestId('fetch-status')).toHaveText('Cancelled.');
   await panel.getByRole('button', { name: 'Try again' }).click();
   await expect(page.getByTestId('fetch-status')).toHaveText(/Looking for peers/);
+  await expect(page.getByTestId('fetch-status')).toHaveText(/^Asked .*; nobody holds it\./, {
+    timeout: 15_000,
+  });
+  await expect(panel.getByRole('button', { name: 'Try again' })).toBeVisible();
 });
 
 test('a damaged share link says so at once, in plain words, with no button that cannot work', async ({

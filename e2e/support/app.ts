@@ -104,12 +104,17 @@ export async function fetchByLink(page: Page, link: string, timeout = 120_000): 
  * content is fetched and verified.
  */
 export async function fetchInPage(page: Page, link: string, timeout = 120_000): Promise<void> {
+  await openInPage(page, link);
+  await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
+}
+
+/** Opens `link` (or a path) within the page, as back/forward would: the node stays up. */
+export async function openInPage(page: Page, link: string): Promise<void> {
   const url = new URL(link, 'http://page.invalid');
   await page.evaluate((path) => {
     history.pushState(null, '', path);
     dispatchEvent(new PopStateEvent('popstate'));
   }, `${url.pathname}${url.search}`);
-  await expect(page.getByTestId('fetch-status')).toHaveText(/Fetched and verified/, { timeout });
 }
 
 /** The peers panel's entry for a peer: `data-direct` says whether the connection is direct. */

@@ -15,6 +15,7 @@ import {
 import { throwIfAborted } from '../wire/index.ts';
 import { FetchError, NoHoldersError } from './errors.ts';
 import type { FetchOptions } from './fetch.ts';
+import { RateMeter, secondsLeft } from './rate.ts';
 
 /** Held in memory until verified, so bounded: larger items come from their holders directly. */
 export const MAX_BRIDGE_FETCH_BYTES = 1024 * 2 ** 20;
@@ -28,7 +29,7 @@ export async function fetchThroughDoorway(
 ): Promise<StoredManifest> {
   const hash = parseContentHash(input);
   const { signal } = options;
-  const started = performance.now();
+  const meter = new RateMeter();
   let response: Response;
   try {
     response = await fetch(new URL(`/store/${hash}`, origin), {
@@ -55,15 +56,19 @@ export async function fetchThroughDoorway(
     );
   }
   const doorway = { peerId: origin, direct: false, bytes: 0, state: 'active' as const };
-  const report = (phase: 'pieces' | 'verifying' | 'done', bytesDone: number) =>
+  const report = (phase: 'pieces' | 'verifying' | 'done', bytesDone: number) => {
+    const rate = meter.rate();
+    const left = secondsLeft(bytesDone, totalBytes, rate);
     options.onProgress?.({
       hash,
       phase,
       bytesDone,
       totalBytes,
-      rate: bytesDone / Math.max((performance.now() - started) / 1000, 1e-3),
+      rate,
+      ...(left === undefined ? {} : { secondsLeft: left }),
       peers: [{ ...doorway, bytes: bytesDone }],
     });
+  };
   // Hashed as it arrives, kept aside, stored only once it proves to be `hash`.
   const hasher = createIncrementalHasher();
   const chunks: Uint8Array[] = [];
@@ -73,6 +78,7 @@ export async function fetchThroughDoorway(
       await hasher.update(chunk);
       chunks.push(chunk);
       received += chunk.byteLength;
+      meter.add(chunk.byteLength);
       if (received > MAX_BRIDGE_FETCH_BYTES) throw new Error('more bytes than announced');
       report('pieces', received);
     }

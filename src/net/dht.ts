@@ -68,7 +68,7 @@ export function dhtHolderFinder(
   }
 
   return {
-    async findHolders(hash, { signal }) {
+    async findHolders(hash, { signal, onSearch }) {
       const lookup = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
       const providers = new Map<string, PeerInfo>();
       try {
@@ -88,7 +88,9 @@ export function dhtHolderFinder(
         [...providers.values()].slice(0, limit).map((p) => reach(p, lookup)),
       );
       if (signal.aborted) throw signal.reason;
-      return reached.filter((p): p is PeerId => p !== undefined);
+      const found = reached.filter((p): p is PeerId => p !== undefined);
+      onSearch?.({ source: 'dht', listed: providers.size, reached: found.length });
+      return found;
     },
   };
 }

@@ -3,14 +3,20 @@
  * because they reach the UI (and the service worker's /content/ route) unchanged.
  */
 import { ElohimError } from '../wire/index.ts';
+import { describeNobody, type SearchProgress } from './search.ts';
 
 export class FetchError extends ElohimError.named('FetchError') {}
 
-/** Nobody we can reach holds the hash. */
+/** Nobody we can reach holds the hash; `search` says whom a fetch asked. */
 export class NoHoldersError extends FetchError.named('NoHoldersError') {
-  constructor(readonly hash: string) {
+  constructor(
+    readonly hash: string,
+    readonly search?: SearchProgress,
+  ) {
     super(
-      `No connected peer holds ${hash}. Ask someone who has it to open the app, then try again.`,
+      search
+        ? describeNobody(search)
+        : `No connected peer holds ${hash}. Ask someone who has it to open the app, then try again.`,
     );
   }
 }

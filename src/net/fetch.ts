@@ -16,6 +16,8 @@ import {
 } from '../content/index.ts';
 import { errorMessage, WireStreamClosedError } from '../wire/index.ts';
 import { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
+import { RateMeter, secondsLeft } from './rate.ts';
+import type { SearchProgress, SearchReport } from './search.ts';
 import {
   fetchHolding,
   fetchManifest,
@@ -27,9 +29,15 @@ import {
 } from './shard/index.ts';
 import { sleep } from './sleep.ts';
 
+export interface FindOptions {
+  signal: AbortSignal;
+  /** Told what each source answered, for live feedback ("asked 3 peers"). */
+  onSearch?: SearchReport;
+}
+
 /** Where holders of a hash come from: connected peers now; the trust layer's index later. */
 export interface HolderFinder {
-  findHolders(hash: string, options: { signal: AbortSignal }): Promise<PeerId[]>;
+  findHolders(hash: string, options: FindOptions): Promise<PeerId[]>;
 }
 
 export interface FetchPeerProgress {
@@ -46,9 +54,13 @@ export interface FetchProgress {
   phase: 'finding' | 'manifest' | 'pieces' | 'verifying' | 'done';
   bytesDone: number;
   totalBytes: number;
-  /** Bytes per second over the whole transfer so far. */
+  /** Bytes per second now: over the last few seconds ({@link RateMeter}). */
   rate: number;
+  /** Seconds left at the current rate, when that can be told. */
+  secondsLeft?: number;
   peers: FetchPeerProgress[];
+  /** Whom the search for holders asked so far (set by the peer service). */
+  search?: SearchProgress;
 }
 
 export interface FetchOptions {
@@ -58,6 +70,8 @@ export interface FetchOptions {
   piecesPerRequest?: number;
   /** Per-piece (and dial) timeout. Default 20 s. */
   timeoutMs?: number;
+  /** Told what each source of holders answered while looking for them. */
+  onSearch?: SearchReport;
 }
 
 /** Times one holder is asked again after the transport cut its stream, per fetch. */
@@ -72,22 +86,56 @@ export interface FetchNode {
 }
 
 /**
- * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
- * it (`Holds` on the piece protocol).
+ * Once one peer said it holds the blob, how long the others have to answer before the search
+ * answers without them: a slow one (a doorway asking around for what it does not keep) must
+ * not hold up a transfer a connected holder can start now. Late holders join the fetch when
+ * it asks again (every couple of seconds).
  */
-export function connectedPeersFinder(peers: () => string[], libp2p: Libp2pDialLike): HolderFinder {
+const LATE_ANSWER_MS = 150;
+
+/**
+ * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
+ * it (`Holds` on the piece protocol). `isDoorway` tells doorways apart in what it reports, so
+ * that a person reads "asked 2 peers and the doorway", not a doorway counted as a peer.
+ */
+export function connectedPeersFinder(
+  peers: () => string[],
+  libp2p: Libp2pDialLike,
+  isDoorway: (peerId: string) => boolean = () => false,
+): HolderFinder {
   return {
-    async findHolders(hash, { signal }) {
-      const answers = await Promise.all(
-        peers().map(async (id) => {
+    async findHolders(hash, { signal, onSearch }) {
+      const asked = peers();
+      const found: PeerId[] = [];
+      let doorwaysSaidNo = 0;
+      const enough = Promise.withResolvers<void>();
+      let late: ReturnType<typeof setTimeout> | undefined;
+      const all = Promise.all(
+        asked.map(async (id) => {
           const peer = peerIdFromString(id);
           const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
             () => undefined,
           );
-          return held ? peer : undefined;
+          if (!held) {
+            if (isDoorway(id)) doorwaysSaidNo++;
+            return;
+          }
+          found.push(peer);
+          late ??= setTimeout(enough.resolve, LATE_ANSWER_MS);
         }),
       );
-      return answers.filter((p): p is PeerId => p !== undefined);
+      await Promise.race([all, enough.promise]);
+      clearTimeout(late);
+      const holders = [...found];
+      onSearch?.({
+        source: 'peers',
+        asked: asked.filter((id) => !isDoorway(id)),
+        found: holders.length,
+      });
+      if (doorwaysSaidNo > 0 && doorwaysSaidNo === asked.filter(isDoorway).length) {
+        onSearch?.({ source: 'doorway', status: 'none' });
+      }
+      return holders;
     },
   };
 }
@@ -139,23 +187,27 @@ export async function fetchContent(
   // Kept here for another peer: asked for now, it becomes the person's own.
   if (existing) return isKept(existing) ? ((await store.claim(hash)) ?? existing) : existing;
 
-  const started = performance.now();
+  const meter = new RateMeter();
   const peers = new Map<string, FetchPeerProgress>();
   let phase: FetchProgress['phase'] = 'finding';
   let totalBytes = 0;
   let bytesDone = 0;
-  const report = () =>
+  const report = () => {
+    const rate = meter.rate();
+    const left = secondsLeft(bytesDone, totalBytes, rate);
     options.onProgress?.({
       hash,
       phase,
       bytesDone,
       totalBytes,
-      rate: bytesDone / Math.max((performance.now() - started) / 1000, 1e-3),
+      rate,
+      ...(left === undefined ? {} : { secondsLeft: left }),
       peers: [...peers.values()].map((p) => ({ ...p })),
     });
+  };
   report();
 
-  const holders = await finder.findHolders(hash, { signal });
+  const holders = await finder.findHolders(hash, { signal, onSearch: options.onSearch });
   if (holders.length === 0) throw new NoHoldersError(hash);
   for (const peer of holders) {
     const id = peer.toString();
@@ -193,6 +245,7 @@ export async function fetchContent(
       },
       bytes: (id, bytes) => {
         bytesDone += bytes;
+        meter.add(bytes);
         const peer = peers.get(id);
         if (peer) peer.bytes += bytes;
         report();

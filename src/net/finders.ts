@@ -65,14 +65,15 @@ export function nearFirst(
   };
 
   return {
-    async findHolders(hash, { signal }) {
+    async findHolders(hash, options) {
+      const { signal } = options;
       const farAnswer = settle(
-        far.findHolders(hash, { signal }).then((peers) => {
+        far.findHolders(hash, options).then((peers) => {
           remember(hash, peers);
           return peers;
         }),
       );
-      const nearAnswer = await settle(near.findHolders(hash, { signal }));
+      const nearAnswer = await settle(near.findHolders(hash, options));
       if (signal.aborted) throw signal.reason;
       if (nearAnswer.ok && nearAnswer.peers.length > 0) {
         return union(nearAnswer.peers, recall(hash));

@@ -39,6 +39,7 @@ export {
   type FetchOptions,
   type FetchPeerProgress,
   type FetchProgress,
+  type FindOptions,
   fetchContent,
   type HolderFinder,
 } from './fetch.ts';
@@ -85,6 +86,7 @@ export {
   type PeerService,
   type PeerServiceEvents,
 } from './peer-service.ts';
+export { RateMeter, type RateMeterOptions, secondsLeft } from './rate.ts';
 export {
   type GateAnswer,
   type HoldGate,
@@ -123,6 +125,12 @@ export {
   type ReplicatorOptions,
 } from './replicator/index.ts';
 export {
+  type SearchEvent,
+  type SearchProgress,
+  type SearchReport,
+  SearchTally,
+} from './search.ts';
+export {
   type AllowHook,
   fetchManifest,
   importFromShardHolders,
@@ -131,3 +139,9 @@ export {
   shardGetStream,
 } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';
+export {
+  type Upload,
+  UploadTracker,
+  type UploadTrackerEvents,
+  type UploadTrackerOptions,
+} from './uploads.ts';

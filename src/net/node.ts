@@ -40,6 +40,7 @@ import {
 } from './replicate/index.ts';
 import { type ShardServerOptions, shardServer } from './shard/index.ts';
 import { sleep } from './sleep.ts';
+import { UploadTracker } from './uploads.ts';
 
 export interface PeerNodeOptions {
   /** HTTP origins of the doorways to use, e.g. `http://127.0.0.1:8080`. */
@@ -148,6 +149,10 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #dialer: BoundedDialer;
   readonly #stop = new AbortController();
   readonly #discovered = Promise.withResolvers<void>();
+  /** What the shard server is sending, to whom (uploads in progress). */
+  readonly uploads = new UploadTracker({
+    describe: (peer) => ({ direct: this.isDirectPeer(peer), doorway: this.isDoorway(peer) }),
+  });
   #changeQueued = false;
   #replicas: ReplicateServer | undefined;
 
@@ -183,6 +188,8 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
     const network = options.network ?? browserNetwork(ice);
     const allowedPrefixes = new Set<string>();
     const mode = { offline: false };
+    // The shard server is made before the node it reports uploads to.
+    let made: PeerNode | undefined;
     const libp2p = await createLibp2p({
       privateKey: options.privateKey,
       addresses: {
@@ -211,11 +218,19 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         identify: identify(),
         identifyPush: identifyPush(),
         ping: ping(),
-        shard: shardServer({ ...options.shard, store: options.shard?.store ?? options.store }),
+        shard: shardServer({
+          ...options.shard,
+          store: options.shard?.store ?? options.store,
+          onSent: (sent) => {
+            options.shard?.onSent?.(sent);
+            made?.uploads.record(sent);
+          },
+        }),
         replicate: replicateServer({ ...options.replicate, store: options.store }),
       },
     });
     const node = new PeerNode(libp2p, options, allowedPrefixes, mode, ice);
+    made = node;
     node.#replicas = libp2p.services.replicate;
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       libp2p.addEventListener(event, () => node.#changed());
@@ -347,6 +362,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+    this.uploads.close();
     // Pulls in progress are aborted and their imports discarded before the connections go.
     await this.#replicas?.stop();
     await this.libp2p.stop();

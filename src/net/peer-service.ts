@@ -17,20 +17,40 @@ import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchOptions, type FetchProgress, fetchContent, type HolderFinder } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
 import type { ReplicaHealth, Replicator } from './replicator/index.ts';
+import { SearchTally } from './search.ts';
 import { sleep } from './sleep.ts';
 import { ContentStreamer } from './stream-fetch.ts';
+import type { Upload } from './uploads.ts';
 
 /** Fetches tried again after every holder failed (see `#whileHoldersConnect`). */
 const FAILED_RETRIES = 2;
+/**
+ * Rounds of asking every source before "nobody holds it": the second catches a holder that
+ * connected (or announced) a moment after the first asked.
+ */
+const MIN_ROUNDS = 2;
+/** Longest wait for the doorway's fresh list of peers between rounds. */
+const DISCOVER_WAIT_MS = 1_500;
+/** Pause between rounds. */
+const ROUND_PAUSE_MS = 500;
+/** The progress of a fetch before its first answer. */
+const NOTHING_YET: Omit<FetchProgress, 'hash'> = {
+  phase: 'finding',
+  bytesDone: 0,
+  totalBytes: 0,
+  rate: 0,
+  peers: [],
+};
 
 export interface PeerFetchOptions {
   signal?: AbortSignal;
   onProgress?: (progress: FetchProgress) => void;
 }
 
-/** `change`: the snapshot or the replica health may differ. */
+/** `change`: the snapshot or the replica health may differ. `uploads`: the uploads list may. */
 export interface PeerServiceEvents {
   change: CustomEvent<void>;
+  uploads: CustomEvent<void>;
 }
 
 export interface PeerService extends TypedEventTarget<PeerServiceEvents> {
@@ -42,9 +62,13 @@ export interface PeerService extends TypedEventTarget<PeerServiceEvents> {
    * until a follower hears from the leader). A new map after each change; `change` events.
    */
   replicas(): ReadonlyMap<string, ReplicaHealth>;
+  /** What this peer is sending to others now, and sent a moment ago; `uploads` events. */
+  uploads(): readonly Upload[];
   /**
-   * Fetches a blob from the peers that hold it and stores it. While no holder is online it
-   * keeps looking for `findForMs` (default 60 s), then fails with `NoHoldersError`.
+   * Fetches a blob from the peers that hold it and stores it. When the peers, the trust layer
+   * and the doorway all say nobody holds it, it fails within a few seconds with
+   * `NoHoldersError` (saying whom it asked); while a holder is known but still connecting it
+   * keeps looking for up to `findForMs` (default 60 s). Progress carries the search so far.
    */
   fetch(hash: string, options?: PeerFetchOptions & { findForMs?: number }): Promise<StoredManifest>;
   /**
@@ -69,6 +93,7 @@ export class LeaderGoneError extends ElohimError.named('LeaderGoneError') {
 type Message =
   | { type: 'snapshot'; leader: string; snapshot: NodeSnapshot }
   | { type: 'replicas'; leader: string; replicas: ReplicaHealth[] }
+  | { type: 'uploads'; leader: string; uploads: Upload[] }
   | { type: 'hello' }
   | { type: 'fetch'; id: string; hash: string; findForMs?: number }
   | { type: 'open-stream'; id: string; hash: string }
@@ -126,6 +151,10 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
       this.#announceReplicas();
       this.safeDispatchEvent('change');
     });
+    node.uploads.addEventListener('change', () => {
+      this.#post({ type: 'uploads', leader: this.#id, uploads: node.uploads.list() });
+      this.safeDispatchEvent('uploads');
+    });
     this.#channel.onmessage = (event: MessageEvent<Message>) => this.#onMessage(event.data);
     this.#heartbeat = setInterval(() => this.#announce(), HEARTBEAT_MS);
     this.#announce();
@@ -140,28 +169,56 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     return this.#replicas;
   }
 
+  uploads(): readonly Upload[] {
+    return this.node.uploads.list();
+  }
+
   fetch(
     input: string,
     options: PeerFetchOptions & { findForMs?: number } = {},
   ): Promise<StoredManifest> {
     const hash = parseContentHash(input);
     const signal = options.signal ?? new AbortController().signal;
-    const fetchOptions = { signal, onProgress: options.onProgress };
+    // Every answer of the search goes out at once, with the transfer's own progress.
+    const tally = new SearchTally();
+    let last: FetchProgress = { ...NOTHING_YET, hash };
+    const emit = (progress?: FetchProgress) => {
+      if (progress) last = progress;
+      options.onProgress?.({ ...last, search: tally.snapshot() });
+    };
+    const fetchOptions: FetchOptions = {
+      signal,
+      onProgress: emit,
+      onSearch: (event) => {
+        tally.record(event);
+        emit();
+      },
+    };
     let fallBack = this.fallBack;
-    return this.#whileHoldersConnect(signal, options.findForMs ?? 60_000, async () => {
-      try {
-        return await fetchContent(this.node, this.store, this.#finder, hash, fetchOptions);
-      } catch (error) {
-        const tried = fallBack;
-        fallBack = undefined;
-        if (!tried || signal.aborted) throw error;
-        // The doorway, once. Whatever it answers, the peers' failure is the one to report
-        // (and to retry on): it says what the person can do.
-        return await tried(hash, error, fetchOptions).catch(() => {
-          throw error;
-        });
-      }
-    });
+    return this.#whileHoldersConnect(
+      signal,
+      options.findForMs ?? 60_000,
+      async () => {
+        try {
+          return await fetchContent(this.node, this.store, this.#finder, hash, fetchOptions);
+        } catch (error) {
+          const tried = fallBack;
+          fallBack = undefined;
+          if (!tried || signal.aborted) throw error;
+          // The doorway, once. Whatever it answers, the peers' failure is the one to report
+          // (and to retry on): it says what the person can do.
+          fetchOptions.onSearch?.({ source: 'doorway', status: 'asking' });
+          return await tried(hash, error, fetchOptions).catch((viaDoorway: unknown) => {
+            fetchOptions.onSearch?.({
+              source: 'doorway',
+              status: viaDoorway instanceof NoHoldersError ? 'none' : 'unreachable',
+            });
+            throw error;
+          });
+        }
+      },
+      tally,
+    );
   }
 
   openStream(
@@ -178,11 +235,16 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
    * Runs `attempt` again while it finds no holder, for up to `findForMs`: they may still be
    * connecting; and up to twice when every holder failed (a connection cut under load drops a
    * holder for that attempt; a fresh one finds it again).
+   *
+   * With a `tally` (a fetch a person waits for) it gives up early: after {@link MIN_ROUNDS}
+   * rounds in which every source said no and none named a holder still connecting, looking
+   * longer cannot change the answer, so it says whom it asked ({@link NoHoldersError}).
    */
   async #whileHoldersConnect<T>(
     signal: AbortSignal,
     findForMs: number,
     attempt: () => Promise<T>,
+    tally?: SearchTally,
   ): Promise<T> {
     await this.node.whenDiscovered();
     const deadline = Date.now() + findForMs;
@@ -191,13 +253,20 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
       try {
         return await attempt();
       } catch (error) {
+        const nobody = error instanceof NoHoldersError;
         const again =
-          error instanceof NoHoldersError ||
-          (error instanceof AllHoldersFailedError && failedRetries++ < FAILED_RETRIES);
-        if (signal.aborted || !again || Date.now() >= deadline) throw error;
-        // Ask the doorway for peers again, then retry.
-        await this.node.discoverNow();
-        await sleep(1_000, signal);
+          nobody || (error instanceof AllHoldersFailedError && failedRetries++ < FAILED_RETRIES);
+        if (signal.aborted || !again) throw error;
+        if (nobody && tally) {
+          tally.endRound();
+          const { rounds } = tally.snapshot();
+          const settled = rounds >= MIN_ROUNDS && !tally.reasonToWait();
+          if (settled || Date.now() >= deadline)
+            throw new NoHoldersError(error.hash, tally.snapshot());
+        } else if (Date.now() >= deadline) throw error;
+        // Ask the doorway for peers again (not waiting long for slow dials), then retry.
+        await Promise.race([this.node.discoverNow(), sleep(DISCOVER_WAIT_MS, signal)]);
+        await sleep(ROUND_PAUSE_MS, signal);
       }
     }
   }
@@ -292,6 +361,7 @@ export class FollowerPeerService
   readonly #watchdog: ReturnType<typeof setInterval>;
   #snapshot: NodeSnapshot | undefined;
   #replicas: ReadonlyMap<string, ReplicaHealth> = new Map();
+  #uploads: readonly Upload[] = [];
   #leader: string | undefined;
   #lastHeard = 0;
 
@@ -310,6 +380,10 @@ export class FollowerPeerService
 
   replicas(): ReadonlyMap<string, ReplicaHealth> {
     return this.#replicas;
+  }
+
+  uploads(): readonly Upload[] {
+    return this.#uploads;
   }
 
   fetch(
@@ -402,6 +476,11 @@ export class FollowerPeerService
     if (message.type === 'replicas') {
       this.#replicas = new Map(message.replicas.map((h) => [h.hash, h]));
       this.safeDispatchEvent('change');
+      return;
+    }
+    if (message.type === 'uploads') {
+      this.#uploads = message.uploads;
+      this.safeDispatchEvent('uploads');
       return;
     }
     if (message.type !== 'progress' && message.type !== 'done' && message.type !== 'failed') {

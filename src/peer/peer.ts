@@ -206,7 +206,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // served over the WebSocket connection a browser already has to it).
     // On a node with a DHT (a doorway), holders no connected peer has are looked up there.
     this.#finder = withDhtFallback(
-      connectedPeersFinder(() => [...node.directPeers(), ...node.connectedDoorways()], node.libp2p),
+      connectedPeersFinder(
+        () => [...node.directPeers(), ...node.connectedDoorways()],
+        node.libp2p,
+        (peer) => node.isDoorway(peer),
+      ),
       node.libp2p,
     );
     // Doorways provide in the DHT what their attached browsers hold (browsers do not run it).

@@ -22,8 +22,9 @@
  * {@link DocTracker} (the SyncService) attached in between records the content as a Local
  * event (a Repo records `create(initialValue)` before anyone can listen).
  */
-import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
+import type { AnyDocumentId, DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import type { Reach } from '../content/index.ts';
+import { abortReason } from '../wire/index.ts';
 
 export interface LibraryItem {
   /** `sha256-<hex>` of the content. */
@@ -218,7 +219,29 @@ export function findItemMeta(
   item: Pick<LibraryItem, 'meta_doc'>,
   options: { signal?: AbortSignal } = {},
 ): Promise<DocHandle<ItemMeta>> {
-  return repo.find<ItemMeta>(item.meta_doc, options);
+  return findDoc<ItemMeta>(repo, item.meta_doc, options);
+}
+
+/**
+ * `repo.find`, abortable, without handing the Repo the signal: automerge-repo rejects a
+ * promise nobody listens to yet when its signal aborts while the document loads from storage,
+ * which a page reports as an uncaught "Operation aborted" (leaving a page mid-fetch did). Here
+ * the caller's promise rejects with the signal's reason; the find itself settles unobserved.
+ */
+export function findDoc<T>(
+  repo: Repo,
+  id: AnyDocumentId,
+  options: { allowableStates?: string[]; signal?: AbortSignal | undefined } = {},
+): Promise<DocHandle<T>> {
+  const { signal, ...rest } = options;
+  const finding = repo.find<T>(id, rest);
+  if (!signal) return finding;
+  return new Promise<DocHandle<T>>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    finding.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
@@ -233,5 +256,5 @@ export async function findHandle(
 ): Promise<DocHandle<unknown>> {
   const cached = repo.handles[id];
   if (cached?.isReady()) return cached;
-  return repo.find(id, { allowableStates: states, ...(signal ? { signal } : {}) });
+  return findDoc(repo, id, { allowableStates: states, signal });
 }

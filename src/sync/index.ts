@@ -102,6 +102,7 @@ export {
   createItemMeta,
   createLibrary,
   type DocTracker,
+  findDoc,
   findItemMeta,
   type ItemMeta,
   type LibraryDoc,

@@ -23,6 +23,7 @@ import {
   addItemToLibrary,
   createLibrary,
   type DocTracker,
+  findDoc,
   type LibraryDoc,
   type LibraryItem,
 } from './documents.ts';
@@ -142,7 +143,7 @@ export async function openLibraries(
     const saved = ids.getItem(key);
     if (!saved) return undefined;
     try {
-      return await repo.find<LibraryDoc>(saved as DocumentId, {
+      return await findDoc<LibraryDoc>(repo, saved as DocumentId, {
         signal: AbortSignal.timeout(options.findTimeoutMs ?? 10_000),
       });
     } catch (error) {

@@ -13,7 +13,7 @@ import { getActorId, getChangesMetaSince, getHeads, type Heads } from '@automerg
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import { TypedEventEmitter } from '../wire/index.ts';
 import type { SyncEvent } from './codec.ts';
-import type { DocTracker } from './documents.ts';
+import { type DocTracker, findDoc } from './documents.ts';
 import type { EventLog } from './event-log.ts';
 
 /** An append (or a restore) that failed. */
@@ -104,7 +104,7 @@ export class ChangeRecorder extends TypedEventEmitter<ChangeRecorderEvents> impl
     await Promise.all(
       ids.map(async (id) => {
         try {
-          const handle = await this.#repo.find(id as DocumentId, { signal });
+          const handle = await findDoc(this.#repo, id as DocumentId, { signal });
           this.track(handle);
         } catch (error) {
           if (!signal.aborted) this.safeDispatchEvent('error', { detail: { error, docId: id } });

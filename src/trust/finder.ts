@@ -55,8 +55,9 @@ export function trustHolderFinder(
   }
 
   return {
-    async findHolders(hash, { signal }) {
+    async findHolders(hash, { signal, onSearch }) {
       let holders: TrustHolder[];
+      onSearch?.({ source: 'trust', status: 'asking' });
       try {
         // Whole copies and shard holders alike: the fetch asks each what it has.
         holders = await trust.findHolders(hash, {
@@ -67,12 +68,26 @@ export function trustHolderFinder(
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         // Trust layer offline: no holders from it now; other finders may still have some.
-        if (error instanceof TrustOfflineError) return [];
+        if (error instanceof TrustOfflineError) {
+          onSearch?.({ source: 'trust', status: 'offline' });
+          return [];
+        }
         throw error;
+      }
+      // Known before the dials end: "connecting to 1 holder" while they run.
+      if (holders.length > 0) {
+        onSearch?.({ source: 'trust', status: 'answered', listed: holders.length, reached: 0 });
       }
       const reached = await Promise.all(holders.map((h) => reach(h, signal)));
       if (signal.aborted) throw signal.reason;
-      return reached.filter((p): p is PeerId => p !== undefined);
+      const found = reached.filter((p): p is PeerId => p !== undefined);
+      onSearch?.({
+        source: 'trust',
+        status: 'answered',
+        listed: holders.length,
+        reached: found.length,
+      });
+      return found;
     },
   };
 }

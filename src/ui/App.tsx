@@ -12,6 +12,7 @@ import { PeersPanel } from './PeersPanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { TrustPanel } from './TrustPanel.tsx';
 import { UpdateBanner } from './UpdateBanner.tsx';
+import { Uploads } from './Uploads.tsx';
 import { useIngest } from './useIngest.ts';
 import { useLibrary } from './useLibrary.ts';
 import { useFamily, usePeerNode, useTrustClient } from './usePeerNode.ts';
@@ -96,6 +97,7 @@ export function App() {
               onDismiss={ingest.dismiss}
               onClear={ingest.clear}
             />
+            <Uploads peer={peer} />
             {library.status === 'opening' && (
               <p className="muted" aria-busy="true">
                 Opening the local store…

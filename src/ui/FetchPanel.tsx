@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
 import { parseContentHash } from '../content/index.ts';
-import type { FetchProgress, PeerService } from '../net/index.ts';
+import type { FetchPeerProgress, FetchProgress, PeerService } from '../net/index.ts';
 import { logger } from '../wire/index.ts';
+import { fetchStatusText, peerLabel, sourcesText, steadyProgress } from './fetchStatus.ts';
 import { errorMessage, formatBytes } from './format.ts';
 import { contentUrl, downloadThroughWorker } from './serviceWorker.ts';
+import { askToNotify, mayAskToNotify, noticeFetched } from './transferNotice.ts';
 import type { PeerState } from './usePeerNode.ts';
 import { addToLibrary } from './useSync.ts';
 
@@ -11,11 +13,14 @@ type FetchState =
   | { status: 'waiting' }
   | { status: 'running'; progress?: FetchProgress }
   | { status: 'done'; name: string; progress?: FetchProgress }
-  | { status: 'failed'; error: string }
+  | { status: 'failed'; error: string; progress?: FetchProgress }
   | { status: 'cancelled' };
 
-/** How long to keep looking for a holder before saying none was found. */
-const FIND_DEADLINE_MS = 60_000;
+/**
+ * How long to keep looking while a holder is known but not reached yet. When every source
+ * says nobody holds it, the search ends within a few seconds (`PeerService.fetch`).
+ */
+const FIND_DEADLINE_MS = 30_000;
 
 const log = logger('library');
 
@@ -80,6 +85,7 @@ export function FetchPanel({
   onRetry?: () => void;
 }) {
   const [state, setState] = useState<FetchState>({ status: 'waiting' });
+  const [askNotify, setAskNotify] = useState(mayAskToNotify);
   const controller = useRef<AbortController | undefined>(undefined);
   // The service can change under a running fetch (this tab takes over the network when the
   // leading tab closes): the loop reads the current one at each attempt.
@@ -91,6 +97,7 @@ export function FetchPanel({
     if (!ready || controller.current) return;
     const abort = new AbortController();
     controller.current = abort;
+    const started = performance.now();
     void (async () => {
       const { LeaderGoneError } = await import('../net/index.ts');
       setState({ status: 'running' });
@@ -103,8 +110,8 @@ export function FetchPanel({
             signal: abort.signal,
             findForMs: FIND_DEADLINE_MS,
             onProgress: (progress) => {
-              last = progress;
-              setState({ status: 'running', progress });
+              last = steadyProgress(last, progress);
+              setState({ status: 'running', progress: last });
             },
           });
           // The item joins the library (with the shared description the link named) before
@@ -113,6 +120,7 @@ export function FetchPanel({
             log.error('%s was fetched but not added to the library: %s', hash, errorMessage(error)),
           );
           setState({ status: 'done', name: manifest.name || name, progress: last });
+          noticeFetched(manifest.name || name, started);
           return;
         } catch (error) {
           if (abort.signal.aborted) {
@@ -124,22 +132,24 @@ export function FetchPanel({
             await new Promise((resolve) => setTimeout(resolve, 500));
             continue;
           }
-          setState({ status: 'failed', error: errorMessage(error) });
+          setState({ status: 'failed', error: errorMessage(error), progress: last });
           return;
         }
       }
-    })();
+    })().catch((error: unknown) => {
+      // Nothing above should throw (the import of the network code could): say it, not a
+      // stack trace in the console.
+      setState({ status: 'failed', error: errorMessage(error) });
+    });
   }, [ready, hash, name, meta]);
 
   const progress =
     state.status === 'running' || state.status === 'done' ? state.progress : undefined;
+  const moving = progress?.phase === 'pieces';
   return (
     <section className="panel fetch" aria-label={`Fetching ${name}`} data-testid="fetch">
       <p className="fetch__eyebrow">Shared with you</p>
       <h2>{name}</h2>
-      <p className="muted small">
-        <code>{hash}</code>
-      </p>
       {/* Phases only, not every byte count: a screen reader should not recite the progress. */}
       <p className="visually-hidden" role="status">
         {announce(state, progress)}
@@ -161,16 +171,23 @@ export function FetchPanel({
             aria-label={`Fetching ${name}`}
             data-testid="fetch-progress"
           />
-          <p data-testid="fetch-status">
-            {!progress || progress.phase === 'finding'
-              ? 'Looking for peers that hold it…'
-              : progress.phase === 'verifying'
-                ? 'Verifying…'
-                : `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.totalBytes)} · ${formatBytes(progress.rate)}/s`}
+          <p data-testid="fetch-status" aria-live="off">
+            {fetchStatusText(progress)}
           </p>
-          <button type="button" onClick={() => controller.current?.abort()}>
-            Cancel
-          </button>
+          <p className="fetch__actions">
+            <button type="button" onClick={() => controller.current?.abort()}>
+              Cancel
+            </button>
+            {askNotify && moving && (
+              <button
+                type="button"
+                data-testid="fetch-notify"
+                onClick={() => void askToNotify().then(() => setAskNotify(false))}
+              >
+                Notify me when it is done
+              </button>
+            )}
+          </p>
         </>
       )}
       {state.status === 'done' && (
@@ -185,22 +202,7 @@ export function FetchPanel({
           </button>
         </p>
       )}
-      {progress && progress.peers.length > 0 && (
-        <ul aria-label="Peers" className="fetch__peers">
-          {progress.peers.map((p) => (
-            <li
-              key={p.peerId}
-              data-testid="fetch-peer"
-              data-peer-id={p.peerId}
-              data-state={p.state}
-            >
-              <code>{p.peerId.slice(-8)}</code> {p.direct ? 'direct' : 'relayed'} ·{' '}
-              {formatBytes(p.bytes)} · {p.state}
-              {p.reason && <span className="muted"> ({p.reason})</span>}
-            </li>
-          ))}
-        </ul>
-      )}
+      {progress && progress.peers.length > 0 && <FetchPeers peers={progress.peers} />}
       {state.status === 'failed' && (
         <p role="alert" className="error" data-testid="fetch-status">
           {state.error}
@@ -214,7 +216,40 @@ export function FetchPanel({
           </button>
         </p>
       )}
+      <details className="fetch__details">
+        <summary>Details</summary>
+        <p className="muted small">
+          Content hash <code>{hash}</code>
+        </p>
+      </details>
     </section>
+  );
+}
+
+/** Where the bytes come from: a peer (direct or relayed) or the doorway; PeerIds on hover. */
+function FetchPeers({ peers }: { peers: readonly FetchPeerProgress[] }) {
+  return (
+    <>
+      <p className="muted small" data-testid="fetch-sources">
+        {sourcesText(peers)}
+      </p>
+      <ul aria-label="Peers" className="fetch__peers">
+        {peers.map((p) => (
+          <li
+            key={p.peerId}
+            data-testid="fetch-peer"
+            data-peer-id={p.peerId}
+            data-state={p.state}
+            title={p.peerId}
+          >
+            {peerLabel(p)} · {p.direct ? 'direct' : 'relayed'} · {formatBytes(p.bytes)}
+            {p.state === 'dropped' && (
+              <span className="muted"> · left this transfer ({p.reason})</span>
+            )}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -225,7 +260,7 @@ function announce(state: FetchState, progress: FetchProgress | undefined): strin
     case 'running':
       if (!progress || progress.phase === 'finding') return 'Looking for peers that hold it';
       if (progress.phase === 'verifying') return 'Verifying';
-      return `Downloading from ${progress.peers.length} peer${progress.peers.length === 1 ? '' : 's'}`;
+      return `Downloading ${sourcesText(progress.peers)}`;
     case 'done':
       return 'Fetched and verified';
     case 'cancelled':

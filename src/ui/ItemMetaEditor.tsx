@@ -25,10 +25,12 @@ export function ItemMetaEditor({ hash }: { hash: string }) {
     let live = true;
     void (async () => {
       const sync = await syncReady();
+      // Loaded with the sync runtime already; not Repo.find's own signal (see findDoc).
+      const { findDoc } = await import('../sync/index.ts');
       // A document only peers hold is "unavailable" until one of them is connected: keep asking.
       for (let attempt = 1; live; attempt++) {
         try {
-          const found = await sync.repo.find<ItemMeta>(metaDoc, {
+          const found = await findDoc<ItemMeta>(sync.repo, metaDoc, {
             signal: AbortSignal.timeout(30_000),
           });
           if (!live) return;

@@ -51,3 +51,28 @@ export function formatRelative(iso: string, now = Date.now()): string {
   }
   return formatDateTime(iso);
 }
+
+/** A transfer rate: "1.2 MiB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.max(0, bytesPerSecond))}/s`;
+}
+
+/**
+ * Time left, rounded the way a person reads it ("about 2 min left"): seconds below a minute,
+ * minutes below an hour. Empty when it cannot be told (nothing moving yet).
+ */
+export function formatTimeLeft(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '';
+  if (seconds < 5) return 'a few seconds left';
+  if (seconds < 55) return `${Math.round(seconds / 5) * 5} s left`;
+  if (seconds < 3570) return `about ${Math.max(1, Math.round(seconds / 60))} min left`;
+  const minutesAll = Math.round(seconds / 60);
+  const hours = Math.floor(minutesAll / 60);
+  const minutes = minutesAll % 60;
+  return `about ${hours} h${minutes > 0 ? ` ${minutes} min` : ''} left`;
+}
+
+/** "1 peer", "3 peers". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -71,6 +71,7 @@ export {
   type PushPolicy,
   registerShardProtocol,
   type ShardOp,
+  type ShardSent,
   type ShardServer,
   type ShardServerComponents,
   type ShardServerInit,

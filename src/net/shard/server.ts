@@ -127,6 +127,19 @@ export interface ShardServerOptions {
   uploadBytesPerSecond?: number;
   /** Diagnostics, besides the `elohim:shard` log (default: nothing). */
   onError?: (error: unknown, ctx: { peer: string; protocol: string }) => void;
+  /** Told of every piece of content sent, once it is written to the stream (uploads in progress). */
+  onSent?: (sent: ShardSent) => void;
+}
+
+/** Bytes of one blob sent to one peer (a piece, or a part of a `Data` answer). */
+export interface ShardSent {
+  peer: string;
+  blobHash: ContentHash;
+  /** The blob's display name, when its manifest has one. */
+  name: string | undefined;
+  bytes: number;
+  /** The whole blob's size. */
+  totalBytes: number;
 }
 
 /** What the server serves from, and how. */
@@ -248,6 +261,7 @@ async function* blobPieces(store: ContentStore, hash: ContentHash): AsyncGenerat
 /** A `Data` answer streamed from the store: header first, then one piece at a time. */
 interface StreamedData {
   type: 'StreamedData';
+  manifest: StoredManifest | RemoteManifest;
   size: number;
   pieces: () => AsyncGenerator<Uint8Array>;
 }
@@ -283,6 +297,17 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
     options.uploadBytesPerSecond === undefined
       ? undefined
       : createPacer(options.uploadBytesPerSecond);
+  const sentTo = (peer: PeerId, manifest: StoredManifest | RemoteManifest, bytes: number) => {
+    try {
+      options.onSent?.({
+        peer: peer.toString(),
+        blobHash: manifest.blob_hash,
+        name: 'name' in manifest ? manifest.name : undefined,
+        bytes,
+        totalBytes: manifest.total_size,
+      });
+    } catch {}
+  };
   const report = (e: unknown, peer: string, protocol: string) => {
     log.error('%s from %s: %e', protocol, peer, e);
     try {
@@ -378,6 +403,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
         // aborts the stream.
         return {
           type: 'StreamedData',
+          manifest: m,
           size,
           pieces: () =>
             shard !== undefined ? shardPieces(store, m, shard) : blobPieces(store, m.blob_hash),
@@ -483,6 +509,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
             if (sent > resp.size)
               throw new ShardError('the stored blob is longer than its manifest');
             await send(piece);
+            sentTo(connection.remotePeer, resp.manifest, piece.byteLength);
           }
           if (sent !== resp.size)
             throw new ShardError('the stored blob is shorter than its manifest');
@@ -561,6 +588,7 @@ function createShardServer(registrar: Libp2pHandleLike, init: ShardServerInit): 
           }
           // One piece in flight: writeFrame waits for `drain` before the next.
           await send(encodePieceResponse({ type: 'Piece', shard, piece, data }));
+          sentTo(peer, manifest, data.byteLength);
         }
         await send(encodePieceResponse({ type: 'End' }));
       },

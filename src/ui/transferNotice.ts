@@ -1,0 +1,55 @@
+/**
+ * Telling a person in another tab that a long transfer finished: a system notification when
+ * they allowed it (asked only when they click "Notify me", never on load), otherwise the tab's
+ * title, until they come back to it.
+ */
+
+/** Shorter transfers end while the person still looks at them. */
+export const LONG_TRANSFER_MS = 8_000;
+
+export type DoneNotice = 'notification' | 'title' | 'none';
+
+/** How to say a transfer of `elapsedMs` finished, given where the person is. */
+export function doneNotice(options: {
+  hidden: boolean;
+  elapsedMs: number;
+  permission: NotificationPermission | 'unsupported';
+}): DoneNotice {
+  if (!options.hidden || options.elapsedMs < LONG_TRANSFER_MS) return 'none';
+  return options.permission === 'granted' ? 'notification' : 'title';
+}
+
+function permission(): NotificationPermission | 'unsupported' {
+  return typeof Notification === 'undefined' ? 'unsupported' : Notification.permission;
+}
+
+/** Whether "Notify me" can do anything: supported, and not answered yet. */
+export function mayAskToNotify(): boolean {
+  return permission() === 'default';
+}
+
+/** Asks for permission to notify; call only from a click. */
+export async function askToNotify(): Promise<NotificationPermission | 'unsupported'> {
+  if (permission() === 'unsupported') return 'unsupported';
+  return Notification.requestPermission();
+}
+
+/** Says that `name` was fetched, if the person is elsewhere and it took a while. */
+export function noticeFetched(name: string, startedAt: number): void {
+  const how = doneNotice({
+    hidden: document.hidden,
+    elapsedMs: performance.now() - startedAt,
+    permission: permission(),
+  });
+  if (how === 'notification') {
+    new Notification(`${name} is here`, { body: 'Fetched and verified.', tag: `fetched-${name}` });
+  } else if (how === 'title') {
+    const title = document.title;
+    document.title = `✓ ${name} fetched · ${title}`;
+    document.addEventListener('visibilitychange', function restore() {
+      if (document.hidden) return;
+      document.title = title;
+      document.removeEventListener('visibilitychange', restore);
+    });
+  }
+}
