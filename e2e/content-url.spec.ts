@@ -21,7 +21,7 @@ test('/content/<hash> answers whole, ranged, suffix and unsatisfiable requests f
     const { context } = await openProfile();
     const page = await openApp(context, doorway.url, SMALL);
     await addFiles(page, [file.path]);
-    await expect(item(page, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7');
+    await expect(item(page, file.hash)).toHaveAttribute('data-encoding', 'rs-4-7');
 
     const ask = (range?: string, method = 'GET') =>
       page.evaluate(

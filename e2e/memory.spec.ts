@@ -52,7 +52,7 @@ test('a 1 GiB file is stored and read back with JS memory far below its size', a
     await expect(item(page, file.hash)).toBeVisible({ timeout: 300_000 });
     const ingestPeak = await ingestHeap.stop();
     const afterIngest = rendererMemory(dir);
-    await expect(item(page, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7');
+    await expect(item(page, file.hash)).toHaveAttribute('data-encoding', 'rs-4-7');
 
     resetPeakRss(afterIngest.map((r) => r.pid));
     const readHeap = sampleHeap(cdp);

@@ -53,7 +53,7 @@ test('an rs-4-7 file spread one shard per peer over 7 peers still fetches with 3
   // Peers alone keep it: a doorway holding the whole file would leave no shard to rebuild.
   const a = await openApp(profileA.context, doorway.url, { ...KEEPER, keepOnDoorway: 0 });
   await addFiles(a, [file.path]);
-  await expect(item(a, file.hash).getByTestId('item-encoding')).toHaveText('rs-4-7', {
+  await expect(item(a, file.hash)).toHaveAttribute('data-encoding', 'rs-4-7', {
     timeout: 60_000,
   });
   await waitReachable(a);

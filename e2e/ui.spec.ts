@@ -63,8 +63,9 @@ test('library, details, storage and settings work and look right', async ({
 
   await test.step('rows show size, encoding, reach, date and a preview of each kind', async () => {
     await expect(page.getByTestId('summary')).toContainText('3 items');
-    await expect(item(page, binary.hash).getByTestId('item-encoding')).toHaveText('rs-4-7');
-    await expect(item(page, text.hash)).toContainText('commons');
+    await expect(item(page, binary.hash)).toHaveAttribute('data-encoding', 'rs-4-7');
+    await expect(item(page, text.hash)).toHaveAttribute('data-reach', 'commons');
+    await expect(item(page, text.hash)).toContainText('Anyone with the link');
     await expect(item(page, text.hash)).toContainText(/added/);
     await expect(item(page, text.hash).getByTestId('item-thumb')).toHaveAttribute(
       'data-kind',

@@ -29,10 +29,11 @@ export function CopyLocations({ item, holders = [], doorways = 0 }: Props) {
         {item.verified_at ? `, last fully verified ${formatDateTime(item.verified_at)}` : ''}.
       </li>
       {holders.map((holder) => (
-        <li key={holder.peerId}>
-          Peer <code title={holder.peerId}>{holder.peerId.slice(-8)}</code> (
-          {holder.direct ? 'direct' : 'relayed'})
-          {holder.shard !== undefined && ` — shard ${holder.shard}`}
+        // The PeerId is for the curious (hover) and for tools, not for reading.
+        <li key={holder.peerId} data-peer-id={holder.peerId} title={holder.peerId}>
+          <strong>Another browser</strong> (
+          {holder.direct ? 'connected directly' : 'through the doorway'})
+          {holder.shard !== undefined && ' — keeps one part of it'}
         </li>
       ))}
       {doorways > 0 && (

@@ -1,12 +1,13 @@
+import { useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
-import { ENCODING_HELP } from './contentKind.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, shortHash } from './format.ts';
 import { ItemThumbnail } from './ItemThumbnail.tsx';
 import { arrival } from './libraryQuery.ts';
 import { RelativeTime } from './RelativeTime.tsx';
 import { ReplicaHealthChip } from './ReplicaHealth.tsx';
-import { useCopy } from './useCopy.ts';
+import { reachWords } from './reachWords.ts';
+import { ShareSheet } from './ShareSheet.tsx';
 import type { ReadAction } from './useItemReader.ts';
 import { useLibraryEntries } from './useSync.ts';
 
@@ -24,14 +25,24 @@ export function itemLabel(item: StoredManifest): string {
   return item.name || shortHash(item.blob_hash);
 }
 
-/** One stored item: what it is at a glance, and the everyday actions (open, download, share). */
+/**
+ * One stored item: what it is at a glance, in plain words, and the everyday actions (open,
+ * download, share). Its encoding and hash are in the details; the row carries them as
+ * attributes (`data-encoding`, `data-reach`) for tools and tests, not as text.
+ */
 export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Props) {
   const label = itemLabel(item);
   const came = arrival(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
-  const { state: copyState, copy } = useCopy();
+  const [sharing, setSharing] = useState(false);
   return (
-    <li className="item" data-testid="item" data-hash={item.blob_hash}>
+    <li
+      className="item"
+      data-testid="item"
+      data-hash={item.blob_hash}
+      data-encoding={item.encoding}
+      data-reach={item.reach}
+    >
       <ItemThumbnail item={item} />
       <div className="item__main">
         <button
@@ -45,19 +56,11 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
         </button>
         <p className="item__meta">
           <span>{formatBytes(item.total_size)}</span>
-          <span className="chip" title={ENCODING_HELP[item.encoding]}>
-            <span className="visually-hidden">Encoding: </span>
-            <span data-testid="item-encoding">{item.encoding}</span>
-          </span>
-          <span className="chip" title="Reach: who may receive it">
-            <span className="visually-hidden">Reach: </span>
-            {item.reach}
+          <span className="chip" title="Who may receive it">
+            {reachWords(item.reach).who}
           </span>
           <ReplicaHealthChip hash={item.blob_hash} reach={item.reach} />
           <RelativeTime verb={came.verb} at={came.at} now={now} />
-          <code className="item__hash" title={item.blob_hash}>
-            {shortHash(item.blob_hash)}
-          </code>
         </p>
         {error && (
           <p role="alert" className="error" data-testid="item-error">
@@ -83,26 +86,28 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
           Download
         </button>
         {/* A real link to the share URL, so "copy link address" and dragging it work too;
-            a plain click copies it instead of opening our own fetch page. */}
+            a plain click opens the share sheet (link, Copy, QR code) instead of our fetch page. */}
         <a
           className="button"
           href={link}
           data-testid="share-link"
-          aria-label={`Copy share link for ${label}`}
+          aria-haspopup="dialog"
+          aria-label={`Share ${label}`}
           onClick={(event) => {
             event.preventDefault();
-            void copy(link);
+            setSharing(true);
           }}
         >
-          {copyState === 'copied' ? 'Copied ✓' : 'Share'}
+          Share
         </a>
-        <span className="visually-hidden" role="status">
-          {copyState === 'copied'
-            ? 'Share link copied'
-            : copyState === 'failed'
-              ? 'Could not copy; open the details to select the link.'
-              : ''}
-        </span>
+        {sharing && (
+          <ShareSheet
+            link={link}
+            label={label}
+            reach={item.reach}
+            onClose={() => setSharing(false)}
+          />
+        )}
       </div>
     </li>
   );
