@@ -10,7 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ContentStore } from '../../src/content/node.ts';
 import { DHT_PROTOCOL, fetchManifest } from '../../src/net/index.ts';
-import { errorMessage, listen, withTimeout } from '../../src/wire/index.ts';
+import { errorMessage, listen, sleep, withTimeout } from '../../src/wire/index.ts';
 import { checkServable } from '../bridge/index.ts';
 import type { Logger } from '../log.ts';
 import { DoorwayDirectory, type DoorwaySource, type KnownDoorway } from './directory.ts';
@@ -20,7 +20,6 @@ import { HoldingsServer } from './holdings-server.ts';
 import type { PeerEntry } from './peer-list.ts';
 import { ContentProvider } from './provide.ts';
 import { TrustDirectory } from './trust.ts';
-import { wait } from './wait.ts';
 
 export interface FederationInit {
   node: Libp2p<{ dht: KadDHT }>;
@@ -277,7 +276,7 @@ export class Federation {
         if (stop.aborted) return;
         log.debug(`federation: ${name} unreachable: ${errorMessage(error)}`);
       }
-      await wait(backoff, stop);
+      await sleep(backoff, stop);
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   }

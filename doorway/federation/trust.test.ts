@@ -83,6 +83,27 @@ describe('doorways in the trust layer', () => {
     }
   }, 30_000);
 
+  it('stops at once when stopped mid-round, not after its 60 s pause', async () => {
+    const { key } = await loadOrCreateKey(join(d2Dir, 'state'));
+    const stopping = Promise.withResolvers<Promise<void>>();
+    const directory: TrustDirectory = new TrustDirectory({
+      origin: d1.url.slice(0, -1),
+      key,
+      log: createLogger('silent'),
+      // Read once the session is open, before the calls: the stop lands mid-round. (A doorway
+      // SIGTERMed just after it started took 60 s to exit: the round ended without error after
+      // the stop, then paused for the interval on a signal that had already fired.)
+      self: () => {
+        stopping.resolve(directory.stop());
+        return { peerId: d2.p2p.peerId, url: d2.url.slice(0, -1), multiaddrs: [], dht: '' };
+      },
+      learn: () => {},
+    });
+    directory.start();
+    // The test's 20 s timeout is the assertion: the pause it must not wait for is 60 s.
+    await await stopping.promise;
+  }, 20_000);
+
   it('answers get_all_doorways with the newest 256 at most', async () => {
     const agent = await connectAgent(d1.url.slice(0, -1));
     try {

@@ -12,15 +12,16 @@ import { openDoorwaySession } from '../../src/trust/index.ts';
 import {
   errorMessage,
   type RegisterDoorwayInput,
+  sleep,
   TRUST_ROLE_OF,
   type TrustFunction,
   type TrustInput,
   type TrustOutput,
+  throwIfAborted,
   withTimeout,
 } from '../../src/wire/index.ts';
 import type { Logger } from '../log.ts';
 import { MAX_DOORWAY_ADDRS } from './directory.ts';
-import { wait } from './wait.ts';
 
 /** What a doorway writes in its registration's `capabilities_json`. */
 export interface DoorwayCapabilities {
@@ -126,7 +127,11 @@ export class TrustDirectory {
     const timeoutMs = init.timeoutMs ?? 15_000;
     const signal = withTimeout(this.#stop.signal, timeoutMs);
     const session = await openCalls(init.origin, init.key, signal, timeoutMs);
+    // Stopping closes the socket, which fails the call under way at once (calls take no signal).
+    const stopped = this.#stop.signal;
+    stopped.addEventListener('abort', session.close, { once: true });
     try {
+      throwIfAborted(stopped);
       const self = init.self();
       const input: RegisterDoorwayInput = {
         id: self.peerId,
@@ -154,6 +159,7 @@ export class TrustDirectory {
         init.learn(caps.peer_id, caps.multiaddrs, doorway.url);
       }
     } finally {
+      stopped.removeEventListener('abort', session.close);
       session.close();
     }
   }
@@ -172,7 +178,7 @@ export class TrustDirectory {
         if (stop.aborted) return;
         this.init.log.info(`federation: trust layer not reachable now: ${errorMessage(error)}`);
       }
-      await wait(this.init.intervalMs ?? 60_000, stop);
+      await sleep(this.init.intervalMs ?? 60_000, stop);
     }
   }
 }

@@ -14,7 +14,7 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { errorMessage, WireStreamClosedError } from '../wire/index.ts';
+import { errorMessage, sleep, WireStreamClosedError } from '../wire/index.ts';
 import { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 import { RateMeter, secondsLeft } from './rate.ts';
 import type { SearchProgress, SearchReport } from './search.ts';
@@ -27,7 +27,6 @@ import {
   type RemoteManifest,
   ShardNotFoundError,
 } from './shard/index.ts';
-import { sleep } from './sleep.ts';
 
 export interface FindOptions {
   signal: AbortSignal;

@@ -20,6 +20,7 @@ import {
   type AbortOptions,
   errorMessage,
   logger,
+  sleep,
   TypedEventEmitter,
   withTimeout,
 } from '../wire/index.ts';
@@ -39,7 +40,6 @@ import {
   replicateServer,
 } from './replicate/index.ts';
 import { type ShardServerOptions, shardServer } from './shard/index.ts';
-import { sleep } from './sleep.ts';
 import { UploadTracker } from './uploads.ts';
 
 export interface PeerNodeOptions {

@@ -12,13 +12,12 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { ElohimError, TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
+import { ElohimError, sleep, TypedEventEmitter, type TypedEventTarget } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchOptions, type FetchProgress, fetchContent, type HolderFinder } from './fetch.ts';
 import type { NodeSnapshot, PeerNode } from './node.ts';
 import type { ReplicaHealth, Replicator } from './replicator/index.ts';
 import { SearchTally } from './search.ts';
-import { sleep } from './sleep.ts';
 import { ContentStreamer } from './stream-fetch.ts';
 import type { Upload } from './uploads.ts';
 

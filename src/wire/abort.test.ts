@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deadline } from './abort.ts';
+import { deadline, sleep } from './abort.ts';
 import { WireTimeoutError } from './errors.ts';
 
 describe('deadline', () => {
@@ -59,5 +60,46 @@ describe('deadline', () => {
     caller.abort(reason);
     expect(d.signal.reason).toBe(reason);
     d.done();
+  });
+});
+
+describe('sleep', () => {
+  it('resolves after ms, or at once on abort, and leaves no listener behind', async () => {
+    vi.useFakeTimers();
+    try {
+      const ac = new AbortController();
+      let slept = false;
+      const timed = sleep(1000, ac.signal).then(() => {
+        slept = true;
+      });
+      await vi.advanceTimersByTimeAsync(999);
+      expect(slept).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await timed;
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+
+      const woken = sleep(60_000, ac.signal);
+      ac.abort();
+      await woken;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('resolves at once on a signal that had aborted before the call', async () => {
+    vi.useFakeTimers();
+    try {
+      let slept = false;
+      const done = sleep(60_000, AbortSignal.abort()).then(() => {
+        slept = true;
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(slept).toBe(true);
+      await done;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

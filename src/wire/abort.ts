@@ -68,3 +68,25 @@ export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number):
   const timeout = AbortSignal.timeout(timeoutMs);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
+
+/**
+ * Resolves after `ms`, or at once when `signal` aborts — also when it had aborted before the
+ * call, so a loop that checks its signal, then sleeps, ends promptly when stopped in between.
+ * The abort listener goes with the timer, so a loop sleeping every minute for months leaves
+ * nothing behind on a long-lived signal. Callers check the signal themselves afterwards.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

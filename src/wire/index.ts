@@ -8,6 +8,7 @@ export {
   abortReason,
   type Deadline,
   deadline,
+  sleep,
   throwIfAborted,
   withTimeout,
 } from './abort.ts';

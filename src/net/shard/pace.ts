@@ -5,7 +5,7 @@
  * one machine's loopback cannot otherwise show. Memory is two numbers; a wait ends when the
  * caller's signal aborts.
  */
-import { throwIfAborted } from '../../wire/index.ts';
+import { sleep, throwIfAborted } from '../../wire/index.ts';
 
 export interface PacerClock {
   now(): number;
@@ -15,18 +15,7 @@ export interface PacerClock {
 
 const realClock: PacerClock = {
   now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', done, { once: true });
-    }),
+  sleep,
 };
 
 export interface Pacer {
