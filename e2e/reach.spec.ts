@@ -39,9 +39,9 @@ test('a private item is stored encrypted, opens for its owner, and reaches no ot
   const opened = await getContent(a, secretHash);
   expect(opened.status).toBe(200);
   expect(opened.sha).toBe(secret.hash);
-  await expect(
-    a.locator('[data-testid="item"]', { hasText: 'secret.bin' }).getByText('private'),
-  ).toBeVisible();
+  const row = a.locator('[data-testid="item"]', { hasText: 'secret.bin' });
+  await expect(row).toHaveAttribute('data-reach', 'private');
+  await expect(row).toContainText('Only you, on this device');
 
   await waitReachable(a);
   const aId = await peerIdOf(a);

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import { addFiles, item, openApp, trustConnected } from './support/app.ts';
 import { startDoorwayProcess } from './support/doorway-process.ts';
@@ -149,6 +150,13 @@ test('offline from the start, People says so calmly: nothing "waiting", Family n
     const { context } = await openProfile();
     const page = await openApp(context, door.url);
     await trustConnected(page);
+    // What the app sends by itself on connecting (the agent's registration) is delivered
+    // before the doorway goes: this is about a person who changed nothing, not about a write
+    // the doorway's death cut off (that one rightly waits).
+    await expect(page.getByTestId('contacts-heading')).toHaveAttribute('data-status', 'loaded', {
+      timeout: 30_000,
+    });
+    await expect.poll(() => trustOutboxSize(page), { timeout: 30_000 }).toBe(0);
     await door.stop();
     await context.setOffline(true);
     // The app comes back from its service worker, its trust layer unreachable from the start.
@@ -165,3 +173,28 @@ test('offline from the start, People says so calmly: nothing "waiting", Family n
     await door.stop();
   }
 });
+
+/** Changes the page's trust client still has to send (its IndexedDB outbox). */
+function trustOutboxSize(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('elohim-trust');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('outbox')) {
+            db.close();
+            resolve(0);
+            return;
+          }
+          const count = db.transaction('outbox').objectStore('outbox').count();
+          count.onsuccess = () => {
+            db.close();
+            resolve(count.result);
+          };
+          count.onerror = () => reject(count.error);
+        };
+      }),
+  );
+}

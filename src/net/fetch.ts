@@ -88,10 +88,12 @@ export interface FetchNode {
 }
 
 /**
- * Once one peer said it holds the blob, how long the others have to answer before the search
- * answers without them: a slow one (a doorway asking around for what it does not keep) must
- * not hold up a transfer a connected holder can start now. Late holders join the fetch when
- * it asks again (every couple of seconds).
+ * Once the connected browsers have answered and one peer said it holds the blob, how long the
+ * doorways have to answer before the search answers without them: a slow one (asking around
+ * for what it does not keep) must not hold up a transfer a connected holder can start now.
+ * Browsers answer from their own store, so each of them is waited for (within the Holds
+ * timeout): a holder left out would sit out the whole transfer. Late doorways join the fetch
+ * when it asks again.
  */
 const LATE_ANSWER_MS = 150;
 
@@ -110,23 +112,28 @@ export function connectedPeersFinder(
       const asked = peers();
       const found: PeerId[] = [];
       let doorwaysSaidNo = 0;
-      const enough = Promise.withResolvers<void>();
+      const answers = asked.map(async (id) => {
+        const peer = peerIdFromString(id);
+        const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
+          () => undefined,
+        );
+        if (!held) {
+          if (isDoorway(id)) doorwaysSaidNo++;
+          return;
+        }
+        found.push(peer);
+      });
+      const all = Promise.all(answers);
+      const browsers = Promise.all(answers.filter((_, i) => !isDoorway(asked[i] as string)));
       let late: ReturnType<typeof setTimeout> | undefined;
-      const all = Promise.all(
-        asked.map(async (id) => {
-          const peer = peerIdFromString(id);
-          const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
-            () => undefined,
-          );
-          if (!held) {
-            if (isDoorway(id)) doorwaysSaidNo++;
-            return;
-          }
-          found.push(peer);
-          late ??= setTimeout(enough.resolve, LATE_ANSWER_MS);
-        }),
+      const enough = browsers.then(() =>
+        found.length > 0
+          ? new Promise<void>((resolve) => {
+              late = setTimeout(resolve, LATE_ANSWER_MS);
+            })
+          : all.then(() => {}),
       );
-      await Promise.race([all, enough.promise]);
+      await Promise.race([all, enough]);
       clearTimeout(late);
       const holders = [...found];
       onSearch?.({
