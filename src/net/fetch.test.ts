@@ -51,6 +51,8 @@ async function holder(
   m: StoredManifest,
   shard: number,
   onServe?: (served: number, node: Libp2p) => void | Promise<void>,
+  /** What it sends instead of a piece (a lying holder); the stored bytes by default. */
+  tamper?: (shard: number, piece: number, bytes: Uint8Array) => Uint8Array,
 ): Promise<Holder> {
   const store = await newStore();
   const { storage_key: _k, ...manifest } = m;
@@ -68,7 +70,8 @@ async function holder(
         return async (hash: string, s: number, p: number) => {
           served++;
           await onServe?.(served, node);
-          return target.readPiece(hash, s, p);
+          const bytes = await target.readPiece(hash, s, p);
+          return tamper ? tamper(s, p, bytes) : bytes;
         };
       }
       const value = Reflect.get(target, property, target);
@@ -182,6 +185,33 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
     const got = await fetchBlob(m.blob_hash, { timeoutMs: 3_000, piecesPerRequest: 2 });
     expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
     expect((holders[4] as Holder).served()).toBeGreaterThan(0); // shard 5 stood in for shard 0
+  });
+
+  it('a holder sending a wrong piece is dropped for this fetch; the blob comes verified', async () => {
+    const src = await newStore();
+    const data = testBytes(SIZE, 12);
+    const m = await src.put(data, { name: 'lied.bin' });
+    const liar = await holder(src, m, 0, undefined, (shard, piece, bytes) => {
+      if (shard !== 0 || piece !== 1) return bytes;
+      const wrong = bytes.slice();
+      wrong[0] = (wrong[0] ?? 0) ^ 0xff;
+      return wrong;
+    });
+    const honest = await Promise.all([1, 2, 3, 4].map((s) => holder(src, m, s)));
+    const { store, fetchBlob } = await fetcher([liar, ...honest].map((h) => h.node));
+    const dropped: string[] = [];
+    const got = await fetchBlob(m.blob_hash, {
+      timeoutMs: 3_000,
+      onProgress: (p) => {
+        for (const peer of p.peers) {
+          if (peer.state === 'dropped' && peer.reason) dropped.push(peer.reason);
+        }
+      },
+    });
+    expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
+    // Named as the holder's fault, with the piece (its hash is checked once, as it is written).
+    expect(dropped.some((r) => /sent bad data for .* shard 0 piece 1/.test(r))).toBe(true);
+    expect((await store.repair(m.blob_hash)).repaired).toEqual([]);
   });
 
   it('only 3 shards online: fails with AllHoldersFailedError, and keeps nothing', async () => {

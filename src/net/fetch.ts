@@ -11,6 +11,7 @@ import {
   type ContentStore,
   type ImportSession,
   isKept,
+  PieceMismatchError,
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
@@ -24,6 +25,7 @@ import {
   fetchPieces,
   type Holding,
   type Libp2pDialLike,
+  PeerSentBadDataError,
   type RemoteManifest,
   ShardNotFoundError,
 } from './shard/index.ts';
@@ -535,17 +537,27 @@ export class PieceScheduler {
       for await (const piece of fetchPieces(this.node.libp2p, peer, m, range, {
         signal: AbortSignal.any([this.signal, request.cancel.signal]),
         timeoutMs: this.options.timeoutMs ?? 20_000,
+        // writePiece hashes each piece (its own copy) before it is written: once is enough.
+        verify: false,
       })) {
-        request.next = piece.piece + 1;
         const key = `${piece.shard}/${piece.piece}`;
         // A duplicate's copy of a piece already written (or being written) is dropped here.
-        if (this.#written.has(key) || this.#writing.has(key)) continue;
+        if (this.#written.has(key) || this.#writing.has(key)) {
+          request.next = piece.piece + 1;
+          continue;
+        }
         this.#writing.add(key);
         try {
           await this.session.writePiece(piece.shard, piece.piece, piece.bytes);
+        } catch (error) {
+          // The bytes did not match the manifest: the holder sent them.
+          if (!(error instanceof PieceMismatchError)) throw error;
+          throw new PeerSentBadDataError(id, m.blob_hash, error.message, piece.shard, piece.piece);
         } finally {
           this.#writing.delete(key);
         }
+        // Only now: a piece that failed its check goes back to the queue with the rest.
+        request.next = piece.piece + 1;
         this.#written.add(key);
         this.events.bytes(id, piece.bytes.byteLength);
         this.#cancelCovered(request);

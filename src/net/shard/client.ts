@@ -67,10 +67,11 @@ export interface PieceRange {
   count: number;
 }
 
+/** A piece as `fetchPieces` yields it: verified, unless the caller asked it not to. */
 export interface VerifiedPiece {
   shard: number;
   piece: number;
-  /** Verified against `manifest.piece_hashes[shard][piece]`. */
+  /** Verified against `manifest.piece_hashes[shard][piece]` (unless `verify: false`). */
   bytes: Uint8Array;
 }
 
@@ -289,18 +290,28 @@ export async function fetchHolding(
   return holding;
 }
 
+export interface FetchPiecesOptions extends ShardRequestOptions {
+  /**
+   * Hash each piece against `manifest.piece_hashes` before it is yielded. Default true; false
+   * only for a caller that hands every piece to something verifying it anyway (an import
+   * session's `writePiece`), so that a piece is hashed once, not twice, on the way in.
+   */
+  verify?: boolean;
+}
+
 /**
  * Streams pieces `first … first+count-1` of one shard, each verified against
- * `manifest.piece_hashes` before it is yielded. The peer sends one piece at a time with
- * back-pressure; stop iterating (or abort) to cancel the transfer. A wrong, missing,
- * reordered or wrongly sized piece fails with `PeerSentBadDataError` naming peer and piece.
+ * `manifest.piece_hashes` before it is yielded (unless `verify: false`). The peer sends one
+ * piece at a time with back-pressure; stop iterating (or abort) to cancel the transfer. A
+ * wrong, missing, reordered or wrongly sized piece fails with `PeerSentBadDataError` naming
+ * peer and piece.
  */
 export async function* fetchPieces(
   libp2p: Libp2pDialLike,
   peer: PeerTarget,
   manifest: RemoteManifest,
   range: PieceRange,
-  opts: ShardRequestOptions = {},
+  opts: FetchPiecesOptions = {},
 ): AsyncGenerator<VerifiedPiece, void, undefined> {
   const { shard, first, count } = range;
   const hash = manifest.blob_hash;
@@ -375,15 +386,17 @@ export async function* fetchPieces(
             expected,
           );
         }
-        const actual = await sha256Bytes(msg.data);
-        if (actual !== hashes[expected]) {
-          throw new PeerSentBadDataError(
-            name,
-            hash,
-            `the piece hashes to ${actual}, not ${hashes[expected]}`,
-            shard,
-            expected,
-          );
+        if (opts.verify !== false) {
+          const actual = await sha256Bytes(msg.data);
+          if (actual !== hashes[expected]) {
+            throw new PeerSentBadDataError(
+              name,
+              hash,
+              `the piece hashes to ${actual}, not ${hashes[expected]}`,
+              shard,
+              expected,
+            );
+          }
         }
         d.hold();
         yield { shard, piece: expected, bytes: msg.data };

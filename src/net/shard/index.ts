@@ -12,6 +12,7 @@
  *   for await (const p of fetchPieces(libp2p, peerId, m, { shard: 0, first: 0, count: 4 })) …
  */
 export {
+  type FetchPiecesOptions,
   fetchHolding,
   fetchManifest,
   fetchPieces,
