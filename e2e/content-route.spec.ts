@@ -57,6 +57,9 @@ test('/content/ answers a malformed link 400 at once and an unknown hash 404 wit
     /^This item could not be found\. Asked .*the trust layer.*; nobody holds it\. Try again when whoever shared it has the app open\.\n$/,
   );
   expect(unknown.ms).toBeLessThan(FEW_SECONDS);
+  console.log(
+    `/content/: 400 in ${malformed.ms.toFixed(0)} ms, 404 in ${unknown.ms.toFixed(0)} ms`,
+  );
 
   // A script that asks for JSON gets the same words as JSON.
   const json = await ask(page, `/content/${UNKNOWN}`, { Accept: 'application/json' });
