@@ -51,7 +51,7 @@ test('a private item is stored encrypted, opens for its owner, and reaches no ot
   // B asks for the private item by hash: A says it has nothing, and B receives zero bytes.
   const refused = await getContent(b, secretHash);
   expect(refused.status).toBe(404);
-  expect(refused.text).toMatch(/No connected peer holds/);
+  expect(refused.text).toMatch(/nobody holds it/);
   expect(await storedPieceBytes(b)).toBe(0);
   expect(refusals.some((line) => line.includes(secretHash))).toBe(true);
 

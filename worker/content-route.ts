@@ -2,9 +2,7 @@ import type { PieceRef, StoredManifest } from '../src/content/index.ts';
 import {
   type ContentStore,
   contentDisposition,
-  InvalidHashError,
   openContentStore,
-  parseContentHash,
   parseRange,
 } from '../src/content/index.ts';
 import { loadDeviceIdentity } from '../src/identity/index.ts';
@@ -18,7 +16,8 @@ import {
   unseal,
 } from '../src/reach/index.ts';
 import { type ContentReadFailed, firstPieceOf } from './bridge-protocol.ts';
-import { askWindow, NoWindowError } from './peer-bridge.ts';
+import { askWindow } from './peer-bridge.ts';
+import { contentHashOf, openFailed } from './problem.ts';
 
 let store: Promise<ContentStore> | undefined;
 
@@ -28,14 +27,11 @@ function sharedStore(): Promise<ContentStore> {
   return store;
 }
 
-function problem(status: number, message: string): Response {
-  return new Response(`${message}\n`, {
-    status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
-  });
-}
-
-/** Finding a holder and its manifest can take a while (peers connecting). */
+/**
+ * The outer bound on the tab's answer to `open`. The tab answers sooner: "nobody holds it" as
+ * soon as its search says so (a few seconds), a held item once its first piece is here; only a
+ * holder known but still connecting makes it wait (up to 20 s, `PeerService.openStream`).
+ */
 const OPEN_TIMEOUT_MS = 60_000;
 /** One batch of pieces from a peer. */
 const ENSURE_TIMEOUT_MS = 60_000;
@@ -55,13 +51,8 @@ export async function contentResponse(
   clientId: string | undefined,
   notify: (message: ContentReadFailed) => Promise<void>,
 ): Promise<Response> {
-  let hash: string;
-  try {
-    hash = parseContentHash(decodeURIComponent(url.pathname.slice('/content/'.length)));
-  } catch (error) {
-    if (error instanceof InvalidHashError) return problem(400, error.message);
-    throw error;
-  }
+  const hash = contentHashOf(request, url);
+  if (typeof hash !== 'string') return hash;
   const content = await sharedStore();
   let manifest = await content.manifest(hash);
   const fromPeers = !manifest;
@@ -82,12 +73,9 @@ export async function contentResponse(
       if (manifest && reply.rangeReady)
         ready = firstPieceOf(manifest, request.headers.get('Range'));
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const notFound =
-        error instanceof NoWindowError || (error as Error)?.name === 'NoHoldersError';
-      return problem(notFound ? 404 : 502, message);
+      return openFailed(request, error);
     }
-    if (!manifest) return problem(502, `The app's tab sent no manifest for ${hash}.`);
+    if (!manifest) return openFailed(request, new Error('the app sent nothing back. Try again.'));
   }
   if (isSealed(manifest)) return sealedResponse(request, url, hash, manifest, content, notify);
   const size = manifest.total_size;
@@ -134,7 +122,7 @@ export async function contentResponse(
         },
       })
     : content.get(hash, { signal: request.signal, start, end });
-  return new Response(reportingFailures(source, hash, notify), {
+  return new Response(reportingFailures(source, hash, request.signal, notify), {
     status: range ? 206 : 200,
     headers,
   });
@@ -194,13 +182,21 @@ async function sealedResponse(
   };
   if (request.method === 'HEAD') return new Response(null, { status: 200, headers });
   const plain = unseal(content.get(hash, { signal: request.signal }), await myKeyring());
-  return new Response(reportingFailures(plain, hash, notify), { status: 200, headers });
+  return new Response(reportingFailures(plain, hash, request.signal, notify), {
+    status: 200,
+    headers,
+  });
 }
 
-/** Passes `source` on; an error part-way ends the response and is posted to the app's windows. */
+/**
+ * Passes `source` on; an error part-way ends the response and is posted to the app's windows.
+ * A request that went away (the page navigated, the player seeked) is not a failure: nothing
+ * is posted for it.
+ */
 function reportingFailures(
   source: ReadableStream<Uint8Array>,
   hash: string,
+  signal: AbortSignal,
   notify: (message: ContentReadFailed) => Promise<void>,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
@@ -211,8 +207,10 @@ function reportingFailures(
         if (done) controller.close();
         else controller.enqueue(value);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        void notify({ type: 'content-read-failed', hash, message });
+        if (!signal.aborted) {
+          const message = error instanceof Error ? error.message : String(error);
+          void notify({ type: 'content-read-failed', hash, message });
+        }
         controller.error(error);
       }
     },

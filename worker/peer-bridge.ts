@@ -49,8 +49,8 @@ function ask(
           finish(() =>
             reject(
               new Error(
-                `The app's tab did not answer within ${timeoutMs / 1000} s (${request.type}). ` +
-                  'Check its network panel, then load this link again.',
+                `the app did not answer within ${timeoutMs / 1000} s. ` +
+                  'Check that it is online, then load this link again.',
               ),
             ),
           ),

@@ -72,7 +72,9 @@ export interface PeerService extends TypedEventTarget<PeerServiceEvents> {
   fetch(hash: string, options?: PeerFetchOptions & { findForMs?: number }): Promise<StoredManifest>;
   /**
    * Streaming without a full fetch (see `ContentStreamer`): the manifest to read `hash` with,
-   * stored or the import begun for it.
+   * stored or the import begun for it. Gives up on a hash nobody holds as `fetch` does (the
+   * same search and tally, `NoHoldersError` saying whom it asked); `findForMs` (default 20 s)
+   * bounds only the wait for a holder that is known but still connecting.
    */
   openStream(hash: string, options?: { signal?: AbortSignal }): Promise<StoredManifest>;
   /** Works offline (closes every connection) or goes back online; see `PeerNode.setWorkOffline`. */
@@ -225,8 +227,14 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     options: { signal?: AbortSignal; findForMs?: number } = {},
   ): Promise<StoredManifest> {
     const signal = options.signal ?? new AbortController().signal;
-    return this.#whileHoldersConnect(signal, options.findForMs ?? 20_000, () =>
-      this.#streamer.open(hash, { signal }),
+    // Tallied as a fetch is, so that `/content/<hash>` of a hash nobody holds answers as soon
+    // as the fetch panel would ("asked 3 peers…; nobody holds it"), not after `findForMs`.
+    const tally = new SearchTally();
+    return this.#whileHoldersConnect(
+      signal,
+      options.findForMs ?? 20_000,
+      () => this.#streamer.open(hash, { signal, onSearch: tally.record }),
+      tally,
     );
   }
 

@@ -182,3 +182,51 @@ describe('LeaderPeerService.fetch of a hash nobody holds', () => {
     await expect(fetching).rejects.toThrow(/cancelled/);
   });
 });
+
+describe('LeaderPeerService.openStream of a hash nobody holds (/content/<hash>)', () => {
+  it('fails as fast as a fetch, with the same plain words, not after findForMs', async () => {
+    const service = leader(nearFirst(peersSayNo('p1', 'p2'), trustLists(0)));
+    const started = Date.now();
+    const error = await service.openStream(HASH, { findForMs: 60_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(NoHoldersError);
+    expect((error as Error).message).toBe(
+      'Asked 2 peers and the trust layer; nobody holds it. ' +
+        'Try again when whoever shared it has the app open.',
+    );
+    // Two rounds and a pause, as a fetch: the 20 s it used to look was the default findForMs.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('keeps looking while a holder is known but not reached, up to findForMs', async () => {
+    const service = leader(nearFirst(peersSayNo('p1'), trustLists(1)));
+    const started = Date.now();
+    const error = await service.openStream(HASH, { findForMs: 2_500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(/1 peer has it but could not be reached/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
+  });
+
+  it('stops at once when the request goes away, leaving no search running', async () => {
+    let searches = 0;
+    const counting: HolderFinder = {
+      findHolders: async (hash, options) => {
+        searches++;
+        return peersSayNo('p1').findHolders(hash, options);
+      },
+    };
+    const controller = new AbortController();
+    const service = leader(counting);
+    const opening = service.openStream(HASH, { signal: controller.signal, findForMs: 60_000 });
+    setTimeout(() => controller.abort(new Error('the page went away')), 100);
+    await expect(opening).rejects.toThrow(/the page went away/);
+    const after = searches;
+    // Well past a round's pause and discovery wait: no further round started.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(searches).toBe(after);
+  });
+});

@@ -30,6 +30,7 @@ import {
 import { errorMessage } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchNode, findManifest, type HolderFinder, PieceScheduler } from './fetch.ts';
+import type { SearchReport } from './search.ts';
 import type { Holding, RemoteManifest } from './shard/index.ts';
 import { type Census, census } from './shards.ts';
 
@@ -88,6 +89,11 @@ interface Opening {
   stream: Promise<Stream>;
   /** Stops finding holders and fetching, from the first step on (see {@link discard}). */
   controller: AbortController;
+  /**
+   * Told what the search for holders heard: every caller waiting for this opening (a second
+   * range joining the first one's search must be able to say whom it asked, too).
+   */
+  listeners: Set<SearchReport>;
 }
 
 export class ContentStreamer {
@@ -103,9 +109,13 @@ export class ContentStreamer {
   /**
    * The manifest to read `hash` with: the stored one when the blob is here, else the manifest
    * of a holder with this tab's import key, ready for {@link ensure}. Throws `NoHoldersError`
-   * when no reachable peer holds it.
+   * when no reachable peer holds it. `onSearch` hears each answer of that search (see
+   * `SearchTally`), so that the caller can tell "nobody holds it" as a fetch does.
    */
-  async open(input: string, { signal }: { signal?: AbortSignal } = {}): Promise<StoredManifest> {
+  async open(
+    input: string,
+    { signal, onSearch }: { signal?: AbortSignal; onSearch?: SearchReport } = {},
+  ): Promise<StoredManifest> {
     const hash = parseContentHash(input);
     // An open stream answers without a store lookup (a seek asks again for every range).
     let opening = this.#streams.get(hash);
@@ -116,12 +126,22 @@ export class ContentStreamer {
     }
     if (!opening) {
       const controller = new AbortController();
-      const begun: Opening = { stream: this.#begin(hash, controller), controller };
+      // Filled before the search starts: a finder may report before its first await.
+      const listeners = new Set<SearchReport>(onSearch ? [onSearch] : []);
+      const report: SearchReport = (event) => {
+        for (const listener of listeners) listener(event);
+      };
+      const stream = this.#begin(hash, controller, report);
+      const begun: Opening = { stream, controller, listeners };
       this.#streams.set(hash, begun);
-      begun.stream.catch(() => this.#forget(hash, begun));
+      stream.catch(() => this.#forget(hash, begun));
       opening = begun;
+    } else if (onSearch) opening.listeners.add(onSearch);
+    try {
+      return (await withSignal(opening.stream, signal)).session.partialManifest;
+    } finally {
+      if (onSearch) opening.listeners.delete(onSearch);
     }
-    return (await withSignal(opening.stream, signal)).session.partialManifest;
   }
 
   /**
@@ -214,9 +234,9 @@ export class ContentStreamer {
     if (this.#streams.get(hash) === opening) this.#streams.delete(hash);
   }
 
-  async #begin(hash: string, controller: AbortController): Promise<Stream> {
+  async #begin(hash: string, controller: AbortController, onSearch: SearchReport): Promise<Stream> {
     const { signal } = controller;
-    const holders = await this.finder.findHolders(hash, { signal });
+    const holders = await this.finder.findHolders(hash, { signal, onSearch });
     if (holders.length === 0) throw new NoHoldersError(hash);
     const failures: string[] = [];
     const drop = (id: string, error: unknown) => failures.push(`${id}: ${errorMessage(error)}`);
