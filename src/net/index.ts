@@ -34,7 +34,6 @@ export {
 } from './doorway-list.ts';
 export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
-  connectedPeersFinder,
   type FetchNode,
   type FetchOptions,
   type FetchPeerProgress,
@@ -43,7 +42,7 @@ export {
   fetchContent,
   type HolderFinder,
 } from './fetch.ts';
-export { type NearFirstOptions, nearFirst } from './finders.ts';
+export { connectedPeersFinder, type NearFirstOptions, nearFirst } from './finders.ts';
 export {
   decodeHoldings,
   encodeHoldings,
