@@ -10,6 +10,7 @@
  */
 
 export { fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
+export { BodyTooLargeError, readCappedJson } from './capped-json.ts';
 export {
   contentCid,
   DHT_PROTOCOL,
