@@ -220,6 +220,7 @@ describe('startDoorway', () => {
       status: 'ok',
       p2p: { peer_id: doorway.p2p.peerId, peers: 0 },
       store: { kept: { items: 0, bytes: 0, quota: 64 * 2 ** 20 } },
+      bridge: { pulled_bytes: 0, pieces_pulled_through: 0 },
     });
   });
 

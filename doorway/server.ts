@@ -150,7 +150,12 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
             kept: await storeUse(peer.store, config.storeQuota),
             cache: cache.stats(),
           },
-          bridge: { pulling: bridge.openStreams(), pulled_bytes: bridge.pulledBytes() },
+          bridge: {
+            pulling: bridge.openStreams(),
+            pulled_bytes: bridge.pulledBytes(),
+            // Pieces other doorways were served while they were pulled from a browser.
+            pieces_pulled_through: p2p.pullThrough.piecesPulled,
+          },
         }),
     },
     {

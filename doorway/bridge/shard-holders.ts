@@ -11,7 +11,7 @@
  * Rust manifest shapes is accepted (src/content); the shards are verified against it as they
  * stream, and the blob against its hash, before anything is served.
  */
-import type { PeerTarget } from '../../src/net/index.ts';
+import { type PeerTarget, readCappedJson } from '../../src/net/index.ts';
 
 /** One Rust holder: its HTTP endpoint (manifests) and its libp2p address (shards). */
 export interface RustHolder {
@@ -41,22 +41,8 @@ async function fetchManifest(
   );
   const response = await fetch(url, { signal, redirect: 'error' });
   if (!response.ok || !response.body) return undefined;
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_MANIFEST_BYTES) return undefined;
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_MANIFEST_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    parts.push(value);
-  }
-  return JSON.parse(Buffer.concat(parts).toString('utf8'));
+  // Over the cap (declared or read): not a manifest; the caller treats it as no answer.
+  return readCappedJson(response, MAX_MANIFEST_BYTES);
 }
 
 /**

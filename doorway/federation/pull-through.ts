@@ -57,7 +57,7 @@ export class PullThrough {
   readonly #stop = new AbortController();
   readonly #timeoutMs: number;
   readonly #readAhead: number;
-  /** Pieces served while their item was still being pulled, since start. */
+  /** Pieces served while their item was still being pulled, since start (in `/health`). */
   piecesPulled = 0;
   /** What the keeper holds (set by `serving`). */
   #kept: ContentStore | undefined;
@@ -149,11 +149,16 @@ export class PullThrough {
         const source = this.#source;
         if (!source || !(await this.onlyBrowsersHold(hash))) return kept.get(hash, options);
         if (await this.#inCache(hash)) return source.cache.store.get(hash, options);
-        const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
-        const miss = await source.open(hash as ContentHash, signal);
-        release = miss.release;
-        checkServable(miss.manifest);
-        return source.cache.store.readPartial(miss.manifest, { ...options, ensure: miss.ensure });
+        return this.#pulling(
+          source,
+          hash as ContentHash,
+          async (miss) =>
+            source.cache.store.readPartial(miss.manifest, { ...options, ensure: miss.ensure }),
+          // The stream reads from the pull after this returns: it stays open until the end.
+          (releasePull) => {
+            release = releasePull;
+          },
+        );
       },
       () => release(),
     );
@@ -179,26 +184,37 @@ export class PullThrough {
     return this.#pulling(this.#source, hash, async (miss) => miss.manifest);
   }
 
-  /** `use` with the bridge's pull of `hash` open (released after), within the time allowed. */
+  /**
+   * `use` with the bridge's pull of `hash` open, within the time allowed. The pull is released
+   * when `use` returns or fails; with `handOver`, once `use` succeeded its release is handed
+   * there instead (what `use` returned reads from the pull later, and releases it when done).
+   */
   async #pulling<T>(
     source: PullSource | undefined,
     hash: ContentHash,
     use: (miss: MissRead, signal: AbortSignal) => Promise<T>,
+    handOver?: (release: () => void) => void,
   ): Promise<T> {
     if (!source) throw new NotServedError(hash, 'this doorway is stopping');
     const signal = withTimeout(this.#stop.signal, this.#timeoutMs);
     let miss: MissRead | undefined;
+    let handed = false;
     try {
       miss = await source.open(hash, signal);
       checkServable(miss.manifest);
-      return await use(miss, signal);
+      const result = await use(miss, signal);
+      if (handOver) {
+        handOver(miss.release);
+        handed = true;
+      }
+      return result;
     } catch (error) {
       if (!(error instanceof NotServedError)) {
         this.log.info(`pulling ${hash} through failed: ${errorMessage(error)}`);
       }
       throw error;
     } finally {
-      miss?.release();
+      if (!handed) miss?.release();
     }
   }
 }

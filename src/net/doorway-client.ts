@@ -5,6 +5,7 @@
  * `/api/v1/federation/p2p-peers`, which both serve (`p2p-peers.ts`).
  */
 import { ElohimError } from '../wire/index.ts';
+import { BodyTooLargeError, readCappedJson } from './capped-json.ts';
 import { type P2pPeer, readP2pPeers, relayOf } from './p2p-peers.ts';
 
 export interface DoorwayInfo {
@@ -34,34 +35,19 @@ export class DoorwayUnreachableError extends ElohimError.named('DoorwayUnreachab
 export const MAX_DOORWAY_JSON_BYTES = 256 * 1024;
 
 /**
- * The JSON body of `response`, read up to {@link MAX_DOORWAY_JSON_BYTES} whatever the doorway
- * declares (a chunked body declares nothing): a doorway, or one another doorway told us of,
- * cannot make the page buffer more.
+ * The JSON body of `response`, read up to {@link MAX_DOORWAY_JSON_BYTES} (`readCappedJson`):
+ * a doorway, or one another doorway told us of, cannot make the page buffer more.
  */
 async function cappedJson(response: Response, origin: string): Promise<unknown> {
-  const reader = response.body?.getReader();
-  if (!reader) return null;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_DOORWAY_JSON_BYTES) {
-      await reader.cancel();
-      throw new DoorwayUnreachableError(
-        `The doorway at ${origin} sent more than ${MAX_DOORWAY_JSON_BYTES} bytes: it is not an Elohim doorway, or a broken one.`,
-      );
-    }
-    chunks.push(value);
+  try {
+    return await readCappedJson(response, MAX_DOORWAY_JSON_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new DoorwayUnreachableError(
+      `The doorway at ${origin} sent more than ${MAX_DOORWAY_JSON_BYTES} bytes: it is not an Elohim doorway, or a broken one.`,
+      { cause: error },
+    );
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return JSON.parse(new TextDecoder().decode(bytes));
 }
 
 /** The doorway's answer to a GET (any status); a network failure is `DoorwayUnreachableError`. */

@@ -6,12 +6,8 @@ import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { openTestStore } from '../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import { AllHoldersFailedError } from './errors.ts';
-import {
-  connectedPeersFinder,
-  type FetchOptions,
-  fetchContent,
-  type HolderFinder,
-} from './fetch.ts';
+import { type FetchOptions, fetchContent, type HolderFinder } from './fetch.ts';
+import { connectedPeersFinder } from './finders.ts';
 import {
   fetchHolding,
   registerShardProtocol,

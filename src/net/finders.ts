@@ -1,11 +1,14 @@
 /**
- * Composing holder finders so that the cheap one answers first. Asking the peers at hand
+ * Holder finders: asking the connected peers (`connectedPeersFinder`), and composing finders
+ * so that the cheap one answers first. Asking the peers at hand
  * (`connectedPeersFinder`: one `Holds` round trip each) takes milliseconds; the trust layer's
  * listing (a request to the doorway, then dials) can take far longer, and a seek waits for the
  * finder before it asks for its first piece.
  */
 import type { PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import type { HolderFinder } from './fetch.ts';
+import { fetchHolding, type Libp2pDialLike } from './shard/index.ts';
 
 export interface NearFirstOptions {
   /** How long what `far` found joins the answers for that hash. Default 30 s. */
@@ -82,6 +85,68 @@ export function nearFirst(
       if (signal.aborted) throw signal.reason;
       if (!nearAnswer.ok && !farAnswered.ok) throw nearAnswer.error;
       return union(nearAnswer.ok ? nearAnswer.peers : [], farAnswered.ok ? farAnswered.peers : []);
+    },
+  };
+}
+
+/**
+ * Once the connected browsers have answered and one peer said it holds the blob, how long the
+ * doorways have to answer before the search answers without them: a slow one (asking around
+ * for what it does not keep) must not hold up a transfer a connected holder can start now.
+ * Browsers answer from their own store, so each of them is waited for (within the Holds
+ * timeout): a holder left out would sit out the whole transfer. Late doorways join the fetch
+ * when it asks again.
+ */
+const LATE_ANSWER_MS = 150;
+
+/**
+ * Asks each of `peers` (the connected ones: direct peers and doorways) whether it holds the blob, or shards of
+ * it (`Holds` on the piece protocol). `isDoorway` tells doorways apart in what it reports, so
+ * that a person reads "asked 2 peers and the doorway", not a doorway counted as a peer.
+ */
+export function connectedPeersFinder(
+  peers: () => string[],
+  libp2p: Libp2pDialLike,
+  isDoorway: (peerId: string) => boolean = () => false,
+): HolderFinder {
+  return {
+    async findHolders(hash, { signal, onSearch }) {
+      const asked = peers();
+      const found: PeerId[] = [];
+      let doorwaysSaidNo = 0;
+      const answers = asked.map(async (id) => {
+        const peer = peerIdFromString(id);
+        const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
+          () => undefined,
+        );
+        if (!held) {
+          if (isDoorway(id)) doorwaysSaidNo++;
+          return;
+        }
+        found.push(peer);
+      });
+      const all = Promise.all(answers);
+      const browsers = Promise.all(answers.filter((_, i) => !isDoorway(asked[i] as string)));
+      let late: ReturnType<typeof setTimeout> | undefined;
+      const enough = browsers.then(() =>
+        found.length > 0
+          ? new Promise<void>((resolve) => {
+              late = setTimeout(resolve, LATE_ANSWER_MS);
+            })
+          : all.then(() => {}),
+      );
+      await Promise.race([all, enough]);
+      clearTimeout(late);
+      const holders = [...found];
+      onSearch?.({
+        source: 'peers',
+        asked: asked.filter((id) => !isDoorway(id)),
+        found: holders.length,
+      });
+      if (doorwaysSaidNo > 0 && doorwaysSaidNo === asked.filter(isDoorway).length) {
+        onSearch?.({ source: 'doorway', status: 'none' });
+      }
+      return holders;
     },
   };
 }

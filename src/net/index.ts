@@ -10,6 +10,7 @@
  */
 
 export { fetchThroughDoorway, MAX_BRIDGE_FETCH_BYTES } from './bridge-fetch.ts';
+export { BodyTooLargeError, readCappedJson } from './capped-json.ts';
 export {
   contentCid,
   DHT_PROTOCOL,
@@ -34,7 +35,6 @@ export {
 } from './doorway-list.ts';
 export { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 export {
-  connectedPeersFinder,
   type FetchNode,
   type FetchOptions,
   type FetchPeerProgress,
@@ -43,7 +43,7 @@ export {
   fetchContent,
   type HolderFinder,
 } from './fetch.ts';
-export { type NearFirstOptions, nearFirst } from './finders.ts';
+export { connectedPeersFinder, type NearFirstOptions, nearFirst } from './finders.ts';
 export {
   decodeHoldings,
   encodeHoldings,

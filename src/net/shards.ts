@@ -14,7 +14,8 @@ import {
 } from '../content/index.ts';
 import { errorMessage } from '../wire/index.ts';
 import { AllHoldersFailedError } from './errors.ts';
-import { type FetchNode, PieceScheduler } from './fetch.ts';
+import type { FetchNode } from './fetch.ts';
+import { PieceScheduler } from './piece-scheduler.ts';
 import { type ReplicationGate, replicate } from './replicate/index.ts';
 import { fetchHolding, type Holding, type Libp2pDialLike } from './shard/index.ts';
 

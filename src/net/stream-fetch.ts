@@ -29,7 +29,8 @@ import {
 } from '../content/index.ts';
 import { errorMessage } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
-import { type FetchNode, findManifest, type HolderFinder, PieceScheduler } from './fetch.ts';
+import { type FetchNode, findManifest, type HolderFinder } from './fetch.ts';
+import { PieceScheduler } from './piece-scheduler.ts';
 import type { SearchReport } from './search.ts';
 import type { Holding, RemoteManifest } from './shard/index.ts';
 import { type Census, census } from './shards.ts';

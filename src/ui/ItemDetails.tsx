@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { ContentPreview } from './ContentPreview.tsx';
 import { CopyField } from './CopyButton.tsx';
@@ -11,7 +11,7 @@ import { RemoveItem } from './RemoveItem.tsx';
 import { ReplicaLocations } from './ReplicaHealth.tsx';
 import { reachWords } from './reachWords.ts';
 import { ShardList } from './ShardList.tsx';
-import { ShareSheet } from './ShareSheet.tsx';
+import { ShareButton } from './ShareButton.tsx';
 import { TrustAnnouncement } from './TrustAnnouncement.tsx';
 import type { ReadAction } from './useItemReader.ts';
 import { useLibraryEntries } from './useSync.ts';
@@ -37,7 +37,6 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
   const label = itemLabel(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const pieces = item.piece_hashes.reduce((sum, shard) => sum + shard.length, 0);
-  const [sharing, setSharing] = useState(false);
 
   useEffect(() => {
     const element = dialog.current;
@@ -101,23 +100,8 @@ export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props
                 copyLabel={`Copy share link for ${label}`}
                 testId="details-share-link"
               >
-                <button
-                  type="button"
-                  aria-haspopup="dialog"
-                  data-testid="open-share-sheet"
-                  onClick={() => setSharing(true)}
-                >
-                  Share…
-                </button>
+                <ShareButton link={link} label={label} reach={item.reach} />
               </CopyField>
-              {sharing && (
-                <ShareSheet
-                  link={link}
-                  label={label}
-                  reach={item.reach}
-                  onClose={() => setSharing(false)}
-                />
-              )}
             </section>
           </div>
 

@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
 import { shareLink } from './FetchPanel.tsx';
 import { formatBytes, shortHash } from './format.ts';
@@ -7,7 +6,7 @@ import { arrival } from './libraryQuery.ts';
 import { RelativeTime } from './RelativeTime.tsx';
 import { ReplicaHealthChip } from './ReplicaHealth.tsx';
 import { reachWords } from './reachWords.ts';
-import { ShareSheet } from './ShareSheet.tsx';
+import { ShareButton } from './ShareButton.tsx';
 import type { ReadAction } from './useItemReader.ts';
 import { useLibraryEntries } from './useSync.ts';
 
@@ -34,7 +33,6 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
   const label = itemLabel(item);
   const came = arrival(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
-  const [sharing, setSharing] = useState(false);
   return (
     <li
       className="item"
@@ -85,29 +83,7 @@ export function LibraryRow({ item, now, error, busy, onRead, onShowDetails }: Pr
         >
           Download
         </button>
-        {/* A real link to the share URL, so "copy link address" and dragging it work too;
-            a plain click opens the share sheet (link, Copy, QR code) instead of our fetch page. */}
-        <a
-          className="button"
-          href={link}
-          data-testid="share-link"
-          aria-haspopup="dialog"
-          aria-label={`Share ${label}`}
-          onClick={(event) => {
-            event.preventDefault();
-            setSharing(true);
-          }}
-        >
-          Share
-        </a>
-        {sharing && (
-          <ShareSheet
-            link={link}
-            label={label}
-            reach={item.reach}
-            onClose={() => setSharing(false)}
-          />
-        )}
+        <ShareButton link={link} label={label} reach={item.reach} asLink />
       </div>
     </li>
   );

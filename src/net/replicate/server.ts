@@ -34,7 +34,8 @@ import {
   WireProtocolError,
   writeFrame,
 } from '../../wire/index.ts';
-import { type FetchNode, findManifest, PieceScheduler } from '../fetch.ts';
+import { type FetchNode, findManifest } from '../fetch.ts';
+import { PieceScheduler } from '../piece-scheduler.ts';
 import { type Libp2pDialLike, type Libp2pHandleLike, PIECES_PROTOCOL } from '../shard/index.ts';
 import {
   decodeOffer,
