@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef } from 'react';
+import { useId } from 'react';
 import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { ContentPreview } from './ContentPreview.tsx';
 import { CopyField } from './CopyButton.tsx';
@@ -14,6 +14,7 @@ import { ShardList } from './ShardList.tsx';
 import { ShareButton } from './ShareButton.tsx';
 import { TrustAnnouncement } from './TrustAnnouncement.tsx';
 import type { ReadAction } from './useItemReader.ts';
+import { useModalDialog } from './useModalDialog.ts';
 import { useLibraryEntries } from './useSync.ts';
 
 interface Props {
@@ -31,35 +32,16 @@ interface Props {
  * stays the one deciding whether it is open.
  */
 export function ItemDetails({ item, store, error, busy, onRead, onClose }: Props) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModalDialog(onClose);
   const titleId = useId();
   const linkId = useId();
   const label = itemLabel(item);
   const link = shareLink(item.blob_hash, item.name, useLibraryEntries()[item.blob_hash]?.meta_doc);
   const pieces = item.piece_hashes.reduce((sum, shard) => sum + shard.length, 0);
 
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
-
   return (
-    // biome-ignore lint/a11y/useKeyWithClickEvents: the backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
-    <dialog
-      ref={dialog}
-      className="details"
-      aria-labelledby={titleId}
-      data-testid="item-details"
-      onCancel={(event) => {
-        event.preventDefault();
-        onClose();
-      }}
-      onClick={(event) => {
-        // A click on the backdrop lands on the <dialog> itself, outside its inner box.
-        if (event.target === event.currentTarget) onClose();
-      }}
-    >
+    // The backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
+    <dialog {...dialog} className="details" aria-labelledby={titleId} data-testid="item-details">
       <div className="details__box">
         <header className="details__header">
           <h2 id={titleId}>{label}</h2>

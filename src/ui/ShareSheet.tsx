@@ -1,8 +1,9 @@
-import { type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
+import { type KeyboardEvent, useEffect, useId, useState } from 'react';
 import { logger } from '../wire/index.ts';
 import { CopyField } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
 import { reachWords } from './reachWords.ts';
+import { useModalDialog } from './useModalDialog.ts';
 
 const log = logger('share');
 
@@ -67,20 +68,10 @@ function wrapTab(event: KeyboardEvent<HTMLDialogElement>): void {
  * was.
  */
 export function ShareSheet({ link, label, reach, onClose }: Props) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModalDialog(onClose, { returnFocus: true, nested: true });
   const titleId = useId();
   const qr = useQrCode(link);
   const canShare = typeof navigator.share === 'function';
-
-  useEffect(() => {
-    const element = dialog.current;
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    if (element && !element.open) element.showModal();
-    return () => {
-      element?.close();
-      opener?.focus();
-    };
-  }, []);
 
   const share = () => {
     // Refused or dismissed (AbortError) is not a failure worth a message: Copy is right there.
@@ -93,22 +84,11 @@ export function ShareSheet({ link, label, reach, onClose }: Props) {
   return (
     // The backdrop click mirrors Esc (the dialog's cancel), which keyboards already have.
     <dialog
-      ref={dialog}
+      {...dialog}
       className="details share-sheet"
       aria-labelledby={titleId}
       data-testid="share-sheet"
       onKeyDown={wrapTab}
-      onCancel={(event) => {
-        event.preventDefault();
-        // React passes `cancel` up its own tree: the item details around this sheet would
-        // close on the same Esc.
-        event.stopPropagation();
-        onClose();
-      }}
-      onClick={(event) => {
-        event.stopPropagation();
-        if (event.target === event.currentTarget) onClose();
-      }}
     >
       <div className="details__box share-sheet__box">
         <header className="details__header">
