@@ -10,7 +10,7 @@ import type { KadDHT } from '@libp2p/kad-dht';
 import { CID } from 'multiformats/cid';
 import { cidOf } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
-import type { HolderFinder } from './fetch.ts';
+import { type HolderFinder, namesNew } from './fetch.ts';
 import type { Libp2pDialLike } from './shard/index.ts';
 
 const log = logger('dht');
@@ -96,7 +96,7 @@ export function dhtHolderFinder(
 }
 
 /**
- * `first`, then — only when it finds no holder — the DHT (a walk across doorways costs more than
+ * `first`, then — only when it finds no holder (none but the `known` ones) — the DHT (a walk across doorways costs more than
  * asking the peers at hand). `first` unchanged when the node has no DHT.
  */
 export function withDhtFallback(
@@ -110,7 +110,8 @@ export function withDhtFallback(
   return {
     async findHolders(hash, opts) {
       const near = await first.findHolders(hash, opts);
-      return near.length > 0 ? near : viaDht.findHolders(hash, opts);
+      if (namesNew(near, opts.known)) return near;
+      return [...near, ...(await viaDht.findHolders(hash, opts))];
     },
   };
 }

@@ -21,14 +21,19 @@ export class NoHoldersError extends FetchError.named('NoHoldersError') {
   }
 }
 
-/** Every holder failed before the blob was complete. */
+/**
+ * Every holder failed before the blob was complete — or, with no `reasons`, none failed but
+ * those reached hold too little of it (shards of an rs-4-7 item: any 4 of 7 rebuild it).
+ */
 export class AllHoldersFailedError extends FetchError.named('AllHoldersFailedError') {
   constructor(
     readonly hash: string,
     readonly reasons: string[],
   ) {
     super(
-      `Every peer holding ${hash} failed before the transfer finished (${reasons.join('; ')}). ` +
+      (reasons.length > 0
+        ? `Every peer holding ${hash} failed before the transfer finished (${reasons.join('; ')}). `
+        : `The peers that could be reached hold only part of ${hash}, too little to rebuild it. `) +
         'Try again when more holders are online.',
     );
   }

@@ -210,11 +210,39 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
     expect((await store.repair(m.blob_hash)).repaired).toEqual([]);
   });
 
+  it('holders at hand with too few shards: it waits for the slower search before giving up', async () => {
+    const { data, m, holders } = await spread([1, 4, 5, 6]);
+    const [first] = holders as [Holder];
+    const { node, store } = await fetcher(holders.map((h) => h.node));
+    // The quick search names one holder; only a search that waits (as the trust layer's
+    // dials are waited for when the caller names the holders it has) finds the rest.
+    const asked: (string[] | undefined)[] = [];
+    const finder: HolderFinder = {
+      findHolders: async (_hash, { known }) => {
+        asked.push(known && [...known]);
+        return (known ? holders : [first]).map((h) => h.node.peerId as PeerId);
+      },
+    };
+    const got = await fetchContent(
+      { libp2p: node, isDirectPeer: () => true },
+      store,
+      finder,
+      m.blob_hash,
+      {
+        timeoutMs: 3_000,
+      },
+    );
+    expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
+    expect(asked).toContainEqual([first.node.peerId.toString()]);
+  });
+
   it('only 3 shards online: fails with AllHoldersFailedError, and keeps nothing', async () => {
     const { m, holders } = await spread([1, 4, 6]);
     const { store, fetchBlob } = await fetcher(holders.map((h) => h.node));
     const error = await fetchBlob(m.blob_hash, { timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AllHoldersFailedError);
+    // Nobody failed: the holders had too little, and the message says so (not "failed ()").
+    expect((error as Error).message).toMatch(/hold only part of .*too little to rebuild it/);
     expect(await store.has(m.blob_hash)).toBe(false);
     expect((await store.stats()).pendingPuts).toBe(0);
   });

@@ -27,6 +27,16 @@ export interface FindOptions {
   signal: AbortSignal;
   /** Told what each source answered, for live feedback ("asked 3 peers"). */
   onSearch?: SearchReport;
+  /**
+   * Holders the caller has already (and found wanting): an answer naming only these is no
+   * news, so a finder that composes a fast source and a slow one waits for the slow one.
+   */
+  known?: ReadonlySet<string>;
+}
+
+/** Whether `peers` names a holder not in `known`. */
+export function namesNew(peers: readonly PeerId[], known?: ReadonlySet<string>): boolean {
+  return peers.some((peer) => !known?.has(peer.toString()));
 }
 
 /** Where holders of a hash come from: connected peers now; the trust layer's index later. */
@@ -81,8 +91,25 @@ export async function fetchContent(
   input: string,
   options: FetchOptions = {},
 ): Promise<StoredManifest> {
-  const hash = parseContentHash(input);
-  const signal = options.signal ?? new AbortController().signal;
+  // Lookups still under way when the fetch ends (a slow source's dials) end with it, and say
+  // nothing more about a fetch that is over.
+  const scope = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, scope.signal]) : scope.signal;
+  try {
+    return await fetchInScope(node, store, finder, parseContentHash(input), { ...options, signal });
+  } finally {
+    scope.abort(new FetchError('the fetch is over'));
+  }
+}
+
+async function fetchInScope(
+  node: FetchNode,
+  store: ContentStore,
+  finder: HolderFinder,
+  hash: string,
+  options: FetchOptions & { signal: AbortSignal },
+): Promise<StoredManifest> {
+  const { signal } = options;
   const existing = await store.manifest(hash);
   // Kept here for another peer: asked for now, it becomes the person's own.
   if (existing) return isKept(existing) ? ((await store.claim(hash)) ?? existing) : existing;
@@ -153,7 +180,7 @@ export async function fetchContent(
       dropped: drop,
     });
     // Holders that connect after the fetch began join it: every source speeds it up.
-    await scheduler.run(holders, () => finder.findHolders(hash, { signal }));
+    await scheduler.run(holders, (known) => finder.findHolders(hash, { signal, known }));
     if (!session.complete) {
       throw new AllHoldersFailedError(
         hash,

@@ -47,6 +47,24 @@ describe('nearFirst', () => {
     expect(ids(await other)).toEqual(ids([near]));
   });
 
+  it('waits for the trust layer when the connected holders are all known to the caller', async () => {
+    const [near, listed] = [await newPeer(), await newPeer()];
+    const trust = gated();
+    const finder = nearFirst(finderOf(near), trust.finder);
+    let settled = false;
+    const answer = finder.findHolders(HASH, {
+      signal: new AbortController().signal,
+      known: new Set([near.toString()]),
+    });
+    void answer.finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    trust.release([listed]);
+    expect(ids(await answer)).toEqual(ids([near, listed]));
+  });
+
   it('waits for the trust layer when no connected peer holds the hash', async () => {
     const listed = await newPeer();
     const trust = gated();

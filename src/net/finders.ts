@@ -7,7 +7,7 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { HolderFinder } from './fetch.ts';
+import { type HolderFinder, namesNew } from './fetch.ts';
 import { fetchHolding, type Libp2pDialLike } from './shard/index.ts';
 
 export interface NearFirstOptions {
@@ -36,8 +36,8 @@ function union(...lists: PeerId[][]): PeerId[] {
 }
 
 /**
- * Asks `near` and `far` at once. When `near` finds holders it answers with them at once,
- * without waiting for `far`; what `far` finds is remembered for a while and joins the next
+ * Asks `near` and `far` at once. When `near` finds holders (other than the `known` ones) it
+ * answers with them at once, without waiting for `far`; what `far` finds is remembered for a while and joins the next
  * answer for the same hash (a fetch asks its finder again every few seconds, so those holders
  * join it then). When `near` finds none, `far` is waited for. Fails only when both fail.
  */
@@ -78,7 +78,7 @@ export function nearFirst(
       );
       const nearAnswer = await settle(near.findHolders(hash, options));
       if (signal.aborted) throw signal.reason;
-      if (nearAnswer.ok && nearAnswer.peers.length > 0) {
+      if (nearAnswer.ok && namesNew(nearAnswer.peers, options.known)) {
         return union(nearAnswer.peers, recall(hash));
       }
       const farAnswered = await farAnswer;

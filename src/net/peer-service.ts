@@ -183,7 +183,11 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
     // Every answer of the search goes out at once, with the transfer's own progress.
     const tally = new SearchTally();
     let last: FetchProgress = { ...NOTHING_YET, hash };
+    // A late answer of a search (a dial that ended after the fetch failed) must not show the
+    // fetch as running again.
+    let over = false;
     const emit = (progress?: FetchProgress) => {
+      if (over) return;
       if (progress) last = progress;
       options.onProgress?.({ ...last, search: tally.snapshot() });
     };
@@ -219,7 +223,9 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
         }
       },
       tally,
-    );
+    ).finally(() => {
+      over = true;
+    });
   }
 
   openStream(

@@ -116,7 +116,16 @@ export class PieceScheduler {
     return this.#written.size === this.#needed;
   }
 
-  async run(holders: PeerId[], findMore: () => Promise<PeerId[]>): Promise<void> {
+  /**
+   * Runs until every piece is in, or the holders can do no more. `findMore` is asked every
+   * few seconds for holders that came online meanwhile (given no `known`: a quick answer);
+   * when the holders at hand are stuck it is asked once more with those it has as `known`,
+   * so that it waits for its slow sources (dials still under way) before the fetch gives up.
+   */
+  async run(
+    holders: PeerId[],
+    findMore: (known?: ReadonlySet<string>) => Promise<PeerId[]>,
+  ): Promise<void> {
     for (const peer of holders) this.#join(peer);
     const finished = new AbortController();
     const discovery = (async () => {
@@ -126,7 +135,14 @@ export class PieceScheduler {
         for (const peer of await findMore().catch(() => [])) this.#join(peer);
       }
     })();
-    while (this.#workers.size > 0) await Promise.allSettled([...this.#workers]);
+    for (;;) {
+      while (this.#workers.size > 0) await Promise.allSettled([...this.#workers]);
+      if (this.done || this.signal.aborted || this.#failure !== undefined) break;
+      const before = this.#joined.size;
+      for (const peer of await findMore(this.#joined).catch(() => [])) this.#join(peer);
+      // Nobody new (here or from the periodic round meanwhile): this is as far as it goes.
+      if (this.#joined.size === before) break;
+    }
     finished.abort();
     await discovery;
     if (this.signal.aborted) throw this.signal.reason;

@@ -174,6 +174,35 @@ describe('LeaderPeerService.fetch of a hash nobody holds', () => {
     expect(elapsed).toBeLessThan(6_000);
   });
 
+  it('says nothing more once it failed: a late answer neither shows nor outlives the fetch', async () => {
+    let lookupAborted: boolean | undefined;
+    const late: HolderFinder = {
+      findHolders: async (_hash, { signal, onSearch }) => {
+        // A slow source (dials to closed tabs) answering after the fetch gave up.
+        setTimeout(() => {
+          lookupAborted = signal.aborted;
+          onSearch?.({ source: 'trust', status: 'answered', listed: 1, reached: 0 });
+        }, 200);
+        return [];
+      },
+    };
+    const service = leader(late);
+    let afterwards = 0;
+    let failed = false;
+    const error = await service
+      .fetch(HASH, {
+        findForMs: 0,
+        onProgress: () => {
+          if (failed) afterwards++;
+        },
+      })
+      .catch((e: unknown) => e);
+    failed = true;
+    expect(error).toBeInstanceOf(NoHoldersError);
+    await expect.poll(() => lookupAborted, { timeout: 5_000 }).toBe(true);
+    expect(afterwards).toBe(0);
+  });
+
   it('stops at once when cancelled mid-search', async () => {
     const controller = new AbortController();
     const service = leader(nearFirst(peersSayNo('p1'), trustLists(1)));

@@ -328,8 +328,8 @@ export class ContentStreamer {
       },
       dropped: (id, error) => stream.failures.push(`${id}: ${errorMessage(error)}`),
     });
-    await scheduler.run(stream.holders, async () => {
-      stream.holders = await this.finder.findHolders(hash, { signal });
+    await scheduler.run(stream.holders, async (known) => {
+      stream.holders = await this.finder.findHolders(hash, { signal, known });
       return stream.holders;
     });
     if (!scheduler.done) throw new AllHoldersFailedError(hash, stream.failures.slice(-4));

@@ -91,6 +91,33 @@ describe('trustHolderFinder', () => {
     expect(dials).toEqual([ok.peerId.toString()]);
   });
 
+  it('answers soon after a new holder connects, not held up by a listed holder that hangs', async () => {
+    const [ok, gone] = await Promise.all([holder(), holder()]);
+    const { libp2p, dials } = fakeLibp2p(
+      new Map<string, Behaviour>([
+        [ok.peerId.toString(), 'connect'],
+        [gone.peerId.toString(), 'hang'],
+      ]),
+    );
+    const trust = { findHolders: async () => [gone, ok] };
+    // The hanging dial would take an hour: the answer cannot wait for it.
+    const finder = trustHolderFinder(trust, libp2p, { dialTimeoutMs: 3_600_000 });
+    const controller = new AbortController();
+    const found = await finder.findHolders(HASH, { signal: controller.signal });
+    expect(found.map(String)).toEqual([ok.peerId.toString()]);
+    controller.abort();
+
+    // A caller that has `ok` already wants to hear of others: it waits for every dial.
+    const waiting = trustHolderFinder(trust, libp2p, { dialTimeoutMs: 100 });
+    dials.length = 0;
+    const again = await waiting.findHolders(HASH, {
+      signal: signal(),
+      known: new Set([ok.peerId.toString()]),
+    });
+    expect(again.map(String)).toEqual([ok.peerId.toString()]);
+    expect(dials.filter((d) => d === gone.peerId.toString())).toHaveLength(2);
+  });
+
   it('gives nothing while the trust layer is offline, and passes other errors on', async () => {
     const { libp2p } = fakeLibp2p(new Map());
     const offline = trustHolderFinder(

@@ -24,6 +24,8 @@ export interface TrustFinderOptions {
 
 /** About 1 relay-signalled WebRTC dial in 20 times out (docs/design.md §9): one retry. */
 const DIAL_ATTEMPTS = 2;
+/** How long after the first new holder answered the others' dials may still join the answer. */
+const LATE_DIAL_MS = 500;
 
 export function trustHolderFinder(
   trust: Pick<TrustClient, 'findHolders'>,
@@ -55,7 +57,7 @@ export function trustHolderFinder(
   }
 
   return {
-    async findHolders(hash, { signal, onSearch }) {
+    async findHolders(hash, { signal, onSearch, known }) {
       let holders: TrustHolder[];
       onSearch?.({ source: 'trust', status: 'asking' });
       try {
@@ -78,16 +80,31 @@ export function trustHolderFinder(
       if (holders.length > 0) {
         onSearch?.({ source: 'trust', status: 'answered', listed: holders.length, reached: 0 });
       }
-      const reached = await Promise.all(holders.map((h) => reach(h, signal)));
+      // Answers once every dial has ended, or a moment after the first new holder answered:
+      // a closed tab stays listed until it withdraws, and its dial must not hold up a fetch
+      // that can start now. Dials still under way go on; the peers they reach are connected,
+      // so the next search finds them among the peers at hand.
+      const found: PeerId[] = [];
+      let late: ReturnType<typeof setTimeout> | undefined;
+      const enough = new Promise<void>((resolve) => {
+        const dials = holders.map(async (holder) => {
+          const peer = await reach(holder, signal);
+          if (!peer) return;
+          found.push(peer);
+          if (!known?.has(peer.toString())) late ??= setTimeout(resolve, LATE_DIAL_MS);
+        });
+        void Promise.all(dials).then(() => resolve());
+      });
+      await enough;
+      clearTimeout(late);
       if (signal.aborted) throw signal.reason;
-      const found = reached.filter((p): p is PeerId => p !== undefined);
       onSearch?.({
         source: 'trust',
         status: 'answered',
         listed: holders.length,
         reached: found.length,
       });
-      return found;
+      return [...found];
     },
   };
 }
