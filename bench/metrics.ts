@@ -8,7 +8,7 @@ export interface Metric {
   note?: string;
 }
 
-export type BenchSuite = 'erasure' | 'sha256' | 'ingest';
+export type BenchSuite = 'erasure' | 'sha256' | 'ingest' | 'import-idb';
 
 export const MB = 1e6;
 

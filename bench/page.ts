@@ -267,10 +267,65 @@ async function ingestSuite(): Promise<Metric[]> {
   return metrics;
 }
 
+/** Ours: a fetch's import of `blob` into IndexedDB, its pieces arriving from 4 holders at once. */
+async function importMs(blob: Blob): Promise<number> {
+  const [srcName, dstName] = [`bench-src-${Date.now()}`, `bench-dst-${Date.now()}`];
+  const src = await openContentStore({ dbName: srcName });
+  const dst = await openContentStore({ dbName: dstName });
+  const { storage_key: _key, ...manifest } = await src.put(blob, { name: 'bench.bin' });
+  const pieces: { shard: number; piece: number; bytes: Uint8Array }[] = [];
+  const session = await dst.beginImport(manifest);
+  for (const { shard, piece } of session.needed) {
+    pieces.push({ shard, piece, bytes: await src.readPiece(manifest.blob_hash, shard, piece) });
+  }
+  const start = performance.now();
+  const holders = 4;
+  await Promise.all(
+    Array.from({ length: holders }, async (_, h) => {
+      for (let i = h; i < pieces.length; i += holders) {
+        const p = pieces[i] as { shard: number; piece: number; bytes: Uint8Array };
+        await session.writePiece(p.shard, p.piece, p.bytes);
+      }
+    }),
+  );
+  await session.commit();
+  const ms = performance.now() - start;
+  src.close();
+  dst.close();
+  await deleteDb(srcName);
+  await deleteDb(dstName);
+  return ms;
+}
+
+async function importSuite(): Promise<Metric[]> {
+  const size = 64 * MiB;
+  const blob = randomBlob(size);
+  const raw: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    raw.push(await rawIndexedDbMs(blob));
+    ours.push(await importMs(blob));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1] ?? Number.NaN;
+  const oursMbps = mbps(size, median(ours));
+  const rawMbps = mbps(size, median(raw));
+  return [
+    ratio(
+      'import_idb_ratio',
+      oursMbps,
+      rawMbps,
+      '>= 0.8',
+      `an import of ${size / MiB} MiB (pieces from 4 writers at once, verified, then commit) ÷ raw IndexedDB puts of the same bytes`,
+    ),
+    { metric: 'import_idb_mbps', value: oursMbps, unit: 'MB/s', note: 'ImportSession, IndexedDB' },
+  ];
+}
+
 const SUITES: Record<BenchSuite, () => Promise<Metric[]>> = {
   erasure: erasureSuite,
   sha256: sha256Suite,
   ingest: ingestSuite,
+  'import-idb': importSuite,
 };
 
 Object.assign(window, {

@@ -29,7 +29,7 @@ const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--onl
 // Where the CPU goes in the transfer (the network suite, which then stops after it).
 const profile = process.argv.includes('--profile');
 
-const SUITES: BenchSuite[] = ['erasure', 'sha256', 'ingest'];
+const SUITES: BenchSuite[] = ['erasure', 'sha256', 'ingest', 'import-idb'];
 const selected = (suite: string) => !only || only.split(',').includes(suite);
 
 function printTable(metrics: Metric[]): void {
