@@ -8,7 +8,9 @@
  * `trust` times the trust-layer client against the doorway's conductor emulator (bench/trust.ts);
  * `bridge` reads the doorway's `/store/{hash}` over HTTP (bench/bridge.ts); `dht` routes content
  * across 20 doorway-like nodes with Kademlia in this process (bench/dht.ts).
- * `import` times an import's commit into a filesystem store (bench/import.ts).
+ * `import` times an import's commit into a filesystem store (bench/import.ts); `import-idb` (a
+ * page suite) an import into IndexedDB; `rust` moves issue 19's 100 MiB Rust-made blob between a
+ * Rust-node stand-in and a doorway over TCP (bench/rust.ts).
  */
 import { openProfile } from '../e2e/support/browser.ts';
 import { serveHarness } from '../e2e/support/harness.ts';
@@ -19,6 +21,7 @@ import type { BenchSuite, Metric } from './metrics.ts';
 import { multiSourceSuite } from './multi-source.ts';
 import { networkSuite } from './network.ts';
 import { pwaSuite } from './pwa.ts';
+import { rustSuite } from './rust.ts';
 import { syncSuite } from './sync.ts';
 import { trustSuite } from './trust.ts';
 import { webtorrentSuite } from './webtorrent.ts';
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
     trust: trustSuite,
     bridge: bridgeSuite,
     import: importSuite,
+    rust: rustSuite,
     dht: dhtSuite,
     'multi-source': multiSourceSuite,
     webtorrent: webtorrentSuite,

@@ -2,7 +2,8 @@
  * Issue 19, points 2 and 5: a Rust storage node and the doorway, over TCP on 127.0.0.1, with
  * a blob made the Rust way (`rs-4-7`, four data shards of a quarter of the blob each, sent as
  * ONE frame per shard). `npm test` runs it with 20 MiB (5 MiB shards);
- * ELOHIM_RUST_BLOB_MIB=100 runs the issue's 100 MiB (25 MiB shards), as `npm run bench` does.
+ * ELOHIM_RUST_BLOB_MIB=100 runs the issue's 100 MiB (25 MiB shards); `npm run bench -- --only=rust`
+ * measures that size (bench/rust.ts).
  *
  * Memory is watched in this process (doorway, Rust stand-ins and clients share it): the live
  * ArrayBuffer bytes after a forced GC, sampled while the blob moves, must stay under a bound
@@ -12,13 +13,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFromShardHolders } from '../src/net/index.ts';
 import {
   makeRustBlob,
+  peakBuffers,
   type RustBlob,
   type RustPeer,
   rustClientNode,
@@ -35,25 +35,6 @@ const SIZE = Number(process.env.ELOHIM_RUST_BLOB_MIB ?? 20) * MiB;
  * MiB run peaked at 59 MiB (the bridge) and 28 MiB (import, then a Rust client's fetch).
  */
 const MEMORY_BOUND = 64 * MiB;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Peak live ArrayBuffer bytes above the start while `run` runs (GC forced before each sample). */
-async function peakBuffers<T>(run: () => Promise<T>): Promise<{ value: T; peak: number }> {
-  gc();
-  const base = process.memoryUsage().arrayBuffers;
-  let peak = 0;
-  const timer = setInterval(() => {
-    gc();
-    peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
-  }, 250);
-  try {
-    return { value: await run(), peak };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 describe(`a Rust node and the doorway over TCP, a ${SIZE / MiB} MiB rs-4-7 blob`, () => {
   let dir: string;

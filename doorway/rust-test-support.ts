@@ -11,7 +11,8 @@
  *    `Data(Vec<u8>)`: an integer array (two bytes per byte ≥ 128), streamed from the file; and
  *    `GET /manifest/{hash}` over HTTP with a manifest in the Rust doorway's shape;
  *  - {@link rustGet}: its client, `Get{hash}` per shard, reading the answer as rmp-serde 1.3
- *    does (`bin` or an integer array), hashing it as it streams.
+ *    does (`bin` or an integer array), hashing it as it streams;
+ *  - {@link peakBuffers}: the memory a transfer holds, for the bound the tests and the bench check.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -20,6 +21,8 @@ import { open } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Libp2p, Stream } from '@libp2p/interface';
@@ -287,4 +290,23 @@ export async function rustGet(
   }
   if (size === undefined || got !== size) throw new Error(`got ${got} of ${size} bytes`);
   return { hash: sha(h), size, largestChunk };
+}
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Peak live ArrayBuffer bytes above the start while `run` runs (GC forced before each sample). */
+export async function peakBuffers<T>(run: () => Promise<T>): Promise<{ value: T; peak: number }> {
+  gc();
+  const base = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  const timer = setInterval(() => {
+    gc();
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+  }, 250);
+  try {
+    return { value: await run(), peak };
+  } finally {
+    clearInterval(timer);
+  }
 }
