@@ -26,8 +26,8 @@ function download(text: string, name: string): void {
   a.href = url;
   a.download = name;
   a.click();
-  // The download has its own copy once started; the URL is not needed after this task.
-  setTimeout(() => URL.revokeObjectURL(url), 0);
+  // Freed once the browser has surely read it (some read the URL after this task ends).
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /**
