@@ -26,10 +26,10 @@ async function restore(page: Page, file: string, passphrase: string): Promise<vo
   await form.getByTestId('restore-submit').click();
 }
 
-test('a backup brings the same agent, its contact and its items back in an empty profile; a wrong passphrase or a changed file changes nothing', async ({
+test('a backup brings the same agent, its contact and its items back in an empty profile and, through Settings, in a profile in use; a wrong passphrase or a changed file changes nothing', async ({
   openProfile,
 }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   // A doorway of this test's own: what it keeps starts at 0.
   const doorway = await startDoorwayProcess();
   try {
@@ -76,7 +76,8 @@ test('a backup brings the same agent, its contact and its items back in an empty
 
     // C, an empty profile: a wrong passphrase, then a file with one byte changed, are refused
     // and C stays who it is.
-    const c = await openApp((await openProfile()).context, doorway.url);
+    const profileC = await openProfile();
+    const c = await openApp(profileC.context, doorway.url);
     await trustConnected(c);
     const agentC = await agentOf(c);
     await restore(c, saved, 'not the passphrase');
@@ -114,6 +115,26 @@ test('a backup brings the same agent, its contact and its items back in an empty
     await expect(item(c, file.hash)).toContainText('notes.bin');
     await expect(c.getByTestId('restore-queue')).toHaveCount(0);
     expect(await downloadAndHash(c, file.hash)).toBe(file.hash);
+    await profileC.close();
+
+    // D, a profile in use with an item of its own, restores through Settings, which warns
+    // first: D becomes A, gets A's item back, and keeps the bytes it stored.
+    const own = await writeRandomFile(files.dir, 'own.bin', 20 * 1024);
+    const d = await openApp((await openProfile()).context, doorway.url);
+    await addFiles(d, [own.path]);
+    await expect(item(d, own.hash)).toBeVisible({ timeout: 60_000 });
+    const settings = d.getByTestId('restore-settings');
+    await settings.locator('summary').click();
+    await expect(settings.getByTestId('restore-warning')).toContainText('replaces who you are');
+    await settings.getByTestId('restore-file').setInputFiles(saved);
+    await settings.getByTestId('restore-passphrase').fill(PASSPHRASE);
+    await settings.getByTestId('restore-submit').click();
+    await expect(d.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
+      timeout: 60_000,
+    });
+    await expect(item(d, file.hash)).toBeVisible({ timeout: 60_000 });
+    await expect(item(d, own.hash)).toBeVisible();
+    expect(await downloadAndHash(d, own.hash)).toBe(own.hash);
   } finally {
     await doorway.stop();
   }
