@@ -32,6 +32,7 @@ export {
   sealBackup,
 } from './format.ts';
 export type { BackupContact, BackupItem, BackupPayload } from './payload.ts';
+export { type LinkLike, missingLinks } from './relink.ts';
 export {
   announceRestore,
   applyStagedRestore,

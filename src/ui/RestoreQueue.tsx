@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import {
   type BackupContact,
   type BackupItem,
+  missingLinks,
   RESTORE_CONTACTS_KEY,
   RESTORE_ITEMS_KEY,
 } from '../backup/index.ts';
@@ -47,15 +48,9 @@ function useRestoreContacts(trust: TrustClient | undefined, family: Family | und
       running = true;
       try {
         const links = await trust.myRelationships();
-        const have = new Set(
-          links.filter((l) => l.initiator === trust.me).map((l) => `${l.otherAgent} ${l.type}`),
-        );
-        for (const contact of contacts) {
-          for (const type of contact.types) {
-            if (have.has(`${contact.agent} ${type}`)) continue;
-            if (type === 'family' && family) await family.addMember(contact.agent);
-            else await trust.createRelationship(contact.agent, type);
-          }
+        for (const { agent, type } of missingLinks(contacts, links, trust.me)) {
+          if (type === 'family' && family) await family.addMember(agent);
+          else await trust.createRelationship(agent, type);
         }
         save(RESTORE_CONTACTS_KEY, []);
         contactsChanged();
