@@ -13,7 +13,6 @@
  * outside {@link KDF_BOUNDS} before deriving: a forged file cannot make the page allocate
  * more than 128 MiB or spin for minutes.
  */
-import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { fromBase64Url, toBase64Url } from './bytes.ts';
 import {
   BackupFormatError,
@@ -82,6 +81,8 @@ async function deriveKey(
   params: KdfParams,
   options: DeriveOptions,
 ): Promise<CryptoKey> {
+  // Loaded when a backup is made or opened, not with the page (every start reads this module).
+  const { scryptAsync } = await import('@noble/hashes/scrypt.js');
   const raw = await scryptAsync(passphrase.normalize('NFC'), salt, {
     ...params,
     dkLen: 32,
