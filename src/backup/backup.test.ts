@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
-import { loadOrCreateDeviceKey } from '../identity/index.ts';
+import { loadOrCreateDeviceKey, stagedIdentity, stageIdentity } from '../identity/index.ts';
 import {
   agentKeyFromEd25519,
   loadOrCreateOwnClusterKey,
@@ -133,6 +133,20 @@ describe('a backup file', () => {
         opened.identity,
       ),
     ).toBe(0);
+  });
+
+  it('keeps the library ids when the same person is restored, and drops a malformed stage without touching the key', async () => {
+    const p = profile(memoryStorage({ 'elohim-library-doc': 'automerge:1' }));
+    const payload = await payloadOf(p);
+    await stageRestore(payload, p.identityDb);
+    expect(await applyStagedRestore(p)).toBe(payload.agent);
+    expect(p.storage.getItem('elohim-library-doc')).toBe('automerge:1');
+
+    const key = await loadOrCreateDeviceKey(p.identityDb);
+    await stageIdentity({ identity: 'not bytes' }, p.identityDb);
+    expect(await applyStagedRestore(p)).toBeUndefined();
+    expect((await loadOrCreateDeviceKey(p.identityDb)).equals(key)).toBe(true);
+    expect(await stagedIdentity(p.identityDb)).toBeUndefined();
   });
 
   it('refuses a wrong passphrase with a typed error, and nothing is staged', async () => {
