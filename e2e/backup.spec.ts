@@ -26,7 +26,7 @@ async function restore(page: Page, file: string, passphrase: string): Promise<vo
   await form.getByTestId('restore-submit').click();
 }
 
-test('a backup brings the same agent, its contact and its items back in an empty profile and, through Settings, in a profile in use; a wrong passphrase or a changed file changes nothing', async ({
+test('a backup brings the same agent, its contact, family and items back in an empty profile and, through Settings, in a profile in use; a wrong passphrase or a changed file changes nothing', async ({
   openProfile,
 }) => {
   test.setTimeout(240_000);
@@ -40,7 +40,11 @@ test('a backup brings the same agent, its contact and its items back in an empty
     const b = await openApp(profileB.context, doorway.url);
     await trustConnected(a);
     await trustConnected(b);
-    const agentB = await addContact(a, b, a.url(), false);
+    // B is A's contact and family; the family key reaches B before B's browser closes.
+    const agentB = await addContact(a, b, a.url(), true);
+    const memberB = (page: Page) =>
+      page.locator(`[data-testid="family-member"][data-agent="${agentB}"]`);
+    await expect(memberB(a)).toHaveAttribute('data-key-status', 'shared', { timeout: 30_000 });
     await profileB.close();
 
     // A stores a commons file; with no other browser online the doorway keeps the copy (so it
@@ -108,9 +112,12 @@ test('a backup brings the same agent, its contact and its items back in an empty
     await trustConnected(c);
     expect(await peerIdOf(c)).toBe(peerA);
     // A's contact is back, and its item, fetched from the doorway that keeps it.
-    await expect(c.locator(`[data-testid="contact"][data-agent="${agentB}"]`)).toBeVisible({
-      timeout: 30_000,
-    });
+    await expect(c.locator(`[data-testid="contact"][data-agent="${agentB}"]`)).toHaveAttribute(
+      'data-family',
+      'true',
+      { timeout: 30_000 },
+    );
+    await expect(memberB(c)).toHaveAttribute('data-key-status', 'shared', { timeout: 30_000 });
     await expect(item(c, file.hash)).toBeVisible({ timeout: 60_000 });
     await expect(item(c, file.hash)).toContainText('notes.bin');
     await expect(c.getByTestId('restore-queue')).toHaveCount(0);
