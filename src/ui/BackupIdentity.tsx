@@ -35,7 +35,25 @@ function download(text: string, name: string): void {
  * contacts, family key, settings and the list of its items, encrypted with the passphrase
  * (src/backup). Private items are not in it: they never leave this browser.
  */
-export function BackupIdentity({
+export function BackupIdentity(props: {
+  trust: TrustClient | undefined;
+  items: StoredManifest[] | undefined;
+}) {
+  // Closed, it reads nothing: the contacts are asked of the trust layer only once it is opened.
+  const [open, setOpen] = useState(false);
+  return (
+    <details
+      className="disclosure"
+      data-testid="backup"
+      onToggle={(event) => setOpen(event.currentTarget.open)}
+    >
+      <summary>Back up this identity</summary>
+      {open && <BackupForm {...props} />}
+    </details>
+  );
+}
+
+function BackupForm({
   trust,
   items,
 }: {
@@ -101,8 +119,7 @@ export function BackupIdentity({
   };
 
   return (
-    <details className="disclosure" data-testid="backup">
-      <summary>Back up this identity</summary>
+    <>
       <p className="muted small">
         A file that brings you back on another browser or after this one is cleared: who you are,
         your contacts and family, your settings and the list of your items (the items themselves
@@ -161,6 +178,6 @@ export function BackupIdentity({
           </p>
         )}
       </form>
-    </details>
+    </>
   );
 }
