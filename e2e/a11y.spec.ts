@@ -55,6 +55,18 @@ test('no serious or critical accessibility violations in the main states', async
     await expect(page.getByTestId('item-details')).toHaveCount(0);
   });
 
+  await test.step('backing up and restoring, each with an error shown', async () => {
+    const backup = page.getByTestId('backup');
+    await backup.locator('summary').click();
+    await backup.getByTestId('backup-save').click();
+    await expect(backup.getByTestId('backup-error')).toHaveText(/at least 10 characters/);
+    const restore = page.getByTestId('restore-settings');
+    await restore.locator('summary').click();
+    await restore.getByTestId('restore-submit').click();
+    await expect(restore.getByTestId('restore-error')).toHaveText(/Choose a backup file/);
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
   await test.step('a share link being fetched', async () => {
     await page.goto(new URL(`/get/sha256-${'cd'.repeat(32)}?name=holiday.mov`, doorway.url).href);
     await expect(page.getByTestId('fetch')).toBeVisible();

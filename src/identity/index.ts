@@ -6,9 +6,12 @@
  *   `loadOrCreateDeviceKey`), `pageSealingKey()` for private items.
  * - In the service worker, without libp2p's key code: `loadDeviceIdentity()` reads the same
  *   record.
+ * - A restore from a backup (src/backup) is staged (`stageIdentity`) and applied at the next
+ *   start (`commitStagedIdentity`: the key replaced and the stage dropped in one transaction).
  * - In Node: `loadOrCreateKey(dir)` from `./node.ts` (a key file), kept out of this entry so
  *   browser bundles never see `node:` modules.
  */
 export { loadOrCreateDeviceKey } from './device-key.ts';
 export { type DeviceIdentity, ed25519SeedFromProtobuf, loadDeviceIdentity } from './key-record.ts';
 export { type Identity, pageIdentity, pageSealingKey } from './page.ts';
+export { commitStagedIdentity, stagedIdentity, stageIdentity, storedDeviceKey } from './staged.ts';

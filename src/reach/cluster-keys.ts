@@ -14,6 +14,7 @@ import {
   addOrReadWinner,
   createClusterKey,
   type DeviceKeyOptions,
+  importClusterKey,
   KEY_STORE,
   openKeyStore,
 } from './keys.ts';
@@ -67,6 +68,24 @@ export async function loadOrCreateOwnClusterKey(
   const db = await openKeyStore(options);
   try {
     return await addOrReadWinner(db, OWN_RECORD, created);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Puts back this person's own cluster key from a backup (`raw`: its 32 bytes), replacing any
+ * this profile made: family items sealed with it open again, and grants already made to members
+ * stay valid (same id, same key).
+ */
+export async function restoreOwnClusterKey(
+  restored: { id: string; raw: Uint8Array },
+  options: DeviceKeyOptions = {},
+): Promise<void> {
+  const key = await importClusterKey(restored.raw);
+  const db = await openKeyStore(options);
+  try {
+    await db.put(KEY_STORE, { id: restored.id, key } satisfies ClusterKey, OWN_RECORD);
   } finally {
     db.close();
   }

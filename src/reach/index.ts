@@ -44,6 +44,7 @@ export {
   loadOrCreateOwnClusterKey,
   loadOwnClusterKey,
   newClusterId,
+  restoreOwnClusterKey,
   saveAcceptedClusterKey,
 } from './cluster-keys.ts';
 export {

@@ -248,6 +248,11 @@ export function createClusterKey(): Promise<CryptoKey> {
   return subtle().generateKey(AES_GCM_256, true, KEK_USAGES);
 }
 
+/** A cluster key from its raw bytes (a restored backup): extractable, as {@link createClusterKey}'s. */
+export function importClusterKey(raw: Uint8Array): Promise<CryptoKey> {
+  return subtle().importKey('raw', bs(raw), AES_GCM_256, true, KEK_USAGES);
+}
+
 /** A cluster key wrapped for one member: plain JSON, safe to publish through the trust layer. */
 export interface ClusterKeyGrant extends WrappedBytes {
   v: 1;

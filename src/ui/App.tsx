@@ -9,6 +9,7 @@ import { IngestList } from './IngestList.tsx';
 import { KeptForOthers } from './KeptForOthers.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
+import { RestoreQueue } from './RestoreQueue.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { TrustPanel } from './TrustPanel.tsx';
 import { UpdateBanner } from './UpdateBanner.tsx';
@@ -82,6 +83,7 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
+            <RestoreQueue store={store} peer={peer} trust={trust} family={family.family} />
             <FirstRunHint
               empty={!shared && library.status === 'ready' && library.items.length === 0}
             />
@@ -115,7 +117,10 @@ export function App() {
               familySnapshot={family.snapshot}
             />
             <ActivityPanel trust={trust} />
-            <SettingsPanel />
+            <SettingsPanel
+              trust={trust}
+              items={library.status === 'ready' ? library.items : undefined}
+            />
           </aside>
         </div>
       </div>

@@ -1,4 +1,5 @@
 import { useId, useState } from 'react';
+import { RestoreBackup } from './RestoreBackup.tsx';
 
 const DISMISSED_KEY = 'elohim-first-run-dismissed';
 
@@ -8,6 +9,7 @@ const DISMISSED_KEY = 'elohim-first-run-dismissed';
  */
 export function FirstRunHint({ empty }: { empty: boolean }) {
   const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED_KEY) === '1');
+  const [restoring, setRestoring] = useState(false);
   const titleId = useId();
   if (!empty || dismissed) return null;
   return (
@@ -22,6 +24,19 @@ export function FirstRunHint({ empty }: { empty: boolean }) {
           To start, drop a file below or press “Choose files…”, then share it. Got a link from
           someone? Open it here to get their file.
         </p>
+        <p>
+          Used Elohim before, on another browser?{' '}
+          <button
+            type="button"
+            className="linklike"
+            aria-expanded={restoring}
+            data-testid="first-run-restore"
+            onClick={() => setRestoring((open) => !open)}
+          >
+            Restore from a backup
+          </button>
+        </p>
+        {restoring && <RestoreBackup replaces={false} />}
       </div>
       <button
         type="button"

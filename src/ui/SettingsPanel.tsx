@@ -1,11 +1,24 @@
 import { type FormEvent, useId, useRef, useState } from 'react';
+import type { StoredManifest } from '../content/index.ts';
+import type { TrustClient } from '../trust/index.ts';
+import { BackupIdentity } from './BackupIdentity.tsx';
 import { parseDoorway, saveDoorways, savedDoorways } from './doorwaySettings.ts';
 import { KeepForOthersSettings } from './KeepForOthersSettings.tsx';
+import { RestoreBackup } from './RestoreBackup.tsx';
 import { keepOnDoorway, setKeepOnDoorway } from './replicaSettings.ts';
 import { configuredDoorways } from './usePeerNode.ts';
 
-/** Settings that change how this browser joins the network; saved at once, applied on reload. */
-export function SettingsPanel() {
+/**
+ * Settings that change how this browser joins the network (saved at once, applied on reload),
+ * and backing up or restoring who you are.
+ */
+export function SettingsPanel({
+  trust,
+  items,
+}: {
+  trust: TrustClient | undefined;
+  items: StoredManifest[] | undefined;
+}) {
   // What the running node was started with: compared against the saved list to tell whether
   // a reload is needed for a change to take effect.
   const [running] = useState(configuredDoorways);
@@ -144,6 +157,12 @@ export function SettingsPanel() {
         given to it; what the doorway keeps already stays there. Applies at once.
       </p>
       <KeepForOthersSettings />
+      <h3>Your identity</h3>
+      <BackupIdentity trust={trust} items={items} />
+      <details className="disclosure" data-testid="restore-settings">
+        <summary>Restore from a backup</summary>
+        <RestoreBackup replaces />
+      </details>
     </section>
   );
 }

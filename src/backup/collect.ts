@@ -1,0 +1,47 @@
+/**
+ * What goes into a backup of the running profile: its identity key and own family key (read
+ * from IndexedDB), its settings, and the contacts and items the UI lists (passed in: the UI
+ * already holds them, from the trust layer and the store).
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519SeedFromProtobuf, storedDeviceKey } from '../identity/index.ts';
+import { agentKeyFromEd25519, loadOwnClusterKey } from '../reach/index.ts';
+import { BackupError, BackupTooLargeError } from './errors.ts';
+import { MAX_FILE_BYTES } from './format.ts';
+import type { BackupContact, BackupItem, BackupPayload } from './payload.ts';
+import { collectSettings } from './stage.ts';
+
+export interface CollectOptions {
+  contacts: BackupContact[];
+  /** The library's items; `private` ones are left out (see docs/design.md §2, "Backup"). */
+  items: BackupItem[];
+  identityDb?: string;
+  keysDb?: string;
+  storage?: Storage;
+}
+
+export async function collectBackup(options: CollectOptions): Promise<BackupPayload> {
+  const identity = await storedDeviceKey(options.identityDb);
+  if (!identity)
+    throw new BackupError('This browser has no identity yet. Reload the page and try again.');
+  const agent = agentKeyFromEd25519(ed25519.getPublicKey(ed25519SeedFromProtobuf(identity)));
+  const own = await loadOwnClusterKey(options.keysDb ? { dbName: options.keysDb } : {});
+  const cluster = own && {
+    id: own.id,
+    key: new Uint8Array(await crypto.subtle.exportKey('raw', own.key)),
+  };
+  return {
+    identity,
+    agent,
+    ...(cluster ? { cluster } : {}),
+    contacts: options.contacts,
+    settings: collectSettings(options.storage),
+    items: options.items.filter((item) => item.reach !== 'private'),
+  };
+}
+
+/** The text of a chosen backup file, refused by its size before it is read. */
+export async function readBackupFile(file: Blob): Promise<string> {
+  if (file.size > MAX_FILE_BYTES) throw new BackupTooLargeError(file.size, MAX_FILE_BYTES);
+  return file.text();
+}

@@ -1,0 +1,67 @@
+/**
+ * A restored identity waiting to be applied (src/backup). The running page keeps using the
+ * key it started with (its node, its trust session), so a restore is not written over it:
+ * the whole restore is staged as one record (one `put`, atomic), every tab reloads, and the
+ * next start applies it before anything reads the key. The device key is replaced and the
+ * staged record deleted in one transaction, so a tab closed at any moment leaves either the
+ * old identity with the restore still staged (applied at the next start) or the restored one:
+ * never a mix.
+ */
+import { openDB } from 'idb';
+
+const STORE = 'keys';
+const DEVICE_KEY = 'device';
+const STAGED = 'restore-staged';
+
+function open(dbName: string) {
+  return openDB(dbName, 1, { upgrade: (database) => database.createObjectStore(STORE) });
+}
+
+/** Stages `value` (structured-cloneable; it must carry the identity key) to apply at next start. */
+export async function stageIdentity(value: unknown, dbName = 'elohim-identity'): Promise<void> {
+  const db = await open(dbName);
+  try {
+    await db.put(STORE, value, STAGED);
+  } finally {
+    db.close();
+  }
+}
+
+/** What {@link stageIdentity} staged, if a restore waits. */
+export async function stagedIdentity(dbName = 'elohim-identity'): Promise<unknown> {
+  const db = await open(dbName);
+  try {
+    return await db.get(STORE, STAGED);
+  } finally {
+    db.close();
+  }
+}
+
+/** This profile's identity key as stored (libp2p's protobuf), without libp2p. */
+export async function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+  const db = await open(dbName);
+  try {
+    const stored = (await db.get(STORE, DEVICE_KEY)) as Uint8Array | undefined;
+    return stored && new Uint8Array(stored);
+  } finally {
+    db.close();
+  }
+}
+
+/** Replaces the identity key with `protobuf` and drops the staged restore, in one transaction. */
+export async function commitStagedIdentity(
+  protobuf: Uint8Array,
+  dbName = 'elohim-identity',
+): Promise<void> {
+  const db = await open(dbName);
+  try {
+    const tx = db.transaction(STORE, 'readwrite');
+    await Promise.all([
+      tx.store.put(new Uint8Array(protobuf), DEVICE_KEY),
+      tx.store.delete(STAGED),
+      tx.done,
+    ]);
+  } finally {
+    db.close();
+  }
+}
