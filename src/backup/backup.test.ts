@@ -9,7 +9,7 @@ import {
   loadOwnClusterKey,
 } from '../reach/index.ts';
 import { CHECKED_LIBRARY_KEY, OWN_LIBRARY_KEY, SHARED_LIBRARY_KEY } from '../sync/index.ts';
-import { fromBase64Url, toBase64Url } from './bytes.ts';
+import { fromBase64Url, toBase64Url } from '../wire/index.ts';
 import { collectBackup } from './collect.ts';
 import {
   BackupFormatError,

@@ -13,7 +13,7 @@
  * outside {@link KDF_BOUNDS} before deriving: a forged file cannot make the page allocate
  * more than 128 MiB or spin for minutes.
  */
-import { fromBase64Url, toBase64Url } from './bytes.ts';
+import { fromBase64Url, toBase64Url } from '../wire/index.ts';
 import {
   BackupFormatError,
   BackupTooLargeError,

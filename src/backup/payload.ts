@@ -7,7 +7,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { REACHES, type Reach } from '../content/index.ts';
 import { ed25519SeedFromProtobuf } from '../identity/index.ts';
 import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
-import { fromBase64Url, toBase64Url } from './bytes.ts';
+import { fromBase64Url, toBase64Url } from '../wire/index.ts';
 import { BackupFormatError } from './errors.ts';
 
 /** A trust link to someone, as the People panel showed it. */

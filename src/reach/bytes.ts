@@ -43,17 +43,4 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Unpadded base64url (the alphabet HoloHashes and JSON-carried keys use). */
-export function toBase64Url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** Inverse of {@link toBase64Url}; `undefined` when `s` is not base64url. */
-export function fromBase64Url(s: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return undefined;
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+export { fromBase64Url, toBase64Url } from '../wire/index.ts';

@@ -1,6 +1,6 @@
 /**
  * The layer below net, sync and trust: length-prefixed frames over libp2p streams,
- * MessagePack, rmp-serde field readers, the wire errors, abort and deadline helpers, the one
+ * MessagePack, rmp-serde field readers, base64url, the wire errors, abort and deadline helpers, the one
  * event mechanism and the one logger. Import from here only (README.md beside this file).
  */
 export {
@@ -12,6 +12,7 @@ export {
   throwIfAborted,
   withTimeout,
 } from './abort.ts';
+export { fromBase64Url, toBase64Url } from './base64url.ts';
 export { ByteReader, type ByteReadOptions } from './byte-reader.ts';
 export { clip, ElohimError, errorMessage } from './elohim-error.ts';
 export {

@@ -1,4 +1,7 @@
-/** base64url without padding, the encoding of every byte field in a backup file. */
+/**
+ * Unpadded base64url: HoloHashes, keys carried in JSON, every byte field of a backup file.
+ * Built in chunks, so a file's MiBs of ciphertext do not take one string concatenation a byte.
+ */
 export function toBase64Url(bytes: Uint8Array): string {
   let binary = '';
   for (let i = 0; i < bytes.byteLength; i += 0x8000) {
