@@ -21,7 +21,7 @@ const files = specFiles();
  * bytes and takes no new copies; what the person fetched stays theirs. The author's replica
  * health stays calm with few peers.
  */
-test('a copy kept for another peer lives apart from the library, can be let go of, and the author reads calm health', async ({
+test('a copy kept for another peer lives apart from the library, can be let go of; the author reads calm health, and an alarm once a copy is lost', async ({
   doorway,
   openProfile,
 }) => {
@@ -107,4 +107,15 @@ test('a copy kept for another peer lives apart from the library, can be let go o
   // The choice survives a reload.
   await b.reload();
   await expect(b.getByTestId('keep-for-others')).not.toBeChecked();
+
+  // A learns at its next check (a peer coming online starts one) that B let its copy go, and
+  // says so in amber: a loss, not a quiet network. C keeps nothing for others, so nothing
+  // makes the copy again.
+  const c = await openProfile();
+  await c.context.addInitScript(() => localStorage.setItem('elohim.keepForOthers', '0'));
+  await openApp(c.context, doorway.url);
+  await expect(health).toHaveText(/A copy was lost — 0 of 2 copies on peers$/, {
+    timeout: 60_000,
+  });
+  await expect(health).toHaveAttribute('data-tone', 'alarm');
 });
