@@ -1,8 +1,8 @@
 /**
  * Transfers as a person sees them (issue 20): a link to something nobody holds ends within
  * seconds saying whom it asked; a fetch shows its current rate, the time left and where the
- * bytes come from, while the sender sees what it is sending and to whom; leaving a page
- * mid-fetch throws nothing.
+ * bytes come from, and a long one ending in a background tab notifies; the sender sees what it
+ * is sending and to whom; leaving a page mid-fetch throws nothing.
  */
 import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
@@ -59,7 +59,41 @@ test('a link to something nobody holds fails within seconds, saying whom it aske
   expect(errors).toEqual([]);
 });
 
-test('the receiver sees rate, time left and the peer; the sender sees the upload; leaving mid-fetch throws nothing', async ({
+interface Backgroundable {
+  elohimTest: {
+    setHidden(hidden: boolean): void;
+    notices: { title: string; body: string | undefined }[];
+  };
+}
+
+/**
+ * Runs in the page before its scripts: `document.hidden` as the test sets it (headless
+ * Chromium never hides a tab, neither in the background nor minimized), and the notifications
+ * the page shows, recorded as they are shown.
+ */
+function backgroundable(): void {
+  let hidden = false;
+  const notices: Backgroundable['elohimTest']['notices'] = [];
+  Object.defineProperty(Document.prototype, 'hidden', { get: () => hidden, configurable: true });
+  Object.defineProperty(Document.prototype, 'visibilityState', {
+    get: () => (hidden ? 'hidden' : 'visible'),
+    configurable: true,
+  });
+  const show = ServiceWorkerRegistration.prototype.showNotification;
+  ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+    notices.push({ title, body: options?.body });
+    return show.call(this, title, options);
+  };
+  (window as unknown as Backgroundable).elohimTest = {
+    notices,
+    setHidden(next) {
+      hidden = next;
+      document.dispatchEvent(new Event('visibilitychange'));
+    },
+  };
+}
+
+test('the receiver sees rate, time left and the peer, and a notification when it ends in the background; the sender sees the upload; leaving mid-fetch throws nothing', async ({
   doorway,
   openProfile,
 }) => {
@@ -74,7 +108,11 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
   const aId = await peerIdOf(a);
   const link = await shareLinkOf(a, file.hash);
 
-  const b = await openApp((await openProfile()).context, doorway.url);
+  // B allowed notifications; the fetch finishes while B's tab is in the background.
+  const bContext = (await openProfile()).context;
+  await bContext.grantPermissions(['notifications'], { origin: new URL(doorway.url).origin });
+  await bContext.addInitScript(backgroundable);
+  const b = await openApp(bContext, doorway.url);
   const bErrors = pageErrors(b);
   await expect(peerEntry(b, aId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
   const bId = await peerIdOf(b);
@@ -90,6 +128,7 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
     }
   })();
   await openInPage(b, link);
+  const title = await b.title();
 
   // Receiver: the current rate and the time left, from A over a direct connection.
   await expect(status).toHaveText(/MiB of 120 MiB · [\d.]+ (KiB|MiB)\/s · .*left/, {
@@ -104,7 +143,14 @@ test('the receiver sees rate, time left and the peer; the sender sees the upload
   await expect(upload).toContainText('to a peer (direct)');
   await expect(upload.getByTestId('upload-status')).toHaveText(/\/s|sent/);
 
+  // The person goes to another tab; the long fetch ends there with a system notification.
+  await b.evaluate(() => (window as unknown as Backgroundable).elohimTest.setHidden(true));
   await expect(status).toHaveText(/Fetched and verified/, { timeout: 180_000 });
+  await expect
+    .poll(() => b.evaluate(() => (window as unknown as Backgroundable).elohimTest.notices))
+    .toEqual([{ title: 'big.bin is here', body: 'Fetched and verified.' }]);
+  expect(await b.title()).toBe(title);
+  await b.evaluate(() => (window as unknown as Backgroundable).elohimTest.setHidden(false));
   await watching;
   expect([...seen].filter((t) => /\b0 B of 0 B\b/.test(t))).toEqual([]);
   // Done on the sender too; the entry goes a little later (bounded, no leak).

@@ -34,22 +34,35 @@ export async function askToNotify(): Promise<NotificationPermission | 'unsupport
   return Notification.requestPermission();
 }
 
-/** Says that `name` was fetched, if the person is elsewhere and it took a while. */
+/** Says that `name` was fetched, if the person is elsewhere and it took a while. Never throws. */
 export function noticeFetched(name: string, startedAt: number): void {
   const how = doneNotice({
     hidden: document.hidden,
     elapsedMs: performance.now() - startedAt,
     permission: permission(),
   });
-  if (how === 'notification') {
-    new Notification(`${name} is here`, { body: 'Fetched and verified.', tag: `fetched-${name}` });
-  } else if (how === 'title') {
-    const title = document.title;
-    document.title = `✓ ${name} fetched · ${title}`;
-    document.addEventListener('visibilitychange', function restore() {
-      if (document.hidden) return;
-      document.title = title;
-      document.removeEventListener('visibilitychange', restore);
-    });
-  }
+  if (how === 'notification') void notify(name).catch(() => markTitle(name));
+  else if (how === 'title') markTitle(name);
+}
+
+/**
+ * Through the service worker when there is one: where only it may show notifications (Chrome
+ * on Android), `new Notification` throws.
+ */
+async function notify(name: string): Promise<void> {
+  const options = { body: 'Fetched and verified.', tag: `fetched-${name}` };
+  const registration = await navigator.serviceWorker?.getRegistration();
+  if (registration) await registration.showNotification(`${name} is here`, options);
+  else new Notification(`${name} is here`, options);
+}
+
+/** "✓ name fetched · …" in the tab's title until the person comes back to it. */
+function markTitle(name: string): void {
+  const title = document.title;
+  document.title = `✓ ${name} fetched · ${title}`;
+  document.addEventListener('visibilitychange', function restore() {
+    if (document.hidden) return;
+    document.title = title;
+    document.removeEventListener('visibilitychange', restore);
+  });
 }
