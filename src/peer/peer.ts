@@ -87,8 +87,11 @@ export interface PeerInit {
   announceHoldings?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
   trust?: Omit<TrustInit, 'doorway'> | false;
-  /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
-  sync?: () => Promise<SyncRuntime>;
+  /**
+   * Opens the sync runtime for this peer's agent (lazily in a page: Automerge stays off the
+   * first paint). A Node peer passes `(agent) => openNodeSync({ agent, dir })`.
+   */
+  sync?: (agent: AgentKey) => Promise<SyncRuntime>;
 }
 
 export interface PeerEvents {
@@ -201,7 +204,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     listen<PeerNodeEvents['doorway']['detail']>(node, 'doorway', ({ origin }) =>
       this.#moveTrust?.(origin),
     );
-    this.#sync = init.sync?.();
+    this.#sync = init.sync?.(this.agent);
     // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
     // served over the WebSocket connection a browser already has to it).
     // On a node with a DHT (a doorway), holders no connected peer has are looked up there.

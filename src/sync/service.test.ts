@@ -12,8 +12,8 @@ import {
   addTag,
   ChangeRecorder,
   createLibrary,
-  EventLog,
   encodeSyncMessage,
+  IdbEventLog,
   type ItemMeta,
   type LibraryDoc,
   type SyncEvent,
@@ -313,7 +313,7 @@ describe('SyncService over /elohim/positions/1.0.0 (no automerge adapter: positi
 
     // Tab 2: the same EventLog database, a Repo over BroadcastChannel only, no libp2p node.
     const tabRepo = new Repo({ network: [bc()], peerId: 'tab-2' as RepoPeerId });
-    const tabLog = await EventLog.open({ dbName: a.dbName });
+    const tabLog = await IdbEventLog.open({ dbName: a.dbName });
     const recorder = new ChangeRecorder(tabRepo, tabLog);
     try {
       const tabMeta = await tabRepo.find<ItemMeta>(meta.documentId);
