@@ -58,10 +58,12 @@ export {
 } from './adapter.ts';
 export {
   type DocAudience,
+  type DocKeeping,
   docAudience,
   type ItemAudience,
   isItemMeta,
   isLibrary,
+  keepCommonsDescriptions,
 } from './audience.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -150,7 +152,12 @@ export {
   SHARED_LIBRARY_KEY,
 } from './libraries.ts';
 export { ChangeRecorder, type ChangeRecorderEvents, type RecorderError } from './recorder.ts';
-export { openSyncRuntime, type SyncRuntime, type SyncRuntimeInit } from './runtime.ts';
+export {
+  type LeadOptions,
+  openSyncRuntime,
+  type SyncRuntime,
+  type SyncRuntimeInit,
+} from './runtime.ts';
 export {
   type Libp2pSyncServiceNode,
   type SyncActivity,

@@ -13,10 +13,10 @@ import {
   Repo,
   type StorageAdapterInterface,
 } from '@automerge/automerge-repo/slim';
-import type { StoredManifest } from '../content/index.ts';
+import type { ContentHash, StoredManifest } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
 import { type Libp2pSyncNode, libp2pNetworkAdapter } from './adapter.ts';
-import { docAudience, type ItemAudience } from './audience.ts';
+import { docAudience, type ItemAudience, keepCommonsDescriptions } from './audience.ts';
 import { addItemToLibrary, type DocTracker, seedItem } from './documents.ts';
 import type { EventLog } from './event-log.ts';
 import { type Libraries, type LibraryIds, openLibraries } from './libraries.ts';
@@ -40,6 +40,15 @@ export interface SyncRuntimeInit {
   exclusive?: (open: () => Promise<Libraries>) => Promise<Libraries>;
 }
 
+export interface LeadOptions {
+  /**
+   * Keep, of what peers send, only descriptions of the items this says are commons items held
+   * here (`keepCommonsDescriptions`): a doorway, which is no one's device. Default: keep what
+   * the senders' audiences let through.
+   */
+  commonsHeld?: (hash: ContentHash) => boolean | Promise<boolean>;
+}
+
 export interface SyncRuntime {
   readonly repo: Repo;
   readonly log: EventLog;
@@ -55,6 +64,7 @@ export interface SyncRuntime {
   lead(
     libp2p: Libp2pSyncNode & Parameters<typeof SyncService.start>[0],
     mayReceiveItem: ItemAudience,
+    options?: LeadOptions,
   ): Promise<SyncService>;
   /** Who may receive what has changed (trust links, family): share accordingly from now on. */
   reshare(): void;
@@ -103,7 +113,7 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     libraries,
     tracker,
     reshare,
-    async lead(libp2p, mayReceiveItem) {
+    async lead(libp2p, mayReceiveItem, options = {}) {
       if (service) return service;
       const adapter = libp2pNetworkAdapter()(libp2p);
       const audience = docAudience({ repo, libraries, mayReceiveItem });
@@ -111,7 +121,10 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
       repo.networkSubsystem.addNetworkAdapter(adapter);
       await recorder?.stop();
       recorder = undefined;
-      service = await SyncService.start(libp2p, repo, events, { mayReceive: audience });
+      service = await SyncService.start(libp2p, repo, events, {
+        mayReceive: audience,
+        ...(options.commonsHeld ? { mayKeep: keepCommonsDescriptions(options.commonsHeld) } : {}),
+      });
       service.track(libraries.shared);
       return service;
     },
@@ -145,7 +158,15 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     async shutdown() {
       await service?.stop();
       await recorder?.stop();
-      await repo.shutdown();
+      // repo.shutdown() flushes every handle and throws on one that is not ready (a document
+      // asked of peers that never came, one a doorway refused to keep; automerge-repo #740):
+      // the same steps, flushing the ready ones.
+      for (const adapter of repo.networkSubsystem.adapters) adapter.disconnect();
+      await repo.flush(
+        Object.values(repo.handles)
+          .filter((handle) => handle.isReady())
+          .map((handle) => handle.documentId),
+      );
       await storage.quiet();
     },
   };

@@ -25,7 +25,7 @@ import type { DocHandle, Repo } from '@automerge/automerge-repo/slim';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { type AbortOptions, logger, TypedEventEmitter } from '../wire/index.ts';
 import type { Libp2pSyncNode } from './adapter.ts';
-import type { DocAudience } from './audience.ts';
+import type { DocAudience, DocKeeping } from './audience.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,
@@ -67,6 +67,11 @@ export interface SyncServiceOptions {
    * is as unknown as one never seen. Default: every peer, every document.
    */
   mayReceive?: DocAudience;
+  /**
+   * Which documents, as the changes a peer sends would make them, to keep (`keepCommonsDescriptions`
+   * on a doorway); the others' changes are not applied nor their events stored. Default: all.
+   */
+  mayKeep?: DocKeeping;
 }
 
 export interface SyncActivity {
@@ -147,6 +152,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
       maxGap: options.maxGap ?? 100_000,
       timeoutMs,
       catchUpOnConnect: options.catchUpOnConnect ?? true,
+      ...(options.mayKeep ? { mayKeep: options.mayKeep } : {}),
       track: (handle) => this.track(handle),
       stored: (event, kind, peer) => this.#activity({ event, kind, peer }),
       report,
