@@ -16,7 +16,12 @@ import {
 import type { ContentHash, StoredManifest } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
 import { type Libp2pSyncNode, libp2pNetworkAdapter } from './adapter.ts';
-import { docAudience, type ItemAudience, keepCommonsDescriptions } from './audience.ts';
+import {
+  type DocAudience,
+  docAudience,
+  type ItemAudience,
+  keepCommonsDescriptions,
+} from './audience.ts';
 import { addItemToLibrary, type DocTracker, seedItem } from './documents.ts';
 import type { EventLog } from './event-log.ts';
 import { type Libraries, type LibraryIds, openLibraries } from './libraries.ts';
@@ -43,8 +48,9 @@ export interface SyncRuntimeInit {
 export interface LeadOptions {
   /**
    * Keep, of what peers send, only descriptions of the items this says are commons items held
-   * here (`keepCommonsDescriptions`): a doorway, which is no one's device. Default: keep what
-   * the senders' audiences let through.
+   * here (`keepCommonsDescriptions`), and share nothing else (not this agent's own, empty,
+   * libraries): a doorway, which is no one's device. Default: keep what the senders' audiences
+   * let through, share as `docAudience` says.
    */
   commonsHeld?: (hash: ContentHash) => boolean | Promise<boolean>;
 }
@@ -116,7 +122,13 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     async lead(libp2p, mayReceiveItem, options = {}) {
       if (service) return service;
       const adapter = libp2pNetworkAdapter()(libp2p);
-      const audience = docAudience({ repo, libraries, mayReceiveItem });
+      const everyone = docAudience({ repo, libraries, mayReceiveItem });
+      // A doorway shares the descriptions it keeps only: its own libraries list nothing (it
+      // adds no items), and offering them would put an empty document on every browser.
+      const ownLibraries = new Set<string>([libraries.shared.documentId, libraries.own.documentId]);
+      const audience: DocAudience = options.commonsHeld
+        ? (peer, docId) => !ownLibraries.has(docId) && everyone(peer, docId)
+        : everyone;
       sharing.shareWith(repo, adapter, audience);
       repo.networkSubsystem.addNetworkAdapter(adapter);
       await recorder?.stop();
