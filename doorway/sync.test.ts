@@ -199,6 +199,24 @@ describe('the doorway serves /elohim/sync/1.0.0 over the commons descriptions it
       ).toMatchObject({ type: 'NotFound' });
     }
 
+    // A change that would make the description describe another item: refused, nothing applied.
+    const moved = Automerge.change(Automerge.clone(rebuilt), (d) => {
+      d.hash = notHeld.blob_hash;
+    });
+    const change = Automerge.getLastLocalChange(moved) as Uint8Array;
+    await expect(
+      ask(client, doorway.tcpAddr, {
+        type: 'AnnounceChange',
+        appId: APP_ID,
+        docId: keptMeta,
+        changeHash: Automerge.decodeChange(change).hash,
+        changeData: change,
+      }),
+    ).rejects.toThrow(/no longer be a document this peer keeps/);
+    expect(
+      await ask(client, doorway.tcpAddr, { type: 'GetHeads', appId: APP_ID, docId: keptMeta }),
+    ).toMatchObject({ heads: Automerge.getHeads(rebuilt) });
+
     // Garbage and an oversized frame: an error (or the stream cut), and it goes on serving.
     const garbage = await raw(client, doorway.tcpAddr, framed(pseudoRandomBytes(64, 9)));
     expect(garbage).not.toBe('undecodable');

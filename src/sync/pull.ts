@@ -16,13 +16,13 @@
  *    applied, and their events are passed like the gaps of events we may not receive (a
  *    doorway keeps only descriptions of commons items it holds: `keepCommons`).
  */
-import { applyChanges, clone, getHeads, hasHeads, init } from '@automerge/automerge/slim';
+import { getHeads, hasHeads } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import { isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, PeerId, Startable } from '@libp2p/interface';
 import { type AbortOptions, KeyedLock } from '../wire/index.ts';
 import type { DocKeeping } from './audience.ts';
-import { applyCheckedChanges } from './changes.ts';
+import { applyCheckedChanges, keepsAfter } from './changes.ts';
 import type { EventKind, SyncEvent } from './codec.ts';
 import { findHandle } from './documents.ts';
 import { PositionOutOfRangeError, SyncProtocolError } from './errors.ts';
@@ -283,7 +283,8 @@ export class Puller implements Startable {
             }.`,
           );
         }
-        if (!(await this.#keeps(id, doc, answer.changes))) {
+        const { mayKeep } = this.#init;
+        if (mayKeep && !(await keepsAfter(mayKeep, docId, doc, answer.changes))) {
           refused.add(docId);
           continue;
         }
@@ -292,22 +293,5 @@ export class Puller implements Startable {
       this.#init.track(handle);
     }
     return refused;
-  }
-
-  /**
-   * Whether the document, with `changes` applied to a copy, is one to keep. Changes that do not
-   * apply are kept for `applyCheckedChanges` to refuse with the reason.
-   */
-  async #keeps(docId: DocumentId, doc: unknown, changes: Uint8Array[]): Promise<boolean> {
-    const { mayKeep } = this.#init;
-    if (!mayKeep) return true;
-    let after: unknown;
-    try {
-      const base = doc === undefined ? init() : clone(doc as Parameters<typeof clone>[0]);
-      [after] = applyChanges(base, changes);
-    } catch {
-      return true;
-    }
-    return (await mayKeep(docId, after)) === true;
   }
 }

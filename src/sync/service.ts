@@ -69,7 +69,8 @@ export interface SyncServiceOptions {
   mayReceive?: DocAudience;
   /**
    * Which documents, as the changes a peer sends would make them, to keep (`keepCommonsDescriptions`
-   * on a doorway); the others' changes are not applied nor their events stored. Default: all.
+   * on a doorway): pulled changes of the others are not applied nor their events stored, and an
+   * AnnounceChange over `/elohim/sync/1.0.0` that would make one of them is refused. Default: all.
    */
   mayKeep?: DocKeeping;
 }
@@ -141,6 +142,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
       shares,
       open: (id, signal) => findHandle(repo, id, ['ready'], signal),
       mayReceive,
+      ...(options.mayKeep ? { mayKeep: options.mayKeep } : {}),
       report,
     })(libp2p);
     this.#puller = new Puller({
