@@ -48,9 +48,10 @@ export interface SyncRuntimeInit {
 export interface LeadOptions {
   /**
    * Keep, of what peers send, only descriptions of the items this says are commons items held
-   * here (`keepCommonsDescriptions`), and share nothing else (not this agent's own, empty,
-   * libraries): a doorway, which is no one's device. Default: keep what the senders' audiences
-   * let through, share as `docAudience` says.
+   * here (`keepCommonsDescriptions`), share nothing else (not this agent's own, empty,
+   * libraries), and run no automerge-repo sync (`/elohim/automerge/1.0.0`: its changes cannot
+   * be checked before they apply): a doorway, which is no one's device. Default: keep what the
+   * senders' audiences let through, share as `docAudience` says, all three protocols.
    */
   commonsHeld?: (hash: ContentHash) => boolean | Promise<boolean>;
 }
@@ -121,16 +122,23 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     reshare,
     async lead(libp2p, mayReceiveItem, options = {}) {
       if (service) return service;
-      const adapter = libp2pNetworkAdapter()(libp2p);
       const everyone = docAudience({ repo, libraries, mayReceiveItem });
-      // A doorway shares the descriptions it keeps only: its own libraries list nothing (it
-      // adds no items), and offering them would put an empty document on every browser.
-      const ownLibraries = new Set<string>([libraries.shared.documentId, libraries.own.documentId]);
-      const audience: DocAudience = options.commonsHeld
-        ? (peer, docId) => !ownLibraries.has(docId) && everyone(peer, docId)
-        : everyone;
-      sharing.shareWith(repo, adapter, audience);
-      repo.networkSubsystem.addNetworkAdapter(adapter);
+      let audience: DocAudience = everyone;
+      if (options.commonsHeld) {
+        // A doorway shares the descriptions it keeps only: its own libraries list nothing (it
+        // adds no items), and offering them would put an empty document on every browser. It
+        // takes changes only where what it keeps is checked first (positions, the Rust sync),
+        // so not over automerge-repo's sync, whose changes are applied as they arrive.
+        const ownLibraries = new Set<string>([
+          libraries.shared.documentId,
+          libraries.own.documentId,
+        ]);
+        audience = (peer, docId) => !ownLibraries.has(docId) && everyone(peer, docId);
+      } else {
+        const adapter = libp2pNetworkAdapter()(libp2p);
+        sharing.shareWith(repo, adapter, audience);
+        repo.networkSubsystem.addNetworkAdapter(adapter);
+      }
       await recorder?.stop();
       recorder = undefined;
       service = await SyncService.start(libp2p, repo, events, {
