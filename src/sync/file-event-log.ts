@@ -29,7 +29,7 @@ import {
   isDocIdShape,
   type SyncEvent,
 } from './codec.ts';
-import { ConflictingEventError } from './errors.ts';
+import { ConflictingEventError, SyncClosedError } from './errors.ts';
 import type { EventLog, EventLogEvents, StoredRemoteEvent } from './event-log.ts';
 
 const log = logger('sync');
@@ -199,7 +199,8 @@ export class FileEventLog extends TypedEventEmitter<EventLogEvents> implements E
   /** Runs `step` after the appends before it; `step` decides, appends and applies. */
   #serial<T>(step: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(() => {
-      if (this.#closed) throw new Error('This event log is closed: open it again to use it.');
+      if (this.#closed)
+        throw new SyncClosedError('This event log is closed: open it again to use it.');
       return step();
     });
     this.#queue = run.catch(() => {});
