@@ -154,7 +154,8 @@ Options (environment variable in brackets):
                       proves an agent key (no account) [ELOHIM_HC_DEV_TOKENS]
                       default on when --host is loopback, else off
   --store-dir <dir>   the doorway's content: copies it keeps of public (commons) items,
-                      and its HTTP cache [ELOHIM_STORE_DIR]       default <data-dir>/store
+                      their descriptions (sync/) and its HTTP cache
+                      [ELOHIM_STORE_DIR]                          default <data-dir>/store
   --store-quota <bytes>            space for copies kept for others; 0 keeps none
                       [ELOHIM_STORE_QUOTA]                        default ${DEFAULT_STORE_QUOTA} (10 GiB)
   --cache-quota <bytes>            space for what /store/{hash} fetched from peers

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,34 +5,7 @@ import { openFsContentStore } from '../src/content/node.ts';
 import { replicate } from '../src/net/index.ts';
 import { startNodePeer } from '../src/peer/node.ts';
 import { pseudoRandomBytes } from '../src/test-support/bytes.ts';
-import { APP_FILES, sharedTempDir, until } from './test-support.ts';
-
-/** Runs `doorway/main.ts` as `npm start` does (through tsx), collecting its output. */
-function run(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'doorway/main.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const waitFor = async (pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = output.match(pattern);
-      if (match) return match;
-      if (child.exitCode != null || Date.now() > deadline) {
-        throw new Error(`no ${pattern} in doorway output:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { child, exited, waitFor, output: () => output };
-}
+import { APP_FILES, runDoorway as run, sharedTempDir, until } from './test-support.ts';
 
 describe('doorway main', () => {
   const dir = sharedTempDir('doorway-main-', APP_FILES);

@@ -95,8 +95,9 @@ describe('doorway p2p', () => {
     expect(listed.total).toBe(listed.peers.length);
     expect(listed.peers[0]).toMatchObject({
       peer_id: doorway.p2p.peerId,
-      // A full peer: it serves what it keeps over the shard protocol, and relays.
-      capabilities: ['shard', 'relay'],
+      // A full peer: it serves what it keeps over the shard protocol, the commons descriptions
+      // it keeps over the Rust node's sync, and relays.
+      capabilities: ['shard', 'sync', 'relay'],
       nat_status: 'Public',
     });
     const aEntry = listed.peers.find((p) => p.peer_id === aId) as PeerJson;

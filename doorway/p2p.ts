@@ -15,6 +15,8 @@ import type { ContentStore } from '../src/content/node.ts';
 import { loadOrCreateKey } from '../src/identity/node.ts';
 import type { NetworkProfile } from '../src/net/index.ts';
 import { type Peer, startNodePeer } from '../src/peer/node.ts';
+import type { SyncRuntime } from '../src/sync/index.ts';
+import { openNodeSync } from '../src/sync/node.ts';
 import type { DoorwayConfig } from './config.ts';
 import { doorwayDht, Federation, HoldingsRegistry, PullThrough } from './federation/index.ts';
 import { keeperBudget } from './keeper.ts';
@@ -115,6 +117,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   const listenTcp = `/${ip}/${config.p2pHost}/tcp/${config.p2pTcpPort}`;
   const unlimited = config.relayDataLimit === 0 && config.relayDurationLimit === 0;
   const keptDir = join(config.storeDir, 'kept');
+  const syncDir = join(config.storeDir, 'sync');
 
   const network: NetworkProfile = {
     transports: [webSockets(), tcp()],
@@ -158,6 +161,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   const pullThrough = new PullThrough(holdings, log);
   // Made once the node runs (it needs the node); asked by mayServe from then on.
   let federation: Federation | undefined;
+  let sync: Promise<SyncRuntime> | undefined;
   const peer = await startNodePeer({
     dataDir: config.dataDir,
     contentDir: keptDir,
@@ -175,7 +179,19 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       ((await federation?.isDoorway(peer.toString())) ?? false),
     // Doorways provide in the DHT themselves: it is browsers that announce to them.
     announceHoldings: false,
+    // Descriptions of the commons items it keeps, synced with browsers and served over
+    // /elohim/sync/1.0.0 (to Rust nodes too); no one's device, it keeps no other document.
+    sync: (agent) => {
+      sync ??= openNodeSync({ agent, dir: syncDir });
+      return sync;
+    },
+    syncCommonsOnly: true,
   });
+  // Ends sync once the peer has stopped: every document write done before the process exits.
+  const stopSync = async () => {
+    const runtime = await sync?.catch(() => undefined);
+    await runtime?.shutdown();
+  };
   store = peer.store;
   const node = peer.node.libp2p as Libp2p<{ relay: CircuitRelayService; dht: KadDHT }>;
 
@@ -183,7 +199,10 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
   node.use(RELAY_V2_STOP_CODEC, guardStop);
 
   const self = node.peerId.toString();
-  log.info(`p2p identity ${self} (key in ${config.dataDir}); keeps copies in ${keptDir}`);
+  log.info(
+    `p2p identity ${self} (key in ${config.dataDir}); keeps copies in ${keptDir}, ` +
+      `descriptions in ${syncDir}`,
+  );
   const peers = new PeerRegistry();
 
   node.addEventListener('peer:connect', ({ detail }) => {
@@ -242,6 +261,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
     pullThrough.stop();
     await federation.stop();
     await peer.stop();
+    await stopSync();
     peer.store.close();
     throw error;
   }
@@ -265,6 +285,7 @@ export async function startP2p(config: P2pConfig, log: Logger): Promise<DoorwayP
       stopping ??= federation
         .stop()
         .then(() => peer.stop())
+        .then(stopSync)
         .then(() => {
           peer.store.close();
           peers.clear();

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -131,4 +132,31 @@ export async function newClient(): Promise<Libp2p<{ ping: Ping }>> {
     connectionGater: { denyDialMultiaddr: () => false },
     services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
   });
+}
+
+/** Runs `doorway/main.ts` as `npm start` does (through tsx), collecting its output. */
+export function runDoorway(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'doorway/main.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = output.match(pattern);
+      if (match) return match;
+      if (child.exitCode != null || Date.now() > deadline) {
+        throw new Error(`no ${pattern} in doorway output:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, exited, waitFor, output: () => output };
 }

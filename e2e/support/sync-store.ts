@@ -5,7 +5,7 @@ import type { Page } from '@playwright/test';
  * What the sync layer of a page stored, read straight from its IndexedDB: the automerge-repo
  * documents (`elohim-automerge` / `documents`, chunks keyed `[docId, kind, hash]`) and the
  * event log (`elohim-sync`). Mirrors the schemas of automerge-repo-storage-indexeddb and
- * src/sync/event-log.ts.
+ * src/sync/idb-event-log.ts.
  */
 
 /** Every record of every store of `dbName`; byte values travel as base64. */

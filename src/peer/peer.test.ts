@@ -1,9 +1,8 @@
 /**
  * Two `Peer`s in Node, over TCP on 127.0.0.1, each with its filesystem store, through the same
  * code a browser tab runs: they replicate what one authors, fetch (verified) what the other
- * holds, and sync descriptions. (The sync event log is in fake-indexeddb.)
+ * holds, and sync descriptions (documents and event log in files, as a doorway keeps them).
  */
-import 'fake-indexeddb/auto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,12 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ContentStore } from '../content/index.ts';
 import type { ItemMeta, SyncRuntime } from '../sync/index.ts';
-import { EventLog } from '../sync/index.ts';
 import { openNodeSync } from '../sync/node.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { type Peer, startNodePeer } from './node.ts';
 
 const KiB = 1024;
 const cleanups: (() => Promise<unknown>)[] = [];
-let counter = 0;
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -34,7 +31,6 @@ interface TestPeer {
 async function startPeer(name: string, copies: number): Promise<TestPeer> {
   const dataDir = await mkdtemp(join(tmpdir(), `elohim-peer-${name}-`));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const n = ++counter;
   let sync: Promise<SyncRuntime> | undefined;
   const peer = await startNodePeer({
     dataDir,
@@ -47,10 +43,8 @@ async function startPeer(name: string, copies: number): Promise<TestPeer> {
     copies,
     // Nothing here asks the OS for free space: a fixed budget.
     budget: { maxBytes: 64 * 1024 * KiB, spaceLeft: async () => 64 * 1024 * KiB },
-    sync: () => {
-      sync ??= EventLog.open({ dbName: `peer-test-log-${n}-${Date.now()}`, broadcast: false }).then(
-        (log) => openNodeSync({ agent: peer.agent, dir: dataDir, log }),
-      );
+    sync: (agent) => {
+      sync ??= openNodeSync({ agent, dir: dataDir });
       return sync;
     },
   });

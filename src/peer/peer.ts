@@ -87,8 +87,17 @@ export interface PeerInit {
   announceHoldings?: boolean;
   /** The trust layer through the first doorway (`false`: none). */
   trust?: Omit<TrustInit, 'doorway'> | false;
-  /** Opens the sync runtime (lazily in a page: Automerge stays off the first paint). */
-  sync?: () => Promise<SyncRuntime>;
+  /**
+   * Keep, of the descriptions peers sync here, only those of commons items this peer holds,
+   * and so serve only those: a doorway is no one's device, so it may receive (and give) only
+   * what reach allows anyone. Default false.
+   */
+  syncCommonsOnly?: boolean;
+  /**
+   * Opens the sync runtime for this peer's agent (lazily in a page: Automerge stays off the
+   * first paint). A Node peer passes `(agent) => openNodeSync({ agent, dir })`.
+   */
+  sync?: (agent: AgentKey) => Promise<SyncRuntime>;
 }
 
 export interface PeerEvents {
@@ -97,6 +106,12 @@ export interface PeerEvents {
 }
 
 const nobody: ReadonlySet<AgentKey> = new Set();
+
+/** Whether `hash` is a commons item held here, whole or in shards kept for others. */
+async function holdsCommons(store: ContentStore, hash: ContentHash): Promise<boolean> {
+  const manifest = (await store.manifest(hash)) ?? (await store.holding(hash))?.manifest;
+  return manifest?.reach === 'commons';
+}
 const noHolders: HolderFinder = { findHolders: async () => [] };
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
@@ -113,6 +128,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #moveTrust: ((doorway: string) => void) | undefined;
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
+  #syncCommonsOnly = false;
   /** Who holds a hash: the connected peers, and the trust layer's listing once it is up. */
   readonly finder: HolderFinder = {
     findHolders: (hash, options) => (this.#finder ?? noHolders).findHolders(hash, options),
@@ -201,7 +217,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     listen<PeerNodeEvents['doorway']['detail']>(node, 'doorway', ({ origin }) =>
       this.#moveTrust?.(origin),
     );
-    this.#sync = init.sync?.();
+    this.#sync = init.sync?.(this.agent);
+    this.#syncCommonsOnly = init.syncCommonsOnly === true;
     // Peers connected now: the direct ones, and the doorways (a doorway keeps commons items,
     // served over the WebSocket connection a browser already has to it).
     // On a node with a DHT (a doorway), holders no connected peer has are looked up there.
@@ -281,8 +298,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     try {
       const sync = await opening;
       const describedItems = deliveryGate(this.store, () => this.trustView);
-      const service = await sync.lead(this.node.libp2p, (peer, hash) =>
-        describedItems(peer, hash, { op: 'have', blobHash: hash }),
+      const service = await sync.lead(
+        this.node.libp2p,
+        (peer, hash) => describedItems(peer, hash, { op: 'have', blobHash: hash }),
+        this.#syncCommonsOnly ? { commonsHeld: (hash) => holdsCommons(this.store, hash) } : {},
       );
       this.#stopSync = () => service.stop();
     } catch (error) {

@@ -25,6 +25,12 @@ import { type Libraries, listsRestricted } from './libraries.ts';
 /** May this libp2p peer receive the document `docId` (and learn that we have it)? */
 export type DocAudience = (peer: PeerId, docId: string) => boolean | Promise<boolean>;
 
+/**
+ * Should this peer keep the document `docId` as `doc` (what it would be with the changes a
+ * peer sent)? Asked before changes pulled from a peer are applied.
+ */
+export type DocKeeping = (docId: string, doc: unknown) => boolean | Promise<boolean>;
+
 /** May this libp2p peer receive the item `hash`? (The content delivery gate.) */
 export type ItemAudience = (peer: PeerId, hash: ContentHash) => boolean | Promise<boolean>;
 
@@ -58,4 +64,15 @@ export function docAudience(options: {
     if (isItemMeta(doc)) return mayReceiveItem(peer, doc.hash);
     return false;
   };
+}
+
+/**
+ * What a peer that is no one's device (a doorway) keeps of what others send: descriptions of
+ * items anyone may receive, i.e. commons items it holds itself (`isCommonsHeld`). Libraries
+ * (always some agent's) and descriptions of other items are not kept, so never served.
+ */
+export function keepCommonsDescriptions(
+  isCommonsHeld: (hash: ContentHash) => boolean | Promise<boolean>,
+): DocKeeping {
+  return (_docId, doc) => isItemMeta(doc) && isContentHash(doc.hash) && isCommonsHeld(doc.hash);
 }

@@ -8,7 +8,7 @@ import wasmUrl from '@automerge/automerge/automerge.wasm?url';
 import { initializeWasm } from '@automerge/automerge-repo/slim';
 import { BroadcastChannelNetworkAdapter } from '@automerge/automerge-repo-network-broadcastchannel';
 import { IndexedDBStorageAdapter } from '@automerge/automerge-repo-storage-indexeddb';
-import { EventLog } from './event-log.ts';
+import { IdbEventLog } from './idb-event-log.ts';
 import { openSyncRuntime, type SyncRuntime } from './runtime.ts';
 
 /** Serialises opening (and creating, migrating) the libraries across tabs. */
@@ -21,7 +21,7 @@ export async function openBrowserSync(agent: string): Promise<SyncRuntime> {
     agent,
     storage: new IndexedDBStorageAdapter('elohim-automerge'),
     tabs: new BroadcastChannelNetworkAdapter({ channelName: 'elohim-automerge' }),
-    log: await EventLog.open(),
+    log: await IdbEventLog.open(),
     ids: localStorage,
     exclusive: async (open) => await navigator.locks.request(LIBRARY_LOCK, open),
   });

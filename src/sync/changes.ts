@@ -1,7 +1,8 @@
 /** Changes a peer sent for a document, checked before any is applied. */
-import { applyChanges, decodeChange, hasHeads } from '@automerge/automerge/slim';
+import { applyChanges, clone, decodeChange, hasHeads, init } from '@automerge/automerge/slim';
 import type { DocHandle } from '@automerge/automerge-repo/slim';
 import { errorMessage } from '../wire/index.ts';
+import type { DocKeeping } from './audience.ts';
 import { BadChangesError } from './errors.ts';
 
 /**
@@ -40,4 +41,25 @@ export function applyCheckedChanges(
   const ready = handle.isReady();
   handle.update((d) => applyChanges(d, changes)[0]);
   if (!ready) handle.doneLoading();
+}
+
+/**
+ * Whether the document, with `changes` applied to a copy, is one `mayKeep` keeps (a doorway
+ * keeps commons descriptions only). Changes that do not apply are let through, for
+ * `applyCheckedChanges` to refuse with the reason.
+ */
+export async function keepsAfter(
+  mayKeep: DocKeeping,
+  docId: string,
+  doc: unknown,
+  changes: Uint8Array[],
+): Promise<boolean> {
+  let after: unknown;
+  try {
+    const base = doc === undefined ? init() : clone(doc as Parameters<typeof clone>[0]);
+    [after] = applyChanges(base, changes);
+  } catch {
+    return true;
+  }
+  return (await mayKeep(docId, after)) === true;
 }

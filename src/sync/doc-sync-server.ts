@@ -13,8 +13,10 @@
  *
  * Who writes what: an AnnounceChange with `change_data` is applied when the asker may receive
  * the document (automerge-repo's share configuration takes a peer's sync messages by the same
- * rule), and only when the data is the one change announced and its dependencies are all
- * here (`changes.ts`); else nothing is applied and the answer is an `Error` saying why.
+ * rule), and only when the data is the one change announced, its dependencies are all here
+ * (`changes.ts`) and the document stays one this peer keeps (`mayKeep`: on a doorway, a
+ * description of a commons item it holds); else nothing is applied and the answer is an
+ * `Error` saying why.
  *
  * Where the Rust node differs (and why we do not follow it): it answers GetHeads for a
  * document it lacks with empty heads (we: `NotFound`), answers GetChanges with every change
@@ -34,8 +36,8 @@ import { type DocHandle, type DocumentId, isValidDocumentId } from '@automerge/a
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { errorMessage, FrameReader, writeFrame } from '../wire/index.ts';
 import { encodeOrRefuse, endFailedStream } from './answering.ts';
-import { isItemMeta, isLibrary } from './audience.ts';
-import { applyCheckedChanges } from './changes.ts';
+import { type DocKeeping, isItemMeta, isLibrary } from './audience.ts';
+import { applyCheckedChanges, keepsAfter } from './changes.ts';
 import { isChangeHash } from './codec.ts';
 import {
   type DocSyncRequest,
@@ -70,6 +72,8 @@ export interface DocSyncServerContext {
   open(docId: DocumentId, signal: AbortSignal): Promise<DocHandle<unknown>>;
   /** The audience's answer (never throws). */
   mayReceive(peer: PeerId, docId: string): Promise<boolean>;
+  /** Whether to keep a document as an AnnounceChange would make it (`SyncServiceOptions`). */
+  mayKeep?: DocKeeping;
   report(error: unknown, peer: string, op: string): void;
 }
 
@@ -155,6 +159,14 @@ async function answerRequest(
       if (held || req.changeData === null)
         return { type: 'ChangeAck', appId, docId, wasNew: !held };
       checkAnnounced(peer.toString(), docId, req.changeHash, req.changeData);
+      if (ctx.mayKeep && !(await keepsAfter(ctx.mayKeep, docId, doc, [req.changeData]))) {
+        throw new BadChangesError(
+          peer.toString(),
+          docId,
+          'with this change it would no longer be a document this peer keeps (a doorway keeps ' +
+            'descriptions of the commons items it holds only)',
+        );
+      }
       applyCheckedChanges(peer.toString(), handle, [req.changeData], [req.changeHash]);
       return { type: 'ChangeAck', appId, docId, wasNew: true };
     }

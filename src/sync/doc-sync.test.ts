@@ -6,7 +6,6 @@
  * pulls changes that rebuild the same document in a fresh Automerge doc, and announces a change
  * of its own, which is applied. What the gate would not give it stays `NotFound`.
  */
-import 'fake-indexeddb/auto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,6 @@ import {
   APP_ID,
   type DocSyncAnswer,
   type DocSyncRequest,
-  EventLog,
   type ItemMeta,
   type LibraryDoc,
   RemoteSyncError,
@@ -54,10 +52,8 @@ beforeAll(async () => {
     dataDir,
     copies: 0,
     budget: { maxBytes: 64 * 1024 * 1024, spaceLeft: async () => 64 * 1024 * 1024 },
-    sync: () => {
-      opening ??= EventLog.open({ dbName: `doc-sync-test-${Date.now()}`, broadcast: false }).then(
-        (log) => openNodeSync({ agent: server.agent, dir: dataDir, log }),
-      );
+    sync: (agent) => {
+      opening ??= openNodeSync({ agent, dir: dataDir });
       return opening;
     },
   });

@@ -27,7 +27,7 @@
  *   const sharing = new RepoSharing(tabs);           // before the Repo gets `tabs`
  *   const repo = new Repo({ storage: new IndexedDBStorageAdapter('elohim-automerge'),
  *                           network: [tabs], shareConfig: sharing.config });
- *   const log = await EventLog.open();
+ *   const log = await IdbEventLog.open();
  *   const libraries = await openLibraries(repo, me, localStorage, { tracker });  // under a lock
  *   const adapter = libp2pNetworkAdapter()(node.libp2p);
  *   const audience = docAudience({ repo, libraries,
@@ -40,11 +40,11 @@
  *   setTitle(meta, 'Holiday photos'); addTag(meta, 'family');
  *
  * Only one tab runs the libp2p node (src/net/peer-service.ts). The other tabs use the same
- * Repo setup without the libp2p adapter, the same EventLog database, and a ChangeRecorder
+ * Repo setup without the libp2p adapter, the same IndexedDB event log, and a ChangeRecorder
  * instead of the SyncService; the node's SyncService announces what they record
  * (`openSyncRuntime` does all of this, in a page through `browser.ts`):
  *
- *   const log = await EventLog.open();
+ *   const log = await IdbEventLog.open();
  *   const recorder = new ChangeRecorder(repo, log);
  *   const { meta } = seedItem(repo, library, manifest, { tracker: recorder });
  *   log.addEventListener('stored', ({ detail }) => …)   // the activity feed, in any tab
@@ -58,10 +58,12 @@ export {
 } from './adapter.ts';
 export {
   type DocAudience,
+  type DocKeeping,
   docAudience,
   type ItemAudience,
   isItemMeta,
   isLibrary,
+  keepCommonsDescriptions,
 } from './audience.ts';
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -131,13 +133,13 @@ export {
   SyncTimeoutError,
   UnknownDocumentError,
 } from './errors.ts';
-export {
-  DEFAULT_SYNC_DB_NAME,
+export type {
   EventLog,
-  type EventLogEvents,
-  type StoredNotice,
-  type StoredRemoteEvent,
+  EventLogEvents,
+  StoredNotice,
+  StoredRemoteEvent,
 } from './event-log.ts';
+export { DEFAULT_SYNC_DB_NAME, IdbEventLog } from './idb-event-log.ts';
 export {
   CHECKED_LIBRARY_KEY,
   everListedRestricted,
@@ -150,7 +152,12 @@ export {
   SHARED_LIBRARY_KEY,
 } from './libraries.ts';
 export { ChangeRecorder, type ChangeRecorderEvents, type RecorderError } from './recorder.ts';
-export { openSyncRuntime, type SyncRuntime, type SyncRuntimeInit } from './runtime.ts';
+export {
+  type LeadOptions,
+  openSyncRuntime,
+  type SyncRuntime,
+  type SyncRuntimeInit,
+} from './runtime.ts';
 export {
   type Libp2pSyncServiceNode,
   type SyncActivity,

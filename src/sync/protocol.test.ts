@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addrOf, loopbackNode } from '../test-support/libp2p.ts';
 import { POSITIONS_PROTOCOL } from './codec.ts';
 import { SyncClosedError, SyncTimeoutError, UnknownDocumentError } from './errors.ts';
-import { EventLog } from './event-log.ts';
+import type { EventLog } from './event-log.ts';
+import { IdbEventLog } from './idb-event-log.ts';
 import { type SyncProtocolInit, syncProtocol } from './protocol.ts';
 import { until } from './test-support.ts';
 
@@ -21,7 +22,7 @@ async function node(): Promise<Libp2p> {
 }
 
 async function log(): Promise<EventLog> {
-  const l = await EventLog.open({ dbName: `protocol-test-${Date.now()}-${Math.random()}` });
+  const l = await IdbEventLog.open({ dbName: `protocol-test-${Date.now()}-${Math.random()}` });
   cleanup.push(() => l.close());
   return l;
 }

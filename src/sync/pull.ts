@@ -11,14 +11,18 @@
  *  - on connect, SyncRequest{since: contiguous} pages fetch everything missed (`Backfill`);
  *  - before an event is stored, its change must be in the local document: if it is not, a
  *    DocRequest with our heads fetches the missing changes, which are checked
- *    (`changes.ts`) and then applied to the Repo's handle.
+ *    (`changes.ts`) and then applied to the Repo's handle;
+ *  - with `mayKeep`, changes that would make a document one this peer does not keep are not
+ *    applied, and their events are passed like the gaps of events we may not receive (a
+ *    doorway keeps only descriptions of commons items it holds: `keepCommons`).
  */
 import { getHeads, hasHeads } from '@automerge/automerge/slim';
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo/slim';
 import { isValidDocumentId } from '@automerge/automerge-repo/slim';
 import type { Connection, Libp2p, PeerId, Startable } from '@libp2p/interface';
 import { type AbortOptions, KeyedLock } from '../wire/index.ts';
-import { applyCheckedChanges } from './changes.ts';
+import type { DocKeeping } from './audience.ts';
+import { applyCheckedChanges, keepsAfter } from './changes.ts';
 import type { EventKind, SyncEvent } from './codec.ts';
 import { findHandle } from './documents.ts';
 import { PositionOutOfRangeError, SyncProtocolError } from './errors.ts';
@@ -39,6 +43,11 @@ export interface PullInit {
   timeoutMs: number;
   /** Catch up with each peer when a connection opens. */
   catchUpOnConnect: boolean;
+  /**
+   * Whether to keep `doc`, the document `docId` as the changes received would make it. Default:
+   * every document.
+   */
+  mayKeep?: DocKeeping;
   /** Records local edits of a document we received changes of from now on. */
   track(handle: DocHandle<unknown>): void;
   /** An event was stored. */
@@ -107,7 +116,7 @@ export class Puller implements Startable {
             'the sender’s own events from 1, with no gaps.',
         );
       }
-      await this.#ensureChanges(peer, [event], {});
+      if ((await this.#ensureChanges(peer, [event], {})).size > 0) return;
       const store = async (
         kind: 'New' | 'Outlier',
         covers?: { after: number; through: number },
@@ -186,10 +195,12 @@ export class Puller implements Startable {
     page: { events: SyncEvent[]; through: number },
     options: AbortOptions,
   ): Promise<number> {
-    await this.#ensureChanges(peer, page.events, options);
+    const refused = await this.#ensureChanges(peer, page.events, options);
     const added = await this.#init.log.addRemote(
       peer,
-      page.events.map((event) => ({ event, kind: 'Backfill' as const })),
+      page.events
+        .filter((event) => !refused.has(event.doc_id))
+        .map((event) => ({ event, kind: 'Backfill' as const })),
       { after: since, through: page.through },
     );
     for (const e of added) this.#init.stored(e, 'Backfill', peer);
@@ -217,13 +228,15 @@ export class Puller implements Startable {
   /**
    * Makes sure the changes of `events` are in the local documents: asks `peer` for what is
    * missing (DocRequest with our heads), checks it, applies it. Throws before applying
-   * anything when the answer is unusable.
+   * anything when the answer is unusable. Resolves with the documents not kept (`mayKeep`):
+   * their changes were not applied.
    */
   async #ensureChanges(
     peer: string,
     events: readonly SyncEvent[],
     options: AbortOptions,
-  ): Promise<void> {
+  ): Promise<Set<string>> {
+    const refused = new Set<string>();
     const byDoc = new Map<string, Set<string>>();
     for (const e of events) {
       if (!isValidDocumentId(e.doc_id)) {
@@ -270,9 +283,15 @@ export class Puller implements Startable {
             }.`,
           );
         }
+        const { mayKeep } = this.#init;
+        if (mayKeep && !(await keepsAfter(mayKeep, docId, doc, answer.changes))) {
+          refused.add(docId);
+          continue;
+        }
         applyCheckedChanges(peer, handle, answer.changes, missing);
       }
       this.#init.track(handle);
     }
+    return refused;
   }
 }

@@ -13,10 +13,15 @@ import {
   Repo,
   type StorageAdapterInterface,
 } from '@automerge/automerge-repo/slim';
-import type { StoredManifest } from '../content/index.ts';
+import type { ContentHash, StoredManifest } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
 import { type Libp2pSyncNode, libp2pNetworkAdapter } from './adapter.ts';
-import { docAudience, type ItemAudience } from './audience.ts';
+import {
+  type DocAudience,
+  docAudience,
+  type ItemAudience,
+  keepCommonsDescriptions,
+} from './audience.ts';
 import { addItemToLibrary, type DocTracker, seedItem } from './documents.ts';
 import type { EventLog } from './event-log.ts';
 import { type Libraries, type LibraryIds, openLibraries } from './libraries.ts';
@@ -40,6 +45,17 @@ export interface SyncRuntimeInit {
   exclusive?: (open: () => Promise<Libraries>) => Promise<Libraries>;
 }
 
+export interface LeadOptions {
+  /**
+   * Keep, of what peers send, only descriptions of the items this says are commons items held
+   * here (`keepCommonsDescriptions`), share nothing else (not this agent's own, empty,
+   * libraries), and run no automerge-repo sync (`/elohim/automerge/1.0.0`: its changes cannot
+   * be checked before they apply): a doorway, which is no one's device. Default: keep what the
+   * senders' audiences let through, share as `docAudience` says, all three protocols.
+   */
+  commonsHeld?: (hash: ContentHash) => boolean | Promise<boolean>;
+}
+
 export interface SyncRuntime {
   readonly repo: Repo;
   readonly log: EventLog;
@@ -55,6 +71,7 @@ export interface SyncRuntime {
   lead(
     libp2p: Libp2pSyncNode & Parameters<typeof SyncService.start>[0],
     mayReceiveItem: ItemAudience,
+    options?: LeadOptions,
   ): Promise<SyncService>;
   /** Who may receive what has changed (trust links, family): share accordingly from now on. */
   reshare(): void;
@@ -103,15 +120,31 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     libraries,
     tracker,
     reshare,
-    async lead(libp2p, mayReceiveItem) {
+    async lead(libp2p, mayReceiveItem, options = {}) {
       if (service) return service;
-      const adapter = libp2pNetworkAdapter()(libp2p);
-      const audience = docAudience({ repo, libraries, mayReceiveItem });
-      sharing.shareWith(repo, adapter, audience);
-      repo.networkSubsystem.addNetworkAdapter(adapter);
+      const everyone = docAudience({ repo, libraries, mayReceiveItem });
+      let audience: DocAudience = everyone;
+      if (options.commonsHeld) {
+        // A doorway shares the descriptions it keeps only: its own libraries list nothing (it
+        // adds no items), and offering them would put an empty document on every browser. It
+        // takes changes only where what it keeps is checked first (positions, the Rust sync),
+        // so not over automerge-repo's sync, whose changes are applied as they arrive.
+        const ownLibraries = new Set<string>([
+          libraries.shared.documentId,
+          libraries.own.documentId,
+        ]);
+        audience = (peer, docId) => !ownLibraries.has(docId) && everyone(peer, docId);
+      } else {
+        const adapter = libp2pNetworkAdapter()(libp2p);
+        sharing.shareWith(repo, adapter, audience);
+        repo.networkSubsystem.addNetworkAdapter(adapter);
+      }
       await recorder?.stop();
       recorder = undefined;
-      service = await SyncService.start(libp2p, repo, events, { mayReceive: audience });
+      service = await SyncService.start(libp2p, repo, events, {
+        mayReceive: audience,
+        ...(options.commonsHeld ? { mayKeep: keepCommonsDescriptions(options.commonsHeld) } : {}),
+      });
       service.track(libraries.shared);
       return service;
     },
@@ -145,7 +178,15 @@ export async function openSyncRuntime(init: SyncRuntimeInit): Promise<SyncRuntim
     async shutdown() {
       await service?.stop();
       await recorder?.stop();
-      await repo.shutdown();
+      // repo.shutdown() flushes every handle and throws on one that is not ready (a document
+      // asked of peers that never came, one a doorway refused to keep; automerge-repo #740):
+      // the same steps, flushing the ready ones.
+      for (const adapter of repo.networkSubsystem.adapters) adapter.disconnect();
+      await repo.flush(
+        Object.values(repo.handles)
+          .filter((handle) => handle.isReady())
+          .map((handle) => handle.documentId),
+      );
       await storage.quiet();
     },
   };

@@ -12,9 +12,10 @@ import {
   addTag,
   ChangeRecorder,
   createLibrary,
-  EventLog,
   encodeSyncMessage,
+  IdbEventLog,
   type ItemMeta,
+  keepCommonsDescriptions,
   type LibraryDoc,
   type SyncEvent,
   seedItem,
@@ -174,6 +175,46 @@ describe('SyncService over /elohim/positions/1.0.0 (no automerge adapter: positi
     expect(await late.service?.catchUp(a.node.peerId.toString())).toBe(0);
   });
 
+  it('a keeper of commons descriptions (a doorway) applies only those; the refused events pass like gaps', async () => {
+    const a = await peer('a', { service: { pageSize: 2 } });
+    const { library, meta: kept } = seed(a, 1);
+    const { meta: other } = seedItem(a.repo, library, manifest(2), { tracker: a.service });
+    await until(async () => (await a.log.localHead()) >= 4, 'A to record its events');
+    const head = await a.log.localHead();
+    const keptHash = manifest(1).blob_hash;
+    const doorway = await peer('doorway', {
+      service: {
+        pageSize: 2,
+        catchUpOnConnect: false,
+        mayKeep: keepCommonsDescriptions((hash) => hash === keptHash),
+      },
+    });
+    const origin = a.node.peerId.toString();
+    await connect(doorway, a);
+    await doorway.service?.catchUp(origin);
+    // The description of the item it holds, nothing else: not the library, not the other one.
+    expect((await readyDoc<ItemMeta>(doorway, kept.documentId))?.hash).toBe(keptHash);
+    for (const id of [library.documentId, other.documentId]) {
+      expect(doorway.repo.handles[id]?.isReady() ?? false).toBe(false);
+      expect(await doorway.log.knowsDoc(id)).toBe(false);
+    }
+    expect(new Set(doorway.activity.map((x) => x.event.doc_id))).toEqual(
+      new Set([kept.documentId]),
+    );
+    // The cursor passed every position: the next catch-up asks nothing again.
+    expect(await doorway.log.contiguous(origin)).toBe(head);
+    // A later change that would make the kept one describe another item is refused too.
+    setTitle(kept, 'still kept');
+    kept.change((d) => {
+      d.hash = manifest(2).blob_hash;
+    });
+    await until(async () => (await a.log.localHead()) >= head + 2, 'A to record the edits');
+    await doorway.service?.catchUp(origin);
+    expect((await readyDoc<ItemMeta>(doorway, kept.documentId))?.hash).toBe(keptHash);
+    expect(await doorway.log.contiguous(origin)).toBe(head + 2);
+    expect(doorway.errors).toEqual([]);
+  });
+
   it('an event after a gap is an Outlier, and the gap is backfilled', async () => {
     const a = await peer('a');
     const b = await peer('b', { service: { catchUpOnConnect: false } });
@@ -313,7 +354,7 @@ describe('SyncService over /elohim/positions/1.0.0 (no automerge adapter: positi
 
     // Tab 2: the same EventLog database, a Repo over BroadcastChannel only, no libp2p node.
     const tabRepo = new Repo({ network: [bc()], peerId: 'tab-2' as RepoPeerId });
-    const tabLog = await EventLog.open({ dbName: a.dbName });
+    const tabLog = await IdbEventLog.open({ dbName: a.dbName });
     const recorder = new ChangeRecorder(tabRepo, tabLog);
     try {
       const tabMeta = await tabRepo.find<ItemMeta>(meta.documentId);

@@ -25,7 +25,7 @@ import type { DocHandle, Repo } from '@automerge/automerge-repo/slim';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { type AbortOptions, logger, TypedEventEmitter } from '../wire/index.ts';
 import type { Libp2pSyncNode } from './adapter.ts';
-import type { DocAudience } from './audience.ts';
+import type { DocAudience, DocKeeping } from './audience.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LIMIT,
@@ -67,6 +67,12 @@ export interface SyncServiceOptions {
    * is as unknown as one never seen. Default: every peer, every document.
    */
   mayReceive?: DocAudience;
+  /**
+   * Which documents, as the changes a peer sends would make them, to keep (`keepCommonsDescriptions`
+   * on a doorway): pulled changes of the others are not applied nor their events stored, and an
+   * AnnounceChange over `/elohim/sync/1.0.0` that would make one of them is refused. Default: all.
+   */
+  mayKeep?: DocKeeping;
 }
 
 export interface SyncActivity {
@@ -136,6 +142,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
       shares,
       open: (id, signal) => findHandle(repo, id, ['ready'], signal),
       mayReceive,
+      ...(options.mayKeep ? { mayKeep: options.mayKeep } : {}),
       report,
     })(libp2p);
     this.#puller = new Puller({
@@ -147,6 +154,7 @@ export class SyncService extends TypedEventEmitter<SyncServiceEvents> implements
       maxGap: options.maxGap ?? 100_000,
       timeoutMs,
       catchUpOnConnect: options.catchUpOnConnect ?? true,
+      ...(options.mayKeep ? { mayKeep: options.mayKeep } : {}),
       track: (handle) => this.track(handle),
       stored: (event, kind, peer) => this.#activity({ event, kind, peer }),
       report,

@@ -19,7 +19,8 @@ import { addrOf, loopbackNode, readAll } from '../test-support/libp2p.ts';
 import { Libp2pNetworkAdapter, type Libp2pNetworkAdapterOptions } from './adapter.ts';
 import type { DocAudience } from './audience.ts';
 import { decodeSyncResponse, POSITIONS_PROTOCOL, type SyncResponseMessage } from './codec.ts';
-import { EventLog } from './event-log.ts';
+import type { EventLog } from './event-log.ts';
+import { IdbEventLog } from './idb-event-log.ts';
 import {
   type SyncActivity,
   type SyncFailure,
@@ -86,7 +87,7 @@ export async function testPeer(
   });
   if (sharing && adapter) sharing.shareWith(repo, adapter, audience);
   const dbName = opts.dbName ?? `sync-test-${name}-${++counter}-${Date.now()}`;
-  const log = await EventLog.open({ dbName });
+  const log = await IdbEventLog.open({ dbName });
   const activity: SyncActivity[] = [];
   const errors: TestPeer['errors'] = [];
   const service =
