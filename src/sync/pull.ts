@@ -286,6 +286,9 @@ export class Puller implements Startable {
         const { mayKeep } = this.#init;
         if (mayKeep && !(await keepsAfter(mayKeep, docId, doc, answer.changes))) {
           refused.add(docId);
+          // A document never held here leaves no empty handle behind: a peer naming many
+          // documents must not grow this peer's memory (nothing is in storage to delete).
+          if (!handle.isReady()) this.#init.repo.delete(id);
           continue;
         }
         applyCheckedChanges(peer, handle, answer.changes, missing);
