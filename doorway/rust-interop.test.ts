@@ -49,8 +49,8 @@ describe(`a Rust node and the doorway over TCP, a ${SIZE / MiB} MiB rs-4-7 blob`
     doorway = await startTestDoorway({
       storeQuota: 4 * SIZE,
       cacheQuota: 4 * SIZE,
-      // The bridge imports the whole blob before its first byte: on a loaded machine that
-      // takes longer than the default 30 s.
+      // The first byte waits for shard 0 to be fetched and verified (25 MiB at 100 MiB): on a
+      // loaded machine that can take longer than the default 30 s.
       httpRequestTimeoutMs: 300_000,
       rustStorage: [{ endpoint: rust.endpoint, multiaddr: rust.addr.toString() }],
     });

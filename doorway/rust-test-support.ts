@@ -9,7 +9,8 @@
  *  - {@link startRustPeer}: TCP + Noise + Yamux, answering `{"Get": [hash]}` on
  *    `/elohim/shard/1.0.0` with the whole shard in ONE frame as rmp-serde writes
  *    `Data(Vec<u8>)`: an integer array (two bytes per byte ≥ 128), streamed from the file; and
- *    `GET /manifest/{hash}` over HTTP with a manifest in the Rust doorway's shape;
+ *    `GET /manifest/{hash}` over HTTP with a manifest in the Rust doorway's shape; it can hold
+ *    shards back (`hold`) or lie about one (`corrupt`);
  *  - {@link rustGet}: its client, `Get{hash}` per shard, reading the answer as rmp-serde 1.3
  *    does (`bin` or an integer array), hashing it as it streams;
  *  - {@link peakBuffers}: the memory a transfer holds, for the bound the tests and the bench check.
@@ -156,13 +157,23 @@ export interface RustPeer {
   addr: Multiaddr;
   /** The HTTP API (`/manifest/{hash}`). */
   endpoint: string;
-  /** Shard hashes asked for, in order. */
+  /** Shard hashes answered (once `hold` let them through), in order. */
   gets: string[];
   stop(): Promise<void>;
 }
 
+export interface RustPeerOptions {
+  /** Awaited before a shard is answered: a test holds shards back to see what waits for them. */
+  hold?: (shardHash: string) => Promise<void>;
+  /** A lying node: this shard is sent with its first byte flipped. */
+  corrupt?: string;
+}
+
 /** Serves `blob`'s shards as the Rust node does (see the module comment). */
-export async function startRustPeer(blob: RustBlob): Promise<RustPeer> {
+export async function startRustPeer(
+  blob: RustBlob,
+  options: RustPeerOptions = {},
+): Promise<RustPeer> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -191,6 +202,7 @@ export async function startRustPeer(blob: RustBlob): Promise<RustPeer> {
       await stream.close();
       return;
     }
+    await options.hold?.(hash);
     gets.push(hash);
     // The frame's length needs the whole integer array's: one pass to count, one to send.
     let wire = 0;
@@ -206,8 +218,13 @@ export async function startRustPeer(blob: RustBlob): Promise<RustPeer> {
     head[10] = 0xdd; // array 32
     head.writeUInt32BE(count, 11);
     await send(stream, head);
+    let first = hash === options.corrupt;
     for await (const c of createReadStream(file, { highWaterMark: MiB })) {
-      await send(stream, intArray(c as Buffer));
+      const b = c as Buffer;
+      // 0x01 flipped: a byte stays under or over 0x80, so the frame's length still holds.
+      if (first) b[0] = (b[0] as number) ^ 1;
+      first = false;
+      await send(stream, intArray(b));
     }
     await stream.close();
   });

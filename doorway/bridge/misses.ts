@@ -8,6 +8,10 @@
  * any more is kept `idleMs` (a video seeks again soon), then discarded with what it wrote —
  * or sooner, when its slot is needed. The reach check runs on the holder's manifest before the
  * import begins, so a refused item is never asked a piece of and leaves nothing here.
+ *
+ * Configured Rust storage nodes are asked first. Their blobs have no piece hashes, so a range
+ * waits for the shards that hold it to match their shard hashes (fetched first); the other
+ * shards follow in order and the import commits, under the same slot and idle rules.
  */
 import type {
   ContentHash,
@@ -18,13 +22,14 @@ import type {
 } from '../../src/content/index.ts';
 import { validateRemoteManifest } from '../../src/content/index.ts';
 import {
+  beginShardPull,
   ContentStreamer,
   type FetchNode,
   type HolderFinder,
-  importFromShardHolders,
   NoHoldersError,
+  type ShardPull,
 } from '../../src/net/index.ts';
-import { withTimeout } from '../../src/wire/index.ts';
+import { withSignal, withTimeout } from '../../src/wire/index.ts';
 import { BridgeBusyError, NotServedError } from './errors.ts';
 import type { ShardHolderSource } from './shard-holders.ts';
 
@@ -42,7 +47,7 @@ export interface MissesInit {
   pieceTimeoutMs?: number;
   /**
    * Holders that speak only the shard protocol (Rust nodes), asked first: an item one of them
-   * has is imported whole, shard by shard, before its first byte is served.
+   * has is imported from them shard by shard, the shards a range needs first.
    */
   shardHolders?: ShardHolderSource;
 }
@@ -50,12 +55,19 @@ export interface MissesInit {
 interface Slot {
   readers: number;
   idle?: ReturnType<typeof setTimeout>;
+  /** The import from shard-only holders (undefined: none has the item), found once per slot. */
+  shards?: Promise<ShardPull | undefined>;
+  /** Stops that import and discards what it wrote, with the slot. */
+  stopShards?: AbortController;
 }
 
 /** What a reader of a miss holds: the manifest to read with, and its place. */
 export interface MissRead {
   manifest: StoredManifest;
-  /** Has the pieces of a range written (verified) before they are read. */
+  /**
+   * Has the pieces of a range written (verified) before they are read; from a Rust node, the
+   * whole shards holding them, each matched against its shard hash.
+   */
   ensure: (pieces: PieceRef[], signal?: AbortSignal) => Promise<void>;
   /** Call once, when the reader is done. */
   release: () => void;
@@ -64,8 +76,6 @@ export interface MissRead {
 export class Misses {
   readonly #streamer: ContentStreamer;
   readonly #slots = new Map<ContentHash, Slot>();
-  /** Imports from shard-only holders in progress: readers of one item share it. */
-  readonly #shardPulls = new Map<ContentHash, Promise<StoredManifest | undefined>>();
   /** Verified bytes pulled from peers since start. */
   pulledBytes = 0;
 
@@ -108,11 +118,16 @@ export class Misses {
       this.#release(hash, slot);
     };
     try {
-      // A configured Rust storage node is asked first (one HTTP request for its manifest):
-      // what it has is imported whole from it, before the first byte is served.
+      // A configured Rust storage node is asked first (one HTTP request for its manifest).
       if (this.init.shardHolders) {
-        const manifest = await this.#fromShardHolders(hash, signal);
-        if (manifest) return { manifest, ensure: async () => {}, release };
+        const pull = await withSignal(this.#fromShardHolders(hash, slot, signal), signal);
+        if (pull) {
+          return {
+            manifest: pull.partialManifest,
+            ensure: (pieces, s) => pull.ensure(pieces, s),
+            release,
+          };
+        }
       }
       const manifest = await this.#streamer.open(hash, {
         signal: withTimeout(signal, this.init.openTimeoutMs),
@@ -135,43 +150,57 @@ export class Misses {
   }
 
   /**
-   * The item imported whole from shard-only holders into the store, or undefined when none
-   * has it. Its reach is checked on their manifest before a shard is asked for.
+   * The slot's import from shard-only holders, begun (no shard asked yet), or undefined when
+   * none has the item. Its reach is checked on their manifest before the import begins. The
+   * first reader's signal bounds finding it; the import itself lives as long as the slot.
    */
-  #fromShardHolders(hash: ContentHash, signal: AbortSignal): Promise<StoredManifest | undefined> {
-    let pull = this.#shardPulls.get(hash);
-    if (!pull) {
-      pull = (async () => {
-        const source = this.init.shardHolders as ShardHolderSource;
-        const found = await source.locate(hash, withTimeout(signal, this.init.openTimeoutMs));
-        if (!found || found.holders.length === 0) return undefined;
-        const manifest = validateRemoteManifest(found.manifest);
-        if (manifest.blob_hash !== hash) return undefined;
-        this.init.check(manifest);
-        return importFromShardHolders(
-          this.init.node.libp2p,
-          this.init.store,
-          manifest,
-          found.holders,
-          {
-            signal,
-            ...(this.init.pieceTimeoutMs === undefined
-              ? {}
-              : { timeoutMs: this.init.pieceTimeoutMs }),
-            onBytes: (bytes) => {
-              this.pulledBytes += bytes;
-            },
-          },
-        );
-      })().finally(() => this.#shardPulls.delete(hash));
-      this.#shardPulls.set(hash, pull);
-    }
+  #fromShardHolders(
+    hash: ContentHash,
+    slot: Slot,
+    signal: AbortSignal,
+  ): Promise<ShardPull | undefined> {
+    const current = slot.shards;
+    if (!current) return this.#beginShards(hash, slot, signal);
+    return current.then((pull) => {
+      if (!pull?.failed) return pull;
+      // A failed import kept nothing: the next reader begins afresh (once, when several come).
+      if (slot.shards === current) return this.#beginShards(hash, slot, signal);
+      return this.#fromShardHolders(hash, slot, signal);
+    });
+  }
+
+  #beginShards(hash: ContentHash, slot: Slot, signal: AbortSignal): Promise<ShardPull | undefined> {
+    const stop = new AbortController();
+    const pull = (async () => {
+      const source = this.init.shardHolders as ShardHolderSource;
+      const found = await source.locate(hash, withTimeout(signal, this.init.openTimeoutMs));
+      if (!found || found.holders.length === 0) return undefined;
+      const manifest = validateRemoteManifest(found.manifest);
+      if (manifest.blob_hash !== hash) return undefined;
+      this.init.check(manifest);
+      return beginShardPull(this.init.node.libp2p, this.init.store, manifest, found.holders, {
+        signal: stop.signal,
+        ...(this.init.pieceTimeoutMs === undefined ? {} : { timeoutMs: this.init.pieceTimeoutMs }),
+        onBytes: (bytes) => {
+          this.pulledBytes += bytes;
+        },
+      });
+    })();
+    slot.shards = pull;
+    slot.stopShards = stop;
+    // A failed search (the first reader left, a refusal) is not kept: the next reader asks again.
+    pull.catch(() => {
+      if (slot.shards === pull) slot.shards = undefined;
+    });
     return pull;
   }
 
   /** Ends every pull and discards what it wrote. */
   close(): void {
-    for (const slot of this.#slots.values()) clearTimeout(slot.idle);
+    for (const slot of this.#slots.values()) {
+      clearTimeout(slot.idle);
+      slot.stopShards?.abort(new Error('The bridge closed.'));
+    }
     this.#slots.clear();
     this.#streamer.close();
   }
@@ -188,6 +217,7 @@ export class Misses {
     this.#slots.delete(hash);
     // A pull that completed has committed into the cache and left the streamer: a no-op then.
     this.#streamer.discard(hash);
+    slot.stopShards?.abort(new Error(`Nobody reads ${hash} any more.`));
   }
 
   /** Frees the slot of an item nobody reads (the first opened); false when each has a reader. */

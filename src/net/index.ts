@@ -132,10 +132,12 @@ export {
 } from './search.ts';
 export {
   type AllowHook,
+  beginShardPull,
   fetchManifest,
   importFromShardHolders,
   type PeerTarget,
   SHARD_PROTOCOL,
+  type ShardPull,
   shardGetStream,
 } from './shard/index.ts';
 export { ContentStreamer, type ContentStreamerOptions, type StreamStats } from './stream-fetch.ts';

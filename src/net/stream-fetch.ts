@@ -27,7 +27,7 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { errorMessage } from '../wire/index.ts';
+import { errorMessage, withSignal } from '../wire/index.ts';
 import { AllHoldersFailedError, NoHoldersError } from './errors.ts';
 import { type FetchNode, findManifest, type HolderFinder } from './fetch.ts';
 import { PieceScheduler } from './piece-scheduler.ts';
@@ -65,16 +65,6 @@ interface Stream {
 }
 
 const key = (r: PieceRef) => `${r.shard}/${r.piece}`;
-
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 export interface ContentStreamerOptions {
   /** Per-piece (and dial) timeout. Default 20 s. */

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deadline, sleep } from './abort.ts';
+import { deadline, sleep, withSignal } from './abort.ts';
 import { WireTimeoutError } from './errors.ts';
 
 describe('deadline', () => {
@@ -101,5 +101,28 @@ describe('sleep', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('withSignal', () => {
+  it('stops the wait on abort, with its reason, while the work goes on; leaves no listener', async () => {
+    let finish!: (v: number) => void;
+    const work = new Promise<number>((r) => {
+      finish = r;
+    });
+    const controller = new AbortController();
+    const waiting = withSignal(work, controller.signal);
+    const reason = new Error('the reader left');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    finish(7);
+    expect(await work).toBe(7);
+    await expect(withSignal(work, controller.signal)).rejects.toBe(reason);
+
+    const other = new AbortController();
+    expect(await withSignal(Promise.resolve(1), other.signal)).toBe(1);
+    // Removed as the promise settles (its `finally`, a few microtasks on).
+    await new Promise((r) => setImmediate(r));
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
   });
 });

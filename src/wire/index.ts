@@ -10,6 +10,7 @@ export {
   deadline,
   sleep,
   throwIfAborted,
+  withSignal,
   withTimeout,
 } from './abort.ts';
 export { fromBase64Url, toBase64Url } from './base64url.ts';

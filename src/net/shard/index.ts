@@ -10,6 +10,8 @@
  *   const m = await fetchManifest(libp2p, peerId, hash);
  *   const held = await fetchHolding(libp2p, peerId, hash); // 'all' or [shard, …]
  *   for await (const p of fetchPieces(libp2p, peerId, m, { shard: 0, first: 0, count: 4 })) …
+ *   const pull = await beginShardPull(libp2p, store, rustManifest, [addr]); // a Rust node's blob
+ *   await pull.ensure([{ shard: 2, piece: 0 }]);   // shard 2 fetched first, matched its hash
  */
 export {
   type FetchPiecesOptions,
@@ -79,4 +81,9 @@ export {
   type ShardServerOptions,
   shardServer,
 } from './server.ts';
-export { importFromShardHolders, type ShardImportOptions } from './shard-import.ts';
+export {
+  beginShardPull,
+  importFromShardHolders,
+  type ShardImportOptions,
+  type ShardPull,
+} from './shard-import.ts';
