@@ -129,7 +129,8 @@ export async function bridgeSuite({ log }: BridgeOptions): Promise<Metric[]> {
     const huge = await startNodeHolder(doorway.url, { size: 1024 * MiB, seed: 20 });
     try {
       const [hash] = huge.hashes as [string];
-      let peak = await rss(doorway.pid);
+      const before = await rss(doorway.pid);
+      let peak = before;
       const sampling = setInterval(() => {
         void rss(doorway.pid).then((now) => {
           peak = Math.max(peak, now);
@@ -145,6 +146,12 @@ export async function bridgeSuite({ log }: BridgeOptions): Promise<Metric[]> {
           unit: 'MiB',
           target: '<= 256',
           note: 'peak while pulling and streaming 1 GiB (cache miss)',
+        },
+        {
+          metric: 'store_1gib_doorway_rss_before_mib',
+          value: before / MiB,
+          unit: 'MiB',
+          note: 'the same doorway just before that pull: what the pull itself adds is the difference',
         },
         {
           metric: 'store_miss_mbps',
