@@ -22,6 +22,7 @@
  */
 import type { TypedEventEmitter } from '../wire/index.ts';
 import type { EventKind, SyncEvent } from './codec.ts';
+import { ConflictingEventError } from './errors.ts';
 
 /** A remote event as stored: the event (with our kind) and who it came from. */
 export interface StoredRemoteEvent extends SyncEvent {
@@ -84,4 +85,14 @@ export interface EventLog extends TypedEventEmitter<EventLogEvents> {
   knowsDoc(docId: string): Promise<boolean>;
   knownDocs(): Promise<string[]>;
   close(): void;
+}
+
+/**
+ * A peer's event at a position already stored must be the same event: a log is never rewritten.
+ * Throws {@link ConflictingEventError} otherwise (both stores then store nothing of the batch).
+ */
+export function assertSameEvent(origin: string, stored: SyncEvent, event: SyncEvent): void {
+  if (stored.change_hash !== event.change_hash || stored.doc_id !== event.doc_id) {
+    throw new ConflictingEventError(origin, event.position, stored.change_hash, event.change_hash);
+  }
 }

@@ -29,8 +29,13 @@ import {
   isDocIdShape,
   type SyncEvent,
 } from './codec.ts';
-import { ConflictingEventError, SyncClosedError } from './errors.ts';
-import type { EventLog, EventLogEvents, StoredRemoteEvent } from './event-log.ts';
+import { SyncClosedError } from './errors.ts';
+import {
+  assertSameEvent,
+  type EventLog,
+  type EventLogEvents,
+  type StoredRemoteEvent,
+} from './event-log.ts';
 
 const log = logger('sync');
 
@@ -278,14 +283,7 @@ export class FileEventLog extends TypedEventEmitter<EventLogEvents> implements E
       for (const { event, kind } of events) {
         const existing = stored?.get(event.position) ?? added.get(event.position);
         if (existing) {
-          if (existing.change_hash !== event.change_hash || existing.doc_id !== event.doc_id) {
-            throw new ConflictingEventError(
-              origin,
-              event.position,
-              existing.change_hash,
-              event.change_hash,
-            );
-          }
+          assertSameEvent(origin, existing, event);
           continue;
         }
         added.set(event.position, { ...event, kind, origin, received_at: now });

@@ -25,8 +25,13 @@ import {
   isDocIdShape,
   type SyncEvent,
 } from './codec.ts';
-import { ConflictingEventError } from './errors.ts';
-import type { EventLog, EventLogEvents, StoredNotice, StoredRemoteEvent } from './event-log.ts';
+import {
+  assertSameEvent,
+  type EventLog,
+  type EventLogEvents,
+  type StoredNotice,
+  type StoredRemoteEvent,
+} from './event-log.ts';
 
 export const DEFAULT_SYNC_DB_NAME = 'elohim-sync';
 const DB_VERSION = 1;
@@ -202,14 +207,7 @@ export class IdbEventLog extends TypedEventEmitter<EventLogEvents> implements Ev
       for (const { event, kind } of events) {
         const existing = await remote.get([origin, event.position]);
         if (existing) {
-          if (existing.change_hash !== event.change_hash || existing.doc_id !== event.doc_id) {
-            throw new ConflictingEventError(
-              origin,
-              event.position,
-              existing.change_hash,
-              event.change_hash,
-            );
-          }
+          assertSameEvent(origin, existing, event);
           continue;
         }
         const row: StoredRemoteEvent = { ...event, kind, origin, received_at: now };
