@@ -125,7 +125,10 @@ export async function pwaSuite(options: PwaOptions): Promise<Metric[]> {
     await waitReachable(a);
     const aId = await peerIdOf(a);
     const b = await open();
-    await peerEntry(b, aId).and(b.locator('[data-direct="true"]')).waitFor({ timeout: 60_000 });
+    // The peer list sits in the closed "Network details": attached, not visible.
+    await peerEntry(b, aId)
+      .and(b.locator('[data-direct="true"]'))
+      .waitFor({ state: 'attached', timeout: 60_000 });
 
     const near = file.size - 4 * MiB;
     const farther = file.size - 64 * MiB;
