@@ -13,7 +13,7 @@ import { tcp } from '@libp2p/tcp';
 import { MemoryDatastore } from 'datastore-core';
 import { createLibp2p } from 'libp2p';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentCid, DHT_PROTOCOL } from '../../src/net/index.ts';
+import { contentCid, DHT_PROTOCOL, withDhtFallback } from '../../src/net/index.ts';
 import { until } from '../test-support.ts';
 import { type DhtLimits, doorwayDht } from './dht.ts';
 
@@ -74,6 +74,16 @@ async function providersOf(from: DhtNode, i: number): Promise<string[]> {
 }
 
 describe("the doorway's DHT", () => {
+  it('alone, answers a lookup at once instead of holding it until a peer appears', async () => {
+    const lone = await node(doorwayDht({ privateAddresses: true }));
+    const finder = withDhtFallback({ findHolders: async () => [] }, lone);
+    const started = Date.now();
+    const found = await finder.findHolders(hashOf(1), { signal: AbortSignal.timeout(20_000) });
+    expect(found).toEqual([]);
+    // kad-dht alone waits for a peer until the finder's 10 s timeout.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('keeps a bounded number of provider records, per provider and in all', async () => {
     const limits: Partial<DhtLimits> = { maxProviderRecords: 15, maxRecordsPerProvider: 10 };
     const store = new MemoryDatastore();

@@ -34,6 +34,12 @@ export function dhtOf(node: DhtNode): KadDHT | undefined {
   return dht && typeof dht.findProviders === 'function' ? dht : undefined;
 }
 
+/** Peers in the DHT's routing table (kad-dht's, not in its interface); undefined when unknown. */
+function routingTableSize(dht: KadDHT): number | undefined {
+  const size = (dht as { routingTable?: { size?: unknown } }).routingTable?.size;
+  return typeof size === 'number' ? size : undefined;
+}
+
 export interface DhtFinderOptions {
   /** The whole lookup (the DHT walk, then the dials). Default 10 s. */
   timeoutMs?: number;
@@ -69,6 +75,12 @@ export function dhtHolderFinder(
 
   return {
     async findHolders(hash, { signal, onSearch }) {
+      // kad-dht holds a query until its routing table has a peer: a doorway alone (or before
+      // its --peers answer) would wait out the whole timeout for a hash nobody has.
+      if (routingTableSize(dht) === 0) {
+        onSearch?.({ source: 'dht', listed: 0, reached: 0 });
+        return [];
+      }
       const lookup = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
       const providers = new Map<string, PeerInfo>();
       try {
