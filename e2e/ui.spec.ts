@@ -279,8 +279,17 @@ test('a share link shows what it is looking for, and can be cancelled and retrie
   const page = context.pages()[0] as Page;
   await page.setViewportSize({ width: 1100, height: 900 });
   // A hash nobody holds: the panel says it is looking, can be cancelled while it looks, and
-  // (issue 20) ends on its own within seconds saying whom it asked.
+  // (issue 20) ends on its own within seconds saying whom it asked. The doorway, asked last,
+  // answers at once; its answer is held back here until the test has cancelled and retried.
   const hash = `sha256-${'ab'.repeat(32)}`;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route(`**/store/${hash}`, async (route) => {
+    await held;
+    await route.continue();
+  });
   await page.goto(new URL(`/get/${hash}?name=holiday.mov`, doorway.url).toString());
   const panel = page.getByTestId('fetch');
   await expect(panel.getByRole('heading', { name: 'holiday.mov' })).toBeVisible();
@@ -290,6 +299,7 @@ test('a share link shows what it is looking for, and can be cancelled and retrie
   await expect(page.getByTestId('fetch-status')).toHaveText('Cancelled.');
   await panel.getByRole('button', { name: 'Try again' }).click();
   await expect(page.getByTestId('fetch-status')).toHaveText(/Looking for peers/);
+  release();
   await expect(page.getByTestId('fetch-status')).toHaveText(/^Asked .*; nobody holds it\./, {
     timeout: 15_000,
   });
