@@ -121,6 +121,8 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
 
   // C has never met A: the link still works, served by B.
   const c = await openApp((await openProfile()).context, doorway.url);
+  // Once C is connected to B: before that, the doorway alone (relaying B's copy) answers first.
+  await expect(peerEntry(c, bId)).toHaveAttribute('data-direct', 'true', { timeout: 60_000 });
   await fetchByLink(c, link, 60_000);
   await expect(c.locator(`[data-testid="fetch-peer"][data-peer-id="${bId}"]`)).toBeVisible();
   await expect(c.locator(`[data-testid="fetch-peer"][data-peer-id="${aId}"]`)).toHaveCount(0);
