@@ -174,7 +174,11 @@ async function fetchInScope(
         bytesDone += bytes;
         meter.add(bytes);
         const peer = peers.get(id);
-        if (peer) peer.bytes += bytes;
+        if (peer) {
+          peer.bytes += bytes;
+          // A relayed start often becomes direct a moment later (WebRTC through the relay).
+          peer.direct = node.isDirectPeer(id);
+        }
         report();
       },
       dropped: drop,
