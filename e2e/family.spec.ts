@@ -76,7 +76,10 @@ test('a family item reaches the cluster and no one else; stored ciphertext is no
   // both refuse, and C receives zero bytes.
   await waitReachable(b);
   await expectRefused(c, [a, b], hash);
-  expect(refusedByA.some((line) => line.includes(hash))).toBe(true);
+  // A page's console reaches the test a moment after the answer C got: wait for both lines.
+  await expect
+    .poll(() => refusedByA.some((line) => line.includes(hash)), { timeout: 30_000 })
+    .toBe(true);
   await expect
     .poll(() => refusedByB.some((line) => line.includes(hash)), { timeout: 30_000 })
     .toBe(true);

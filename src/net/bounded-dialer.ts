@@ -122,17 +122,43 @@ export class BoundedDialer {
     const direct = this.#directAddrs(addresses);
     if (direct.length === 0 || this.#dialing.has(peerId)) return;
     this.#dialing.add(peerId);
-    const { signal } = this.options;
+    // The peer read the same list and may be dialling us now. Once its connection is open this
+    // dial is not needed, and it may never end: two relay-signalled WebRTC dials that cross can
+    // each hang until their timeout (seen in e2e runs: 10 s, then 10 s more).
+    const reached = new AbortController();
+    const onOpen = ({ detail }: CustomEvent<Connection>) => {
+      if (
+        detail.remotePeer.toString() === peerId &&
+        detail.direction === 'inbound' &&
+        isDirect(detail)
+      )
+        reached.abort(new Error(`${peerId} connected first`));
+    };
+    this.libp2p.addEventListener('connection:open', onOpen);
+    const began = Date.now();
     try {
-      for (let attempt = 1; attempt <= DIAL_ATTEMPTS && !signal.aborted; attempt++) {
+      for (let attempt = 1; attempt <= DIAL_ATTEMPTS; attempt++) {
+        if (this.options.signal.aborted || reached.signal.aborted) return;
+        const signal = AbortSignal.any([
+          withTimeout(this.options.signal, DIAL_TIMEOUT_MS),
+          reached.signal,
+        ]);
         try {
-          await this.libp2p.dial(direct, { signal: withTimeout(signal, DIAL_TIMEOUT_MS) });
+          await this.libp2p.dial(direct, { signal });
           return;
-        } catch {
+        } catch (error) {
+          log(
+            'dial %d to listed %s ended after %d ms: %e',
+            attempt,
+            peerId,
+            Date.now() - began,
+            error,
+          );
           // The next discovery round tries again after the last attempt.
         }
       }
     } finally {
+      this.libp2p.removeEventListener('connection:open', onOpen);
       this.#dialing.delete(peerId);
     }
   }

@@ -11,7 +11,7 @@ import {
   parseContentHash,
   type StoredManifest,
 } from '../content/index.ts';
-import { errorMessage } from '../wire/index.ts';
+import { errorMessage, logger } from '../wire/index.ts';
 import { AllHoldersFailedError, FetchError, NoHoldersError } from './errors.ts';
 import { PieceScheduler } from './piece-scheduler.ts';
 import { RateMeter, secondsLeft } from './rate.ts';
@@ -22,6 +22,8 @@ import {
   type RemoteManifest,
   ShardNotFoundError,
 } from './shard/index.ts';
+
+const log = logger('net:fetch');
 
 export interface FindOptions {
   signal: AbortSignal;
@@ -134,7 +136,9 @@ async function fetchInScope(
   };
   report();
 
+  const began = Date.now();
   const holders = await finder.findHolders(hash, { signal, onSearch: options.onSearch });
+  log('found %d holders of %s in %d ms', holders.length, hash, Date.now() - began);
   if (holders.length === 0) throw new NoHoldersError(hash);
   for (const peer of holders) {
     const id = peer.toString();

@@ -7,8 +7,11 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { logger } from '../wire/index.ts';
 import { type HolderFinder, namesNew } from './fetch.ts';
 import { fetchHolding, type Libp2pDialLike } from './shard/index.ts';
+
+const log = logger('net:find');
 
 export interface NearFirstOptions {
   /** How long what `far` found joins the answers for that hash. Default 30 s. */
@@ -112,13 +115,19 @@ export function connectedPeersFinder(
   return {
     async findHolders(hash, { signal, onSearch }) {
       const asked = peers();
+      const began = Date.now();
+      log('asking %d connected peers whether they hold %s', asked.length, hash);
       const found: PeerId[] = [];
       let doorwaysSaidNo = 0;
       const answers = asked.map(async (id) => {
         const peer = peerIdFromString(id);
         const held = await fetchHolding(libp2p, peer, hash, { signal, timeoutMs: 5_000 }).catch(
-          () => undefined,
+          (error: unknown) => {
+            log('%s could not say whether it holds %s: %e', id, hash, error);
+            return undefined;
+          },
         );
+        log('%s answered %s after %d ms', id, held ? 'holds' : 'no', Date.now() - began);
         if (!held) {
           if (isDoorway(id)) doorwaysSaidNo++;
           return;
