@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from './fixtures.ts';
 import { addFiles, downloadAndHash, item, openApp } from './support/app.ts';
+import { serviceWorkerWitness } from './support/browser.ts';
 import { startDoorwayProcess, startRestartableDoorway } from './support/doorway-process.ts';
 import { tempDir, writeRandomFile } from './support/files.ts';
 import { occupyPort } from './support/ports.ts';
@@ -77,9 +78,14 @@ test('a new version waits until the person chooses to reload, and nothing is los
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
     const banner = page.getByTestId('update-ready');
     await expect(banner).toBeVisible();
-    const reloaded = page.waitForEvent('load');
+    const witness = serviceWorkerWitness(page);
+    const reloaded = page.waitForEvent('load', { timeout: 90_000 });
     await banner.getByRole('button', { name: 'Reload to update' }).click();
-    await reloaded;
+    // Once in three whole CI runs the reload never ended; what the workers were doing then
+    // is not known yet: the failure says it.
+    await reloaded.catch(async (error: unknown) => {
+      throw new Error(`The page did not reload: ${error}\n${await witness.describe()}`);
+    });
     await expect(page.getByTestId('update-ready')).toHaveCount(0);
     // The waiting version took over: nothing is waiting any more.
     expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(before);
