@@ -89,6 +89,25 @@ export function isDocIdShape(v: unknown): v is string {
   return typeof v === 'string' && DOC_ID_RE.test(v);
 }
 
+export function isEventKind(v: unknown): v is EventKind {
+  return (EVENT_KINDS as readonly unknown[]).includes(v);
+}
+
+/** A stored event read back (a file, another tab's notice): the shape it was written in. */
+export function isSyncEvent(v: unknown): v is SyncEvent {
+  const e = v as Partial<SyncEvent> | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    Number.isSafeInteger(e.position) &&
+    (e.position as number) > 0 &&
+    isDocIdShape(e.doc_id) &&
+    isChangeHash(e.change_hash) &&
+    isEventKind(e.kind) &&
+    Number.isFinite(e.timestamp)
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 

@@ -22,13 +22,7 @@ import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { logger, TypedEventEmitter } from '../wire/index.ts';
-import {
-  EVENT_KINDS,
-  type EventKind,
-  isChangeHash,
-  isDocIdShape,
-  type SyncEvent,
-} from './codec.ts';
+import { type EventKind, isSyncEvent, type SyncEvent } from './codec.ts';
 import { SyncClosedError } from './errors.ts';
 import {
   assertSameEvent,
@@ -46,29 +40,15 @@ const HEADER_BYTES = 8;
 type RemoteRecord = { remote: string; rows: StoredRemoteEvent[]; contiguous: number };
 type LogRecord = { local: SyncEvent } | RemoteRecord;
 
-function isEvent(v: unknown): v is SyncEvent {
-  const e = v as Partial<SyncEvent> | null;
-  return (
-    typeof e === 'object' &&
-    e !== null &&
-    Number.isSafeInteger(e.position) &&
-    (e.position as number) > 0 &&
-    isDocIdShape(e.doc_id) &&
-    isChangeHash(e.change_hash) &&
-    (EVENT_KINDS as readonly unknown[]).includes(e.kind) &&
-    Number.isFinite(e.timestamp)
-  );
-}
-
 function isRecord(v: unknown): v is LogRecord {
   const r = v as Partial<{ local: unknown } & RemoteRecord> | null;
   if (typeof r !== 'object' || r === null) return false;
-  if ('local' in r) return isEvent(r.local);
+  if ('local' in r) return isSyncEvent(r.local);
   return (
     typeof r.remote === 'string' &&
     Number.isSafeInteger(r.contiguous) &&
     Array.isArray(r.rows) &&
-    r.rows.every((row) => isEvent(row) && row.origin === r.remote)
+    r.rows.every((row) => isSyncEvent(row) && row.origin === r.remote)
   );
 }
 

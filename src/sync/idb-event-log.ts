@@ -18,13 +18,7 @@
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import { TypedEventEmitter } from '../wire/index.ts';
-import {
-  EVENT_KINDS,
-  type EventKind,
-  isChangeHash,
-  isDocIdShape,
-  type SyncEvent,
-} from './codec.ts';
+import { type EventKind, isEventKind, isSyncEvent, type SyncEvent } from './codec.ts';
 import {
   assertSameEvent,
   type EventLog,
@@ -61,14 +55,9 @@ function quiet(p: Promise<unknown>): void {
 /** A notice from another tab, checked before it is believed. */
 function isNotice(v: unknown): v is Omit<StoredNotice, 'here'> {
   const n = v as Partial<StoredNotice> | null;
-  const e = n?.event;
   return (
-    typeof e === 'object' &&
-    e !== null &&
-    Number.isSafeInteger(e.position) &&
-    isDocIdShape(e.doc_id) &&
-    isChangeHash(e.change_hash) &&
-    (EVENT_KINDS as readonly unknown[]).includes(n?.kind) &&
+    isSyncEvent(n?.event) &&
+    isEventKind(n?.kind) &&
     (n?.origin === undefined || typeof n.origin === 'string')
   );
 }
