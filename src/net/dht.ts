@@ -6,7 +6,7 @@
  * "Many doorways").
  */
 import type { Connection, PeerId, PeerInfo } from '@libp2p/interface';
-import type { KadDHT } from '@libp2p/kad-dht';
+import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht';
 import { CID } from 'multiformats/cid';
 import { cidOf } from '../content/index.ts';
 import { logger } from '../wire/index.ts';
@@ -34,10 +34,12 @@ export function dhtOf(node: DhtNode): KadDHT | undefined {
   return dht && typeof dht.findProviders === 'function' ? dht : undefined;
 }
 
-/** Peers in the DHT's routing table (kad-dht's, not in its interface); undefined when unknown. */
+/**
+ * Peers in the DHT's routing table: kad-dht's `SingleKadDHT` has one (the WAN/LAN pair it can
+ * also make has two); undefined when unknown.
+ */
 function routingTableSize(dht: KadDHT): number | undefined {
-  const size = (dht as { routingTable?: { size?: unknown } }).routingTable?.size;
-  return typeof size === 'number' ? size : undefined;
+  return 'routingTable' in dht ? (dht as SingleKadDHT).routingTable.size : undefined;
 }
 
 export interface DhtFinderOptions {
