@@ -130,12 +130,6 @@ export interface PeerNodeEvents {
 }
 
 const log = logger('net:node');
-
-/**
- * How long a fetch started before the first discovery ended waits for it: holders it missed
- * join when the fetch asks again, and the trust layer dials the ones it names.
- */
-const DISCOVERY_GRACE_MS = 3_000;
 /** The peer-store tag that keeps doorway connections when libp2p prunes past maxConnections. */
 const DOORWAY_TAG = 'elohim-doorway';
 
@@ -452,11 +446,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
           .catch(() => {});
         this.#setDoorway(origin, { status: 'connected', peerId: info.peer_id });
         backoff = 1_000;
-        // A fetch opened at page load waits for the listed peers, a little: a listed peer that
-        // is gone (a tab closed a moment ago) holds its dial for the whole timeout.
-        void Promise.race([this.#discoverVia(origin), sleep(DISCOVERY_GRACE_MS, stop)]).then(() =>
-          this.#discovered.resolve(),
-        );
+        void this.#discoverVia(origin).then(() => this.#discovered.resolve());
         void this.#learnFrom(origin);
         await closed;
         if (stop.aborted) return;
