@@ -15,6 +15,9 @@ import {
   type StrategyDeps,
 } from './strategy.ts';
 
+/** Keepers remembered while away, per item: a few more than the copies anyone asks for. */
+const MAX_AWAY = 8;
+
 export class CopiesStrategy implements ReplicaStrategy {
   readonly kind = 'copies';
   readonly perShard = false;
@@ -69,17 +72,29 @@ export class CopiesStrategy implements ReplicaStrategy {
     };
   }
 
-  /** The stored peers that still hold the whole item (asked now); the others are dropped. */
+  /**
+   * The keepers that still hold the whole item: asked now, with those that were away at the
+   * last check and are connected again (one still away is not dialled). One that answers
+   * without it lost it; one that does not answer is away.
+   */
   async #stillHolding(round: ItemRound): Promise<string[]> {
-    const { stored, hash } = round.health;
-    if (stored.length === 0) return [];
-    const held = await census(this.deps.node.libp2p, stored, hash, SHARDS, round.signal);
-    const still = stored.filter((p) => held.get(p) === 'all');
-    // Answered without the whole copy: lost. Not answering (offline) is not a loss.
-    const lost = stored.filter((p) => held.has(p) && held.get(p) !== 'all').length;
-    if (still.length !== stored.length) {
-      round.set({ stored: still, ...(lost > 0 ? { lost: (round.health.lost ?? 0) + lost } : {}) });
-    }
+    const { stored, away = [], hash } = round.health;
+    const online = new Set(this.deps.node.directPeers());
+    const asked = [...new Set([...stored, ...away.filter((p) => online.has(p))])];
+    if (asked.length === 0) return [];
+    const held = await census(this.deps.node.libp2p, asked, hash, SHARDS, round.signal);
+    const still = asked.filter((p) => held.get(p) === 'all');
+    const lost = asked.filter((p) => held.has(p) && held.get(p) !== 'all').length;
+    const stillAway = [
+      ...new Set([...away.filter((p) => !online.has(p)), ...asked.filter((p) => !held.has(p))]),
+    ]
+      .filter((p) => !still.includes(p))
+      .slice(-MAX_AWAY);
+    round.set({
+      stored: still,
+      away: stillAway.length > 0 ? stillAway : undefined,
+      ...(lost > 0 ? { lost: (round.health.lost ?? 0) + lost } : {}),
+    });
     return still;
   }
 }

@@ -50,6 +50,12 @@ export interface ReplicaHealth {
    * or absent when none. The one shortfall worth an alarm: few peers online is not one.
    */
   lost?: number;
+  /**
+   * `copies`: keepers that held a copy and did not answer at the last check (offline, a page
+   * reloading). Not counted in `stored`, so that copies are made elsewhere meanwhile, but asked
+   * again at the next check: back with the copy, they count again; back without it, it was lost.
+   */
+  away?: string[];
 }
 
 /** The `detail` of a replicator's `change` event: `health` is undefined once the item was removed. */
@@ -73,5 +79,6 @@ export function copyHealth(h: ReplicaHealth): ReplicaHealth {
     ...(h.shards ? { shards: [...h.shards] } : {}),
     ...(h.mine ? { mine: [...h.mine] } : {}),
     ...(h.doorways ? { doorways: [...h.doorways] } : {}),
+    ...(h.away ? { away: [...h.away] } : {}),
   };
 }

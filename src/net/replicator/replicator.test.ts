@@ -9,6 +9,7 @@ import {
   eventually,
   healthOf,
   KiB,
+  type Network,
   network,
   type Peer,
   peer,
@@ -174,6 +175,57 @@ describe('Replicator', () => {
     net.node.connect(d);
     const healed = await whenState(replicator, m.blob_hash, 'replicated');
     expect(healed.lost ?? 0).toBe(0);
+  });
+
+  it('a keeper away at a check is asked again when it is back: without its copy, that copy was lost', async () => {
+    const net = await network(2);
+    const [b, c] = net.others as [Peer, Peer];
+    net.node.connect(b, c);
+    const bId = b.node.peerId.toString();
+    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+    const m = await net.a.store.put(testBytes(20 * KiB, 9), { reach: 'commons', authorId: net.me });
+    await whenState(replicator, m.blob_hash, 'replicated');
+
+    // b goes away (a page reloading) and a check runs meanwhile: b's copy stops counting,
+    // nothing is lost, and b is remembered.
+    await goAway(net, b);
+    const away = await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.stored.length === 1 && h.away?.includes(bId) && h;
+    }, 'b is away');
+    expect(away.lost ?? 0).toBe(0);
+
+    // b let its copy go while away, and comes back: the next check asks it and counts the
+    // loss (forgotten, b would only have been offered a new copy).
+    const seen: ReplicaHealth[] = [];
+    replicator.addEventListener('change', (e) => e.detail.health && seen.push(e.detail.health));
+    await b.store.remove(m.blob_hash);
+    await comeBack(net, b);
+    await eventually(() => seen.some((x) => x.lost === 1), 'the copy b let go of counts as lost');
+  });
+
+  it('a keeper away at a check that comes back with its copy counts again, with nothing lost', async () => {
+    const net = await network(2);
+    const [b, c] = net.others as [Peer, Peer];
+    net.node.connect(b, c);
+    const bId = b.node.peerId.toString();
+    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+    const m = await net.a.store.put(testBytes(20 * KiB, 10), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    await whenState(replicator, m.blob_hash, 'replicated');
+    await goAway(net, b);
+    await eventually(() => healthOf(replicator, m.blob_hash)?.away?.includes(bId), 'b is away');
+    const seen: ReplicaHealth[] = [];
+    replicator.addEventListener('change', (e) => e.detail.health && seen.push(e.detail.health));
+    await comeBack(net, b);
+    const back = await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.state === 'replicated' && h.stored.includes(bId) && h;
+    }, 'b counts again');
+    expect(back.away).toBeUndefined();
+    expect(seen.every((x) => (x.lost ?? 0) === 0)).toBe(true);
   });
 
   it('close aborts the round in flight and ends the loop for good', async () => {
@@ -380,3 +432,16 @@ describe('Replicator: a shard kept twice moves to a missing one', () => {
     expect(Buffer.compare(piece, await src.store.readPiece(m.blob_hash, 5, 0))).toBe(0);
   });
 });
+
+/** `peer` stops answering: its node stops, and it is no longer a direct peer of the sender. */
+async function goAway(net: Network, peer: Peer): Promise<void> {
+  net.node.disconnect(peer);
+  await peer.node.stop();
+}
+
+/** `peer` is back: its node runs again, at addresses the sender learns, and it is direct again. */
+async function comeBack(net: Network, peer: Peer): Promise<void> {
+  await peer.node.start();
+  await net.a.node.peerStore.merge(peer.node.peerId, { multiaddrs: peer.node.getMultiaddrs() });
+  net.node.connect(peer);
+}
