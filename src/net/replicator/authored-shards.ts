@@ -5,7 +5,7 @@
  */
 import { replicationGate } from '../replicate/index.ts';
 import { census, placeShards } from '../shards.ts';
-import { SHARDS } from './health.ts';
+import { MAX_AWAY, SHARDS } from './health.ts';
 import {
   authoredPeerChange,
   type ItemRound,
@@ -26,22 +26,42 @@ export class AuthoredShardsStrategy implements ReplicaStrategy {
     const { node, store } = this.deps;
     const { hash } = round.health;
     const shards = [...(round.health.shards ?? [])];
+    // Keepers away at the last check are asked again once connected (never dialled while away).
+    const connected = new Set(node.directPeers());
+    const returning = (round.health.away ?? []).filter((a) => connected.has(a.peer));
+    const stillAway = (round.health.away ?? []).filter((a) => !connected.has(a.peer));
     const held = await census(
       node.libp2p,
-      shards.filter((p): p is string => p !== null),
+      [...shards.filter((p): p is string => p !== null), ...returning.map((a) => a.peer)],
       hash,
       SHARDS,
       round.signal,
     );
+    const keeps = (peer: string, shard: number) => {
+      const h = held.get(peer);
+      return h === 'all' || (h?.includes(shard) ?? false);
+    };
     let lost = 0;
     shards.forEach((peer, s) => {
-      const h = peer === null ? undefined : held.get(peer);
-      if (h === 'all' || h?.includes(s)) return;
-      // Its keeper answered without it: lost. Not answering (offline) is not a loss.
-      if (peer !== null && held.has(peer)) lost++;
+      if (peer === null || keeps(peer, s)) return;
+      // Its keeper answered without it: lost. Not answering (offline) is not a loss: it is away.
+      if (held.has(peer)) lost++;
+      else stillAway.push({ peer, shard: s });
       shards[s] = null;
     });
-    if (lost > 0) round.set({ lost: (round.health.lost ?? 0) + lost });
+    for (const a of returning) {
+      const s = a.shard;
+      if (s === undefined) continue;
+      if (!held.has(a.peer)) stillAway.push(a);
+      else if (keeps(a.peer, s)) {
+        // Back with its shard: it keeps it again, unless the shard went elsewhere meanwhile.
+        if (shards[s] === null) shards[s] = a.peer;
+      } else if (shards[s] === null) lost++;
+    }
+    round.set({
+      away: stillAway.length > 0 ? stillAway.slice(-MAX_AWAY) : undefined,
+      ...(lost > 0 ? { lost: (round.health.lost ?? 0) + lost } : {}),
+    });
     setShards(round, shards);
     const missing = shards.flatMap((p, s) => (p === null ? [s] : []));
     if (missing.length === 0) return { done: true };

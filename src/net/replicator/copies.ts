@@ -6,7 +6,7 @@ import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { replicate, replicationGate } from '../replicate/index.ts';
 import { census } from '../shards.ts';
-import { SHARDS, shortPeer } from './health.ts';
+import { MAX_AWAY, SHARDS, shortPeer } from './health.ts';
 import {
   authoredPeerChange,
   type ItemRound,
@@ -14,9 +14,6 @@ import {
   type ReplicaStrategy,
   type StrategyDeps,
 } from './strategy.ts';
-
-/** Keepers remembered while away, per item: a few more than the copies anyone asks for. */
-const MAX_AWAY = 8;
 
 export class CopiesStrategy implements ReplicaStrategy {
   readonly kind = 'copies';
@@ -78,7 +75,8 @@ export class CopiesStrategy implements ReplicaStrategy {
    * without it lost it; one that does not answer is away.
    */
   async #stillHolding(round: ItemRound): Promise<string[]> {
-    const { stored, away = [], hash } = round.health;
+    const { stored, hash } = round.health;
+    const away = (round.health.away ?? []).map((a) => a.peer);
     const online = new Set(this.deps.node.directPeers());
     const asked = [...new Set([...stored, ...away.filter((p) => online.has(p))])];
     if (asked.length === 0) return [];
@@ -89,7 +87,8 @@ export class CopiesStrategy implements ReplicaStrategy {
       ...new Set([...away.filter((p) => !online.has(p)), ...asked.filter((p) => !held.has(p))]),
     ]
       .filter((p) => !still.includes(p))
-      .slice(-MAX_AWAY);
+      .slice(-MAX_AWAY)
+      .map((peer) => ({ peer }));
     round.set({
       stored: still,
       away: stillAway.length > 0 ? stillAway : undefined,

@@ -51,12 +51,21 @@ export interface ReplicaHealth {
    */
   lost?: number;
   /**
-   * `copies`: keepers that held a copy and did not answer at the last check (offline, a page
-   * reloading). Not counted in `stored`, so that copies are made elsewhere meanwhile, but asked
-   * again at the next check: back with the copy, they count again; back without it, it was lost.
+   * Authored items: keepers that held a copy (or, `shards`, the shard numbered `shard`) and did
+   * not answer at the last check (offline, a page reloading). Not counted in `stored`, so that
+   * copies or shards are placed elsewhere meanwhile, but asked again once connected: back with
+   * it, it counts again; back without it (and not placed again elsewhere), it was lost.
    */
-  away?: string[];
+  away?: AwayKeeper[];
 }
+
+export interface AwayKeeper {
+  peer: string;
+  shard?: number;
+}
+
+/** Keepers remembered while away, per item: more than the copies anyone asks for, and 7 shards. */
+export const MAX_AWAY = 8;
 
 /** The `detail` of a replicator's `change` event: `health` is undefined once the item was removed. */
 export interface ReplicaChange {
@@ -79,6 +88,6 @@ export function copyHealth(h: ReplicaHealth): ReplicaHealth {
     ...(h.shards ? { shards: [...h.shards] } : {}),
     ...(h.mine ? { mine: [...h.mine] } : {}),
     ...(h.doorways ? { doorways: [...h.doorways] } : {}),
-    ...(h.away ? { away: [...h.away] } : {}),
+    ...(h.away ? { away: h.away.map((a) => ({ ...a })) } : {}),
   };
 }

@@ -191,7 +191,7 @@ describe('Replicator', () => {
     await goAway(net, b);
     const away = await eventually(() => {
       const h = healthOf(replicator, m.blob_hash);
-      return h?.stored.length === 1 && h.away?.includes(bId) && h;
+      return h?.stored.length === 1 && h.away?.some((a) => a.peer === bId) && h;
     }, 'b is away');
     expect(away.lost ?? 0).toBe(0);
 
@@ -216,7 +216,10 @@ describe('Replicator', () => {
     });
     await whenState(replicator, m.blob_hash, 'replicated');
     await goAway(net, b);
-    await eventually(() => healthOf(replicator, m.blob_hash)?.away?.includes(bId), 'b is away');
+    await eventually(
+      () => healthOf(replicator, m.blob_hash)?.away?.some((a) => a.peer === bId),
+      'b is away',
+    );
     const seen: ReplicaHealth[] = [];
     replicator.addEventListener('change', (e) => e.detail.health && seen.push(e.detail.health));
     await comeBack(net, b);
@@ -323,6 +326,46 @@ describe('Replicator: rs-4-7 shards on distinct peers, and their repair', () => 
     }, 'shard 3 is kept by the new peer');
     expect(again.shards?.filter((p) => p === id(gone))).toEqual([]);
     expect(await shardsOf(spare, m.blob_hash)).toEqual([3]);
+  });
+
+  it('an rs-4-7 shard keeper away at a check is asked again when back: without its shard it was lost, with it it keeps it', async () => {
+    const net = await network(7);
+    const peers = net.others as Peer[];
+    net.node.connect(...peers);
+    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+    const m = await net.a.store.put(testBytes(SIZE, 12), { reach: 'commons', authorId: net.me });
+    const done = await whenState(replicator, m.blob_hash, 'replicated');
+
+    // The keeper of shard 3 goes away and comes back with its shard: it keeps it again.
+    const third = peers.find((p) => id(p) === done.shards?.[3]) as Peer;
+    await goAway(net, third);
+    await eventually(
+      () => healthOf(replicator, m.blob_hash)?.away?.some((a) => a.peer === id(third)),
+      'the keeper of shard 3 is away',
+    );
+    const seen: ReplicaHealth[] = [];
+    replicator.addEventListener('change', (e) => e.detail.health && seen.push(e.detail.health));
+    await comeBack(net, third);
+    await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.state === 'replicated' && h.shards?.[3] === id(third) && h.away === undefined;
+    }, 'shard 3 is kept by the same peer again');
+    expect(seen.every((x) => (x.lost ?? 0) === 0)).toBe(true);
+
+    // Away again, and it lets the shard go meanwhile: back without it, shard 3 was lost; it is
+    // placed again (on the only free peer: the same one).
+    await goAway(net, third);
+    await eventually(
+      () => healthOf(replicator, m.blob_hash)?.away?.some((a) => a.peer === id(third)),
+      'the keeper of shard 3 is away again',
+    );
+    await third.store.remove(m.blob_hash);
+    await comeBack(net, third);
+    await eventually(() => seen.some((x) => x.lost === 1), 'shard 3 counts as lost');
+    await eventually(() => {
+      const h = healthOf(replicator, m.blob_hash);
+      return h?.state === 'replicated' && (h.lost ?? 0) === 0;
+    }, 'shard 3 is placed again');
   });
 
   it('its author gone and 3 holders with it, the first holder by PeerId rebuilds the 3 missing shards on 3 new peers', async () => {
