@@ -31,7 +31,7 @@ export class CopiesStrategy implements ReplicaStrategy {
     const { node, store } = this.deps;
     const { hash, wanted } = round.health;
     const online = node.directPeers();
-    const before = await this.#stillHolding(round);
+    const before = await this.#stillHolding(round, new Set(online));
     if (before.length >= wanted) return { done: true };
     const candidates: PeerId[] = online
       .filter((p) => !before.includes(p))
@@ -71,18 +71,19 @@ export class CopiesStrategy implements ReplicaStrategy {
 
   /**
    * The keepers that still hold the whole item: asked now, with those that were away at the
-   * last check and are connected again (one still away is not dialled). One that answers
+   * last check and are `online` again (one still away is not dialled). One that answers
    * without it lost it; one that does not answer is away.
    */
-  async #stillHolding(round: ItemRound): Promise<string[]> {
+  async #stillHolding(round: ItemRound, online: ReadonlySet<string>): Promise<string[]> {
     const { stored, hash } = round.health;
     const away = (round.health.away ?? []).map((a) => a.peer);
-    const online = new Set(this.deps.node.directPeers());
     const asked = [...new Set([...stored, ...away.filter((p) => online.has(p))])];
     if (asked.length === 0) return [];
     const held = await census(this.deps.node.libp2p, asked, hash, SHARDS, round.signal);
     const still = asked.filter((p) => held.get(p) === 'all');
     const lost = asked.filter((p) => held.has(p) && held.get(p) !== 'all').length;
+    // A keeper may be both stored and away (offered again while it did not answer), and one
+    // not direct may still answer through the relay: hence the Set and the filter.
     const stillAway = [
       ...new Set([...away.filter((p) => !online.has(p)), ...asked.filter((p) => !held.has(p))]),
     ]

@@ -178,13 +178,7 @@ describe('Replicator', () => {
   });
 
   it('a keeper away at a check is asked again when it is back: without its copy, that copy was lost', async () => {
-    const net = await network(2);
-    const [b, c] = net.others as [Peer, Peer];
-    net.node.connect(b, c);
-    const bId = b.node.peerId.toString();
-    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
-    const m = await net.a.store.put(testBytes(20 * KiB, 9), { reach: 'commons', authorId: net.me });
-    await whenState(replicator, m.blob_hash, 'replicated');
+    const { net, b, bId, replicator, m } = await replicatedOnTwo(9);
 
     // b goes away (a page reloading) and a check runs meanwhile: b's copy stops counting,
     // nothing is lost, and b is remembered.
@@ -205,16 +199,7 @@ describe('Replicator', () => {
   });
 
   it('a keeper away at a check that comes back with its copy counts again, with nothing lost', async () => {
-    const net = await network(2);
-    const [b, c] = net.others as [Peer, Peer];
-    net.node.connect(b, c);
-    const bId = b.node.peerId.toString();
-    const replicator = start(net, { copies: 2, checkEveryMs: 200 });
-    const m = await net.a.store.put(testBytes(20 * KiB, 10), {
-      reach: 'commons',
-      authorId: net.me,
-    });
-    await whenState(replicator, m.blob_hash, 'replicated');
+    const { net, b, bId, replicator, m } = await replicatedOnTwo(10);
     await goAway(net, b);
     await eventually(
       () => healthOf(replicator, m.blob_hash)?.away?.some((a) => a.peer === bId),
@@ -475,6 +460,20 @@ describe('Replicator: a shard kept twice moves to a missing one', () => {
     expect(Buffer.compare(piece, await src.store.readPiece(m.blob_hash, 5, 0))).toBe(0);
   });
 });
+
+/** An item authored with 2 copies wanted, replicated on two direct peers `b` and `c`. */
+async function replicatedOnTwo(seed: number) {
+  const net = await network(2);
+  const [b, c] = net.others as [Peer, Peer];
+  net.node.connect(b, c);
+  const replicator = start(net, { copies: 2, checkEveryMs: 200 });
+  const m = await net.a.store.put(testBytes(20 * KiB, seed), {
+    reach: 'commons',
+    authorId: net.me,
+  });
+  await whenState(replicator, m.blob_hash, 'replicated');
+  return { net, b, bId: b.node.peerId.toString(), replicator, m };
+}
 
 /** `peer` stops answering: its node stops, and it is no longer a direct peer of the sender. */
 async function goAway(net: Network, peer: Peer): Promise<void> {
