@@ -12,7 +12,7 @@ test('a <video> plays and seeks in a 200 MiB file only a peer holds, moving only
   openProfile,
 }) => {
   test.setTimeout(300_000);
-  const a = await openApp((await openProfile()).context, doorway.url);
+  const a = await openApp((await openProfile()).context, doorway.url, { keepOnDoorway: 0 });
   const video = await writeTestVideo(a, files.dir, 'noise.webm', 200 * MiB);
   await addFiles(a, [video.path]);
   await expect(item(a, video.hash)).toBeVisible({ timeout: 120_000 });
