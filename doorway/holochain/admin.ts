@@ -16,7 +16,7 @@ import {
 } from './wire.ts';
 
 /**
- * The conductor emulator's ADMIN interface, as @holochain/client 0.21's `AdminWebsocket` speaks
+ * The conductor emulator's ADMIN interface, as @holochain/client 0.20's `AdminWebsocket` speaks
  * to a conductor: the app interface's envelopes (`{type:'request', id, data}` →
  * `{type:'response', id, data}`, no authenticate), AdminRequest/AdminResponse tagged `type`,
  * snake_case. It carries out what a doorway's chaperone needs (README.md, "Admin interface");

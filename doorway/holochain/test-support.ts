@@ -255,7 +255,7 @@ export function authorizeCells(cells: Iterable<CellId>, key: TestKey, capSecret:
   for (const cellId of cells) {
     setSigningCredentials(cellId, {
       capSecret,
-      keyPair: { publicKey: key.publicKey, privateKey: key.privateKey },
+      keyPair: { keyType: 'ed25519', publicKey: key.publicKey, privateKey: key.privateKey },
       signingKey: key.agent,
     });
   }

@@ -5,7 +5,7 @@ import { isHoloHash } from './hash.ts';
 import { decodeChecked } from './msgpack.ts';
 
 /**
- * The app interface's wire format, as @holochain/client 0.21 (`WsClient`, `AppWebsocket`) and
+ * The app interface's wire format, as @holochain/client 0.20 (`WsClient`, `AppWebsocket`) and
  * Holochain's `holochain_conductor_api` speak it. Every websocket message is a MessagePack map
  * whose `data` is itself MessagePack bytes:
  *
