@@ -571,17 +571,11 @@ export async function openStore(
   locks: LockManagerLike | undefined,
   options: ContentStoreOptions,
   thresholds: Thresholds,
+  hashes: HashService = createHashService(options.hashing),
 ): Promise<ContentStore> {
   const instanceId = crypto.randomUUID();
   liveInstances.add(instanceId);
-  const store = new BackendContentStore(
-    backend,
-    createHashService(options.hashing),
-    instanceId,
-    locks,
-    options,
-    thresholds,
-  );
+  const store = new BackendContentStore(backend, hashes, instanceId, locks, options, thresholds);
   await store.sweep();
   return store;
 }

@@ -6,7 +6,7 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashBlob, WorkerHashService } from './hasher.ts';
+import { hashBlob, InlineHashService, WorkerHashService } from './hasher.ts';
 import { openContentStore } from './index.ts';
 
 const sha = (b: Uint8Array) => `sha256-${createHash('sha256').update(b).digest('hex')}`;
@@ -123,5 +123,24 @@ describe('worker hashing', () => {
     }
     viaWorker.close();
     inline.close();
+  });
+});
+
+describe('inline hashing', () => {
+  it('hash-wasm and node:crypto (what the Node store uses) give the same digests', async () => {
+    const all = data(5 * MiB + 7);
+    const services = [
+      new InlineHashService(),
+      new InlineHashService(async () => createHash('sha256')),
+    ];
+    for (const svc of services) {
+      const h = svc.createHasher();
+      for (let off = 0; off < all.length; off += 3 * 65_536 + 1)
+        await h.update(all.subarray(off, off + 3 * 65_536 + 1));
+      expect(await h.digest()).toBe(sha(all));
+      expect(
+        await hashBlob(svc, new Blob([all as Uint8Array<ArrayBuffer>]), { sliceSize: MiB }),
+      ).toBe(sha(all));
+    }
   });
 });

@@ -79,11 +79,24 @@ export async function sha256Bytes(bytes: Uint8Array): Promise<ContentHash> {
 
 const DEFAULT_SLICE = 4 * 1024 * 1024;
 
+/** An incremental sha256 as hash-wasm and `node:crypto` both give one. */
+export interface Sha256State {
+  update(bytes: Uint8Array): unknown;
+  digest(encoding: 'hex'): string;
+}
+
+/**
+ * Hashes in the calling thread. By default with hash-wasm; Node's store passes `node:crypto`'s
+ * `createHash`, which uses the CPU's SHA instructions and runs several times faster than any
+ * WebAssembly sha256 (node.ts).
+ */
 export class InlineHashService implements HashService {
   readonly kind = 'inline' as const;
 
+  constructor(private readonly createSha256: () => Promise<Sha256State> = createSHA256) {}
+
   createHasher(options: CreateHasherOptions = {}): IncrementalHasher {
-    const ready = createSHA256();
+    const ready = this.createSha256();
     ready.catch(() => {});
     let cancelled = false;
     return {

@@ -5,6 +5,7 @@
  *   import { openFsContentStore } from '../content/node.ts';
  *   const store = await openFsContentStore({ dir: '/var/lib/elohim/content' });
  */
+import { createHash } from 'node:crypto';
 import {
   type ContentStore,
   type ContentStoreOptions,
@@ -12,6 +13,7 @@ import {
   openStore,
 } from './content-store.ts';
 import { openFsBackend } from './fs-backend.ts';
+import { InlineHashService } from './hasher.ts';
 
 export * from './index.ts';
 
@@ -27,6 +29,13 @@ export interface FsContentStoreOptions extends Omit<ContentStoreOptions, 'dbName
 export async function openFsContentStore(options: FsContentStoreOptions): Promise<ContentStore> {
   const thresholds = checkOptions(options);
   const backend = await openFsBackend(options.dir);
-  // No Web Locks here: a put's owner is its process (pid) and store instance.
-  return openStore(backend, undefined, { broadcast: false, ...options }, thresholds);
+  // No Web Locks here: a put's owner is its process (pid) and store instance. Hashing with
+  // node:crypto: an rs-4-7 import hashes its bytes several times over (pieces, shards, blob).
+  return openStore(
+    backend,
+    undefined,
+    { broadcast: false, ...options },
+    thresholds,
+    new InlineHashService(async () => createHash('sha256')),
+  );
 }
