@@ -100,7 +100,7 @@ export function browserNetwork(ice: IceServers = new IceServers()): NetworkProfi
       webSockets(),
       webRTC({
         // 16 MiB of buffered data broke streams here; 2–8 MiB worked (docs/design.md §9).
-        dataChannel: { maxBufferedAmount: 4 * 1024 * 1024 },
+        dataChannel: { maxBufferedAmount: 4 * 1024 * 1024, maxMessageSize: 256 * 1024 },
         rtcConfiguration: () => ice.rtcConfiguration(),
       }),
       circuitRelayTransport(),
