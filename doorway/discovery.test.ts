@@ -154,3 +154,29 @@ describe('failover', () => {
     expect(n.snapshot().lastSwitch).toMatchObject({ from: frontOrigin, to: d2.origin });
   });
 });
+
+describe('TURN credentials', () => {
+  it('are asked for again as they near their expiry, while the page stays open', async () => {
+    const d = await doorway({
+      iceServers: [{ urls: ['turn:turn.example.org:3478'] }],
+      turn: { secret: 'shared-with-the-turn-server', ttlSeconds: 2 },
+    });
+    const n = await node({ doorways: [d.origin], iceRefreshMinMs: 200 });
+    const expiryOf = () => {
+      const username = n.iceServers()[0]?.username;
+      return username ? Number(username.split(':')[0]) : undefined;
+    };
+    const first = await until('the doorway’s TURN credentials', expiryOf);
+    // Valid for 2 s: fresh ones (a later expiry) are asked for after about 1.5 s.
+    const later = await until(
+      'fresh TURN credentials',
+      () => {
+        const now = expiryOf();
+        return now !== undefined && now > first ? now : undefined;
+      },
+      10_000,
+    );
+    expect(later).toBeGreaterThan(first);
+    expect(n.iceServers()[0]?.credential).toMatch(/^[A-Za-z0-9+/]+=*$/);
+  });
+});

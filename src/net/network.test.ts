@@ -4,7 +4,9 @@ import { describe, expect, it, vi } from 'vitest';
 const webRTC = vi.hoisted(() => vi.fn((_init: unknown) => () => ({})));
 vi.mock('@libp2p/webrtc', () => ({ webRTC }));
 
-const { browserNetwork, DEFAULT_MAX_CONNECTIONS, IceServers } = await import('./network.ts');
+const { browserNetwork, DEFAULT_MAX_CONNECTIONS, IceServers, turnExpiry } = await import(
+  './network.ts'
+);
 
 describe('browserNetwork', () => {
   it("hands the doorway's ICE servers to each new WebRTC connection", () => {
@@ -49,5 +51,22 @@ describe('browserNetwork', () => {
 
   it('bounds the connections libp2p keeps', () => {
     expect(browserNetwork().connectionManager?.maxConnections).toBe(DEFAULT_MAX_CONNECTIONS);
+  });
+});
+
+describe('turnExpiry', () => {
+  it('reads the earliest expiry of TURN REST credentials, and nothing from others', () => {
+    expect(
+      turnExpiry([
+        { urls: ['stun:stun.example.org'] },
+        { urls: ['turn:a.example.org'], username: '1900000000:elohim', credential: 'x' },
+        { urls: ['turns:b.example.org'], username: '1800000000:elohim', credential: 'y' },
+      ]),
+    ).toBe(1_800_000_000_000);
+    expect(turnExpiry([{ urls: ['turn:a.example.org'], username: 'alice', credential: 'x' }])).toBe(
+      undefined,
+    );
+    expect(turnExpiry([{ urls: ['stun:stun.example.org'] }])).toBe(undefined);
+    expect(turnExpiry('not a list')).toBe(undefined);
   });
 });

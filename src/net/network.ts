@@ -67,6 +67,21 @@ function iceServer(input: unknown): RTCIceServer | undefined {
   return server;
 }
 
+/**
+ * When the earliest TURN credential in a doorway's `ice_servers` expires (ms since the epoch),
+ * or undefined when none says. Doorways hand out TURN REST credentials (`--turn-secret`):
+ * username `<expiry in unix seconds>:<name>`, valid until then.
+ */
+export function turnExpiry(servers: unknown): number | undefined {
+  const expiries = (Array.isArray(servers) ? servers : [])
+    .map(iceServer)
+    .filter((s): s is RTCIceServer => s?.username !== undefined)
+    .map((s) => /^(\d{1,12}):/.exec(s.username as string)?.[1])
+    .filter((t): t is string => t !== undefined)
+    .map((t) => Number(t) * 1000);
+  return expiries.length > 0 ? Math.min(...expiries) : undefined;
+}
+
 /** Where the page's WebRTC transport reads its ICE servers: what the doorway in use handed out. */
 export class IceServers {
   #servers: RTCIceServer[] = [];

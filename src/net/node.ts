@@ -33,6 +33,7 @@ import {
   IceServers,
   isDirect,
   type NetworkProfile,
+  turnExpiry,
 } from './network.ts';
 import {
   type ReplicateServer,
@@ -50,6 +51,11 @@ export interface PeerNodeOptions {
   privateKey: PrivateKey;
   /** How often to ask the doorways who else is online. Default 3 s. */
   discoveryIntervalMs?: number;
+  /**
+   * TURN credentials are asked for again when three quarters of their remaining validity has
+   * passed, but not sooner than this. Default 30 s.
+   */
+  iceRefreshMinMs?: number;
   /**
    * Dial the peers the doorways list, up to `maxPeers` (default). Off, peers are dialled only
    * when a fetch needs them (the trust layer says who holds what), and those who dial us are
@@ -134,6 +140,7 @@ const log = logger('net:node');
 const DOORWAY_TAG = 'elohim-doorway';
 
 const MAX_BACKOFF_MS = 30_000;
+const ICE_WAIT_MAX_MS = 24 * 60 * 60 * 1000;
 
 export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   readonly #doorways = new Map<string, DoorwayState>();
@@ -448,6 +455,7 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
         backoff = 1_000;
         void this.#discoverVia(origin).then(() => this.#discovered.resolve());
         void this.#learnFrom(origin);
+        void this.#keepIceFresh(origin, closed);
         await closed;
         if (stop.aborted) return;
         this.#setDoorway(origin, {
@@ -465,6 +473,35 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       this.#setDoorway(origin, { retryAt: Date.now() + backoff });
       await Promise.race([sleep(backoff, stop), this.#backOnline.promise]);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  /**
+   * While connected to `origin`, asks it for fresh TURN credentials before the ones it handed
+   * out expire (`--turn-ttl`, a day by default): a page open longer would otherwise offer
+   * expired ones to every new WebRTC connection, and a peer behind a symmetric NAT could no
+   * longer be reached.
+   */
+  async #keepIceFresh(origin: string, closed: Promise<void>): Promise<void> {
+    const gone = new AbortController();
+    void closed.then(() => gone.abort());
+    const signal = AbortSignal.any([this.#stop.signal, gone.signal]);
+    const minWait = this.options.iceRefreshMinMs ?? 30_000;
+    while (!signal.aborted) {
+      const expires = turnExpiry(this.#iceOf.get(origin));
+      if (expires === undefined) return;
+      // At most a day at a time: a longer timer would overflow and fire at once.
+      const wait = Math.max(minWait, 0.75 * (expires - Date.now()));
+      await sleep(Math.min(wait, ICE_WAIT_MAX_MS), signal);
+      if (signal.aborted) return;
+      try {
+        const info = await fetchDoorwayInfo(origin, withTimeout(signal, DIAL_TIMEOUT_MS));
+        this.#iceOf.set(origin, info.ice_servers);
+        if (this.#list.inUse === origin) this.#ice.set(info.ice_servers);
+        log('fresh ICE servers from %s', origin);
+      } catch (error) {
+        log('no fresh ICE servers from %s: %s', origin, errorMessage(error));
+      }
     }
   }
 
