@@ -67,6 +67,8 @@ export interface DoorwayConfig {
   storeQuota: number;
   /** Bytes of content fetched for HTTP clients kept for the next ones (least recently used goes first). */
   cacheQuota: number;
+  /** `/store` responses one client address may have under way at once; 0: no bound. Default 32. */
+  storePerClient?: number;
   /** Rust storage nodes the /store bridge fetches misses from (`--rust-storage`). */
   rustStorage?: { endpoint: string; multiaddr: string }[];
   /** STUN/TURN servers browsers use for WebRTC (doorway/ice-servers.ts); none when absent. */
@@ -97,6 +99,7 @@ export const DEFAULT_P2P_MAX_PENDING = 10;
 export const DEFAULT_HTTP_REQUEST_TIMEOUT_S = 30;
 export const DEFAULT_STORE_QUOTA = 10 * 2 ** 30;
 export const DEFAULT_CACHE_QUOTA = 2 * 2 ** 30;
+export const DEFAULT_STORE_PER_CLIENT = 32;
 /** Node's default (60 s) lets a client dribble headers for a minute. */
 export const MAX_HEADERS_TIMEOUT_MS = 10_000;
 
@@ -160,6 +163,9 @@ Options (environment variable in brackets):
                       [ELOHIM_STORE_QUOTA]                        default ${DEFAULT_STORE_QUOTA} (10 GiB)
   --cache-quota <bytes>            space for what /store/{hash} fetched from peers
                       [ELOHIM_CACHE_QUOTA]                        default ${DEFAULT_CACHE_QUOTA} (2 GiB)
+  --store-per-client <n>           /store responses one client address (IPv6: /64) may
+                      have at once, beyond: 429; behind a reverse proxy raise it or 0
+                      (no bound) [ELOHIM_STORE_PER_CLIENT]       default ${DEFAULT_STORE_PER_CLIENT}
   --ice-servers <list>             STUN/TURN servers handed to browsers for WebRTC; JSON
                       ([{"urls":…,"username":…,"credential":…}]) or comma-separated urls,
                       turn:user:credential@host:3478; repeatable [ELOHIM_ICE_SERVERS]
@@ -243,6 +249,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       'store-dir': { type: 'string' },
       'store-quota': { type: 'string' },
       'cache-quota': { type: 'string' },
+      'store-per-client': { type: 'string' },
       'ice-servers': { type: 'string', multiple: true },
       'turn-secret': { type: 'string' },
       'turn-ttl': { type: 'string' },
@@ -444,6 +451,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DoorwayConfi
       values['cache-quota'] ?? env.ELOHIM_CACHE_QUOTA ?? String(DEFAULT_CACHE_QUOTA),
       0,
       Number.MAX_SAFE_INTEGER,
+    ),
+    storePerClient: integer(
+      '--store-per-client',
+      values['store-per-client'] ?? env.ELOHIM_STORE_PER_CLIENT ?? String(DEFAULT_STORE_PER_CLIENT),
+      0,
+      1_000_000,
     ),
   };
 }

@@ -34,12 +34,15 @@ describe('loadConfig', () => {
       storeDir: join('.doorway', 'store'),
       storeQuota: 10 * 2 ** 30,
       cacheQuota: 2 * 2 ** 30,
+      storePerClient: 32,
     });
     expect(
       loadConfig(['--store-dir', 'kept-here', '--store-quota', '0'], {
         ELOHIM_CACHE_QUOTA: '1024',
       }),
     ).toMatchObject({ storeDir: 'kept-here', storeQuota: 0, cacheQuota: 1024 });
+    expect(loadConfig(['--store-per-client', '0'], {})).toMatchObject({ storePerClient: 0 });
+    expect(() => loadConfig(['--store-per-client', 'many'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--store-quota=-1'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--store-dir', ' '], {})).toThrow(ConfigError);
     expect(loadConfig([], { ELOHIM_PORT: '9000', ELOHIM_HOST: '::1' })).toMatchObject({

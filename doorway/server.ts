@@ -123,6 +123,9 @@ export async function startDoorway(config: DoorwayConfig, log: Logger): Promise<
     // An item an attached browser said it holds is pulled from it, without a lookup elsewhere.
     finder: holdersFirst(p2p.federation.holdings, peer.finder),
     log,
+    ...(config.storePerClient === undefined
+      ? {}
+      : { maxResponsesPerClient: config.storePerClient }),
     ...(config.rustStorage?.length
       ? {
           shardHolders: httpShardHolders(

@@ -5,6 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../../src/test-support/bytes.ts';
+import { clientOf } from './routes.ts';
 import { KiB, PIECE, request, sha, stallingFinder, startWorld } from './test-support.ts';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -223,6 +224,38 @@ describe('what the bridge refuses', () => {
     expect(json(busy.body).error).toMatch(/limit/);
     waiting.destroy();
     await expect.poll(() => world.bridge.openStreams(), { timeout: 3_000 }).toBe(0);
+  });
+
+  it('one client beyond its share of responses → 429; others are still served', async () => {
+    const world = await startWorld(cleanups, {
+      finder: stallingFinder,
+      maxResponsesPerClient: 1,
+      openTimeoutMs: 20_000,
+    });
+    const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([5]))}`, { agent: false });
+    waiting.on('error', () => {});
+    waiting.end();
+    await expect.poll(() => world.bridge.openStreams()).toBe(1);
+    const mine = await request(`${world.url}/store/${sha(new Uint8Array([6]))}`);
+    expect(mine.status).toBe(429);
+    expect(mine.headers['retry-after']).toBe('1');
+    expect(json(mine.body).error).toMatch(/already has 1 item/);
+    // The refused request started nothing.
+    expect(world.bridge.openStreams()).toBe(1);
+    waiting.destroy();
+    await expect
+      .poll(async () => (await request(`${world.url}/store/sha256-xyz`)).status, { timeout: 3_000 })
+      .toBe(400);
+  });
+
+  it('counts an IPv4 client by its address and an IPv6 one by its /64', () => {
+    expect(clientOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf(undefined)).toBe('unknown');
   });
 
   it('beyond maxResponses → 503 at once; a response that ends frees its place', async () => {

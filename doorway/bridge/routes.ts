@@ -47,6 +47,12 @@ export interface BridgeInit {
   maxResponses?: number;
   /** Holders that speak only the shard protocol (Rust nodes), asked first for a miss. */
   shardHolders?: ShardHolderSource;
+  /**
+   * Responses one client (an IP address; an IPv6 /64) may have under way at once; beyond it,
+   * 429, so that no one client takes every place of `maxResponses`. Default 32 (a browser
+   * opens 6 connections to a host); 0: no per-client bound.
+   */
+  maxResponsesPerClient?: number;
 }
 
 export interface Bridge {
@@ -72,6 +78,27 @@ const MAX_HASH_CHARS = 80;
  * 1 MiB; the store accepts up to `MAX_IMPORT_PIECE_SIZE`.
  */
 export const MAX_SERVED_PIECE_BYTES = Math.min(16 * 1024 * 1024, MAX_IMPORT_PIECE_SIZE);
+
+/**
+ * Who a request comes from, for the per-client bound: its IPv4 address (also when mapped into
+ * IPv6), or the /64 of an IPv6 address (one subscriber's usual share).
+ */
+export function clientOf(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || '0', 16).toString(16))
+    .join(':')}::/64`;
+}
 
 /** Throws {@link NotServedError} unless anyone may receive the item, in the clear. */
 export function checkServable(manifest: RemoteManifest): void {
@@ -99,7 +126,10 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
   const { kept, cache, log } = init;
   const openTimeoutMs = init.openTimeoutMs ?? 5_000;
   const maxResponses = init.maxResponses ?? 256;
+  const perClient = init.maxResponsesPerClient ?? 32;
   let active = 0;
+  /** Responses under way per client; an entry goes with its last response (bounded by `active`). */
+  const byClient = new Map<string, number>();
   const misses = new Misses({
     node: init.node,
     finder: init.finder,
@@ -180,9 +210,24 @@ export function bridgeRoutes(init: BridgeInit): Bridge {
       });
       return;
     }
+    const client = clientOf(req.socket.remoteAddress);
+    const mine = byClient.get(client) ?? 0;
+    if (perClient > 0 && mine >= perClient) {
+      sendProblem(
+        res,
+        429,
+        `This address already has ${mine} items coming from the doorway at once: wait for one to finish.`,
+        { 'Retry-After': '1' },
+      );
+      return;
+    }
     active++;
+    byClient.set(client, mine + 1);
     res.once('close', () => {
       active--;
+      const left = (byClient.get(client) ?? 1) - 1;
+      if (left > 0) byClient.set(client, left);
+      else byClient.delete(client);
     });
     const raw = params.hash ?? '';
     if (raw.length > MAX_HASH_CHARS) {
