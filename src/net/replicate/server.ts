@@ -71,6 +71,11 @@ export interface ReplicaPolicy {
   mayHold?: HoldGate;
   /** Bytes this device can still store; default `navigator.storage.estimate()` when there is one. */
   spaceLeft?: () => Promise<number | undefined>;
+  /**
+   * Why taking `bytes` more of the offer's author would be more than its share of what this
+   * device keeps for others, or undefined when it is within it. Default: no per-author share.
+   */
+  overShare?: (offer: ReplicaOffer, bytes: number) => Promise<string | undefined>;
 }
 
 export interface ReplicateServerOptions {
@@ -199,6 +204,8 @@ function createReplicateServer(
     if (!hold.allow) return `reach: ${hold.reason}`;
     const tooBig = await overBudget(offeredBytes(offer), budget);
     if (tooBig !== undefined) return tooBig;
+    const share = await policy.overShare?.(offer, offeredBytes(offer));
+    if (share !== undefined) return share;
     if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
     if (pulling.size >= maxPulls)
       return `busy: this peer is already receiving ${pulling.size} item(s)`;

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import type { Libp2p } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContentStore, isKept, keptForOthers, releaseAll } from '../../content/index.ts';
+import { agentKeyFromEd25519 } from '../../reach/index.ts';
 import { openTestStore } from '../../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { registerReplicateProtocol, replicate } from '../replicate/index.ts';
@@ -20,7 +21,11 @@ interface Side {
 }
 
 /** A peer whose replicate server keeps copies under `keepingPolicy` with these settings. */
-async function side(settings: { willing: () => boolean; capBytes: () => number }): Promise<Side> {
+async function side(settings: {
+  willing: () => boolean;
+  capBytes: () => number;
+  minAuthorShare?: number;
+}): Promise<Side> {
   const store = await openTestStore('keeping-test', { pieceSize: 16 * KiB });
   const node = await loopbackNode();
   const shard = await registerShardProtocol(node, store, { timeoutMs: 5_000 });
@@ -105,5 +110,31 @@ describe('keeping copies for others', () => {
     );
     expect(again.peers[0]?.reason).toMatch(/^unwilling/);
     expect(await b.store.has(others[0]?.blob_hash as string)).toBe(false);
+  });
+
+  it('one author may have at most a quarter of what is kept for others; other authors still get in', async () => {
+    const [a, b] = await pair({ willing: () => true, capBytes: () => 64 * KiB, minAuthorShare: 0 });
+    const author = (seed: number) => agentKeyFromEd25519(new Uint8Array(32).fill(seed));
+    const [alice, bob] = [author(1), author(2)];
+    const put = (bytes: number, seed: number, authorId: string) =>
+      a.store.put(testBytes(bytes, seed), { authorId });
+    const offer = (hash: string) =>
+      replicate(a.node, a.store, hash, [b.node.peerId], { copies: 1 });
+
+    // 64 KiB kept for others at most: 16 KiB for one author.
+    const first = await put(10 * KiB, 7, alice);
+    expect((await offer(first.blob_hash)).stored).toHaveLength(1);
+    const second = await put(10 * KiB, 8, alice);
+    const refused = await offer(second.blob_hash);
+    expect(refused.peers[0]).toMatchObject({ state: 'declined' });
+    expect(refused.peers[0]?.reason).toMatch(
+      new RegExp(
+        `^share: 10240 bytes of ${alice} are kept here already; one author may have at most 16384`,
+      ),
+    );
+    expect(await b.store.has(second.blob_hash)).toBe(false);
+    // Another author's copy is taken: the space was there, only Alice's share was full.
+    const other = await put(10 * KiB, 9, bob);
+    expect((await offer(other.blob_hash)).stored).toHaveLength(1);
   });
 });

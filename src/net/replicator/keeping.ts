@@ -2,8 +2,16 @@
  * The replicate server's policy for a person's device: copies for others only while the person
  * wants to keep them, within the cap they set on what is kept for others.
  */
-import { type ContentStore, keptForOthers } from '../../content/index.ts';
-import type { HoldGate, ReplicaPolicy, SpaceBudget } from '../replicate/index.ts';
+import { type ContentStore, keptBytes, keptForOthers } from '../../content/index.ts';
+import type { HoldGate, ReplicaOffer, ReplicaPolicy, SpaceBudget } from '../replicate/index.ts';
+
+/**
+ * The most one author's items may take of what a device keeps for others: a quarter of it,
+ * and never less than this. Without it one author (or one offering peer: offers come from the
+ * author's devices, and repairs of its shards) could fill every byte others may keep here.
+ */
+export const MIN_AUTHOR_SHARE = 256 * 1024 * 1024;
+const AUTHOR_SHARE = 1 / 4;
 
 export interface KeepingOptions {
   /** Whether this device takes copies for others now (the person's setting, read per offer). */
@@ -13,6 +21,8 @@ export interface KeepingOptions {
   /** The largest item and the space the device has left. */
   budget: SpaceBudget;
   mayHold: HoldGate;
+  /** The least one author's share may be, in bytes. Default {@link MIN_AUTHOR_SHARE}. */
+  minAuthorShare?: number;
 }
 
 /**
@@ -32,6 +42,24 @@ export function keepingPolicy(store: ContentStore, options: KeepingOptions): Rep
       ]);
       const underCap = Math.max(0, options.capBytes() - kept.bytes);
       return left === undefined ? underCap : Math.min(left, underCap);
+    },
+    overShare: async (offer: ReplicaOffer, bytes: number) => {
+      const [left, kept] = await Promise.all([
+        options.budget.spaceLeft().catch(() => undefined),
+        keptForOthers(store),
+      ]);
+      // What may be kept for others in all: the cap, or what is kept plus the space left.
+      const total = Math.min(options.capBytes(), kept.bytes + (left ?? Number.POSITIVE_INFINITY));
+      if (!Number.isFinite(total)) return undefined;
+      const share = Math.max(options.minAuthorShare ?? MIN_AUTHOR_SHARE, total * AUTHOR_SHARE);
+      const author = offer.owner ?? null;
+      let theirs = 0;
+      for (const item of [...kept.copies, ...kept.shards]) {
+        const m = 'manifest' in item ? item.manifest : item;
+        if ((m.author_id ?? null) === author) theirs += keptBytes(item);
+      }
+      if (theirs + bytes <= share) return undefined;
+      return `share: ${theirs} bytes of ${author ?? 'items without an author'} are kept here already; one author may have at most ${Math.floor(share)} of the ${Math.floor(total)} kept for others`;
     },
   };
 }
