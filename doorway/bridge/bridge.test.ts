@@ -2,11 +2,19 @@
  * The bridge over real HTTP, with a real doorway peer and real holders (Node peers over TCP on
  * 127.0.0.1): what a plain web client sees, and what the holders are asked for on its behalf.
  */
-import { request as httpRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../../src/test-support/bytes.ts';
 import { clientOf } from './routes.ts';
-import { KiB, PIECE, request, sha, stallingFinder, startWorld } from './test-support.ts';
+import {
+  KiB,
+  PIECE,
+  request,
+  sha,
+  stallingFinder,
+  startWorld,
+  type World,
+} from './test-support.ts';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -16,6 +24,25 @@ afterEach(async () => {
 const SIZE = 200 * KiB + 5; // chunked: 13 pieces of 16 KiB
 const hexOf = (hash: string) => hash.slice('sha256-'.length);
 const json = (body: Buffer) => JSON.parse(body.toString('utf8')) as { error: string };
+
+/** A request whose pull never ends (a stalling finder): it holds its place until destroyed. */
+async function waitingRequest(world: World, seed: number): Promise<ClientRequest> {
+  const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([seed]))}`, {
+    agent: false,
+  });
+  waiting.on('error', () => {});
+  waiting.end();
+  await expect.poll(() => world.bridge.openStreams()).toBe(1);
+  return waiting;
+}
+
+/** Ends `waiting`: its place is free, and a request is answered again (400 for a bad hash). */
+async function freesItsPlace(world: World, waiting: ClientRequest): Promise<void> {
+  waiting.destroy();
+  await expect
+    .poll(async () => (await request(`${world.url}/store/sha256-xyz`)).status, { timeout: 3_000 })
+    .toBe(400);
+}
 
 describe('GET /store/{hash}: an item the doorway keeps', () => {
   it('whole, ranges, 416, HEAD and 304, with the headers of an immutable public blob', async () => {
@@ -214,10 +241,7 @@ describe('what the bridge refuses', () => {
       openTimeoutMs: 20_000,
       idleMs: 0,
     });
-    const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([1]))}`, { agent: false });
-    waiting.on('error', () => {});
-    waiting.end();
-    await expect.poll(() => world.bridge.openStreams()).toBe(1);
+    const waiting = await waitingRequest(world, 1);
     const busy = await request(`${world.url}/store/${sha(new Uint8Array([2]))}`);
     expect(busy.status).toBe(503);
     expect(Number(busy.headers['retry-after'])).toBeGreaterThan(0);
@@ -226,26 +250,20 @@ describe('what the bridge refuses', () => {
     await expect.poll(() => world.bridge.openStreams(), { timeout: 3_000 }).toBe(0);
   });
 
-  it('one client beyond its share of responses → 429; others are still served', async () => {
+  it('one client beyond its share of responses → 429 at once; its place is free once one ends', async () => {
     const world = await startWorld(cleanups, {
       finder: stallingFinder,
       maxResponsesPerClient: 1,
       openTimeoutMs: 20_000,
     });
-    const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([5]))}`, { agent: false });
-    waiting.on('error', () => {});
-    waiting.end();
-    await expect.poll(() => world.bridge.openStreams()).toBe(1);
+    const waiting = await waitingRequest(world, 5);
     const mine = await request(`${world.url}/store/${sha(new Uint8Array([6]))}`);
     expect(mine.status).toBe(429);
     expect(mine.headers['retry-after']).toBe('1');
     expect(json(mine.body).error).toMatch(/already has 1 item/);
     // The refused request started nothing.
     expect(world.bridge.openStreams()).toBe(1);
-    waiting.destroy();
-    await expect
-      .poll(async () => (await request(`${world.url}/store/sha256-xyz`)).status, { timeout: 3_000 })
-      .toBe(400);
+    await freesItsPlace(world, waiting);
   });
 
   it('counts an IPv4 client by its address and an IPv6 one by its /64', () => {
@@ -264,10 +282,7 @@ describe('what the bridge refuses', () => {
       maxResponses: 1,
       openTimeoutMs: 20_000,
     });
-    const waiting = httpRequest(`${world.url}/store/${sha(new Uint8Array([3]))}`, { agent: false });
-    waiting.on('error', () => {});
-    waiting.end();
-    await expect.poll(() => world.bridge.openStreams()).toBe(1);
+    const waiting = await waitingRequest(world, 3);
     const busy = await request(`${world.url}/store/${sha(new Uint8Array([4]))}`);
     expect(busy.status).toBe(503);
     expect(busy.headers['retry-after']).toBe('1');
@@ -275,10 +290,7 @@ describe('what the bridge refuses', () => {
     expect(world.bridge.openStreams()).toBe(1);
     // Its place is free once the first client goes: a request is answered again (400 here).
     expect((await request(`${world.url}/store/sha256-xyz`)).status).toBe(503);
-    waiting.destroy();
-    await expect
-      .poll(async () => (await request(`${world.url}/store/sha256-xyz`)).status, { timeout: 3_000 })
-      .toBe(400);
+    await freesItsPlace(world, waiting);
   });
 
   it('a pull nobody reads gives its place to a new one instead of a 503', async () => {
