@@ -10,7 +10,7 @@ import type { HoldGate, ReplicaOffer, ReplicaPolicy, SpaceBudget } from '../repl
  * and never less than this. Without it one author (or one offering peer: offers come from the
  * author's devices, and repairs of its shards) could fill every byte others may keep here.
  */
-export const MIN_AUTHOR_SHARE = 256 * 1024 * 1024;
+const MIN_AUTHOR_SHARE = 256 * 1024 * 1024;
 const AUTHOR_SHARE = 1 / 4;
 
 export interface KeepingOptions {
@@ -28,26 +28,24 @@ export interface KeepingOptions {
 /**
  * The replicate server's policy for a person's device: nothing while they do not want to keep
  * copies for others, and no more than their cap in all (what is kept counts, not what the
- * person added or fetched), within the space the device has left.
+ * person added or fetched), within the space the device has left; of that, one author's items
+ * take at most a quarter (never less than {@link MIN_AUTHOR_SHARE}).
  */
 export function keepingPolicy(store: ContentStore, options: KeepingOptions): ReplicaPolicy {
+  /** The space the device has left (unknown: undefined), and what it keeps for others. */
+  const now = () =>
+    Promise.all([options.budget.spaceLeft().catch(() => undefined), keptForOthers(store)]);
   return {
     willing: options.willing,
     maxBytes: options.budget.maxBytes,
     mayHold: options.mayHold,
     spaceLeft: async () => {
-      const [left, kept] = await Promise.all([
-        options.budget.spaceLeft().catch(() => undefined),
-        keptForOthers(store),
-      ]);
+      const [left, kept] = await now();
       const underCap = Math.max(0, options.capBytes() - kept.bytes);
       return left === undefined ? underCap : Math.min(left, underCap);
     },
     overShare: async (offer: ReplicaOffer, bytes: number) => {
-      const [left, kept] = await Promise.all([
-        options.budget.spaceLeft().catch(() => undefined),
-        keptForOthers(store),
-      ]);
+      const [left, kept] = await now();
       // What may be kept for others in all: the cap, or what is kept plus the space left.
       const total = Math.min(options.capBytes(), kept.bytes + (left ?? Number.POSITIVE_INFINITY));
       if (!Number.isFinite(total)) return undefined;
