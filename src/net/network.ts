@@ -2,8 +2,6 @@
  * How a node reaches others (what differs between a browser tab and a Node process), and the
  * limits that keep a browser's connections bounded however many peers the network has.
  */
-// First: @libp2p/webrtc reads globalThis.RTCPeerConnection when it is evaluated.
-import './rtc-hangup.ts';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import type { Connection } from '@libp2p/interface';
 import { webRTC } from '@libp2p/webrtc';
