@@ -62,7 +62,6 @@ async function peerOf(doorway: Doorway): Promise<Peer> {
       thresholds: { chunkedAbove: 64 * KiB, rsAbove: 1024 * KiB },
       chunkSize: 16 * KiB,
       pieceSize: 16 * KiB,
-      hashing: 'inline',
     },
     copies: 0,
     trust: { displayName: `peer ${names}` },

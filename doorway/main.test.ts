@@ -59,7 +59,6 @@ describe('doorway main', () => {
         thresholds: { chunkedAbove: 64 * KiB, rsAbove: 64 * 1024 * KiB },
         chunkSize: 16 * KiB,
         pieceSize: 16 * KiB,
-        hashing: 'inline',
       },
     });
     try {
@@ -111,7 +110,6 @@ describe('doorway main', () => {
       expect(await doorway.exited).toBe(0);
       const store = await openFsContentStore({
         dir: join(state, 'store', 'kept'),
-        hashing: 'inline',
       });
       try {
         expect((await store.list()).map((m) => m.blob_hash)).toEqual([first.blob_hash]);

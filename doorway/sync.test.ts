@@ -119,7 +119,6 @@ describe('the doorway serves /elohim/sync/1.0.0 over the commons descriptions it
       dialListedPeers: false,
       copies: 0,
       trust: false,
-      content: { hashing: 'inline' },
       sync: (agent) => {
         opening ??= openNodeSync({ agent, dir: join(dir(), 'browser', 'sync') });
         return opening;

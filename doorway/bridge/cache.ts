@@ -75,7 +75,6 @@ export class ContentCache {
       throw new RangeError(`maxBytes must be a whole number of bytes, not ${options.maxBytes}`);
     }
     const store = await openFsContentStore({
-      hashing: 'inline',
       ...options.store,
       dir: join(options.dir, 'content'),
     });

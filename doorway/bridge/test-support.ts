@@ -67,7 +67,6 @@ async function nodePeer(
       thresholds: { chunkedAbove: 64 * KiB, rsAbove: 512 * KiB },
       chunkSize: PIECE,
       pieceSize: PIECE,
-      hashing: 'inline',
     },
     copies: 0,
     // Nothing here asks the OS for free space: a fixed budget.

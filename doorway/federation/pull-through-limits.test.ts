@@ -25,7 +25,7 @@ afterEach(async () => {
 
 async function store(options: Partial<FsContentStoreOptions> = {}): Promise<ContentStore> {
   const dir = await mkdtemp(join(tmpdir(), 'elohim-pull-limits-'));
-  const opened = await openFsContentStore({ dir, hashing: 'inline', ...options });
+  const opened = await openFsContentStore({ dir, ...options });
   cleanups.push(async () => {
     opened.close();
     await rm(dir, { recursive: true, force: true });

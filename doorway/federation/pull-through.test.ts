@@ -46,7 +46,7 @@ async function browserOf(doorway: Doorway): Promise<{ peer: Peer; stop: () => Pr
     listen: [],
     doorways: [doorway.url.slice(0, -1)],
     dialListedPeers: false,
-    content: { chunkSize: 16 * KiB, pieceSize: 16 * KiB, hashing: 'inline' },
+    content: { chunkSize: 16 * KiB, pieceSize: 16 * KiB },
     copies: 0,
     trust: false,
   });
@@ -139,7 +139,7 @@ describe('what browsers attached to a doorway hold', () => {
     );
 
     // Over libp2p, as B's Peer asks a provider: A pulls it from the browser and serves it.
-    const store = await openFsContentStore({ dir: await tempDir('fetched'), hashing: 'inline' });
+    const store = await openFsContentStore({ dir: await tempDir('fetched') });
     stops.push(async () => store.close());
     await fetchContent(b.p2p.peer.node, store, { findHolders: async () => [aId] }, hash);
     expect(new Uint8Array(await (await store.getBlob(hash)).arrayBuffer())).toEqual(bytes);

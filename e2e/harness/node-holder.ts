@@ -28,7 +28,6 @@ const peer = await startNodePeer({
   dialListedPeers: false,
   copies: 0,
   trust: { displayName: lie ? 'A liar' : 'A holder' },
-  content: { hashing: 'inline' },
 });
 const hashes: string[] = [];
 for (let i = 0; i < Number(count); i++) {

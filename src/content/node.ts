@@ -17,7 +17,8 @@ import { InlineHashService } from './hasher.ts';
 
 export * from './index.ts';
 
-export interface FsContentStoreOptions extends Omit<ContentStoreOptions, 'dbName' | 'locks'> {
+export interface FsContentStoreOptions
+  extends Omit<ContentStoreOptions, 'dbName' | 'locks' | 'hashing'> {
   /** The store's directory (created when missing). One process writes it at a time. */
   dir: string;
 }

@@ -35,7 +35,7 @@ async function bridge(body: Uint8Array | undefined, name = 'clip ü.bin'): Promi
 
 async function emptyStore(): Promise<ContentStore> {
   const dir = await mkdtemp(join(tmpdir(), 'elohim-bridge-fetch-'));
-  const store = await openFsContentStore({ dir, hashing: 'inline' });
+  const store = await openFsContentStore({ dir });
   cleanups.push(async () => {
     store.close();
     await rm(dir, { recursive: true, force: true });

@@ -38,7 +38,6 @@ async function startPeer(name: string, copies: number): Promise<TestPeer> {
       thresholds: { chunkedAbove: 64 * KiB, rsAbove: 256 * KiB },
       chunkSize: 16 * KiB,
       pieceSize: 16 * KiB,
-      hashing: 'inline',
     },
     copies,
     // Nothing here asks the OS for free space: a fixed budget.
