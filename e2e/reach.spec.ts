@@ -53,7 +53,10 @@ test('a private item is stored encrypted, opens for its owner, and reaches no ot
   expect(refused.status).toBe(404);
   expect(refused.text).toMatch(/nobody holds it/);
   expect(await storedPieceBytes(b)).toBe(0);
-  expect(refusals.some((line) => line.includes(secretHash))).toBe(true);
+  // A's console line reaches the test a moment after B's answer: wait for it.
+  await expect
+    .poll(() => refusals.some((line) => line.includes(secretHash)), { timeout: 30_000 })
+    .toBe(true);
 
   // The gate is about reach, not about B: the commons item streams to B at once.
   const got = await getContent(b, sharedHash);
