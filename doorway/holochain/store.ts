@@ -60,7 +60,7 @@ export type NonceVerdict = 'Fresh' | 'Duplicate' | 'Expired' | 'Future';
 /** Holochain refuses zome calls whose `expires_at` lies further ahead than this (50 minutes). */
 export const WITNESSABLE_EXPIRY_MICROS = 50 * 60 * 1_000_000;
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /** Version 1: everything up to cluster key grants. */
 const SCHEMA_V1 = `
@@ -194,8 +194,44 @@ const SCHEMA_V3 = `DELETE FROM cap_grants WHERE assignee <> agent;`;
  */
 const SCHEMA_V4 = `ALTER TABLE app_tokens ADD COLUMN single_use INTEGER NOT NULL DEFAULT 0;`;
 
+/**
+ * Version 5: social recovery (imagodei `set_recovery_guardians`, `release_recovery_share`).
+ * One share per (owner, guardian), read by either; one release per (owner, guardian,
+ * requester), read by the guardian or the requester.
+ */
+const SCHEMA_V5 = `
+CREATE TABLE recovery_shares (
+  owner BLOB NOT NULL,
+  guardian BLOB NOT NULL,
+  setup TEXT NOT NULL,
+  threshold INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  iv TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  action_hash BLOB NOT NULL,
+  PRIMARY KEY (owner, guardian)
+);
+CREATE INDEX recovery_shares_by_guardian ON recovery_shares (guardian);
+CREATE TABLE recovery_releases (
+  owner BLOB NOT NULL,
+  guardian BLOB NOT NULL,
+  requester BLOB NOT NULL,
+  setup TEXT NOT NULL,
+  threshold INTEGER NOT NULL,
+  iv TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  action_hash BLOB NOT NULL,
+  PRIMARY KEY (owner, guardian, requester)
+);
+CREATE INDEX recovery_releases_by_requester ON recovery_releases (requester);
+-- get_my_recovery_releases finds a guardian's releases of every owner: guardian is not the key's prefix.
+CREATE INDEX recovery_releases_by_guardian ON recovery_releases (guardian);
+`;
+
 /** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 export class StoreError extends ElohimError.named('StoreError') {}
 

@@ -17,6 +17,12 @@ import {
   registerDoorway,
   updateDoorway,
 } from './infrastructure.ts';
+import {
+  getMyRecoveryReleases,
+  getMyRecoveryShares,
+  releaseRecoveryShare,
+  setRecoveryGuardians,
+} from './recovery.ts';
 import type { RoleName } from './store.ts';
 import type { ZomeFn } from './zome-context.ts';
 
@@ -38,6 +44,10 @@ const FUNCTIONS: { readonly [F in TrustFunction]: ZomeFn<F> } = {
   grant_cluster_key: grantClusterKey,
   get_my_cluster_key_grants: getMyClusterKeyGrants,
   get_family_cluster: getFamilyCluster,
+  set_recovery_guardians: setRecoveryGuardians,
+  get_my_recovery_shares: getMyRecoveryShares,
+  release_recovery_share: releaseRecoveryShare,
+  get_my_recovery_releases: getMyRecoveryReleases,
 };
 
 /** The functions of `role`'s coordinator zome, by name. */

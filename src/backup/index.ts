@@ -31,7 +31,13 @@ export {
   parseBackup,
   sealBackup,
 } from './format.ts';
-export type { BackupContact, BackupItem, BackupPayload } from './payload.ts';
+export {
+  type BackupContact,
+  type BackupItem,
+  type BackupPayload,
+  payloadFromJson,
+  payloadToJson,
+} from './payload.ts';
 export { type LinkLike, missingLinks } from './relink.ts';
 export {
   announceRestore,

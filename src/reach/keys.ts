@@ -193,6 +193,8 @@ export async function deriveRelationshipKey(
   me: AgentKey,
   other: AgentKey,
   context: string,
+  /** `wrap` (a KEK for keys, the default) or `encrypt` (small secrets, src/recovery's shares). */
+  use: 'wrap' | 'encrypt' = 'wrap',
 ): Promise<CryptoKey> {
   if (me === other) {
     throw new KeyAgreementError(
@@ -234,7 +236,7 @@ export async function deriveRelationshipKey(
     ikm,
     AES_GCM_256,
     false,
-    KEK_USAGES,
+    use === 'wrap' ? KEK_USAGES : ['encrypt', 'decrypt'],
   );
 }
 

@@ -31,6 +31,13 @@ import {
   registerOp,
   sendRegister,
 } from './people.ts';
+import {
+  myRecoveryReleases,
+  myRecoveryShares,
+  type RecoverySetupInput,
+  releaseRecoveryShare,
+  setRecoveryGuardians,
+} from './recovery.ts';
 import { OutboxSender } from './sender.ts';
 import type {
   AnnounceInput,
@@ -45,6 +52,8 @@ import type {
   TrustFamilyCluster,
   TrustHolder,
   TrustHuman,
+  TrustRecoveryRelease,
+  TrustRecoveryShare,
   TrustRelationship,
   TrustState,
 } from './types.ts';
@@ -228,6 +237,32 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     options: CallOptions = {},
   ): Promise<TrustFamilyCluster | undefined> {
     return familyCluster(this.#connection, owner, options);
+  }
+
+  // ------------------------------------------------------------------ social recovery
+
+  setRecoveryGuardians(
+    setup: RecoverySetupInput,
+    options: CallOptions = {},
+  ): Promise<TrustRecoveryShare[]> {
+    return setRecoveryGuardians(this.#connection, setup, options);
+  }
+
+  myRecoveryShares(options: CallOptions = {}): Promise<TrustRecoveryShare[]> {
+    return myRecoveryShares(this.#connection, options);
+  }
+
+  releaseRecoveryShare(
+    owner: AgentKey,
+    requester: AgentKey,
+    sealed: { iv: string; sealed: string },
+    options: CallOptions = {},
+  ): Promise<TrustRecoveryRelease> {
+    return releaseRecoveryShare(this.#connection, owner, requester, sealed, options);
+  }
+
+  myRecoveryReleases(options: CallOptions = {}): Promise<TrustRecoveryRelease[]> {
+    return myRecoveryReleases(this.#connection, options);
   }
 
   // ------------------------------------------------------------------ connection

@@ -50,6 +50,8 @@ export type {
   TrustFamilyCluster,
   TrustHolder,
   TrustHuman,
+  TrustRecoveryRelease,
+  TrustRecoveryShare,
   TrustRelationship,
   TrustSignal,
   TrustState,

@@ -111,6 +111,33 @@ export interface TrustFamilyCluster {
   clusters: string[];
 }
 
+/** A share of someone's recovery secret (src/recovery), as its owner and its guardian see it. */
+export interface TrustRecoveryShare {
+  owner: AgentKey;
+  guardian: AgentKey;
+  setup: string;
+  threshold: number;
+  /** How many guardians the setup has. */
+  total: number;
+  iv: string;
+  sealed: string;
+  /** ms since epoch. */
+  createdAt: number;
+}
+
+/** A guardian's share released to a requester (the owner's new browser). */
+export interface TrustRecoveryRelease {
+  owner: AgentKey;
+  guardian: AgentKey;
+  requester: AgentKey;
+  setup: string;
+  threshold: number;
+  iv: string;
+  sealed: string;
+  /** ms since epoch. */
+  createdAt: number;
+}
+
 /** An app signal from the trust layer (sent to this agent's own sockets, e.g. its other tabs). */
 export interface TrustSignal {
   zome: string;
@@ -180,6 +207,30 @@ export interface TrustClient extends TypedEventTarget<TrustEventMap> {
   myClusterKeyGrants(options?: CallOptions): Promise<TrustClusterGrant[]>;
   /** `owner`'s family cluster, if this agent is the owner or one of its members (else undefined). */
   familyCluster(owner: AgentKey, options?: CallOptions): Promise<TrustFamilyCluster | undefined>;
+
+  /**
+   * Social recovery (src/recovery makes and opens the sealed shares). Publishes this agent's
+   * setup, replacing the last one; every guardian must be someone this agent linked to.
+   */
+  setRecoveryGuardians(
+    setup: {
+      setup: string;
+      threshold: number;
+      shares: { guardian: AgentKey; iv: string; sealed: string }[];
+    },
+    options?: CallOptions,
+  ): Promise<TrustRecoveryShare[]>;
+  /** Shares this agent made (as owner) or holds (as guardian). */
+  myRecoveryShares(options?: CallOptions): Promise<TrustRecoveryShare[]>;
+  /** Releases the share this agent holds of `owner`'s secret to `requester`, sealed for it. */
+  releaseRecoveryShare(
+    owner: AgentKey,
+    requester: AgentKey,
+    sealed: { iv: string; sealed: string },
+    options?: CallOptions,
+  ): Promise<TrustRecoveryRelease>;
+  /** Releases this agent made (as guardian) or was sent (as requester). */
+  myRecoveryReleases(options?: CallOptions): Promise<TrustRecoveryRelease[]>;
 
   /** Tries to connect now instead of waiting for the backoff (e.g. on the browser's `online`). */
   reconnect(): void;

@@ -5,6 +5,7 @@ import { DropZone } from './DropZone.tsx';
 import { DamagedLink, FetchPanel, parseShareLink } from './FetchPanel.tsx';
 import { FirstRunHint } from './FirstRunHint.tsx';
 import { errorMessage } from './format.ts';
+import { HelpRecover, parseRecoveryLink } from './HelpRecover.tsx';
 import { IngestList } from './IngestList.tsx';
 import { KeptForOthers } from './KeptForOthers.tsx';
 import { Library } from './Library.tsx';
@@ -47,7 +48,9 @@ export function App() {
   const trust = useTrustClient();
   const family = useFamily();
   const storage = useStorageEstimate(store);
-  const shared = parseShareLink(useLocation());
+  const here = useLocation();
+  const shared = parseShareLink(here);
+  const recovering = parseRecoveryLink(here);
   // Bumped by "Try again": a new key gives the fetch panel a fresh attempt.
   const [fetchAttempt, setFetchAttempt] = useState(0);
 
@@ -83,6 +86,7 @@ export function App() {
                 onRetry={() => setFetchAttempt((n) => n + 1)}
               />
             )}
+            {recovering && <HelpRecover requester={recovering} trust={trust} />}
             <RestoreQueue store={store} peer={peer} trust={trust} family={family.family} />
             <FirstRunHint
               empty={!shared && library.status === 'ready' && library.items.length === 0}

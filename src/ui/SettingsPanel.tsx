@@ -4,6 +4,8 @@ import type { TrustClient } from '../trust/index.ts';
 import { BackupIdentity } from './BackupIdentity.tsx';
 import { parseDoorway, saveDoorways, savedDoorways } from './doorwaySettings.ts';
 import { KeepForOthersSettings } from './KeepForOthersSettings.tsx';
+import { RecoverWithContacts } from './RecoverWithContacts.tsx';
+import { RecoveryGuardians } from './RecoveryGuardians.tsx';
 import { RestoreBackup } from './RestoreBackup.tsx';
 import { keepOnDoorway, setKeepOnDoorway } from './replicaSettings.ts';
 import { configuredDoorways } from './usePeerNode.ts';
@@ -159,10 +161,12 @@ export function SettingsPanel({
       <KeepForOthersSettings />
       <h3>Your identity</h3>
       <BackupIdentity trust={trust} items={items} />
+      <RecoveryGuardians trust={trust} />
       <details className="disclosure" data-testid="restore-settings">
         <summary>Restore from a backup</summary>
         <RestoreBackup replaces />
       </details>
+      <RecoverWithContacts trust={trust} />
     </section>
   );
 }

@@ -42,6 +42,14 @@ export const CAPABILITY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 /** The cluster key grant format both sides know (`ClusterKeyGrant.version`). */
 export const GRANT_VERSION = 1;
+/** A recovery setup id: 16–64 base64url characters (16 random bytes make 22). */
+export const RECOVERY_SETUP_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+/** Guardians of one recovery setup: 2 to this many, and a threshold from 2 to their number. */
+export const MAX_GUARDIANS = 10;
+/** A sealed share or release: base64url of at most this many characters (about 1.5 KiB of bytes). */
+export const MAX_SEALED_SHARE = 2048;
+/** Releases one guardian keeps for one owner (to as many requesters); the oldest goes first. */
+export const MAX_RELEASES_PER_GUARDIAN = 4;
 
 /**
  * `ExternalApiWireError` variants (snake_case) a conductor answers with, and @holochain/client
@@ -210,6 +218,56 @@ export interface FamilyClusterWire {
   clusters: string[];
 }
 
+// ---------------------------------------------------------------- imagodei: social recovery
+
+/**
+ * One guardian's share of an owner's recovery secret (src/recovery): sealed by the owner for
+ * the guardian with their relationship key, the setup, both agents, the threshold and the
+ * number of guardians bound as additional data. Only the owner and that guardian read it.
+ */
+export interface RecoveryShareWire {
+  owner: AgentPubKey;
+  guardian: AgentPubKey;
+  setup: string;
+  threshold: number;
+  total: number;
+  /** base64url, no padding: a 12-byte AES-GCM IV. */
+  iv: string;
+  /** base64url, no padding: the share, AES-GCM, tag included. */
+  sealed: string;
+  created_at: number;
+  action_hash: ActionHash;
+}
+
+export interface SetRecoveryGuardiansInput {
+  setup: string;
+  threshold: number;
+  shares: { guardian: AgentPubKey; iv: string; sealed: string }[];
+}
+
+/**
+ * A guardian's share released to a requester (the person's new device), sealed by the
+ * guardian for it. `setup` and `threshold` come from the guardian's share record.
+ */
+export interface RecoveryReleaseWire {
+  owner: AgentPubKey;
+  guardian: AgentPubKey;
+  requester: AgentPubKey;
+  setup: string;
+  threshold: number;
+  iv: string;
+  sealed: string;
+  created_at: number;
+  action_hash: ActionHash;
+}
+
+export interface ReleaseRecoveryShareInput {
+  owner: AgentPubKey;
+  requester: AgentPubKey;
+  iv: string;
+  sealed: string;
+}
+
 // ---------------------------------------------------------------- the functions
 
 /** Every zome function: its role (zome name = role name), payload and result. */
@@ -274,6 +332,21 @@ export interface TrustFunctions {
   get_my_cluster_key_grants: { role: 'imagodei'; input: null; output: ClusterKeyGrantWire[] };
   /** nil unless the caller is the owner or one of its members. */
   get_family_cluster: { role: 'imagodei'; input: AgentPubKey; output: FamilyClusterWire | null };
+  /** Replaces the caller's recovery setup (every share of the old one goes). */
+  set_recovery_guardians: {
+    role: 'imagodei';
+    input: SetRecoveryGuardiansInput;
+    output: { action_hash: ActionHash; shares: RecoveryShareWire[] };
+  };
+  /** Shares the caller made (as owner) or holds (as guardian). */
+  get_my_recovery_shares: { role: 'imagodei'; input: null; output: RecoveryShareWire[] };
+  release_recovery_share: {
+    role: 'imagodei';
+    input: ReleaseRecoveryShareInput;
+    output: { action_hash: ActionHash; release: RecoveryReleaseWire };
+  };
+  /** Releases the caller made (as guardian) or was sent (as requester). */
+  get_my_recovery_releases: { role: 'imagodei'; input: null; output: RecoveryReleaseWire[] };
 }
 
 export type TrustFunction = keyof TrustFunctions;
@@ -303,6 +376,10 @@ export const TRUST_ROLE_OF: { readonly [F in TrustFunction]: TrustFunctions[F]['
   grant_cluster_key: 'imagodei',
   get_my_cluster_key_grants: 'imagodei',
   get_family_cluster: 'imagodei',
+  set_recovery_guardians: 'imagodei',
+  get_my_recovery_shares: 'imagodei',
+  release_recovery_share: 'imagodei',
+  get_my_recovery_releases: 'imagodei',
 };
 
 // ---------------------------------------------------------------- signals
@@ -329,6 +406,10 @@ export type TrustSignalWire =
   | {
       type: 'ClusterKeyGrantCommitted' | 'ClusterKeyGranted';
       payload: CommittedSignal & { grant: ClusterKeyGrantWire };
+    }
+  | {
+      type: 'RecoveryShareReleased';
+      payload: CommittedSignal & { release: RecoveryReleaseWire };
     };
 export type TrustSignalType = TrustSignalWire['type'];
 
