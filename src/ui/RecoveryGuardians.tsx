@@ -69,7 +69,8 @@ function GuardiansForm({ trust }: { trust: TrustClient }) {
       <p className="muted small">
         If you lose every device, these people can bring you back: each keeps a sealed piece of your
         identity that only they can open, and any few of them together give it back on your new
-        browser. Fewer than that learn nothing. Choose people you can reach by phone or in person.
+        browser. Fewer than that learn nothing; that many together could act as you, so choose
+        people who would not, and whom you can reach by phone or in person.
       </p>
       <p className="small" data-testid="recovery-current" data-threshold={current?.threshold ?? 0}>
         {current
