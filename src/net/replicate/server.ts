@@ -72,10 +72,11 @@ export interface ReplicaPolicy {
   /** Bytes this device can still store; default `navigator.storage.estimate()` when there is one. */
   spaceLeft?: () => Promise<number | undefined>;
   /**
-   * Why taking `bytes` more of the offer's author would be more than its share of what this
-   * device keeps for others, or undefined when it is within it. Default: no per-author share.
+   * Why taking `bytes` of this offer would not fit what this device gives others, or undefined
+   * when it fits. Given, it replaces the check against `maxBytes` and `spaceLeft` (so a policy
+   * that also bounds each author's share reads what is kept once per offer).
    */
-  overShare?: (offer: ReplicaOffer, bytes: number) => Promise<string | undefined>;
+  overBudget?: (offer: ReplicaOffer, bytes: number) => Promise<string | undefined>;
 }
 
 export interface ReplicateServerOptions {
@@ -202,10 +203,11 @@ function createReplicateServer(
       hold = { allow: false, reason: `the hold policy failed: ${errorMessage(e)}` };
     }
     if (!hold.allow) return `reach: ${hold.reason}`;
-    const tooBig = await overBudget(offeredBytes(offer), budget);
-    if (tooBig !== undefined) return tooBig;
-    const share = await policy.overShare?.(offer, offeredBytes(offer));
-    if (share !== undefined) return share;
+    const bytes = offeredBytes(offer);
+    const tooMuch = policy.overBudget
+      ? await policy.overBudget(offer, bytes)
+      : await overBudget(bytes, budget);
+    if (tooMuch !== undefined) return tooMuch;
     if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
     if (pulling.size >= maxPulls)
       return `busy: this peer is already receiving ${pulling.size} item(s)`;

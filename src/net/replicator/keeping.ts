@@ -3,7 +3,13 @@
  * wants to keep them, within the cap they set on what is kept for others.
  */
 import { type ContentStore, keptBytes, keptForOthers } from '../../content/index.ts';
-import type { HoldGate, ReplicaOffer, ReplicaPolicy, SpaceBudget } from '../replicate/index.ts';
+import {
+  type HoldGate,
+  overBudget,
+  type ReplicaOffer,
+  type ReplicaPolicy,
+  type SpaceBudget,
+} from '../replicate/index.ts';
 
 /**
  * The most one author's items may take of what a device keeps for others: a quarter of it,
@@ -32,22 +38,25 @@ export interface KeepingOptions {
  * take at most a quarter (never less than {@link MIN_AUTHOR_SHARE}).
  */
 export function keepingPolicy(store: ContentStore, options: KeepingOptions): ReplicaPolicy {
-  /** The space the device has left (unknown: undefined), and what it keeps for others. */
-  const now = () =>
-    Promise.all([options.budget.spaceLeft().catch(() => undefined), keptForOthers(store)]);
   return {
     willing: options.willing,
     maxBytes: options.budget.maxBytes,
     mayHold: options.mayHold,
-    spaceLeft: async () => {
-      const [left, kept] = await now();
-      const underCap = Math.max(0, options.capBytes() - kept.bytes);
-      return left === undefined ? underCap : Math.min(left, underCap);
-    },
-    overShare: async (offer: ReplicaOffer, bytes: number) => {
-      const [left, kept] = await now();
+    // One read of the space left and of what is kept, for both the cap and the author's share.
+    overBudget: async (offer: ReplicaOffer, bytes: number) => {
+      const [left, kept] = await Promise.all([
+        options.budget.spaceLeft().catch(() => undefined),
+        keptForOthers(store),
+      ]);
+      const cap = options.capBytes();
+      const underCap = Math.max(0, cap - kept.bytes);
+      const tooMuch = await overBudget(bytes, {
+        maxBytes: options.budget.maxBytes,
+        spaceLeft: async () => (left === undefined ? underCap : Math.min(left, underCap)),
+      });
+      if (tooMuch !== undefined) return tooMuch;
       // What may be kept for others in all: the cap, or what is kept plus the space left.
-      const total = Math.min(options.capBytes(), kept.bytes + (left ?? Number.POSITIVE_INFINITY));
+      const total = Math.min(cap, kept.bytes + (left ?? Number.POSITIVE_INFINITY));
       if (!Number.isFinite(total)) return undefined;
       const share = Math.max(options.minAuthorShare ?? MIN_AUTHOR_SHARE, total * AUTHOR_SHARE);
       const author = offer.owner ?? null;
