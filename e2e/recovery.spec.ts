@@ -81,11 +81,11 @@ test('social recovery, 3 of 5: two contacts’ shares bring nothing back; with t
   // Every device of A is gone.
   await profileA.close();
 
-  // A new browser asks for recovery: a link and a code to read to the contacts.
+  // A new browser asks for recovery from its welcome: a link and a code to read to the contacts.
   const n = await openApp((await openProfile()).context, doorway.url);
   await trustConnected(n);
   const agentN = await agentOf(n);
-  const recover = n.getByTestId('social-recover');
+  const recover = n.getByTestId('first-run').getByTestId('social-recover');
   await recover.locator('summary').click();
   const link = (await recover.getByTestId('recover-link').textContent()) ?? '';
   expect(link).toContain(`/recover/${agentN}`);

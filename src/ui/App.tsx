@@ -90,6 +90,7 @@ export function App() {
             <RestoreQueue store={store} peer={peer} trust={trust} family={family.family} />
             <FirstRunHint
               empty={!shared && library.status === 'ready' && library.items.length === 0}
+              trust={trust}
             />
             <DropZone
               disabled={!store}

@@ -1,4 +1,6 @@
 import { useId, useState } from 'react';
+import type { TrustClient } from '../trust/index.ts';
+import { RecoverWithContacts } from './RecoverWithContacts.tsx';
 import { RestoreBackup } from './RestoreBackup.tsx';
 
 const DISMISSED_KEY = 'elohim-first-run-dismissed';
@@ -7,7 +9,7 @@ const DISMISSED_KEY = 'elohim-first-run-dismissed';
  * What this is and what to do first, for a profile with nothing in it yet. It goes by itself
  * once the library has something, or for good when dismissed.
  */
-export function FirstRunHint({ empty }: { empty: boolean }) {
+export function FirstRunHint({ empty, trust }: { empty: boolean; trust: TrustClient | undefined }) {
   const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED_KEY) === '1');
   const [restoring, setRestoring] = useState(false);
   const titleId = useId();
@@ -37,6 +39,8 @@ export function FirstRunHint({ empty }: { empty: boolean }) {
           </button>
         </p>
         {restoring && <RestoreBackup replaces={false} />}
+        <p>Lost every device and have no backup file? Your trusted contacts can bring you back:</p>
+        <RecoverWithContacts trust={trust} />
       </div>
       <button
         type="button"
