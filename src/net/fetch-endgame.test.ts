@@ -64,7 +64,7 @@ async function holder(
 }
 
 /** A fetcher whose imports count every `writePiece` per piece. */
-async function fetcher(peers: Libp2p[]) {
+async function fetcher(peers: Libp2p[], options: { rejoinAfterMs?: number } = {}) {
   const node = await loopbackNode(false);
   for (const p of peers) await node.peerStore.merge(p.peerId, { multiaddrs: p.getMultiaddrs() });
   cleanups.push(() => node.stop());
@@ -98,6 +98,7 @@ async function fetcher(peers: Libp2p[]) {
       {
         // Far beyond the test's timeout: only the end-game can finish while a holder stalls.
         timeoutMs: 120_000,
+        ...options,
         onProgress: (p) => {
           for (const peer of p.peers) {
             const states = peersSeen.get(peer.peerId) ?? [];
@@ -150,6 +151,65 @@ describe('end-game: duplicates of the last pieces', () => {
     expect(open).toEqual([]);
     // Asked past its first piece (maybe again, for a duplicate), it never sent a second.
     expect(stalling.served()).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+});
+
+describe('holders that could not be reached', () => {
+  it('joins again a holder whose first try failed; never one that said it holds nothing', async () => {
+    const data = testBytes(SIZE, 7);
+    // B cannot be asked at first (no piece protocol yet); A sends nothing until B has sent a
+    // piece, so the fetch can only finish if B is tried again.
+    let bServed!: () => void;
+    const fromB = new Promise<void>((resolve) => {
+      bServed = resolve;
+    });
+    const a = await holder(data, () => fromB);
+    const bStore = await newStore();
+    await bStore.put(data);
+    const b = await loopbackNode();
+    cleanups.push(() => b.stop());
+    // C answers: it holds nothing.
+    const c = await holder(testBytes(1000, 8));
+    const { store, peersSeen, fetchBlob } = await fetcher([a.node, b, c.node], {
+      rejoinAfterMs: 0,
+    });
+    const bId = b.peerId.toString();
+    let registered: Promise<unknown> | undefined;
+    const watch = setInterval(() => {
+      if (!registered && peersSeen.get(bId)?.includes('dropped')) {
+        registered = registerShardProtocol(b, bStore, {
+          timeoutMs: 30_000,
+          onSent: () => bServed(),
+        });
+      }
+    }, 10);
+    try {
+      const got = await fetchBlob(a.m.blob_hash);
+      expect(got.blob_hash).toBe(a.m.blob_hash);
+    } finally {
+      clearInterval(watch);
+    }
+    const bytes = new Uint8Array(await (await store.getBlob(a.m.blob_hash)).arrayBuffer());
+    expect(sha(bytes)).toBe(sha(data));
+    // B: dropped, then back, and sending.
+    expect(peersSeen.get(bId)?.slice(0, 3)).toEqual(['idle', 'dropped', 'idle']);
+    expect(peersSeen.get(bId)).toContain('active');
+    // C said it holds nothing: dropped once, for good.
+    expect(peersSeen.get(c.node.peerId.toString())).toEqual(['idle', 'dropped']);
+  }, 30_000);
+
+  it('does not wait for a holder still being asked once every piece is in', async () => {
+    const data = testBytes(SIZE, 9);
+    const a = await holder(data);
+    // A peer that takes the piece protocol's requests and never answers.
+    const silent = await loopbackNode();
+    await silent.handle(PIECES_PROTOCOL, () => {});
+    cleanups.push(() => silent.stop());
+    // A first: the manifest comes from it (the manifest is asked of holders in turn).
+    const { store, fetchBlob } = await fetcher([a.node, silent]);
+    // The Holds timeout is 120 s: finishing within the test's 30 s means it was not waited for.
+    await fetchBlob(a.m.blob_hash);
+    expect(await store.has(a.m.blob_hash)).toBe(true);
   }, 30_000);
 });
 

@@ -78,6 +78,8 @@ export interface FetchOptions {
   timeoutMs?: number;
   /** Told what each source of holders answered while looking for them. */
   onSearch?: SearchReport;
+  /** How long a holder that could not be reached sits out before it is tried again. Default 5 s. */
+  rejoinAfterMs?: number;
 }
 
 /** What a fetch needs of the node: dialling, and whether a peer's connection is direct. */
@@ -166,8 +168,14 @@ async function fetchInScope(
     report();
     const scheduler = new PieceScheduler(session, session.needed, node, signal, options, {
       joined: (id) => {
-        if (!peers.has(id)) {
+        const peer = peers.get(id);
+        if (!peer) {
           peers.set(id, { peerId: id, direct: node.isDirectPeer(id), bytes: 0, state: 'idle' });
+        } else if (peer.state === 'dropped') {
+          // A holder that could not be reached, tried again.
+          peer.state = 'idle';
+          delete peer.reason;
+          report();
         }
       },
       state: (id, state) => {

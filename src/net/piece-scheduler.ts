@@ -2,20 +2,35 @@
  * The piece scheduler of a fetch: pulls the pieces an import needs from every holder at once,
  * each piece verified (by the import) before it is written. A holder that sends bad bytes,
  * stalls or vanishes is dropped and its unfinished work goes back to the queue for the others
- * (a stream the transport cut is asked for again, twice at most). Used by `fetchContent`,
- * the streamer's imports, shard imports and the replicate server.
+ * (a stream the transport cut is asked for again, twice at most); one that could not be
+ * reached is tried again when a finder names it a few seconds later, twice at most. Used by
+ * `fetchContent`, the streamer's imports, shard imports and the replicate server.
  */
 import type { PeerId } from '@libp2p/interface';
 import { type ImportSession, PieceMismatchError } from '../content/index.ts';
 import { sleep, WireStreamClosedError } from '../wire/index.ts';
 import { FetchError } from './errors.ts';
 import type { FetchNode, FetchOptions } from './fetch.ts';
-import { fetchHolding, fetchPieces, type Holding, PeerSentBadDataError } from './shard/index.ts';
+import {
+  fetchHolding,
+  fetchPieces,
+  type Holding,
+  PeerSentBadDataError,
+  ShardNotFoundError,
+} from './shard/index.ts';
 
 /** Times one holder is asked again after the transport cut its stream, per fetch. */
 const STREAM_RETRIES = 2;
 /** Wait before asking again, times the attempt: a closing connection must leave first. */
 const RETRY_BACKOFF_MS = 250;
+/**
+ * A holder that could not be reached (its dial or its `Holds` failed, or the transport kept
+ * cutting its streams) sits out this long, then joins again when a finder names it: a dial
+ * that hung once (two crossing WebRTC dials) usually works the next time.
+ */
+const REJOIN_AFTER_MS = 5_000;
+/** Times one holder is tried per fetch, its first join included. */
+const MAX_TRIES = 3;
 
 interface Range {
   shard: number;
@@ -52,6 +67,7 @@ function planRanges(
 }
 
 export interface SchedulerEvents {
+  /** A holder joined; or one dropped as unreachable answered when tried again. */
   joined(peerId: string): void;
   state(peerId: string, state: 'active' | 'idle'): void;
   bytes(peerId: string, bytes: number): void;
@@ -78,6 +94,12 @@ export class PieceScheduler {
   readonly #writing = new Set<string>();
   readonly #active = new Set<Request>();
   readonly #joined = new Set<string>();
+  /** Holders that could not be reached: when, and how many times they were tried. */
+  readonly #unreachable = new Map<string, { at: number; tries: number }>();
+  /** Workers started: a join (or a rejoin) is something new for a stuck fetch to wait on. */
+  #started = 0;
+  /** Aborted once every piece is in: a holder still being asked what it has is not waited for. */
+  readonly #over = new AbortController();
   readonly #workers = new Set<Promise<void>>();
   /** What each live worker's holder has; `undefined` while it is being asked. */
   readonly #live = new Map<string, Holding | undefined>();
@@ -138,10 +160,10 @@ export class PieceScheduler {
     for (;;) {
       while (this.#workers.size > 0) await Promise.allSettled([...this.#workers]);
       if (this.done || this.signal.aborted || this.#failure !== undefined) break;
-      const before = this.#joined.size;
+      const before = this.#started;
       for (const peer of await findMore(this.#joined).catch(() => [])) this.#join(peer);
       // Nobody new (here or from the periodic round meanwhile): this is as far as it goes.
-      if (this.#joined.size === before) break;
+      if (this.#started === before) break;
     }
     finished.abort();
     await discovery;
@@ -158,11 +180,21 @@ export class PieceScheduler {
 
   #join(peer: PeerId): void {
     const id = peer.toString();
-    if (this.#joined.has(id) || this.done) return;
-    this.#joined.add(id);
-    this.events.joined(id);
+    if (this.done) return;
+    const again = this.#joined.has(id);
+    if (again) {
+      // Only a holder that could not be reached comes back, after a while, a few times.
+      const away = this.#unreachable.get(id);
+      const wait = this.options.rejoinAfterMs ?? REJOIN_AFTER_MS;
+      if (!away || away.tries >= MAX_TRIES || Date.now() - away.at < wait) return;
+      away.at = Number.POSITIVE_INFINITY;
+    } else {
+      this.#joined.add(id);
+      this.events.joined(id);
+    }
+    this.#started++;
     this.#live.set(id, this.#known.get(id));
-    const worker = this.#work(peer)
+    const worker = this.#work(peer, again)
       .catch((error: unknown) => {
         this.#failure ??= error;
       })
@@ -172,6 +204,15 @@ export class PieceScheduler {
       });
     this.#workers.add(worker);
     void worker.finally(() => this.#workers.delete(worker));
+  }
+
+  /** Drops a holder; one that could not be reached may join again later (see {@link #join}). */
+  #drop(id: string, error: unknown, unreachable: boolean): void {
+    if (unreachable) {
+      const tries = (this.#unreachable.get(id)?.tries ?? 0) + 1;
+      this.#unreachable.set(id, { at: Date.now(), tries });
+    } else this.#unreachable.delete(id);
+    this.events.dropped(id, error);
   }
 
   /** Whether a live holder has (or may have: still asking) this shard. */
@@ -311,6 +352,7 @@ export class PieceScheduler {
         // Only now: a piece that failed its check goes back to the queue with the rest.
         request.next = piece.piece + 1;
         this.#written.add(key);
+        if (this.done) this.#over.abort(new FetchError('every piece is in'));
         this.events.bytes(id, piece.bytes.byteLength);
         this.#cancelCovered(request);
       }
@@ -345,26 +387,32 @@ export class PieceScheduler {
     this.#queue.unshift(...planRanges(rest, this.options.piecesPerRequest ?? 4));
   }
 
-  async #work(peer: PeerId): Promise<void> {
+  /** `again`: a holder dropped as unreachable, tried again; it is back once it answers. */
+  async #work(peer: PeerId, again: boolean): Promise<void> {
     const id = peer.toString();
     const m = this.session.manifest;
     let holding = this.#known.get(id);
     if (holding === undefined) {
       try {
         holding = await fetchHolding(this.node.libp2p, peer, m.blob_hash, {
-          signal: this.signal,
+          signal: AbortSignal.any([this.signal, this.#over.signal]),
           timeoutMs: this.options.timeoutMs ?? 20_000,
           totalShards: m.total_shards,
         });
       } catch (error) {
         if (this.signal.aborted) throw this.signal.reason;
-        this.events.dropped(id, error);
+        if (this.#over.signal.aborted) return;
+        // It answered (it does not hold it, or it lied): that is final for this fetch.
+        const answered =
+          error instanceof ShardNotFoundError || error instanceof PeerSentBadDataError;
+        this.#drop(id, error, !answered);
         return;
       }
       this.#known.set(id, holding);
       this.#live.set(id, holding);
       this.#notify();
     }
+    if (again) this.events.joined(id);
     let streamRetries = 0;
     for (;;) {
       if (this.signal.aborted) throw this.signal.reason;
@@ -394,7 +442,7 @@ export class PieceScheduler {
       // a few times, once the connection had time to go. Bad bytes, refusals and stalls
       // drop it, as does a failed dial.
       if (!(transportCut(error) && streamRetries++ < STREAM_RETRIES)) {
-        this.events.dropped(id, error);
+        this.#drop(id, error, transportCut(error));
         return;
       }
       await sleep(RETRY_BACKOFF_MS * streamRetries, this.signal);
