@@ -217,8 +217,18 @@ async function fetchInScope(
 }
 
 /**
- * The first holder's manifest for `hash`; holders that fail are reported to `drop`. When every
- * holder answers NotFound (a refusal looks the same) it throws {@link NoHoldersError}.
+ * How long one holder has to send the manifest before the next is asked too: a holder the
+ * finder names but whose dial hangs (just gone, crossing dials) must not hold a fetch up for
+ * its whole timeout, and holders that answer at once are asked one at a time.
+ */
+const MANIFEST_STAGGER_MS = 1_000;
+
+/**
+ * The first manifest for `hash` a holder sends, asking them in turn: the next one as soon as
+ * the last failed, or when it has not answered within {@link MANIFEST_STAGGER_MS}. The first
+ * answer wins and the other requests end (those holders are not dropped: they still serve
+ * pieces). Holders that fail are reported to `drop`. When every holder answers NotFound (a
+ * refusal looks the same) it throws {@link NoHoldersError}.
  */
 export async function findManifest(
   node: FetchNode,
@@ -228,22 +238,43 @@ export async function findManifest(
   timeoutMs: number | undefined,
   drop: (peerId: string, error: unknown) => void,
 ): Promise<RemoteManifest | undefined> {
+  const won = new AbortController();
+  const scope = AbortSignal.any([signal, won.signal]);
+  let manifest: RemoteManifest | undefined;
   let notFound = 0;
-  for (const peer of holders) {
+  const ask = async (peer: PeerId) => {
     try {
       const candidate = await fetchManifest(node.libp2p, peer, hash, {
-        signal,
+        signal: scope,
         timeoutMs: timeoutMs ?? 20_000,
       });
       if (candidate.blob_hash !== hash)
         throw new FetchError(`sent the manifest of ${candidate.blob_hash}`);
-      return candidate;
+      manifest ??= candidate;
+      won.abort(new FetchError('another holder sent the manifest first'));
     } catch (error) {
-      if (signal.aborted) throw signal.reason;
+      if (scope.aborted) return;
       if (error instanceof ShardNotFoundError) notFound++;
       drop(peer.toString(), error);
     }
+  };
+  const asked: Promise<void>[] = [];
+  for (const peer of holders) {
+    if (scope.aborted) break;
+    const answer = ask(peer);
+    asked.push(answer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      answer,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, MANIFEST_STAGGER_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
+  await Promise.all(asked);
+  if (signal.aborted) throw signal.reason;
+  if (manifest) return manifest;
   // Every holder said NotFound — they dropped it, or the item's reach does not include us,
   // which by design looks the same: nobody holds it for us.
   if (holders.length > 0 && notFound === holders.length) throw new NoHoldersError(hash);
