@@ -67,6 +67,22 @@ test('no serious or critical accessibility violations in the main states', async
     expect(await seriousViolations(page)).toEqual([]);
   });
 
+  await test.step('social recovery: choosing contacts, asking them, and a contact helping', async () => {
+    const setup = page.getByTestId('recovery-setup');
+    await setup.locator('summary').click();
+    await expect(setup.getByTestId('recovery-current')).toHaveText(/No trusted contacts/, {
+      timeout: 60_000,
+    });
+    const recover = page.getByTestId('settings').getByTestId('social-recover');
+    await recover.locator('summary').click();
+    await expect(recover.getByTestId('recover-code')).toHaveText(/^\d{4} \d{4}$/);
+    expect(await seriousViolations(page)).toEqual([]);
+    const link = (await recover.getByTestId('recover-link').textContent()) ?? '';
+    await page.goto(link);
+    await expect(page.getByTestId('help-recover-own')).toBeVisible({ timeout: 60_000 });
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
   await test.step('a share link being fetched', async () => {
     await page.goto(new URL(`/get/sha256-${'cd'.repeat(32)}?name=holiday.mov`, doorway.url).href);
     await expect(page.getByTestId('fetch')).toBeVisible();
