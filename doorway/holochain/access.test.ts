@@ -1,23 +1,14 @@
 import { encodeHashToBase64 } from '@holochain/client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Reach } from '../../src/wire/index.ts';
-import { connectAgent, sharedTrustServer } from './test-support.ts';
+import { type connectAgent, sharedTrustServer, suiteAgents } from './test-support.ts';
 import { peerIdOfAgent } from './zomes.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
 
 describe('who may read a profile', () => {
   const server = sharedTrustServer('hc-access-');
-  const agents: Agent[] = [];
-  afterAll(async () => {
-    for (const agent of agents) await agent.close();
-  });
-
-  async function agent(): Promise<Agent> {
-    const a = await connectAgent(server().url);
-    agents.push(a);
-    return a;
-  }
+  const agent = suiteAgents(server);
 
   async function profile(owner: Agent, reach: Reach): Promise<string> {
     const peerId = peerIdOfAgent(owner.agent);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AppSignal } from '@holochain/client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MAX_GUARDIANS,
   MAX_RELEASES_PER_GUARDIAN,
@@ -19,7 +19,7 @@ import {
   setRecoveryGuardians,
 } from './recovery.ts';
 import { DNA_HASHES, EmulatorStore } from './store.ts';
-import { connectAgent, newKey, sharedTrustServer } from './test-support.ts';
+import { type connectAgent, newKey, sharedTrustServer, suiteAgents } from './test-support.ts';
 import type { ZomeContext } from './zome-context.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
@@ -46,16 +46,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 
 describe('social recovery', () => {
   const server = sharedTrustServer('hc-recovery-');
-  const agents: Agent[] = [];
-  afterAll(async () => {
-    for (const agent of agents) await agent.close();
-  });
-
-  async function agent(): Promise<Agent> {
-    const a = await connectAgent(server().url);
-    agents.push(a);
-    return a;
-  }
+  const agent = suiteAgents(server);
 
   const link = (from: Agent, to: Uint8Array, type = 'friend') =>
     from.call('imagodei', 'create_relationship', { other_agent: to, relationship_type: type });

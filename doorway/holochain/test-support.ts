@@ -129,6 +129,24 @@ export function sharedTrustServer(prefix: string): () => TrustServer & { dataDir
   };
 }
 
+/**
+ * Agents signed in to `server()`, each made by the function returned, all closed after the
+ * suite (call it in a `describe`, beside {@link sharedTrustServer}).
+ */
+export function suiteAgents(
+  server: () => { url: string },
+): () => Promise<Awaited<ReturnType<typeof connectAgent>>> {
+  const agents: Awaited<ReturnType<typeof connectAgent>>[] = [];
+  afterAll(async () => {
+    for (const agent of agents) await agent.close();
+  });
+  return async () => {
+    const agent = await connectAgent(server().url);
+    agents.push(agent);
+    return agent;
+  };
+}
+
 /** An Ed25519 key pair in the shapes the client wants: agent-shaped key, libsodium secret key. */
 export interface TestKey {
   seed: Uint8Array;
