@@ -3,6 +3,7 @@ import type { BackupContact, BackupItem } from '../backup/index.ts';
 import { isKept, type StoredManifest } from '../content/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { errorMessage } from './format.ts';
+import { LazyDisclosure } from './LazyDisclosure.tsx';
 import { useContacts } from './useContacts.ts';
 import { useLibraryEntries } from './useSync.ts';
 
@@ -40,16 +41,10 @@ export function BackupIdentity(props: {
   items: StoredManifest[] | undefined;
 }) {
   // Closed, it reads nothing: the contacts are asked of the trust layer only once it is opened.
-  const [open, setOpen] = useState(false);
   return (
-    <details
-      className="disclosure"
-      data-testid="backup"
-      onToggle={(event) => setOpen(event.currentTarget.open)}
-    >
-      <summary>Back up this identity</summary>
-      {open && <BackupForm {...props} />}
-    </details>
+    <LazyDisclosure summary="Back up this identity" testId="backup">
+      {() => <BackupForm {...props} />}
+    </LazyDisclosure>
   );
 }
 

@@ -5,6 +5,7 @@ import { listen } from '../wire/index.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
 import { recoveryLink } from './HelpRecover.tsx';
+import { LazyDisclosure } from './LazyDisclosure.tsx';
 
 /** How often the releases are read again while the form is open (a signal also says so). */
 const POLL_MS = 3_000;
@@ -21,21 +22,16 @@ type State =
  * src/backup): every tab reloads as the person.
  */
 export function RecoverWithContacts({ trust }: { trust: TrustClient | undefined }) {
-  const [open, setOpen] = useState(false);
   return (
-    <details
-      className="disclosure"
-      data-testid="social-recover"
-      onToggle={(event) => setOpen(event.currentTarget.open)}
-    >
-      <summary>Recover with trusted contacts</summary>
-      {open &&
-        (trust ? (
+    <LazyDisclosure summary="Recover with trusted contacts" testId="social-recover">
+      {() =>
+        trust ? (
           <Waiting trust={trust} />
         ) : (
           <p className="muted small">Open this in the tab that runs the network.</p>
-        ))}
-    </details>
+        )
+      }
+    </LazyDisclosure>
   );
 }
 

@@ -1,6 +1,7 @@
 import { type FormEvent, useId, useState } from 'react';
 import type { TrustClient } from '../trust/index.ts';
 import { errorMessage } from './format.ts';
+import { LazyDisclosure } from './LazyDisclosure.tsx';
 import { useContacts } from './useContacts.ts';
 import { useRecoveryShares } from './useRecoveryShares.ts';
 
@@ -13,21 +14,16 @@ type State = { status: 'idle' | 'saving' | 'saved' } | { status: 'failed'; error
  * the last choice: the old shares stop working.
  */
 export function RecoveryGuardians({ trust }: { trust: TrustClient | undefined }) {
-  const [open, setOpen] = useState(false);
   return (
-    <details
-      className="disclosure"
-      data-testid="recovery-setup"
-      onToggle={(event) => setOpen(event.currentTarget.open)}
-    >
-      <summary>Trusted contacts for recovery</summary>
-      {open &&
-        (trust ? (
+    <LazyDisclosure summary="Trusted contacts for recovery" testId="recovery-setup">
+      {() =>
+        trust ? (
           <GuardiansForm trust={trust} />
         ) : (
           <p className="muted small">Choose them in the tab that runs the network.</p>
-        ))}
-    </details>
+        )
+      }
+    </LazyDisclosure>
   );
 }
 
