@@ -12,6 +12,7 @@
 import { combine, split } from 'shamir-secret-sharing';
 import { type BackupPayload, payloadFromJson, payloadToJson } from '../backup/index.ts';
 import { type AgentKey, deriveRelationshipKey } from '../reach/index.ts';
+import type { TrustRecoveryRelease, TrustRecoveryShare } from '../trust/index.ts';
 import { fromBase64Url, MAX_GUARDIANS, toBase64Url } from '../wire/index.ts';
 import { RecoverySetupError, ShareRefusedError } from './errors.ts';
 
@@ -29,26 +30,10 @@ export interface RecoverySetup {
 }
 
 /** A share as the trust layer lists it to its owner and its guardian. */
-export interface HeldShare {
-  owner: AgentKey;
-  guardian: AgentKey;
-  setup: string;
-  threshold: number;
-  total: number;
-  iv: string;
-  sealed: string;
-}
+export type HeldShare = Omit<TrustRecoveryShare, 'createdAt'>;
 
 /** A share released to a requester, as the trust layer lists it. */
-export interface Release {
-  owner: AgentKey;
-  guardian: AgentKey;
-  requester: AgentKey;
-  setup: string;
-  threshold: number;
-  iv: string;
-  sealed: string;
-}
+export type Release = Omit<TrustRecoveryRelease, 'createdAt'>;
 
 /** Where a recovery stands for one owner. */
 export interface RecoveryProgress {
