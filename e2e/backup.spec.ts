@@ -5,6 +5,7 @@ import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
   downloadAndHash,
+  getContent,
   item,
   openApp,
   peerIdOf,
@@ -104,13 +105,34 @@ test('a backup brings the same agent, its contact, family and items back in an e
     await trustConnected(c);
     expect(await agentOf(c)).toBe(agentC);
 
-    // The right passphrase: C reloads as A.
+    // The right passphrase: C reloads as A. Its items are readable before the restore queue
+    // has fetched them: here the queue is held back (a page of the origin that runs no app,
+    // the doorway's /health, holds its lock), and the item streams from the doorway.
+    const lockHolder = await profileC.context.newPage();
+    await lockHolder.goto(new URL('/health', doorway.url).href);
+    await lockHolder.evaluate(
+      () =>
+        new Promise<void>((held) => {
+          void navigator.locks.request('elohim-restore-queue', () => {
+            held();
+            return new Promise(() => {});
+          });
+        }),
+    );
     await restore(c, saved, PASSPHRASE);
     await expect(c.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
       timeout: 60_000,
     });
     await trustConnected(c);
     expect(await peerIdOf(c)).toBe(peerA);
+    const waiting = c.locator(`[data-testid="restore-item"][data-hash="${file.hash}"]`);
+    await expect(waiting).toContainText('waiting');
+    await expect(waiting.getByTestId('restore-open')).toHaveAttribute('href', /\/content\//);
+    const early = await getContent(c, file.hash);
+    expect(early.status, early.text).toBe(200);
+    expect(early.sha).toBe(file.hash);
+    await expect(waiting).toContainText('waiting');
+    await lockHolder.close();
     // A's contact is back, and its item, fetched from the doorway that keeps it.
     await expect(c.locator(`[data-testid="contact"][data-agent="${agentB}"]`)).toHaveAttribute(
       'data-family',

@@ -11,6 +11,7 @@ import type { Family } from '../family/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
+import { contentUrl } from './serviceWorker.ts';
 import { contactsChanged } from './useContacts.ts';
 import type { PeerState } from './usePeerNode.ts';
 import { addToLibrary } from './useSync.ts';
@@ -139,12 +140,20 @@ export function RestoreQueue({
       <h2 id="restore-queue-heading">Getting your items back</h2>
       <p className="muted small">
         Your backup lists these items. Each comes back from the peers and doorways that hold it,
-        verified, and joins your library.
+        verified, and joins your library. You can open one already: it streams from whoever holds it
+        while it comes back.
       </p>
       <ul>
         {items.map((item) => (
-          <li key={item.hash} data-testid="restore-item">
-            {item.name}{' '}
+          <li key={item.hash} data-testid="restore-item" data-hash={item.hash}>
+            <a
+              href={contentUrl(item.hash)}
+              target="_blank"
+              rel="noopener"
+              data-testid="restore-open"
+            >
+              {item.name}
+            </a>{' '}
             <span className="muted small">
               {states[item.hash] === 'failed'
                 ? '— not found yet'
