@@ -25,7 +25,9 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   openProfile,
 }) => {
   test.setTimeout(240_000);
-  const file = await writeRandomFile(files.dir, 'held.bin', 1024 * 1024);
+  // Large enough that A, dialled once the trust layer names it, joins before the end even when
+  // the doorway's bridge (which pulls from A) answered B's first search sooner, on a busy machine.
+  const file = await writeRandomFile(files.dir, 'held.bin', 24 * 1024 * 1024);
   // C first: B, allowed one peer, takes C and then has no room for anyone the doorway lists.
   const c = await openApp((await openProfile()).context, doorway.url);
   await waitReachable(c);
