@@ -320,13 +320,13 @@ describe('social recovery storage', () => {
     for (const g of [g1, g2]) {
       createRelationship(context(store, owner), { other_agent: g, relationship_type: 'friend' });
     }
-    // What a doorway of version 4 left: no recovery tables.
-    store.db.exec('DROP TABLE recovery_shares; DROP TABLE recovery_releases');
+    // What a doorway of version 4 left: no recovery (nor device) tables.
+    store.db.exec('DROP TABLE recovery_shares; DROP TABLE recovery_releases; DROP TABLE devices');
     store.db.pragma('user_version = 4');
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(6);
       expect(store.appOfAgent(owner)).toBeDefined();
       const indexes = ['recovery_shares', 'recovery_releases'].flatMap((table) =>
         (store.db.pragma(`index_list(${table})`) as { name: string }[]).map((i) => i.name),

@@ -120,15 +120,16 @@ describe('emulator persistence', () => {
     let store = EmulatorStore.open(file);
     const agent = newKey().agent;
     store.installApp(agent);
-    // What a doorway of version 1 left: no grants or recovery tables, user_version 1.
+    // What a doorway of version 1 left: no grants, recovery or device tables, user_version 1.
     store.db.exec('DROP TABLE cluster_key_grants');
     store.db.exec('DROP TABLE recovery_shares; DROP TABLE recovery_releases');
+    store.db.exec('DROP TABLE devices');
     store.db.exec('ALTER TABLE app_tokens DROP COLUMN single_use');
     store.db.pragma('user_version = 1');
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(6);
       expect(store.appOfAgent(agent)).toBeDefined();
       const tables = store.db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -152,12 +153,13 @@ describe('emulator persistence', () => {
     store.grantAssigned(cell, agent, secret, 'chaperone-imagodei');
     expect(store.isAuthorized(cell, stranger, secret)).toBe(true);
     store.db.exec('DROP TABLE recovery_shares; DROP TABLE recovery_releases');
+    store.db.exec('DROP TABLE devices');
     store.db.exec('ALTER TABLE app_tokens DROP COLUMN single_use');
     store.db.pragma('user_version = 2');
     store.close();
     store = EmulatorStore.open(file);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(6);
       expect(store.isAuthorized(cell, stranger, secret)).toBe(false);
       const left = store.db.prepare('SELECT assignee FROM cap_grants').all() as {
         assignee: Buffer;

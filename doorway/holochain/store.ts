@@ -60,7 +60,7 @@ export type NonceVerdict = 'Fresh' | 'Duplicate' | 'Expired' | 'Future';
 /** Holochain refuses zome calls whose `expires_at` lies further ahead than this (50 minutes). */
 export const WITNESSABLE_EXPIRY_MICROS = 50 * 60 * 1_000_000;
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /** Version 1: everything up to cluster key grants. */
 const SCHEMA_V1 = `
@@ -230,8 +230,26 @@ CREATE INDEX recovery_releases_by_requester ON recovery_releases (requester);
 CREATE INDEX recovery_releases_by_guardian ON recovery_releases (guardian);
 `;
 
+/**
+ * Version 6: device certificates (imagodei `add_device`, `remove_device`). One row per device,
+ * for good: the agent that certified it first, and when that agent removed it.
+ */
+const SCHEMA_V6 = `
+CREATE TABLE devices (
+  device BLOB PRIMARY KEY,
+  agent BLOB NOT NULL,
+  name TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  device_signature TEXT NOT NULL,
+  removed_at INTEGER,
+  action_hash BLOB NOT NULL
+);
+CREATE INDEX devices_by_agent ON devices (agent, added_at DESC);
+`;
+
 /** What brings a database at version `i + 1` from version `i` (index 0: an empty file). */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
 
 export class StoreError extends ElohimError.named('StoreError') {}
 

@@ -1,5 +1,6 @@
 import { TRUST_ROLE_OF, type TrustFunction } from '../../src/wire/index.ts';
 import { getFamilyCluster, getMyClusterKeyGrants, grantClusterKey } from './cluster-keys.ts';
+import { addDevice, getAgentDevices, getDeviceAgent, removeDevice } from './devices.ts';
 import {
   createHuman,
   createRelationship,
@@ -48,6 +49,10 @@ const FUNCTIONS: { readonly [F in TrustFunction]: ZomeFn<F> } = {
   get_my_recovery_shares: getMyRecoveryShares,
   release_recovery_share: releaseRecoveryShare,
   get_my_recovery_releases: getMyRecoveryReleases,
+  add_device: addDevice,
+  remove_device: removeDevice,
+  get_agent_devices: getAgentDevices,
+  get_device_agent: getDeviceAgent,
 };
 
 /** The functions of `role`'s coordinator zome, by name. */

@@ -4,7 +4,7 @@
  * already holds them, from the trust layer and the store).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { ed25519SeedFromProtobuf, storedDeviceKey } from '../identity/index.ts';
+import { ed25519SeedFromProtobuf, storedAgentKey, storedDeviceKey } from '../identity/index.ts';
 import { agentKeyFromEd25519, loadOwnClusterKey } from '../reach/index.ts';
 import { BackupError, BackupTooLargeError } from './errors.ts';
 import { MAX_FILE_BYTES } from './format.ts';
@@ -13,15 +13,21 @@ import { collectSettings } from './stage.ts';
 
 export interface CollectOptions {
   contacts: BackupContact[];
-  /** The library's items; `private` ones are left out (see docs/design.md §2, "Backup"). */
+  /**
+   * The library's items; `private` ones are left out (see docs/design.md §2, "Backup") unless
+   * `withPrivate` (pairing: the person's own device receives and opens them).
+   */
   items: BackupItem[];
+  withPrivate?: boolean;
   identityDb?: string;
   keysDb?: string;
   storage?: Storage;
 }
 
 export async function collectBackup(options: CollectOptions): Promise<BackupPayload> {
-  const identity = await storedDeviceKey(options.identityDb);
+  // The person's agent key: a paired device's, else this profile's own key.
+  const identity =
+    (await storedAgentKey(options.identityDb)) ?? (await storedDeviceKey(options.identityDb));
   if (!identity)
     throw new BackupError('This browser has no identity yet. Reload the page and try again.');
   const agent = agentKeyFromEd25519(ed25519.getPublicKey(ed25519SeedFromProtobuf(identity)));
@@ -36,7 +42,9 @@ export async function collectBackup(options: CollectOptions): Promise<BackupPayl
     ...(cluster ? { cluster } : {}),
     contacts: options.contacts,
     settings: collectSettings(options.storage),
-    items: options.items.filter((item) => item.reach !== 'private'),
+    items: options.withPrivate
+      ? options.items
+      : options.items.filter((item) => item.reach !== 'private'),
   };
 }
 

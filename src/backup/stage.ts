@@ -8,9 +8,11 @@
  * half-way applies the stage again.
  */
 import {
+  commitStagedAgent,
   commitStagedIdentity,
   stagedIdentity,
   stageIdentity,
+  storedAgentKey,
   storedDeviceKey,
 } from '../identity/index.ts';
 import { logger } from '../wire/index.ts';
@@ -49,9 +51,17 @@ export function collectSettings(storage: Storage = localStorage): Record<string,
   return settings;
 }
 
-/** Stages an opened (and checked) backup; nothing of the running profile changes yet. */
-export function stageRestore(payload: BackupPayload, dbName?: string): Promise<void> {
-  return stageIdentity(payload, dbName);
+/**
+ * Stages an opened (and checked) backup; nothing of the running profile changes yet. `pair`:
+ * this profile keeps its own device key and takes the payload's key as its agent key (pairing,
+ * src/pairing) rather than becoming that key.
+ */
+export function stageRestore(
+  payload: BackupPayload,
+  dbName?: string,
+  options: { pair?: boolean } = {},
+): Promise<void> {
+  return stageIdentity(options.pair ? { ...payload, pair: true } : payload, dbName);
 }
 
 export interface ApplyOptions {
@@ -88,7 +98,10 @@ export async function applyStagedRestore(options: ApplyOptions = {}): Promise<st
     return undefined;
   }
   const storage = options.storage ?? localStorage;
-  const current = await storedDeviceKey(options.identityDb);
+  const pair = (staged as { pair?: unknown }).pair === true;
+  const current = pair
+    ? await storedAgentKey(options.identityDb)
+    : await storedDeviceKey(options.identityDb);
   const same = current !== undefined && equal(current, staged.identity);
   if (!same) {
     // Another agent: this profile's library documents name the old one; the restored agent
@@ -105,8 +118,13 @@ export async function applyStagedRestore(options: ApplyOptions = {}): Promise<st
       options.keysDb ? { dbName: options.keysDb } : {},
     );
   }
-  await commitStagedIdentity(staged.identity, options.identityDb);
-  log('restored the identity of %s', staged.agent);
+  if (pair) {
+    await commitStagedAgent(staged.identity, options.identityDb);
+    log('paired: this device now speaks for %s', staged.agent);
+  } else {
+    await commitStagedIdentity(staged.identity, options.identityDb);
+    log('restored the identity of %s', staged.agent);
+  }
   return staged.agent;
 }
 

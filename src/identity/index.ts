@@ -1,6 +1,7 @@
 /**
- * Who this peer is: one Ed25519 key that is the device key, the libp2p PeerId and the trust
- * layer's agent key (docs/design.md §2).
+ * Who this peer is: an Ed25519 device key (the libp2p PeerId) and the person's agent key (the
+ * trust layer's agent), one and the same on a person's first device; a paired device keeps its
+ * own device key and is given the agent key (docs/design.md §2).
  *
  * - In a page: `pageIdentity()` (made once per browser profile, kept in IndexedDB by
  *   `loadOrCreateDeviceKey`), `pageSealingKey()` for private items.
@@ -14,4 +15,11 @@
 export { loadOrCreateDeviceKey } from './device-key.ts';
 export { type DeviceIdentity, ed25519SeedFromProtobuf, loadDeviceIdentity } from './key-record.ts';
 export { type Identity, pageIdentity, pageSealingKey } from './page.ts';
-export { commitStagedIdentity, stagedIdentity, stageIdentity, storedDeviceKey } from './staged.ts';
+export {
+  commitStagedAgent,
+  commitStagedIdentity,
+  stagedIdentity,
+  stageIdentity,
+  storedAgentKey,
+  storedDeviceKey,
+} from './staged.ts';

@@ -12,6 +12,8 @@ import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
 const IDENTITY_DB = 'elohim-identity';
 const STORE = 'keys';
 const DEVICE_KEY = 'device';
+/** A paired device's agent key (src/identity/staged.ts): it names and opens the person's items. */
+const AGENT_KEY = 'agent';
 /** libp2p's `KeyType.Ed25519` in the PrivateKey protobuf. */
 const ED25519 = 1;
 
@@ -58,7 +60,10 @@ export interface DeviceIdentity {
   secret: Uint8Array;
 }
 
-/** This browser's agent key and identity secret, or `undefined` when the app never made one. */
+/**
+ * This browser's agent key and its secret (the person's agent key on a paired device, else the
+ * device key), or `undefined` when the app never made one.
+ */
 export async function loadDeviceIdentity(
   dbName = IDENTITY_DB,
 ): Promise<DeviceIdentity | undefined> {
@@ -66,7 +71,9 @@ export async function loadDeviceIdentity(
     upgrade: (database) => database.createObjectStore(STORE),
   });
   try {
-    const stored = (await db.get(STORE, DEVICE_KEY)) as Uint8Array | undefined;
+    const stored = ((await db.get(STORE, AGENT_KEY)) ?? (await db.get(STORE, DEVICE_KEY))) as
+      | Uint8Array
+      | undefined;
     if (!stored) return undefined;
     const secret = ed25519SeedFromProtobuf(new Uint8Array(stored));
     return { me: agentKeyFromEd25519(ed25519.getPublicKey(secret)), secret };

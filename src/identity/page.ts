@@ -3,14 +3,18 @@ import type { AgentKey, DeviceKey } from '../reach/index.ts';
 
 /**
  * This browser profile's identity, loaded once per page and on demand (libp2p's key code and
- * the reach module stay off the first paint): the device key, which is also the libp2p PeerId's
- * key and the agent key (docs/design.md §2); its secret, from which invited items' relationship
- * keys are derived; and the non-extractable key that seals private items.
+ * the reach module stay off the first paint): the device key (the libp2p PeerId's key); the
+ * person's agent key — the device key itself, unless this profile was paired to a person
+ * (docs/design.md §2); the agent secret, from which the person key and relationship keys are
+ * derived; and the non-extractable key that seals private items.
  */
 export interface Identity {
+  /** The device key: this profile's PeerId. */
   readonly privateKey: PrivateKey;
+  /** The person's agent key: signs trust-layer calls, names and opens the person's items. */
+  readonly agentKey: PrivateKey;
   readonly agent: AgentKey;
-  /** The Ed25519 secret (`mySecret` for relationship keys). */
+  /** The agent's Ed25519 secret (`mySecret` for the person and relationship keys). */
   readonly secret: Uint8Array;
 }
 
@@ -19,15 +23,21 @@ let sealing: Promise<DeviceKey> | undefined;
 
 export function pageIdentity(): Promise<Identity> {
   identity ??= (async () => {
-    const [{ loadOrCreateDeviceKey }, { agentKeyFromEd25519 }] = await Promise.all([
-      import('./device-key.ts'),
-      import('../reach/index.ts'),
-    ]);
+    const [{ loadOrCreateDeviceKey }, { storedAgentKey }, { agentKeyFromEd25519 }, keys] =
+      await Promise.all([
+        import('./device-key.ts'),
+        import('./staged.ts'),
+        import('../reach/index.ts'),
+        import('@libp2p/crypto/keys'),
+      ]);
     const privateKey = await loadOrCreateDeviceKey();
+    const paired = await storedAgentKey();
+    const agentKey = paired ? keys.privateKeyFromProtobuf(paired) : privateKey;
     return {
       privateKey,
-      agent: agentKeyFromEd25519(privateKey.publicKey.raw),
-      secret: privateKey.raw,
+      agentKey,
+      agent: agentKeyFromEd25519(agentKey.publicKey.raw),
+      secret: agentKey.raw,
     };
   })();
   return identity;

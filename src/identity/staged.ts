@@ -11,6 +11,8 @@ import { openDB } from 'idb';
 
 const STORE = 'keys';
 const DEVICE_KEY = 'device';
+/** The person's agent key on a paired device (none on a person's first device: it is `device`). */
+const AGENT_KEY = 'agent';
 const STAGED = 'restore-staged';
 
 function open(dbName: string) {
@@ -48,7 +50,10 @@ export async function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8
   }
 }
 
-/** Replaces the identity key with `protobuf` and drops the staged restore, in one transaction. */
+/**
+ * Replaces the identity key with `protobuf` and drops the staged restore, in one transaction.
+ * The profile becomes that person's device with their own key: a paired agent key goes.
+ */
 export async function commitStagedIdentity(
   protobuf: Uint8Array,
   dbName = 'elohim-identity',
@@ -58,9 +63,42 @@ export async function commitStagedIdentity(
     const tx = db.transaction(STORE, 'readwrite');
     await Promise.all([
       tx.store.put(new Uint8Array(protobuf), DEVICE_KEY),
+      tx.store.delete(AGENT_KEY),
       tx.store.delete(STAGED),
       tx.done,
     ]);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Pairing (src/pairing): keeps this profile's device key and makes `protobuf` (the person's
+ * agent key) its agent key, dropping the stage in the same transaction.
+ */
+export async function commitStagedAgent(
+  protobuf: Uint8Array,
+  dbName = 'elohim-identity',
+): Promise<void> {
+  const db = await open(dbName);
+  try {
+    const tx = db.transaction(STORE, 'readwrite');
+    await Promise.all([
+      tx.store.put(new Uint8Array(protobuf), AGENT_KEY),
+      tx.store.delete(STAGED),
+      tx.done,
+    ]);
+  } finally {
+    db.close();
+  }
+}
+
+/** The person's agent key as stored on a paired device (libp2p's protobuf), else undefined. */
+export async function storedAgentKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+  const db = await open(dbName);
+  try {
+    const stored = (await db.get(STORE, AGENT_KEY)) as Uint8Array | undefined;
+    return stored && new Uint8Array(stored);
   } finally {
     db.close();
   }

@@ -117,6 +117,7 @@ export class PagePeer extends TypedEventEmitter<PagePeerEvents> {
       const peer = await Peer.start({
         store: init.store,
         privateKey: me.privateKey,
+        agentKey: me.agentKey,
         doorways: init.doorways,
         dialListedPeers: init.dialListedPeers,
         ...(init.maxPeers === undefined ? {} : { maxPeers: init.maxPeers }),

@@ -32,11 +32,13 @@ import {
 import {
   type AgentKey,
   agentKeyFromEd25519,
+  agentKeyOfPeer,
   deliveryGate,
+  type PeerIdLike,
   type TrustView,
 } from '../reach/index.ts';
 import type { SyncRuntime } from '../sync/index.ts';
-import type { TrustClient } from '../trust/index.ts';
+import type { DeviceDirectory, TrustClient } from '../trust/index.ts';
 import { listen, logger, TypedEventEmitter } from '../wire/index.ts';
 import { loadTrustModules, startTrust, type TrustInit } from './trust.ts';
 
@@ -45,8 +47,13 @@ const gateLog = logger('gate');
 
 export interface PeerInit {
   store: ContentStore;
-  /** The device key: PeerId, agent key and trust-layer signer (src/identity). */
+  /** The device key: this peer's PeerId (src/identity). */
   privateKey: PrivateKey;
+  /**
+   * The person's agent key, which signs trust-layer calls and names what this peer authors: a
+   * paired device's (src/identity). Default: the device key itself.
+   */
+  agentKey?: PrivateKey;
   /**
    * HTTP origins of the doorways to use, the serving origin first. The trust layer starts on the
    * first and follows the node to the doorway in use when it fails over. Default none.
@@ -122,6 +129,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly trustView: TrustView;
   readonly agent: AgentKey;
   readonly #links = new Map<string, string>();
+  /** This person's other devices (their device keys as agent keys), from the trust layer. */
+  readonly #myDevices = new Set<AgentKey>();
+  #devices: DeviceDirectory | undefined;
   #family: Family | undefined;
   #trustClient: TrustClient | undefined;
   #closeTrust: (() => Promise<void>) | undefined;
@@ -140,20 +150,23 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   holdings: HoldingsAnnouncer | undefined;
 
   readonly #privateKey: PrivateKey;
+  readonly #agentKey: PrivateKey;
   #doorways: readonly string[] = [];
 
   private constructor(
     readonly store: ContentStore,
     privateKey: PrivateKey,
+    agentKey: PrivateKey,
   ) {
     super();
     this.#privateKey = privateKey;
-    this.agent = agentKeyFromEd25519(privateKey.publicKey.raw);
+    this.#agentKey = agentKey;
+    this.agent = agentKeyFromEd25519(agentKey.publicKey.raw);
     const agent = this.agent;
     const peer = this;
     this.trustView = {
       me: agent,
-      myDevices: new Set(),
+      myDevices: this.#myDevices,
       links: this.#links,
       get cluster() {
         return peer.#family?.members ?? nobody;
@@ -171,7 +184,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   static async start(init: PeerInit): Promise<Peer> {
-    const peer = new Peer(init.store, init.privateKey);
+    const peer = new Peer(init.store, init.privateKey, init.agentKey ?? init.privateKey);
     await peer.#start(init);
     return peer;
   }
@@ -196,8 +209,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       shard: {
         store: served,
         ...(init.mayServe ? { mayAsk: init.mayServe } : {}),
-        allow: deliveryGate(served, view, (peer, hash, reason) =>
-          gateLog(`refused ${hash} to ${peer}: ${reason}`),
+        allow: deliveryGate(
+          served,
+          view,
+          (peer, hash, reason) => gateLog(`refused ${hash} to ${peer}: ${reason}`),
+          (peer) => this.agentOf(peer),
         ),
         // A Push stores someone's bytes here unasked: only this person's other devices may.
         push: pushPolicy(view, budget),
@@ -270,11 +286,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const trust = await startTrust(
       modules,
       init,
-      { privateKey: this.#privateKey, node: this.node, store: this.store, links: this.#links },
+      {
+        privateKey: this.#privateKey,
+        agentKey: this.#agentKey,
+        node: this.node,
+        store: this.store,
+        links: this.#links,
+        myDevices: this.#myDevices,
+      },
       () => this.#changedTrust(),
     );
     if (!trust) return false;
     this.#trustClient = trust.client;
+    this.#devices = trust.devices;
     this.#family = trust.family;
     this.#closeTrust = trust.close;
     this.#moveTrust = trust.moveTo;
@@ -297,7 +321,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async #lead(opening: Promise<SyncRuntime>): Promise<void> {
     try {
       const sync = await opening;
-      const describedItems = deliveryGate(this.store, () => this.trustView);
+      const describedItems = deliveryGate(
+        this.store,
+        () => this.trustView,
+        undefined,
+        (peer) => this.agentOf(peer),
+      );
       const service = await sync.lead(
         this.node.libp2p,
         (peer, hash) => describedItems(peer, hash, { op: 'have', blobHash: hash }),
@@ -307,6 +336,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     } catch (error) {
       log.error('sync could not start: %e', error);
     }
+  }
+
+  /**
+   * The agent `peer` speaks for: the person that certified it as a device, else its own key's
+   * (the trust layer's certificates; its own key's while there is no trust layer).
+   */
+  agentOf(peer: PeerIdLike): Promise<AgentKey | undefined> | AgentKey | undefined {
+    return this.#devices ? this.#devices.agentOf(peer) : agentKeyOfPeer(peer);
   }
 
   /** Who may receive which description follows the same trust view as the content. */

@@ -2,7 +2,8 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { ContentStore } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import type { HolderFinder, PeerNode } from '../net/index.ts';
-import type { TrustClient } from '../trust/index.ts';
+import { type AgentKey, agentKeyOfPeer } from '../reach/index.ts';
+import type { DeviceDirectory, TrustClient } from '../trust/index.ts';
 import { listen, logger } from '../wire/index.ts';
 
 const log = logger('peer:trust');
@@ -23,6 +24,8 @@ export interface TrustInit {
 
 export interface TrustLayer {
   client: TrustClient;
+  /** Which agent a peer speaks for (device certificates), for the gates. */
+  devices: DeviceDirectory;
   family: Family;
   /** Holders the trust layer lists (dialled through the node when asked). */
   listed: HolderFinder;
@@ -43,9 +46,12 @@ export async function startTrust(
   init: TrustInit,
   own: {
     privateKey: PrivateKey;
+    agentKey: PrivateKey;
     node: PeerNode;
     store: ContentStore;
     links: Map<string, string>;
+    /** Kept to this person's other devices (device keys as agent keys). */
+    myDevices: Set<AgentKey>;
   },
   onChange: () => void,
 ): Promise<TrustLayer | undefined> {
@@ -54,7 +60,9 @@ export async function startTrust(
     const client = await trust.HolochainTrustClient.create({
       doorway: init.doorway,
       deviceKey: own.privateKey,
+      agentKey: own.agentKey,
     });
+    const devices = new trust.DeviceDirectory((device) => client.deviceAgent(device));
     const unlink = trust.linkTrust(client, own.node, own.store, {
       displayName: init.displayName ?? 'Someone on Elohim',
       onError: (error) => log.error('could not announce: %e', error),
@@ -65,22 +73,42 @@ export async function startTrust(
         const other = link.initiator === client.me ? link.otherAgent : link.initiator;
         own.links.set(other, link.type);
       }
+      await refreshDevices();
       onChange();
     };
+    // This person's devices: the agent's key (the first device) and every certified one, but
+    // this one and the removed ones; each certificate checked here, not taken on trust.
+    const self = agentKeyOfPeer({ publicKey: own.privateKey.publicKey });
+    const refreshDevices = async () => {
+      const certified = await client.agentDevices(client.me);
+      const valid = await Promise.all(
+        certified.map(async (d) =>
+          d.removedAt === undefined && (await trust.verifyDeviceCertificate(d)) ? d.device : [],
+        ),
+      );
+      const now = new Set<AgentKey>([client.me, ...valid.flat()]);
+      if (self) now.delete(self);
+      for (const d of own.myDevices) if (!now.has(d)) own.myDevices.delete(d);
+      for (const d of now) own.myDevices.add(d);
+    };
     listen(client, 'state', () => void refreshLinks().catch(() => {}));
+    // Devices added or removed elsewhere reach this one within a minute.
+    const rereading = setInterval(() => void refreshLinks().catch(() => {}), 60_000);
     const family = new Family({
       trust: client,
-      mySecret: own.privateKey.raw,
+      mySecret: own.agentKey.raw,
       onError: (error) => log.error('family cluster: %e', error),
     });
     // Through the node: a holder not connected yet is dialled within its bound of peers.
     const listed = trust.trustHolderFinder(client, own.node);
     return {
       client,
+      devices,
       family,
       listed,
       moveTo: (doorway) => client.moveTo(doorway),
       async close() {
+        clearInterval(rereading);
         unlink();
         family.close();
         await client.close();

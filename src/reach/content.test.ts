@@ -87,6 +87,33 @@ describe('putAtReach', () => {
     expect(Buffer.compare(opened, plain)).toBe(0);
   });
 
+  it("private: the person's other devices open it with the agent secret; nobody else does", async () => {
+    const store = await open();
+    const [me, eve] = await Promise.all([agent(), agent()]);
+    const device = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const otherDevice = await loadOrCreateSealingKey({ dbName: `reach-device-${++n}` });
+    const plain = pseudoRandomBytes(90_000);
+    const m = await putAtReach(store, new Blob([plain]), {
+      reach: 'private',
+      owner: me.agent,
+      device,
+      mySecret: me.secret,
+    });
+    // Another browser of the same person: its own sealing key, the shared agent secret.
+    const paired = deviceKeyring({ me: me.agent, device: otherDevice, mySecret: me.secret });
+    const opened = await bytesOf(openStored(m, store.get(m.blob_hash), paired));
+    expect(Buffer.compare(opened, plain)).toBe(0);
+    // Someone else, even naming the owner as "me", has no key that opens it.
+    for (const keyring of [
+      deviceKeyring({ me: eve.agent, device: otherDevice, mySecret: eve.secret }),
+      deviceKeyring({ me: me.agent, device: otherDevice }),
+    ]) {
+      await expect(bytesOf(openStored(m, store.get(m.blob_hash), keyring))).rejects.toThrow();
+    }
+    // The person slot is not an invitation.
+    expect(await invitedOf(store, m.blob_hash)).toEqual([]);
+  });
+
   it('commons: stored as is', async () => {
     const store = await open();
     const me = await agent();

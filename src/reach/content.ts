@@ -9,7 +9,7 @@ import { type AgentKey, agentKeyOfPeer, type PeerIdLike } from './agent.ts';
 import { concat } from './bytes.ts';
 import type { ClusterKey } from './cluster-keys.ts';
 import { NoFamilyClusterError } from './errors.ts';
-import { type DeviceKey, deriveRelationshipKey } from './keys.ts';
+import { type DeviceKey, derivePersonKey, deriveRelationshipKey } from './keys.ts';
 import { isSealed, sealedMime } from './mime.ts';
 import { isEncryptedAtRest, mayDeliver, type Reach, type TrustView } from './policy.ts';
 import { type Keyring, parseSealedHeader, type Recipient, seal, unseal } from './sealed.ts';
@@ -23,6 +23,12 @@ import { type Keyring, parseSealedHeader, type Recipient, seal, unseal } from '.
  * version, never reuse it.
  */
 export const INVITED_CONTEXT = 'elohim-invited-v1';
+/**
+ * The `context` of the slot every sealed item gets for its owner's person key
+ * ({@link derivePersonKey}): an agent slot naming the owner, which each of the owner's devices
+ * opens with the agent secret. Same rule as above: bump, never reuse.
+ */
+export const PERSON_CONTEXT = 'elohim-person-v1';
 
 export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> {
   reach: Reach;
@@ -33,8 +39,9 @@ export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> 
   /** invited: the agents who may receive and open it (at least one). */
   invited?: readonly AgentKey[];
   /**
-   * invited: this device's Ed25519 identity secret (libp2p `privateKey.raw`, 64 bytes, or the
-   * 32-byte seed) — the relationship keys are derived from it.
+   * The person's Ed25519 agent secret (libp2p `privateKey.raw`, 64 bytes, or the 32-byte seed):
+   * the person key (every sealed item, so the person's other devices open it) and invited
+   * items' relationship keys are derived from it.
    */
   mySecret?: Uint8Array;
   /** local: this person's own family cluster key (`loadOwnClusterKey`). */
@@ -42,10 +49,10 @@ export interface ReachPutOptions extends Omit<PutOptions, 'reach' | 'authorId'> 
 }
 
 /**
- * Stores `file` at its reach. `private` is sealed for this device's key, `invited` for this
- * device's key and one relationship key per named agent, `local` for this device's key and the
- * family cluster key (so the stored bytes, and whatever a peer could ever get, are
- * ciphertext); the widest reaches are stored in clear.
+ * Stores `file` at its reach. `private` is sealed for this device's key and, given `mySecret`,
+ * the person key (the owner's other devices); `invited` adds one relationship key per named
+ * agent, `local` the family cluster key (so the stored bytes, and whatever a peer could ever
+ * get, are ciphertext); the widest reaches are stored in clear.
  */
 export async function putAtReach(
   store: ContentStore,
@@ -56,6 +63,10 @@ export async function putAtReach(
   if (!isEncryptedAtRest(reach)) return store.put(file, { ...put, reach, authorId: owner });
   if (!device) throw new Error(`Sealing a ${reach} item needs this device key.`);
   const recipients: Recipient[] = [{ kind: 'device', device }];
+  if (mySecret) {
+    const key = await derivePersonKey(mySecret, owner, PERSON_CONTEXT);
+    recipients.push({ kind: 'agent', agent: owner, context: PERSON_CONTEXT, key });
+  }
   if (reach === 'local') {
     if (!cluster) throw new NoFamilyClusterError();
     recipients.push({ kind: 'cluster', cluster: cluster.id, key: cluster.key });
@@ -102,11 +113,15 @@ export function deviceKeyring(options: {
     ...(mySecret
       ? {
           relationship: (owner: AgentKey, context: string) => {
-            if (owner === me) return undefined;
+            // My own items: only the person key; a relationship needs two agents.
+            if (owner === me && context !== PERSON_CONTEXT) return undefined;
             const id = `${owner}\u0000${context}`;
             let key = derived.get(id);
             if (!key) {
-              key = deriveRelationshipKey(mySecret, me, owner, context);
+              key =
+                owner === me
+                  ? derivePersonKey(mySecret, me, context)
+                  : deriveRelationshipKey(mySecret, me, owner, context);
               derived.set(id, key);
             }
             return key;
@@ -138,7 +153,9 @@ export async function invitedOf(store: ContentStore, hash: string): Promise<Agen
       const parsed = parseSealedHeader(prefix);
       if (parsed) {
         return parsed.header.slots.flatMap((s) =>
-          s.kind === 'agent' && typeof s.agent === 'string' ? [s.agent] : [],
+          s.kind === 'agent' && typeof s.agent === 'string' && s.context === INVITED_CONTEXT
+            ? [s.agent]
+            : [],
         );
       }
       const { done, value } = await reader.read();
@@ -165,7 +182,8 @@ export type DeliveryGate = (
 
 /**
  * The shard server's delivery gate: a peer receives (or learns that we hold) an item only as
- * its reach and our trust links allow. The requesting PeerId is the agent key (docs/design.md §2).
+ * its reach and our trust links allow. The requesting PeerId is an agent key, or a device key an
+ * agent certified (docs/design.md §2).
  * For `invited` items the named recipients come from the sealed header (cached per hash: the
  * bytes behind a hash never change).
  */
@@ -173,6 +191,13 @@ export function deliveryGate(
   store: ContentStore,
   trust: () => TrustView,
   onRefused?: (peer: string, hash: string, reason: string) => void,
+  /**
+   * The agent a peer speaks for: its own key's, or the person's that certified it as a device
+   * (src/trust's DeviceDirectory). Default: its own key's.
+   */
+  agentOf: (
+    peer: PeerIdLike,
+  ) => Promise<AgentKey | undefined> | AgentKey | undefined = agentKeyOfPeer,
 ): DeliveryGate {
   const invitedCache = new Map<string, Promise<AgentKey[]>>();
   const invitedFor = (hash: string) => {
@@ -196,7 +221,8 @@ export function deliveryGate(
         owner: (manifest.author_id as AgentKey | null) ?? view.me,
         ...(manifest.reach === 'invited' ? { invited: await invitedFor(blobHash) } : {}),
       },
-      agentKeyOfPeer(peer),
+      // Commons needs no lookup: anyone receives it.
+      manifest.reach === 'commons' ? undefined : await agentOf(peer),
       view,
     );
     if (!decision.allow) onRefused?.(peer.toString(), hash, decision.reason);

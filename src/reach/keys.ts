@@ -240,6 +240,43 @@ export async function deriveRelationshipKey(
   );
 }
 
+// ---------------------------------------------------------------- the person's own key
+
+const PERSON_INFO = 'elohim/reach/person/v1';
+
+/**
+ * The key every device of one person derives alike from the agent secret (pairing gives each
+ * device that secret, docs/design.md §2), so an item sealed for it opens on all of them and on
+ * nothing else:
+ *
+ *   key = HKDF-SHA-256(ikm = Ed25519 seed, salt = the agent's public key, info = "elohim/reach/person/v1")
+ *
+ * A non-extractable AES-256-GCM KEK, like a relationship key. `context` is the slot's, to keep
+ * room for a new version.
+ */
+export async function derivePersonKey(
+  mySecret: Uint8Array,
+  me: AgentKey,
+  context: string,
+): Promise<CryptoKey> {
+  const myPub = ed25519FromAgentKey(me);
+  const seed = ed25519Seed(mySecret, myPub);
+  const ikm = await subtle().importKey('raw', bs(seed), 'HKDF', false, ['deriveKey']);
+  seed.fill(0);
+  return subtle().deriveKey(
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: myPub,
+      info: concat(utf8(PERSON_INFO), Uint8Array.of(0), utf8(context)),
+    },
+    ikm,
+    AES_GCM_256,
+    false,
+    KEK_USAGES,
+  );
+}
+
 // ---------------------------------------------------------------- local: the cluster key
 
 /**

@@ -61,7 +61,10 @@ export type Recipient =
 export interface SealOptions {
   reach: SealedReach;
   owner: AgentKey;
-  /** At least one. private: device keys only; invited: device + agents; local: device + cluster. */
+  /**
+   * At least one. private: device keys (+ the owner's person key); invited: + agents; local:
+   * + the cluster key.
+   */
   recipients: readonly Recipient[];
   /** Plaintext bytes per segment (the unit of random access). Default 64 KiB. */
   segmentSize?: number;
@@ -83,9 +86,11 @@ export interface Keyring {
 export type SealSource = Blob | Uint8Array | ReadableStream<Uint8Array>;
 
 const ALLOWED_SLOTS: Record<SealedReach, readonly SlotLabel['kind'][]> = {
-  private: ['device'],
+  // The owner's person key is an agent slot naming the owner (src/reach/content.ts); private
+  // and local items name no other agent.
+  private: ['device', 'agent'],
   invited: ['device', 'agent'],
-  local: ['device', 'cluster'],
+  local: ['device', 'cluster', 'agent'],
 };
 
 function labelOf(r: Recipient): SlotLabel {
@@ -306,6 +311,11 @@ export function seal(source: SealSource, options: SealOptions): ReadableStream<U
     if (!ALLOWED_SLOTS[options.reach].includes(r.kind)) {
       throw new ReachError(
         `A ${options.reach} item cannot be sealed for a ${r.kind} key: use ${ALLOWED_SLOTS[options.reach].join(' or ')} keys.`,
+      );
+    }
+    if (r.kind === 'agent' && options.reach !== 'invited' && r.agent !== options.owner) {
+      throw new ReachError(
+        `A ${options.reach} item is sealed for no other agent than its owner; invite ${r.agent} instead.`,
       );
     }
   }

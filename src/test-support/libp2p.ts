@@ -4,16 +4,24 @@
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import type { Libp2p, Stream } from '@libp2p/interface';
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface';
 import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { concat } from './fuzz.ts';
 import '../peer/node-websocket.ts';
 
-/** `maxStreamWindow` caps Yamux's per-stream receive window (default: Yamux's 16 MiB). */
-export async function loopbackNode(listen = true, maxStreamWindow?: number): Promise<Libp2p> {
+/**
+ * `maxStreamWindow` caps Yamux's per-stream receive window (default: Yamux's 16 MiB);
+ * `privateKey`: the node's key (default a new one).
+ */
+export async function loopbackNode(
+  listen = true,
+  maxStreamWindow?: number,
+  privateKey?: PrivateKey,
+): Promise<Libp2p> {
   return createLibp2p({
+    ...(privateKey ? { privateKey } : {}),
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [] },
     transports: [webSockets()],
     connectionEncrypters: [noise()],

@@ -21,6 +21,7 @@ import {
   sendAnnounce,
   sendWithdraw,
 } from './content-servers.ts';
+import { addDevice, agentDevices, deviceAgent, removeDevice } from './devices.ts';
 import { TrustInputError } from './errors.ts';
 import { Outbox, type OutboxOp } from './outbox.ts';
 import {
@@ -44,10 +45,12 @@ import type {
   Announcement,
   CallOptions,
   Delivery,
+  DeviceCertificate,
   FindHoldersOptions,
   RegisterAgentInput,
   TrustClient,
   TrustClusterGrant,
+  TrustDevice,
   TrustEventMap,
   TrustFamilyCluster,
   TrustHolder,
@@ -61,8 +64,13 @@ import type {
 export interface HolochainTrustClientOptions {
   /** HTTP origin of the doorway, e.g. `location.origin`. */
   doorway: string;
-  /** This device's Ed25519 key (`loadOrCreateDeviceKey()`): PeerId, agent key and zome-call signer. */
+  /** This device's Ed25519 key (`loadOrCreateDeviceKey()`): its PeerId, named in announcements. */
   deviceKey: PrivateKey;
+  /**
+   * The person's agent key, which signs zome calls; the device key itself unless this device
+   * was paired to a person (docs/design.md §2).
+   */
+  agentKey?: PrivateKey;
   /** IndexedDB database for the outbox and the capability secret. Default `elohim-trust`. */
   dbName?: string;
   /** First reconnect delay; doubles up to `maxBackoffMs`. Defaults 1 s and 30 s. */
@@ -85,6 +93,8 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   readonly peerId: string;
   readonly #connection: TrustConnection;
   readonly #sender: OutboxSender;
+  /** A paired device: the agent's profile names the first device's PeerId, not this one's. */
+  readonly #paired: boolean;
   #addresses: string[] = [];
 
   private constructor(
@@ -93,12 +103,14 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     capSecret: Uint8Array,
   ) {
     super();
-    this.me = agentKeyFromEd25519(options.deviceKey.publicKey.raw);
+    const agentKey = options.agentKey ?? options.deviceKey;
+    this.me = agentKeyFromEd25519(agentKey.publicKey.raw);
     this.peerId = peerIdFromPrivateKey(options.deviceKey).toString();
+    this.#paired = !agentKey.equals(options.deviceKey);
     this.#connection = new TrustConnection(
       {
         doorway: options.doorway,
-        deviceKey: options.deviceKey,
+        deviceKey: agentKey,
         me: this.me,
         agent: decodeHashFromBase64(this.me),
         capSecret,
@@ -121,10 +133,12 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
 
   /** Opens the outbox and starts connecting (and reconnecting) in the background. */
   static async create(options: HolochainTrustClientOptions): Promise<HolochainTrustClient> {
-    if (options.deviceKey.type !== 'Ed25519') {
-      throw new TrustInputError(
-        `The device key must be Ed25519 (it is the agent key), not ${options.deviceKey.type}: use loadOrCreateDeviceKey().`,
-      );
+    for (const key of [options.deviceKey, options.agentKey]) {
+      if (key !== undefined && key.type !== 'Ed25519') {
+        throw new TrustInputError(
+          `The device and agent keys must be Ed25519 (they are agent keys), not ${key.type}: use loadOrCreateDeviceKey().`,
+        );
+      }
     }
     const outbox = await Outbox.open(options.dbName ?? 'elohim-trust');
     const client = new HolochainTrustClient(options, outbox, await outbox.capSecret());
@@ -190,11 +204,14 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
       case 'withdraw':
         return sendWithdraw(zome, op);
       case 'register':
+        // The profile (PeerId and addresses) is the first device's; a paired one keeps out.
+        if (this.#paired) return;
         return sendRegister(zome, op, this.peerId, this.#addresses);
       case 'readdress': {
         // Read once: every record of this pass names the same addresses.
         const addresses = this.#addresses;
         await readdressAnnouncements(zome, addresses);
+        if (this.#paired) return;
         return readdressProfile(zome, this.me, this.peerId, addresses);
       }
       case 'grant':
@@ -263,6 +280,24 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
 
   myRecoveryReleases(options: CallOptions = {}): Promise<TrustRecoveryRelease[]> {
     return myRecoveryReleases(this.#connection, options);
+  }
+
+  // ------------------------------------------------------------------ devices
+
+  addDevice(cert: DeviceCertificate, options: CallOptions = {}): Promise<TrustDevice> {
+    return addDevice(this.#connection, cert, options);
+  }
+
+  removeDevice(device: AgentKey, options: CallOptions = {}): Promise<TrustDevice> {
+    return removeDevice(this.#connection, device, options);
+  }
+
+  agentDevices(agent: AgentKey, options: CallOptions = {}): Promise<TrustDevice[]> {
+    return agentDevices(this.#connection, agent, options);
+  }
+
+  deviceAgent(device: AgentKey, options: CallOptions = {}): Promise<TrustDevice | undefined> {
+    return deviceAgent(this.#connection, device, options);
   }
 
   // ------------------------------------------------------------------ connection

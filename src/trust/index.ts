@@ -23,6 +23,14 @@
 export { HolochainTrustClient, type HolochainTrustClientOptions } from './client.ts';
 export { type ContactLink, contactLink, parseContactLink } from './contact.ts';
 export {
+  DeviceDirectory,
+  type DeviceDirectoryOptions,
+  type DeviceLookup,
+  deviceCertificateTerms,
+  signDeviceTerms,
+  verifyDeviceCertificate,
+} from './devices.ts';
+export {
   DoorwayUnreachableError,
   InvalidContactLinkError,
   TrustAuthError,
@@ -40,11 +48,13 @@ export type {
   Announcement,
   CallOptions,
   Delivery,
+  DeviceCertificate,
   FindHoldersOptions,
   RefusedChange,
   RegisterAgentInput,
   TrustClient,
   TrustClusterGrant,
+  TrustDevice,
   TrustEventMap,
   TrustEvents,
   TrustFamilyCluster,

@@ -125,6 +125,25 @@ export interface TrustRecoveryShare {
   createdAt: number;
 }
 
+/** A certificate before it is published: what the agent key signed. */
+export interface DeviceCertificate {
+  agent: AgentKey;
+  device: AgentKey;
+  name: string;
+  /** ms since the epoch. */
+  addedAt: number;
+  /** base64url Ed25519 signature by the agent key. */
+  signature: string;
+  /** base64url Ed25519 signature by the device key, over the same text: it agreed. */
+  deviceSignature: string;
+}
+
+/** A device certificate as the trust layer keeps it (src/trust/devices.ts). */
+export interface TrustDevice extends DeviceCertificate {
+  /** ms since epoch; set once the agent removed the device. */
+  removedAt?: number;
+}
+
 /** A guardian's share released to a requester (the owner's new browser). */
 export interface TrustRecoveryRelease {
   owner: AgentKey;
@@ -231,6 +250,15 @@ export interface TrustClient extends TypedEventTarget<TrustEventMap> {
   ): Promise<TrustRecoveryRelease>;
   /** Releases this agent made (as guardian) or was sent (as requester). */
   myRecoveryReleases(options?: CallOptions): Promise<TrustRecoveryRelease[]>;
+
+  /** Publishes a certificate this agent signed for one of its devices (src/trust/devices.ts). */
+  addDevice(cert: DeviceCertificate, options?: CallOptions): Promise<TrustDevice>;
+  /** Removes one of this agent's devices: the gates stop serving it, it is never added again. */
+  removeDevice(device: AgentKey, options?: CallOptions): Promise<TrustDevice>;
+  /** Every certificate `agent` made, removed ones included. */
+  agentDevices(agent: AgentKey, options?: CallOptions): Promise<TrustDevice[]>;
+  /** The certificate naming `device`, if any (check it with verifyDeviceCertificate). */
+  deviceAgent(device: AgentKey, options?: CallOptions): Promise<TrustDevice | undefined>;
 
   /** Tries to connect now instead of waiting for the backoff (e.g. on the browser's `online`). */
   reconnect(): void;

@@ -64,13 +64,15 @@ export function useIngest(store: ContentStore | undefined) {
             );
             // Made by the tab that runs the network once this person has family; read here.
             const cluster = reach === 'local' ? await loadOwnClusterKey() : undefined;
+            const me = await pageIdentity();
             const manifest = await putAtReach(store, file, {
               reach,
-              owner: (await pageIdentity()).agent,
-              ...(isEncryptedAtRest(reach) ? { device: await pageSealingKey() } : {}),
-              ...(reach === 'invited'
-                ? { invited: invited ?? [], mySecret: (await pageIdentity()).secret }
+              owner: me.agent,
+              // Sealed for this browser and the person key (the person's other devices).
+              ...(isEncryptedAtRest(reach)
+                ? { device: await pageSealingKey(), mySecret: me.secret }
                 : {}),
+              ...(reach === 'invited' ? { invited: invited ?? [] } : {}),
               ...(cluster ? { cluster } : {}),
               name: file.name,
               mime: file.type || 'application/octet-stream',

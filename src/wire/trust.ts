@@ -268,6 +268,65 @@ export interface ReleaseRecoveryShareInput {
   sealed: string;
 }
 
+// ---------------------------------------------------------------- imagodei: devices
+
+/** A person's devices besides the first: at most this many certified (not removed) at once. */
+export const MAX_DEVICES = 16;
+/** A device's name ("Phone"): 1 to this many characters. */
+export const MAX_DEVICE_NAME = 64;
+/** First line of what an agent signs to certify one of its devices (docs/design.md §2). */
+export const DEVICE_CERTIFICATE_PURPOSE = 'elohim-device-certificate/v1';
+
+/**
+ * The text an agent key signs (UTF-8, Ed25519) to say "`device` is one of my devices", and the
+ * device key signs to say "I am": agent and device as `uhCAk…` text, `added_at` in
+ * milliseconds. Peers check both signatures themselves, so a certificate is believed without
+ * trusting whoever carried it, and nobody can claim a device that did not agree.
+ */
+export function deviceCertificateText(
+  agent: string,
+  device: string,
+  name: string,
+  addedAt: number,
+): string {
+  return [
+    DEVICE_CERTIFICATE_PURPOSE,
+    `agent: ${agent}`,
+    `device: ${device}`,
+    `name: ${name}`,
+    `added-at: ${addedAt}`,
+  ].join('\n');
+}
+
+/**
+ * A device certificate: `agent` (the person's agent key) certifies `device` (the agent key of
+ * that device's own Ed25519 key, which is its libp2p PeerId). `removed_at` is set once the
+ * agent removed it; a removed device is never certified again.
+ */
+export interface DeviceWire {
+  agent: AgentPubKey;
+  device: AgentPubKey;
+  name: string;
+  /** Milliseconds since the epoch, as signed (not the trust layer's µs timestamp). */
+  added_at: number;
+  /** base64url, no padding: the agent key's Ed25519 signature over {@link deviceCertificateText}. */
+  signature: string;
+  /** base64url, no padding: the device key's signature over the same text. */
+  device_signature: string;
+  /** The trust layer's timestamp (µs since the epoch) of the removal. */
+  removed_at: number | null;
+  action_hash: ActionHash;
+}
+
+export interface AddDeviceInput {
+  device: AgentPubKey;
+  name: string;
+  /** Milliseconds since the epoch; within 10 minutes of the trust layer's clock. */
+  added_at: number;
+  signature: string;
+  device_signature: string;
+}
+
 // ---------------------------------------------------------------- the functions
 
 /** Every zome function: its role (zome name = role name), payload and result. */
@@ -347,6 +406,22 @@ export interface TrustFunctions {
   };
   /** Releases the caller made (as guardian) or was sent (as requester). */
   get_my_recovery_releases: { role: 'imagodei'; input: null; output: RecoveryReleaseWire[] };
+  /** The caller (the agent) certifies one of its devices. */
+  add_device: {
+    role: 'imagodei';
+    input: AddDeviceInput;
+    output: { action_hash: ActionHash; device: DeviceWire };
+  };
+  /** The caller (the agent) removes one of its devices: it is never certified again. */
+  remove_device: {
+    role: 'imagodei';
+    input: AgentPubKey;
+    output: { action_hash: ActionHash; device: DeviceWire };
+  };
+  /** Every certificate `agent` made, removed ones included, newest first. */
+  get_agent_devices: { role: 'imagodei'; input: AgentPubKey; output: DeviceWire[] };
+  /** The certificate naming `device`, removed or not; nil when none does. */
+  get_device_agent: { role: 'imagodei'; input: AgentPubKey; output: DeviceWire | null };
 }
 
 export type TrustFunction = keyof TrustFunctions;
@@ -380,6 +455,10 @@ export const TRUST_ROLE_OF: { readonly [F in TrustFunction]: TrustFunctions[F]['
   get_my_recovery_shares: 'imagodei',
   release_recovery_share: 'imagodei',
   get_my_recovery_releases: 'imagodei',
+  add_device: 'imagodei',
+  remove_device: 'imagodei',
+  get_agent_devices: 'imagodei',
+  get_device_agent: 'imagodei',
 };
 
 // ---------------------------------------------------------------- signals
