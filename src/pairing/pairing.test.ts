@@ -6,12 +6,7 @@ import { agentKeyFromEd25519 } from '../reach/index.ts';
 import { addrOf, loopbackNode } from '../test-support/libp2p.ts';
 import type { DeviceCertificate, TrustDevice } from '../trust/index.ts';
 import { verifyDeviceCertificate } from '../trust/index.ts';
-import {
-  PAIR_PROTOCOL,
-  PairingJoin,
-  PairingOffer,
-  parsePairingLink,
-} from './index.ts';
+import { PAIR_PROTOCOL, PairingJoin, PairingOffer, parsePairingLink } from './index.ts';
 
 const nodes: Libp2p[] = [];
 afterEach(async () => {

@@ -136,6 +136,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #trustClient: TrustClient | undefined;
   #closeTrust: (() => Promise<void>) | undefined;
   #moveTrust: ((doorway: string) => void) | undefined;
+  #refreshTrust: (() => Promise<void>) | undefined;
   #sync: Promise<SyncRuntime> | undefined;
   #stopSync: (() => Promise<void>) | undefined;
   #syncCommonsOnly = false;
@@ -302,6 +303,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#family = trust.family;
     this.#closeTrust = trust.close;
     this.#moveTrust = trust.moveTo;
+    this.#refreshTrust = trust.refresh;
     // The node may have moved on while the trust layer started.
     const inUse = this.node.doorwayInUse();
     if (inUse && this.#doorways.includes(init.doorway)) trust.moveTo(inUse);
@@ -344,6 +346,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
    */
   agentOf(peer: PeerIdLike): Promise<AgentKey | undefined> | AgentKey | undefined {
     return this.#devices ? this.#devices.agentOf(peer) : agentKeyOfPeer(peer);
+  }
+
+  /** Reads this person's links and devices again now (a device was added or removed here). */
+  async refreshTrust(): Promise<void> {
+    await this.#refreshTrust?.();
   }
 
   /** Who may receive which description follows the same trust view as the content. */

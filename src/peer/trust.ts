@@ -29,6 +29,8 @@ export interface TrustLayer {
   family: Family;
   /** Holders the trust layer lists (dialled through the node when asked). */
   listed: HolderFinder;
+  /** Reads links and devices again now, forgetting which agent each device spoke for. */
+  refresh(): Promise<void>;
   /** Logs in through another doorway's trust layer, with the same key (failover). */
   moveTo(doorway: string): void;
   /** Stops announcing, closes the family cluster and the connection. */
@@ -106,6 +108,10 @@ export async function startTrust(
       devices,
       family,
       listed,
+      refresh: async () => {
+        devices.clear();
+        await refreshLinks();
+      },
       moveTo: (doorway) => client.moveTo(doorway),
       async close() {
         clearInterval(rereading);

@@ -186,9 +186,9 @@ export class DeviceDirectory {
     return agent;
   }
 
-  /** Forgets what is known of `device` (after adding or removing it here). */
-  forget(device: AgentKey): void {
-    this.#cache.delete(device);
+  /** Forgets every answer (a device was added or removed here). */
+  clear(): void {
+    this.#cache.clear();
   }
 
   async #resolve(device: AgentKey): Promise<AgentKey> {

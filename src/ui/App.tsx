@@ -7,6 +7,7 @@ import { FirstRunHint } from './FirstRunHint.tsx';
 import { errorMessage } from './format.ts';
 import { HelpRecover, parseRecoveryLink } from './HelpRecover.tsx';
 import { IngestList } from './IngestList.tsx';
+import { isPairRoute, JoinAsDevice } from './JoinAsDevice.tsx';
 import { KeptForOthers } from './KeptForOthers.tsx';
 import { Library } from './Library.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
@@ -87,6 +88,7 @@ export function App() {
               />
             )}
             {recovering && <HelpRecover requester={recovering} trust={trust} />}
+            {isPairRoute(here) && <JoinAsDevice href={here.href} />}
             <RestoreQueue store={store} peer={peer} trust={trust} family={family.family} />
             <FirstRunHint
               empty={!shared && library.status === 'ready' && library.items.length === 0}

@@ -1,11 +1,9 @@
 import { type FormEvent, useId, useState } from 'react';
-import type { BackupContact, BackupItem } from '../backup/index.ts';
-import { isKept, type StoredManifest } from '../content/index.ts';
+import type { StoredManifest } from '../content/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { errorMessage } from './format.ts';
 import { LazyDisclosure } from './LazyDisclosure.tsx';
-import { useContacts } from './useContacts.ts';
-import { useLibraryEntries } from './useSync.ts';
+import { usePersonLists } from './usePersonLists.ts';
 
 /** Shown and checked before anything is derived (src/backup's `MIN_PASSPHRASE`). */
 const MIN = 10;
@@ -55,8 +53,8 @@ function BackupForm({
   trust: TrustClient | undefined;
   items: StoredManifest[] | undefined;
 }) {
-  const { contacts, loaded } = useContacts(trust);
-  const entries = useLibraryEntries();
+  const person = usePersonLists(trust, items);
+  const { people, loaded } = person;
   const [pass, setPass] = useState('');
   const [again, setAgain] = useState('');
   const [state, setState] = useState<State>({ status: 'idle' });
@@ -65,26 +63,8 @@ function BackupForm({
   const hintId = useId();
   const errorId = useId();
 
-  const mine = (items ?? []).filter((item) => !isKept(item));
-  const listed: BackupItem[] = mine
-    .filter((item) => item.reach !== 'private')
-    .map((item) => {
-      const meta = entries[item.blob_hash]?.meta_doc;
-      return {
-        hash: item.blob_hash,
-        name: item.name ?? item.blob_hash,
-        mime: item.mime_type,
-        size: item.total_size,
-        reach: item.reach,
-        ...(meta ? { meta } : {}),
-      };
-    });
-  const privateCount = mine.length - listed.length;
-  const people: BackupContact[] = contacts.map((c) => ({
-    agent: c.agent,
-    name: c.name,
-    types: c.types,
-  }));
+  const listed = person.items.filter((item) => item.reach !== 'private');
+  const privateCount = person.items.length - listed.length;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

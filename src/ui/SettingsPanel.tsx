@@ -9,6 +9,7 @@ import { RecoveryGuardians } from './RecoveryGuardians.tsx';
 import { RestoreBackup } from './RestoreBackup.tsx';
 import { keepOnDoorway, setKeepOnDoorway } from './replicaSettings.ts';
 import { configuredDoorways } from './usePeerNode.ts';
+import { YourDevices } from './YourDevices.tsx';
 
 /**
  * Settings that change how this browser joins the network (saved at once, applied on reload),
@@ -160,6 +161,7 @@ export function SettingsPanel({
       </p>
       <KeepForOthersSettings />
       <h3>Your identity</h3>
+      <YourDevices trust={trust} items={items} />
       <BackupIdentity trust={trust} items={items} />
       <RecoveryGuardians trust={trust} />
       <details className="disclosure" data-testid="restore-settings">

@@ -4,6 +4,7 @@ import { CopyField } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
 import { reachWords } from './reachWords.ts';
 import { useModalDialog } from './useModalDialog.ts';
+import { useQrCode } from './useQrCode.ts';
 
 const log = logger('share');
 
@@ -15,28 +16,6 @@ interface Props {
   /** Who may open the link, by the item's reach. */
   reach: string;
   onClose: () => void;
-}
-
-/** A QR code for `text`, as a PNG data URL (undefined while it is drawn, or if it failed). */
-function useQrCode(text: string): string | undefined {
-  const [url, setUrl] = useState<string>();
-  useEffect(() => {
-    let live = true;
-    setUrl(undefined);
-    // Loaded on first use: most visits never share.
-    void import('qrcode')
-      .then(({ toDataURL }) =>
-        toDataURL(text, { errorCorrectionLevel: 'M', margin: 2, width: 240 }),
-      )
-      .then((drawn) => {
-        if (live) setUrl(drawn);
-      })
-      .catch((error) => log.error('could not draw the QR code: %s', errorMessage(error)));
-    return () => {
-      live = false;
-    };
-  }, [text]);
-  return url;
 }
 
 const FOCUSABLE = 'button:not([disabled]), input:not([disabled]), a[href], [tabindex="0"]';

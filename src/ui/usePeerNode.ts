@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import type { ContentStore } from '../content/index.ts';
 import type { Family, FamilySnapshot } from '../family/index.ts';
 import type { NodeSnapshot, PeerService } from '../net/index.ts';
-import { PagePeer } from '../peer/index.ts';
+import { PagePeer, type Peer } from '../peer/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { savedDisplayName } from './displayName.ts';
@@ -73,8 +73,14 @@ function usePagePeer<T>(read: () => T): T {
   return value;
 }
 
+const readPeer = () => pagePeer.peer;
 const readTrustClient = () => pagePeer.peer?.trustClient;
 const readFamily = () => pagePeer.peer?.family;
+
+/** The running peer (node, trust layer), in the tab that runs the network (undefined in the others). */
+export function useRunningPeer(): Peer | undefined {
+  return usePagePeer(readPeer);
+}
 
 /** The trust-layer client, in the tab that runs the network (undefined in the others). */
 export function useTrustClient(): TrustClient | undefined {
