@@ -41,7 +41,7 @@ test('a private item is stored encrypted, opens for its owner, and reaches no ot
   expect(opened.sha).toBe(secret.hash);
   const row = a.locator('[data-testid="item"]', { hasText: 'secret.bin' });
   await expect(row).toHaveAttribute('data-reach', 'private');
-  await expect(row).toContainText('Only you, on this device');
+  await expect(row).toContainText('Only you, on your devices');
 
   await waitReachable(a);
   const aId = await peerIdOf(a);

@@ -84,7 +84,7 @@ test('a commons item outlives its author: A stores, B keeps a copy, A goes, C ge
   // Nobody else is online yet: said calmly, in grey.
   await expect(health(a, file.hash)).toHaveText(/Only on this device for now — /);
   await expect(health(a, file.hash)).toHaveAttribute('data-tone', 'calm');
-  await expect(health(a, secretHash)).toHaveText(/private: stays on this device/);
+  await expect(health(a, secretHash)).toHaveText(/private: stays on your devices/);
   await waitReachable(a);
   const aId = await peerIdOf(a);
   const link = await shareLinkOf(a, file.hash);

@@ -156,6 +156,9 @@ export class PairingJoin extends TypedEventEmitter<{ change: CustomEvent<JoinSta
   }
 }
 
+/** Tries to reach the offering device this many times (a relayed WebRTC dial can fail once). */
+const DIAL_ATTEMPTS = 3;
+
 /** A stream to the offering device: through its link addresses, else by its PeerId alone. */
 async function dialOffer(init: JoinInit, signal: AbortSignal): Promise<Stream> {
   const peer = peerIdFromString(init.link.peer);
@@ -166,13 +169,20 @@ async function dialOffer(init: JoinInit, signal: AbortSignal): Promise<Stream> {
       return [];
     }
   });
-  try {
-    return await init.libp2p.dialProtocol(addrs.length > 0 ? addrs : peer, PAIR_PROTOCOL, {
-      signal,
-    });
-  } catch (error) {
-    throw new PairingError(
-      `Could not reach your other device (${errorMessage(error)}): keep "Add a device" open there, both devices online, and try again.`,
-    );
+  let last: unknown;
+  for (let attempt = 1; attempt <= DIAL_ATTEMPTS; attempt++) {
+    signal.throwIfAborted();
+    try {
+      return await init.libp2p.dialProtocol(addrs.length > 0 ? addrs : peer, PAIR_PROTOCOL, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(20_000)]),
+      });
+    } catch (error) {
+      last = error;
+      // Refused by the other side (no offer open there) is an answer: no point in trying again.
+      if ((error as Error).name === 'UnsupportedProtocolError') break;
+    }
   }
+  throw new PairingError(
+    `Could not reach your other device (${errorMessage(last)}): keep "Add a device" open there, both devices online, and try again.`,
+  );
 }

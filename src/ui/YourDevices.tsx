@@ -98,6 +98,7 @@ function DevicesForm({
       {offer ? (
         <AddDevice
           offer={offer}
+          onPaired={() => void changed()}
           onEnd={() => {
             offer.close();
             setOffer(undefined);
@@ -188,6 +189,7 @@ function OpenOffer({
 }) {
   const person = usePersonLists(trust, items);
   const [error, setError] = useState<string>();
+  const [waiting, setWaiting] = useState(false);
   const open = async () => {
     try {
       const [{ PairingOffer }, { collectBackup, payloadToJson }, { pageIdentity }] =
@@ -197,11 +199,13 @@ function OpenOffer({
           import('../identity/index.ts'),
         ]);
       const me = await pageIdentity();
+      setWaiting(true);
+      const addrs = await dialAddrs(peer);
       onOpen(
         await PairingOffer.open({
           libp2p: peer.node.libp2p,
           agentKey: me.agentKey,
-          addrs: peer.node.snapshot().dialAddrs,
+          addrs,
           origin: location.origin,
           addDevice: (cert) => trust.addDevice(cert),
           payload: async () =>
@@ -216,6 +220,8 @@ function OpenOffer({
       );
     } catch (e) {
       setError(errorMessage(e));
+    } finally {
+      setWaiting(false);
     }
   };
   return (
@@ -223,10 +229,10 @@ function OpenOffer({
       <button
         type="button"
         data-testid="device-add"
-        disabled={!person.loaded}
+        disabled={!person.loaded || waiting}
         onClick={() => void open()}
       >
-        Add a device
+        {waiting ? 'Getting reachable…' : 'Add a device'}
       </button>
       {error && (
         <p role="alert" className="error small">
@@ -237,9 +243,47 @@ function OpenOffer({
   );
 }
 
-function AddDevice({ offer, onEnd }: { offer: PairingOffer; onEnd: () => void }) {
+/**
+ * Where the other device can dial this one: once the doorway's relay has given it an address
+ * (a moment after start), else — after 30 s — none, and the link names this device alone.
+ */
+function dialAddrs(peer: Peer): Promise<string[]> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const addrs = peer.node.snapshot().dialAddrs;
+      if (addrs.length === 0) return false;
+      done(addrs);
+      return true;
+    };
+    const timer = setTimeout(() => done([]), 30_000);
+    const unlisten = listen(peer.node, 'change', check);
+    const done = (addrs: string[]) => {
+      clearTimeout(timer);
+      unlisten();
+      resolve(addrs);
+    };
+    check();
+  });
+}
+
+function AddDevice({
+  offer,
+  onPaired,
+  onEnd,
+}: {
+  offer: PairingOffer;
+  onPaired: () => void;
+  onEnd: () => void;
+}) {
   const [state, setState] = useState<OfferState>(offer.state);
-  useEffect(() => listen<OfferState>(offer, 'change', setState), [offer]);
+  useEffect(
+    () =>
+      listen<OfferState>(offer, 'change', (next) => {
+        setState(next);
+        if (next.step === 'done') onPaired();
+      }),
+    [offer, onPaired],
+  );
   const qr = useQrCode(offer.link);
   switch (state.step) {
     case 'waiting':

@@ -19,8 +19,8 @@ const REACH_WORDS: Partial<Record<Reach, { who: string; link: string }>> = {
     link: 'Only the people you named can open it: for anyone else the link leads nowhere.',
   },
   private: {
-    who: 'Only you, on this device',
-    link: 'It never leaves this device: the link works only here.',
+    who: 'Only you, on your devices',
+    link: 'Only your own devices can open it: for anyone else the link leads nowhere.',
   },
 };
 

@@ -107,7 +107,7 @@ describe('replica health in words', () => {
       'Kept on the doorway · 2 of 7 shards on distinct peers',
     );
     expect(replicaHealthText(copies({ state: 'local', doorways: undefined }), 'private')).toBe(
-      'private: stays on this device',
+      'private: stays on your devices',
     );
     // Copying while the doorway keeps it: safe, so green.
     expect(replicaHealthDot(copies({ state: 'replicating', ...onDoorway }))).toBe('dot--ok');

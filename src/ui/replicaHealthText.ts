@@ -53,12 +53,12 @@ function fewPeersText(health: ReplicaHealth): string {
  * "2 of 2 copies on peers"; short of peers, calmly: "1 copy on a peer — more when others come
  * online", "Only on this device for now — copied when a peer can take it"; a loss: "A copy
  * was lost — 1 of 2 copies on peers"; "7 of 7 shards on distinct peers", "private: stays on
- * this device"; for shards kept for others, "5 of 7 shards online", "4 of 7 shards online —
+ * your devices"; for shards kept for others, "5 of 7 shards online", "4 of 7 shards online —
  * rebuilding…". A commons item a doorway keeps leads with "Kept on the doorway · ": it
  * outlives this browser, so too few peers is no longer something to wait for.
  */
 export function replicaHealthText(health: ReplicaHealth, reach: Reach): string {
-  if (health.state === 'local') return `${reach}: stays on this device`;
+  if (health.state === 'local') return `${reach}: stays on your devices`;
   const onDoorway = keptOnDoorway(health) ? 'Kept on the doorway · ' : '';
   const count = countText(health);
   const gone = lost(health);

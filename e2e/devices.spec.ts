@@ -1,0 +1,120 @@
+import type { Page } from '@playwright/test';
+import { expect, specFiles, test } from './fixtures.ts';
+import {
+  addFiles,
+  fetchByLink,
+  getContent,
+  hashOfItemNamed,
+  openApp,
+  peerIdOf,
+  trustConnected,
+} from './support/app.ts';
+import { refusalsOf, withAppLog } from './support/app-log.ts';
+import { writeRandomFile } from './support/files.ts';
+import { storedPieceBytes } from './support/idb.ts';
+import { agentOf } from './support/people.ts';
+
+const files = specFiles();
+
+/** Settings → "Your devices", opened (it reads the trust layer once open). */
+async function devicesOf(page: Page) {
+  const devices = page.getByTestId('devices');
+  if (!(await devices.evaluate((d) => (d as HTMLDetailsElement).open))) {
+    await devices.locator('summary').click();
+  }
+  return devices;
+}
+
+async function storePrivate(page: Page, path: string, name: string): Promise<string> {
+  await page.getByTestId('ingest-reach').selectOption('private');
+  await addFiles(page, [path]);
+  return hashOfItemNamed(page, name);
+}
+
+test('pairing: a second browser becomes the same person and opens a private item; a stranger gets nothing; once removed, a new private item does not reach it', async ({
+  doorway,
+  openProfile,
+}) => {
+  test.setTimeout(300_000);
+  const first = await writeRandomFile(files.dir, 'first.bin', 200_000);
+  const second = await writeRandomFile(files.dir, 'second.bin', 120_000);
+
+  // A's first device stores a private item.
+  const one = await openApp((await withAppLog(openProfile)()).context, doorway.url);
+  const refusals = refusalsOf(one);
+  await trustConnected(one);
+  const agentA = await agentOf(one);
+  const firstHash = await storePrivate(one, first.path, 'first.bin');
+
+  // A second browser, its own person so far.
+  const two = await openApp((await openProfile()).context, doorway.url);
+  await trustConnected(two);
+  const before = await agentOf(two);
+  expect(before).not.toBe(agentA);
+
+  // Device 1 offers a one-time link; device 2 opens it; both show the same code.
+  const devices = await devicesOf(one);
+  await devices.getByTestId('device-add').click();
+  const link = await devices.getByTestId('pairing-link').inputValue();
+  expect(link).toMatch(/\/pair#/);
+  await two.goto(link);
+  const join = two.getByTestId('pair-join');
+  await join.getByTestId('pair-name').fill('Laptop');
+  await join.getByTestId('pair-start').click();
+  await expect(join.getByTestId('pair-code')).toHaveText(/^\d{3} \d{3}$/, { timeout: 60_000 });
+  await expect(devices.getByTestId('pairing-code')).toHaveText(
+    (await join.getByTestId('pair-code').textContent()) ?? 'none',
+    { timeout: 30_000 },
+  );
+  await join.getByTestId('pair-confirm').click();
+  await devices.getByTestId('pairing-confirm').click();
+  await expect(devices.getByTestId('pairing-done')).toContainText('Laptop', { timeout: 30_000 });
+
+  // Device 2 reloads as A, and opens A's private item, fetched from device 1.
+  await expect(two.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
+    timeout: 60_000,
+  });
+  await trustConnected(two);
+  await fetchByLink(two, `${doorway.url.replace(/\/$/, '')}/get/${firstHash}`);
+  const opened = await getContent(two, firstHash);
+  expect(opened.status, opened.text).toBe(200);
+  expect(opened.sha).toBe(first.hash);
+  // Device 1 lists it.
+  const laptop = devices.locator('[data-testid="device"]', { hasText: 'Laptop' });
+  await expect(laptop).toHaveAttribute('data-removed', '0');
+
+  // A stranger asks for the same hash: refused, zero bytes.
+  const stranger = await openApp((await openProfile()).context, doorway.url);
+  await trustConnected(stranger);
+  const refused = await getContent(stranger, firstHash);
+  expect(refused.status).toBe(404);
+  expect(await storedPieceBytes(stranger)).toBe(0);
+
+  // Device 2 is removed (a lost laptop): a private item stored after that does not reach it.
+  await laptop.getByRole('button', { name: 'Remove' }).click();
+  await laptop.getByTestId('device-remove').click();
+  await expect(laptop).toHaveAttribute('data-removed', '1', { timeout: 30_000 });
+  await one.getByTestId('ingest-reach').selectOption('private');
+  const secondHash = await storePrivate(one, second.path, 'second.bin');
+  // Device 2 asks for it as it asked for the first: device 1's gate now refuses it.
+  const twoPeer = await peerIdOf(two);
+  await two.goto(`${doorway.url.replace(/\/$/, '')}/get/${secondHash}`);
+  await expect(two.getByTestId('fetch-status')).toHaveAttribute('role', 'alert', {
+    timeout: 120_000,
+  });
+  await expect
+    .poll(
+      () =>
+        refusals.some(
+          (line) =>
+            line.includes(secondHash) &&
+            line.includes(twoPeer) &&
+            line.includes("is not one of the owner's own devices"),
+        ),
+      { timeout: 30_000 },
+    )
+    .toBe(true);
+  expect((await getContent(two, secondHash)).status).toBe(404);
+  // The first device still opens both.
+  expect((await getContent(one, secondHash)).sha).toBe(second.hash);
+});
