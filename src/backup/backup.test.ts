@@ -2,7 +2,13 @@ import 'fake-indexeddb/auto';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
-import { loadOrCreateDeviceKey, stagedIdentity, stageIdentity } from '../identity/index.ts';
+import {
+  loadDeviceIdentity,
+  loadOrCreateDeviceKey,
+  stagedIdentity,
+  stageIdentity,
+  storedAgentKey,
+} from '../identity/index.ts';
 import {
   agentKeyFromEd25519,
   loadOrCreateOwnClusterKey,
@@ -112,6 +118,46 @@ describe('a backup file', () => {
     // Applied once: a second start finds nothing staged.
     expect(await applyStagedRestore(to)).toBeUndefined();
   }, 30_000);
+
+  it("pairing keeps this profile's device key and takes the person's key as its agent key; a later restore replaces both", async () => {
+    const from = profile();
+    await loadOrCreateDeviceKey(from.identityDb);
+    const payload = await collectBackup({
+      ...from,
+      contacts: [],
+      items: [{ hash: HASH, name: 'diary', mime: 'x', size: 1, reach: 'private' }],
+      withPrivate: true,
+    });
+    const to = profile(memoryStorage({ 'elohim-library-own-doc': 'old' }));
+    const device = await loadOrCreateDeviceKey(to.identityDb);
+    await stageRestore(payload, to.identityDb, { pair: true });
+    expect(await applyStagedRestore(to)).toBe(payload.agent);
+    // The device key (this profile's PeerId) stays; the agent key is the person's.
+    expect((await loadOrCreateDeviceKey(to.identityDb)).equals(device)).toBe(true);
+    const agentKey = await storedAgentKey(to.identityDb);
+    expect(Buffer.compare(agentKey as Uint8Array, payload.identity)).toBe(0);
+    expect((await loadDeviceIdentity(to.identityDb))?.me).toBe(payload.agent);
+    // Its own items come too, private ones included; the old person's library ids go.
+    expect(pendingRestore(to.storage).items.map((i) => i.reach)).toEqual(['private']);
+    expect(to.storage.getItem('elohim-library-own-doc')).toBeNull();
+    // A backup made on this device is the person's key, not the device's.
+    expect(
+      Buffer.compare(
+        (await collectBackup({ ...to, contacts: [], items: [] })).identity,
+        payload.identity,
+      ),
+    ).toBe(0);
+    // A restore afterwards makes the profile that key itself: the paired agent key goes.
+    await stageRestore(payload, to.identityDb);
+    await applyStagedRestore(to);
+    expect(await storedAgentKey(to.identityDb)).toBeUndefined();
+    expect(
+      Buffer.compare(
+        privateKeyToProtobuf(await loadOrCreateDeviceKey(to.identityDb)),
+        payload.identity,
+      ),
+    ).toBe(0);
+  });
 
   it('a start that stops half-way through a restore keeps the old identity, and the next applies it', async () => {
     const opened = await openBackup(await sealBackup(await payloadOf(profile()), PASS, FAST), PASS);
