@@ -83,6 +83,18 @@ test('no serious or critical accessibility violations in the main states', async
     expect(await seriousViolations(page)).toEqual([]);
   });
 
+  await test.step('your devices: a pairing link offered, and a pairing link opened', async () => {
+    await page.goto(doorway.url);
+    const devices = page.getByTestId('devices');
+    await devices.locator('summary').click();
+    await devices.getByTestId('device-add').click();
+    const link = await devices.getByTestId('pairing-link').inputValue({ timeout: 60_000 });
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.goto(link);
+    await expect(page.getByTestId('pair-join')).toBeVisible();
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
   await test.step('a share link being fetched', async () => {
     await page.goto(new URL(`/get/sha256-${'cd'.repeat(32)}?name=holiday.mov`, doorway.url).href);
     await expect(page.getByTestId('fetch')).toBeVisible();

@@ -6,8 +6,9 @@ const STORE = 'keys';
 const DEVICE_KEY = 'device';
 
 /**
- * The device's Ed25519 key: its public half is both the libp2p PeerId and the Holochain agent
- * key (docs/design.md §2), so it is made once per browser profile and kept in IndexedDB. Two tabs
+ * The device's Ed25519 key: its public half is the libp2p PeerId, and on a person's first
+ * device the Holochain agent key too (docs/design.md §2), so it is made once per browser profile
+ * and kept in IndexedDB. Two tabs
  * opening at once race to create it; `add` lets exactly one win and the other reads it back.
  */
 export async function loadOrCreateDeviceKey(dbName = 'elohim-identity'): Promise<PrivateKey> {

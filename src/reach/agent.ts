@@ -63,8 +63,9 @@ export interface PeerIdLike {
 }
 
 /**
- * The agent behind an authenticated libp2p peer: its Ed25519 PeerId key IS its agent key
- * (docs/design.md §2). Other key types (RSA, secp256k1) map to no agent: `undefined`, which the
+ * The agent key of an authenticated libp2p peer's own Ed25519 PeerId key: the agent itself, or
+ * a device an agent certified (`DeviceDirectory` in src/trust maps it on; docs/design.md §2).
+ * Other key types (RSA, secp256k1) map to no agent: `undefined`, which the
  * gates treat as an unknown peer (commons only).
  */
 export function agentKeyOfPeer(peer: PeerIdLike): AgentKey | undefined {

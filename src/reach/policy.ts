@@ -45,14 +45,14 @@ export function isEncryptedAtRest(reach: Reach): reach is SealedReach {
 export type RelationshipType = string;
 
 /**
- * What the trust layer tells us, from this device's point of view. Each device is its own
- * agent (docs/design.md §2); a person's other devices are `myDevices`. Live views are fine:
- * the gates read them on every call.
+ * What the trust layer tells us, from this device's point of view: the person's agent key, and
+ * their other devices by their own device keys (docs/design.md §2). Live views are fine: the
+ * gates read them on every call.
  */
 export interface TrustView {
-  /** This device's agent key. */
+  /** The agent key of the person using this device. */
   readonly me: AgentKey;
-  /** The other devices of the person using this one. */
+  /** The other devices of the person using this one (their device keys, as agent keys). */
   readonly myDevices: ReadonlySet<AgentKey>;
   /** Agents this person has a trust link with, and the link's relationship type. */
   readonly links: ReadonlyMap<AgentKey, RelationshipType>;

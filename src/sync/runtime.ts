@@ -79,7 +79,7 @@ export interface SyncRuntime {
    * Puts a stored item in this agent's libraries with its description document: a new one for
    * an item added here, or `metaDoc`, the one a share link named (so both holders edit the
    * same document). Commons items go in the shared library, others in the one that stays in
-   * this browser; private items in none (they never leave this device, so nobody would share
+   * this browser; private items in none (only the person's devices receive them, so nobody would share
    * the description). Resolves once the changed documents are on disk.
    */
   addItem(manifest: StoredManifest, options?: { metaDoc?: string; title?: string }): Promise<void>;

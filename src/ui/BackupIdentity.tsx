@@ -32,7 +32,7 @@ function download(text: string, name: string): void {
 /**
  * "Back up this identity": a passphrase typed twice, then a file with this identity, its
  * contacts, family key, settings and the list of its items, encrypted with the passphrase
- * (src/backup). Private items are not in it: they never leave this browser.
+ * (src/backup). Private items are not in it: only the person's own devices hold them.
  */
 export function BackupIdentity(props: {
   trust: TrustClient | undefined;
@@ -107,7 +107,7 @@ function BackupForm({
         {!trust ? ' (contacts are read in the tab that runs the network)' : ''} and {listed.length}{' '}
         {listed.length === 1 ? 'item' : 'items'}.
         {privateCount > 0 &&
-          ` ${privateCount} private ${privateCount === 1 ? 'item is' : 'items are'} not in it: private items never leave this browser, so no backup can bring them back.`}
+          ` ${privateCount} private ${privateCount === 1 ? 'item is' : 'items are'} not in it: only your own devices hold private items, so no backup can bring them back (add a device to keep them on two).`}
       </p>
       <form className="backup-form" onSubmit={(e) => void submit(e)} noValidate>
         <label htmlFor={passId}>Passphrase (at least {MIN} characters)</label>
