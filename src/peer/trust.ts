@@ -64,7 +64,10 @@ export async function startTrust(
       deviceKey: own.privateKey,
       agentKey: own.agentKey,
     });
-    const devices = new trust.DeviceDirectory((device) => client.deviceAgent(device));
+    // A gate waits for this lookup: a doorway that does not answer must not hold it up long.
+    const devices = new trust.DeviceDirectory((device) =>
+      client.deviceAgent(device, { signal: AbortSignal.timeout(5_000) }),
+    );
     const unlink = trust.linkTrust(client, own.node, own.store, {
       displayName: init.displayName ?? 'Someone on Elohim',
       onError: (error) => log.error('could not announce: %e', error),

@@ -117,4 +117,37 @@ describe('DeviceDirectory', () => {
       clock.mockRestore();
     }
   });
+  it('asks again soon after a lookup failed (the trust layer away), not after the whole period', async () => {
+    const [agentKey, phone] = await Promise.all([
+      generateKeyPair('Ed25519'),
+      generateKeyPair('Ed25519'),
+    ]);
+    const cert = await certify(agentKey, phone);
+    let away = true;
+    let asked = 0;
+    let now = 5_000_000;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const directory = new DeviceDirectory(
+        async () => {
+          asked++;
+          if (away) throw new Error('trust layer away');
+          return cert;
+        },
+        { ttlMs: 60_000 },
+      );
+      expect(await directory.agentOfDevice(cert.device)).toBe(cert.device);
+      now += 4_000;
+      await directory.agentOfDevice(cert.device);
+      expect(asked).toBe(1);
+      away = false;
+      now += 1_001;
+      expect(await directory.agentOfDevice(cert.device)).toBe(cert.agent);
+      now += 30_000;
+      await directory.agentOfDevice(cert.device);
+      expect(asked).toBe(2);
+    } finally {
+      clock.mockRestore();
+    }
+  });
 });

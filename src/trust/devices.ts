@@ -138,6 +138,9 @@ function toDevice(d: DeviceWire): TrustDevice {
   };
 }
 
+/** A lookup that failed (the trust layer away) is tried again this soon. */
+const FAILED_TTL_MS = 5_000;
+
 /** What the directory asks: the certificate naming a device, if any (the trust client's). */
 export type DeviceLookup = (device: AgentKey) => Promise<TrustDevice | undefined>;
 
@@ -150,15 +153,17 @@ export interface DeviceDirectoryOptions {
 
 /**
  * Which agent a peer speaks for: its own key's agent, or the agent that certified it as a
- * device (a valid signature, not removed). Answers are cached for `ttlMs`, failures too (a
- * peer the trust layer cannot be asked about is taken as itself until then), so a stream of
- * requests costs one trust-layer lookup per peer per period.
+ * device (both signatures valid, not removed). Answers are cached for `ttlMs`, failures for
+ * 5 s (a peer the trust layer cannot be asked about is taken as itself meanwhile: it gets
+ * what its own key may), so a stream of requests costs one trust-layer lookup per peer per
+ * period.
  */
 export class DeviceDirectory {
   readonly #lookup: DeviceLookup;
   readonly #ttlMs: number;
   readonly #max: number;
-  readonly #cache = new Map<AgentKey, { at: number; agent: Promise<AgentKey> }>();
+  /** `until`: when the answer goes stale (sooner for a lookup that failed). */
+  readonly #cache = new Map<AgentKey, { until: number; agent: Promise<AgentKey> }>();
 
   constructor(lookup: DeviceLookup, options: DeviceDirectoryOptions = {}) {
     this.#lookup = lookup;
@@ -175,15 +180,18 @@ export class DeviceDirectory {
   agentOfDevice(device: AgentKey): Promise<AgentKey> {
     const now = Date.now();
     const hit = this.#cache.get(device);
-    if (hit && now - hit.at < this.#ttlMs) return hit.agent;
-    const agent = this.#resolve(device);
+    if (hit && now < hit.until) return hit.agent;
+    const entry = { until: now + this.#ttlMs, agent: Promise.resolve(device) };
+    entry.agent = this.#resolve(device, () => {
+      entry.until = Math.min(entry.until, now + FAILED_TTL_MS);
+    });
     this.#cache.delete(device);
     if (this.#cache.size >= this.#max) {
       // The oldest entry goes (Map keeps insertion order).
       this.#cache.delete(this.#cache.keys().next().value as AgentKey);
     }
-    this.#cache.set(device, { at: now, agent });
-    return agent;
+    this.#cache.set(device, entry);
+    return entry.agent;
   }
 
   /** Forgets every answer (a device was added or removed here). */
@@ -191,7 +199,7 @@ export class DeviceDirectory {
     this.#cache.clear();
   }
 
-  async #resolve(device: AgentKey): Promise<AgentKey> {
+  async #resolve(device: AgentKey, failed: () => void): Promise<AgentKey> {
     try {
       const cert = await this.#lookup(device);
       if (cert === undefined || cert.removedAt !== undefined || cert.device !== device) {
@@ -199,6 +207,7 @@ export class DeviceDirectory {
       }
       return (await verifyDeviceCertificate(cert)) ? cert.agent : device;
     } catch {
+      failed();
       return device;
     }
   }
