@@ -23,8 +23,8 @@ import {
   sharedTrustServer,
   suiteAgents,
   type TestKey,
+  zomeContext,
 } from './test-support.ts';
-import type { ZomeContext } from './zome-context.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
 type Added = { action_hash: Uint8Array; device: DeviceWire };
@@ -424,16 +424,6 @@ describe('device certificates', () => {
 describe('device certificate storage', () => {
   const dir = sharedTempDir('hc-devices-store-');
 
-  function context(store: EmulatorStore, agent: Uint8Array): ZomeContext {
-    return {
-      store,
-      cell: [DNA_HASHES.imagodei, agent],
-      evidence: { provenance: agent, digest: new Uint8Array(64), signature: new Uint8Array(64) },
-      emitSignal: () => {},
-      sendRemoteSignal: () => {},
-    };
-  }
-
   it('brings a version 5 database up to date, keeping its data, and certifies devices over it', () => {
     const file = join(dir(), 'v5');
     const owner = newKey();
@@ -441,12 +431,12 @@ describe('device certificate storage', () => {
     let store = EmulatorStore.open(file);
     store.installApp(owner.agent);
     for (const g of [g1, g2]) {
-      createRelationship(context(store, owner.agent), {
+      createRelationship(zomeContext(store, [DNA_HASHES.imagodei, owner.agent]), {
         other_agent: g,
         relationship_type: 'friend',
       });
     }
-    const setup = setRecoveryGuardians(context(store, owner.agent), {
+    const setup = setRecoveryGuardians(zomeContext(store, [DNA_HASHES.imagodei, owner.agent]), {
       setup: randomBytes(16).toString('base64url'),
       threshold: 2,
       shares: [g1, g2].map((guardian) => ({
@@ -463,7 +453,7 @@ describe('device certificate storage', () => {
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(6);
       expect(store.appOfAgent(owner.agent)).toBeDefined();
-      const kept = getMyRecoveryShares(context(store, g1), null);
+      const kept = getMyRecoveryShares(zomeContext(store, [DNA_HASHES.imagodei, g1]), null);
       expect(kept.map((s) => s.setup)).toEqual([setup.shares[0]?.setup]);
       const indexes = (store.db.pragma('index_list(devices)') as { name: string }[]).map(
         (i) => i.name,
@@ -471,15 +461,15 @@ describe('device certificate storage', () => {
       expect(indexes).toContain('devices_by_agent');
 
       const device = newKey();
-      const ctx = context(store, owner.agent);
+      const ctx = zomeContext(store, [DNA_HASHES.imagodei, owner.agent]);
       const payload = certificate(owner, device);
       addDevice(ctx, payload);
-      const listed = getAgentDevices(context(store, g1), owner.agent);
+      const listed = getAgentDevices(zomeContext(store, [DNA_HASHES.imagodei, g1]), owner.agent);
       expect(listed).toHaveLength(1);
       expect(listed[0]?.device_signature).toBe(payload.device_signature);
       expect(verifies(listed[0] as DeviceWire)).toBe(true);
       removeDevice(ctx, device.agent);
-      const removed = getDeviceAgent(context(store, g2), device.agent);
+      const removed = getDeviceAgent(zomeContext(store, [DNA_HASHES.imagodei, g2]), device.agent);
       expect(removed?.removed_at).toBeGreaterThan(0);
       expect(removed?.device_signature).toBe(payload.device_signature);
     } finally {
@@ -491,7 +481,7 @@ describe('device certificate storage', () => {
     const store = EmulatorStore.open(join(dir(), 'many'));
     try {
       const owner = newKey();
-      const ctx = context(store, owner.agent);
+      const ctx = zomeContext(store, [DNA_HASHES.imagodei, owner.agent]);
       const now = Date.now();
       // The oldest certificate stays; 70 newer ones are removed.
       const kept = newKey();
@@ -501,7 +491,10 @@ describe('device certificate storage', () => {
         addDevice(ctx, certificate(owner, device, { addedAt: now - i * 1000 }));
         removeDevice(ctx, device.agent);
       }
-      const listed = getAgentDevices(context(store, newKey().agent), owner.agent);
+      const listed = getAgentDevices(
+        zomeContext(store, [DNA_HASHES.imagodei, newKey().agent]),
+        owner.agent,
+      );
       expect(listed).toHaveLength(64);
       expect(listed.at(-1)?.device).toEqual(kept.agent);
       expect(listed.every(verifies)).toBe(true);

@@ -19,8 +19,13 @@ import {
   setRecoveryGuardians,
 } from './recovery.ts';
 import { DNA_HASHES, EmulatorStore } from './store.ts';
-import { type connectAgent, newKey, sharedTrustServer, suiteAgents } from './test-support.ts';
-import type { ZomeContext } from './zome-context.ts';
+import {
+  type connectAgent,
+  newKey,
+  sharedTrustServer,
+  suiteAgents,
+  zomeContext,
+} from './test-support.ts';
 
 type Agent = Awaited<ReturnType<typeof connectAgent>>;
 
@@ -297,16 +302,6 @@ describe('social recovery', () => {
 describe('social recovery storage', () => {
   const dir = sharedTempDir('hc-recovery-store-');
 
-  function context(store: EmulatorStore, agent: Uint8Array): ZomeContext {
-    return {
-      store,
-      cell: [DNA_HASHES.imagodei, agent],
-      evidence: { provenance: agent, digest: new Uint8Array(64), signature: new Uint8Array(64) },
-      emitSignal: () => {},
-      sendRemoteSignal: () => {},
-    };
-  }
-
   it('brings a version 4 database up to date, keeping its data, and recovers over it', () => {
     const file = join(dir(), 'v4');
     const [owner, g1, g2, requester] = Array.from({ length: 4 }, () => newKey().agent) as [
@@ -318,7 +313,10 @@ describe('social recovery storage', () => {
     let store = EmulatorStore.open(file);
     store.installApp(owner);
     for (const g of [g1, g2]) {
-      createRelationship(context(store, owner), { other_agent: g, relationship_type: 'friend' });
+      createRelationship(zomeContext(store, [DNA_HASHES.imagodei, owner]), {
+        other_agent: g,
+        relationship_type: 'friend',
+      });
     }
     // What a doorway of version 4 left: no recovery (nor device) tables.
     store.db.exec('DROP TABLE recovery_shares; DROP TABLE recovery_releases; DROP TABLE devices');
@@ -339,19 +337,23 @@ describe('social recovery storage', () => {
         ]),
       );
 
-      setRecoveryGuardians(context(store, owner), {
+      setRecoveryGuardians(zomeContext(store, [DNA_HASHES.imagodei, owner]), {
         setup: newSetup(),
         threshold: 2,
         shares: [g1, g2].map(sealedFor),
       });
-      expect(getMyRecoveryShares(context(store, g1), null)).toHaveLength(1);
-      releaseRecoveryShare(context(store, g1), {
+      expect(getMyRecoveryShares(zomeContext(store, [DNA_HASHES.imagodei, g1]), null)).toHaveLength(
+        1,
+      );
+      releaseRecoveryShare(zomeContext(store, [DNA_HASHES.imagodei, g1]), {
         owner,
         requester,
         iv: randomBytes(12).toString('base64url'),
         sealed: randomBytes(64).toString('base64url'),
       });
-      expect(getMyRecoveryReleases(context(store, requester), null)).toHaveLength(1);
+      expect(
+        getMyRecoveryReleases(zomeContext(store, [DNA_HASHES.imagodei, requester]), null),
+      ).toHaveLength(1);
     } finally {
       store.close();
     }

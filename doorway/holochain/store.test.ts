@@ -13,21 +13,11 @@ import {
   sendSigned,
   signCall,
   startTrustServer,
+  zomeContext,
 } from './test-support.ts';
 import type { CellId } from './wire.ts';
-import type { ZomeContext } from './zome-context.ts';
 
 const randomHash = () => `sha256-${randomBytes(32).toString('hex')}`;
-
-function context(store: EmulatorStore, cell: CellId): ZomeContext {
-  return {
-    store,
-    cell,
-    evidence: { provenance: cell[1], digest: new Uint8Array(64), signature: new Uint8Array(64) },
-    emitSignal: () => {},
-    sendRemoteSignal: () => {},
-  };
-}
 
 describe('emulator persistence', () => {
   const dir = sharedTempDir('hc-store-');
@@ -181,7 +171,7 @@ describe('emulator persistence', () => {
           // Five holders per hash, each a different agent.
           for (let k = 0; k < 5; k++) {
             const app = agents[(i + k * 7) % agents.length] as { agent: Uint8Array };
-            registerContentServer(context(store, [DNA_HASHES.infrastructure, app.agent]), {
+            registerContentServer(zomeContext(store, [DNA_HASHES.infrastructure, app.agent]), {
               content_hash: hash,
               capability: 'blob_serving',
               endpoints: [{ url: '/p2p/x', protocol: 'libp2p' }],
@@ -197,7 +187,7 @@ describe('emulator persistence', () => {
       };
       expect(count.n).toBe(10_000);
 
-      const ctx = context(store, [
+      const ctx = zomeContext(store, [
         DNA_HASHES.infrastructure,
         (agents[0] as { agent: Uint8Array }).agent,
       ]);

@@ -34,6 +34,8 @@ import {
   type TrustLayer,
   type TrustLayerConfig,
 } from './index.ts';
+import type { EmulatorStore } from './store.ts';
+import type { ZomeContext } from './zome-context.ts';
 
 export interface TrustServer {
   url: string;
@@ -410,4 +412,18 @@ export async function expectTokenRefused(url: string | URL): Promise<void> {
   expect(error?.name).toMatch(
     /^(InvalidTokenError|ClientClosedWithPendingRequests|ConnectionError|WebsocketClosedError)$/,
   );
+}
+
+/**
+ * What a zome function is called with, for storage tests that call one directly (no socket):
+ * `cell`'s agent made the call; signals go nowhere.
+ */
+export function zomeContext(store: EmulatorStore, cell: CellId): ZomeContext {
+  return {
+    store,
+    cell,
+    evidence: { provenance: cell[1], digest: new Uint8Array(64), signature: new Uint8Array(64) },
+    emitSignal: () => {},
+    sendRemoteSignal: () => {},
+  };
 }

@@ -39,12 +39,40 @@ export async function stagedIdentity(dbName = 'elohim-identity'): Promise<unknow
   }
 }
 
-/** This profile's identity key as stored (libp2p's protobuf), without libp2p. */
-export async function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+/** A key record as stored (libp2p's protobuf), without libp2p. */
+async function storedKey(record: string, dbName: string): Promise<Uint8Array | undefined> {
   const db = await open(dbName);
   try {
-    const stored = (await db.get(STORE, DEVICE_KEY)) as Uint8Array | undefined;
+    const stored = (await db.get(STORE, record)) as Uint8Array | undefined;
     return stored && new Uint8Array(stored);
+  } finally {
+    db.close();
+  }
+}
+
+/** This profile's identity (device) key as stored (libp2p's protobuf), without libp2p. */
+export function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+  return storedKey(DEVICE_KEY, dbName);
+}
+
+/**
+ * Applies a staged identity in one transaction: `protobuf` written as `record`, the records in
+ * `drop` and the stage deleted.
+ */
+async function commitStaged(
+  dbName: string,
+  record: string,
+  protobuf: Uint8Array,
+  drop: string[],
+): Promise<void> {
+  const db = await open(dbName);
+  try {
+    const tx = db.transaction(STORE, 'readwrite');
+    await Promise.all([
+      tx.store.put(new Uint8Array(protobuf), record),
+      ...[...drop, STAGED].map((key) => tx.store.delete(key)),
+      tx.done,
+    ]);
   } finally {
     db.close();
   }
@@ -54,52 +82,22 @@ export async function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8
  * Replaces the identity key with `protobuf` and drops the staged restore, in one transaction.
  * The profile becomes that person's device with their own key: a paired agent key goes.
  */
-export async function commitStagedIdentity(
+export function commitStagedIdentity(
   protobuf: Uint8Array,
   dbName = 'elohim-identity',
 ): Promise<void> {
-  const db = await open(dbName);
-  try {
-    const tx = db.transaction(STORE, 'readwrite');
-    await Promise.all([
-      tx.store.put(new Uint8Array(protobuf), DEVICE_KEY),
-      tx.store.delete(AGENT_KEY),
-      tx.store.delete(STAGED),
-      tx.done,
-    ]);
-  } finally {
-    db.close();
-  }
+  return commitStaged(dbName, DEVICE_KEY, protobuf, [AGENT_KEY]);
 }
 
 /**
  * Pairing (src/pairing): keeps this profile's device key and makes `protobuf` (the person's
  * agent key) its agent key, dropping the stage in the same transaction.
  */
-export async function commitStagedAgent(
-  protobuf: Uint8Array,
-  dbName = 'elohim-identity',
-): Promise<void> {
-  const db = await open(dbName);
-  try {
-    const tx = db.transaction(STORE, 'readwrite');
-    await Promise.all([
-      tx.store.put(new Uint8Array(protobuf), AGENT_KEY),
-      tx.store.delete(STAGED),
-      tx.done,
-    ]);
-  } finally {
-    db.close();
-  }
+export function commitStagedAgent(protobuf: Uint8Array, dbName = 'elohim-identity'): Promise<void> {
+  return commitStaged(dbName, AGENT_KEY, protobuf, []);
 }
 
 /** The person's agent key as stored on a paired device (libp2p's protobuf), else undefined. */
-export async function storedAgentKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
-  const db = await open(dbName);
-  try {
-    const stored = (await db.get(STORE, AGENT_KEY)) as Uint8Array | undefined;
-    return stored && new Uint8Array(stored);
-  } finally {
-    db.close();
-  }
+export function storedAgentKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+  return storedKey(AGENT_KEY, dbName);
 }
