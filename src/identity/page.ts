@@ -1,5 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface';
 import type { AgentKey, DeviceKey } from '../reach/index.ts';
+import { storedAgentKey } from './staged.ts';
 
 /**
  * This browser profile's identity, loaded once per page and on demand (libp2p's key code and
@@ -23,13 +24,11 @@ let sealing: Promise<DeviceKey> | undefined;
 
 export function pageIdentity(): Promise<Identity> {
   identity ??= (async () => {
-    const [{ loadOrCreateDeviceKey }, { storedAgentKey }, { agentKeyFromEd25519 }, keys] =
-      await Promise.all([
-        import('./device-key.ts'),
-        import('./staged.ts'),
-        import('../reach/index.ts'),
-        import('@libp2p/crypto/keys'),
-      ]);
+    const [{ loadOrCreateDeviceKey }, { agentKeyFromEd25519 }, keys] = await Promise.all([
+      import('./device-key.ts'),
+      import('../reach/index.ts'),
+      import('@libp2p/crypto/keys'),
+    ]);
     const privateKey = await loadOrCreateDeviceKey();
     const paired = await storedAgentKey();
     const agentKey = paired ? keys.privateKeyFromProtobuf(paired) : privateKey;
