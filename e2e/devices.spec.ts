@@ -6,6 +6,8 @@ import {
   getContent,
   hashOfItemNamed,
   openApp,
+  openInPage,
+  peerEntry,
   peerIdOf,
   trustConnected,
 } from './support/app.ts';
@@ -38,9 +40,12 @@ test('pairing: a second browser becomes the same person and opens a private item
   test.setTimeout(300_000);
   const first = await writeRandomFile(files.dir, 'first.bin', 200_000);
   const second = await writeRandomFile(files.dir, 'second.bin', 120_000);
+  const later = await writeRandomFile(files.dir, 'later.bin', 90_000);
 
   // A's first device stores a private item.
-  const one = await openApp((await withAppLog(openProfile)()).context, doorway.url);
+  // One copy of what it stores goes to a peer that may hold it: for private items, only the
+  // person's own devices (none until it pairs one).
+  const one = await openApp((await withAppLog(openProfile)()).context, doorway.url, { copies: 1 });
   const refusals = refusalsOf(one);
   await trustConnected(one);
   const agentA = await agentOf(one);
@@ -83,6 +88,14 @@ test('pairing: a second browser becomes the same person and opens a private item
   const laptop = devices.locator('[data-testid="device"]', { hasText: 'Laptop' });
   await expect(laptop).toHaveAttribute('data-removed', '0');
 
+  // While paired, a private item device 1 stores next comes to device 2 by itself (a copy to
+  // the person's own device), into its library.
+  const laterHash = await storePrivate(one, later.path, 'later.bin');
+  await expect(two.locator(`[data-testid="item"][data-hash="${laterHash}"]`)).toBeVisible({
+    timeout: 60_000,
+  });
+  expect((await getContent(two, laterHash)).sha).toBe(later.hash);
+
   // A stranger asks for the same hash: refused, zero bytes.
   const stranger = await openApp((await openProfile()).context, doorway.url);
   await trustConnected(stranger);
@@ -96,9 +109,13 @@ test('pairing: a second browser becomes the same person and opens a private item
   await expect(laptop).toHaveAttribute('data-removed', '1', { timeout: 30_000 });
   await one.getByTestId('ingest-reach').selectOption('private');
   const secondHash = await storePrivate(one, second.path, 'second.bin');
-  // Device 2 asks for it as it asked for the first: device 1's gate now refuses it.
+  // Device 2, still connected to device 1, asks for it (within the page: its node stays up):
+  // device 1's gate now refuses it.
   const twoPeer = await peerIdOf(two);
-  await two.goto(`${doorway.url.replace(/\/$/, '')}/get/${secondHash}`);
+  await expect(peerEntry(two, await peerIdOf(one))).toHaveAttribute('data-direct', 'true', {
+    timeout: 60_000,
+  });
+  await openInPage(two, `/get/${secondHash}`);
   await expect(two.getByTestId('fetch-status')).toHaveAttribute('role', 'alert', {
     timeout: 120_000,
   });
@@ -115,6 +132,7 @@ test('pairing: a second browser becomes the same person and opens a private item
     )
     .toBe(true);
   expect((await getContent(two, secondHash)).status).toBe(404);
+  await expect(two.locator(`[data-testid="item"][data-hash="${secondHash}"]`)).toHaveCount(0);
   // The first device still opens both.
   expect((await getContent(one, secondHash)).sha).toBe(second.hash);
 });

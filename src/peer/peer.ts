@@ -226,6 +226,13 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           capBytes: init.keptCapBytes ?? (() => Number.POSITIVE_INFINITY),
           budget,
           mayHold: holdGate(this.trustView),
+          // What this person authored, offered by one of their devices, is theirs here too.
+          ownCopy: (offer, from) => {
+            const device = agentKeyOfPeer(from);
+            return (
+              offer.owner === this.agent && device !== undefined && this.#myDevices.has(device)
+            );
+          },
         }),
       },
     });

@@ -2,8 +2,8 @@ import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContentStore, StoredManifest } from '../../content/index.ts';
-import { agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
+import { type ContentStore, isKept, type StoredManifest } from '../../content/index.ts';
+import { agentKeyFromEd25519, agentKeyOfPeer, type TrustView } from '../../reach/index.ts';
 import { openTestStore, recordCounts } from '../../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../../test-support/libp2p.ts';
 import { registerShardProtocol, shardGet } from '../shard/index.ts';
@@ -194,6 +194,49 @@ describe('replicate over /elohim/replicate/1.0.0', () => {
     const again = await replicate(a.node, a.store, m.blob_hash, [b.node.peerId], { copies: 1 });
     expect(again.stored).toEqual([b.node.peerId.toString()]);
     expect(b.stored).toHaveLength(1);
+  });
+
+  const ME = agentKeyFromEd25519(new Uint8Array(32).fill(1));
+  it("a copy of the person's own item from their own device is taken even when keeping nothing for others, and is theirs", async () => {
+    const [a, other] = await group([peer(), peer()]);
+    const mine = await group([
+      peer({
+        policy: {
+          willing: () => false,
+          mayHold: () => true,
+          ownCopy: (offer, from) => offer.owner === ME && from.equals(a.node.peerId),
+        },
+      }),
+    ]);
+    const device = mine[0];
+    await device.node.peerStore.merge(a.node.peerId, { multiaddrs: a.node.getMultiaddrs() });
+    await a.node.peerStore.merge(device.node.peerId, { multiaddrs: device.node.getMultiaddrs() });
+    const data = testBytes(4000, 9);
+    const m = await a.store.put(data, { authorId: ME });
+    const report = await replicate(a.node, a.store, m.blob_hash, [device.node.peerId], {
+      copies: 1,
+    });
+    expect(report.stored).toEqual([device.node.peerId.toString()]);
+    const held = await expectHolds(device, data);
+    // In the person's library, not among the copies kept for others.
+    expect(isKept(held)).toBe(false);
+    // Someone else's item, offered by the same device, is still declined.
+    const theirs = await other.store.put(testBytes(4000, 10), {
+      authorId: agentKeyFromEd25519(new Uint8Array(32).fill(2)),
+    });
+    await other.node.peerStore.merge(device.node.peerId, {
+      multiaddrs: device.node.getMultiaddrs(),
+    });
+    const declined = await replicate(
+      other.node,
+      other.store,
+      theirs.blob_hash,
+      [device.node.peerId],
+      {
+        copies: 1,
+      },
+    );
+    expect(declined.peers[0]?.state).toBe('declined');
   });
 
   it('reach: trust-scoped content goes only to linked peers that take it (both gates)', async () => {

@@ -77,6 +77,12 @@ export interface ReplicaPolicy {
    * that also bounds each author's share reads what is kept once per offer).
    */
   overBudget?: (offer: ReplicaOffer, bytes: number) => Promise<string | undefined>;
+  /**
+   * Whether the offer is a copy of the person's own item from one of their own devices: taken
+   * even while this device keeps nothing for others, within the space it has left (not the
+   * cap on what is kept for others), and stored as the person's own, in their library.
+   */
+  ownCopy?: (offer: ReplicaOffer, from: PeerId) => boolean;
 }
 
 export interface ReplicateServerOptions {
@@ -191,8 +197,12 @@ function createReplicateServer(
   };
 
   /** Why this offer is declined, or undefined to accept it. */
-  const declineReason = async (offer: ReplicaOffer, from: PeerId): Promise<string | undefined> => {
-    if (policy.willing && !policy.willing()) {
+  const declineReason = async (
+    offer: ReplicaOffer,
+    from: PeerId,
+    own: boolean,
+  ): Promise<string | undefined> => {
+    if (!own && policy.willing && !policy.willing()) {
       return 'unwilling: this peer is not taking replicas now';
     }
     let hold: Decision;
@@ -204,9 +214,10 @@ function createReplicateServer(
     }
     if (!hold.allow) return `reach: ${hold.reason}`;
     const bytes = offeredBytes(offer);
-    const tooMuch = policy.overBudget
-      ? await policy.overBudget(offer, bytes)
-      : await overBudget(bytes, budget);
+    const tooMuch =
+      policy.overBudget && !own
+        ? await policy.overBudget(offer, bytes)
+        : await overBudget(bytes, budget);
     if (tooMuch !== undefined) return tooMuch;
     if (pulling.has(offer.hash)) return 'busy: this peer is already receiving it';
     if (pulling.size >= maxPulls)
@@ -221,6 +232,7 @@ function createReplicateServer(
   const pull = async (
     offer: ReplicaOffer,
     from: PeerId,
+    own: boolean,
     signal: AbortSignal,
     onBytes: (bytes: number) => void,
   ): Promise<StoredManifest | undefined> => {
@@ -288,8 +300,12 @@ function createReplicateServer(
         throw e;
       }
     }
-    // Kept for the peer that asked, apart from the person's own library.
-    const session = await store.beginImport(manifest, { signal, keptFor: peer });
+    // Kept for the peer that asked, apart from the person's own library; a copy of the
+    // person's own item from their own device is theirs.
+    const session = await store.beginImport(manifest, {
+      signal,
+      ...(own ? {} : { keptFor: peer }),
+    });
     try {
       await fill(session);
       return await session.commit({ signal });
@@ -323,13 +339,14 @@ function createReplicateServer(
   ): Promise<ReplicateAnswer> => {
     const held = await alreadyHeld(offer);
     if (held) return held;
-    const reason = await declineReason(offer, from);
+    const own = policy.ownCopy?.(offer, from) === true;
+    const reason = await declineReason(offer, from, own);
     if (reason !== undefined) return { type: 'Declined', reason };
     pulling.add(offer.hash);
     try {
       await send({ type: 'Accepted' });
       let lastProgress = Date.now();
-      const manifest = await pull(offer, from, signal, (bytes) => {
+      const manifest = await pull(offer, from, own, signal, (bytes) => {
         const now = Date.now();
         if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
         lastProgress = now;

@@ -4,6 +4,7 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { agentKeyOfPeer } from '../../reach/index.ts';
 import { replicate, replicationGate } from '../replicate/index.ts';
 import { census } from '../shards.ts';
 import { MAX_AWAY, SHARDS, shortPeer } from './health.ts';
@@ -33,9 +34,15 @@ export class CopiesStrategy implements ReplicaStrategy {
     const online = node.directPeers();
     const before = await this.#stillHolding(round, new Set(online));
     if (before.length >= wanted) return { done: true };
+    // The person's own devices first: a copy there is theirs, in their library.
+    const mine = (p: PeerId) => {
+      const agent = agentKeyOfPeer(p);
+      return agent !== undefined && round.trust.myDevices.has(agent);
+    };
     const candidates: PeerId[] = online
       .filter((p) => !before.includes(p))
-      .map((p) => peerIdFromString(p));
+      .map((p) => peerIdFromString(p))
+      .sort((a, b) => Number(mine(b)) - Number(mine(a)));
     if (candidates.length === 0) {
       return {
         done: false,

@@ -27,6 +27,8 @@ export interface KeepingOptions {
   /** The largest item and the space the device has left. */
   budget: SpaceBudget;
   mayHold: HoldGate;
+  /** A copy of the person's own item from their own device (see `ReplicaPolicy.ownCopy`). */
+  ownCopy?: ReplicaPolicy['ownCopy'];
   /** The least one author's share may be, in bytes. Default {@link MIN_AUTHOR_SHARE}. */
   minAuthorShare?: number;
 }
@@ -42,6 +44,7 @@ export function keepingPolicy(store: ContentStore, options: KeepingOptions): Rep
     willing: options.willing,
     maxBytes: options.budget.maxBytes,
     mayHold: options.mayHold,
+    ...(options.ownCopy ? { ownCopy: options.ownCopy } : {}),
     // One read of the space left and of what is kept, for both the cap and the author's share.
     overBudget: async (offer: ReplicaOffer, bytes: number) => {
       const [left, kept] = await Promise.all([
