@@ -27,6 +27,10 @@ export function FirstRunHint({ empty, trust }: { empty: boolean; trust: TrustCli
           someone? Open it here to get their file.
         </p>
         <p>
+          Using Elohim on another device? There, open Settings → Your devices → “Add a device”, and
+          open the link it shows here: this browser becomes you too.
+        </p>
+        <p>
           Used Elohim before, on another browser?{' '}
           <button
             type="button"
