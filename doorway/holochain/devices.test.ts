@@ -20,6 +20,7 @@ import { DNA_HASHES, EmulatorStore } from './store.ts';
 import {
   type connectAgent,
   newKey,
+  refusal,
   sharedTrustServer,
   suiteAgents,
   type TestKey,
@@ -88,16 +89,6 @@ function verifies(cert: DeviceWire): boolean {
   const signed = (signature: string, by: Uint8Array) =>
     verifyEd25519(new Uint8Array(Buffer.from(signature, 'base64url')), text, ed25519OfAgent(by));
   return signed(cert.signature, cert.agent) && signed(cert.device_signature, cert.device);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  expect(error, 'expected a refusal').toBeInstanceOf(Error);
-  expect(error?.name).toBe('ribosome_error');
-  return (error as Error).message;
 }
 
 describe('device certificates', () => {

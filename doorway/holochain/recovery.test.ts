@@ -22,6 +22,7 @@ import { DNA_HASHES, EmulatorStore } from './store.ts';
 import {
   type connectAgent,
   newKey,
+  refusal,
   sharedTrustServer,
   suiteAgents,
   zomeContext,
@@ -38,16 +39,6 @@ const sealedFor = (guardian: Uint8Array) => ({
 });
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const typeOf = (s: AppSignal) => (s.payload as { type?: string }).type;
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  expect(error, 'expected a refusal').toBeInstanceOf(Error);
-  expect(error?.name).toBe('ribosome_error');
-  return (error as Error).message;
-}
 
 describe('social recovery', () => {
   const server = sharedTrustServer('hc-recovery-');

@@ -427,3 +427,14 @@ export function zomeContext(store: EmulatorStore, cell: CellId): ZomeContext {
     sendRemoteSignal: () => {},
   };
 }
+
+/** The message of the zome error (`ribosome_error`) `promise` fails with; fails the test if it does not. */
+export async function refusal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(error, 'expected a refusal').toBeInstanceOf(Error);
+  expect(error?.name).toBe('ribosome_error');
+  return (error as Error).message;
+}
