@@ -143,12 +143,10 @@ export class PairingOffer extends TypedEventEmitter<{ change: CustomEvent<OfferS
       // One use: whatever happens next, this token is spent.
       this.#busy = true;
       const addedAt = Date.now();
-      const terms = deviceCertificateTerms(
-        this.#agent,
-        device,
-        hello.name || 'New device',
-        addedAt,
-      );
+      // A name it cannot use is not worth failing the pairing for.
+      const asked =
+        typeof hello.name === 'string' ? hello.name.trim().slice(0, MAX_DEVICE_NAME) : '';
+      const terms = deviceCertificateTerms(this.#agent, device, asked || 'New device', addedAt);
       await sendMessage(
         stream,
         { t: 'terms', agent: this.#agent, name: terms.name, added_at: addedAt },
