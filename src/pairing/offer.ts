@@ -14,7 +14,13 @@ import {
   signDeviceTerms,
   verifyDeviceCertificate,
 } from '../trust/index.ts';
-import { errorMessage, logger, TypedEventEmitter, toBase64Url } from '../wire/index.ts';
+import {
+  errorMessage,
+  logger,
+  MAX_DEVICE_NAME,
+  TypedEventEmitter,
+  toBase64Url,
+} from '../wire/index.ts';
 import { PairingError } from './errors.ts';
 import {
   MAX_OFFER_FRAME,
