@@ -106,6 +106,12 @@ export function JoinAsDevice({ href }: { href: string }) {
           >
             {peer && link ? 'Join' : 'Connecting…'}
           </button>
+          {!peer && (
+            <p className="muted small">
+              Waiting for this browser’s network. If the app is open in another tab, close that tab
+              (the network runs in one tab at a time).
+            </p>
+          )}
           {state?.step === 'failed' && (
             <p role="alert" className="error small" data-testid="pair-error">
               {state.message}

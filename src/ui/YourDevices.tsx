@@ -64,7 +64,12 @@ function DevicesForm({
   }, [refresh]);
 
   if (!trust || !peer || !self) {
-    return <p className="muted small">Connecting to the trust layer…</p>;
+    return (
+      <p className="muted small">
+        Connecting… Your devices are shown in the tab that runs this browser’s network (the first
+        tab of the app you opened).
+      </p>
+    );
   }
   const changed = async () => {
     await peer.refreshTrust().catch(() => {});
