@@ -61,6 +61,26 @@ describe('Replicator', () => {
     await eventually(() => !healthOf(replicator, mine.blob_hash), 'the removed item is untracked');
   });
 
+  it("offers copies to the person's own devices first", async () => {
+    const net = await network(3, [{}, {}, { mayHold: () => true }]);
+    const [b, c, phone] = net.others as [Peer, Peer, Peer];
+    // Connected in this order: the phone last.
+    net.node.connect(b, c, phone);
+    const trust: TrustView = {
+      ...net.trust,
+      myDevices: new Set([agentKeyOfPeer(phone.node.peerId) as AgentKey]),
+    };
+    const replicator = start(net, { copies: 1, trust: () => trust });
+    const open = await net.a.store.put(testBytes(20 * KiB, 7), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    expect((await whenState(replicator, open.blob_hash, 'replicated')).stored).toEqual([
+      phone.node.peerId.toString(),
+    ]);
+    for (const p of [b, c]) expect(p.offers()).toBe(0);
+  });
+
   it('never offers a private item: it stays local, peers are sent nothing', async () => {
     const net = await network(2);
     const [b, c] = net.others as [Peer, Peer];
