@@ -3,9 +3,8 @@
  * from IndexedDB), its settings, and the contacts and items the UI lists (passed in: the UI
  * already holds them, from the trust layer and the store).
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { ed25519SeedFromProtobuf, storedAgentKey, storedDeviceKey } from '../identity/index.ts';
-import { agentKeyFromEd25519, loadOwnClusterKey } from '../reach/index.ts';
+import { identityOf, storedPersonKey } from '../identity/index.ts';
+import { loadOwnClusterKey } from '../reach/index.ts';
 import { BackupError, BackupTooLargeError } from './errors.ts';
 import { MAX_FILE_BYTES } from './format.ts';
 import type { BackupContact, BackupItem, BackupPayload } from './payload.ts';
@@ -26,11 +25,10 @@ export interface CollectOptions {
 
 export async function collectBackup(options: CollectOptions): Promise<BackupPayload> {
   // The person's agent key: a paired device's, else this profile's own key.
-  const identity =
-    (await storedAgentKey(options.identityDb)) ?? (await storedDeviceKey(options.identityDb));
+  const identity = await storedPersonKey(options.identityDb);
   if (!identity)
     throw new BackupError('This browser has no identity yet. Reload the page and try again.');
-  const agent = agentKeyFromEd25519(ed25519.getPublicKey(ed25519SeedFromProtobuf(identity)));
+  const agent = identityOf(identity).me;
   const own = await loadOwnClusterKey(options.keysDb ? { dbName: options.keysDb } : {});
   const cluster = own && {
     id: own.id,

@@ -3,10 +3,9 @@
  * read from a file is exactly that shape before anything of it is written. Every string and
  * list is bounded, so a forged payload cannot fill storage.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { REACHES, type Reach } from '../content/index.ts';
-import { ed25519SeedFromProtobuf } from '../identity/index.ts';
-import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
+import { identityOf } from '../identity/index.ts';
+import type { AgentKey } from '../reach/index.ts';
 import { fromBase64Url, toBase64Url } from '../wire/index.ts';
 import { BackupFormatError } from './errors.ts';
 
@@ -123,14 +122,14 @@ export function payloadFromJson(json: string): BackupPayload {
   }
   if (!isObject(raw)) throw new BackupFormatError('its contents are not a record');
   const identity = bytes(raw.identity, 'the identity key');
-  let seed: Uint8Array;
+  let keyAgent: AgentKey;
   try {
-    seed = ed25519SeedFromProtobuf(identity);
+    keyAgent = identityOf(identity).me;
   } catch {
     throw new BackupFormatError('the identity key is not an Ed25519 key');
   }
   const agent = agentKey(raw.agent, 'the agent key');
-  if (agentKeyFromEd25519(ed25519.getPublicKey(seed)) !== agent) {
+  if (keyAgent !== agent) {
     throw new BackupFormatError('the identity key does not match the agent it names');
   }
   let cluster: BackupPayload['cluster'];

@@ -13,7 +13,7 @@
  *   browser bundles never see `node:` modules.
  */
 export { loadOrCreateDeviceKey } from './device-key.ts';
-export { type DeviceIdentity, ed25519SeedFromProtobuf, loadDeviceIdentity } from './key-record.ts';
+export { type DeviceIdentity, identityOf, loadDeviceIdentity } from './key-record.ts';
 export { type Identity, pageIdentity, pageSealingKey } from './page.ts';
 export {
   commitStagedAgent,
@@ -22,4 +22,5 @@ export {
   stageIdentity,
   storedAgentKey,
   storedDeviceKey,
+  storedPersonKey,
 } from './staged.ts';

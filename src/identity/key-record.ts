@@ -1,19 +1,14 @@
 /**
  * This browser's identity key, read by the service worker so it can open invited items named
  * for this agent (the relationship key is derived from it). The app keeps the key as libp2p's
- * protobuf (`elohim-identity` / `keys` / `device`, `device-key.ts`); libp2p's key code is
- * not bundled here, so the few bytes of protobuf are read directly. The worker never creates
- * the key: the app does, on its first start.
+ * protobuf (`elohim-identity` / `keys` / `device`, `device-key.ts`; `agent` on a paired device,
+ * `staged.ts`); libp2p's key code is not bundled here, so the few bytes of protobuf are read
+ * directly. The worker never creates the key: the app does, on its first start.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { openDB } from 'idb';
 import { type AgentKey, agentKeyFromEd25519 } from '../reach/index.ts';
+import { storedPersonKey } from './staged.ts';
 
-const IDENTITY_DB = 'elohim-identity';
-const STORE = 'keys';
-const DEVICE_KEY = 'device';
-/** A paired device's agent key (src/identity/staged.ts): it names and opens the person's items. */
-const AGENT_KEY = 'agent';
 /** libp2p's `KeyType.Ed25519` in the PrivateKey protobuf. */
 const ED25519 = 1;
 
@@ -60,24 +55,17 @@ export interface DeviceIdentity {
   secret: Uint8Array;
 }
 
+/** The agent key and seed of an Ed25519 key kept as libp2p's protobuf (throws for another key). */
+export function identityOf(protobuf: Uint8Array): DeviceIdentity {
+  const secret = ed25519SeedFromProtobuf(protobuf);
+  return { me: agentKeyFromEd25519(ed25519.getPublicKey(secret)), secret };
+}
+
 /**
  * This browser's agent key and its secret (the person's agent key on a paired device, else the
  * device key), or `undefined` when the app never made one.
  */
-export async function loadDeviceIdentity(
-  dbName = IDENTITY_DB,
-): Promise<DeviceIdentity | undefined> {
-  const db = await openDB(dbName, 1, {
-    upgrade: (database) => database.createObjectStore(STORE),
-  });
-  try {
-    const stored = ((await db.get(STORE, AGENT_KEY)) ?? (await db.get(STORE, DEVICE_KEY))) as
-      | Uint8Array
-      | undefined;
-    if (!stored) return undefined;
-    const secret = ed25519SeedFromProtobuf(new Uint8Array(stored));
-    return { me: agentKeyFromEd25519(ed25519.getPublicKey(secret)), secret };
-  } finally {
-    db.close();
-  }
+export async function loadDeviceIdentity(dbName?: string): Promise<DeviceIdentity | undefined> {
+  const stored = await storedPersonKey(dbName);
+  return stored && identityOf(stored);
 }

@@ -39,12 +39,15 @@ export async function stagedIdentity(dbName = 'elohim-identity'): Promise<unknow
   }
 }
 
-/** A key record as stored (libp2p's protobuf), without libp2p. */
-async function storedKey(record: string, dbName: string): Promise<Uint8Array | undefined> {
+/** The first of `records` that is stored (libp2p's protobuf), without libp2p. */
+async function storedKey(records: string[], dbName: string): Promise<Uint8Array | undefined> {
   const db = await open(dbName);
   try {
-    const stored = (await db.get(STORE, record)) as Uint8Array | undefined;
-    return stored && new Uint8Array(stored);
+    for (const record of records) {
+      const stored = (await db.get(STORE, record)) as Uint8Array | undefined;
+      if (stored) return new Uint8Array(stored);
+    }
+    return undefined;
   } finally {
     db.close();
   }
@@ -52,7 +55,7 @@ async function storedKey(record: string, dbName: string): Promise<Uint8Array | u
 
 /** This profile's identity (device) key as stored (libp2p's protobuf), without libp2p. */
 export function storedDeviceKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
-  return storedKey(DEVICE_KEY, dbName);
+  return storedKey([DEVICE_KEY], dbName);
 }
 
 /**
@@ -99,5 +102,13 @@ export function commitStagedAgent(protobuf: Uint8Array, dbName = 'elohim-identit
 
 /** The person's agent key as stored on a paired device (libp2p's protobuf), else undefined. */
 export function storedAgentKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
-  return storedKey(AGENT_KEY, dbName);
+  return storedKey([AGENT_KEY], dbName);
+}
+
+/**
+ * The key this profile acts as the person with (libp2p's protobuf): the agent key on a paired
+ * device, else the device key itself; undefined before the app made one.
+ */
+export function storedPersonKey(dbName = 'elohim-identity'): Promise<Uint8Array | undefined> {
+  return storedKey([AGENT_KEY, DEVICE_KEY], dbName);
 }
