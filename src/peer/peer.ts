@@ -34,6 +34,7 @@ import {
   agentKeyFromEd25519,
   agentKeyOfPeer,
   deliveryGate,
+  isMyDevice,
   type PeerIdLike,
   type TrustView,
 } from '../reach/index.ts';
@@ -227,12 +228,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           budget,
           mayHold: holdGate(this.trustView),
           // What this person authored, offered by one of their devices, is theirs here too.
-          ownCopy: (offer, from) => {
-            const device = agentKeyOfPeer(from);
-            return (
-              offer.owner === this.agent && device !== undefined && this.#myDevices.has(device)
-            );
-          },
+          ownCopy: (offer, from) => offer.owner === this.agent && isMyDevice(this.trustView, from),
         }),
       },
     });

@@ -83,6 +83,7 @@ export {
   compareReach,
   type Decision,
   isEncryptedAtRest,
+  isMyDevice,
   isReach,
   mayDeliver,
   mayReplicateTo,

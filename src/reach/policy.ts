@@ -5,7 +5,7 @@
  * so the rules are testable as tables and independent of Holochain.
  */
 import { REACHES, type Reach } from '../content/index.ts';
-import type { AgentKey } from './agent.ts';
+import { type AgentKey, agentKeyOfPeer, type PeerIdLike } from './agent.ts';
 
 export type { Reach };
 
@@ -101,6 +101,12 @@ function short(agent: AgentKey): string {
 
 function isMine(trust: TrustView, agent: AgentKey): boolean {
   return agent === trust.me || trust.myDevices.has(agent);
+}
+
+/** Whether `peer`'s own key is one of this person's other devices (`TrustView.myDevices`). */
+export function isMyDevice(trust: TrustView, peer: PeerIdLike): boolean {
+  const agent = agentKeyOfPeer(peer);
+  return agent !== undefined && trust.myDevices.has(agent);
 }
 
 /** The trust link between an item's owner and another agent, as far as this device knows. */

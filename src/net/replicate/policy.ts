@@ -8,6 +8,7 @@ import type { Reach } from '../../content/index.ts';
 import {
   agentKeyOfPeer,
   type Decision,
+  isMyDevice,
   mayDeliver,
   mayReplicateTo,
   type ReachItem,
@@ -91,10 +92,7 @@ export async function storageEstimate(): Promise<number | undefined> {
  */
 export function pushPolicy(trust: () => TrustView, budget: SpaceBudget): PushPolicy {
   return {
-    from: (peer) => {
-      const agent = agentKeyOfPeer(peer);
-      return agent !== undefined && trust().myDevices.has(agent);
-    },
+    from: (peer) => isMyDevice(trust(), peer),
     refuse: (_peer, _hash, size) => overBudget(size, budget),
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { agentKeyOfPeer } from '../../reach/index.ts';
+import { isMyDevice } from '../../reach/index.ts';
 import { replicate, replicationGate } from '../replicate/index.ts';
 import { census } from '../shards.ts';
 import { MAX_AWAY, SHARDS, shortPeer } from './health.ts';
@@ -35,10 +35,7 @@ export class CopiesStrategy implements ReplicaStrategy {
     const before = await this.#stillHolding(round, new Set(online));
     if (before.length >= wanted) return { done: true };
     // The person's own devices first: a copy there is theirs, in their library.
-    const mine = (p: PeerId) => {
-      const agent = agentKeyOfPeer(p);
-      return agent !== undefined && round.trust.myDevices.has(agent);
-    };
+    const mine = (p: PeerId) => isMyDevice(round.trust, p);
     const candidates: PeerId[] = online
       .filter((p) => !before.includes(p))
       .map((p) => peerIdFromString(p))
