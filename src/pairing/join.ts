@@ -16,7 +16,7 @@ import {
   signDeviceTerms,
   verifyDeviceCertificate,
 } from '../trust/index.ts';
-import { errorMessage, TypedEventEmitter } from '../wire/index.ts';
+import { errorMessage, TypedEventEmitter, withSignal } from '../wire/index.ts';
 import { PairingError } from './errors.ts';
 import {
   MAX_JOIN_FRAME,
@@ -106,12 +106,7 @@ export class PairingJoin extends TypedEventEmitter<{ change: CustomEvent<JoinSta
         this.#confirmed = resolve;
       });
       this.#set({ step: 'confirm', code, agent: terms.agent, name: agreed.name });
-      await Promise.race([
-        confirmed,
-        new Promise((_, reject) =>
-          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-        ),
-      ]);
+      await withSignal(confirmed, signal);
       this.#set({ step: 'waiting' });
       await sendMessage(
         stream,

@@ -20,6 +20,7 @@ import {
   MAX_DEVICE_NAME,
   TypedEventEmitter,
   toBase64Url,
+  withSignal,
 } from '../wire/index.ts';
 import { PairingError } from './errors.ts';
 import {
@@ -173,7 +174,7 @@ export class PairingOffer extends TypedEventEmitter<{ change: CustomEvent<OfferS
         timeoutMs: Math.max(0, this.expiresAt - Date.now()),
         signal,
       });
-      const [{ device_signature }] = await Promise.all([agree, abortable(confirmed, signal)]);
+      const [{ device_signature }] = await Promise.all([agree, withSignal(confirmed, signal)]);
       const cert: DeviceCertificate = {
         agent: this.#agent,
         device,
@@ -212,12 +213,4 @@ export class PairingOffer extends TypedEventEmitter<{ change: CustomEvent<OfferS
       if (this.#busy) this.#end({ step: 'failed', message });
     }
   }
-}
-
-function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    promise.then(resolve, reject);
-  });
 }

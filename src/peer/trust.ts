@@ -87,9 +87,7 @@ export async function startTrust(
     const refreshDevices = async () => {
       const certified = await client.agentDevices(client.me);
       const valid = await Promise.all(
-        certified.map(async (d) =>
-          d.removedAt === undefined && (await trust.verifyDeviceCertificate(d)) ? d.device : [],
-        ),
+        certified.map(async (d) => ((await trust.inForce(d)) ? d.device : [])),
       );
       const now = new Set<AgentKey>([client.me, ...valid.flat()]);
       if (self) now.delete(self);

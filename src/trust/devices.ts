@@ -77,6 +77,11 @@ export async function verifyDeviceCertificate(cert: DeviceCertificate): Promise<
   }
 }
 
+/** Whether `cert` holds now: not removed, and signed by both its keys. */
+export async function inForce(cert: TrustDevice): Promise<boolean> {
+  return cert.removedAt === undefined && (await verifyDeviceCertificate(cert));
+}
+
 export async function addDevice(
   zome: ZomeCalls,
   cert: DeviceCertificate,
@@ -202,10 +207,7 @@ export class DeviceDirectory {
   async #resolve(device: AgentKey, failed: () => void): Promise<AgentKey> {
     try {
       const cert = await this.#lookup(device);
-      if (cert === undefined || cert.removedAt !== undefined || cert.device !== device) {
-        return device;
-      }
-      return (await verifyDeviceCertificate(cert)) ? cert.agent : device;
+      return cert?.device === device && (await inForce(cert)) ? cert.agent : device;
     } catch {
       failed();
       return device;

@@ -27,6 +27,7 @@ export {
   type DeviceDirectoryOptions,
   type DeviceLookup,
   deviceCertificateTerms,
+  inForce,
   signDeviceTerms,
   verifyDeviceCertificate,
 } from './devices.ts';
