@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
 import type { OfferState, PairingOffer } from '../pairing/index.ts';
 import type { Peer } from '../peer/index.ts';
+import { agentKeyOfPeer } from '../reach/index.ts';
 import type { TrustClient, TrustDevice } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { CopyField } from './CopyButton.tsx';
@@ -40,15 +41,8 @@ function DevicesForm({
   const [devices, setDevices] = useState<TrustDevice[]>();
   const [error, setError] = useState<string>();
   const [offer, setOffer] = useState<PairingOffer>();
-  const self = peer?.node.peerId;
-  const [selfAgent, setSelfAgent] = useState<string>();
-
-  useEffect(() => {
-    if (!peer) return;
-    void import('../reach/index.ts').then((r) =>
-      setSelfAgent(r.agentKeyOfPeer(peer.node.libp2p.peerId)),
-    );
-  }, [peer]);
+  // This browser's own device key, as the certificates name it.
+  const selfAgent = peer && agentKeyOfPeer(peer.node.libp2p.peerId);
 
   const refresh = useCallback(async () => {
     if (!trust) return;
@@ -63,7 +57,7 @@ function DevicesForm({
     void refresh();
   }, [refresh]);
 
-  if (!trust || !peer || !self) {
+  if (!trust || !peer) {
     return (
       <p className="muted small">
         Connecting… Your devices are shown in the tab that runs this browser’s network (the first
