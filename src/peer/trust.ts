@@ -84,19 +84,30 @@ export async function startTrust(
     // This person's devices: the agent's key (the first device) and every certified one, but
     // this one and the removed ones; each certificate checked here, not taken on trust.
     const self = agentKeyOfPeer({ publicKey: own.privateKey.publicKey });
-    const refreshDevices = async () => {
+    /** Reads them again; resolves whether they changed. */
+    const refreshDevices = async (): Promise<boolean> => {
       const certified = await client.agentDevices(client.me);
       const valid = await Promise.all(
         certified.map(async (d) => ((await trust.inForce(d)) ? d.device : [])),
       );
       const now = new Set<AgentKey>([client.me, ...valid.flat()]);
       if (self) now.delete(self);
-      for (const d of own.myDevices) if (!now.has(d)) own.myDevices.delete(d);
+      if (now.size === own.myDevices.size && [...now].every((d) => own.myDevices.has(d))) {
+        return false;
+      }
+      own.myDevices.clear();
       for (const d of now) own.myDevices.add(d);
+      return true;
     };
     listen(client, 'state', () => void refreshLinks().catch(() => {}));
-    // Devices added or removed elsewhere reach this one within a minute.
-    const rereading = setInterval(() => void refreshLinks().catch(() => {}), 60_000);
+    // Devices added or removed elsewhere reach this one within a minute; who may receive what
+    // is shared again only when they did change.
+    const rereading = setInterval(() => {
+      if (client.state.status !== 'connected') return;
+      void refreshDevices()
+        .then((changed) => changed && onChange())
+        .catch(() => {});
+    }, 60_000);
     const family = new Family({
       trust: client,
       mySecret: own.agentKey.raw,
