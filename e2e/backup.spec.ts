@@ -6,6 +6,7 @@ import {
   addFiles,
   downloadAndHash,
   getContent,
+  holdRestoreQueue,
   item,
   openApp,
   peerIdOf,
@@ -106,19 +107,8 @@ test('a backup brings the same agent, its contact, family and items back in an e
     expect(await agentOf(c)).toBe(agentC);
 
     // The right passphrase: C reloads as A. Its items are readable before the restore queue
-    // has fetched them: here the queue is held back (a page of the origin that runs no app,
-    // the doorway's /health, holds its lock), and the item streams from the doorway.
-    const lockHolder = await profileC.context.newPage();
-    await lockHolder.goto(new URL('/health', doorway.url).href);
-    await lockHolder.evaluate(
-      () =>
-        new Promise<void>((held) => {
-          void navigator.locks.request('elohim-restore-queue', () => {
-            held();
-            return new Promise(() => {});
-          });
-        }),
-    );
+    // has fetched them: here the queue is held back, and the item streams from the doorway.
+    const lockHolder = await holdRestoreQueue(profileC.context, doorway.url);
     await restore(c, saved, PASSPHRASE);
     await expect(c.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
       timeout: 60_000,

@@ -2,9 +2,9 @@ import type { Page } from '@playwright/test';
 import { expect, specFiles, test } from './fixtures.ts';
 import {
   addFiles,
-  fetchByLink,
   getContent,
   hashOfItemNamed,
+  holdRestoreQueue,
   openApp,
   openInPage,
   peerEntry,
@@ -52,7 +52,8 @@ test('pairing: a second browser becomes the same person and opens a private item
   const firstHash = await storePrivate(one, first.path, 'first.bin');
 
   // A second browser, its own person so far.
-  const two = await openApp((await openProfile()).context, doorway.url);
+  const twoProfile = await openProfile();
+  const two = await openApp(twoProfile.context, doorway.url);
   await trustConnected(two);
   const before = await agentOf(two);
   expect(before).not.toBe(agentA);
@@ -71,19 +72,29 @@ test('pairing: a second browser becomes the same person and opens a private item
     (await join.getByTestId('pair-code').textContent()) ?? 'none',
     { timeout: 30_000 },
   );
+  // Device 2's restore queue is held back, so what it opens next is not stored here yet.
+  const queueHeld = await holdRestoreQueue(twoProfile.context, doorway.url);
   await join.getByTestId('pair-confirm').click();
   await devices.getByTestId('pairing-confirm').click();
   await expect(devices.getByTestId('pairing-done')).toContainText('Laptop', { timeout: 30_000 });
 
-  // Device 2 reloads as A, and opens A's private item, fetched from device 1.
+  // Device 2 reloads as A, and opens A's private item while it is still arriving: sealed
+  // pieces stream from device 1 and are opened as they come. Then its queue fetches it.
   await expect(two.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
     timeout: 60_000,
   });
   await trustConnected(two);
-  await fetchByLink(two, `${doorway.url.replace(/\/$/, '')}/get/${firstHash}`);
+  const waiting = two.locator(`[data-testid="restore-item"][data-hash="${firstHash}"]`);
+  await expect(waiting).toContainText('waiting');
+  await expect(waiting.getByTestId('restore-open')).toHaveAttribute('href', /\/content\//);
   const opened = await getContent(two, firstHash);
   expect(opened.status, opened.text).toBe(200);
   expect(opened.sha).toBe(first.hash);
+  await expect(waiting).toContainText('waiting');
+  await queueHeld.close();
+  await expect(two.locator(`[data-testid="item"][data-hash="${firstHash}"]`)).toBeVisible({
+    timeout: 60_000,
+  });
   // Device 1 lists it.
   const laptop = devices.locator('[data-testid="device"]', { hasText: 'Laptop' });
   await expect(laptop).toHaveAttribute('data-removed', '0');

@@ -77,7 +77,36 @@ export async function contentResponse(
     }
     if (!manifest) return openFailed(request, new Error('the app sent nothing back. Try again.'));
   }
-  if (isSealed(manifest)) return sealedResponse(request, url, hash, manifest, content, notify);
+  // What the response reads: this browser's store, or (held by peers only) the pieces a range
+  // needs, fetched through the window as they are read and verified one by one.
+  const read = (m: StoredManifest, start: number, end: number): ReadableStream<Uint8Array> =>
+    fromPeers
+      ? content.readPartial(m, {
+          signal: request.signal,
+          start,
+          end,
+          readAhead: READ_AHEAD,
+          ensure: async (asked, signal) => {
+            const pieces = asked.filter((p) => p.shard !== ready?.shard || p.piece !== ready.piece);
+            if (pieces.length === 0) return;
+            await askWindow(
+              clientId,
+              { type: 'elohim-content-ensure', hash, pieces },
+              { timeoutMs: ENSURE_TIMEOUT_MS, ...(signal ? { signal } : {}) },
+            );
+          },
+        })
+      : content.get(hash, { signal: request.signal, start, end });
+  if (isSealed(manifest)) {
+    return sealedResponse(
+      request,
+      url,
+      hash,
+      manifest,
+      () => read(manifest, 0, manifest.total_size),
+      notify,
+    );
+  }
   const size = manifest.total_size;
   const range = parseRange(request.headers.get('Range'), size);
   if (range === 'unsatisfiable') {
@@ -105,23 +134,7 @@ export async function contentResponse(
   if (request.method === 'HEAD') {
     return new Response(null, { status: range ? 206 : 200, headers });
   }
-  const source = fromPeers
-    ? content.readPartial(manifest, {
-        signal: request.signal,
-        start,
-        end,
-        readAhead: READ_AHEAD,
-        ensure: async (asked, signal) => {
-          const pieces = asked.filter((p) => p.shard !== ready?.shard || p.piece !== ready.piece);
-          if (pieces.length === 0) return;
-          await askWindow(
-            clientId,
-            { type: 'elohim-content-ensure', hash, pieces },
-            { timeoutMs: ENSURE_TIMEOUT_MS, ...(signal ? { signal } : {}) },
-          );
-        },
-      })
-    : content.get(hash, { signal: request.signal, start, end });
+  const source = read(manifest, start, end);
   return new Response(reportingFailures(source, hash, request.signal, notify), {
     status: range ? 206 : 200,
     headers,
@@ -158,15 +171,17 @@ function myKeyring(): Promise<Keyring> {
 }
 
 /**
- * A sealed (private, invited or local) item opened with this browser's keys. Its plaintext length is not
- * in the manifest and segments are opened in order, so it is served whole (no ranges).
+ * A sealed (private, invited or local) item opened with this browser's keys, segment by
+ * segment as `sealed` delivers them (from peers too, while it is still arriving). Its
+ * plaintext length is not in the manifest and segments are opened in order, so it is served
+ * whole (no ranges).
  */
 async function sealedResponse(
   request: Request,
   url: URL,
   hash: string,
   manifest: StoredManifest,
-  content: ContentStore,
+  sealed: () => ReadableStream<Uint8Array>,
   notify: (message: ContentReadFailed) => Promise<void>,
 ): Promise<Response> {
   const download = url.searchParams.get('download');
@@ -181,7 +196,7 @@ async function sealedResponse(
     'X-Content-Type-Options': 'nosniff',
   };
   if (request.method === 'HEAD') return new Response(null, { status: 200, headers });
-  const plain = unseal(content.get(hash, { signal: request.signal }), await myKeyring());
+  const plain = unseal(sealed(), await myKeyring());
   return new Response(reportingFailures(plain, hash, request.signal, notify), {
     status: 200,
     headers,

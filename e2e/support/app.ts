@@ -158,3 +158,23 @@ export async function trustConnected(page: Page) {
     timeout: 60_000,
   });
 }
+
+/**
+ * Holds back the restore queue of `context`'s profile (what a backup or a pairing lists is
+ * then not fetched): a page of the origin that runs no app, the doorway's /health, takes the
+ * queue's lock. Close the page to let the queue run.
+ */
+export async function holdRestoreQueue(context: BrowserContext, doorway: string): Promise<Page> {
+  const holder = await context.newPage();
+  await holder.goto(new URL('/health', doorway).href);
+  await holder.evaluate(
+    () =>
+      new Promise<void>((held) => {
+        void navigator.locks.request('elohim-restore-queue', () => {
+          held();
+          return new Promise(() => {});
+        });
+      }),
+  );
+  return holder;
+}

@@ -8,7 +8,6 @@ import {
 } from '../backup/index.ts';
 import type { ContentStore } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
-import { isEncryptedAtRest } from '../reach/index.ts';
 import type { TrustClient } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
@@ -142,24 +141,19 @@ export function RestoreQueue({
       <p className="muted small">
         Your backup lists these items. Each comes back from the peers and doorways that hold it,
         verified, and joins your library. Each opens already, streamed from whoever holds it while
-        it comes back; family and shared-with-you items open once they are here.
+        it comes back.
       </p>
       <ul>
         {items.map((item) => (
           <li key={item.hash} data-testid="restore-item" data-hash={item.hash}>
-            {/* A sealed item opens once it is stored here: the worker unseals stored bytes. */}
-            {isEncryptedAtRest(item.reach) ? (
-              item.name
-            ) : (
-              <a
-                href={contentUrl(item.hash)}
-                target="_blank"
-                rel="noopener"
-                data-testid="restore-open"
-              >
-                {item.name}
-              </a>
-            )}{' '}
+            <a
+              href={contentUrl(item.hash)}
+              target="_blank"
+              rel="noopener"
+              data-testid="restore-open"
+            >
+              {item.name}
+            </a>{' '}
             <span className="muted small">
               {states[item.hash] === 'failed'
                 ? '— not found yet'
