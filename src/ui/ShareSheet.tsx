@@ -1,4 +1,4 @@
-import { type KeyboardEvent, useEffect, useId, useState } from 'react';
+import { type KeyboardEvent, useId } from 'react';
 import { logger } from '../wire/index.ts';
 import { CopyField } from './CopyButton.tsx';
 import { errorMessage } from './format.ts';
