@@ -2,7 +2,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { ContentStore } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import type { HolderFinder, PeerNode } from '../net/index.ts';
-import { type AgentKey, agentKeyOfPeer } from '../reach/index.ts';
+import type { AgentKey } from '../reach/index.ts';
 import type { DeviceDirectory, TrustClient } from '../trust/index.ts';
 import { listen, logger } from '../wire/index.ts';
 
@@ -64,10 +64,7 @@ export async function startTrust(
       deviceKey: own.privateKey,
       agentKey: own.agentKey,
     });
-    // A gate waits for this lookup: a doorway that does not answer must not hold it up long.
-    const devices = new trust.DeviceDirectory((device) =>
-      client.deviceAgent(device, { signal: AbortSignal.timeout(5_000) }),
-    );
+    const { devices } = client;
     const unlink = trust.linkTrust(client, own.node, own.store, {
       displayName: init.displayName ?? 'Someone on Elohim',
       onError: (error) => log.error('could not announce: %e', error),
@@ -81,17 +78,9 @@ export async function startTrust(
       await refreshDevices();
       onChange();
     };
-    // This person's devices: the agent's key (the first device) and every certified one, but
-    // this one and the removed ones; each certificate checked here, not taken on trust.
-    const self = agentKeyOfPeer({ publicKey: own.privateKey.publicKey });
-    /** Reads them again; resolves whether they changed. */
+    /** Reads this person's other devices again; resolves whether they changed. */
     const refreshDevices = async (): Promise<boolean> => {
-      const certified = await client.agentDevices(client.me);
-      const valid = await Promise.all(
-        certified.map(async (d) => ((await trust.inForce(d)) ? d.device : [])),
-      );
-      const now = new Set<AgentKey>([client.me, ...valid.flat()]);
-      if (self) now.delete(self);
+      const now = await client.myDevices();
       if (now.size === own.myDevices.size && [...now].every((d) => own.myDevices.has(d))) {
         return false;
       }

@@ -12,6 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   acceptClusterKey,
+  agentKeyFromEd25519,
   type ClusterKeyGrant,
   createClusterKey,
   deriveRelationshipKey,
@@ -19,6 +20,7 @@ import {
 } from '../reach/index.ts';
 import { listen } from '../wire/index.ts';
 import { HolochainTrustClient } from './client.ts';
+import { deviceCertificateTerms, signDeviceTerms } from './devices.ts';
 import { TrustInputError, TrustOfflineError, TrustRefusedError } from './errors.ts';
 import { startTestDoorway, type TestDoorway } from './test-support.ts';
 import type { TrustSignal, TrustState } from './types.ts';
@@ -48,10 +50,12 @@ async function newClient(
   doorway: string,
   deviceKey: PrivateKey,
   dbName = newDbName(),
+  agentKey?: PrivateKey,
 ): Promise<HolochainTrustClient> {
   const client = await HolochainTrustClient.create({
     doorway,
     deviceKey,
+    ...(agentKey ? { agentKey } : {}),
     dbName,
     minBackoffMs: 50,
     maxBackoffMs: 250,
@@ -281,6 +285,69 @@ describe('HolochainTrustClient with a running doorway', () => {
     await a.setAddresses([second]);
     await expect.poll(async () => (await b.findHolders(hash))[0]?.multiaddrs).toEqual([second]);
     expect((await b.getHuman(a.me))?.multiaddrs).toEqual([second]);
+  });
+
+  it("lists each of a person's devices that holds an item; one letting go or moving leaves the other; a removed device is not believed", async () => {
+    const agentKey = await generateKeyPair('Ed25519');
+    const deviceKey = await generateKeyPair('Ed25519');
+    const device = agentKeyFromEd25519(deviceKey.publicKey.raw);
+    const one = await newClient(doorway.url, agentKey);
+    const two = await newClient(doorway.url, deviceKey, newDbName(), agentKey);
+    const other = await newClient(doorway.url, await generateKeyPair('Ed25519'));
+    await Promise.all([connected(one), connected(two), connected(other)]);
+    const addedAt = Date.now();
+    const terms = deviceCertificateTerms(one.me, device, 'Laptop', addedAt);
+    await one.addDevice({
+      agent: one.me,
+      device,
+      name: terms.name,
+      addedAt,
+      signature: await signDeviceTerms(agentKey, terms),
+      deviceSignature: await signDeviceTerms(deviceKey, terms),
+    });
+    expect(await one.myDevices()).toEqual(new Set([device]));
+    expect(await two.myDevices()).toEqual(new Set([one.me]));
+
+    const hash = randomHash();
+    const atOne = await webrtcAddr(agentKey, 4001);
+    const atTwo = await webrtcAddr(deviceKey, 4002);
+    await one.setAddresses([atOne]);
+    await two.setAddresses([atTwo]);
+    expect(await one.announce(hash)).toBe('sent');
+    expect(await two.announce(hash)).toBe('sent');
+    const listed = async (client: HolochainTrustClient) =>
+      (await client.findHolders(hash))
+        .map((h) => `${h.peerId} ${h.agent} ${h.multiaddrs.join(',')}`)
+        .sort();
+    // Someone else finds both devices, each at its own addresses, both as the person.
+    expect(await listed(other)).toEqual(
+      [`${one.peerId} ${one.me} ${atOne}`, `${two.peerId} ${one.me} ${atTwo}`].sort(),
+    );
+    // Each device finds the other, never itself.
+    expect(await listed(two)).toEqual([`${one.peerId} ${one.me} ${atOne}`]);
+    expect(await listed(one)).toEqual([`${two.peerId} ${one.me} ${atTwo}`]);
+
+    // Device 1 moves: only its own addresses change.
+    const movedOne = await webrtcAddr(agentKey, 4003);
+    await one.setAddresses([movedOne]);
+    await expect
+      .poll(() => listed(other))
+      .toEqual([`${one.peerId} ${one.me} ${movedOne}`, `${two.peerId} ${one.me} ${atTwo}`].sort());
+    // Device 2 lets go of it: device 1 is still listed.
+    expect(await two.withdraw(hash)).toBe('sent');
+    expect(await listed(other)).toEqual([`${one.peerId} ${one.me} ${movedOne}`]);
+
+    // Device 2 holds it again, then is removed: its addresses are not believed any more, and
+    // device 1's next write of the record leaves them out.
+    expect(await two.announce(hash)).toBe('sent');
+    expect(await listed(other)).toHaveLength(2);
+    await one.removeDevice(device);
+    expect(await one.myDevices()).toEqual(new Set());
+    other.devices.clear();
+    expect(await listed(other)).toEqual([`${one.peerId} ${one.me} ${movedOne}`]);
+    expect(await one.announce(hash)).toBe('sent');
+    const [record] = await one.myAnnouncements();
+    expect(record?.endpoints.map((e) => e.url)).toEqual([movedOne]);
   });
 });
 

@@ -4,14 +4,21 @@
  * (content-servers.ts, people.ts, cluster-grants.ts).
  */
 import { decodeHashFromBase64 } from '@holochain/client';
+import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id';
 import { parseContentHash, type Reach } from '../content/index.ts';
-import { type AgentKey, agentKeyFromEd25519, type ClusterKeyGrant } from '../reach/index.ts';
+import {
+  type AgentKey,
+  agentKeyFromEd25519,
+  type ClusterKeyGrant,
+  ed25519FromAgentKey,
+} from '../reach/index.ts';
 import { MAX_ENDPOINTS, TypedEventEmitter } from '../wire/index.ts';
 import { familyCluster, grantOp, myClusterKeyGrants, sendGrant } from './cluster-grants.ts';
 import { TrustConnection } from './connection.ts';
 import {
+  type Announcer,
   announceOp,
   checkMultiaddrs,
   findHolders,
@@ -21,8 +28,15 @@ import {
   sendAnnounce,
   sendWithdraw,
 } from './content-servers.ts';
-import { addDevice, agentDevices, deviceAgent, removeDevice } from './devices.ts';
-import { TrustInputError } from './errors.ts';
+import {
+  addDevice,
+  agentDevices,
+  DeviceDirectory,
+  deviceAgent,
+  inForce,
+  removeDevice,
+} from './devices.ts';
+import { TrustInputError, TrustRefusedError } from './errors.ts';
 import { Outbox, type OutboxOp } from './outbox.ts';
 import {
   createRelationship,
@@ -95,6 +109,12 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   readonly #sender: OutboxSender;
   /** A paired device: the agent's profile names the first device's PeerId, not this one's. */
   readonly #paired: boolean;
+  readonly devices: DeviceDirectory;
+  /** This device's key as an agent key (a device certificate names it so). */
+  readonly #self: AgentKey;
+  /** The PeerIds of the person's other devices, as `myDevices` last read them. */
+  #otherDevices = new Set<string>();
+  #devicesRead = false;
   #addresses: string[] = [];
 
   private constructor(
@@ -107,6 +127,11 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     this.me = agentKeyFromEd25519(agentKey.publicKey.raw);
     this.peerId = peerIdFromPrivateKey(options.deviceKey).toString();
     this.#paired = !agentKey.equals(options.deviceKey);
+    this.#self = agentKeyFromEd25519(options.deviceKey.publicKey.raw);
+    // A gate waits for this lookup: a doorway that does not answer must not hold it up long.
+    this.devices = new DeviceDirectory((device) =>
+      this.deviceAgent(device, { signal: AbortSignal.timeout(5_000) }),
+    );
     this.#connection = new TrustConnection(
       {
         doorway: options.doorway,
@@ -198,11 +223,19 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   /** Sends one outbox change over the live connection. */
   async #send(op: OutboxOp): Promise<void> {
     const zome = this.#connection;
+    // A record shared with the person's other devices must not be written before they are known.
+    if (!this.#devicesRead && op.kind !== 'grant' && op.kind !== 'register') {
+      await this.myDevices().catch((error) => {
+        // A trust layer without devices (an older zome) refuses the read: nobody else's to keep.
+        if (!(error instanceof TrustRefusedError)) throw error;
+        this.#devicesRead = true;
+      });
+    }
     switch (op.kind) {
       case 'announce':
-        return sendAnnounce(zome, op, this.#addresses);
+        return sendAnnounce(zome, op, this.#addresses, this.#announcer());
       case 'withdraw':
-        return sendWithdraw(zome, op);
+        return sendWithdraw(zome, op, this.#announcer());
       case 'register':
         // The profile (PeerId and addresses) is the first device's; a paired one keeps out.
         if (this.#paired) return;
@@ -210,7 +243,7 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
       case 'readdress': {
         // Read once: every record of this pass names the same addresses.
         const addresses = this.#addresses;
-        await readdressAnnouncements(zome, addresses);
+        await readdressAnnouncements(zome, addresses, this.#announcer());
         if (this.#paired) return;
         return readdressProfile(zome, this.me, this.peerId, addresses);
       }
@@ -221,8 +254,18 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
 
   // ------------------------------------------------------------------ lookups
 
+  #announcer(): Announcer {
+    return { me: this.me, peerId: this.peerId, otherDevices: this.#otherDevices };
+  }
+
   findHolders(hash: string, options: FindHoldersOptions = {}): Promise<TrustHolder[]> {
-    return findHolders(this.#connection, this.me, hash, options);
+    return findHolders(
+      this.#connection,
+      this.peerId,
+      (device) => this.devices.agentOfDevice(device),
+      hash,
+      options,
+    );
   }
 
   myAnnouncements(options: CallOptions = {}): Promise<Announcement[]> {
@@ -298,6 +341,22 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
 
   deviceAgent(device: AgentKey, options: CallOptions = {}): Promise<TrustDevice | undefined> {
     return deviceAgent(this.#connection, device, options);
+  }
+
+  async myDevices(options: CallOptions = {}): Promise<Set<AgentKey>> {
+    const certified = await agentDevices(this.#connection, this.me, options);
+    const valid = await Promise.all(
+      certified.map(async (d) => ((await inForce(d)) ? d.device : [])),
+    );
+    const devices = new Set<AgentKey>([this.me, ...valid.flat()]);
+    devices.delete(this.#self);
+    this.#otherDevices = new Set(
+      [...devices].map((d) =>
+        peerIdFromPublicKey(publicKeyFromRaw(ed25519FromAgentKey(d))).toString(),
+      ),
+    );
+    this.#devicesRead = true;
+    return devices;
   }
 
   // ------------------------------------------------------------------ connection

@@ -2,10 +2,12 @@
  * What the page sees of the trust layer: plain data (agent keys as `uhCAk…` strings, times in
  * milliseconds) and the {@link TrustClient} interface the UI and the fetch path depend on.
  */
+
 import type { PeerId } from '@libp2p/interface';
 import type { Reach } from '../content/index.ts';
 import type { AgentKey, ClusterKeyGrant } from '../reach/index.ts';
 import type { EndpointWire, TypedEventTarget } from '../wire/index.ts';
+import type { DeviceDirectory } from './devices.ts';
 
 export type TrustStatus = 'connecting' | 'connected' | 'offline';
 
@@ -259,6 +261,14 @@ export interface TrustClient extends TypedEventTarget<TrustEventMap> {
   agentDevices(agent: AgentKey, options?: CallOptions): Promise<TrustDevice[]>;
   /** The certificate naming `device`, if any (check it with verifyDeviceCertificate). */
   deviceAgent(device: AgentKey, options?: CallOptions): Promise<TrustDevice | undefined>;
+  /** Which agent a peer speaks for, from checked device certificates (gates, holder lists). */
+  readonly devices: DeviceDirectory;
+  /**
+   * Reads this person's other devices again (device keys as agent keys, in force, checked
+   * here): the agent's own key among them unless it is this device's. This agent's holder
+   * records keep their endpoints when this device writes one.
+   */
+  myDevices(options?: CallOptions): Promise<Set<AgentKey>>;
 
   /** Tries to connect now instead of waiting for the backoff (e.g. on the browser's `online`). */
   reconnect(): void;
