@@ -154,11 +154,11 @@ function DeviceRow({
         <fieldset className="callout small">
           <legend>Remove {device.name}</legend>
           <p>
-            Remove {device.name}? From now on your devices and everyone else&apos;s send it
-            nothing, and it cannot be added again. What it already holds stays on it until its data
-            is cleared: the items it fetched, and your keys as they were when it joined. Those
-            keys include your identity key, so if someone else has this device they could still
-            act as you: removing it cannot take that back yet.
+            Remove {device.name}? From now on your devices and everyone else&apos;s send it nothing,
+            and it cannot be added again. What it already holds stays on it until its data is
+            cleared: the items it fetched, and your keys as they were when it joined. Those keys
+            include your identity key, so if someone else has this device they could still act as
+            you: removing it cannot take that back yet.
           </p>
           <button type="button" data-testid="device-remove" onClick={() => void remove()}>
             Remove {device.name}
