@@ -20,9 +20,9 @@ import {
   type TrustInput,
   type TrustOutput,
   type TypedEventTarget,
+  withSignal,
   withTimeout,
 } from '../wire/index.ts';
-import { abortable } from './abortable.ts';
 import { TrustAuthError, TrustOfflineError, TrustRefusedError } from './errors.ts';
 import { openDoorwaySession } from './session.ts';
 import type { TrustEventMap, TrustState } from './types.ts';
@@ -125,7 +125,7 @@ export class TrustConnection implements ZomeCalls {
     if (!ws) throw new TrustOfflineError(this.#doorway, this.#state.error);
     const role = TRUST_ROLE_OF[fn];
     try {
-      return await abortable(
+      return await withSignal(
         ws.callZome<TrustOutput<F>>(
           { role_name: role, zome_name: role, fn_name: fn, payload },
           this.options.callTimeoutMs,
@@ -223,7 +223,7 @@ export class TrustConnection implements ZomeCalls {
     const signal = withTimeout(stop, this.options.connectTimeoutMs);
     const session = await openDoorwaySession(doorway, deviceKey, agent, me, capSecret, signal);
     // wsClientOptions stays unset: in a browser the WebSocket constructor takes no options.
-    const ws = await abortable(
+    const ws = await withSignal(
       AppWebsocket.connect({
         url: session.appUrl,
         token: [...session.appToken],
@@ -238,7 +238,7 @@ export class TrustConnection implements ZomeCalls {
       throw error;
     });
     try {
-      const info = await abortable(ws.appInfo(), signal);
+      const info = await withSignal(ws.appInfo(), signal);
       if (encodeHashToBase64(info.agent_pub_key) !== me) {
         throw new TrustAuthError(
           'app-interface',

@@ -3,8 +3,7 @@
  * caller what became of its change: sent, still queued, superseded by a later change, or
  * refused by the trust layer (README.md, "Outbox").
  */
-import { errorMessage, logger, type TypedEventTarget } from '../wire/index.ts';
-import { abortable } from './abortable.ts';
+import { errorMessage, logger, type TypedEventTarget, withSignal } from '../wire/index.ts';
 import { TrustClosedError, TrustRefusedError } from './errors.ts';
 import type { Outbox, OutboxEntry, OutboxOp } from './outbox.ts';
 import type { Delivery, TrustEventMap } from './types.ts';
@@ -71,7 +70,7 @@ export class OutboxSender {
       this.#waiters.set(entry.seq, { resolve, reject });
     });
     this.kick();
-    return abortable(delivered, signal);
+    return withSignal(delivered, signal);
   }
 
   /** Starts sending the outbox, or asks the running pass to look again when it ends. */

@@ -125,4 +125,25 @@ describe('withSignal', () => {
     await new Promise((r) => setImmediate(r));
     expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
   });
+
+  it('hands a value that arrives after the abort to late, and only then', async () => {
+    const late: number[] = [];
+    let finish!: (v: number) => void;
+    const work = new Promise<number>((r) => {
+      finish = r;
+    });
+    const controller = new AbortController();
+    const waiting = withSignal(work, controller.signal, (v) => late.push(v));
+    controller.abort(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    finish(3);
+    await work;
+    await new Promise((r) => setImmediate(r));
+    expect(late).toEqual([3]);
+    // In time: the caller gets it, late does not.
+    expect(
+      await withSignal(Promise.resolve(4), new AbortController().signal, (v) => late.push(v)),
+    ).toBe(4);
+    expect(late).toEqual([3]);
+  });
 });

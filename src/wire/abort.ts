@@ -93,13 +93,27 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * `promise`, or the signal's reason as soon as it aborts: the caller stops waiting, the work
- * behind `promise` goes on (others may wait for it too).
+ * behind `promise` goes on (others may wait for it too). A value that arrives after the abort
+ * goes to `late` (e.g. to close a socket nobody will use).
  */
-export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function withSignal<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  late?: (value: T) => void,
+): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  const passOn = () => {
+    if (late) promise.then(late, () => {});
+  };
+  if (signal.aborted) {
+    passOn();
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => {
+      reject(signal.reason);
+      passOn();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
