@@ -334,8 +334,11 @@ describe('HolochainTrustClient with a running doorway', () => {
       .poll(() => listed(other))
       .toEqual([`${one.peerId} ${one.me} ${movedOne}`, `${two.peerId} ${one.me} ${atTwo}`].sort());
     // Device 2 lets go of it: device 1 is still listed.
+    expect((await two.myAnnouncements())[0]).toMatchObject({ online: true, thisDevice: true });
     expect(await two.withdraw(hash)).toBe('sent');
     expect(await listed(other)).toEqual([`${one.peerId} ${one.me} ${movedOne}`]);
+    expect((await two.myAnnouncements())[0]).toMatchObject({ online: true, thisDevice: false });
+    expect((await one.myAnnouncements())[0]).toMatchObject({ online: true, thisDevice: true });
 
     // Device 2 holds it again, then is removed: its addresses are not believed any more, and
     // device 1's next write of the record leaves them out.

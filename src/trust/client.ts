@@ -269,7 +269,7 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   }
 
   myAnnouncements(options: CallOptions = {}): Promise<Announcement[]> {
-    return myAnnouncements(this.#connection, options);
+    return myAnnouncements(this.#connection, options, this.#announcer());
   }
 
   getHuman(agent: AgentKey, options: CallOptions = {}): Promise<TrustHuman | undefined> {

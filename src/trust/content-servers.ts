@@ -131,11 +131,15 @@ export function mergeEndpoints(
   );
 }
 
-/** Whether this device has a libp2p endpoint in `endpoints`. */
-function namesMe(endpoints: readonly EndpointWire[], who: Announcer): boolean {
-  const agentPeer = peerIdOfAgent(who.me);
+/** Whether the device `peerId` of agent `me` has a libp2p endpoint in `endpoints`. */
+export function namesDevice(
+  endpoints: readonly EndpointWire[],
+  me: AgentKey,
+  peerId: string,
+): boolean {
+  const agentPeer = peerIdOfAgent(me);
   return endpoints.some(
-    (e) => e.protocol === 'libp2p' && endpointPeer(e.url, agentPeer) === who.peerId,
+    (e) => e.protocol === 'libp2p' && endpointPeer(e.url, agentPeer) === peerId,
   );
 }
 
@@ -230,7 +234,7 @@ export async function readdressAnnouncements(
 ): Promise<void> {
   for (const a of await myAnnouncements(zome)) {
     if (!a.online) continue;
-    if (who.otherDevices.size > 0 && !namesMe(a.endpoints, who)) continue;
+    if (who.otherDevices.size > 0 && !namesDevice(a.endpoints, who.me, who.peerId)) continue;
     const endpoints = mergeEndpoints(a.endpoints, addresses, who);
     const before = a.endpoints.filter((e) => e.protocol === 'libp2p').map((e) => e.url);
     const after = endpoints.filter((e) => e.protocol === 'libp2p').map((e) => e.url);
@@ -325,12 +329,13 @@ async function isDeviceOf(peer: string, agent: AgentKey, agentOf: DeviceResolver
   return device !== undefined && (await agentOf(device)) === agent;
 }
 
-export function myAnnouncements(zome: ZomeCalls, options: CallOptions = {}) {
+export function myAnnouncements(zome: ZomeCalls, options: CallOptions = {}, who?: Announcer) {
   return myRecords(
     zome,
     'get_my_content_servers',
     (s): Announcement => ({
       hash: s.content_hash,
+      thisDevice: who ? namesDevice(s.endpoints, who.me, who.peerId) : false,
       capability: s.capability,
       endpoints: s.endpoints,
       online: s.online,

@@ -57,7 +57,9 @@ export function linkTrust(
     }
   };
   const withdrawAll = async () => {
-    for (const a of await trust.myAnnouncements()) if (a.online) await trust.withdraw(a.hash);
+    for (const a of await trust.myAnnouncements()) {
+      if (a.online && a.thisDevice) await trust.withdraw(a.hash);
+    }
   };
   const onStoreChange = ({ detail: event }: CustomEvent<ContentChange>) => {
     if (event.kind === 'added') {
@@ -97,7 +99,8 @@ export function linkTrust(
     reconciled = true;
     try {
       const listed = new Set(
-        (await trust.myAnnouncements()).filter((a) => a.online).map((a) => a.hash),
+        // This device's: the person's other devices announce what they hold themselves.
+        (await trust.myAnnouncements()).filter((a) => a.online && a.thisDevice).map((a) => a.hash),
       );
       for (const manifest of await store.list()) {
         if (manifest.reach !== 'private' && !listed.has(manifest.blob_hash)) {

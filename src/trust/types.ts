@@ -68,6 +68,8 @@ export interface TrustHolder {
 /** One of this agent's content-location records. */
 export interface Announcement {
   hash: string;
+  /** Whether this device's endpoints are among them (the person's other devices may be too). */
+  thisDevice: boolean;
   capability: string;
   endpoints: EndpointWire[];
   online: boolean;
@@ -196,8 +198,10 @@ export interface CallOptions {
  * away and the page reloading; lookups need a live connection.
  */
 export interface TrustClient extends TypedEventTarget<TrustEventMap> {
-  /** This device's agent key (its Ed25519 device key). */
+  /** The person's agent key: this device's own key, unless it was paired to a person. */
   readonly me: AgentKey;
+  /** This device's PeerId: its endpoints in the agent's announcements name it. */
+  readonly peerId: string;
   readonly state: TrustState;
   /** Changes waiting in the outbox. */
   readonly queued: number;

@@ -43,7 +43,8 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
         if (!live) return;
         setListing({
           status: 'listed',
-          mine: mine.some((a) => a.hash === item.blob_hash && a.online),
+          // The person's record may list their other devices only.
+          mine: mine.some((a) => a.hash === item.blob_hash && a.online && a.thisDevice),
           others,
         });
       } catch (error) {
@@ -91,7 +92,7 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
         <ul>
           {listing.others.map((h) => (
             <li key={h.peerId.toString()}>
-              Also held by{' '}
+              {h.agent === trust.me ? 'Also held by your other device' : 'Also held by'}{' '}
               <code title={h.peerId.toString()}>{h.peerId.toString().slice(0, 12)}…</code>
             </li>
           ))}
