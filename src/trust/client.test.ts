@@ -12,7 +12,6 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   acceptClusterKey,
-  agentKeyFromEd25519,
   type ClusterKeyGrant,
   createClusterKey,
   deriveRelationshipKey,
@@ -20,9 +19,8 @@ import {
 } from '../reach/index.ts';
 import { listen } from '../wire/index.ts';
 import { HolochainTrustClient } from './client.ts';
-import { deviceCertificateTerms, signDeviceTerms } from './devices.ts';
 import { TrustInputError, TrustOfflineError, TrustRefusedError } from './errors.ts';
-import { startTestDoorway, type TestDoorway } from './test-support.ts';
+import { certifyDevice, startTestDoorway, type TestDoorway } from './test-support.ts';
 import type { TrustSignal, TrustState } from './types.ts';
 
 const randomHash = () =>
@@ -290,21 +288,11 @@ describe('HolochainTrustClient with a running doorway', () => {
   it("lists each of a person's devices that holds an item; one letting go or moving leaves the other; a removed device is not believed", async () => {
     const agentKey = await generateKeyPair('Ed25519');
     const deviceKey = await generateKeyPair('Ed25519');
-    const device = agentKeyFromEd25519(deviceKey.publicKey.raw);
     const one = await newClient(doorway.url, agentKey);
     const two = await newClient(doorway.url, deviceKey, newDbName(), agentKey);
     const other = await newClient(doorway.url, await generateKeyPair('Ed25519'));
     await Promise.all([connected(one), connected(two), connected(other)]);
-    const addedAt = Date.now();
-    const terms = deviceCertificateTerms(one.me, device, 'Laptop', addedAt);
-    await one.addDevice({
-      agent: one.me,
-      device,
-      name: terms.name,
-      addedAt,
-      signature: await signDeviceTerms(agentKey, terms),
-      deviceSignature: await signDeviceTerms(deviceKey, terms),
-    });
+    const device = await certifyDevice(one, agentKey, deviceKey);
     expect(await one.myDevices()).toEqual(new Set([device]));
     expect(await two.myDevices()).toEqual(new Set([one.me]));
 

@@ -10,7 +10,7 @@ import { type ContentStore, openContentStore } from '../content/index.ts';
 import { pseudoRandomBytes } from '../test-support/bytes.ts';
 import { HolochainTrustClient } from './client.ts';
 import { linkTrust } from './link.ts';
-import { startTestDoorway } from './test-support.ts';
+import { certifyDevice, startTestDoorway } from './test-support.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -18,10 +18,11 @@ afterAll(async () => {
 });
 
 let n = 0;
-async function client(doorway: string, key: PrivateKey) {
+async function client(doorway: string, key: PrivateKey, agentKey?: PrivateKey) {
   const c = await HolochainTrustClient.create({
     doorway,
     deviceKey: key,
+    ...(agentKey ? { agentKey } : {}),
     dbName: `trust-link-${++n}`,
     minBackoffMs: 50,
     maxBackoffMs: 250,
@@ -164,5 +165,44 @@ it('started while the trust layer is away, queues nothing of its own: it registe
       timeout: 10_000,
     })
     .toEqual([a.peerId]);
+  expect(errors).toEqual([]);
+});
+
+it("a person's second device announces on start what it holds, though the first device's record lists it; working offline takes only its own part out", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'trust-link-devices-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const doorway = await startTestDoorway(dir);
+  cleanup.push(() => doorway.close());
+  const stores = await Promise.all(
+    [1, 2].map(() => openContentStore({ dbName: `trust-link-store-${++n}`, locks: null })),
+  );
+  for (const s of stores) cleanup.push(() => s.close());
+  const [storeOne, storeTwo] = stores as [ContentStore, ContentStore];
+  const bytes = pseudoRandomBytes(1000, 5);
+  const item = await storeOne.put(bytes, { reach: 'commons' });
+  await storeTwo.put(bytes, { reach: 'commons' });
+
+  const agentKey = await generateKeyPair('Ed25519');
+  const deviceKey = await generateKeyPair('Ed25519');
+  const one = await client(doorway.url, agentKey);
+  const other = await client(doorway.url, await generateKeyPair('Ed25519'));
+  const errors: unknown[] = [];
+  const onError = (e: unknown) => errors.push(e);
+  cleanup.push(linkTrust(one, fakeNode(agentKey).node, storeOne, { displayName: 'Ana', onError }));
+  const holders = async () =>
+    (await other.findHolders(item.blob_hash)).map((h) => h.peerId.toString()).sort();
+  await expect.poll(holders, { timeout: 10_000 }).toEqual([one.peerId]);
+  await expect.poll(() => one.state.status).toBe('connected');
+  await certifyDevice(one, agentKey, deviceKey);
+  await one.myDevices();
+
+  // Device 2 starts: the record names device 1 only, so it adds itself.
+  const two = await client(doorway.url, deviceKey, agentKey);
+  const { node, setOffline } = fakeNode(deviceKey);
+  cleanup.push(linkTrust(two, node, storeTwo, { displayName: 'Ana', onError }));
+  await expect.poll(holders, { timeout: 10_000 }).toEqual([one.peerId, two.peerId].sort());
+  // Device 2 works offline: device 1 is still listed.
+  setOffline(true);
+  await expect.poll(holders, { timeout: 10_000 }).toEqual([one.peerId]);
   expect(errors).toEqual([]);
 });
