@@ -27,13 +27,41 @@ async function devicesOf(page: Page) {
   return devices;
 }
 
+/**
+ * `offerer` adds `joiner` as one of its person's devices through the UI (Add a device, the
+ * link, the same code on both, confirmed on both); the joiner then reloads as the person.
+ */
+async function pair(offerer: Page, joiner: Page, name: string) {
+  const devices = await devicesOf(offerer);
+  await devices.getByTestId('device-add').click();
+  const link = await devices.getByTestId('pairing-link').inputValue();
+  expect(link).toMatch(/\/pair#/);
+  await joiner.goto(link);
+  const join = joiner.getByTestId('pair-join');
+  await join.getByTestId('pair-name').fill(name);
+  await join.getByTestId('pair-start').click();
+  await expect(join.getByTestId('pair-code')).toHaveText(/^\d{3} \d{3}$/, { timeout: 60_000 });
+  await expect(devices.getByTestId('pairing-code')).toHaveText(
+    (await join.getByTestId('pair-code').textContent()) ?? 'none',
+    { timeout: 30_000 },
+  );
+  await join.getByTestId('pair-confirm').click();
+  await devices.getByTestId('pairing-confirm').click();
+  await expect(devices.getByTestId('pairing-done')).toContainText(name, { timeout: 30_000 });
+  await expect(joiner.getByTestId('my-agent-key')).toHaveAttribute(
+    'title',
+    await agentOf(offerer),
+    { timeout: 60_000 },
+  );
+}
+
 async function storePrivate(page: Page, path: string, name: string): Promise<string> {
   await page.getByTestId('ingest-reach').selectOption('private');
   await addFiles(page, [path]);
   return hashOfItemNamed(page, name);
 }
 
-test('pairing: a second browser becomes the same person and opens a private item; a stranger gets nothing; once removed, a new private item does not reach it', async ({
+test('pairing: a second browser becomes the same person and opens a private item while it arrives; a stranger gets nothing; a device added elsewhere is announced; once removed, a new private item does not reach it', async ({
   doorway,
   openProfile,
 }) => {
@@ -58,31 +86,13 @@ test('pairing: a second browser becomes the same person and opens a private item
   const before = await agentOf(two);
   expect(before).not.toBe(agentA);
 
-  // Device 1 offers a one-time link; device 2 opens it; both show the same code.
-  const devices = await devicesOf(one);
-  await devices.getByTestId('device-add').click();
-  const link = await devices.getByTestId('pairing-link').inputValue();
-  expect(link).toMatch(/\/pair#/);
-  await two.goto(link);
-  const join = two.getByTestId('pair-join');
-  await join.getByTestId('pair-name').fill('Laptop');
-  await join.getByTestId('pair-start').click();
-  await expect(join.getByTestId('pair-code')).toHaveText(/^\d{3} \d{3}$/, { timeout: 60_000 });
-  await expect(devices.getByTestId('pairing-code')).toHaveText(
-    (await join.getByTestId('pair-code').textContent()) ?? 'none',
-    { timeout: 30_000 },
-  );
-  // Device 2's restore queue is held back, so what it opens next is not stored here yet.
+  // Device 1 offers a one-time link; device 2 opens it; both show the same code. Device 2's
+  // restore queue is held back, so what it opens next is not stored here yet.
   const queueHeld = await holdRestoreQueue(twoProfile.context, doorway.url);
-  await join.getByTestId('pair-confirm').click();
-  await devices.getByTestId('pairing-confirm').click();
-  await expect(devices.getByTestId('pairing-done')).toContainText('Laptop', { timeout: 30_000 });
+  await pair(one, two, 'Laptop');
 
   // Device 2 reloads as A, and opens A's private item while it is still arriving: sealed
   // pieces stream from device 1 and are opened as they come. Then its queue fetches it.
-  await expect(two.getByTestId('my-agent-key')).toHaveAttribute('title', agentA, {
-    timeout: 60_000,
-  });
   await trustConnected(two);
   const waiting = two.locator(`[data-testid="restore-item"][data-hash="${firstHash}"]`);
   await expect(waiting).toContainText('waiting');
@@ -95,7 +105,9 @@ test('pairing: a second browser becomes the same person and opens a private item
   await expect(two.locator(`[data-testid="item"][data-hash="${firstHash}"]`)).toBeVisible({
     timeout: 60_000,
   });
-  // Device 1 lists it.
+  // Device 1 lists it, and says nothing of a new device: it added it itself.
+  const devices = await devicesOf(one);
+  await expect(one.getByTestId('new-device')).toHaveCount(0);
   const laptop = devices.locator('[data-testid="device"]', { hasText: 'Laptop' });
   await expect(laptop).toHaveAttribute('data-removed', '0');
 
@@ -113,6 +125,15 @@ test('pairing: a second browser becomes the same person and opens a private item
   const refused = await getContent(stranger, firstHash);
   expect(refused.status).toBe(404);
   expect(await storedPieceBytes(stranger)).toBe(0);
+
+  // That browser is then added as one of A's devices, from device 2: device 1, which did not
+  // add it, hears of it from the trust layer and says so, until A says it was them.
+  await pair(two, stranger, 'Phone');
+  const notice = one.getByTestId('new-device');
+  await expect(notice).toContainText('Phone', { timeout: 60_000 });
+  await expect(notice).toContainText('Settings → Your devices');
+  await notice.getByTestId('new-device-ok').click();
+  await expect(notice).toHaveCount(0);
 
   // Device 2 is removed (a lost laptop): a private item stored after that does not reach it.
   await laptop.getByRole('button', { name: 'Remove' }).click();

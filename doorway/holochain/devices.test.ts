@@ -136,8 +136,13 @@ describe('device certificates', () => {
     }
     expect(await agentOf(stranger, newKey().agent)).toBeNull();
     expect(await devicesOf(owner, stranger.agent)).toEqual([]);
-    // No signals: peers ask.
-    expect(owner.received).toEqual([]);
+    // The owner's own sockets (its other devices) are told; other peers ask.
+    await expect.poll(() => owner.received.length).toBe(1);
+    expect(owner.received[0]?.payload).toMatchObject({
+      type: 'DeviceCommitted',
+      payload: { device: { name: 'Phone', removed_at: null } },
+    });
+    expect(stranger.received).toEqual([]);
 
     // Pairing the same device again replaces its name, time and both signatures.
     const again = certificate(owner.key, phoneKey, { name: 'Old phone', addedAt: Date.now() + 1 });
@@ -393,9 +398,18 @@ describe('device certificates', () => {
     expect(hex(removed.action_hash)).not.toBe(hex(added.action_hash));
     expect(hex(removed.device.action_hash)).toBe(hex(removed.action_hash));
 
-    // Removing again changes nothing.
+    // The owner's devices are told of the removal (after the certificate's own signal).
+    await expect.poll(() => owner.received.length).toBe(2);
+    expect(owner.received[1]?.payload).toMatchObject({
+      type: 'DeviceCommitted',
+      payload: { device: { removed_at: removed.device.removed_at } },
+    });
+
+    // Removing again changes nothing, and tells nobody.
     const twice = await remove(owner, phone);
     expect(twice).toEqual(removed);
+    // (A signal is sent before the call's answer, on the same socket.)
+    expect(owner.received).toHaveLength(2);
     // Still listed, as removed, to anyone.
     expect(await agentOf(stranger, phone)).toEqual(removed.device);
     expect(await devicesOf(stranger, owner.agent)).toEqual([removed.device]);

@@ -53,7 +53,8 @@ function signedBy(signature: string, message: Uint8Array, agent: Uint8Array): bo
  * key's over the same text (the device agrees to be the caller's). Refused when another agent
  * certified that device (removed or not), when the caller removed it before, and past
  * MAX_DEVICES devices not removed. Certifying a device of the caller's again (re-pairing)
- * replaces its name, time and both signatures. No signals: peers ask get_device_agent.
+ * replaces its name, time and both signatures. `DeviceCommitted` goes to the agent's own
+ * sockets (its other devices); other peers ask get_device_agent.
  */
 export const addDevice: ZomeFn<'add_device'> = (ctx, payload) => {
   const fn = 'add_device';
@@ -151,13 +152,31 @@ export const addDevice: ZomeFn<'add_device'> = (ctx, payload) => {
          action_hash = excluded.action_hash`,
     )
     .run(certificate);
+  deviceSignal(ctx, committed, certificate);
   return { action_hash: committed.actionHash, device: certificate };
 };
+
+/** Tells the agent's sockets, its devices among them, that one of its devices changed. */
+function deviceSignal(
+  ctx: ZomeContext,
+  committed: { actionHash: Uint8Array; entryHash: Uint8Array },
+  device: DeviceWire,
+): void {
+  ctx.emitSignal({
+    type: 'DeviceCommitted',
+    payload: {
+      action_hash: committed.actionHash,
+      entry_hash: committed.entryHash,
+      device,
+      author: device.agent,
+    },
+  });
+}
 
 /**
  * The caller removes one of its devices: `removed_at` is the removal's time (µs, the action's),
  * and the device is never certified again. Only the agent that certified it may; removing it
- * again changes nothing and answers the removal.
+ * again changes nothing and answers the removal. `DeviceCommitted` tells its other devices.
  */
 export const removeDevice: ZomeFn<'remove_device'> = (ctx, payload) => {
   const fn = 'remove_device';
@@ -189,6 +208,7 @@ export const removeDevice: ZomeFn<'remove_device'> = (ctx, payload) => {
       'UPDATE devices SET removed_at = @removed_at, action_hash = @action_hash WHERE device = @device',
     )
     .run(removed);
+  deviceSignal(ctx, committed, removed);
   return { action_hash: committed.actionHash, device: removed };
 };
 

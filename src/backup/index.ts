@@ -43,6 +43,7 @@ export {
   announceRestore,
   applyStagedRestore,
   onRestoreAnnounced,
+  PROFILE_ONLY_KEYS,
   pendingRestore,
   RESTORE_CONTACTS_KEY,
   RESTORE_ITEMS_KEY,

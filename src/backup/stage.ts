@@ -27,12 +27,15 @@ export const RESTORE_CONTACTS_KEY = 'elohim-restore-contacts';
 /**
  * `localStorage` keys that belong to this profile, not to the person: the ids of this
  * profile's library documents (src/sync's `SHARED_LIBRARY_KEY`, `OWN_LIBRARY_KEY`,
- * `CHECKED_LIBRARY_KEY`; a test keeps them in step) and the restore's own bookkeeping.
+ * `CHECKED_LIBRARY_KEY`; a test keeps them in step), the devices it has told the person about
+ * (src/ui's deviceNotice.ts, whose test checks they are here) and the restore's own bookkeeping.
  */
 export const PROFILE_ONLY_KEYS = [
   'elohim-library-doc',
   'elohim-library-own-doc',
   'elohim-library-checked',
+  'elohim-devices-since',
+  'elohim-devices-seen',
   RESTORE_ITEMS_KEY,
   RESTORE_CONTACTS_KEY,
 ];

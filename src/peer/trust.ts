@@ -3,7 +3,7 @@ import type { ContentStore } from '../content/index.ts';
 import type { Family } from '../family/index.ts';
 import type { HolderFinder, PeerNode } from '../net/index.ts';
 import type { AgentKey } from '../reach/index.ts';
-import type { DeviceDirectory, TrustClient } from '../trust/index.ts';
+import type { DeviceDirectory, TrustClient, TrustSignal } from '../trust/index.ts';
 import { listen, logger } from '../wire/index.ts';
 
 const log = logger('peer:trust');
@@ -86,17 +86,24 @@ export async function startTrust(
       }
       own.myDevices.clear();
       for (const d of now) own.myDevices.add(d);
+      // A removed device's cached "it is the person" must not outlive the news.
+      devices.clear();
       return true;
     };
-    listen(client, 'state', () => void refreshLinks().catch(() => {}));
-    // Devices added or removed elsewhere reach this one within a minute; who may receive what
-    // is shared again only when they did change.
-    const rereading = setInterval(() => {
+    const rereadDevices = () => {
       if (client.state.status !== 'connected') return;
       void refreshDevices()
         .then((changed) => changed && onChange())
         .catch(() => {});
-    }, 60_000);
+    };
+    listen(client, 'state', () => void refreshLinks().catch(() => {}));
+    // A device added or removed on another of the person's devices: the trust layer tells this
+    // one at once (when both use the same doorway), else the minute's re-read finds it. Who may
+    // receive what is shared again only when they did change.
+    listen<TrustSignal>(client, 'signal', (signal) => {
+      if (signal.type === 'DeviceCommitted') rereadDevices();
+    });
+    const rereading = setInterval(rereadDevices, 60_000);
     const family = new Family({
       trust: client,
       mySecret: own.agentKey.raw,

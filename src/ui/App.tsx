@@ -10,6 +10,7 @@ import { IngestList } from './IngestList.tsx';
 import { isPairRoute, JoinAsDevice } from './JoinAsDevice.tsx';
 import { KeptForOthers } from './KeptForOthers.tsx';
 import { Library } from './Library.tsx';
+import { NewDeviceNotice } from './NewDeviceNotice.tsx';
 import { PeersPanel } from './PeersPanel.tsx';
 import { RestoreQueue } from './RestoreQueue.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
@@ -67,6 +68,7 @@ export function App() {
           onPersist={() => void storage.persist()}
         />
         <UpdateBanner />
+        <NewDeviceNotice />
         {library.status === 'failed' && (
           <p role="alert" className="error callout">
             The local store could not be opened: {errorMessage(library.error)}. This browser may

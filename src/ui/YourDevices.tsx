@@ -6,6 +6,7 @@ import { agentKeyOfPeer } from '../reach/index.ts';
 import type { TrustClient, TrustDevice } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { CopyField } from './CopyButton.tsx';
+import { markDevicesSeen } from './deviceNotice.ts';
 import { errorMessage } from './format.ts';
 import { LazyDisclosure } from './LazyDisclosure.tsx';
 import { RelativeTime } from './RelativeTime.tsx';
@@ -208,7 +209,11 @@ function OpenOffer({
           agentKey: me.agentKey,
           addrs,
           origin: location.origin,
-          addDevice: (cert) => trust.addDevice(cert),
+          addDevice: (cert) => {
+            // Added here: not news to this browser (NewDeviceNotice).
+            markDevicesSeen([cert.device]);
+            return trust.addDevice(cert);
+          },
           payload: async () =>
             payloadToJson(
               await collectBackup({

@@ -489,7 +489,9 @@ export type TrustSignalWire =
   | {
       type: 'RecoveryShareReleased';
       payload: CommittedSignal & { release: RecoveryReleaseWire };
-    };
+    }
+  /** A device of the agent's certified or removed: the agent's other devices check at once. */
+  | { type: 'DeviceCommitted'; payload: CommittedSignal & { device: DeviceWire } };
 export type TrustSignalType = TrustSignalWire['type'];
 
 // ---------------------------------------------------------------- the doorway's /hc routes
