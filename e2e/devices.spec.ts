@@ -7,6 +7,7 @@ import {
   holdRestoreQueue,
   openApp,
   openInPage,
+  openMeta,
   peerEntry,
   peerIdOf,
   trustConnected,
@@ -69,6 +70,7 @@ test('pairing: a second browser becomes the same person and opens a private item
   const first = await writeRandomFile(files.dir, 'first.bin', 200_000);
   const second = await writeRandomFile(files.dir, 'second.bin', 120_000);
   const later = await writeRandomFile(files.dir, 'later.bin', 90_000);
+  const shared = await writeRandomFile(files.dir, 'shared.bin', 60_000);
 
   // A's first device stores a private item.
   // One copy of what it stores goes to a peer that may hold it: for private items, only the
@@ -118,6 +120,26 @@ test('pairing: a second browser becomes the same person and opens a private item
     timeout: 60_000,
   });
   expect((await getContent(two, laterHash)).sha).toBe(later.hash);
+
+  // A commons item device 1 stores reaches device 2 too, and each announces its copy: the
+  // trust layer keeps both devices in A's record, and device 1's details name device 2.
+  await one.getByTestId('ingest-reach').selectOption('commons');
+  await addFiles(one, [shared.path]);
+  const sharedHash = await hashOfItemNamed(one, 'shared.bin');
+  await expect(two.locator(`[data-testid="item"][data-hash="${sharedHash}"]`)).toBeVisible({
+    timeout: 60_000,
+  });
+  const details = one.getByTestId('item-details');
+  await expect(async () => {
+    // The listing is read when the details open: open them again until device 2 is in it.
+    if (await details.isVisible()) await one.keyboard.press('Escape');
+    await openMeta(one, sharedHash);
+    const listing = details.getByTestId('trust-listing');
+    await expect(listing).toHaveAttribute('data-mine', 'true', { timeout: 10_000 });
+    await expect(listing).toContainText('Also on your device Laptop', { timeout: 1_000 });
+  }).toPass({ timeout: 60_000 });
+  await one.keyboard.press('Escape');
+  await expect(details).toBeHidden();
 
   // A stranger asks for the same hash: refused, zero bytes.
   const stranger = await openApp((await openProfile()).context, doorway.url);

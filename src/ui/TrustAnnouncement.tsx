@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { StoredManifest } from '../content/index.ts';
+import { agentKeyOfPeer } from '../reach/index.ts';
 import type { TrustHolder, TrustState } from '../trust/index.ts';
 import { listen } from '../wire/index.ts';
 import { errorMessage } from './format.ts';
@@ -7,7 +8,13 @@ import { useTrustClient } from './usePeerNode.ts';
 
 type Listing =
   | { status: 'loading' }
-  | { status: 'listed'; mine: boolean; others: TrustHolder[] }
+  | {
+      status: 'listed';
+      mine: boolean;
+      others: TrustHolder[];
+      /** The person's other devices by device key: their names. */
+      deviceNames: Map<string, string>;
+    }
   | { status: 'failed'; error: string };
 
 /** Where the trust layer says this item is held: this browser (once announced) and others. */
@@ -40,12 +47,17 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
           trust.myAnnouncements(),
           trust.findHolders(item.blob_hash, { limit: 20 }),
         ]);
+        // Only when one of the person's other devices holds it: their names.
+        const devices = others.some((h) => h.agent === trust.me)
+          ? await trust.agentDevices(trust.me)
+          : [];
         if (!live) return;
         setListing({
           status: 'listed',
           // The person's record may list their other devices only.
           mine: mine.some((a) => a.hash === item.blob_hash && a.online && a.thisDevice),
           others,
+          deviceNames: new Map(devices.map((d) => [d.device, d.name])),
         });
       } catch (error) {
         if (live) setListing({ status: 'failed', error: errorMessage(error) });
@@ -92,8 +104,20 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
         <ul>
           {listing.others.map((h) => (
             <li key={h.peerId.toString()}>
-              {h.agent === trust.me ? 'Also held by your other device' : 'Also held by'}{' '}
-              <code title={h.peerId.toString()}>{h.peerId.toString().slice(0, 12)}…</code>
+              {h.agent === trust.me ? (
+                <>
+                  Also on your device{' '}
+                  {listing.deviceNames.get(agentKeyOfPeer(h.peerId) ?? '') ??
+                    (agentKeyOfPeer(h.peerId) === trust.me
+                      ? 'your first device'
+                      : 'another device')}
+                </>
+              ) : (
+                <>
+                  Also held by{' '}
+                  <code title={h.peerId.toString()}>{h.peerId.toString().slice(0, 12)}…</code>
+                </>
+              )}
             </li>
           ))}
         </ul>
