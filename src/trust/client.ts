@@ -4,16 +4,10 @@
  * (content-servers.ts, people.ts, cluster-grants.ts).
  */
 import { decodeHashFromBase64 } from '@holochain/client';
-import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { parseContentHash, type Reach } from '../content/index.ts';
-import {
-  type AgentKey,
-  agentKeyFromEd25519,
-  type ClusterKeyGrant,
-  ed25519FromAgentKey,
-} from '../reach/index.ts';
+import { type AgentKey, agentKeyFromEd25519, type ClusterKeyGrant } from '../reach/index.ts';
 import { MAX_ENDPOINTS, TypedEventEmitter } from '../wire/index.ts';
 import { familyCluster, grantOp, myClusterKeyGrants, sendGrant } from './cluster-grants.ts';
 import { TrustConnection } from './connection.ts';
@@ -23,6 +17,7 @@ import {
   checkMultiaddrs,
   findHolders,
   myAnnouncements,
+  peerIdOfAgent,
   readdressAnnouncements,
   sameAddresses,
   sendAnnounce,
@@ -112,6 +107,8 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   readonly devices: DeviceDirectory;
   /** This device's key as an agent key (a device certificate names it so). */
   readonly #self: AgentKey;
+  /** The agent key's PeerId (the first device's). */
+  readonly #agentPeer: string;
   /** The PeerIds of the person's other devices, as `myDevices` last read them. */
   #otherDevices = new Set<string>();
   #devicesRead = false;
@@ -128,6 +125,7 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     this.peerId = peerIdFromPrivateKey(options.deviceKey).toString();
     this.#paired = !agentKey.equals(options.deviceKey);
     this.#self = agentKeyFromEd25519(options.deviceKey.publicKey.raw);
+    this.#agentPeer = peerIdFromPrivateKey(agentKey).toString();
     // A gate waits for this lookup: a doorway that does not answer must not hold it up long.
     this.devices = new DeviceDirectory((device) =>
       this.deviceAgent(device, { signal: AbortSignal.timeout(5_000) }),
@@ -255,7 +253,12 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
   // ------------------------------------------------------------------ lookups
 
   #announcer(): Announcer {
-    return { me: this.me, peerId: this.peerId, otherDevices: this.#otherDevices };
+    return {
+      me: this.me,
+      agentPeer: this.#agentPeer,
+      peerId: this.peerId,
+      otherDevices: this.#otherDevices,
+    };
   }
 
   findHolders(hash: string, options: FindHoldersOptions = {}): Promise<TrustHolder[]> {
@@ -350,11 +353,7 @@ export class HolochainTrustClient extends TypedEventEmitter<TrustEventMap> imple
     );
     const devices = new Set<AgentKey>([this.me, ...valid.flat()]);
     devices.delete(this.#self);
-    this.#otherDevices = new Set(
-      [...devices].map((d) =>
-        peerIdFromPublicKey(publicKeyFromRaw(ed25519FromAgentKey(d))).toString(),
-      ),
-    );
+    this.#otherDevices = new Set([...devices].map(peerIdOfAgent));
     this.#devicesRead = true;
     return devices;
   }

@@ -83,6 +83,8 @@ export function announceOp(hash: string, input: AnnounceInput): OutboxOp {
 /** Who writes this agent's records: its agent, this device, and the person's other devices. */
 export interface Announcer {
   me: AgentKey;
+  /** The agent key's PeerId: an endpoint naming no PeerId is its. */
+  agentPeer: string;
   /** This device's PeerId. */
   peerId: string;
   /** The PeerIds of the person's other devices in force (the first device's is the agent's). */
@@ -90,7 +92,7 @@ export interface Announcer {
 }
 
 /** The PeerId an agent key is, as text. */
-function peerIdOfAgent(agent: AgentKey): string {
+export function peerIdOfAgent(agent: AgentKey): string {
   return peerIdFromPublicKey(publicKeyFromRaw(ed25519FromAgentKey(agent))).toString();
 }
 
@@ -119,10 +121,9 @@ export function mergeEndpoints(
   addresses: readonly string[],
   who: Announcer,
 ): Endpoints {
-  const agentPeer = peerIdOfAgent(who.me);
   const kept = existing.filter((e) => {
     if (e.protocol !== 'libp2p') return true;
-    const peer = endpointPeer(e.url, agentPeer);
+    const peer = endpointPeer(e.url, who.agentPeer);
     return peer !== undefined && peer !== who.peerId && who.otherDevices.has(peer);
   });
   return [...addresses.map((url) => ({ url, protocol: 'libp2p' })), ...kept].slice(
@@ -131,15 +132,10 @@ export function mergeEndpoints(
   );
 }
 
-/** Whether the device `peerId` of agent `me` has a libp2p endpoint in `endpoints`. */
-export function namesDevice(
-  endpoints: readonly EndpointWire[],
-  me: AgentKey,
-  peerId: string,
-): boolean {
-  const agentPeer = peerIdOfAgent(me);
+/** Whether this device has a libp2p endpoint in `endpoints`. */
+function namesDevice(endpoints: readonly EndpointWire[], who: Announcer): boolean {
   return endpoints.some(
-    (e) => e.protocol === 'libp2p' && endpointPeer(e.url, agentPeer) === peerId,
+    (e) => e.protocol === 'libp2p' && endpointPeer(e.url, who.agentPeer) === who.peerId,
   );
 }
 
@@ -234,7 +230,7 @@ export async function readdressAnnouncements(
 ): Promise<void> {
   for (const a of await myAnnouncements(zome)) {
     if (!a.online) continue;
-    if (who.otherDevices.size > 0 && !namesDevice(a.endpoints, who.me, who.peerId)) continue;
+    if (who.otherDevices.size > 0 && !namesDevice(a.endpoints, who)) continue;
     const endpoints = mergeEndpoints(a.endpoints, addresses, who);
     const before = a.endpoints.filter((e) => e.protocol === 'libp2p').map((e) => e.url);
     const after = endpoints.filter((e) => e.protocol === 'libp2p').map((e) => e.url);
@@ -335,7 +331,7 @@ export function myAnnouncements(zome: ZomeCalls, options: CallOptions = {}, who?
     'get_my_content_servers',
     (s): Announcement => ({
       hash: s.content_hash,
-      thisDevice: who ? namesDevice(s.endpoints, who.me, who.peerId) : false,
+      thisDevice: who ? namesDevice(s.endpoints, who) : false,
       capability: s.capability,
       endpoints: s.endpoints,
       online: s.online,

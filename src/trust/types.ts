@@ -2,7 +2,6 @@
  * What the page sees of the trust layer: plain data (agent keys as `uhCAk…` strings, times in
  * milliseconds) and the {@link TrustClient} interface the UI and the fetch path depend on.
  */
-
 import type { PeerId } from '@libp2p/interface';
 import type { Reach } from '../content/index.ts';
 import type { AgentKey, ClusterKeyGrant } from '../reach/index.ts';

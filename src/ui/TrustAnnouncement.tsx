@@ -12,7 +12,7 @@ type Listing =
       status: 'listed';
       mine: boolean;
       others: TrustHolder[];
-      /** The person's other devices by device key: their names. */
+      /** The person's devices by device key: their names. */
       deviceNames: Map<string, string>;
     }
   | { status: 'failed'; error: string };
@@ -57,7 +57,11 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
           // The person's record may list their other devices only.
           mine: mine.some((a) => a.hash === item.blob_hash && a.online && a.thisDevice),
           others,
-          deviceNames: new Map(devices.map((d) => [d.device, d.name])),
+          // The agent key is the first device's own (it has no certificate).
+          deviceNames: new Map([
+            [trust.me, 'your first device'],
+            ...devices.map((d): [string, string] => [d.device, d.name]),
+          ]),
         });
       } catch (error) {
         if (live) setListing({ status: 'failed', error: errorMessage(error) });
@@ -107,10 +111,7 @@ export function TrustAnnouncement({ item }: { item: StoredManifest }) {
               {h.agent === trust.me ? (
                 <>
                   Also on your device{' '}
-                  {listing.deviceNames.get(agentKeyOfPeer(h.peerId) ?? '') ??
-                    (agentKeyOfPeer(h.peerId) === trust.me
-                      ? 'your first device'
-                      : 'another device')}
+                  {listing.deviceNames.get(agentKeyOfPeer(h.peerId) ?? '') ?? 'another device'}
                 </>
               ) : (
                 <>
