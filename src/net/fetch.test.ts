@@ -6,8 +6,15 @@ import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { openTestStore } from '../test-support/content-store.ts';
 import { loopbackNode, testBytes } from '../test-support/libp2p.ts';
 import { AllHoldersFailedError } from './errors.ts';
-import { type FetchOptions, fetchContent, type HolderFinder } from './fetch.ts';
+import {
+  type FetchNode,
+  type FetchOptions,
+  type FetchPeerProgress,
+  fetchContent,
+  type HolderFinder,
+} from './fetch.ts';
 import { connectedPeersFinder } from './finders.ts';
+import { watchPeersGone } from './node.ts';
 import {
   fetchHolding,
   registerShardProtocol,
@@ -46,7 +53,7 @@ async function holder(
   src: ContentStore,
   m: StoredManifest,
   shard: number,
-  onServe?: (served: number, node: Libp2p) => void | Promise<void>,
+  onServe?: (served: number, node: Libp2p, shard: number, piece: number) => void | Promise<void>,
   /** What it sends instead of a piece (a lying holder); the stored bytes by default. */
   tamper?: (shard: number, piece: number, bytes: Uint8Array) => Uint8Array,
 ): Promise<Holder> {
@@ -65,7 +72,7 @@ async function holder(
       if (property === 'readPiece') {
         return async (hash: string, s: number, p: number) => {
           served++;
-          await onServe?.(served, node);
+          await onServe?.(served, node, s, p);
           const bytes = await target.readPiece(hash, s, p);
           return tamper ? tamper(s, p, bytes) : bytes;
         };
@@ -92,8 +99,13 @@ async function fetcher(peers: Libp2p[]) {
   for (const p of peers) await node.peerStore.merge(p.peerId, { multiaddrs: p.getMultiaddrs() });
   cleanups.push(() => node.stop());
   const store = await newStore();
+  const fetchNode: FetchNode = {
+    libp2p: node,
+    isDirectPeer: () => true,
+    onPeerGone: (listener, signal) => watchPeersGone(node, listener, signal),
+  };
   const fetchBlob = (hash: string, options: FetchOptions) =>
-    fetchContent({ libp2p: node, isDirectPeer: () => true }, store, listed(peers), hash, options);
+    fetchContent(fetchNode, store, listed(peers), hash, options);
   return { node, store, fetchBlob };
 }
 
@@ -181,6 +193,37 @@ describe('fetching an rs-4-7 blob whose shards are spread over peers', () => {
     const got = await fetchBlob(m.blob_hash, { timeoutMs: 3_000, piecesPerRequest: 2 });
     expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
     expect((holders[4] as Holder).served()).toBeGreaterThan(0); // shard 5 stood in for shard 0
+  });
+
+  it('a holder with nothing left to send that goes offline shows as gone, not as waiting', async () => {
+    // Shard 0's last piece waits on both its holders until released, so the fetch stays in
+    // its end-game while the holder of shard 1, done with its shard, has nothing to do.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let lastPiece = -1;
+    const { data, m, holders } = await spread([0, 0, 1, 2, 3], (_served, _node, shard, piece) =>
+      shard === 0 && piece === lastPiece ? released : undefined,
+    );
+    lastPiece = (m.piece_hashes[0]?.length ?? 0) - 1;
+    const done = holders[2] as Holder;
+    const { store, fetchBlob } = await fetcher(holders.map((h) => h.node));
+    let states: FetchPeerProgress['state'][] = [];
+    const fetching = fetchBlob(m.blob_hash, {
+      piecesPerRequest: 2,
+      onProgress: (p) => {
+        const state = p.peers.find((x) => x.peerId === done.node.peerId.toString())?.state;
+        if (state && state !== states.at(-1)) states = [...states, state];
+      },
+    });
+    await expect.poll(() => done.served(), { timeout: 10_000 }).toBe(m.piece_hashes[1]?.length);
+    await expect.poll(() => states.at(-1), { timeout: 10_000 }).toBe('idle');
+    await done.node.stop();
+    await expect.poll(() => states.at(-1), { timeout: 10_000 }).toBe('dropped');
+    release();
+    const got = await fetching;
+    expect(await storedSha(store, got.blob_hash)).toBe(sha(data));
   });
 
   it('a holder sending a wrong piece is dropped for this fetch; the blob comes verified', async () => {

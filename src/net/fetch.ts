@@ -86,6 +86,8 @@ export interface FetchOptions {
 export interface FetchNode {
   libp2p: Libp2pDialLike;
   isDirectPeer(peerId: string): boolean;
+  /** Calls `listener` with each peer whose last connection closed, until `signal` aborts. */
+  onPeerGone?(listener: (peerId: string) => void, signal: AbortSignal): void;
 }
 
 export async function fetchContent(
@@ -151,6 +153,11 @@ async function fetchInScope(
     if (peer) Object.assign(peer, { state: 'dropped', reason: errorMessage(error) });
     report();
   };
+  // A holder with nothing left to send (the end-game) that goes offline shows as gone, not as
+  // waiting: no request of its own would fail to say so.
+  node.onPeerGone?.((id) => {
+    if (peers.get(id)?.state === 'idle') drop(id, new FetchError('went offline'));
+  }, signal);
 
   phase = 'manifest';
   report();
@@ -180,7 +187,9 @@ async function fetchInScope(
       },
       state: (id, state) => {
         const peer = peers.get(id);
-        if (peer && peer.state !== 'dropped') peer.state = state;
+        if (!peer || peer.state === 'dropped' || peer.state === state) return;
+        peer.state = state;
+        report();
       },
       bytes: (id, bytes) => {
         bytesDone += bytes;

@@ -346,6 +346,10 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       .some((c) => c.remotePeer.toString() === peerId && isDirect(c));
   }
 
+  onPeerGone(listener: (peerId: string) => void, signal: AbortSignal): void {
+    watchPeersGone(this.libp2p, listener, signal);
+  }
+
   isDoorway(peerId: string): boolean {
     return this.#doorwayPeers.has(peerId);
   }
@@ -552,4 +556,20 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
       // the doorway loop reports doorway trouble
     }
   }
+}
+
+/** Calls `listener` with each peer whose last connection to `libp2p` closed, until `signal` aborts. */
+export function watchPeersGone(
+  libp2p: Pick<Libp2p, 'addEventListener' | 'removeEventListener'>,
+  listener: (peerId: string) => void,
+  signal: AbortSignal,
+): void {
+  if (signal.aborted) return;
+  const onDisconnect = (event: CustomEvent<PeerId>) => listener(event.detail.toString());
+  libp2p.addEventListener('peer:disconnect', onDisconnect);
+  signal.addEventListener(
+    'abort',
+    () => libp2p.removeEventListener('peer:disconnect', onDisconnect),
+    { once: true },
+  );
 }

@@ -32,6 +32,8 @@ const MIN_ROUNDS = 2;
 const DISCOVER_WAIT_MS = 1_500;
 /** Pause between rounds. */
 const ROUND_PAUSE_MS = 500;
+/** How long the peers have to serve a fetch before the doorway's bridge is tried too. */
+const LAST_RESORT_AFTER_MS = 8_000;
 /** The progress of a fetch before its first answer. */
 const NOTHING_YET: Omit<FetchProgress, 'hash'> = {
   phase: 'finding',
@@ -199,30 +201,25 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
         emit();
       },
     };
-    let fallBack = this.fallBack;
+    const fallBack = this.fallBack;
     return this.#whileHoldersConnect(
       signal,
       options.findForMs ?? 60_000,
-      async () => {
-        try {
-          return await fetchContent(this.node, this.store, this.#finder, hash, fetchOptions);
-        } catch (error) {
-          const tried = fallBack;
-          fallBack = undefined;
-          if (!tried || signal.aborted) throw error;
-          // The doorway, once. Whatever it answers, the peers' failure is the one to report
-          // (and to retry on): it says what the person can do.
+      () => fetchContent(this.node, this.store, this.#finder, hash, fetchOptions),
+      tally,
+      fallBack &&
+        ((error) => {
+          // Whatever the doorway answers, the peers' failure is the one to report (and to
+          // retry on): it says what the person can do.
           fetchOptions.onSearch?.({ source: 'doorway', status: 'asking' });
-          return await tried(hash, error, fetchOptions).catch((viaDoorway: unknown) => {
+          return fallBack(hash, error, fetchOptions).catch((viaDoorway: unknown) => {
             fetchOptions.onSearch?.({
               source: 'doorway',
               status: viaDoorway instanceof NoHoldersError ? 'none' : 'unreachable',
             });
             throw error;
           });
-        }
-      },
-      tally,
+        }),
     ).finally(() => {
       over = true;
     });
@@ -252,34 +249,59 @@ export class LeaderPeerService extends TypedEventEmitter<PeerServiceEvents> impl
    * With a `tally` (a fetch a person waits for) it gives up early: after {@link MIN_ROUNDS}
    * rounds in which every source said no and none named a holder still connecting, looking
    * longer cannot change the answer, so it says whom it asked ({@link NoHoldersError}).
+   *
+   * `lastResort` (the doorway's bridge) is tried once: when the peers are given up on, or once
+   * they have had {@link LAST_RESORT_AFTER_MS} to answer. Not sooner: right after a page
+   * loads its dials to the holders may still be under way, and a fetch the doorway relays
+   * costs it every byte that a direct one a moment later would not.
    */
   async #whileHoldersConnect<T>(
     signal: AbortSignal,
     findForMs: number,
     attempt: () => Promise<T>,
     tally?: SearchTally,
+    lastResort?: (error: unknown) => Promise<T>,
   ): Promise<T> {
     await this.node.whenDiscovered();
-    const deadline = Date.now() + findForMs;
+    const began = Date.now();
+    const deadline = began + findForMs;
     let failedRetries = 0;
+    let resort = lastResort;
     for (;;) {
       try {
         return await attempt();
       } catch (error) {
+        if (signal.aborted) throw error;
         const nobody = error instanceof NoHoldersError;
-        const again =
-          nobody || (error instanceof AllHoldersFailedError && failedRetries++ < FAILED_RETRIES);
-        if (signal.aborted || !again) throw error;
+        const failed = error instanceof AllHoldersFailedError;
+        let giveUp = !(nobody || (failed && failedRetries++ < FAILED_RETRIES));
         if (nobody && tally) {
           tally.endRound();
-          const { rounds } = tally.snapshot();
-          const settled = rounds >= MIN_ROUNDS && !tally.reasonToWait();
-          if (settled || Date.now() >= deadline)
-            throw new NoHoldersError(error.hash, tally.snapshot());
-        } else if (Date.now() >= deadline) throw error;
-        // Ask the doorway for peers again (not waiting long for slow dials), then retry.
-        await Promise.race([this.node.discoverNow(), sleep(DISCOVER_WAIT_MS, signal)]);
-        await sleep(ROUND_PAUSE_MS, signal);
+          giveUp ||= tally.snapshot().rounds >= MIN_ROUNDS && !tally.reasonToWait();
+        }
+        giveUp ||= Date.now() >= deadline;
+        if (
+          resort &&
+          (nobody || failed) &&
+          (giveUp || Date.now() - began >= LAST_RESORT_AFTER_MS)
+        ) {
+          const tried = resort;
+          resort = undefined;
+          const answer = await tried(error).then(
+            (value) => ({ value }),
+            () => undefined,
+          );
+          if (answer) return answer.value;
+          if (signal.aborted) throw error;
+        }
+        if (!giveUp) {
+          // Ask the doorway for peers again (not waiting long for slow dials), then retry.
+          await Promise.race([this.node.discoverNow(), sleep(DISCOVER_WAIT_MS, signal)]);
+          await sleep(ROUND_PAUSE_MS, signal);
+          continue;
+        }
+        // Whom it asked, the doorway included when it was.
+        throw nobody && tally ? new NoHoldersError(error.hash, tally.snapshot()) : error;
       }
     }
   }

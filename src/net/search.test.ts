@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContentStore } from '../content/index.ts';
+import type { ContentStore, StoredManifest } from '../content/index.ts';
 import { NoHoldersError } from './errors.ts';
 import type { FetchProgress, HolderFinder } from './fetch.ts';
 import { nearFirst } from './finders.ts';
@@ -46,7 +46,7 @@ afterEach(() => {
   for (const service of services.splice(0)) service.close();
 });
 
-function leader(finder: HolderFinder, fallBack?: () => Promise<never>) {
+function leader(finder: HolderFinder, fallBack?: () => Promise<StoredManifest>) {
   const service = new LeaderPeerService(fakeNode(), emptyStore, undefined, finder, fallBack);
   services.push(service);
   return service;
@@ -172,6 +172,19 @@ describe('LeaderPeerService.fetch of a hash nobody holds', () => {
     // More than the two rounds an unknown hash gets; no more than the deadline and a round.
     expect(elapsed).toBeGreaterThanOrEqual(2_500);
     expect(elapsed).toBeLessThan(6_000);
+  });
+
+  it('asks the doorway only once the peers had their chance: not while a holder may still connect', async () => {
+    let askedAt: number | undefined;
+    const bridged = { blob_hash: HASH } as unknown as StoredManifest;
+    const service = leader(nearFirst(peersSayNo('p1'), trustLists(1)), async () => {
+      askedAt ??= Date.now();
+      return bridged;
+    });
+    const started = Date.now();
+    await expect(service.fetch(HASH, { findForMs: 2_500 })).resolves.toBe(bridged);
+    // The first rounds found a holder still connecting: the doorway waited for the deadline.
+    expect((askedAt ?? 0) - started).toBeGreaterThanOrEqual(2_500);
   });
 
   it('says nothing more once it failed: a late answer neither shows nor outlives the fetch', async () => {
