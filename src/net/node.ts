@@ -525,16 +525,20 @@ export class PeerNode extends TypedEventEmitter<PeerNodeEvents> {
   #whenDisconnected(peerId: string): Promise<void> {
     return new Promise((resolve) => {
       // Both listeners go when either fires: a doorway reconnecting all day adds none for good.
-      const done = () => {
-        this.libp2p.removeEventListener('peer:disconnect', onDisconnect);
+      const gone = new AbortController();
+      const done = () => gone.abort();
+      gone.signal.addEventListener('abort', () => {
         this.#stop.signal.removeEventListener('abort', done);
         resolve();
-      };
-      const onDisconnect = (event: CustomEvent) => {
-        if (String(event.detail) === peerId) done();
-      };
-      this.libp2p.addEventListener('peer:disconnect', onDisconnect);
+      });
       this.#stop.signal.addEventListener('abort', done, { once: true });
+      watchPeersGone(
+        this.libp2p,
+        (id) => {
+          if (id === peerId) done();
+        },
+        gone.signal,
+      );
     });
   }
 
