@@ -41,6 +41,7 @@ import {
   type PartialReadOptions,
   type PieceResult,
   type RepairReport,
+  readPartialStream,
   readStream,
   readVerifiedPiece,
   repairBlob,
@@ -396,7 +397,7 @@ class BackendContentStore extends TypedEventEmitter<ContentStoreEventMap> implem
   }
 
   readPartial(manifest: StoredManifest, opts: PartialReadOptions): ReadableStream<Uint8Array> {
-    return readStream(this.readCtx, async () => manifest, opts);
+    return readPartialStream(this.readCtx, manifest, opts, () => this.manifest(manifest.blob_hash));
   }
 
   async readPartialPiece(m: StoredManifest, shard: number, piece: number): Promise<Uint8Array> {

@@ -268,6 +268,36 @@ describe('reading an import before it commits (readPartial)', () => {
     expect(await src.has(m.blob_hash)).toBe(true);
   });
 
+  it('goes on from the stored copy when another copy commits first and the import lets go of its pieces', async () => {
+    const data = bytes(5 * PIECE + 3);
+    const { src, dst, m } = await pair(data);
+    const session = await dst.beginImport(remote(m));
+    const fill = async (
+      into: typeof session,
+      refs: readonly { shard: number; piece: number }[],
+    ) => {
+      for (const { shard, piece } of refs) {
+        if (!into.has(shard, piece)) {
+          await into.writePiece(shard, piece, await src.readPiece(m.blob_hash, shard, piece));
+        }
+      }
+    };
+    const reader = dst
+      .readPartial(session.partialManifest, { ensure: (refs) => fill(session, refs), readAhead: 1 })
+      .getReader();
+    const first = await reader.read();
+    // A peer pushes the same blob meanwhile: another import, committed first. Then this import
+    // completes and commits too, a duplicate, which deletes its own pieces.
+    const pushed = await dst.beginImport(remote(m));
+    await fill(pushed, pushed.missing());
+    await pushed.commit();
+    await fill(session, session.missing());
+    await session.commit();
+    const parts = [first.value as Uint8Array];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    same(Buffer.concat(parts), data);
+  });
+
   it('readPartialPiece returns a written piece, parity too, and refuses one not written', async () => {
     const data = bytes(16 * PIECE + 13);
     const { src, dst, m } = await pair(data);

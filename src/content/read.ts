@@ -292,6 +292,53 @@ export interface RepairReport {
   unrecoverable: { shard: number; piece: number }[];
 }
 
+/**
+ * A read of a blob still being imported ({@link PartialReadOptions}). Another copy of the same
+ * blob may commit meanwhile (a peer pushed it, another fetch finished); when this import then
+ * completes, its commit finds the blob stored and deletes its own pieces as a duplicate. A piece
+ * found missing then is read from the stored copy instead, from the byte the read had reached:
+ * both are the blob the hash names, and the stored copy is verified as it is read.
+ */
+export function readPartialStream(
+  ctx: ReadContext,
+  manifest: StoredManifest,
+  opts: PartialReadOptions,
+  stored: () => Promise<StoredManifest | undefined>,
+): ReadableStream<Uint8Array> {
+  let reader = readStream(ctx, async () => manifest, opts).getReader();
+  let next = opts.start ?? 0;
+  let switched = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else {
+            next += value.byteLength;
+            controller.enqueue(value);
+          }
+          return;
+        } catch (error) {
+          if (switched || !(error instanceof CorruptPieceError)) throw error;
+          const copy = await stored().catch(() => undefined);
+          if (!copy || copy.storage_key === manifest.storage_key) throw error;
+          switched = true;
+          const { signal, end, bufferPieces } = opts;
+          reader = readStream(ctx, async () => copy, {
+            signal,
+            end,
+            bufferPieces,
+            start: next,
+          }).getReader();
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
 /** Verifies every piece; for rs-4-7 rewrites the bad ones from parity. */
 export async function repairBlob(
   ctx: ReadContext,
