@@ -48,8 +48,8 @@ test('a page at its bound of peers dials a holder it is not connected to when it
   await expect(peerEntry(b, aId)).toHaveCount(0);
   // The trust layer lists A before B asks: otherwise B, finding no holder, rightly falls back
   // to the doorway's bridge (which pulls from A) once the peers had their chance, and nothing
-  // here would be dialled. (Seen once in a whole run: both of B's dials to A hung for their
-  // 10 s, and the bridge brought it.)
+  // here would be dialled. (Seen in whole runs before the dial fixes of docs/design.md §9:
+  // both of B's dials to A hung for their 10 s, and the bridge brought it.)
   await openMeta(a, file.hash);
   await expect(a.getByTestId('item-details').getByTestId('trust-listing')).toHaveAttribute(
     'data-mine',

@@ -5,6 +5,7 @@
 import { type ContentStore, openContentStore } from '../../src/content/index.ts';
 import { loadOrCreateDeviceKey } from '../../src/identity/index.ts';
 import { PeerNode } from '../../src/net/index.ts';
+import { until } from './until.ts';
 
 function lyingStore(store: ContentStore): ContentStore {
   return new Proxy(store, {
@@ -30,9 +31,7 @@ async function start(doorway: string, file: File): Promise<{ hash: string; peerI
     store: lyingStore(store),
     privateKey: await loadOrCreateDeviceKey(),
   });
-  while (node.snapshot().webrtcAddrs.length === 0) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await until(node, (s) => s.webrtcAddrs.length > 0);
   return { hash: manifest.blob_hash, peerId: node.peerId };
 }
 

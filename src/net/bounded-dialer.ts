@@ -16,7 +16,7 @@ import { PIECES_PROTOCOL, SHARD_PROTOCOL } from './shard/index.ts';
 const log = logger('net:bound');
 
 export const DIAL_TIMEOUT_MS = 10_000;
-/** ~1 relay-signalled WebRTC dial in 20 times out: a listed peer gets three tries per round. */
+/** A relay-signalled WebRTC dial still fails now and then (docs/design.md §9): three tries a round. */
 const DIAL_ATTEMPTS = 3;
 /** A doorway's list of peers is read this far at most (it sends 16). */
 const MAX_LISTED = 64;

@@ -104,6 +104,14 @@ export class IceServers {
 
 /** How long one dial to a browser may take (libp2p's default is 6 s an address, 10 s in all). */
 const WEBRTC_DIAL_TIMEOUT_MS = 20_000;
+/**
+ * Inbound connections a browser takes per second from one address. Every one it gets arrives
+ * through a doorway's relay, so libp2p's default (5 per host per second, made for TCP
+ * listeners) counted every peer behind that doorway as one host: the sixth peer to dial within
+ * a second was refused (docs/design.md §9). The pending cap and `maxConnections` still bound
+ * what a flood can cost.
+ */
+const INBOUND_RELAYED_PER_SECOND = 50;
 
 /**
  * A browser's: WebSockets to the doorways, a relay reservation, WebRTC to peers with the ICE
@@ -130,6 +138,7 @@ export function browserNetwork(ice: IceServers = new IceServers()): NetworkProfi
       // still on its way. The caller's own signal still ends a dial sooner.
       addressDialTimeout: WEBRTC_DIAL_TIMEOUT_MS,
       dialTimeout: WEBRTC_DIAL_TIMEOUT_MS,
+      inboundConnectionThreshold: INBOUND_RELAYED_PER_SECOND,
     },
   };
 }

@@ -22,7 +22,7 @@ export interface TrustFinderOptions {
   retryFailedAfterMs?: number;
 }
 
-/** About 1 relay-signalled WebRTC dial in 20 times out (docs/design.md §9): one retry. */
+/** A relay-signalled WebRTC dial still fails now and then (docs/design.md §9): one retry. */
 const DIAL_ATTEMPTS = 2;
 /** How long after the first new holder answered the others' dials may still join the answer. */
 const LATE_DIAL_MS = 500;
