@@ -195,6 +195,35 @@ describe('Replicator: keeping commons items on the doorways', () => {
     await whenKept(replicator, m.blob_hash, [doorway]);
   });
 
+  it('a doorway whose offer failed is asked again on the retry backoff, not only at the next check', async () => {
+    // The first offer fails on the doorway's side (as a doorway busy or restarting would);
+    // the second is taken.
+    let failures = 1;
+    const net = await network(1, [
+      {
+        willing: () => {
+          if (failures-- > 0) throw new Error('the doorway stumbled');
+          return true;
+        },
+      },
+    ]);
+    const [doorway] = net.others as [Peer];
+    net.node.connectDoorway(doorway);
+    // The periodic check is far away: only the retry can bring the second offer.
+    const replicator = start(net, {
+      copies: 1,
+      checkEveryMs: 10 * 60_000,
+      retry: { firstMs: 100 },
+    });
+    const m = await net.a.store.put(testBytes(30 * KiB, 45), {
+      reach: 'commons',
+      authorId: net.me,
+    });
+    await whenKept(replicator, m.blob_hash, [doorway]);
+    expect(doorway.offers()).toBe(2);
+    expect(await doorway.store.has(m.blob_hash)).toBe(true);
+  });
+
   it('a doorway that connects later is offered what is already replicated, without waiting for the next check', async () => {
     const net = await network(2);
     const [b, doorway] = net.others as [Peer, Peer];

@@ -40,30 +40,33 @@ export class DoorwayKeeper {
   /**
    * Asks the recorded and the connected doorways whether they hold the whole item (one that
    * lost it, or is gone, drops out of `doorways`), then offers it to each connected doorway
-   * that does not — unless keeping on doorways is off. Rejects only with the round's abort
-   * reason: a doorway that declines or fails is asked again at the next check.
+   * that does not — unless keeping on doorways is off. Resolves `true` when an offer failed (a
+   * doorway busy or gone mid-transfer, worth asking again soon) rather than being declined (a
+   * doorway's quota or policy, asked again at the next check). Rejects only with the round's
+   * abort reason.
    */
-  async round(round: ItemRound): Promise<void> {
-    if (!this.concerns(round.health.kind, round.item.reach)) return;
+  async round(round: ItemRound): Promise<boolean> {
+    if (!this.concerns(round.health.kind, round.item.reach)) return false;
     try {
-      await this.#keep(round);
+      return await this.#keep(round);
     } catch (e) {
       if (round.signal.aborted) throw e;
       log.error('keeping %s on the doorways failed: %e', round.health.hash, e);
+      return true;
     }
   }
 
-  async #keep(round: ItemRound): Promise<void> {
+  async #keep(round: ItemRound): Promise<boolean> {
     const { node, store } = this.deps;
     const { hash } = round.health;
     const connected = node.connectedDoorways();
     const asked = new Set([...(round.health.doorways ?? []), ...connected]);
-    if (asked.size === 0) return;
+    if (asked.size === 0) return false;
     const held = await census(node.libp2p, asked, hash, SHARDS, round.signal);
     const holding = [...asked].filter((p) => held.get(p) === 'all');
     round.set({ doorways: holding });
     const candidates = connected.filter((p) => !holding.includes(p));
-    if (candidates.length === 0 || !this.enabled()) return;
+    if (candidates.length === 0 || !this.enabled()) return false;
     round.set({ state: 'replicating', reason: undefined });
     const report = await replicate(
       node.libp2p,
@@ -87,5 +90,6 @@ export class DoorwayKeeper {
         miss.reason ?? 'no reason given',
       );
     }
+    return report.peers.some((p) => p.state === 'failed');
   }
 }

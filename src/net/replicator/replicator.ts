@@ -77,6 +77,8 @@ interface Entry {
   strategy: ReplicaStrategy;
   /** Timed retries since peers last came or went. */
   retries: number;
+  /** Rounds in a row in which an offer to a doorway failed. */
+  doorwayRetries: number;
   /** When the next round may run; `Infinity` waits for peers to come or go. */
   dueAt: number;
   /** Aborts this item's round when the item is removed. */
@@ -216,6 +218,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       item: { reach: manifest.reach, owner: (manifest.author_id ?? this.#trust().me) as AgentKey },
       strategy,
       retries: 0,
+      doorwayRetries: 0,
       dueAt: 0,
       cancel: new AbortController(),
     };
@@ -269,6 +272,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
   async #round(entry: Entry): Promise<void> {
     const signal = AbortSignal.any([this.#stop.signal, entry.cancel.signal]);
     let outcome: Outcome;
+    let doorwayFailed = false;
     try {
       const trust = this.#trust();
       if (!maySpread(entry.item, trust)) {
@@ -291,11 +295,12 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       };
       // The doorways in parallel with the peers: each its own upload, neither waits on the
       // other. Both end before the item is scheduled again, so rounds never overlap.
-      const [strategy] = await Promise.allSettled([
+      const [strategy, doorways] = await Promise.allSettled([
         entry.strategy.round(round),
         this.#doorwayKeeper.round(round),
       ]);
       signal.throwIfAborted();
+      doorwayFailed = doorways.status === 'fulfilled' && doorways.value;
       if (strategy.status === 'rejected') throw strategy.reason;
       outcome = strategy.value;
     } catch (e) {
@@ -304,6 +309,18 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       outcome = { done: false, reason: errorMessage(e) };
     }
     this.#schedule(entry, outcome);
+    // A failed doorway offer is tried again on its own backoff, not only at the next check:
+    // the item may be done with its peers, and a doorway is what keeps it once they leave.
+    entry.doorwayRetries = doorwayFailed ? entry.doorwayRetries + 1 : 0;
+    if (doorwayFailed) entry.dueAt = Math.min(entry.dueAt, this.#retryAt(entry.doorwayRetries));
+  }
+
+  /** When a step that failed `retries` times in a row runs again: doubling, then the check. */
+  #retryAt(retries: number): number {
+    const { firstMs, maxMs, attempts } = this.#retry;
+    const waitMs =
+      retries > attempts ? this.#checkEveryMs : Math.min(firstMs * 2 ** (retries - 1), maxMs);
+    return Date.now() + waitMs;
   }
 
   /** When the item is due again after a round with `outcome`. */
@@ -325,11 +342,7 @@ export class Replicator extends TypedEventEmitter<ReplicatorEvents> {
       entry.dueAt = Date.now() + this.#checkEveryMs;
     } else {
       entry.retries++;
-      entry.dueAt =
-        entry.retries > this.#retry.attempts
-          ? Date.now() + this.#checkEveryMs
-          : Date.now() +
-            Math.min(this.#retry.firstMs * 2 ** (entry.retries - 1), this.#retry.maxMs);
+      entry.dueAt = this.#retryAt(entry.retries);
     }
     this.#set(entry, { state: 'waiting', reason: outcome.reason });
   }
