@@ -248,8 +248,39 @@ export function runContentStoreTests(name: string, makeHarness: () => Promise<St
       expect(await dst.stats()).toMatchObject({
         items: 1,
         heldBlobs: 0,
-        storedBytes: 7 * m.shard_size,
+        storedBytes: 4 * m.shard_size,
       });
+    });
+
+    it('an rs-4-7 copy from peers keeps its data only: parity is computed and verified when read', async () => {
+      const { store: src } = await setup();
+      const { h, store: dst } = await setup();
+      const data = pseudoRandomBytes(600 * KiB, 13);
+      const m = await src.put(data);
+      expect(m.parity).toBeUndefined();
+      const session = await dst.beginImport(remote(m));
+      await copyPieces(src, m, session);
+      const got = await session.commit();
+      expect(got.parity).toBe('derived');
+      // A 600 KiB item takes its 4 data shards here, not 7 shards' worth.
+      expect((await dst.stats()).storedBytes).toBe(4 * m.shard_size);
+      expect((await src.stats()).storedBytes).toBe(7 * m.shard_size);
+      // Every parity piece a peer may ask for is the author's, byte for byte.
+      for (let s = m.data_shards; s < m.total_shards; s++) {
+        for (let p = 0; p < (m.piece_hashes[s] as string[]).length; p++) {
+          expect(await dst.readPiece(m.blob_hash, s, p)).toEqual(
+            await src.readPiece(m.blob_hash, s, p),
+          );
+        }
+      }
+      // Missing parity is not damage: nothing to repair.
+      expect(await dst.repair(m.blob_hash)).toMatchObject({ repaired: [], unrecoverable: [] });
+      // A damaged data piece has no local parity to come back from: said, never read wrong.
+      await h.corruptPiece(got, 1, 2, new Uint8Array(PIECE));
+      const err = await readAll(dst.get(m.blob_hash)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CorruptPieceError);
+      expect((await dst.repair(m.blob_hash)).unrecoverable).toEqual([{ shard: 1, piece: 2 }]);
+      await expect(dst.readPiece(m.blob_hash, 4, 2)).rejects.toBeInstanceOf(CorruptPieceError);
     });
 
     it('a copy kept for a peer says so; fetched or added here, it becomes the person’s own', async () => {

@@ -11,6 +11,7 @@ import {
   type Piece,
   pair,
   piecesFrom,
+  piecesOf,
   readAll,
   remote,
   same,
@@ -145,11 +146,14 @@ function quietly(p: Promise<unknown>): void {
 }
 
 describe('quota', () => {
-  function failPiecePuts(after: number) {
+  /** Piece writes (of shard `shard` only, when given) fail with a quota error after `after`. */
+  function failPiecePuts(after: number, shard?: number) {
     const proto = IDBObjectStore.prototype;
     const original = proto.put;
     let n = 0;
     proto.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+      const key = args[1] as [string, number, number] | undefined;
+      if (shard !== undefined && key?.[1] !== shard) return original.apply(this, args);
       if (this.name === 'pieces' && ++n > after) {
         throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       }
@@ -178,12 +182,16 @@ describe('quota', () => {
     ).rejects.toBeInstanceOf(ImportClosedError);
   });
 
-  it('a quota error while writing rs parity at commit → StorageQuotaError, nothing left', async () => {
-    const { dst, session, pieces } = await importing(bytes(16 * PIECE + 13));
-    await writeAll(session, pieces);
-    const restore = failPiecePuts(4);
+  it('a quota error while writing rs data rebuilt from parity → StorageQuotaError, nothing left', async () => {
+    const { src, dst, m } = await pair(bytes(16 * PIECE + 13));
+    const session = await dst.beginImport(remote(m));
+    // Shard 0 does not come: each of its pieces is rebuilt from parity shard 4 and written.
+    const restore = failPiecePuts(0, 0);
     try {
-      await expect(session.commit()).rejects.toBeInstanceOf(StorageQuotaError);
+      const outcome = await writeAll(session, await piecesOf(src, m, [1, 2, 3, 4]))
+        .then(() => session.commit())
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(StorageQuotaError);
     } finally {
       restore();
     }

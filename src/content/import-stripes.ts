@@ -9,7 +9,7 @@ import { type IncrementalHasher, sha256Bytes } from './hasher.ts';
 import { type ImportCheck, type Stage, WindowedStage } from './import-check.ts';
 import { UNKNOWN_PIECE } from './import-manifest.ts';
 import { expectShardHash, pieceKey, putPieces } from './import-verify.ts';
-import { pieceLength, piecesInShard } from './manifest.ts';
+import { parityDerived, pieceLength, piecesInShard } from './manifest.ts';
 import { rebuildStripe } from './stripe.ts';
 
 /** Parity pieces written per backend write (one transaction in IndexedDB). */
@@ -18,7 +18,7 @@ const PARITY_BATCH = 8;
 /**
  * rs-4-7: stripe j once 4 of its pieces are written, in stripe order — missing data rebuilt
  * and checked, parity recomputed from the data, checked against `piece_hashes`, written (in
- * batches), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
+ * batches; not when the copy's parity is derived), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
  */
 export class StripeStage extends WindowedStage implements Stage {
   private readonly stripes: number;
@@ -124,6 +124,8 @@ export class StripeStage extends WindowedStage implements Stage {
       );
     });
     for (const p of computed) {
+      // Derived parity is checked, not kept: it is computed again when read.
+      if (!p.rebuilt && parityDerived(m)) continue;
       if (!check.stored.has(pieceKey(p.shard, j)))
         this.batch.push({ shard: p.shard, piece: j, bytes: p.bytes });
     }

@@ -72,6 +72,15 @@ export async function counts<T extends string = Table>(
 }
 export const EMPTY = { manifests: 0, pieces: 0, pending: 0 };
 
+/**
+ * Pieces a copy imported from peers stores: every piece, but of rs-4-7 the data shards only
+ * (its parity is derived) and the `parityCame` parity pieces that arrived.
+ */
+export function importedPieces(m: StoredManifest, parityCame = 0): number {
+  if (m.encoding !== 'rs-4-7') return m.piece_hashes.flat().length;
+  return m.piece_hashes.slice(0, m.data_shards).flat().length + parityCame;
+}
+
 /** What a peer would send: every needed piece, read (verified) from the source store. */
 export async function piecesFrom(src: ContentStore, m: StoredManifest, session: ImportSession) {
   const out: Piece[] = [];

@@ -261,6 +261,8 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
   readonly alreadyStored = false;
   /** rs-4-7: verified pieces written per stripe. */
   private readonly perStripe: number[];
+  /** rs-4-7: parity pieces that came from peers and were written (the rest is derived). */
+  private parityWritten = 0;
   private readonly rs: boolean;
 
   constructor(
@@ -272,7 +274,7 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     private readonly origin: ItemOrigin,
   ) {
     const needed = neededPieces(manifest);
-    const stored = { ...manifest, storage_key: id };
+    const stored = importedManifest(manifest, id);
     super(ctx, manifest, id, release, signal, needed, blobCheck(checkContext(ctx), stored, needed));
     this.rs = manifest.encoding === 'rs-4-7';
     this.perStripe = this.rs
@@ -281,7 +283,7 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
   }
 
   get partialManifest(): StoredManifest {
-    return { ...this.manifest, storage_key: this.id };
+    return importedManifest(this.manifest, this.id);
   }
 
   get complete(): boolean {
@@ -305,8 +307,17 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
     return `shard ${shard} piece ${piece} is not a piece of this blob; see session.needed`;
   }
 
-  protected override onWritten(_shard: number, piece: number): void {
-    if (this.rs) this.perStripe[piece] = (this.perStripe[piece] as number) + 1;
+  protected override onWritten(shard: number, piece: number): void {
+    if (!this.rs) return;
+    this.perStripe[piece] = (this.perStripe[piece] as number) + 1;
+    if (shard >= this.manifest.data_shards) this.parityWritten++;
+  }
+
+  /** Pieces the commit must find stored: every piece, but rs-4-7 parity only where it came. */
+  private storedPieces(): number {
+    const m = this.manifest;
+    if (!this.rs) return m.piece_hashes.flat().length;
+    return m.piece_hashes.slice(0, m.data_shards).flat().length + this.parityWritten;
   }
 
   protected async publish() {
@@ -320,9 +331,7 @@ class BlobImport extends PieceImportBase<StoredManifest> implements ImportSessio
       verified_at: new Date().toISOString(),
       origin: this.origin,
     };
-    const result = await this.ctx.backend.commitPut(stored, {
-      pieces: this.manifest.piece_hashes.flat().length,
-    });
+    const result = await this.ctx.backend.commitPut(stored, { pieces: this.storedPieces() });
     // The same blob committed meanwhile as a copy kept for another peer: now it is ours too.
     const claimed =
       !result.added && isKept(result.manifest) && !isKept(stored)
@@ -399,6 +408,17 @@ class HeldShards extends NothingToImport<ShardHolding | undefined> implements Sh
   protected current(): Promise<ShardHolding | undefined> {
     return this.ctx.backend.getHolding(this.manifest.blob_hash);
   }
+}
+
+/**
+ * A copy imported from peers as this store keeps it. rs-4-7 parity is derived: recomputed and
+ * checked at the import like every byte, but not written (a fetched 1 GiB item takes 1 GiB,
+ * not 1.75), and computed from its stripe again when a peer asks for it.
+ */
+function importedManifest(m: RemoteManifest, storageKey: string): StoredManifest {
+  const stored: StoredManifest = { ...m, storage_key: storageKey };
+  if (m.encoding === 'rs-4-7') stored.parity = 'derived';
+  return stored;
 }
 
 /** Pieces the window holds: `windowBytes` in pieces of this manifest. */

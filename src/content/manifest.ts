@@ -59,6 +59,17 @@ export interface StoredManifest extends ShardManifest {
   storage_key: string;
   /** Why this device stores it (local, like `storage_key`; absent on older records: the person's own). */
   origin?: ItemOrigin;
+  /**
+   * rs-4-7 copies imported from peers: `derived` when the parity pieces are not stored (but
+   * any that arrived from a peer) and are computed from their stripe's data, and verified,
+   * when read. Local, like `storage_key`; absent: every piece is stored (items added here).
+   */
+  parity?: 'derived';
+}
+
+/** Whether `m`'s parity pieces are computed when read rather than stored. */
+export function parityDerived(m: Pick<StoredManifest, 'encoding' | 'parity'>): boolean {
+  return m.encoding === 'rs-4-7' && m.parity === 'derived';
 }
 
 /** The Rust-compatible view (our extensions stripped, optional fields as `null` like serde writes them). */
@@ -115,9 +126,10 @@ export function pieceLength(shardLen: number, pieceSize: number, piece: number):
   return Math.max(0, Math.min(pieceSize, shardLen - piece * pieceSize));
 }
 
-/** Bytes this blob occupies in IndexedDB (excluding the manifest). */
+/** Bytes this blob occupies in IndexedDB (excluding the manifest; derived parity: its data). */
 export function storedBytes(m: StoredManifest): number {
-  return m.encoding === 'rs-4-7' ? m.shard_size * m.total_shards : m.total_size;
+  if (m.encoding !== 'rs-4-7') return m.total_size;
+  return m.shard_size * (parityDerived(m) ? m.data_shards : m.total_shards);
 }
 
 /**

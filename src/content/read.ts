@@ -7,7 +7,13 @@ import { abortReason, throwIfAborted } from '../wire/index.ts';
 import { type ContentBackend, type PieceRef, quiet } from './backend.ts';
 import { CorruptPieceError } from './errors.ts';
 import { sha256Bytes } from './hasher.ts';
-import { pieceLength, piecesInShard, type StoredManifest, shardLength } from './manifest.ts';
+import {
+  parityDerived,
+  pieceLength,
+  piecesInShard,
+  type StoredManifest,
+  shardLength,
+} from './manifest.ts';
 import { rebuildStripe as rebuildFrom } from './stripe.ts';
 
 export interface ReadContext {
@@ -73,15 +79,16 @@ async function verified(
   return (await sha256Bytes(bytes)) === expected ? ('ok' as const) : ('mismatch' as const);
 }
 
-/** All pieces of stripe j, each verified; unverifiable ones are `null`. */
+/** Pieces of stripe j of shards 0..shards-1 (all by default), each verified; unverifiable ones are `null`. */
 async function readStripe(
   backend: ContentBackend,
   m: StoredManifest,
   j: number,
+  shards = m.total_shards,
 ): Promise<{ pieces: (Uint8Array | null)[]; bad: number[] }> {
   const raw = await backend.readPieces(
     m.storage_key,
-    Array.from({ length: m.total_shards }, (_, s) => ({ shard: s, piece: j })),
+    Array.from({ length: shards }, (_, s) => ({ shard: s, piece: j })),
   );
   const pieces = await Promise.all(
     raw.map(async (bytes, s) => {
@@ -128,7 +135,7 @@ async function rebuildStripe(
   return { pieces: all, bad };
 }
 
-/** One verified piece of any shard (rs parity included). */
+/** One verified piece of any shard (rs parity included: derived parity is computed here). */
 export async function readVerifiedPiece(
   ctx: ReadContext,
   m: StoredManifest,
@@ -339,7 +346,10 @@ export function readPartialStream(
     },
   });
 }
-/** Verifies every piece; for rs-4-7 rewrites the bad ones from parity. */
+/**
+ * Verifies every piece; for rs-4-7 rewrites the bad ones from parity. A copy whose parity is
+ * derived has only its data checked (and mended from any parity pieces it keeps).
+ */
 export async function repairBlob(
   ctx: ReadContext,
   m: StoredManifest,
@@ -364,26 +374,31 @@ export async function repairBlob(
     return report;
   }
   const stripes = piecesInShard(m.shard_size, m.piece_size);
+  const kept = parityDerived(m) ? m.data_shards : m.total_shards;
   for (let j = 0; j < stripes; j++) {
     throwIfAborted(signal);
-    report.checkedPieces += m.total_shards;
+    report.checkedPieces += kept;
+    if (kept < m.total_shards && (await readStripe(ctx.backend, m, j, kept)).bad.length === 0) {
+      continue;
+    }
     let rebuilt: { pieces: Uint8Array[]; bad: number[] };
     try {
       rebuilt = await rebuildStripe(ctx, m, j, 0);
     } catch (e) {
       if (!(e instanceof CorruptPieceError)) throw e;
-      const { bad } = await readStripe(ctx.backend, m, j);
+      const { bad } = await readStripe(ctx.backend, m, j, kept);
       for (const s of bad) report.unrecoverable.push({ shard: s, piece: j });
       continue;
     }
-    if (rebuilt.bad.length === 0) continue;
+    const mend = rebuilt.bad.filter((s) => s < kept);
+    if (mend.length === 0) continue;
     // Only written if the blob still exists: a concurrent remove must not resurrect pieces.
     const wrote = await ctx.backend.rewritePieces(
       m.blob_hash,
       m.storage_key,
-      rebuilt.bad.map((s) => ({ shard: s, piece: j, bytes: rebuilt.pieces[s] as Uint8Array })),
+      mend.map((s) => ({ shard: s, piece: j, bytes: rebuilt.pieces[s] as Uint8Array })),
     );
-    if (wrote) for (const s of rebuilt.bad) report.repaired.push({ shard: s, piece: j });
+    if (wrote) for (const s of mend) report.repaired.push({ shard: s, piece: j });
   }
   return report;
 }

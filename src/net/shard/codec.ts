@@ -271,9 +271,9 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
   }
 }
 
-/** The manifest map sent on the wire (the local `storage_key` and `origin` stripped). */
+/** The manifest map sent on the wire (the local `storage_key`, `origin` and `parity` stripped). */
 export function remoteManifest(m: StoredManifest | RemoteManifest): RemoteManifest {
-  const { storage_key: _local, origin: _why, ...rest } = m as StoredManifest;
+  const { storage_key: _local, origin: _why, parity: _kept, ...rest } = m as StoredManifest;
   return rest;
 }
 
