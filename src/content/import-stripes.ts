@@ -18,11 +18,14 @@ const PARITY_BATCH = 8;
 /**
  * rs-4-7: stripe j once 4 of its pieces are written, in stripe order — missing data rebuilt
  * and checked, parity recomputed from the data, checked against `piece_hashes`, written (in
- * batches; not when the copy's parity is derived), and the parity shards hashed. Rebuilt data pieces are handed to the blob lane.
+ * batches; not when the copy's parity is derived), and the parity shards hashed. Rebuilt data
+ * pieces are handed to the blob lane.
  */
 export class StripeStage extends WindowedStage implements Stage {
   private readonly stripes: number;
   private readonly parityHashers: IncrementalHasher[];
+  /** False when the copy's parity is derived: checked, then dropped (computed again when read). */
+  private readonly keepParity: boolean;
   private encoder: E.StripeEncoder | undefined;
   private batch: PieceWrite[] = [];
   bytesDone = 0;
@@ -34,6 +37,7 @@ export class StripeStage extends WindowedStage implements Stage {
     super(lookahead);
     const { m, ctx } = check;
     this.stripes = piecesInShard(m.shard_size, m.piece_size);
+    this.keepParity = !parityDerived(m);
     this.parityHashers = Array.from({ length: m.total_shards - m.data_shards }, () =>
       ctx.hashes.createHasher({ sizeHint: m.shard_size }),
     );
@@ -100,7 +104,11 @@ export class StripeStage extends WindowedStage implements Stage {
       if (p.shard < D) (encoder.data[p.shard] as Uint8Array).set(p.bytes);
     }
     encoder.encode(len);
-    const parity = encoder.parity.map((v) => v.slice(0, len));
+    // Kept parity is copied (the batch outlives this stripe); dropped parity is only hashed,
+    // before the encoder's buffers are used again, so views of them do.
+    const parity = encoder.parity.map((v) =>
+      this.keepParity ? v.slice(0, len) : v.subarray(0, len),
+    );
     for (let s = 0; s < m.total_shards; s++) this.held.delete(pieceKey(s, j));
     const computed = [
       ...rebuilt.map((p) => ({ shard: p.shard, bytes: p.bytes, rebuilt: true })),
@@ -124,8 +132,7 @@ export class StripeStage extends WindowedStage implements Stage {
       );
     });
     for (const p of computed) {
-      // Derived parity is checked, not kept: it is computed again when read.
-      if (!p.rebuilt && parityDerived(m)) continue;
+      if (!p.rebuilt && !this.keepParity) continue;
       if (!check.stored.has(pieceKey(p.shard, j)))
         this.batch.push({ shard: p.shard, piece: j, bytes: p.bytes });
     }
