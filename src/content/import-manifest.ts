@@ -20,6 +20,12 @@ import { manifestFields } from './rust-manifest.ts';
 /** A manifest as a peer sends it: everything but our local `storage_key`. */
 export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
 
+/** The manifest this store sends to peers: its local `storage_key`, `origin` and `parity` stripped. */
+export function remoteManifest(m: StoredManifest | RemoteManifest): RemoteManifest {
+  const { storage_key: _local, origin: _why, parity: _kept, ...rest } = m as StoredManifest;
+  return rest;
+}
+
 /**
  * A piece hash nobody gave us: a Rust manifest has none. Such a blob is verified per shard
  * (and whole) as its pieces arrive; each piece's hash is recorded as it is written, so the

@@ -57,6 +57,7 @@ export {
   hasPieceHashes,
   MAX_IMPORT_PIECE_SIZE,
   type RemoteManifest,
+  remoteManifest,
   UNKNOWN_PIECE,
   validateRemoteManifest,
 } from './import-manifest.ts';

@@ -24,7 +24,7 @@
  *                                 blob, or only these shards of it, kept for the network)
  *              "NotFound"   {"Error": text}   (to any; an Error may end a Piece sequence)
  * As Rust: `Holds(Holding)` with `enum Holding { All, Shards(Vec<u32>) }`.
- * The manifest map is the `StoredManifest` without `storage_key` (a local detail): the Rust
+ * The manifest map is the `StoredManifest` without its local fields (`remoteManifest`): the Rust
  * `ShardManifest` fields plus `format`, `piece_size`, `piece_hashes` and `name?`.
  */
 import {
@@ -32,9 +32,10 @@ import {
   InvalidHashError,
   InvalidManifestError,
   parseContentHash,
+  type RemoteManifest,
   type RustManifestShape,
+  remoteManifest,
   type ShardManifest,
-  type StoredManifest,
   toRustManifest,
   validateRemoteManifest,
 } from '../../content/index.ts';
@@ -99,7 +100,7 @@ export type ShardResponse =
   | Refusal;
 
 /** A manifest as it travels on `/elohim/pieces/1.0.0`. */
-export type RemoteManifest = Omit<StoredManifest, 'storage_key'>;
+export type { RemoteManifest };
 
 export type PieceRequest =
   | { type: 'Manifest'; hash: ContentHash }
@@ -269,12 +270,6 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
     case 'Holds':
       return encodeFrame({ Holds: [parseContentHash(req.hash)] });
   }
-}
-
-/** The manifest map sent on the wire (the local `storage_key`, `origin` and `parity` stripped). */
-export function remoteManifest(m: StoredManifest | RemoteManifest): RemoteManifest {
-  const { storage_key: _local, origin: _why, parity: _kept, ...rest } = m as StoredManifest;
-  return rest;
 }
 
 export function encodePieceResponse(resp: PieceResponse): Uint8Array {

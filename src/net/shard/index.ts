@@ -52,7 +52,6 @@ export {
   type PieceRequest,
   type PieceResponse,
   type RemoteManifest,
-  remoteManifest,
   SHARD_PROTOCOL,
   type ShardLimits,
   type ShardRequest,
